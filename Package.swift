@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Swiftlet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "swiftlet-server", targets: ["swiftlet-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CSupport"),
+        .target(name: "RESP", swiftSettings: swiftSettings),
+        .target(name: "DataStore", swiftSettings: swiftSettings),
+        .target(name: "ServerConfig", dependencies: ["RESP"], swiftSettings: swiftSettings),
+        .target(
+            name: "Commands",
+            dependencies: ["RESP", "DataStore", "ServerConfig", "CSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ServerRuntime",
+            dependencies: [
+                "RESP", "DataStore", "ServerConfig", "Commands",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "swiftlet-server",
+            dependencies: [
+                "ServerRuntime", "ServerConfig",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "RESPTests", dependencies: ["RESP"], swiftSettings: swiftSettings),
+        .testTarget(name: "DataStoreTests", dependencies: ["DataStore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CommandsTests",
+            dependencies: ["Commands", "RESP", "DataStore", "ServerConfig"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,199 @@
+import DataStore
+import RESP
+
+/// A command handler: reads its arguments from the context, touches the store, and returns
+/// the reply. Synchronous, no I/O.
+public typealias Handler = @Sendable (CommandContext) throws(CommandError) -> Reply
+
+/// Redis's per-command metadata, as the reference server reports it.
+public struct CommandMetadata: Sendable {
+    public let name: String
+    public let arity: Int
+    public let flags: [String]
+    public let firstKey: Int
+    public let lastKey: Int
+    public let step: Int
+    /// The first nine fields of COMMAND INFO, RESP3-encoded.
+    public let info: String
+    /// COMMAND DOCS's map for this command, RESP3-encoded.
+    public let docs: String
+    public let subcommands: [CommandMetadata]
+}
+
+/// Command flags the dispatcher acts on.
+public struct CommandFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let write = CommandFlags(rawValue: 1 << 0)
+    public static let readonly = CommandFlags(rawValue: 1 << 1)
+    public static let denyoom = CommandFlags(rawValue: 1 << 2)
+    public static let admin = CommandFlags(rawValue: 1 << 3)
+    public static let pubsub = CommandFlags(rawValue: 1 << 4)
+    public static let noscript = CommandFlags(rawValue: 1 << 5)
+    public static let blocking = CommandFlags(rawValue: 1 << 6)
+    public static let loading = CommandFlags(rawValue: 1 << 7)
+    public static let stale = CommandFlags(rawValue: 1 << 8)
+    public static let fast = CommandFlags(rawValue: 1 << 9)
+    public static let noAuth = CommandFlags(rawValue: 1 << 10)
+    public static let noMulti = CommandFlags(rawValue: 1 << 11)
+    public static let allowBusy = CommandFlags(rawValue: 1 << 12)
+    public static let skipMonitor = CommandFlags(rawValue: 1 << 13)
+    public static let skipSlowlog = CommandFlags(rawValue: 1 << 14)
+
+    init(names: [String]) {
+        var f: CommandFlags = []
+        for n in names {
+            switch n {
+            case "write": f.insert(.write)
+            case "readonly": f.insert(.readonly)
+            case "denyoom": f.insert(.denyoom)
+            case "admin": f.insert(.admin)
+            case "pubsub": f.insert(.pubsub)
+            case "noscript": f.insert(.noscript)
+            case "blocking": f.insert(.blocking)
+            case "loading": f.insert(.loading)
+            case "stale": f.insert(.stale)
+            case "fast": f.insert(.fast)
+            case "no_auth": f.insert(.noAuth)
+            case "no_multi": f.insert(.noMulti)
+            case "allow_busy": f.insert(.allowBusy)
+            case "skip_monitor": f.insert(.skipMonitor)
+            case "skip_slowlog": f.insert(.skipSlowlog)
+            default: break
+            }
+        }
+        self = f
+    }
+}
+
+/// One command of the table: metadata, handler, subcommands and its INFO commandstats.
+public final class Command {
+    public let name: String
+    /// `config|get` for a subcommand.
+    public let fullName: String
+    public let metadata: CommandMetadata
+    public let flags: CommandFlags
+    public var arity: Int { metadata.arity }
+    public let handler: Handler?
+    public internal(set) var subcommands: [String: Command] = [:]
+    public weak var parent: Command?
+
+    public var calls = 0
+    public var microseconds = 0
+    public var rejectedCalls = 0
+    public var failedCalls = 0
+
+    init(metadata: CommandMetadata, fullName: String, handler: Handler?) {
+        self.name = metadata.name
+        self.fullName = fullName
+        self.metadata = metadata
+        self.flags = CommandFlags(names: metadata.flags)
+        self.handler = handler
+    }
+
+    /// Redis's arity rule: a positive arity is exact, a negative one a minimum.
+    @inline(__always)
+    public func acceptsArgumentCount(_ argc: Int) -> Bool {
+        let a = metadata.arity
+        return a > 0 ? argc == a : argc >= -a
+    }
+
+    /// The key arguments' positions, from the table's first/last/step.
+    public func keyPositions(argc: Int) -> [Int] {
+        let m = metadata
+        guard m.firstKey > 0, m.step > 0 else { return [] }
+        let last = m.lastKey >= 0 ? m.lastKey : argc + m.lastKey
+        return Array(stride(from: m.firstKey, through: min(last, argc - 1), by: m.step))
+    }
+
+    /// The COMMAND INFO entry for this command, subcommands rendered from the table.
+    public var infoReply: Reply {
+        var items = ReplyParser.parseAll(Array(metadata.info.utf8))
+        let subs = subcommands.values.sorted { $0.fullName < $1.fullName }.map(\.infoReply)
+        items.append(.array(subs))
+        return .array(items)
+    }
+
+    public var docsReply: Reply {
+        ReplyParser.parseAll(Array(metadata.docs.utf8)).first ?? .map([])
+    }
+}
+
+/// The command table: every command Swiftlet implements, found case-insensitively by the
+/// bytes of its name without allocating.
+public final class CommandTable {
+    public private(set) var commands: [Command] = []
+    var slots: [Int32]
+    var slotHashes: [UInt64]
+    let slotMask: Int
+
+    public init(registrations: [(String, Handler)]) {
+        let size = 1024
+        slots = [Int32](repeating: -1, count: size)
+        slotHashes = [UInt64](repeating: 0, count: size)
+        slotMask = size - 1
+        var metadataByName: [String: CommandMetadata] = [:]
+        for m in CommandMetadata.reference + CommandMetadata.additions {
+            metadataByName[m.name] = m
+            for sub in m.subcommands { metadataByName[sub.name] = sub }
+        }
+        var byName: [String: Command] = [:]
+        // Containers first, then their subcommands.
+        for (name, handler) in registrations where !name.contains("|") {
+            guard let m = metadataByName[name] else { fatalError("no metadata for command '\(name)'") }
+            let command = Command(metadata: m, fullName: name, handler: handler)
+            byName[name] = command
+            insert(command)
+        }
+        for (name, handler) in registrations where name.contains("|") {
+            let parts = name.split(separator: "|", maxSplits: 1).map(String.init)
+            guard let parent = byName[parts[0]], let m = metadataByName[name] else {
+                fatalError("no metadata for subcommand '\(name)'")
+            }
+            let child = Command(metadata: m, fullName: name, handler: handler)
+            child.parent = parent
+            parent.subcommands[parts[1]] = child
+        }
+    }
+
+    func insert(_ command: Command) {
+        let bytes = Array(command.name.utf8)
+        let h = bytes.withUnsafeBytes { hashBytes($0, seed: 7) }
+        var i = Int(truncatingIfNeeded: h) & slotMask
+        while slots[i] >= 0 { i = (i + 1) & slotMask }
+        slots[i] = Int32(commands.count)
+        slotHashes[i] = h
+        commands.append(command)
+    }
+
+    /// Finds a command by name, ASCII case-insensitively.
+    public func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
+        if name.count == 0 || name.count > 64 { return nil }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count) { lowered -> Command? in
+            for i in 0..<name.count {
+                let c = name[i]
+                lowered[i] = c >= 65 && c <= 90 ? c + 32 : c
+            }
+            let raw = UnsafeRawBufferPointer(lowered)
+            let h = hashBytes(raw, seed: 7)
+            var i = Int(truncatingIfNeeded: h) & slotMask
+            while slots[i] >= 0 {
+                if slotHashes[i] == h {
+                    let command = commands[Int(slots[i])]
+                    if command.name.utf8.elementsEqual(raw) { return command }
+                }
+                i = (i + 1) & slotMask
+            }
+            return nil
+        }
+    }
+
+    public func lookup(_ name: String) -> Command? {
+        Array(name.utf8).withUnsafeBytes { lookup($0) }
+    }
+
+    /// Every command and subcommand, containers first.
+    public var allCommands: [Command] {
+        commands.flatMap { [$0] + $0.subcommands.values.sorted { $0.fullName < $1.fullName } }
+    }
+}

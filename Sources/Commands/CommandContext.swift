@@ -1,0 +1,94 @@
+import DataStore
+import RESP
+import ServerConfig
+
+/// What a handler sees: its arguments, the session, the server. One per connection,
+/// reused for every command, so running a command allocates nothing here.
+public final class CommandContext {
+    public let server: ServerState
+    public let session: ClientSession
+    /// The parsed commands of the current read; the runtime parses into it.
+    public var batch = CommandBatch()
+    /// Span index of the current command's first argument, and its argument count.
+    public var argBase = 0
+    public var argc = 0
+    public var command: Command?
+    /// Replies encoded for this connection, flushed by the runtime.
+    public var output: [UInt8] = []
+
+    public init(server: ServerState, session: ClientSession) {
+        self.server = server
+        self.session = session
+    }
+
+    public var keyspace: Keyspace { server.keyspace }
+    public var config: Config { server.config }
+    @inline(__always) public var now: Int64 { server.keyspace.now }
+
+    /// Argument `i` (0 is the command name).
+    @inline(__always)
+    public func arg(_ i: Int) -> ArraySlice<UInt8> {
+        batch.bytes[batch.spans[argBase + i]]
+    }
+
+    public func argBytes(_ i: Int) -> [UInt8] { Array(arg(i)) }
+    public func argString(_ i: Int) -> String { String(decoding: arg(i), as: UTF8.self) }
+
+    @inline(__always)
+    public func argIs(_ i: Int, _ keyword: StaticString) -> Bool {
+        equalsIgnoringCase(arg(i), keyword)
+    }
+
+    /// The selected database, modified in place.
+    public var db: Database {
+        @inline(__always) _read { yield server.keyspace.databases[session.db] }
+        @inline(__always) _modify { yield &server.keyspace.databases[session.db] }
+    }
+
+    /// An integer argument, with Redis's error.
+    @inline(__always)
+    public func int64(_ i: Int, error: CommandError = .notInteger) throws(CommandError) -> Int64 {
+        guard let v = parseInt64(arg(i)) else { throw error }
+        return v
+    }
+
+    public func double(_ i: Int, error: CommandError = .notFloat) throws(CommandError) -> Double {
+        guard let v = parseDouble(arg(i)) else { throw error }
+        return v
+    }
+
+    /// Records `n` changes to the dataset (for save points and INFO).
+    @inline(__always)
+    public func markDirty(_ n: Int = 1) {
+        server.dirty += n
+    }
+
+    /// Looks a key up in the selected database for reading, counting hits and misses.
+    @inline(__always)
+    public func lookupRead(_ i: Int) -> Int? {
+        let now = server.keyspace.now
+        let slot = arg(i).withUnsafeBytes { server.keyspace.databases[session.db].lookup($0, now: now) }
+        if let slot {
+            server.keyspace.keyspaceHits += 1
+            if !session.noTouch { server.keyspace.databases[session.db].table[slot].lru = UInt32(truncatingIfNeeded: now / 1000) }
+        } else {
+            server.keyspace.keyspaceMisses += 1
+        }
+        return slot
+    }
+
+    /// Looks a key up for writing (no hit/miss accounting).
+    @inline(__always)
+    public func lookupWrite(_ i: Int) -> Int? {
+        let now = server.keyspace.now
+        return arg(i).withUnsafeBytes { server.keyspace.databases[session.db].lookup($0, now: now) }
+    }
+
+    /// The string value at `slot`, or WRONGTYPE.
+    @inline(__always)
+    public func stringValue(at slot: Int) throws(CommandError) -> Value {
+        let v = db.table[slot].value
+        guard v.isString else { throw .wrongType }
+        return v
+    }
+}

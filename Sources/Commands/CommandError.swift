@@ -1,0 +1,100 @@
+/// A command's failure, carrying Redis's exact error text with its prefix. This file is
+/// the one catalogue of error texts: handlers throw these, never literals of their own.
+public struct CommandError: Error, Equatable, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+
+    /// The error code INFO errorstats counts it under (`ERR`, `WRONGTYPE`, …).
+    public var code: Substring { message.split(separator: " ", maxSplits: 1).first ?? "ERR" }
+}
+
+extension CommandError {
+    public static let syntax = CommandError("ERR syntax error")
+    public static let notInteger = CommandError("ERR value is not an integer or out of range")
+    public static let notFloat = CommandError("ERR value is not a valid float")
+    public static let wrongType = CommandError("WRONGTYPE Operation against a key holding the wrong kind of value")
+    public static let noSuchKey = CommandError("ERR no such key")
+    public static let overflow = CommandError("ERR increment or decrement would overflow")
+    public static let nanOrInfinity = CommandError("ERR increment would produce NaN or Infinity")
+    public static let noAuth = CommandError("NOAUTH Authentication required.")
+    public static let wrongPass = CommandError("WRONGPASS invalid username-password pair or user is disabled.")
+    public static let authWithoutPassword = CommandError(
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+    )
+    public static let dbIndexOutOfRange = CommandError("ERR DB index is out of range")
+    public static let invalidDBIndex = CommandError("ERR invalid DB index")
+    public static let sameObject = CommandError("ERR source and destination objects are the same")
+    public static let stringTooLong = CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    public static let bitOffset = CommandError("ERR bit offset is not an integer or out of range")
+    public static let bitValue = CommandError("ERR bit is not an integer or out of range")
+    public static let offsetOutOfRange = CommandError("ERR offset is out of range")
+    public static let noProto = CommandError("NOPROTO unsupported protocol version")
+    public static let timeoutNotFloat = CommandError("ERR timeout is not a float or out of range")
+    public static let timeoutNegative = CommandError("ERR timeout is negative")
+    public static let invalidCursor = CommandError("ERR invalid cursor")
+    public static let noSuchClient = CommandError("ERR No such client")
+    public static let clientNameSpaces = CommandError(
+        "ERR Client names cannot contain spaces, newlines or special characters.")
+    public static let lfuNotSelected = CommandError(
+        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+    )
+    public static let lruNotSelected = CommandError(
+        "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+    )
+    public static let loading = CommandError("LOADING Redis is loading the dataset in memory")
+    public static let oom = CommandError("OOM command not allowed when used memory > 'maxmemory'.")
+    public static let noConfigFile = CommandError("ERR The server is running without a config file")
+    public static let bitfieldOverflowType = CommandError(
+        "ERR Invalid OVERFLOW type specified")
+    public static let bitfieldType = CommandError(
+        "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.")
+    public static let bitfieldReadOnly = CommandError("ERR BITFIELD_RO only supports the GET subcommand")
+    public static let bitopNotArity = CommandError("ERR BITOP NOT must be called with a single source key.")
+    public static let bitposBitArg = CommandError("ERR The bit argument must be 1 or 0.")
+    public static let lcsLenAndIdx = CommandError(
+        "ERR If you want both the length and indexes, please just use IDX.")
+    public static let lcsTooLong = CommandError("ERR String too long for LCS")
+    public static let msetArity = CommandError("ERR wrong number of arguments for 'mset' command")
+    public static let unblockReason = CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    public static let numKeysNotPositive = CommandError("ERR numkeys should be greater than 0")
+    public static let getexOptions = CommandError("ERR syntax error")
+    public static let debugUnknown = CommandError("ERR Unknown DEBUG subcommand or wrong number of arguments")
+    public static let noPermission = CommandError("NOPERM this user has no permissions to run this command")
+    public static let helloAuthMissing = CommandError("ERR Syntax error in HELLO option 'AUTH'")
+
+    public static func wrongArity(_ fullName: String) -> CommandError {
+        CommandError("ERR wrong number of arguments for '\(fullName)' command")
+    }
+
+    public static func invalidExpireTime(_ command: String) -> CommandError {
+        CommandError("ERR invalid expire time in '\(command)' command")
+    }
+
+    /// Redis's "unknown command" text: the name and up to 128 characters of its arguments.
+    public static func unknownCommand(_ name: [UInt8], args: [[UInt8]]) -> CommandError {
+        var text = "ERR unknown command '\(String(decoding: name.prefix(128), as: UTF8.self))', with args beginning with: "
+        var used = 0
+        for arg in args {
+            if used >= 128 { break }
+            let part = arg.prefix(128 - used)
+            text += "'\(String(decoding: part, as: UTF8.self))' "
+            used += part.count + 3
+        }
+        return CommandError(text)
+    }
+
+    public static func unknownSubcommand(_ sub: [UInt8], container: String) -> CommandError {
+        CommandError(
+            "ERR unknown subcommand '\(String(decoding: sub.prefix(128), as: UTF8.self))'. Try \(container.uppercased()) HELP."
+        )
+    }
+
+    public static func configSet(_ message: String, directive: String?) -> CommandError {
+        if let directive {
+            return CommandError("ERR CONFIG SET failed (possibly related to argument '\(directive)') - \(message)")
+        }
+        return CommandError("ERR \(message)")
+    }
+
+    public static func generic(_ message: String) -> CommandError { CommandError("ERR " + message) }
+}

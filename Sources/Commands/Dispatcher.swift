@@ -1,0 +1,111 @@
+import DataStore
+import RESP
+
+/// What the runtime should do after a command.
+public enum DispatchOutcome {
+    case done
+    /// Clients are paused (CLIENT PAUSE): keep this command and the rest for later.
+    case paused
+}
+
+extension CommandContext {
+    /// Runs command `index` of the batch through Redis's gatekeeping order — unknown
+    /// command, arity, authentication — then its handler, and encodes the reply into
+    /// `output` (unless CLIENT REPLY says otherwise).
+    public func execute(commandAt index: Int) -> DispatchOutcome {
+        let spans = batch.arguments(of: index)
+        argBase = spans.lowerBound
+        argc = spans.count
+        let reply = dispatch()
+        if case .paused = reply.outcome { return .paused }
+        session.lastInteraction = server.keyspace.now
+        emit(reply.reply)
+        return .done
+    }
+
+    @inline(__always)
+    func emit(_ reply: Reply?) {
+        guard let reply else { return }
+        switch session.replyMode {
+        case .on:
+            ReplyEncoder.encode(reply, resp3: session.resp3, into: &output)
+        case .off:
+            break
+        case .skip:
+            session.replyMode = .on
+        case .skipNext:
+            session.replyMode = .skip
+        }
+    }
+
+    /// Encodes a reply that bypasses the command flow (protocol errors).
+    public func emitDirect(_ reply: Reply) {
+        ReplyEncoder.encode(reply, resp3: session.resp3, into: &output)
+    }
+
+    struct Dispatched {
+        var reply: Reply?
+        var outcome: DispatchOutcome = .done
+    }
+
+    func reject(_ error: CommandError, _ command: Command?) -> Dispatched {
+        command?.rejectedCalls += 1
+        countError(error)
+        return Dispatched(reply: .error(error.message))
+    }
+
+    func countError(_ error: CommandError) {
+        server.stats.totalErrorReplies += 1
+        server.stats.errorCounts[String(error.code), default: 0] += 1
+    }
+
+    func dispatch() -> Dispatched {
+        let table = server.commands
+        guard var command = arg(0).withUnsafeBytes({ table.lookup($0) }) else {
+            let rest = (1..<argc).map { argBytes($0) }
+            return reject(.unknownCommand(argBytes(0), args: rest), nil)
+        }
+        if !command.subcommands.isEmpty && argc >= 2 {
+            let subName = argString(1).lowercased()
+            guard let sub = command.subcommands[subName] else {
+                return reject(.unknownSubcommand(argBytes(1), container: argString(0)), nil)
+            }
+            command = sub
+        }
+        guard command.acceptsArgumentCount(argc) else {
+            return reject(.wrongArity(command.fullName), command)
+        }
+        if !session.authenticated && !command.flags.contains(.noAuth) {
+            return reject(.noAuth, command)
+        }
+        if server.pausedUntil > 0 {
+            let now = server.clock()
+            if now < server.pausedUntil {
+                if !server.pauseWritesOnly || command.flags.contains(.write) {
+                    return Dispatched(reply: nil, outcome: .paused)
+                }
+            } else {
+                server.pausedUntil = 0
+            }
+        }
+        guard let handler = command.handler else {
+            return reject(.unknownSubcommand(argBytes(1), container: argString(0)), command)
+        }
+        self.command = command
+        server.keyspace.now = server.clock()
+        let start = server.monotonicMicros()
+        let reply: Reply
+        do {
+            reply = try handler(self)
+        } catch {
+            command.failedCalls += 1
+            countError(error)
+            reply = .error(error.message)
+        }
+        command.calls += 1
+        command.microseconds += Int(server.monotonicMicros() - start)
+        server.stats.totalCommands += 1
+        session.lastCommand = command.fullName
+        return Dispatched(reply: reply)
+    }
+}

@@ -1,0 +1,320 @@
+import DataStore
+import RESP
+
+enum ClientCommands {
+    /// Redis's validateClientAttr: printable ASCII without spaces.
+    static func validateName(_ name: [UInt8], error: CommandError) throws(CommandError) {
+        for c in name where c < UInt8(ascii: "!") || c > UInt8(ascii: "~") { throw error }
+    }
+
+    /// One CLIENT LIST / CLIENT INFO line, with Redis 7.4's fields.
+    static func infoLine(_ ctx: CommandContext, _ c: ClientSession) -> String {
+        let now = ctx.server.clock()
+        var flags = ""
+        if c.closeAfterReply { flags += "c" }
+        if c.noEvict { flags += "e" }
+        if c.noTouch { flags += "T" }
+        if flags.isEmpty { flags = "N" }
+        let name = String(decoding: c.name, as: UTF8.self)
+        let age = (now - c.createdAt) / 1000
+        let idle = (now - c.lastInteraction) / 1000
+        return "id=\(c.id) addr=\(c.address) laddr=\(c.localAddress) fd=\(c.fd) name=\(name) age=\(age) idle=\(idle) "
+            + "flags=\(flags) db=\(c.db) sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=\(c.queryBufferLength) "
+            + "qbuf-free=\(max(0, 16384 - c.queryBufferLength)) argv-mem=0 multi-mem=0 rbs=16384 rbp=0 "
+            + "obl=\(c.outputBufferLength) oll=0 omem=0 tot-mem=\(22000 + c.queryBufferLength + c.outputBufferLength) "
+            + "events=r cmd=\(c.lastCommand) user=\(c.user) redir=-1 resp=\(c.protocolVersion) "
+            + "lib-name=\(c.libName) lib-ver=\(c.libVersion)"
+    }
+
+    /// CLIENT ID
+    static func id(_ ctx: CommandContext) throws(CommandError) -> Reply { .integer(ctx.session.id) }
+
+    /// CLIENT SETNAME connection-name
+    static func setname(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let name = ctx.argBytes(2)
+        try validateName(name, error: .clientNameSpaces)
+        ctx.session.name = name
+        return .ok
+    }
+
+    /// CLIENT GETNAME
+    static func getname(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        ctx.session.name.isEmpty ? .null : .bulk(ctx.session.name)
+    }
+
+    /// CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>
+    static func setinfo(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let attr = ctx.argString(2)
+        let value = ctx.argBytes(3)
+        let isName: Bool
+        if ctx.argIs(2, "lib-name") { isName = true } else if ctx.argIs(2, "lib-ver") { isName = false } else {
+            throw CommandError("ERR Unrecognized option '\(attr)'")
+        }
+        try validateName(value, error: CommandError("ERR \(attr) cannot contain spaces, newlines or special characters."))
+        if isName { ctx.session.libName = String(decoding: value, as: UTF8.self) } else {
+            ctx.session.libVersion = String(decoding: value, as: UTF8.self)
+        }
+        return .ok
+    }
+
+    /// CLIENT INFO
+    static func info(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        ctx.session.lastCommand = "client|info"
+        return .verbatim(format: "txt", Array((infoLine(ctx, ctx.session) + "\n").utf8))
+    }
+
+    static func isKnownType(_ t: String) -> Bool {
+        ["normal", "master", "replica", "slave", "pubsub"].contains(t)
+    }
+
+    /// CLIENT LIST [TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]
+    static func list(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        ctx.session.lastCommand = "client|list"
+        var typeFilter: String?
+        var ids: Set<Int64>?
+        if ctx.argc == 4 && ctx.argIs(2, "type") {
+            let t = ctx.argString(3).lowercased()
+            guard isKnownType(t) else { throw CommandError("ERR Unknown client type '\(ctx.argString(3))'") }
+            typeFilter = t
+        } else if ctx.argc >= 4 && ctx.argIs(2, "id") {
+            var set = Set<Int64>()
+            for j in 3..<ctx.argc {
+                guard let v = parseInt64(ctx.arg(j)), v > 0 else { throw CommandError("ERR Invalid client ID") }
+                set.insert(v)
+            }
+            ids = set
+        } else if ctx.argc != 2 {
+            throw .syntax
+        }
+        var text = ""
+        for c in ctx.server.clients.values.sorted(by: { $0.id < $1.id }) {
+            if let typeFilter, typeFilter != "normal" { continue }
+            if let ids, !ids.contains(c.id) { continue }
+            text += infoLine(ctx, c) + "\n"
+        }
+        return .verbatim(format: "txt", Array(text.utf8))
+    }
+
+    /// CLIENT KILL <ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] |
+    /// [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>] | [MAXAGE maxage]> ...>
+    static func kill(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.argc == 3 {
+            let addr = ctx.argString(2)
+            guard let target = ctx.server.clients.values.first(where: { $0.address == addr }) else {
+                throw .noSuchClient
+            }
+            close(ctx, target)
+            return .ok
+        }
+        var id: Int64?
+        var type: String?
+        var user: String?
+        var addr: String?
+        var laddr: String?
+        var skipMe = true
+        var maxAge: Int64?
+        var j = 2
+        while j < ctx.argc {
+            guard j + 1 < ctx.argc else { throw .syntax }
+            let value = ctx.argString(j + 1)
+            if ctx.argIs(j, "id") {
+                guard let v = parseInt64(ctx.arg(j + 1)), v > 0 else {
+                    throw CommandError("ERR client-id should be greater than 0")
+                }
+                id = v
+            } else if ctx.argIs(j, "type") {
+                let t = value.lowercased()
+                guard isKnownType(t) else { throw CommandError("ERR Unknown client type '\(value)'") }
+                type = t
+            } else if ctx.argIs(j, "user") {
+                user = value
+            } else if ctx.argIs(j, "addr") {
+                addr = value
+            } else if ctx.argIs(j, "laddr") {
+                laddr = value
+            } else if ctx.argIs(j, "skipme") {
+                if ctx.argIs(j + 1, "yes") { skipMe = true } else if ctx.argIs(j + 1, "no") { skipMe = false } else {
+                    throw .syntax
+                }
+            } else if ctx.argIs(j, "maxage") {
+                maxAge = try ctx.int64(j + 1)
+            } else {
+                throw .syntax
+            }
+            j += 2
+        }
+        let now = ctx.server.clock()
+        var killed: Int64 = 0
+        for c in ctx.server.clients.values {
+            if let id, c.id != id { continue }
+            if let type, type != "normal" { continue }
+            if let user, c.user != user { continue }
+            if let addr, c.address != addr { continue }
+            if let laddr, c.localAddress != laddr { continue }
+            if let maxAge, (now - c.createdAt) / 1000 < maxAge { continue }
+            if skipMe && c === ctx.session { continue }
+            close(ctx, c)
+            killed += 1
+        }
+        return .integer(killed)
+    }
+
+    static func close(_ ctx: CommandContext, _ target: ClientSession) {
+        if target === ctx.session {
+            target.closeAfterReply = true
+        } else {
+            target.closeHook?()
+        }
+    }
+
+    /// CLIENT REPLY <ON | OFF | SKIP>
+    static func reply(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.argIs(2, "on") {
+            ctx.session.replyMode = .on
+            return .ok
+        } else if ctx.argIs(2, "off") {
+            ctx.session.replyMode = .off
+            return .ok
+        } else if ctx.argIs(2, "skip") {
+            // SKIP drops this reply and the next command's.
+            if ctx.session.replyMode == .on { ctx.session.replyMode = .skipNext }
+            return .ok
+        }
+        throw .syntax
+    }
+
+    static func onOff(_ ctx: CommandContext, _ i: Int) throws(CommandError) -> Bool {
+        if ctx.argIs(i, "on") { return true }
+        if ctx.argIs(i, "off") { return false }
+        throw .syntax
+    }
+
+    /// CLIENT NO-EVICT <ON | OFF>
+    static func noEvict(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        ctx.session.noEvict = try onOff(ctx, 2)
+        return .ok
+    }
+
+    /// CLIENT NO-TOUCH <ON | OFF>
+    static func noTouch(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        ctx.session.noTouch = try onOff(ctx, 2)
+        return .ok
+    }
+
+    /// CLIENT PAUSE timeout [WRITE | ALL]
+    static func pause(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let timeout = parseInt64(ctx.arg(2)) else {
+            throw CommandError("ERR timeout is not an integer or out of range")
+        }
+        if timeout < 0 { throw .timeoutNegative }
+        var writesOnly = false
+        if ctx.argc == 4 {
+            if ctx.argIs(3, "write") { writesOnly = true } else if !ctx.argIs(3, "all") {
+                throw CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+            }
+        } else if ctx.argc > 4 {
+            throw .syntax
+        }
+        let now = ctx.server.clock()
+        let until = now + timeout
+        // A new pause never shortens the current one, and ALL wins over WRITE.
+        let wasPaused = ctx.server.pausedUntil > now
+        ctx.server.pauseWritesOnly = writesOnly && (!wasPaused || ctx.server.pauseWritesOnly)
+        ctx.server.pausedUntil = max(ctx.server.pausedUntil, until)
+        return .ok
+    }
+
+    /// CLIENT UNPAUSE
+    static func unpause(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        ctx.server.pausedUntil = 0
+        ctx.server.pauseWritesOnly = false
+        ctx.server.unpauseHook?()
+        return .ok
+    }
+
+    /// CLIENT GETREDIR
+    static func getredir(_ ctx: CommandContext) throws(CommandError) -> Reply { .integer(-1) }
+
+    /// CLIENT HELP
+    static func help(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        helpReply(
+            "CLIENT",
+            [
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+                "    * ID <client-id>",
+                "      Kill connections by client id.",
+                "    * MAXAGE <maxage>",
+                "      Kill connections older than the specified age.",
+                "LIST [options ...]",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <option> <value>",
+                "    Set client meta attr. Options are:",
+                "    * LIB-NAME: the client lib name.",
+                "    * LIB-VER: the client lib version.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
+                "NO-EVICT (ON|OFF)",
+                "    Protect current client connection from eviction.",
+                "NO-TOUCH (ON|OFF)",
+                "    Will not touch LRU/LFU stats when this mode is on.",
+            ])
+    }
+}
+
+extension CommandTable {
+    static let clientRegistrations: [(String, Handler)] = [
+        ("client", { _ throws(CommandError) in .null }),
+        ("client|id", ClientCommands.id),
+        ("client|setname", ClientCommands.setname),
+        ("client|getname", ClientCommands.getname),
+        ("client|setinfo", ClientCommands.setinfo),
+        ("client|info", ClientCommands.info),
+        ("client|list", ClientCommands.list),
+        ("client|kill", ClientCommands.kill),
+        ("client|reply", ClientCommands.reply),
+        ("client|no-evict", ClientCommands.noEvict),
+        ("client|no-touch", ClientCommands.noTouch),
+        ("client|pause", ClientCommands.pause),
+        ("client|unpause", ClientCommands.unpause),
+        ("client|getredir", ClientCommands.getredir),
+        ("client|help", ClientCommands.help),
+    ]
+}

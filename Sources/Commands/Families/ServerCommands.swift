@@ -1,0 +1,485 @@
+import CSupport
+import DataStore
+import RESP
+import ServerConfig
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum ServerCommands {
+    // MARK: INFO
+
+    static let defaultSections = [
+        "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats",
+        "cluster", "keyspace",
+    ]
+    static let allSections = [
+        "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats",
+        "errorstats", "latencystats", "cluster", "keyspace",
+    ]
+
+    /// INFO [section [section ...]]
+    static func info(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var sections: [String] = []
+        if ctx.argc == 1 {
+            sections = defaultSections
+        } else {
+            for i in 1..<ctx.argc {
+                let s = ctx.argString(i).lowercased()
+                switch s {
+                case "default": sections += defaultSections
+                case "all": sections += allSections.filter { $0 != "modules" } + ["modules"]
+                case "everything": sections += allSections
+                default: sections.append(s)
+                }
+            }
+        }
+        var seen = Set<String>()
+        var text = ""
+        for s in sections where seen.insert(s).inserted {
+            guard let body = InfoRenderer.section(s, ctx) else { continue }
+            if !text.isEmpty { text += "\r\n" }
+            text += body
+        }
+        return .verbatim(format: "txt", Array(text.utf8))
+    }
+
+    // MARK: CONFIG
+
+    /// CONFIG GET parameter [parameter ...]
+    static func configGet(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var result: [Reply] = []
+        var seen = Set<String>()
+        let patterns = (2..<ctx.argc).map { Array(ctx.argString($0).lowercased().utf8) }
+        for (name, value) in ctx.config.matching({ name in
+            let n = Array(name.utf8)
+            return patterns.contains { globMatch($0, n, nocase: true) }
+        }) where seen.insert(name).inserted {
+            result.append(.bulk(name))
+            result.append(.bulk(value))
+        }
+        return .map(result)
+    }
+
+    /// CONFIG SET parameter value [parameter value ...]
+    static func configSet(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard (ctx.argc - 2) % 2 == 0 else { throw .wrongArity("config|set") }
+        var pairs: [(String, String)] = []
+        for i in stride(from: 2, to: ctx.argc, by: 2) { pairs.append((ctx.argString(i), ctx.argString(i + 1))) }
+        do {
+            try ctx.config.set(pairs)
+        } catch {
+            if error.directive == nil { throw CommandError("ERR " + error.message) }
+            throw .configSet(error.message, directive: error.directive)
+        }
+        return .ok
+    }
+
+    /// CONFIG RESETSTAT
+    static func configResetstat(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let s = ctx.server
+        s.stats = ServerStats()
+        s.keyspace.keyspaceHits = 0
+        s.keyspace.keyspaceMisses = 0
+        for i in s.keyspace.databases.indices { s.keyspace.databases[i].expiredKeys = 0 }
+        for c in s.commands.allCommands {
+            c.calls = 0
+            c.microseconds = 0
+            c.rejectedCalls = 0
+            c.failedCalls = 0
+        }
+        return .ok
+    }
+
+    /// CONFIG REWRITE
+    static func configRewrite(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        do {
+            try ctx.config.rewrite()
+        } catch {
+            if error.message == CommandError.noConfigFile.message.dropFirst(4) { throw .noConfigFile }
+            throw CommandError("ERR Rewriting config file: \(error.message)")
+        }
+        return .ok
+    }
+
+    /// CONFIG HELP
+    static func configHelp(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        helpReply(
+            "CONFIG",
+            [
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+            ])
+    }
+
+    // MARK: COMMAND
+
+    /// COMMAND
+    static func command(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        .array(ctx.server.commands.commands.map(\.infoReply))
+    }
+
+    /// COMMAND COUNT
+    static func commandCount(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        .integer(Int64(ctx.server.commands.commands.count))
+    }
+
+    /// Finds `name` or `container|sub`.
+    static func find(_ ctx: CommandContext, _ name: String) -> Command? {
+        let parts = name.lowercased().split(separator: "|", maxSplits: 1).map(String.init)
+        guard let base = ctx.server.commands.lookup(parts[0]) else { return nil }
+        if parts.count == 2 { return base.subcommands[parts[1]] }
+        return base
+    }
+
+    /// COMMAND INFO [command-name [command-name ...]]
+    static func commandInfo(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.argc == 2 { return try command(ctx) }
+        return .array((2..<ctx.argc).map { find(ctx, ctx.argString($0))?.infoReply ?? .nullArray })
+    }
+
+    /// COMMAND DOCS [command-name [command-name ...]]
+    static func commandDocs(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var items: [Reply] = []
+        let commands: [Command]
+        if ctx.argc == 2 {
+            commands = ctx.server.commands.commands
+        } else {
+            commands = (2..<ctx.argc).compactMap { find(ctx, ctx.argString($0)) }
+        }
+        for c in commands {
+            items.append(.bulk(c.fullName))
+            items.append(c.docsReply)
+        }
+        return .map(items)
+    }
+
+    /// COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]
+    static func commandList(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var all = ctx.server.commands.allCommands
+        if ctx.argc == 5 && ctx.argIs(2, "filterby") {
+            let value = ctx.argString(4)
+            if ctx.argIs(3, "pattern") {
+                let p = Array(value.utf8)
+                all = all.filter { globMatch(p, Array($0.fullName.utf8), nocase: true) }
+            } else if ctx.argIs(3, "aclcat") {
+                let needle = "+@" + value.lowercased()
+                all = all.filter { $0.metadata.info.contains(needle + "\r\n") }
+            } else if ctx.argIs(3, "module") {
+                all = []
+            } else {
+                throw .syntax
+            }
+        } else if ctx.argc != 2 {
+            throw .syntax
+        }
+        return .array(all.map { .bulk($0.fullName) })
+    }
+
+    static func keysOf(_ ctx: CommandContext) throws(CommandError) -> (Command, [Int]) {
+        guard let cmd = find(ctx, ctx.argString(2)) else { throw CommandError("ERR Invalid command specified") }
+        var command = cmd
+        let argc = ctx.argc - 2
+        if !command.subcommands.isEmpty && argc >= 2, let sub = command.subcommands[ctx.argString(3).lowercased()] {
+            command = sub
+        }
+        guard command.acceptsArgumentCount(argc) else {
+            throw CommandError("ERR Invalid number of arguments specified for command")
+        }
+        let positions = KeyExtraction.positions(command, argc: argc) { ctx.arg($0 + 2) }
+        if positions.isEmpty { throw CommandError("ERR The command has no key arguments") }
+        return (command, positions)
+    }
+
+    /// COMMAND GETKEYS command [arg [arg ...]]
+    static func commandGetkeys(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let (_, positions) = try keysOf(ctx)
+        return .array(positions.map { .bulk(ctx.argBytes($0 + 2)) })
+    }
+
+    /// COMMAND GETKEYSANDFLAGS command [arg [arg ...]]
+    static func commandGetkeysandflags(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let (command, positions) = try keysOf(ctx)
+        let flags = KeyExtraction.keyFlags(command)
+        return .array(positions.map { .array([.bulk(ctx.argBytes($0 + 2)), .set(flags.map { .simple($0) })]) })
+    }
+
+    /// COMMAND HELP
+    static func commandHelp(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        helpReply(
+            "COMMAND",
+            [
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
+            ])
+    }
+
+    // MARK: misc
+
+    /// TIME
+    static func time(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let us = wallClockMicros()
+        return .array([.bulk(String(us / 1_000_000)), .bulk(String(us % 1_000_000))])
+    }
+
+    /// LOLWUT [VERSION version]
+    static func lolwut(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.argc == 3 && ctx.argIs(1, "version") {
+            _ = try ctx.int64(2)
+        } else if ctx.argc != 1 {
+            throw .syntax
+        }
+        return .verbatim(format: "txt", Array("Redis ver. \(redisCompatibleVersion)\n".utf8))
+    }
+
+    /// Redis refuses DEBUG unless `enable-debug-command` allows it for this connection.
+    static func debugAllowed(_ ctx: CommandContext) -> Bool {
+        switch ctx.config["enable-debug-command"] {
+        case "yes": return true
+        case "local":
+            let a = ctx.session.address
+            return ctx.session.isUnixSocket || a.hasPrefix("127.") || a.hasPrefix("[::1]") || a.hasPrefix("::1")
+        default: return false
+        }
+    }
+
+    /// DEBUG subcommand [argument ...]
+    static func debug(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard debugAllowed(ctx) else {
+            throw CommandError(
+                "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+            )
+        }
+        if ctx.argIs(1, "sleep") && ctx.argc == 3 {
+            let seconds = try ctx.double(2)
+            ctx.server.sleepHook?(seconds)
+            return .ok
+        } else if ctx.argIs(1, "set-active-expire") && ctx.argc == 3 {
+            ctx.server.activeExpireEnabled = parseInt64(ctx.arg(2)) != 0
+            return .ok
+        } else if ctx.argIs(1, "object") && ctx.argc == 3 {
+            guard let slot = ctx.lookupWrite(2) else { throw .noSuchKey }
+            let v = ctx.db.table[slot].value
+            return .simple(
+                "Value at:0x0 refcount:1 encoding:\(v.encodingName) serializedlength:\((v.stringBytes?.count ?? 0)) lru:\(ctx.db.table[slot].lru & 0xFFFFFF) lru_seconds_idle:0"
+            )
+        } else if ctx.argIs(1, "log") && ctx.argc == 3 {
+            return .ok
+        } else if ctx.argIs(1, "help") {
+            return helpReply(
+                "DEBUG",
+                [
+                    "LOG <message>", "    Write <message> to the server log.",
+                    "OBJECT <key>", "    Show low level info about `key` and associated value.",
+                    "SET-ACTIVE-EXPIRE <0|1>",
+                    "    Setting it to 0 disables expiring keys in background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
+                    "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
+                ])
+        }
+        throw .debugUnknown
+    }
+
+    /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+    static func shutdown(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var request = ShutdownRequest()
+        for i in 1..<max(1, ctx.argc) {
+            if ctx.argIs(i, "nosave") { request.save = false } else if ctx.argIs(i, "save") {
+                request.save = true
+            } else if ctx.argIs(i, "now") { request.now = true } else if ctx.argIs(i, "force") {
+                request.force = true
+            } else if ctx.argIs(i, "abort") { request.abort = true } else { throw .syntax }
+        }
+        if request.abort && (request.save != nil || request.now || request.force) { throw .syntax }
+        if request.abort { throw CommandError("ERR No shutdown in progress.") }
+        if let failure = ctx.server.shutdownHook?(request) { throw failure }
+        // The server goes away: Redis sends no reply.
+        ctx.session.closeAfterReply = true
+        return .raw([])
+    }
+
+    // MARK: MEMORY
+
+    /// MEMORY USAGE key [SAMPLES count]
+    static func memoryUsage(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.argc == 5 {
+            guard ctx.argIs(3, "samples") else { throw .syntax }
+            _ = try ctx.int64(4)
+        } else if ctx.argc != 3 {
+            throw .syntax
+        }
+        guard let slot = ctx.lookupWrite(2) else { return .null }
+        let entry = ctx.db.table[slot]
+        let keySize = mallocSize(sdsHeaderSize(entry.key.count) + entry.key.count + 1)
+        return .integer(Int64(24 + keySize + entry.value.memoryUsage))
+    }
+
+    /// MEMORY STATS
+    static func memoryStats(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let used = MemoryInfo.usedMemory()
+        var items: [Reply] = [
+            .bulk("peak.allocated"), .integer(Int64(max(used, ctx.server.stats.peakMemory))),
+            .bulk("total.allocated"), .integer(Int64(used)),
+            .bulk("startup.allocated"), .integer(0),
+            .bulk("replication.backlog"), .integer(0),
+            .bulk("clients.slaves"), .integer(0),
+            .bulk("clients.normal"), .integer(Int64(ctx.server.clients.count * 22000)),
+            .bulk("cluster.links"), .integer(0),
+            .bulk("aof.buffer"), .integer(0),
+            .bulk("lua.caches"), .integer(0),
+            .bulk("functions.caches"), .integer(0),
+        ]
+        for (i, db) in ctx.keyspace.databases.enumerated() where db.count > 0 {
+            items.append(.bulk("db.\(i)"))
+            items.append(.map([
+                .bulk("overhead.hashtable.main"), .integer(Int64(db.count * 24)),
+                .bulk("overhead.hashtable.expires"), .integer(Int64(db.volatileCount * 8)),
+            ]))
+        }
+        items += [
+            .bulk("keys.count"), .integer(Int64(ctx.keyspace.keyCount)),
+            .bulk("keys.bytes-per-key"), .integer(ctx.keyspace.keyCount > 0 ? Int64(used / ctx.keyspace.keyCount) : 0),
+            .bulk("dataset.bytes"), .integer(Int64(used)),
+            .bulk("dataset.percentage"), .double(100),
+            .bulk("peak.percentage"), .double(100),
+            .bulk("fragmentation"), .double(MemoryInfo.fragmentation()),
+        ]
+        return .map(items)
+    }
+
+    /// MEMORY DOCTOR
+    static func memoryDoctor(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        .verbatim(format: "txt", Array("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.".utf8))
+    }
+
+    /// MEMORY MALLOC-STATS
+    static func memoryMallocStats(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        .verbatim(format: "txt", Array("Stats not supported for the current allocator".utf8))
+    }
+
+    /// MEMORY PURGE
+    static func memoryPurge(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        _ = swiftlet_malloc_trim()
+        return .ok
+    }
+
+    /// MEMORY HELP
+    static func memoryHelp(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        helpReply(
+            "MEMORY",
+            [
+                "DOCTOR",
+                "    Return memory problems reports.",
+                "MALLOC-STATS",
+                "    Return internal statistics report from the memory allocator.",
+                "PURGE",
+                "    Attempt to purge dirty pages for reclamation by the allocator.",
+                "STATS",
+                "    Return information about the memory usage of the server.",
+                "USAGE <key> [SAMPLES <count>]",
+                "    Return memory in bytes used by <key> and its value. Nested values are",
+                "    sampled up to <count> times (default: 5, 0 means sample all).",
+            ])
+    }
+}
+
+/// Which arguments of a command are keys.
+enum KeyExtraction {
+    static func positions(_ command: Command, argc: Int, arg: (Int) -> ArraySlice<UInt8>) -> [Int] {
+        command.keyPositions(argc: argc)
+    }
+
+    static func keyFlags(_ command: Command) -> [String] {
+        let f = command.flags
+        if f.contains(.write) { return ["RW", "update"] }
+        return ["RO", "access"]
+    }
+}
+
+/// Process memory figures for INFO and MEMORY.
+public enum MemoryInfo {
+    /// Bytes the allocator has handed out (glibc's in-use total).
+    public static func usedMemory() -> Int {
+        Int(swiftlet_allocated_bytes())
+    }
+
+    /// Resident set size from /proc/self/statm.
+    public static func residentMemory() -> Int {
+        guard let f = fopen("/proc/self/statm", "r") else { return 0 }
+        defer { fclose(f) }
+        var size = 0
+        var resident = 0
+        withUnsafeMutablePointer(to: &size) { s in
+            withUnsafeMutablePointer(to: &resident) { r in
+                _ = withVaList([s, r]) { vfscanf(f, "%ld %ld", $0) }
+            }
+        }
+        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    public static func fragmentation() -> Double {
+        let used = usedMemory()
+        return used > 0 ? Double(residentMemory()) / Double(used) : 1
+    }
+
+    public static func totalSystemMemory() -> Int {
+        Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
+extension CommandTable {
+    static let serverRegistrations: [(String, Handler)] = [
+        ("info", ServerCommands.info),
+        ("config", { _ throws(CommandError) in .null }),
+        ("config|get", ServerCommands.configGet),
+        ("config|set", ServerCommands.configSet),
+        ("config|resetstat", ServerCommands.configResetstat),
+        ("config|rewrite", ServerCommands.configRewrite),
+        ("config|help", ServerCommands.configHelp),
+        ("command", ServerCommands.command),
+        ("command|count", ServerCommands.commandCount),
+        ("command|info", ServerCommands.commandInfo),
+        ("command|docs", ServerCommands.commandDocs),
+        ("command|list", ServerCommands.commandList),
+        ("command|getkeys", ServerCommands.commandGetkeys),
+        ("command|getkeysandflags", ServerCommands.commandGetkeysandflags),
+        ("command|help", ServerCommands.commandHelp),
+        ("time", ServerCommands.time),
+        ("lolwut", ServerCommands.lolwut),
+        ("debug", ServerCommands.debug),
+        ("shutdown", ServerCommands.shutdown),
+        ("memory", { _ throws(CommandError) in .null }),
+        ("memory|usage", ServerCommands.memoryUsage),
+        ("memory|stats", ServerCommands.memoryStats),
+        ("memory|doctor", ServerCommands.memoryDoctor),
+        ("memory|malloc-stats", ServerCommands.memoryMallocStats),
+        ("memory|purge", ServerCommands.memoryPurge),
+        ("memory|help", ServerCommands.memoryHelp),
+    ]
+
+    public static let allRegistrations: [(String, Handler)] =
+        connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
+        + bitmapRegistrations + serverRegistrations
+}

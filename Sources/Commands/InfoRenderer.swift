@@ -1,0 +1,346 @@
+import DataStore
+import ServerConfig
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Renders INFO sections with Redis's field names and formats.
+enum InfoRenderer {
+    static func humanBytes(_ n: Int) -> String {
+        let d = Double(n)
+        func f(_ v: Double, _ unit: String) -> String {
+            var s = String(Int((v * 100).rounded()))
+            while s.count < 3 { s = "0" + s }
+            return "\(s.dropLast(2)).\(s.suffix(2))\(unit)"
+        }
+        if n < 1024 { return "\(n)B" }
+        if d < 1024 * 1024 { return f(d / 1024, "K") }
+        if d < 1024 * 1024 * 1024 { return f(d / (1024 * 1024), "M") }
+        if d < 1024.0 * 1024 * 1024 * 1024 { return f(d / (1024 * 1024 * 1024), "G") }
+        return f(d / (1024.0 * 1024 * 1024 * 1024), "T")
+    }
+
+    static func fixed(_ v: Double, _ digits: Int = 2) -> String {
+        var buf = [CChar](repeating: 0, count: 64)
+        _ = withVaList([v]) { vsnprintf(&buf, 64, "%.\(digits)f", $0) }
+        return String(cString: buf)
+    }
+
+    static func render(_ title: String, _ fields: [(String, String)]) -> String {
+        var s = "# \(title)\r\n"
+        for (k, v) in fields { s += "\(k):\(v)\r\n" }
+        return s
+    }
+
+    static func uname() -> String {
+        var u = utsname()
+        Glibc.uname(&u)
+        func field<T>(_ v: T) -> String {
+            withUnsafeBytes(of: v) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))"
+    }
+
+    static func section(_ name: String, _ ctx: CommandContext) -> String? {
+        let s = ctx.server
+        let now = s.clock()
+        let extra = s.infoHook?(name) ?? []
+        switch name {
+        case "server":
+            let uptime = (now - s.startTime) / 1000
+            return render(
+                "Server",
+                [
+                    ("redis_version", redisCompatibleVersion),
+                    ("swiftlet_version", swiftletVersion),
+                    ("redis_git_sha1", "00000000"),
+                    ("redis_git_dirty", "0"),
+                    ("redis_build_id", "0"),
+                    ("redis_mode", "standalone"),
+                    ("os", uname()),
+                    ("arch_bits", "64"),
+                    ("monotonic_clock", "POSIX clock_gettime"),
+                    ("multiplexing_api", "epoll"),
+                    ("atomicvar_api", "c11-builtin"),
+                    ("gcc_version", "0.0.0"),
+                    ("process_id", String(getpid())),
+                    ("process_supervised", "no"),
+                    ("run_id", s.runId),
+                    ("tcp_port", String(s.tcpPort)),
+                    ("server_time_usec", String(wallClockMicros())),
+                    ("uptime_in_seconds", String(uptime)),
+                    ("uptime_in_days", String(uptime / 86400)),
+                    ("hz", ctx.config["hz"]),
+                    ("configured_hz", ctx.config["hz"]),
+                    ("lru_clock", String((now / 1000) & 0xFFFFFF)),
+                    ("executable", s.executablePath),
+                    ("config_file", ctx.config.configFile ?? ""),
+                    ("io_threads_active", "0"),
+                    ("listener0", "name=tcp,bind=\(ctx.config["bind"].replacingOccurrences(" ", ",")),port=\(s.tcpPort)"),
+                ] + extra)
+        case "clients":
+            return render(
+                "Clients",
+                [
+                    ("connected_clients", String(s.clients.count)),
+                    ("cluster_connections", "0"),
+                    ("maxclients", ctx.config["maxclients"]),
+                    ("client_recent_max_input_buffer", "0"),
+                    ("client_recent_max_output_buffer", "0"),
+                    ("blocked_clients", "0"),
+                    ("tracking_clients", "0"),
+                    ("pubsub_clients", "0"),
+                    ("watching_clients", "0"),
+                    ("clients_in_timeout_table", "0"),
+                    ("total_watched_keys", "0"),
+                    ("total_blocking_keys", "0"),
+                    ("total_blocking_keys_on_nokey", "0"),
+                ] + extra)
+        case "memory":
+            let used = MemoryInfo.usedMemory()
+            let rss = MemoryInfo.residentMemory()
+            if used > s.stats.peakMemory { s.stats.peakMemory = used }
+            let peak = s.stats.peakMemory
+            let maxmemory = Int(ctx.config.int("maxmemory"))
+            let system = MemoryInfo.totalSystemMemory()
+            let clientsMem = s.clients.count * 22000
+            return render(
+                "Memory",
+                [
+                    ("used_memory", String(used)),
+                    ("used_memory_human", humanBytes(used)),
+                    ("used_memory_rss", String(rss)),
+                    ("used_memory_rss_human", humanBytes(rss)),
+                    ("used_memory_peak", String(peak)),
+                    ("used_memory_peak_human", humanBytes(peak)),
+                    ("used_memory_peak_perc", fixed(peak > 0 ? Double(used) * 100 / Double(peak) : 100) + "%"),
+                    ("used_memory_overhead", String(clientsMem)),
+                    ("used_memory_startup", "0"),
+                    ("used_memory_dataset", String(max(0, used - clientsMem))),
+                    ("used_memory_dataset_perc", fixed(used > 0 ? Double(max(0, used - clientsMem)) * 100 / Double(used) : 0) + "%"),
+                    ("allocator_allocated", String(used)),
+                    ("allocator_active", String(used)),
+                    ("allocator_resident", String(rss)),
+                    ("total_system_memory", String(system)),
+                    ("total_system_memory_human", humanBytes(system)),
+                    ("used_memory_lua", "0"),
+                    ("used_memory_vm_eval", "0"),
+                    ("used_memory_lua_human", "0B"),
+                    ("used_memory_scripts_eval", "0"),
+                    ("number_of_cached_scripts", "0"),
+                    ("number_of_functions", "0"),
+                    ("number_of_libraries", "0"),
+                    ("used_memory_vm_functions", "0"),
+                    ("used_memory_vm_total", "0"),
+                    ("used_memory_vm_total_human", "0B"),
+                    ("used_memory_functions", "0"),
+                    ("used_memory_scripts", "0"),
+                    ("used_memory_scripts_human", "0B"),
+                    ("maxmemory", String(maxmemory)),
+                    ("maxmemory_human", humanBytes(maxmemory)),
+                    ("maxmemory_policy", ctx.config["maxmemory-policy"]),
+                    ("allocator_frag_ratio", "1.00"),
+                    ("allocator_frag_bytes", "0"),
+                    ("allocator_rss_ratio", fixed(used > 0 ? Double(rss) / Double(used) : 1)),
+                    ("allocator_rss_bytes", String(rss - used)),
+                    ("rss_overhead_ratio", "1.00"),
+                    ("rss_overhead_bytes", "0"),
+                    ("mem_fragmentation_ratio", fixed(used > 0 ? Double(rss) / Double(used) : 1)),
+                    ("mem_fragmentation_bytes", String(rss - used)),
+                    ("mem_not_counted_for_evict", "0"),
+                    ("mem_replication_backlog", "0"),
+                    ("mem_total_replication_buffers", "0"),
+                    ("mem_clients_slaves", "0"),
+                    ("mem_clients_normal", String(clientsMem)),
+                    ("mem_cluster_links", "0"),
+                    ("mem_aof_buffer", "0"),
+                    ("mem_allocator", "libc"),
+                    ("mem_overhead_db_hashtable_rehashing", "0"),
+                    ("active_defrag_running", "0"),
+                    ("lazyfree_pending_objects", "0"),
+                    ("lazyfreed_objects", "0"),
+                ] + extra)
+        case "persistence":
+            return render(
+                "Persistence",
+                [
+                    ("loading", "0"),
+                    ("async_loading", "0"),
+                    ("current_cow_peak", "0"),
+                    ("current_cow_size", "0"),
+                    ("current_cow_size_age", "0"),
+                    ("current_fork_perc", "0.00"),
+                    ("current_save_keys_processed", "0"),
+                    ("current_save_keys_total", "0"),
+                    ("rdb_changes_since_last_save", String(s.dirty)),
+                    ("rdb_bgsave_in_progress", "0"),
+                    ("rdb_last_save_time", String(s.lastSaveTime)),
+                    ("rdb_last_bgsave_status", "ok"),
+                    ("rdb_last_bgsave_time_sec", "-1"),
+                    ("rdb_current_bgsave_time_sec", "-1"),
+                    ("rdb_saves", "0"),
+                    ("rdb_last_cow_size", "0"),
+                    ("rdb_last_load_keys_expired", "0"),
+                    ("rdb_last_load_keys_loaded", "0"),
+                    ("aof_enabled", ctx.config.bool("appendonly") ? "1" : "0"),
+                    ("aof_rewrite_in_progress", "0"),
+                    ("aof_rewrite_scheduled", "0"),
+                    ("aof_last_rewrite_time_sec", "-1"),
+                    ("aof_current_rewrite_time_sec", "-1"),
+                    ("aof_last_bgrewrite_status", "ok"),
+                    ("aof_rewrites", "0"),
+                    ("aof_rewrites_consecutive_failures", "0"),
+                    ("aof_last_write_status", "ok"),
+                    ("aof_last_cow_size", "0"),
+                    ("module_fork_in_progress", "0"),
+                    ("module_fork_last_cow_size", "0"),
+                ] + extra)
+        case "stats":
+            let st = s.stats
+            return render(
+                "Stats",
+                [
+                    ("total_connections_received", String(st.totalConnections)),
+                    ("total_commands_processed", String(st.totalCommands)),
+                    ("instantaneous_ops_per_sec", "0"),
+                    ("total_net_input_bytes", String(st.netInputBytes)),
+                    ("total_net_output_bytes", String(st.netOutputBytes)),
+                    ("total_net_repl_input_bytes", "0"),
+                    ("total_net_repl_output_bytes", "0"),
+                    ("instantaneous_input_kbps", "0.00"),
+                    ("instantaneous_output_kbps", "0.00"),
+                    ("instantaneous_input_repl_kbps", "0.00"),
+                    ("instantaneous_output_repl_kbps", "0.00"),
+                    ("rejected_connections", String(st.rejectedConnections)),
+                    ("sync_full", "0"),
+                    ("sync_partial_ok", "0"),
+                    ("sync_partial_err", "0"),
+                    ("expired_keys", String(s.keyspace.expiredKeys)),
+                    ("expired_subkeys", "0"),
+                    ("expired_stale_perc", "0.00"),
+                    ("expired_time_cap_reached_count", "0"),
+                    ("expire_cycle_cpu_milliseconds", "0"),
+                    ("evicted_keys", "0"),
+                    ("evicted_clients", "0"),
+                    ("evicted_scripts", "0"),
+                    ("total_eviction_exceeded_time", "0"),
+                    ("current_eviction_exceeded_time", "0"),
+                    ("keyspace_hits", String(s.keyspace.keyspaceHits)),
+                    ("keyspace_misses", String(s.keyspace.keyspaceMisses)),
+                    ("pubsub_channels", "0"),
+                    ("pubsub_patterns", "0"),
+                    ("pubsubshard_channels", "0"),
+                    ("latest_fork_usec", "0"),
+                    ("total_forks", "0"),
+                    ("migrate_cached_sockets", "0"),
+                    ("slave_expires_tracked_keys", "0"),
+                    ("active_defrag_hits", "0"),
+                    ("active_defrag_misses", "0"),
+                    ("active_defrag_key_hits", "0"),
+                    ("active_defrag_key_misses", "0"),
+                    ("total_active_defrag_time", "0"),
+                    ("current_active_defrag_time", "0"),
+                    ("tracking_total_keys", "0"),
+                    ("tracking_total_items", "0"),
+                    ("tracking_total_prefixes", "0"),
+                    ("unexpected_error_replies", String(st.unexpectedErrorReplies)),
+                    ("total_error_replies", String(st.totalErrorReplies)),
+                    ("dump_payload_sanitizations", "0"),
+                    ("total_reads_processed", "0"),
+                    ("total_writes_processed", "0"),
+                    ("io_threaded_reads_processed", "0"),
+                    ("io_threaded_writes_processed", "0"),
+                    ("client_query_buffer_limit_disconnections", "0"),
+                    ("client_output_buffer_limit_disconnections", "0"),
+                    ("reply_buffer_shrinks", "0"),
+                    ("reply_buffer_expands", "0"),
+                    ("eventloop_cycles", "0"),
+                    ("eventloop_duration_sum", "0"),
+                    ("eventloop_duration_cmd_sum", "0"),
+                    ("instantaneous_eventloop_cycles_per_sec", "0"),
+                    ("instantaneous_eventloop_duration_usec", "0"),
+                    ("acl_access_denied_auth", "0"),
+                    ("acl_access_denied_cmd", "0"),
+                    ("acl_access_denied_key", "0"),
+                    ("acl_access_denied_channel", "0"),
+                ] + extra)
+        case "replication":
+            return render(
+                "Replication",
+                [
+                    ("role", "master"),
+                    ("connected_slaves", "0"),
+                    ("master_failover_state", "no-failover"),
+                    ("master_replid", s.runId),
+                    ("master_replid2", String(repeating: "0", count: 40)),
+                    ("master_repl_offset", "0"),
+                    ("second_repl_offset", "-1"),
+                    ("repl_backlog_active", "0"),
+                    ("repl_backlog_size", ctx.config["repl-backlog-size"]),
+                    ("repl_backlog_first_byte_offset", "0"),
+                    ("repl_backlog_histlen", "0"),
+                ] + extra)
+        case "cpu":
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            func secs(_ t: timeval) -> String {
+                var buf = [CChar](repeating: 0, count: 64)
+                _ = withVaList([Int(t.tv_sec), Int(t.tv_usec)]) { vsnprintf(&buf, 64, "%ld.%06ld", $0) }
+                return String(cString: buf)
+            }
+            return render(
+                "CPU",
+                [
+                    ("used_cpu_sys", secs(usage.ru_stime)),
+                    ("used_cpu_user", secs(usage.ru_utime)),
+                    ("used_cpu_sys_children", "0.000000"),
+                    ("used_cpu_user_children", "0.000000"),
+                    ("used_cpu_sys_main_thread", secs(usage.ru_stime)),
+                    ("used_cpu_user_main_thread", secs(usage.ru_utime)),
+                ])
+        case "modules":
+            return render("Modules", [])
+        case "commandstats":
+            var fields: [(String, String)] = []
+            for c in s.commands.allCommands where c.calls > 0 || c.rejectedCalls > 0 || c.failedCalls > 0 {
+                let per = c.calls > 0 ? Double(c.microseconds) / Double(c.calls) : 0
+                fields.append(
+                    ("cmdstat_\(c.fullName)",
+                    "calls=\(c.calls),usec=\(c.microseconds),usec_per_call=\(fixed(per)),rejected_calls=\(c.rejectedCalls),failed_calls=\(c.failedCalls)"))
+            }
+            return render("Commandstats", fields)
+        case "errorstats":
+            return render(
+                "Errorstats", s.stats.errorCounts.sorted { $0.key < $1.key }.map { ("errorstat_\($0.key)", "count=\($0.value)") })
+        case "latencystats":
+            return render("Latencystats", [])
+        case "cluster":
+            return render("Cluster", [("cluster_enabled", "0")])
+        case "keyspace":
+            var fields: [(String, String)] = []
+            for (i, db) in s.keyspace.databases.enumerated() where db.count > 0 {
+                fields.append(("db\(i)", "keys=\(db.count),expires=\(db.volatileCount),avg_ttl=\(averageTTL(db, now: now)),subexpiry=0"))
+            }
+            return render("Keyspace", fields)
+        default:
+            return nil
+        }
+    }
+
+    /// The average TTL of a sample of volatile keys, in milliseconds.
+    static func averageTTL(_ db: Database, now: Int64) -> Int64 {
+        let slots = db.table.volatileSlots
+        guard !slots.isEmpty else { return 0 }
+        var sum: Int64 = 0
+        let n = min(slots.count, 64)
+        for i in 0..<n { sum += max(0, db.table[Int(slots[i])].expireAt - now) }
+        return sum / Int64(n)
+    }
+}
+
+extension String {
+    func replacingOccurrences(_ a: Character, _ b: Character) -> String {
+        String(map { $0 == a ? b : $0 })
+    }
+}

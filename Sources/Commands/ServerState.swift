@@ -1,0 +1,160 @@
+import DataStore
+import RESP
+import ServerConfig
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CLIENT REPLY's modes.
+public enum ReplyMode: Sendable {
+    case on, off, skip, skipNext
+}
+
+/// One client connection's state, as Redis's `client` struct: everything a command may
+/// read or change about the connection. The runtime owns the socket and sets `closeHook`.
+public final class ClientSession {
+    public let id: Int64
+    public var address: String
+    public var localAddress: String
+    public var fd: Int32
+    public var name: [UInt8] = []
+    public var db = 0
+    public var protocolVersion = 2
+    public var authenticated: Bool
+    public var user = "default"
+    public var libName = ""
+    public var libVersion = ""
+    public let createdAt: Int64
+    public var lastInteraction: Int64
+    public var lastCommand = "NULL"
+    public var replyMode = ReplyMode.on
+    public var noEvict = false
+    public var noTouch = false
+    /// Set by QUIT or a protocol error: the runtime closes after writing the replies.
+    public var closeAfterReply = false
+    /// Set by CLIENT KILL from another client; the runtime closes the connection.
+    public var closeHook: (() -> Void)?
+    public var isUnixSocket = false
+    /// Bytes waiting in the query buffer and the output buffer (for CLIENT LIST).
+    public var queryBufferLength = 0
+    public var outputBufferLength = 0
+
+    public init(id: Int64, address: String, localAddress: String, fd: Int32, authenticated: Bool, now: Int64) {
+        self.id = id
+        self.address = address
+        self.localAddress = localAddress
+        self.fd = fd
+        self.authenticated = authenticated
+        self.createdAt = now
+        self.lastInteraction = now
+    }
+
+    public var resp3: Bool { protocolVersion == 3 }
+}
+
+/// Runtime statistics that INFO reports.
+public struct ServerStats {
+    public var totalConnections = 0
+    public var rejectedConnections = 0
+    public var totalCommands = 0
+    public var totalErrorReplies = 0
+    public var errorCounts: [String: Int] = [:]
+    public var netInputBytes = 0
+    public var netOutputBytes = 0
+    public var unexpectedErrorReplies = 0
+    public var peakMemory = 0
+}
+
+/// What `SHUTDOWN` asked for.
+public struct ShutdownRequest: Sendable {
+    public var save: Bool?
+    public var now = false
+    public var force = false
+    public var abort = false
+}
+
+/// The whole server's state that commands reach: keyspace, configuration, clients,
+/// statistics. The runtime sets the hooks for effects that need I/O.
+public final class ServerState {
+    public let keyspace: Keyspace
+    public let config: Config
+    public let commands: CommandTable
+    public var clients: [Int64: ClientSession] = [:]
+    public var nextClientId: Int64 = 1
+    public var stats = ServerStats()
+    /// Writes since the last save (Redis's `server.dirty`).
+    public var dirty = 0
+    public var lastSaveTime: Int64 = 0
+    public let startTime: Int64
+    public var tcpPort = 6379
+    public var runId: String
+    public var executablePath = ""
+    public var configFilePath = ""
+    public var activeExpireEnabled = true
+    /// Clients are paused until this time (CLIENT PAUSE); `pauseWritesOnly` for WRITE mode.
+    public var pausedUntil: Int64 = 0
+    public var pauseWritesOnly = false
+    /// The clock commands see; tests replace it.
+    public var clock: () -> Int64
+    /// Milliseconds of monotonic time, for latency measurements.
+    public var monotonicMicros: () -> Int64
+
+    /// Asked to shut down; returns an error text to refuse (e.g. a failed save).
+    public var shutdownHook: ((ShutdownRequest) -> CommandError?)?
+    /// Called when CLIENT UNPAUSE lifts a pause, so parked clients resume.
+    public var unpauseHook: (() -> Void)?
+    /// Asked to sleep (DEBUG SLEEP) — blocks the server, as in Redis.
+    public var sleepHook: ((Double) -> Void)?
+    /// Extra INFO sections from the runtime (e.g. `server` fields only it knows).
+    public var infoHook: ((String) -> [(String, String)])?
+
+    public init(config: Config, clock: @escaping () -> Int64 = wallClockMillis) {
+        self.config = config
+        self.keyspace = Keyspace(databases: Int(config.int("databases")), seed: UInt64.random(in: 0...UInt64.max))
+        self.commands = CommandTable(registrations: CommandTable.allRegistrations)
+        self.clock = clock
+        self.monotonicMicros = monotonicMicrosNow
+        let now = clock()
+        self.startTime = now
+        self.lastSaveTime = now / 1000
+        var rng = SystemRandomNumberGenerator()
+        let hex = Array("0123456789abcdef")
+        self.runId = String((0..<40).map { _ in hex[Int(rng.next() % 16)] })
+    }
+
+    public func register(_ session: ClientSession) {
+        clients[session.id] = session
+        stats.totalConnections += 1
+    }
+
+    public func unregister(_ session: ClientSession) {
+        clients[session.id] = nil
+    }
+
+    public func makeClientId() -> Int64 {
+        defer { nextClientId += 1 }
+        return nextClientId
+    }
+
+    /// Whether a new connection starts authenticated (no requirepass).
+    public var authRequired: Bool { !config["requirepass"].isEmpty }
+}
+
+public func wallClockMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+public func wallClockMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}
+
+public func monotonicMicrosNow() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}

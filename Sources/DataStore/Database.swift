@@ -1,0 +1,124 @@
+/// One of Redis's numbered databases: the key table with its expiry index.
+public struct Database {
+    public var table: KeyTable
+    /// Keys removed because they had expired (INFO stats `expired_keys`).
+    public var expiredKeys = 0
+
+    public init(seed: UInt64) {
+        table = KeyTable(seed: seed)
+    }
+
+    public var count: Int { table.count }
+    public var volatileCount: Int { table.volatileSlots.count }
+
+    /// Finds a live key. This is the one place where lazy expiry happens: a key whose
+    /// time has passed is deleted here, as Redis's expireIfNeeded does.
+    @inline(__always)
+    public mutating func lookup(_ key: UnsafeRawBufferPointer, now: Int64) -> Int? {
+        guard let slot = table.find(key) else { return nil }
+        let expireAt = table[slot].expireAt
+        if expireAt != KeyEntry.noExpiry && expireAt < now {
+            table.remove(slot: slot)
+            expiredKeys += 1
+            return nil
+        }
+        return slot
+    }
+
+    public mutating func lookup(_ key: ArraySlice<UInt8>, now: Int64) -> Int? {
+        key.withUnsafeBytes { lookup($0, now: now) }
+    }
+
+    public mutating func lookup(_ key: [UInt8], now: Int64) -> Int? {
+        key.withUnsafeBytes { lookup($0, now: now) }
+    }
+
+    /// SET semantics: replaces the value, and the expiry unless `keepTTL`.
+    @discardableResult
+    public mutating func set(_ key: ArraySlice<UInt8>, _ value: Value, expireAt: Int64 = KeyEntry.noExpiry,
+        keepTTL: Bool = false, now: Int64) -> Int
+    {
+        if let slot = lookup(key, now: now) {
+            table[slot].value = value
+            if !keepTTL { table.setExpire(slot: slot, at: expireAt) }
+            return slot
+        }
+        return table.insertNew(Array(key), value: value, expireAt: expireAt)
+    }
+
+    /// Deletes a live key; returns whether it existed.
+    @discardableResult
+    public mutating func delete(_ key: ArraySlice<UInt8>, now: Int64) -> Bool {
+        guard let slot = lookup(key, now: now) else { return false }
+        table.remove(slot: slot)
+        return true
+    }
+
+    public mutating func removeAll() {
+        table.removeAll()
+    }
+
+    /// Redis's activeExpireCycle for one database: samples keys with an expiry, deletes the
+    /// stale ones, and repeats while more than `acceptableStalePercent` of a sample was
+    /// stale, until `deadline` (checked every 16 rounds) passes. Returns keys removed.
+    public mutating func activeExpire<G: RandomNumberGenerator>(
+        now: Int64, samplesPerRound: Int = 20, acceptableStalePercent: Int = 10, rng: inout G,
+        timeUp: () -> Bool
+    ) -> Int {
+        var removed = 0
+        var rounds = 0
+        while table.volatileSlots.count > 0 {
+            var sampled = 0
+            var expired = 0
+            let samples = min(samplesPerRound, table.volatileSlots.count)
+            for _ in 0..<samples {
+                guard let slot = table.randomVolatileSlot(using: &rng) else { break }
+                sampled += 1
+                let exp = table[slot].expireAt
+                if exp != KeyEntry.noExpiry && exp < now {
+                    table.remove(slot: slot)
+                    expired += 1
+                }
+            }
+            removed += expired
+            rounds += 1
+            if sampled == 0 || expired * 100 <= sampled * acceptableStalePercent { break }
+            if rounds % 16 == 0 && timeUp() { break }
+        }
+        expiredKeys += removed
+        return removed
+    }
+}
+
+/// The keyspace: Redis's N databases, the cached command time, and the random source.
+/// Time and randomness are injected: tests set `now` and seed `rng`.
+public final class Keyspace {
+    public var databases: [Database]
+    /// Unix time in milliseconds that commands see (Redis's commandTimeSnapshot).
+    public var now: Int64 = 0
+    public var rng: SplitMix64
+    public var keyspaceHits = 0
+    public var keyspaceMisses = 0
+
+    public init(databases count: Int = 16, seed: UInt64 = 0x5EED) {
+        var gen = SplitMix64(seed: seed)
+        databases = (0..<max(1, count)).map { _ in Database(seed: gen.next()) }
+        rng = gen
+    }
+
+    public var keyCount: Int { databases.reduce(0) { $0 + $1.count } }
+    public var expiredKeys: Int { databases.reduce(0) { $0 + $1.expiredKeys } }
+}
+
+/// A small, fast, seedable generator.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

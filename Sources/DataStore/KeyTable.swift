@@ -1,0 +1,274 @@
+/// Hashes bytes a word at a time (a small multiply-xorshift mix, seeded per process so
+/// that clients cannot pick colliding keys in advance).
+@inline(__always)
+public func hashBytes(_ p: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
+    let n = p.count
+    var h = seed ^ (UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15)
+    var i = 0
+    while i + 8 <= n {
+        let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 31
+        i += 8
+    }
+    var tail: UInt64 = 0
+    var shift: UInt64 = 0
+    while i < n {
+        tail |= UInt64(p[i]) << shift
+        shift += 8
+        i += 1
+    }
+    h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+    h ^= h >> 29
+    h = h &* 0xBF58_476D_1CE4_E5B9
+    h ^= h >> 32
+    return h
+}
+
+@inline(__always)
+func bytesEqual(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
+    if a.count != b.count { return false }
+    return a.withUnsafeBytes { pa in
+        if pa.count == 0 { return true }
+        return memcmpBytes(pa.baseAddress!, b.baseAddress!, pa.count)
+    }
+}
+
+@inline(__always)
+func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+    var i = 0
+    while i + 8 <= n {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+            return false
+        }
+        i += 8
+    }
+    while i < n {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i += 1
+    }
+    return true
+}
+
+/// One slot of the key table.
+public struct KeyEntry {
+    public var key: [UInt8]
+    public var value: Value
+    /// Absolute expiry in Unix milliseconds, or `noExpiry`.
+    public var expireAt: Int64
+    /// Next slot in the same bucket, or -1.
+    var next: Int32
+    /// Position in the table's list of volatile slots, -1 when the key has no expiry,
+    /// -2 when the slot is free.
+    var volatileIndex: Int32
+    var hash: UInt32
+    /// Redis's LRU clock (seconds resolution) or LFU data, for OBJECT IDLETIME/FREQ.
+    public var lru: UInt32
+
+    public static let noExpiry: Int64 = -1
+}
+
+/// A chained hash table over an array of slots, with power-of-two bucket counts. It is
+/// Redis's dict in the ways that matter to clients: SCAN's reverse-binary cursor visits
+/// every key present for the whole scan even while the table grows or shrinks, and a
+/// random key (RANDOMKEY, active expiry sampling, eviction) costs O(1).
+public struct KeyTable {
+    public private(set) var slots: [KeyEntry] = []
+    var buckets: [Int32]
+    var freeHead: Int32 = -1
+    public private(set) var count = 0
+    /// Slot indices of keys that have an expiry, for sampling.
+    public private(set) var volatileSlots: [Int32] = []
+    let seed: UInt64
+
+    public init(seed: UInt64 = 0x1234_5678_9ABC_DEF0) {
+        self.seed = seed
+        buckets = [Int32](repeating: -1, count: 4)
+    }
+
+    var mask: Int { buckets.count - 1 }
+
+    @inline(__always)
+    func hashOf(_ key: UnsafeRawBufferPointer) -> UInt32 {
+        UInt32(truncatingIfNeeded: hashBytes(key, seed: seed))
+    }
+
+    /// The slot holding `key`, or nil.
+    @inline(__always)
+    public func find(_ key: UnsafeRawBufferPointer) -> Int? {
+        let h = hashOf(key)
+        var i = buckets[Int(h) & mask]
+        while i >= 0 {
+            let idx = Int(i)
+            if slots[idx].hash == h && bytesEqual(slots[idx].key, key) { return idx }
+            i = slots[idx].next
+        }
+        return nil
+    }
+
+    public func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
+    public func find(_ key: ArraySlice<UInt8>) -> Int? { key.withUnsafeBytes { find($0) } }
+
+    public subscript(slot: Int) -> KeyEntry {
+        get { slots[slot] }
+        _modify { yield &slots[slot] }
+    }
+
+    /// Inserts a key that is known to be absent; returns its slot.
+    @discardableResult
+    public mutating func insertNew(_ key: [UInt8], value: Value, expireAt: Int64 = KeyEntry.noExpiry, lru: UInt32 = 0)
+        -> Int
+    {
+        if count + 1 > buckets.count { resize(to: buckets.count * 2) }
+        let h = key.withUnsafeBytes { hashOf($0) }
+        let b = Int(h) & mask
+        let entry = KeyEntry(key: key, value: value, expireAt: KeyEntry.noExpiry, next: buckets[b], volatileIndex: -1,
+            hash: h, lru: lru)
+        let idx: Int
+        if freeHead >= 0 {
+            idx = Int(freeHead)
+            freeHead = slots[idx].next
+            slots[idx] = entry
+        } else {
+            idx = slots.count
+            slots.append(entry)
+        }
+        buckets[b] = Int32(idx)
+        count += 1
+        if expireAt != KeyEntry.noExpiry { setExpire(slot: idx, at: expireAt) }
+        return idx
+    }
+
+    public mutating func setExpire(slot: Int, at time: Int64) {
+        if time == KeyEntry.noExpiry {
+            removeExpire(slot: slot)
+            return
+        }
+        if slots[slot].volatileIndex < 0 {
+            slots[slot].volatileIndex = Int32(volatileSlots.count)
+            volatileSlots.append(Int32(slot))
+        }
+        slots[slot].expireAt = time
+    }
+
+    public mutating func removeExpire(slot: Int) {
+        let vi = Int(slots[slot].volatileIndex)
+        guard vi >= 0 else { return }
+        let last = volatileSlots.removeLast()
+        if vi < volatileSlots.count {
+            volatileSlots[vi] = last
+            slots[Int(last)].volatileIndex = Int32(vi)
+        }
+        slots[slot].volatileIndex = -1
+        slots[slot].expireAt = KeyEntry.noExpiry
+    }
+
+    /// Removes the key in `slot` and returns its entry.
+    @discardableResult
+    public mutating func remove(slot: Int) -> KeyEntry {
+        removeExpire(slot: slot)
+        let h = slots[slot].hash
+        let b = Int(h) & mask
+        var prev: Int32 = -1
+        var i = buckets[b]
+        while i >= 0 && Int(i) != slot {
+            prev = i
+            i = slots[Int(i)].next
+        }
+        precondition(i >= 0, "KeyTable: slot not in its bucket")
+        if prev < 0 { buckets[b] = slots[slot].next } else { slots[Int(prev)].next = slots[slot].next }
+        let old = slots[slot]
+        slots[slot] = KeyEntry(key: [], value: .string([]), expireAt: KeyEntry.noExpiry, next: freeHead,
+            volatileIndex: -2, hash: 0, lru: 0)
+        freeHead = Int32(slot)
+        count -= 1
+        if buckets.count > 4 && count * 10 < buckets.count { resize(to: max(4, buckets.count / 2)) }
+        if count == 0 { compact() }
+        return old
+    }
+
+    mutating func compact() {
+        slots.removeAll(keepingCapacity: false)
+        freeHead = -1
+        volatileSlots.removeAll(keepingCapacity: false)
+        if buckets.count > 4 { buckets = [Int32](repeating: -1, count: 4) } else {
+            for i in buckets.indices { buckets[i] = -1 }
+        }
+    }
+
+    public mutating func removeAll() {
+        slots = []
+        freeHead = -1
+        volatileSlots = []
+        buckets = [Int32](repeating: -1, count: 4)
+        count = 0
+    }
+
+    mutating func resize(to size: Int) {
+        var newBuckets = [Int32](repeating: -1, count: size)
+        let newMask = size - 1
+        // Relink slot by slot, preserving each chain's relative order is not needed.
+        for idx in slots.indices where slots[idx].volatileIndex != -2 {
+            let b = Int(slots[idx].hash) & newMask
+            slots[idx].next = newBuckets[b]
+            newBuckets[b] = Int32(idx)
+        }
+        buckets = newBuckets
+    }
+
+    /// A uniformly chosen occupied slot, or nil when empty.
+    public func randomSlot<G: RandomNumberGenerator>(using rng: inout G) -> Int? {
+        guard count > 0 else { return nil }
+        // Sparse tables (many freed slots) fall back to a scan from a random point.
+        for _ in 0..<32 {
+            let idx = Int.random(in: 0..<slots.count, using: &rng)
+            if slots[idx].volatileIndex != -2 { return idx }
+        }
+        let start = Int.random(in: 0..<slots.count, using: &rng)
+        for off in 0..<slots.count {
+            let idx = (start + off) % slots.count
+            if slots[idx].volatileIndex != -2 { return idx }
+        }
+        return nil
+    }
+
+    public func randomVolatileSlot<G: RandomNumberGenerator>(using rng: inout G) -> Int? {
+        guard !volatileSlots.isEmpty else { return nil }
+        return Int(volatileSlots[Int.random(in: 0..<volatileSlots.count, using: &rng)])
+    }
+
+    /// One step of SCAN: visits the bucket at `cursor` and returns the next cursor (0 when
+    /// the scan is complete), with Redis's reverse-binary increment.
+    public func scan(cursor: UInt64, _ visit: (Int) -> Void) -> UInt64 {
+        let m = UInt64(mask)
+        var i = buckets[Int(cursor & m)]
+        while i >= 0 {
+            visit(Int(i))
+            i = slots[Int(i)].next
+        }
+        var v = cursor | ~m
+        v = v.bitReversed
+        v &+= 1
+        v = v.bitReversed
+        return v
+    }
+
+    public var bucketCount: Int { buckets.count }
+
+    /// Every occupied slot index, in slot order.
+    public func forEachSlot(_ body: (Int) throws -> Void) rethrows {
+        for idx in slots.indices where slots[idx].volatileIndex != -2 { try body(idx) }
+    }
+}
+
+extension UInt64 {
+    var bitReversed: UInt64 {
+        var v = self
+        var r: UInt64 = 0
+        for _ in 0..<64 {
+            r = (r << 1) | (v & 1)
+            v >>= 1
+        }
+        return r
+    }
+}

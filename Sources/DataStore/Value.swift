@@ -1,0 +1,71 @@
+/// A value stored under a key. Strings that are canonical 64-bit integers are kept as
+/// integers (Redis's `int` encoding), so INCR and friends allocate nothing.
+public enum Value {
+    case string([UInt8])
+    case int(Int64)
+
+    /// TYPE's answer.
+    public var typeName: String {
+        switch self {
+        case .string, .int: return "string"
+        }
+    }
+
+    /// OBJECT ENCODING's answer, with Redis's thresholds (embstr up to 44 bytes).
+    public var encodingName: String {
+        switch self {
+        case .int: return "int"
+        case .string(let b): return b.count <= 44 ? "embstr" : "raw"
+        }
+    }
+
+    /// The string's bytes, for values of the string type.
+    public var stringBytes: [UInt8]? {
+        switch self {
+        case .string(let b): return b
+        case .int(let n): return formatInt64(n)
+        }
+    }
+
+    public var isString: Bool {
+        switch self {
+        case .string, .int: return true
+        }
+    }
+
+    /// Stores bytes as Redis would: as an integer when they are one (and at most 20 long).
+    public static func fromBytes<C: Collection>(_ bytes: C) -> Value where C.Element == UInt8 {
+        if bytes.count <= 20, let n = parseInt64(bytes) { return .int(n) }
+        return .string(Array(bytes))
+    }
+
+    /// Bytes Redis would use for this value, by jemalloc's size classes (MEMORY USAGE).
+    public var memoryUsage: Int {
+        switch self {
+        case .int: return 16
+        case .string(let b):
+            // Up to 44 bytes Redis embeds the string in its object header (embstr).
+            if b.count <= 44 { return mallocSize(16 + 3 + b.count + 1) }
+            return 16 + mallocSize(sdsHeaderSize(b.count) + b.count + 1)
+        }
+    }
+}
+
+/// The header size Redis's sds picks for a string of `length` bytes.
+public func sdsHeaderSize(_ length: Int) -> Int {
+    if length < 32 { return 1 }
+    if length < 256 { return 3 }
+    if length < 65536 { return 5 }
+    return 9
+}
+
+/// The size class a malloc of `n` bytes lands in (jemalloc's: 8, 16, 32, 48, … 128, 160,
+/// 192, 224, 256, 320, …).
+public func mallocSize(_ n: Int) -> Int {
+    if n <= 8 { return 8 }
+    if n <= 128 { return (n + 15) & ~15 }
+    var power = 128
+    while power * 2 < n { power *= 2 }
+    let step = power / 4
+    return (n + step - 1) / step * step
+}

@@ -1,0 +1,156 @@
+/// Writes replies in RESP2 or RESP3. The only place that writes `\r\n`.
+public enum ReplyEncoder {
+    @inline(__always)
+    static func crlf(_ out: inout [UInt8]) {
+        out.append(13)
+        out.append(10)
+    }
+
+    /// Appends the decimal digits of `value` without going through `String`.
+    @inline(__always)
+    public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value >= 0 && value < 10 {
+            out.append(UInt8(48 + value))
+            return
+        }
+        var magnitude = value.magnitude
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
+        let count = withUnsafeMutableBytes(of: &digits) { buf -> Int in
+            var i = 24
+            repeat {
+                i -= 1
+                buf[i] = UInt8(48 + magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: buf[i..<24])
+            return 24 - i
+        }
+        _ = count
+    }
+
+    @inline(__always)
+    static func header(_ prefix: UInt8, _ n: Int, _ out: inout [UInt8]) {
+        out.append(prefix)
+        appendInteger(Int64(n), to: &out)
+        crlf(&out)
+    }
+
+    public static func appendBulk(_ bytes: [UInt8], to out: inout [UInt8]) {
+        header(UInt8(ascii: "$"), bytes.count, &out)
+        out.append(contentsOf: bytes)
+        crlf(&out)
+    }
+
+    public static func appendBulk(_ bytes: ArraySlice<UInt8>, to out: inout [UInt8]) {
+        header(UInt8(ascii: "$"), bytes.count, &out)
+        out.append(contentsOf: bytes)
+        crlf(&out)
+    }
+
+    public static func appendSimple(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "+"))
+        out.append(contentsOf: text.utf8)
+        crlf(&out)
+    }
+
+    public static func appendError(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "-"))
+        // An error line must stay one line, as Redis's addReplyErrorLength ensures.
+        for byte in text.utf8 { out.append(byte == 13 || byte == 10 ? 32 : byte) }
+        crlf(&out)
+    }
+
+    public static func encode(_ reply: Reply, resp3: Bool, into out: inout [UInt8]) {
+        switch reply {
+        case .simple(let s):
+            appendSimple(s, to: &out)
+        case .error(let s):
+            appendError(s, to: &out)
+        case .integer(let n):
+            out.append(UInt8(ascii: ":"))
+            appendInteger(n, to: &out)
+            crlf(&out)
+        case .bulk(let b):
+            appendBulk(b, to: &out)
+        case .null:
+            if resp3 { out.append(contentsOf: [95, 13, 10]) } else { out.append(contentsOf: [36, 45, 49, 13, 10]) }
+        case .nullArray:
+            if resp3 { out.append(contentsOf: [95, 13, 10]) } else { out.append(contentsOf: [42, 45, 49, 13, 10]) }
+        case .array(let items):
+            header(UInt8(ascii: "*"), items.count, &out)
+            for item in items { encode(item, resp3: resp3, into: &out) }
+        case .map(let flat):
+            if resp3 {
+                header(UInt8(ascii: "%"), flat.count / 2, &out)
+            } else {
+                header(UInt8(ascii: "*"), flat.count, &out)
+            }
+            for item in flat { encode(item, resp3: resp3, into: &out) }
+        case .set(let items):
+            header(resp3 ? UInt8(ascii: "~") : UInt8(ascii: "*"), items.count, &out)
+            for item in items { encode(item, resp3: resp3, into: &out) }
+        case .push(let items):
+            header(resp3 ? UInt8(ascii: ">") : UInt8(ascii: "*"), items.count, &out)
+            for item in items { encode(item, resp3: resp3, into: &out) }
+        case .double(let d):
+            let text = formatDouble(d)
+            if resp3 {
+                out.append(UInt8(ascii: ","))
+                out.append(contentsOf: text.utf8)
+                crlf(&out)
+            } else {
+                appendBulk(Array(text.utf8), to: &out)
+            }
+        case .bool(let b):
+            if resp3 {
+                out.append(contentsOf: b ? [35, 116, 13, 10] : [35, 102, 13, 10])
+            } else {
+                out.append(contentsOf: b ? [58, 49, 13, 10] : [58, 48, 13, 10])
+            }
+        case .verbatim(let format, let body):
+            if resp3 {
+                header(UInt8(ascii: "="), body.count + 4, &out)
+                out.append(contentsOf: format.utf8.prefix(3))
+                out.append(UInt8(ascii: ":"))
+                out.append(contentsOf: body)
+                crlf(&out)
+            } else {
+                appendBulk(body, to: &out)
+            }
+        case .bigNumber(let s):
+            if resp3 {
+                out.append(UInt8(ascii: "("))
+                out.append(contentsOf: s.utf8)
+                crlf(&out)
+            } else {
+                appendBulk(Array(s.utf8), to: &out)
+            }
+        case .raw(let bytes):
+            out.append(contentsOf: bytes)
+        }
+    }
+
+    public static func encode(_ reply: Reply, resp3: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        encode(reply, resp3: resp3, into: &out)
+        return out
+    }
+}
+
+/// Formats a double the way Redis 7.4 does for replies: the shortest text that reads back
+/// as the same value (Redis's fpconv_dtoa), `inf`/`-inf`/`nan`, no trailing `.0`,
+/// exponents as `1e+21` beyond 21 integer digits.
+public func formatDouble(_ value: Double) -> String {
+    if value.isNaN { return "nan" }
+    if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+    if value == 0 { return value.sign == .minus ? "-0" : "0" }
+    // Integral values within the exact range print as integers.
+    if value == value.rounded(), abs(value) < 1e17 {
+        return String(Int64(value))
+    }
+    var text = "\(value)"
+    if text.hasSuffix(".0") { text.removeLast(2) }
+    // Swift writes `1e-05`-style exponents as `1e-05`; Redis (fpconv) writes `1e-05` too.
+    return text
+}

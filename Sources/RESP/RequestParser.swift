@@ -1,0 +1,304 @@
+/// The commands parsed from one read, stored flat so that a pipelined batch costs no
+/// allocation once the buffers have grown: every argument's bytes are copied once into
+/// `bytes`, and `spans` says where each argument lies.
+public struct CommandBatch: Sendable {
+    public var bytes: [UInt8] = []
+    public var spans: [Range<Int>] = []
+    /// Index into `spans` of each command's first argument.
+    public var commandStarts: [Int] = []
+
+    public init() {}
+
+    public var count: Int { commandStarts.count }
+
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        spans.removeAll(keepingCapacity: true)
+        commandStarts.removeAll(keepingCapacity: true)
+    }
+
+    /// The argument spans of command `i`.
+    public func arguments(of i: Int) -> Range<Int> {
+        let start = commandStarts[i]
+        let end = i + 1 < commandStarts.count ? commandStarts[i + 1] : spans.count
+        return start..<end
+    }
+
+    public func argument(_ spanIndex: Int) -> ArraySlice<UInt8> {
+        bytes[spans[spanIndex]]
+    }
+
+    /// Convenience for tests: the arguments of every command as arrays.
+    public var commands: [[[UInt8]]] {
+        (0..<count).map { i in arguments(of: i).map { Array(bytes[spans[$0]]) } }
+    }
+}
+
+/// Redis's request parser (processMultibulkBuffer / processInlineBuffer), resumable: it
+/// consumes whole commands only, so a partial command stays in the caller's buffer until
+/// more bytes arrive. Limits and error texts are Redis's.
+public struct RequestParser: Sendable {
+    /// `proto-max-bulk-len`.
+    public var maxBulkLength: Int = 512 * 1024 * 1024
+    /// Redis's PROTO_INLINE_MAX_SIZE: the longest inline command or count line.
+    public static let maxInlineSize = 64 * 1024
+    /// Before AUTH, Redis accepts only small requests.
+    public var authenticated = true
+    /// Stop after this many commands (1 for an unauthenticated client, whose limits change
+    /// after AUTH).
+    public var maxCommands = Int.max
+
+    public init() {}
+
+    public struct Result: Sendable, Equatable {
+        /// Bytes consumed: every complete command (and skipped empty ones).
+        public var consumed: Int
+        /// A protocol error: Redis replies with it and closes the connection.
+        public var error: String?
+    }
+
+    public func parse(_ input: UnsafeRawBufferPointer, into batch: inout CommandBatch) -> Result {
+        var pos = 0
+        var parsed = 0
+        let n = input.count
+        while pos < n && parsed < maxCommands {
+            let step: Step
+            if input[pos] == UInt8(ascii: "*") {
+                step = parseMultibulk(input, from: pos, into: &batch)
+            } else {
+                step = parseInline(input, from: pos, into: &batch)
+            }
+            switch step {
+            case .incomplete:
+                return Result(consumed: pos, error: nil)
+            case .failed(let message):
+                return Result(consumed: pos, error: message)
+            case .command(let next):
+                pos = next
+                parsed += 1
+            case .skipped(let next):
+                pos = next
+            }
+        }
+        return Result(consumed: pos, error: nil)
+    }
+
+    enum Step {
+        case incomplete
+        case failed(String)
+        case command(next: Int)
+        case skipped(next: Int)
+    }
+
+    @inline(__always)
+    static func findCR(_ input: UnsafeRawBufferPointer, from: Int) -> Int? {
+        var i = from
+        let n = input.count
+        while i < n {
+            if input[i] == 13 { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Redis's string2ll over `input[from..<to]`: optional '-', no leading zeros, no '+'.
+    static func parseLength(_ input: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int? {
+        var i = from
+        if i >= to { return nil }
+        var negative = false
+        if input[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+            if i >= to { return nil }
+        }
+        if input[i] == UInt8(ascii: "0") { return to - i == 1 ? 0 : nil }
+        var value = 0
+        while i < to {
+            let d = Int(input[i]) - 48
+            if d < 0 || d > 9 { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(d)
+            if o1 || o2 { return nil }
+            value = s
+            i += 1
+        }
+        return negative ? -value : value
+    }
+
+    func parseMultibulk(_ input: UnsafeRawBufferPointer, from start: Int, into batch: inout CommandBatch) -> Step {
+        let n = input.count
+        guard let cr = Self.findCR(input, from: start + 1) else {
+            if n - start > Self.maxInlineSize { return .failed("Protocol error: too big mbulk count string") }
+            return .incomplete
+        }
+        if cr + 1 >= n { return .incomplete }
+        guard let count = Self.parseLength(input, start + 1, cr), count <= Int(Int32.max) else {
+            return .failed("Protocol error: invalid multibulk length")
+        }
+        if !authenticated && count > 10 {
+            return .failed("Protocol error: unauthenticated multibulk length")
+        }
+        var pos = cr + 2
+        if count <= 0 { return .skipped(next: pos) }
+        // Validate everything before touching the batch, so an incomplete command leaves no trace.
+        var spanStart = batch.spans.count
+        let bytesStart = batch.bytes.count
+        let commandIndex = batch.commandStarts.count
+        batch.commandStarts.append(spanStart)
+        func rollback() {
+            batch.bytes.removeSubrange(bytesStart...)
+            batch.spans.removeSubrange(spanStart...)
+            batch.commandStarts.removeSubrange(commandIndex...)
+        }
+        spanStart = batch.spans.count
+        for _ in 0..<count {
+            if pos >= n {
+                rollback()
+                return .incomplete
+            }
+            if input[pos] != UInt8(ascii: "$") {
+                rollback()
+                let c = Character(Unicode.Scalar(input[pos]))
+                return .failed("Protocol error: expected '$', got '\(c)'")
+            }
+            guard let lcr = Self.findCR(input, from: pos + 1) else {
+                rollback()
+                if n - pos > Self.maxInlineSize { return .failed("Protocol error: too big bulk count string") }
+                return .incomplete
+            }
+            if lcr + 1 >= n {
+                rollback()
+                return .incomplete
+            }
+            guard let len = Self.parseLength(input, pos + 1, lcr), len >= 0, len <= maxBulkLength else {
+                rollback()
+                return .failed("Protocol error: invalid bulk length")
+            }
+            if !authenticated && len > 16384 {
+                rollback()
+                return .failed("Protocol error: unauthenticated bulk length")
+            }
+            let dataStart = lcr + 2
+            // Redis skips the two bytes after the data without checking them.
+            if dataStart + len + 2 > n {
+                rollback()
+                return .incomplete
+            }
+            let begin = batch.bytes.count
+            batch.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[dataStart..<(dataStart + len)]))
+            batch.spans.append(begin..<(begin + len))
+            pos = dataStart + len + 2
+        }
+        return .command(next: pos)
+    }
+
+    func parseInline(_ input: UnsafeRawBufferPointer, from start: Int, into batch: inout CommandBatch) -> Step {
+        let n = input.count
+        var nl = start
+        while nl < n && input[nl] != 10 { nl += 1 }
+        if nl == n {
+            if n - start > Self.maxInlineSize { return .failed("Protocol error: too big inline request") }
+            return .incomplete
+        }
+        var end = nl
+        if end > start && input[end - 1] == 13 { end -= 1 }
+        guard let args = splitArgs(UnsafeRawBufferPointer(rebasing: input[start..<end])) else {
+            return .failed("Protocol error: unbalanced quotes in request")
+        }
+        if args.isEmpty { return .skipped(next: nl + 1) }
+        batch.commandStarts.append(batch.spans.count)
+        for arg in args {
+            let begin = batch.bytes.count
+            batch.bytes.append(contentsOf: arg)
+            batch.spans.append(begin..<(begin + arg.count))
+        }
+        return .command(next: nl + 1)
+    }
+}
+
+/// Redis's sdssplitargs: splits a line into arguments with "double quotes" (with \n, \t,
+/// \xHH escapes) and 'single quotes'. Returns nil on unbalanced quotes.
+public func splitArgs(_ line: UnsafeRawBufferPointer) -> [[UInt8]]? {
+    var result: [[UInt8]] = []
+    var i = 0
+    let n = line.count
+    func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 10 || c == 13 || c == 9 || c == 11 || c == 12 || c == 0 }
+    func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+    while true {
+        while i < n && isSpace(line[i]) { i += 1 }
+        if i >= n { return result }
+        var current: [UInt8] = []
+        var inDouble = false
+        var inSingle = false
+        var done = false
+        while !done {
+            if inDouble {
+                if i >= n { return nil }
+                let c = line[i]
+                if c == UInt8(ascii: "\\") && i + 3 < n && line[i + 1] == UInt8(ascii: "x"),
+                    let h = hexValue(line[i + 2]), let l = hexValue(line[i + 3])
+                {
+                    current.append(h * 16 + l)
+                    i += 3
+                } else if c == UInt8(ascii: "\\") && i + 1 < n {
+                    i += 1
+                    switch line[i] {
+                    case UInt8(ascii: "n"): current.append(10)
+                    case UInt8(ascii: "r"): current.append(13)
+                    case UInt8(ascii: "t"): current.append(9)
+                    case UInt8(ascii: "b"): current.append(8)
+                    case UInt8(ascii: "a"): current.append(7)
+                    default: current.append(line[i])
+                    }
+                } else if c == UInt8(ascii: "\"") {
+                    // A closing quote must be followed by a space or nothing.
+                    if i + 1 < n && !isSpace(line[i + 1]) { return nil }
+                    done = true
+                } else {
+                    current.append(c)
+                }
+            } else if inSingle {
+                if i >= n { return nil }
+                let c = line[i]
+                if c == UInt8(ascii: "\\") && i + 1 < n && line[i + 1] == UInt8(ascii: "'") {
+                    i += 1
+                    current.append(UInt8(ascii: "'"))
+                } else if c == UInt8(ascii: "'") {
+                    if i + 1 < n && !isSpace(line[i + 1]) { return nil }
+                    done = true
+                } else {
+                    current.append(c)
+                }
+            } else {
+                if i >= n { break }
+                let c = line[i]
+                if isSpace(c) {
+                    done = true
+                } else if c == UInt8(ascii: "\"") {
+                    inDouble = true
+                } else if c == UInt8(ascii: "'") {
+                    inSingle = true
+                } else {
+                    current.append(c)
+                }
+            }
+            if i < n { i += 1 }
+        }
+        result.append(current)
+    }
+}
+
+public func splitArgs(_ line: [UInt8]) -> [[UInt8]]? {
+    line.withUnsafeBytes { splitArgs($0) }
+}
+
+public func splitArgs(_ line: String) -> [[UInt8]]? {
+    splitArgs(Array(line.utf8))
+}

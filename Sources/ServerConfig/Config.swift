@@ -1,0 +1,492 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The Redis version that Swiftlet presents to clients (INFO, HELLO, error banners).
+public let redisCompatibleVersion = "7.4.0"
+public let swiftletVersion = "0.1.0"
+
+/// How a directive's value is read and shown.
+public enum DirectiveKind: Sendable {
+    case bool
+    case integer(min: Int64, max: Int64)
+    /// Bytes, with Redis's units (`100mb`, `1gb`, `5k`); shown as a plain number.
+    case memory(min: Int64, max: Int64)
+    case enumeration([String])
+    case string
+    /// Octal integer such as `unixsocketperm 700`.
+    case octal
+    /// Space-separated list (bind).
+    case stringList
+    /// `save <seconds> <changes> [...]` or `save ""`.
+    case save
+    case clientOutputBufferLimit
+    case keyspaceEvents
+}
+
+/// One configuration directive, as in Redis's standardConfig table.
+public struct Directive: Sendable {
+    public let name: String
+    public let kind: DirectiveKind
+    public let defaultValue: String
+    public let aliases: [String]
+    public let mutable: Bool
+
+    public init(_ name: String, _ kind: DirectiveKind, default value: String, aliases: [String] = [],
+        mutable: Bool = true)
+    {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = value
+        self.aliases = aliases
+        self.mutable = mutable
+    }
+}
+
+/// A configuration error with Redis's reason text (without the surrounding report).
+public struct ConfigError: Error, Equatable, Sendable {
+    public let message: String
+    /// The directive the error is about, when known.
+    public let directive: String?
+    public init(_ message: String, directive: String? = nil) {
+        self.message = message
+        self.directive = directive
+    }
+}
+
+/// Redis's memtoull: a number with an optional unit (b, k, kb, m, mb, g, gb), case-insensitive.
+public func parseMemory(_ text: String) -> Int64? {
+    let lower = text.lowercased()
+    let units: [(String, Int64)] = [
+        ("gb", 1024 * 1024 * 1024), ("mb", 1024 * 1024), ("kb", 1024), ("g", 1_000_000_000), ("m", 1_000_000),
+        ("k", 1000), ("b", 1),
+    ]
+    var digits = lower
+    var multiplier: Int64 = 1
+    for (suffix, mul) in units where lower.hasSuffix(suffix) {
+        digits = String(lower.dropLast(suffix.count))
+        multiplier = mul
+        break
+    }
+    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") }), let n = Int64(digits)
+    else { return nil }
+    let (v, overflow) = n.multipliedReportingOverflow(by: multiplier)
+    return overflow ? nil : v
+}
+
+/// Keyspace notification classes (Redis's NOTIFY_* flags).
+public struct KeyspaceEvents: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static let keyspace = KeyspaceEvents(rawValue: 1 << 0)
+    public static let keyevent = KeyspaceEvents(rawValue: 1 << 1)
+    public static let generic = KeyspaceEvents(rawValue: 1 << 2)
+    public static let string = KeyspaceEvents(rawValue: 1 << 3)
+    public static let list = KeyspaceEvents(rawValue: 1 << 4)
+    public static let set = KeyspaceEvents(rawValue: 1 << 5)
+    public static let hash = KeyspaceEvents(rawValue: 1 << 6)
+    public static let zset = KeyspaceEvents(rawValue: 1 << 7)
+    public static let expired = KeyspaceEvents(rawValue: 1 << 8)
+    public static let evicted = KeyspaceEvents(rawValue: 1 << 9)
+    public static let stream = KeyspaceEvents(rawValue: 1 << 10)
+    public static let keyMiss = KeyspaceEvents(rawValue: 1 << 11)
+    public static let module = KeyspaceEvents(rawValue: 1 << 12)
+    public static let newKey = KeyspaceEvents(rawValue: 1 << 13)
+    public static let all: KeyspaceEvents = [
+        .generic, .string, .list, .set, .hash, .zset, .expired, .evicted, .stream, .module,
+    ]
+
+    static let letters: [(Character, KeyspaceEvents)] = [
+        ("g", .generic), ("$", .string), ("l", .list), ("s", .set), ("h", .hash), ("z", .zset), ("x", .expired),
+        ("e", .evicted), ("t", .stream), ("d", .module), ("n", .newKey),
+    ]
+
+    /// Redis's keyspaceEventsStringToFlags; nil for an unknown letter.
+    public init?(parsing text: String) {
+        var flags: KeyspaceEvents = []
+        for ch in text {
+            switch ch {
+            case "A": flags.formUnion(.all)
+            case "K": flags.insert(.keyspace)
+            case "E": flags.insert(.keyevent)
+            case "m": flags.insert(.keyMiss)
+            default:
+                guard let entry = Self.letters.first(where: { $0.0 == ch }) else { return nil }
+                flags.insert(entry.1)
+            }
+        }
+        self = flags
+    }
+
+    /// Redis's keyspaceEventsFlagsToString.
+    public var description: String {
+        var s = ""
+        if isSuperset(of: .all) {
+            s = "A"
+        } else {
+            for (ch, flag) in Self.letters where contains(flag) { s.append(ch) }
+        }
+        if contains(.keyspace) { s += "K" }
+        if contains(.keyevent) { s += "E" }
+        if contains(.keyMiss) { s += "m" }
+        return s
+    }
+}
+
+/// Live configuration: every directive's value, normalised to what CONFIG GET shows.
+public final class Config: @unchecked Sendable {
+    public static let directives: [String: Directive] = {
+        var map: [String: Directive] = [:]
+        for d in Directive.all {
+            map[d.name] = d
+        }
+        return map
+    }()
+    public static let aliases: [String: String] = {
+        var map: [String: String] = [:]
+        for d in Directive.all { for a in d.aliases { map[a] = d.name } }
+        return map
+    }()
+
+    public private(set) var values: [String: String] = [:]
+    /// The config file the server started with, for CONFIG REWRITE.
+    public var configFile: String?
+    /// Called after a value changes; may refuse the change with an error text.
+    public var applyHooks: [String: (String) -> String?] = [:]
+
+    public init() {
+        for d in Directive.all { values[d.name] = d.defaultValue }
+        values["dir"] = Self.currentDirectory()
+    }
+
+    static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buf, buf.count) != nil else { return "/" }
+        return String(cString: buf)
+    }
+
+    public static func canonicalName(_ name: String) -> String? {
+        let lower = name.lowercased()
+        if directives[lower] != nil { return lower }
+        return aliases[lower]
+    }
+
+    public subscript(name: String) -> String {
+        if name == "dir" { return Self.currentDirectory() }
+        return values[name] ?? ""
+    }
+
+    public func int(_ name: String) -> Int64 { Int64(self[name]) ?? 0 }
+    public func bool(_ name: String) -> Bool { self[name] == "yes" }
+
+    public var savePoints: [(seconds: Int64, changes: Int64)] {
+        let parts = self["save"].split(separator: " ").compactMap { Int64($0) }
+        return stride(from: 0, to: parts.count - 1, by: 2).map { (parts[$0], parts[$0 + 1]) }
+    }
+
+    public var keyspaceEvents: KeyspaceEvents { KeyspaceEvents(parsing: self["notify-keyspace-events"]) ?? [] }
+
+    /// Validates `args` for a directive and returns the normalised value.
+    public func normalize(_ directive: Directive, _ args: [String], fromFile: Bool = false) throws(ConfigError)
+        -> String
+    {
+        switch directive.kind {
+        case .bool:
+            guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
+            switch args[0].lowercased() {
+            case "yes": return "yes"
+            case "no": return "no"
+            default: throw ConfigError("argument must be 'yes' or 'no'")
+            }
+        case .integer(let lo, let hi):
+            guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
+            guard let v = parseInt(args[0]) else { throw ConfigError("argument couldn't be parsed into an integer") }
+            guard v >= lo && v <= hi else { throw ConfigError("argument must be between \(lo) and \(hi) inclusive") }
+            return String(v)
+        case .memory(let lo, let hi):
+            guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
+            guard let v = parseMemory(args[0]) else { throw ConfigError("argument must be a memory value") }
+            guard v >= lo && v <= hi else { throw ConfigError("argument must be between \(lo) and \(hi) inclusive") }
+            return String(v)
+        case .octal:
+            guard args.count == 1, let v = Int64(args[0], radix: 8) else {
+                throw ConfigError("argument couldn't be parsed into an integer")
+            }
+            return String(v, radix: 8)
+        case .enumeration(let options):
+            guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
+            let lower = args[0].lowercased()
+            guard options.contains(lower) else {
+                throw ConfigError("argument(s) must be one of the following: " + options.joined(separator: ", "))
+            }
+            return lower
+        case .string:
+            guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
+            return args[0]
+        case .stringList:
+            guard !args.isEmpty else { throw ConfigError("wrong number of arguments") }
+            return args.joined(separator: " ")
+        case .save:
+            // A single argument may hold several pairs ("3600 1 300 100").
+            var words = args.flatMap { $0.split(separator: " ").map(String.init) }
+            if args.count == 1 && args[0].isEmpty { words = [] }
+            guard words.count % 2 == 0, words.allSatisfy({ parseInt($0).map { $0 >= 0 } ?? false }) else {
+                throw ConfigError("Invalid save parameters")
+            }
+            var pairs: [String] = []
+            for i in stride(from: 0, to: words.count, by: 2) {
+                pairs.append("\(parseInt(words[i])!) \(parseInt(words[i + 1])!)")
+            }
+            if fromFile && !pairs.isEmpty && self.fileSaveSeen {
+                return ([self["save"]] + pairs).filter { !$0.isEmpty }.joined(separator: " ")
+            }
+            return pairs.joined(separator: " ")
+        case .clientOutputBufferLimit:
+            return try normalizeOutputBufferLimit(args)
+        case .keyspaceEvents:
+            guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
+            guard let flags = KeyspaceEvents(parsing: args[0]) else { throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.") }
+            return flags.description
+        }
+    }
+
+    /// Within one config file, repeated `save` lines add points (the first one replaces the default).
+    var fileSaveSeen = false
+
+    func parseInt(_ text: String) -> Int64? {
+        guard !text.isEmpty else { return nil }
+        return Int64(text)
+    }
+
+    func normalizeOutputBufferLimit(_ args: [String]) throws(ConfigError) -> String {
+        let words = args.flatMap { $0.split(separator: " ").map(String.init) }
+        guard !words.isEmpty, words.count % 4 == 0 else {
+            throw ConfigError("Wrong number of arguments in buffer limit configuration.")
+        }
+        var classes: [String: (String, String, String)] = [:]
+        let current = self["client-output-buffer-limit"].split(separator: " ").map(String.init)
+        for i in stride(from: 0, to: current.count - 3, by: 4) {
+            classes[current[i]] = (current[i + 1], current[i + 2], current[i + 3])
+        }
+        for i in stride(from: 0, to: words.count, by: 4) {
+            var cls = words[i].lowercased()
+            if cls == "replica" { cls = "slave" }
+            guard ["normal", "slave", "pubsub"].contains(cls) else {
+                throw ConfigError("Invalid client class specified in buffer limit configuration.")
+            }
+            guard let hard = parseMemory(words[i + 1]), let soft = parseMemory(words[i + 2]),
+                let secs = Int64(words[i + 3]), hard >= 0, soft >= 0, secs >= 0
+            else {
+                throw ConfigError("Error in hard, soft or soft-seconds setting in buffer limit configuration.")
+            }
+            classes[cls] = (String(hard), String(soft), String(secs))
+        }
+        return ["normal", "slave", "pubsub"].map { cls in
+            let v = classes[cls] ?? ("0", "0", "0")
+            return "\(cls) \(v.0) \(v.1) \(v.2)"
+        }.joined(separator: " ")
+    }
+
+    /// Sets one directive from a config file line or flag (immutable ones too).
+    public func load(_ name: String, _ args: [String]) throws(ConfigError) {
+        guard let canonical = Self.canonicalName(name), let d = Self.directives[canonical] else {
+            throw ConfigError("Bad directive or wrong number of arguments")
+        }
+        let value = try normalize(d, args, fromFile: true)
+        if canonical == "save" { fileSaveSeen = !value.isEmpty }
+        if canonical == "dir" {
+            guard chdir(value) == 0 else {
+                throw ConfigError("Can't chdir to '\(value)': \(String(cString: strerror(errno)))")
+            }
+            values["dir"] = Self.currentDirectory()
+            return
+        }
+        values[canonical] = value
+    }
+
+    /// CONFIG SET: validates every pair, then applies them all or none.
+    public func set(_ pairs: [(String, String)]) throws(ConfigError) {
+        var staged: [(String, String)] = []
+        var seen = Set<String>()
+        for (rawName, rawValue) in pairs {
+            guard let canonical = Self.canonicalName(rawName), let d = Self.directives[canonical] else {
+                throw ConfigError("Unknown option or number of arguments for CONFIG SET - '\(rawName)'")
+            }
+            guard seen.insert(canonical).inserted else {
+                throw ConfigError("duplicate parameter", directive: rawName)
+            }
+            guard d.mutable else { throw ConfigError("can't set immutable config", directive: rawName) }
+            let args: [String]
+            switch d.kind {
+            case .stringList, .save, .clientOutputBufferLimit:
+                args = rawValue.isEmpty ? [""] : rawValue.split(separator: " ").map(String.init)
+            default:
+                args = [rawValue]
+            }
+            do {
+                staged.append((canonical, try normalize(d, args)))
+            } catch {
+                throw ConfigError(error.message, directive: rawName)
+            }
+        }
+        let previous = staged.map { ($0.0, self[$0.0]) }
+        for (name, value) in staged {
+            if name == "dir" {
+                guard chdir(value) == 0 else {
+                    rollback(previous)
+                    throw ConfigError(String(cString: strerror(errno)), directive: name)
+                }
+                values["dir"] = Self.currentDirectory()
+                continue
+            }
+            values[name] = value
+            if let hook = applyHooks[name], let failure = hook(value) {
+                rollback(previous)
+                throw ConfigError(failure, directive: name)
+            }
+        }
+    }
+
+    func rollback(_ previous: [(String, String)]) {
+        for (name, value) in previous {
+            if name == "dir" { _ = chdir(value) }
+            values[name] = value
+        }
+    }
+
+    /// CONFIG GET: every directive or alias matching any of the glob patterns.
+    public func matching(_ matches: (String) -> Bool) -> [(String, String)] {
+        var result: [(String, String)] = []
+        for d in Directive.all {
+            if matches(d.name) { result.append((d.name, self[d.name])) }
+            for a in d.aliases where matches(a) { result.append((a, self[d.name])) }
+        }
+        return result
+    }
+
+    /// How a value is written back to a config file.
+    func fileLine(_ name: String) -> String {
+        let value = self[name]
+        if let d = Self.directives[name] {
+            switch d.kind {
+            case .save, .stringList, .clientOutputBufferLimit:
+                if value.isEmpty { return "\(name) \"\"" }
+                if case .clientOutputBufferLimit = d.kind {
+                    let w = value.split(separator: " ")
+                    return stride(from: 0, to: w.count, by: 4).map {
+                        "\(name) \(w[$0]) \(w[$0 + 1]) \(w[$0 + 2]) \(w[$0 + 3])"
+                    }.joined(separator: "\n")
+                }
+                return "\(name) \(value)"
+            default: break
+            }
+        }
+        return "\(name) \(quoteIfNeeded(value))"
+    }
+
+    func quoteIfNeeded(_ value: String) -> String {
+        if !value.isEmpty && !value.contains(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\\" || !$0.isASCII || $0.asciiValue! < 32 }) {
+            return value
+        }
+        var s = "\""
+        for ch in value.unicodeScalars {
+            switch ch {
+            case "\"": s += "\\\""
+            case "\\": s += "\\\\"
+            case "\n": s += "\\n"
+            case "\r": s += "\\r"
+            case "\t": s += "\\t"
+            default:
+                if ch.value < 32 || ch.value == 127 {
+                    s += "\\x" + String(format2Hex(UInt8(ch.value)))
+                } else {
+                    s.unicodeScalars.append(ch)
+                }
+            }
+        }
+        return s + "\""
+    }
+
+    func format2Hex(_ b: UInt8) -> String {
+        let digits = Array("0123456789abcdef")
+        return String([digits[Int(b >> 4)], digits[Int(b & 15)]])
+    }
+
+    /// CONFIG REWRITE: rewrites the config file in place, keeping comments and the order of
+    /// the lines, updating each directive's line and appending changed ones.
+    public func rewrite() throws(ConfigError) {
+        guard let path = configFile else { throw ConfigError("The server is running without a config file") }
+        let original = (try? readFile(path)) ?? ""
+        var lines: [String] = []
+        var written = Set<String>()
+        let marker = "# Generated by CONFIG REWRITE"
+        for line in original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line == marker { continue }
+            let trimmed = line.trimmingSpaces
+            if trimmed.isEmpty || trimmed.hasPrefix("#") {
+                lines.append(line)
+                continue
+            }
+            guard let args = splitConfigLine(trimmed), let first = args.first,
+                let canonical = Self.canonicalName(first)
+            else {
+                lines.append(line)
+                continue
+            }
+            if written.contains(canonical) { continue }
+            written.insert(canonical)
+            lines.append(fileLine(canonical))
+        }
+        while lines.last == "" { lines.removeLast() }
+        var appended: [String] = []
+        for d in Directive.all where !written.contains(d.name) {
+            let defaultValue = d.name == "dir" ? self["dir"] : d.defaultValue
+            if self[d.name] != defaultValue { appended.append(fileLine(d.name)) }
+        }
+        if !appended.isEmpty {
+            lines.append(marker)
+            lines.append(contentsOf: appended)
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        let tmp = path + ".tmp-rewrite"
+        guard let f = fopen(tmp, "w") else { throw ConfigError("Rewriting config file: \(String(cString: strerror(errno)))") }
+        fputs(text, f)
+        fflush(f)
+        fsync(fileno(f))
+        fclose(f)
+        guard Glibc.rename(tmp, path) == 0 else {
+            throw ConfigError("Rewriting config file: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func splitConfigLine(_ line: String) -> [String]? {
+        guard let parts = splitConfigArgs(line) else { return nil }
+        return parts
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
+        return String(s)
+    }
+}
+
+public func readFile(_ path: String) throws(ConfigError) -> String {
+    guard let f = fopen(path, "r") else {
+        throw ConfigError("Fatal error, can't open config file '\(path)': \(String(cString: strerror(errno)))")
+    }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        bytes.append(contentsOf: buf[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

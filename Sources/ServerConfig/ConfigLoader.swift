@@ -1,0 +1,111 @@
+import RESP
+
+/// Splits a config line with Redis's quoting rules.
+func splitConfigArgs(_ line: String) -> [String]? {
+    guard let args = splitArgs(line) else { return nil }
+    return args.map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// What `swiftlet-server [config-file] [--directive value ...]` asked for.
+public struct StartupOptions: Sendable {
+    public var configFile: String?
+    /// The configuration text: the file's contents, a newline, then the flags as lines.
+    public var text: String
+}
+
+/// Turns redis-server's command line into configuration text, as Redis's main() does:
+/// an optional config file first, then each `--name` starts a new line and the following
+/// arguments are its values.
+public func startupOptions(from arguments: [String]) throws(ConfigError) -> StartupOptions {
+    var index = 0
+    var file: String?
+    if let first = arguments.first, !first.hasPrefix("-") || first == "-" {
+        file = first
+        index = 1
+    }
+    var options = ""
+    var lastWasDirective = false
+    while index < arguments.count {
+        let arg = arguments[index]
+        if arg.hasPrefix("--") && arg.count > 2 {
+            if !options.isEmpty { options += "\n" }
+            options += String(arg.dropFirst(2)) + " "
+            lastWasDirective = true
+        } else {
+            options += reprArgument(arg) + " "
+            lastWasDirective = false
+        }
+        index += 1
+    }
+    _ = lastWasDirective
+    var text = ""
+    if let file, file != "-" {
+        text = try readFile(file)
+    }
+    if !options.isEmpty { text += "\n" + options }
+    return StartupOptions(configFile: file, text: text)
+}
+
+/// Redis's sdscatrepr: a quoted, escaped form of an argument.
+func reprArgument(_ s: String) -> String {
+    var out = "\""
+    for b in s.utf8 {
+        switch b {
+        case UInt8(ascii: "\\"): out += "\\\\"
+        case UInt8(ascii: "\""): out += "\\\""
+        case 10: out += "\\n"
+        case 13: out += "\\r"
+        case 9: out += "\\t"
+        case 7: out += "\\a"
+        case 8: out += "\\b"
+        default:
+            if b >= 32 && b < 127 {
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            } else {
+                let hex = Array("0123456789abcdef")
+                out += "\\x" + String([hex[Int(b >> 4)], hex[Int(b & 15)]])
+            }
+        }
+    }
+    return out + "\""
+}
+
+/// Directives Redis accepts in a file that are not CONFIG parameters.
+let fileOnlyDirectives: Set<String> = ["include", "rename-command", "user", "loadmodule", "sentinel"]
+
+extension Config {
+    /// Applies configuration text line by line; on the first bad line, returns Redis's
+    /// `*** FATAL CONFIG FILE ERROR ***` report.
+    public func apply(text: String, depth: Int = 0) throws(ConfigError) {
+        var lineNumber = 0
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = String(rawLine).trimmingSpaces
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            func fail(_ message: String) -> ConfigError {
+                ConfigError(
+                    "\n*** FATAL CONFIG FILE ERROR (Redis \(redisCompatibleVersion)) ***\n"
+                        + "Reading the configuration file, at line \(lineNumber)\n>>> '\(line)'\n\(message)\n")
+            }
+            guard let args = splitConfigArgs(line) else { throw fail("Unbalanced quotes in configuration line") }
+            guard let first = args.first else { continue }
+            let name = first.lowercased()
+            let values = Array(args.dropFirst())
+            if fileOnlyDirectives.contains(name) {
+                if name == "include" {
+                    guard values.count == 1, depth < 16 else { throw fail("Bad directive or wrong number of arguments") }
+                    let included: String
+                    do { included = try readFile(values[0]) } catch { throw fail(error.message) }
+                    try apply(text: included, depth: depth + 1)
+                }
+                continue
+            }
+            do {
+                try load(name, values)
+            } catch {
+                throw fail(error.message)
+            }
+        }
+        fileSaveSeen = false
+    }
+}

@@ -1,0 +1,183 @@
+import Commands
+import NIOCore
+import RESP
+
+/// One client connection: reads bytes, parses every complete command, runs them through
+/// the dispatcher on the event loop (which owns the keyspace), and writes all replies of
+/// the read in one flush.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let runtime: ServerRuntime
+    var context: CommandContext!
+    var session: ClientSession!
+    var parser = RequestParser()
+    var pending: ByteBuffer?
+    /// Index of the first command of the batch not yet run (CLIENT PAUSE), or nil.
+    var resumeFrom: Int?
+    var channelContext: ChannelHandlerContext?
+    var closed = false
+
+    init(runtime: ServerRuntime) {
+        self.runtime = runtime
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        channelContext = context
+        let state = runtime.state
+        let remote = Self.format(context.channel.remoteAddress)
+        let local = Self.format(context.channel.localAddress)
+        let isUnix: Bool
+        if case .unixDomainSocket = context.channel.remoteAddress { isUnix = true } else { isUnix = false }
+        let now = state.clock()
+        let session = ClientSession(
+            id: state.makeClientId(), address: isUnix ? "/unixsocket:0" : remote,
+            localAddress: isUnix ? (state.config["unixsocket"] + ":0") : local, fd: runtime.nextFD(),
+            authenticated: !state.authRequired, now: now)
+        session.isUnixSocket = isUnix
+        self.session = session
+        self.context = CommandContext(server: state, session: session)
+        if state.clients.count >= Int(state.config.int("maxclients")) {
+            state.stats.rejectedConnections += 1
+            writeRaw(context, Array("-ERR max number of clients reached\r\n".utf8))
+            context.close(promise: nil)
+            return
+        }
+        if state.config.bool("protected-mode") && !state.authRequired && !isUnix && !Self.isLoopback(context.channel.remoteAddress) {
+            writeRaw(context, Array(ServerRuntime.protectedModeMessage.utf8))
+            context.close(promise: nil)
+            return
+        }
+        session.closeHook = { [weak self] in
+            guard let self, let ctx = self.channelContext else { return }
+            self.closed = true
+            ctx.close(promise: nil)
+        }
+        state.register(session)
+        runtime.connections[session.id] = self
+        runtime.log.info("Accepted \(session.address)")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        guard let session else { return }
+        if runtime.state.clients[session.id] != nil {
+            runtime.log.info("Client closed connection id=\(session.id) addr=\(session.address)")
+        }
+        runtime.state.unregister(session)
+        runtime.connections[session.id] = nil
+        channelContext = nil
+        closed = true
+    }
+
+    static func format(_ address: SocketAddress?) -> String {
+        guard let address else { return "?:0" }
+        switch address {
+        case .v4(let a): return "\(a.host):\(address.port ?? 0)"
+        case .v6(let a): return "[\(a.host)]:\(address.port ?? 0)"
+        case .unixDomainSocket: return "/unixsocket:0"
+        }
+    }
+
+    static func isLoopback(_ address: SocketAddress?) -> Bool {
+        guard let address else { return false }
+        switch address {
+        case .v4(let a): return a.host.hasPrefix("127.")
+        case .v6(let a): return a.host == "::1" || a.host.hasPrefix("::ffff:127.")
+        case .unixDomainSocket: return true
+        }
+    }
+
+    func writeRaw(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        guard !closed, session != nil else { return }
+        runtime.state.stats.netInputBytes += incoming.readableBytes
+        if pending == nil || pending!.readableBytes == 0 {
+            pending = incoming
+        } else {
+            pending!.writeBuffer(&incoming)
+        }
+        process(context)
+    }
+
+    /// Runs every complete command in the pending input, then flushes the replies.
+    func process(_ context: ChannelHandlerContext) {
+        guard let ctx = self.context, var buffer = pending else { return }
+        pending = nil
+        var paused = false
+        while !session.closeAfterReply {
+            var start = 0
+            if let from = resumeFrom {
+                start = from
+                resumeFrom = nil
+            } else {
+                ctx.batch.removeAll()
+                parser.authenticated = session.authenticated
+                parser.maxCommands = session.authenticated ? Int.max : 1
+                parser.maxBulkLength = Int(runtime.state.config.int("proto-max-bulk-len"))
+                let result = buffer.withUnsafeReadableBytes { parser.parse($0, into: &ctx.batch) }
+                buffer.moveReaderIndex(forwardBy: result.consumed)
+                if ctx.batch.count == 0 {
+                    if let error = result.error {
+                        runtime.log.info("Protocol error (\(error)) from client: id=\(session.id) addr=\(session.address)")
+                        ctx.emitDirect(.error("ERR " + error))
+                        session.closeAfterReply = true
+                    }
+                    break
+                }
+            }
+            var i = start
+            while i < ctx.batch.count && !session.closeAfterReply {
+                if case .paused = ctx.execute(commandAt: i) {
+                    resumeFrom = i
+                    paused = true
+                    break
+                }
+                i += 1
+            }
+            if paused || closed { break }
+        }
+        if buffer.readableBytes > 0 {
+            if buffer.readableBytes > Int(runtime.state.config.int("client-query-buffer-limit")) {
+                runtime.log.warning("Closing client that reached max query buffer length: id=\(session.id)")
+                session.closeAfterReply = true
+            } else {
+                buffer.discardReadBytes()
+                pending = buffer
+            }
+        }
+        session.queryBufferLength = pending?.readableBytes ?? 0
+        flush(context)
+        if paused { runtime.parkPaused(self) }
+        if session.closeAfterReply && !closed {
+            closed = true
+            context.close(promise: nil)
+        }
+    }
+
+    func flush(_ context: ChannelHandlerContext) {
+        guard let ctx = self.context, !ctx.output.isEmpty else { return }
+        var out = context.channel.allocator.buffer(capacity: ctx.output.count)
+        out.writeBytes(ctx.output)
+        runtime.state.stats.netOutputBytes += ctx.output.count
+        ctx.output.removeAll(keepingCapacity: ctx.output.capacity <= 64 * 1024)
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+    }
+
+    /// Called when a pause ends: run what was held back.
+    func resume() {
+        guard let context = channelContext, !closed else { return }
+        if pending == nil { pending = context.channel.allocator.buffer(capacity: 0) }
+        process(context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

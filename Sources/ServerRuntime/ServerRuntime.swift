@@ -1,0 +1,223 @@
+import Commands
+import DataStore
+import Logging
+import NIOCore
+import NIOPosix
+import RESP
+import ServerConfig
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running server: one event loop owns the keyspace and every connection (as Redis's
+/// main thread does), so commands run without locks; background work (active expiry,
+/// client timeouts) runs as timers on the same loop.
+public final class ServerRuntime: @unchecked Sendable {
+    public let state: ServerState
+    public var log: Logger
+    let group: MultiThreadedEventLoopGroup
+    let loop: EventLoop
+    var channels: [Channel] = []
+    var connections: [Int64: ConnectionHandler] = [:]
+    var parked: [ConnectionHandler] = []
+    var fdCounter: Int32 = 7
+    var shuttingDown = false
+    let exitPromise: EventLoopPromise<Int32>
+
+    static let protectedModeMessage =
+        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+
+    public init(config: Config) {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = group.next()
+        state = ServerState(config: config)
+        let level = RedisLogHandler.level(config["loglevel"])
+        let logfile = config["logfile"]
+        log = Logger(label: "swiftlet") { _ in RedisLogHandler(level: level, logfile: logfile) }
+        exitPromise = loop.makePromise(of: Int32.self)
+        state.tcpPort = Int(config.int("port"))
+        state.shutdownHook = { [unowned self] request in
+            self.log.warning("User requested shutdown...")
+            self.loop.execute { self.shutdown(exitCode: 0) }
+            return nil
+        }
+        state.sleepHook = { seconds in
+            if seconds > 0 { usleep(UInt32(min(seconds, 4000) * 1_000_000)) }
+        }
+        state.unpauseHook = { [unowned self] in
+            self.loop.execute { self.resumeParked() }
+        }
+        config.applyHooks["loglevel"] = { [unowned self] value in
+            self.log.logLevel = RedisLogHandler.level(value)
+            return nil
+        }
+    }
+
+    func nextFD() -> Int32 {
+        fdCounter += 1
+        return fdCounter
+    }
+
+    /// Binds every listener; returns an error text when none could be bound.
+    public func start() throws {
+        log.notice("oO0OoO0OoO0Oo Swiftlet is starting oO0OoO0OoO0Oo")
+        log.notice("Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started")
+        let port = Int(state.config.int("port"))
+        let keepalive = Int(state.config.int("tcp-keepalive"))
+        if port != 0 {
+            var bound = 0
+            for spec in state.config["bind"].split(separator: " ").map(String.init) {
+                let optional = spec.hasPrefix("-")
+                var host = optional ? String(spec.dropFirst()) : spec
+                if host == "*" { host = "0.0.0.0" }
+                if host == "::*" { host = "::" }
+                do {
+                    let channel = try makeBootstrap(ipv6: host.contains(":"), keepalive: keepalive)
+                        .bind(host: host, port: port).wait()
+                    channels.append(channel)
+                    bound += 1
+                } catch {
+                    if optional { continue }
+                    log.warning("Warning: Could not create server TCP listening socket \(host):\(port): \(error)")
+                    throw ServerStartError("Failed listening on port \(port) (tcp), aborting.")
+                }
+            }
+            if bound == 0 { throw ServerStartError("Failed listening on port \(port) (tcp), aborting.") }
+        }
+        let unixPath = state.config["unixsocket"]
+        if !unixPath.isEmpty {
+            let channel = try makeBootstrap(ipv6: false, keepalive: 0).bind(
+                unixDomainSocketPath: unixPath, cleanupExistingSocketFile: true
+            ).wait()
+            if let perm = Int(state.config["unixsocketperm"], radix: 8), perm != 0 { chmod(unixPath, mode_t(perm)) }
+            channels.append(channel)
+            log.notice("The server is now ready to accept connections at \(unixPath)")
+        }
+        log.notice("Running mode=standalone, port=\(port).")
+        log.notice("Server initialized")
+        log.notice("Ready to accept connections tcp")
+        scheduleCron()
+        installSignalHandlers()
+    }
+
+    func makeBootstrap(ipv6: Bool, keepalive: Int) -> ServerBootstrap {
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: Int32(state.config.int("tcp-backlog")))
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
+        if ipv6 {
+            bootstrap = bootstrap.serverChannelOption(ChannelOptions.socketOption(.ipv6_v6only), value: 1)
+        }
+        if keepalive > 0 {
+            bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+        }
+        return bootstrap.childChannelInitializer { [unowned self] channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ConnectionHandler(runtime: self))
+            }
+        }
+    }
+
+    /// The server's periodic work, at `hz` times per second: active expiry, client timeouts,
+    /// pause expiry.
+    func scheduleCron() {
+        let hz = max(1, min(500, Int(state.config.int("hz"))))
+        loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(1000 / hz)), delay: .milliseconds(Int64(1000 / hz))) {
+            [unowned self] _ in
+            self.cron(hz: hz)
+        }
+    }
+
+    var cronLoops = 0
+
+    func cron(hz: Int) {
+        cronLoops += 1
+        if state.activeExpireEnabled { activeExpireCycle(hz: hz) }
+        if cronLoops % hz == 0 { clientsTimeoutCheck() }
+        if !parked.isEmpty && (state.pausedUntil == 0 || state.clock() >= state.pausedUntil) { resumeParked() }
+        let used = MemoryInfo.usedMemory()
+        if used > state.stats.peakMemory { state.stats.peakMemory = used }
+    }
+
+    /// Redis's slow active expire cycle: at most 25% of one cron period of CPU.
+    func activeExpireCycle(hz: Int) {
+        let start = monotonicMicrosNow()
+        let budget = Int64(1_000_000 / hz / 4)
+        let effort = max(1, min(10, Int(state.config.int("active-expire-effort"))))
+        let samples = 20 + 20 / 4 * (effort - 1)
+        let stale = 10 - (effort - 1)
+        let now = state.clock()
+        for i in state.keyspace.databases.indices where state.keyspace.databases[i].volatileCount > 0 {
+            _ = state.keyspace.databases[i].activeExpire(
+                now: now, samplesPerRound: samples, acceptableStalePercent: stale, rng: &state.keyspace.rng,
+                timeUp: { monotonicMicrosNow() - start > budget })
+            if monotonicMicrosNow() - start > budget { break }
+        }
+    }
+
+    func clientsTimeoutCheck() {
+        let timeout = state.config.int("timeout")
+        guard timeout > 0 else { return }
+        let now = state.clock()
+        for (_, handler) in connections {
+            guard let s = handler.session else { continue }
+            if (now - s.lastInteraction) / 1000 > timeout {
+                log.info("Closing idle client")
+                s.closeHook?()
+            }
+        }
+    }
+
+    func parkPaused(_ handler: ConnectionHandler) {
+        if !parked.contains(where: { $0 === handler }) { parked.append(handler) }
+    }
+
+    func resumeParked() {
+        let list = parked
+        parked = []
+        for h in list { h.resume() }
+    }
+
+    func installSignalHandlers() {
+        signal(SIGPIPE, SIG_IGN)
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSourceSignalBox(signal: sig) { [unowned self] in
+                self.loop.execute {
+                    self.log.warning("Received \(sig == SIGTERM ? "SIGTERM" : "SIGINT") scheduling shutdown...")
+                    self.shutdown(exitCode: 0)
+                }
+            }
+            signalSources.append(source)
+        }
+    }
+
+    var signalSources: [DispatchSourceSignalBox] = []
+
+    func shutdown(exitCode: Int32) {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        log.warning("User requested shutdown...")
+        for (_, h) in connections { h.channelContext?.close(promise: nil) }
+        let unixPath = state.config["unixsocket"]
+        if !unixPath.isEmpty { unlink(unixPath) }
+        log.warning("Swiftlet is now ready to exit, bye bye...")
+        let closes = channels.map { $0.close() }
+        EventLoopFuture.andAllComplete(closes, on: loop).whenComplete { _ in
+            self.exitPromise.succeed(exitCode)
+        }
+    }
+
+    /// Blocks until the server shuts down; returns the exit code.
+    public func waitForExit() -> Int32 {
+        (try? exitPromise.futureResult.wait()) ?? 1
+    }
+}
+
+public struct ServerStartError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}
