@@ -110,7 +110,7 @@ public final class Command {
     public var infoReply: Reply {
         var items = ReplyParser.parseAll(Array(metadata.info.utf8))
         let subs = subcommands.values.sorted { $0.fullName < $1.fullName }.map(\.infoReply)
-        items.append(.array(subs))
+        items.append(.set(subs))
         return .array(items)
     }
 

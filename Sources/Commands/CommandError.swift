@@ -58,7 +58,9 @@ extension CommandError {
     public static let unblockReason = CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
     public static let numKeysNotPositive = CommandError("ERR numkeys should be greater than 0")
     public static let getexOptions = CommandError("ERR syntax error")
-    public static let debugUnknown = CommandError("ERR Unknown DEBUG subcommand or wrong number of arguments")
+    public static func debugUnknown(_ sub: String) -> CommandError {
+        CommandError("ERR unknown subcommand or wrong number of arguments for '\(sub)'. Try DEBUG HELP.")
+    }
     public static let noPermission = CommandError("NOPERM this user has no permissions to run this command")
     public static let helloAuthMissing = CommandError("ERR Syntax error in HELLO option 'AUTH'")
 

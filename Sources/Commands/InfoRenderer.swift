@@ -24,7 +24,7 @@ enum InfoRenderer {
     static func fixed(_ v: Double, _ digits: Int = 2) -> String {
         var buf = [CChar](repeating: 0, count: 64)
         _ = withVaList([v]) { vsnprintf(&buf, 64, "%.\(digits)f", $0) }
-        return String(cString: buf)
+        return stringFromCBuffer(buf)
     }
 
     static func render(_ title: String, _ fields: [(String, String)]) -> String {
@@ -287,7 +287,7 @@ enum InfoRenderer {
             func secs(_ t: timeval) -> String {
                 var buf = [CChar](repeating: 0, count: 64)
                 _ = withVaList([Int(t.tv_sec), Int(t.tv_usec)]) { vsnprintf(&buf, 64, "%ld.%06ld", $0) }
-                return String(cString: buf)
+                return stringFromCBuffer(buf)
             }
             return render(
                 "CPU",

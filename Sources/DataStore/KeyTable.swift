@@ -166,6 +166,7 @@ public struct KeyTable {
     /// Removes the key in `slot` and returns its entry.
     @discardableResult
     public mutating func remove(slot: Int) -> KeyEntry {
+        let expireAt = slots[slot].expireAt
         removeExpire(slot: slot)
         let h = slots[slot].hash
         let b = Int(h) & mask
@@ -177,7 +178,8 @@ public struct KeyTable {
         }
         precondition(i >= 0, "KeyTable: slot not in its bucket")
         if prev < 0 { buckets[b] = slots[slot].next } else { slots[Int(prev)].next = slots[slot].next }
-        let old = slots[slot]
+        var old = slots[slot]
+        old.expireAt = expireAt
         slots[slot] = KeyEntry(key: [], value: .string([]), expireAt: KeyEntry.noExpiry, next: freeHead,
             volatileIndex: -2, hash: 0, lru: 0)
         freeHead = Int32(slot)

@@ -3,11 +3,14 @@
 public enum Value {
     case string([UInt8])
     case int(Int64)
+    /// A string modified in place (APPEND, SETRANGE, SETBIT, …): Redis's `raw` encoding
+    /// whatever its length.
+    case rawString([UInt8])
 
     /// TYPE's answer.
     public var typeName: String {
         switch self {
-        case .string, .int: return "string"
+        case .string, .int, .rawString: return "string"
         }
     }
 
@@ -16,20 +19,21 @@ public enum Value {
         switch self {
         case .int: return "int"
         case .string(let b): return b.count <= 44 ? "embstr" : "raw"
+        case .rawString: return "raw"
         }
     }
 
     /// The string's bytes, for values of the string type.
     public var stringBytes: [UInt8]? {
         switch self {
-        case .string(let b): return b
+        case .string(let b), .rawString(let b): return b
         case .int(let n): return formatInt64(n)
         }
     }
 
     public var isString: Bool {
         switch self {
-        case .string, .int: return true
+        case .string, .int, .rawString: return true
         }
     }
 
@@ -46,6 +50,8 @@ public enum Value {
         case .string(let b):
             // Up to 44 bytes Redis embeds the string in its object header (embstr).
             if b.count <= 44 { return mallocSize(16 + 3 + b.count + 1) }
+            return 16 + mallocSize(sdsHeaderSize(b.count) + b.count + 1)
+        case .rawString(let b):
             return 16 + mallocSize(sdsHeaderSize(b.count) + b.count + 1)
         }
     }

@@ -1,6 +1,6 @@
 /// A reply as a value. The encoder decides how each case looks on the wire for the
 /// session's protocol version (RESP2 or RESP3).
-public enum Reply: Sendable, Equatable {
+public enum Reply: Sendable, Hashable {
     /// `+OK`, `+PONG`, …
     case simple(String)
     /// An error line; the text carries its prefix (`ERR …`, `WRONGTYPE …`).

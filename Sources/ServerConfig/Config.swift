@@ -164,7 +164,7 @@ public final class Config: @unchecked Sendable {
     static func currentDirectory() -> String {
         var buf = [CChar](repeating: 0, count: 4096)
         guard getcwd(&buf, buf.count) != nil else { return "/" }
-        return String(cString: buf)
+        return stringFromCBuffer(buf)
     }
 
     public static func canonicalName(_ name: String) -> String? {
@@ -474,6 +474,11 @@ extension String {
         while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
         return String(s)
     }
+}
+
+/// A NUL-terminated C buffer as a String.
+public func stringFromCBuffer(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 public func readFile(_ path: String) throws(ConfigError) -> String {

@@ -53,10 +53,9 @@ public struct RedisLogHandler: LogHandler {
             + "\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec)).\(msText)"
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
-    ) {
+    public func log(event: LogEvent) {
+        let level = event.level
+        let message = event.message
         let mark: Character
         switch level {
         case .trace, .debug: mark = "."

@@ -58,7 +58,7 @@ func absolutePath(_ path: String) -> String {
     if path.hasPrefix("/") { return path }
     var buf = [CChar](repeating: 0, count: 4096)
     guard getcwd(&buf, buf.count) != nil else { return path }
-    return String(cString: buf) + "/" + path
+    return stringFromCBuffer(buf) + "/" + path
 }
 
 let runtime = ServerRuntime(config: config)

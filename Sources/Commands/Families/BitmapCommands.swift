@@ -41,7 +41,7 @@ enum BitmapCommands {
         let mask = UInt8(1 << (7 - (offset & 7)))
         let old = b[byte] & mask != 0 ? 1 : 0
         if on == 1 { b[byte] |= mask } else { b[byte] &= ~mask }
-        if let slot { ctx.db.table[slot].value = .string(b) } else { ctx.db.table.insertNew(ctx.argBytes(1), value: .string(b)) }
+        if let slot { ctx.db.table[slot].value = .rawString(b) } else { ctx.db.table.insertNew(ctx.argBytes(1), value: .rawString(b)) }
         ctx.markDirty()
         return .integer(Int64(old))
     }
@@ -187,7 +187,7 @@ enum BitmapCommands {
         if result.isEmpty {
             if ctx.db.delete(ctx.arg(2), now: now) { ctx.markDirty() }
         } else {
-            ctx.db.set(ctx.arg(2), .string(result), now: now)
+            ctx.db.set(ctx.arg(2), .rawString(result), now: now)
             ctx.markDirty()
         }
         return .integer(Int64(result.count))
@@ -387,7 +387,7 @@ enum BitmapCommands {
             }
         }
         if changed {
-            if let slot { ctx.db.table[slot].value = .string(b) } else { ctx.db.table.insertNew(ctx.argBytes(1), value: .string(b)) }
+            if let slot { ctx.db.table[slot].value = .rawString(b) } else { ctx.db.table.insertNew(ctx.argBytes(1), value: .rawString(b)) }
             ctx.markDirty()
         }
         return .array(replies)

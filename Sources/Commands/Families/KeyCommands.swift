@@ -92,7 +92,7 @@ enum KeyCommands {
         guard let slot = ctx.lookupRead(1) else { return .integer(-2) }
         let at = ctx.db.table[slot].expireAt
         if at == KeyEntry.noExpiry { return .integer(-1) }
-        if absolute { return .integer(milliseconds ? at : at / 1000) }
+        if absolute { return .integer(milliseconds ? at : (at + 500) / 1000) }
         let ttl = max(0, at - ctx.now)
         return .integer(milliseconds ? ttl : (ttl + 500) / 1000)
     }
@@ -394,7 +394,7 @@ enum KeyCommands {
 func helpReply(_ command: String, _ lines: [String]) -> Reply {
     var items: [Reply] = [.simple("\(command) <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")]
     items += lines.map { .simple($0) }
-    items += [.simple("HELP"), .simple("    Print this help.")]
+    items += [.simple("HELP"), .simple("    Prints this help.")]
     return .array(items)
 }
 
@@ -402,7 +402,7 @@ extension Value {
     /// An independent copy (aggregates are reference types and must not be shared).
     func deepCopy() -> Value {
         switch self {
-        case .string, .int: return self
+        case .string, .int, .rawString: return self
         }
     }
 }

@@ -142,7 +142,7 @@ enum ServerCommands {
     /// COMMAND INFO [command-name [command-name ...]]
     static func commandInfo(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc == 2 { return try command(ctx) }
-        return .array((2..<ctx.argc).map { find(ctx, ctx.argString($0))?.infoReply ?? .nullArray })
+        return .array((2..<ctx.argc).map { find(ctx, ctx.argString($0))?.infoReply ?? .null })
     }
 
     /// COMMAND DOCS [command-name [command-name ...]]
@@ -299,7 +299,7 @@ enum ServerCommands {
                     "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
                 ])
         }
-        throw .debugUnknown
+        throw .debugUnknown(ctx.argString(1))
     }
 
     /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]

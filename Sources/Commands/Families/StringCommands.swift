@@ -82,7 +82,7 @@ extension Value {
     @inline(__always)
     var bulkReply: Reply {
         switch self {
-        case .string(let b): return .bulk(b)
+        case .string(let b), .rawString(let b): return .bulk(b)
         case .int(let n): return .bulk(formatInt64(n))
         }
     }
@@ -91,7 +91,7 @@ extension Value {
     var integerValue: Int64? {
         switch self {
         case .int(let n): return n
-        case .string(let b): return parseInt64(b)
+        case .string(let b), .rawString(let b): return parseInt64(b)
         }
     }
 }
@@ -261,7 +261,7 @@ enum StringCommands {
             guard value.isString else { throw .wrongType }
             switch value {
             case .int(let n): current = Float80(n)
-            case .string(let b):
+            case .string(let b), .rawString(let b):
                 guard let v = parseLongDouble(b) else { throw .notFloat }
                 current = v
             }
@@ -286,12 +286,12 @@ enum StringCommands {
             var bytes = value.stringBytes!
             try checkStringLength(ctx, bytes.count + ctx.arg(2).count)
             bytes.append(contentsOf: ctx.arg(2))
-            ctx.db.table[slot].value = .string([])
-            ctx.db.table[slot].value = .string(bytes)
+            ctx.db.table[slot].value = .int(0)
+            ctx.db.table[slot].value = .rawString(bytes)
             ctx.markDirty()
             return .integer(Int64(bytes.count))
         }
-        ctx.db.table.insertNew(ctx.argBytes(1), value: .string(ctx.argBytes(2)))
+        ctx.db.table.insertNew(ctx.argBytes(1), value: .rawString(ctx.argBytes(2)))
         ctx.markDirty()
         return .integer(Int64(ctx.arg(2).count))
     }
@@ -305,7 +305,7 @@ enum StringCommands {
         guard let slot = ctx.lookupRead(1) else { return .zero }
         let value = try ctx.stringValue(at: slot)
         switch value {
-        case .string(let b): return .integer(Int64(b.count))
+        case .string(let b), .rawString(let b): return .integer(Int64(b.count))
         case .int(let n): return .integer(Int64(formatInt64(n).count))
         }
     }
@@ -345,9 +345,9 @@ enum StringCommands {
         if bytes.count < needed { bytes.append(contentsOf: repeatElement(0, count: needed - bytes.count)) }
         bytes.replaceSubrange(Int(offset)..<needed, with: patch)
         if let slot {
-            ctx.db.table[slot].value = .string(bytes)
+            ctx.db.table[slot].value = .rawString(bytes)
         } else {
-            ctx.db.table.insertNew(ctx.argBytes(1), value: .string(bytes))
+            ctx.db.table.insertNew(ctx.argBytes(1), value: .rawString(bytes))
         }
         ctx.markDirty()
         return .integer(Int64(bytes.count))

@@ -1,0 +1,66 @@
+# Swiftlet — the two commands of the README:
+#   make run    release build, serves on port 6379 with data in ./data
+#   make test   the whole test suite (installs what it needs that is missing)
+SHELL := /bin/bash
+PORT ?= 6379
+APT_PACKAGES := redis-server redis-tools node-redis
+VENV := .venv
+PY := $(VENV)/bin/python
+REDIS_PY_VERSION := 8.1.0
+REDIS_PY_SRC := $(VENV)/redis-py/redis-$(REDIS_PY_VERSION)
+
+.PHONY: run test release debug deps-system deps-python unit integration redis-py lint warnings bench clean
+
+run: release
+	mkdir -p data
+	./.build/release/swiftlet-server --port $(PORT) --dir ./data
+
+release:
+	swift build -c release --product swiftlet-server
+
+debug:
+	swift build
+
+# System packages the tests use: a reference redis-server, redis-cli/redis-benchmark, node-redis.
+deps-system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Python test clients in a venv, and redis-py's own test suite from its sdist.
+deps-python: $(VENV)/.ready-$(REDIS_PY_VERSION)
+
+$(VENV)/.ready-$(REDIS_PY_VERSION): tests/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -r tests/requirements.txt
+	mkdir -p $(VENV)/redis-py
+	$(PY) -m pip download -q --no-deps --no-binary :all: redis==$(REDIS_PY_VERSION) -d $(VENV)/redis-py
+	tar xzf $(VENV)/redis-py/redis-$(REDIS_PY_VERSION).tar.gz -C $(VENV)/redis-py
+	touch $@
+
+unit:
+	swift test
+
+# No compiler warnings in our own code (dependencies are not ours to fix).
+warnings:
+	@swift build 2>&1 | tee .build/warnings.log | grep -E "^/.*/(Sources|Tests)/.*: warning:" && { echo "warnings in our code"; exit 1; } || true
+
+lint:
+	swift format lint --strict --recursive Sources Tests Package.swift
+
+integration: deps-system deps-python release
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+redis-py: deps-system deps-python release
+	$(PY) tests/run_redis_py_suite.py --suite $(REDIS_PY_SRC) --must-pass tests/redis-py-must-pass.txt
+
+test: deps-system deps-python lint warnings unit release integration redis-py
+
+bench: release
+	bash benchmarks/run-vs-redis.sh
+
+clean:
+	rm -rf .build data

@@ -1,0 +1,152 @@
+import Testing
+
+@testable import DataStore
+
+func b(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+@Suite struct KeyTableTests {
+    @Test func insertFindRemove() {
+        var t = KeyTable()
+        for i in 0..<1000 { t.insertNew(b("key\(i)"), value: .int(Int64(i))) }
+        #expect(t.count == 1000)
+        for i in 0..<1000 {
+            let slot = t.find(b("key\(i)"))
+            #expect(slot != nil)
+            if case .int(let n) = t[slot!].value { #expect(n == Int64(i)) } else { Issue.record("wrong value") }
+        }
+        #expect(t.find(b("nope")) == nil)
+        for i in stride(from: 0, to: 1000, by: 2) { t.remove(slot: t.find(b("key\(i)"))!) }
+        #expect(t.count == 500)
+        #expect(t.find(b("key2")) == nil && t.find(b("key3")) != nil)
+        // Freed slots are reused.
+        for i in 0..<500 { t.insertNew(b("again\(i)"), value: .int(0)) }
+        #expect(t.slots.count == 1000)
+    }
+
+    @Test func expiryIndexTracksVolatileKeys() {
+        var t = KeyTable()
+        let a = t.insertNew(b("a"), value: .int(1), expireAt: 100)
+        let c = t.insertNew(b("c"), value: .int(1))
+        #expect(t.volatileSlots.count == 1)
+        t.setExpire(slot: c, at: 200)
+        #expect(t.volatileSlots.count == 2)
+        t.removeExpire(slot: a)
+        #expect(t.volatileSlots == [Int32(c)])
+        #expect(t[a].expireAt == KeyEntry.noExpiry)
+        t.remove(slot: c)
+        #expect(t.volatileSlots.isEmpty)
+    }
+
+    @Test func scanVisitsEveryKeyPresentThroughoutWhileGrowingAndShrinking() {
+        var t = KeyTable()
+        for i in 0..<500 { t.insertNew(b("base\(i)"), value: .int(0)) }
+        var seen = Set<[UInt8]>()
+        var cursor: UInt64 = 0
+        var added = 0
+        var steps = 0
+        repeat {
+            cursor = t.scan(cursor: cursor) { seen.insert(t[$0].key) }
+            // Grow, then shrink, mid-scan.
+            if steps < 40 {
+                for _ in 0..<50 {
+                    t.insertNew(b("extra\(added)"), value: .int(0))
+                    added += 1
+                }
+            } else if steps < 80, added > 0 {
+                for _ in 0..<50 where added > 0 {
+                    added -= 1
+                    if let s = t.find(b("extra\(added)")) { t.remove(slot: s) }
+                }
+            }
+            steps += 1
+        } while cursor != 0
+        for i in 0..<500 { #expect(seen.contains(b("base\(i)"))) }
+    }
+
+    @Test func randomSlotsAreOccupied() {
+        var t = KeyTable()
+        var rng = SplitMix64(seed: 1)
+        #expect(t.randomSlot(using: &rng) == nil)
+        for i in 0..<100 { t.insertNew(b("k\(i)"), value: .int(0)) }
+        for i in 0..<95 { t.remove(slot: t.find(b("k\(i)"))!) }
+        for _ in 0..<50 {
+            let s = t.randomSlot(using: &rng)!
+            #expect(t[s].key.count > 0)
+        }
+    }
+}
+
+@Suite struct DatabaseTests {
+    @Test func lazyExpiryAtLookup() {
+        var db = Database(seed: 1)
+        db.set(ArraySlice(b("k")), .int(1), expireAt: 1000, now: 0)
+        #expect(db.lookup(b("k"), now: 1000) != nil)  // alive while now <= expire time
+        #expect(db.lookup(b("k"), now: 1001) == nil)
+        #expect(db.count == 0 && db.expiredKeys == 1)
+    }
+
+    @Test func activeExpireRemovesStaleKeys() {
+        var db = Database(seed: 1)
+        for i in 0..<1000 { db.set(ArraySlice(b("t\(i)")), .int(1), expireAt: 10, now: 0) }
+        for i in 0..<10 { db.set(ArraySlice(b("p\(i)")), .int(1), now: 0) }
+        var rng = SplitMix64(seed: 7)
+        var removed = 0
+        for _ in 0..<100 where db.volatileCount > 0 {
+            removed += db.activeExpire(now: 100, rng: &rng, timeUp: { false })
+        }
+        #expect(removed == 1000)
+        #expect(db.count == 10)
+    }
+
+    @Test func setKeepsOrReplacesTTL() {
+        var db = Database(seed: 1)
+        db.set(ArraySlice(b("k")), .int(1), expireAt: 5000, now: 0)
+        db.set(ArraySlice(b("k")), .int(2), keepTTL: true, now: 0)
+        #expect(db.table[db.lookup(b("k"), now: 0)!].expireAt == 5000)
+        db.set(ArraySlice(b("k")), .int(3), now: 0)
+        #expect(db.table[db.lookup(b("k"), now: 0)!].expireAt == KeyEntry.noExpiry)
+        #expect(db.volatileCount == 0)
+    }
+}
+
+@Suite struct UtilityTests {
+    @Test(arguments: [
+        ("*", "anything", true), ("h?llo", "hello", true), ("h[ae]llo", "hallo", true), ("h[^e]llo", "hello", false),
+        ("h[a-b]llo", "hbllo", true), ("h\\*llo", "h*llo", true), ("h\\*llo", "hello", false), ("session:*", "session:1", true),
+        ("*:*", "nocolon", false), ("a*b*c", "aXXbYYc", true), ("[", "[", false), ("", "", true),
+    ])
+    func glob(pattern: String, subject: String, matches: Bool) {
+        #expect(globMatch(b(pattern), b(subject)) == matches)
+    }
+
+    @Test func globNoCase() {
+        #expect(globMatch(b("MAXMEM*"), b("maxmemory"), nocase: true))
+    }
+
+    @Test func integers() {
+        #expect(parseInt64(b("0")) == 0)
+        #expect(parseInt64(b("-9223372036854775808")) == Int64.min)
+        #expect(parseInt64(b("9223372036854775807")) == Int64.max)
+        #expect(parseInt64(b("9223372036854775808")) == nil)
+        for bad in ["", "01", "+1", " 1", "1 ", "-0", "1.0", "-"] { #expect(parseInt64(b(bad)) == nil, "\(bad)") }
+    }
+
+    @Test func floats() {
+        #expect(parseDouble(b("1.5")) == 1.5)
+        #expect(parseDouble(b("inf")) == .infinity)
+        #expect(parseDouble(b("-inf")) == -.infinity)
+        #expect(parseDouble(b("nan")) == nil)
+        #expect(parseDouble(b(" 1")) == nil)
+        #expect(parseDouble(b("1x")) == nil)
+        #expect(String(decoding: formatLongDouble(10.6), as: UTF8.self) == "10.6")
+        #expect(String(decoding: formatLongDouble(5000), as: UTF8.self) == "5000")
+        #expect(String(decoding: formatLongDouble(1e20), as: UTF8.self) == "100000000000000000000")
+    }
+
+    @Test func valueEncodings() {
+        #expect(Value.fromBytes(b("123")).encodingName == "int")
+        #expect(Value.fromBytes(b("0123")).encodingName == "embstr")
+        #expect(Value.fromBytes([UInt8](repeating: 65, count: 45)).encodingName == "raw")
+        #expect(mallocSize(24) == 32 && mallocSize(129) == 160 && mallocSize(257) == 320)
+    }
+}

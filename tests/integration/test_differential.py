@@ -1,0 +1,140 @@
+"""The same commands sent to Swiftlet and to a real redis-server: replies must be equal
+byte for byte (both RESP2 and RESP3). Only replies that differ by design between Redis
+7.0 (the reference here) and 7.4 (our target) are left out."""
+import pytest
+
+from conftest import encode
+
+COMMANDS = [
+    # connection
+    ["PING"], ["PING", "hi"], ["PING", "a", "b"], ["ECHO", "x"], ["ECHO"], ["SELECT", "1"], ["SELECT", "0"],
+    ["SELECT", "16"], ["SELECT", "abc"], ["SELECT", "-1"], ["AUTH", "x"], ["AUTH", "a", "b", "c"],
+    ["NOSUCHCOMMAND", "a", "b"], ["nosuch"], ["NOSUCH", "x" * 200, "y"],
+    # strings
+    ["SET", "s", "hello"], ["GET", "s"], ["SET", "s", "v", "NX"], ["SET", "s", "v", "XX"], ["GET", "s"],
+    ["SET", "s2", "v", "XX"], ["SET", "s", "v2", "GET"], ["SET", "nx", "v", "NX", "GET"], ["SET", "s", "v", "NX", "XX"],
+    ["SET", "s", "v", "EX", "0"], ["SET", "s", "v", "EX", "-5"], ["SET", "s", "v", "EX", "abc"],
+    ["SET", "s", "v", "PX", "100", "EX", "10"], ["SET", "s", "v", "KEEPTTL", "EX", "10"], ["SET", "s", "v", "EX"],
+    ["SET", "s", "v", "FOO"], ["SET", "s", "v", "EX", "9223372036854775807"], ["SET", "e", "v", "EX", "100"], ["TTL", "e"],
+    ["SET", "e", "v2", "KEEPTTL"], ["TTL", "e"], ["SET", "e", "v3"], ["TTL", "e"], ["SET", "e", "v", "EXAT", "1"],
+    ["GET", "e"], ["SET", "e", "v", "PXAT", "99999999999999"], ["PEXPIRETIME", "e"], ["EXPIRETIME", "e"],
+    ["SETNX", "s", "x"], ["SETNX", "new", "x"], ["SETEX", "se", "100", "v"], ["TTL", "se"], ["SETEX", "se", "0", "v"],
+    ["SETEX", "se", "abc", "v"], ["PSETEX", "pse", "-1", "v"], ["GETEX", "s"], ["GETEX", "s", "EX", "100"],
+    ["TTL", "s"], ["GETEX", "s", "PERSIST"], ["TTL", "s"], ["GETEX", "s", "EX", "10", "PX", "10"],
+    ["GETEX", "s", "FOO"], ["GETEX", "nokey", "EX", "10"], ["GETDEL", "new"], ["GETDEL", "new"], ["GETSET", "gs", "1"],
+    ["GETSET", "gs", "2"], ["MSET", "a", "1", "b", "2"], ["MSET", "a"], ["MSET", "a", "1", "b"], ["MGET", "a", "b", "zz"],
+    ["MSETNX", "a", "1", "c", "3"], ["MSETNX", "c", "3", "d", "4"], ["MGET", "c", "d"],
+    ["INCR", "i"], ["INCRBY", "i", "10"], ["DECR", "i"], ["DECRBY", "i", "5"], ["INCRBY", "i", "abc"],
+    ["INCRBY", "i", "1.5"], ["INCR", "s"], ["SET", "big", "9223372036854775807"], ["INCR", "big"],
+    ["DECRBY", "i", "-9223372036854775808"], ["SET", "small", "-9223372036854775808"], ["DECR", "small"],
+    ["INCRBY", "i", " 1"], ["SET", "sp", " 1"], ["INCR", "sp"], ["SET", "lz", "01"], ["INCR", "lz"],
+    ["INCRBYFLOAT", "f", "10.5"], ["INCRBYFLOAT", "f", "0.1"], ["INCRBYFLOAT", "f", "-5"], ["INCRBYFLOAT", "f", "5.0e3"],
+    ["INCRBYFLOAT", "f", "abc"], ["INCRBYFLOAT", "f", "inf"], ["INCRBYFLOAT", "s", "1"], ["SET", "fi", "3"],
+    ["INCRBYFLOAT", "fi", "1.5"], ["INCRBYFLOAT", "fi", "-4.5"], ["INCRBYFLOAT", "fe", "1e20"],
+    ["APPEND", "ap", "abc"], ["APPEND", "ap", "def"], ["GET", "ap"], ["STRLEN", "ap"], ["STRLEN", "none"],
+    ["SET", "num", "12345"], ["APPEND", "num", "6"], ["GET", "num"], ["STRLEN", "num"],
+    ["GETRANGE", "ap", "0", "2"], ["GETRANGE", "ap", "-3", "-1"], ["GETRANGE", "ap", "5", "1"],
+    ["GETRANGE", "ap", "-100", "100"], ["GETRANGE", "ap", "10", "20"], ["GETRANGE", "none", "0", "1"],
+    ["GETRANGE", "ap", "-1", "-5"], ["GETRANGE", "ap", "a", "b"], ["SUBSTR", "ap", "1", "3"],
+    ["SETRANGE", "sr", "5", "hi"], ["GET", "sr"], ["SETRANGE", "sr", "0", "HE"], ["GET", "sr"],
+    ["SETRANGE", "sr", "-1", "x"], ["SETRANGE", "sr", "1", ""], ["SETRANGE", "nokey2", "1", ""],
+    ["SETRANGE", "sr", "536870912", "x"],
+    ["SET", "l1", "ohmytext"], ["SET", "l2", "mynewtext"], ["LCS", "l1", "l2"], ["LCS", "l1", "l2", "LEN"],
+    ["LCS", "l1", "l2", "IDX"], ["LCS", "l1", "l2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"],
+    ["LCS", "l1", "l2", "LEN", "IDX"], ["LCS", "l1", "nokey"], ["LCS", "l1", "l2", "FOO"],
+    # bitmaps
+    ["SETBIT", "bm", "7", "1"], ["SETBIT", "bm", "7", "0"], ["SETBIT", "bm", "100", "1"], ["GETBIT", "bm", "100"],
+    ["GETBIT", "bm", "1000"], ["SETBIT", "bm", "-1", "1"], ["SETBIT", "bm", "1", "2"], ["GETBIT", "bm", "x"],
+    ["SETBIT", "bm", "4294967296", "1"], ["SET", "bc", "foobar"], ["BITCOUNT", "bc"], ["BITCOUNT", "bc", "0", "0"],
+    ["BITCOUNT", "bc", "1", "1"], ["BITCOUNT", "bc", "1", "1", "BYTE"], ["BITCOUNT", "bc", "5", "30", "BIT"],
+    ["BITCOUNT", "bc", "-2", "-1"], ["BITCOUNT", "bc", "0"], ["BITCOUNT", "bc", "0", "1", "FOO"], ["BITCOUNT", "none"],
+    ["BITCOUNT", "bc", "a", "b"], ["SET", "bp", "\xff\xf0\x00"], ["BITPOS", "bp", "0"], ["BITPOS", "bp", "1", "2"],
+    ["SET", "bp2", "\x00\xff\xf0"], ["BITPOS", "bp2", "1", "0"], ["BITPOS", "bp2", "1", "2", "-1", "BYTE"],
+    ["BITPOS", "bp2", "1", "7", "15", "BIT"], ["BITPOS", "bp2", "2"], ["BITPOS", "none", "0"], ["BITPOS", "none", "1"],
+    ["SET", "ones", "\xff\xff"], ["BITPOS", "ones", "0"], ["BITPOS", "ones", "0", "0", "-1"],
+    ["SET", "k1", "foobar"], ["SET", "k2", "abcdef"], ["BITOP", "AND", "dest", "k1", "k2"], ["GET", "dest"],
+    ["BITOP", "OR", "dest", "k1", "k2"], ["GET", "dest"], ["BITOP", "XOR", "dest", "k1", "k2", "nokey"], ["GET", "dest"],
+    ["BITOP", "NOT", "dest", "k1"], ["GET", "dest"], ["BITOP", "NOT", "dest", "k1", "k2"], ["BITOP", "FOO", "d", "k1"],
+    ["BITOP", "AND", "dest", "none1", "none2"], ["EXISTS", "dest"],
+    ["BITFIELD", "bf", "SET", "i8", "0", "100", "GET", "u4", "0", "INCRBY", "i5", "100", "1"],
+    ["BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "u2", "100", "5", "OVERFLOW", "FAIL", "INCRBY", "u2", "102", "5"],
+    ["BITFIELD", "bf", "OVERFLOW", "WRAP", "INCRBY", "i8", "#1", "200", "GET", "i8", "#1"],
+    ["BITFIELD", "bf", "SET", "u8", "0", "-1", "OVERFLOW", "SAT", "SET", "u8", "8", "-1", "SET", "i4", "16", "100"],
+    ["BITFIELD", "bf", "GET", "u64", "0"], ["BITFIELD", "bf", "GET", "i65", "0"], ["BITFIELD", "bf", "GET", "i8", "-1"],
+    ["BITFIELD", "bf", "OVERFLOW", "FOO"], ["BITFIELD", "bf", "FOO"], ["BITFIELD", "bf", "GET", "i8"],
+    ["BITFIELD", "bf", "INCRBY", "i64", "0", "9223372036854775807", "INCRBY", "i64", "0", "1"],
+    ["BITFIELD_RO", "bf", "GET", "i8", "0"], ["BITFIELD_RO", "bf", "SET", "i8", "0", "1"], ["BITFIELD", "nokey"],
+    # keys
+    ["DEL", "a", "b", "zz"], ["EXISTS", "c", "c", "zz"], ["TYPE", "c"], ["TYPE", "zz"], ["UNLINK", "c"],
+    ["SET", "t", "v"], ["EXPIRE", "t", "100"], ["TTL", "t"], ["EXPIRE", "t", "50", "GT"], ["EXPIRE", "t", "200", "GT"],
+    ["TTL", "t"], ["EXPIRE", "t", "300", "LT"], ["EXPIRE", "t", "100", "LT"], ["TTL", "t"], ["EXPIRE", "t", "10", "NX"],
+    ["EXPIRE", "t", "10", "XX"], ["TTL", "t"], ["EXPIRE", "t", "10", "NX", "XX"], ["EXPIRE", "t", "10", "GT", "LT"],
+    ["EXPIRE", "t", "10", "FOO"], ["EXPIRE", "t", "abc"], ["EXPIRE", "t", "9223372036854775807"],
+    ["PEXPIRE", "t", "9223372036854775807"], ["EXPIREAT", "t", "99999999999"], ["EXPIRETIME", "t"],
+    ["PEXPIREAT", "t", "99999999999999"], ["PEXPIRETIME", "t"], ["PERSIST", "t"], ["PERSIST", "t"], ["TTL", "t"],
+    ["PTTL", "t"], ["TTL", "none"], ["PTTL", "none"], ["EXPIRETIME", "none"], ["EXPIRE", "none", "10"],
+    ["SET", "nottl", "v"], ["EXPIRE", "nottl", "10", "GT"], ["EXPIRE", "nottl", "10", "LT"], ["TTL", "nottl"],
+    ["EXPIRE", "nottl", "-1"], ["EXISTS", "nottl"], ["SET", "r1", "v"], ["RENAME", "r1", "r2"], ["GET", "r2"],
+    ["RENAME", "r1", "r2"], ["RENAME", "r2", "r2"], ["SET", "r3", "x"], ["RENAMENX", "r2", "r3"],
+    ["RENAMENX", "r2", "r4"], ["RENAMENX", "r4", "r4"],
+    ["SET", "rt", "v", "EX", "100"], ["RENAME", "rt", "rt2"], ["TTL", "rt2"], ["MOVE", "rt2", "2"], ["SELECT", "2"],
+    ["TTL", "rt2"], ["SELECT", "0"], ["SET", "cp", "v"], ["COPY", "cp", "cp2"], ["COPY", "cp", "cp2"],
+    ["COPY", "cp", "cp2", "REPLACE"], ["COPY", "cp", "cp", "DB", "0"], ["COPY", "cp", "cp", "DB", "1"],
+    ["COPY", "cp", "x", "DB", "99"], ["COPY", "cp", "x", "DB", "abc"], ["COPY", "cp", "x", "FOO"], ["COPY", "none", "x"],
+    ["MOVE", "cp", "1"], ["MOVE", "cp", "1"], ["MOVE", "cp2", "0"], ["MOVE", "cp2", "99"], ["MOVE", "cp2", "abc"],
+    ["SELECT", "1"], ["GET", "cp"], ["GET", "cp2"], ["SELECT", "0"], ["SWAPDB", "0", "1"], ["GET", "cp"],
+    ["SWAPDB", "0", "1"], ["SWAPDB", "0", "99"], ["SWAPDB", "a", "1"], ["SWAPDB", "0", "b"],
+    ["TOUCH", "cp2", "none"], ["DBSIZE"], ["FLUSHDB", "FOO"], ["FLUSHALL", "SYNC", "x"],
+    ["OBJECT", "ENCODING", "num"], ["OBJECT", "ENCODING", "i"], ["OBJECT", "ENCODING", "ap"],
+    ["SET", "raw", "x" * 50], ["OBJECT", "ENCODING", "raw"], ["OBJECT", "ENCODING", "none"],
+    ["OBJECT", "REFCOUNT", "i"], ["OBJECT", "REFCOUNT", "ap"], ["OBJECT", "FREQ", "ap"], ["OBJECT", "FOO", "ap"],
+    ["OBJECT"], ["OBJECT", "HELP"], ["SCAN", "abc"], ["SCAN", "0", "COUNT", "0"], ["SCAN", "0", "FOO"],
+    ["KEYS", "nomatch*"], ["RANDOMKEY", "extra"],
+    # server
+    ["CONFIG", "GET", "maxmemory"], ["CONFIG", "GET", "save"], ["CONFIG", "GET", "notify-keyspace-events"],
+    ["CONFIG", "SET", "maxmemory", "abc"], ["CONFIG", "SET", "foo", "bar"], ["CONFIG", "SET", "maxmemory"],
+    ["CONFIG", "SET", "maxmemory-policy", "bad"], ["CONFIG", "SET", "databases", "3"],
+    ["CONFIG", "SET", "maxmemory", "10mb", "maxmemory", "20mb"], ["CONFIG", "SET", "maxmemory", "1gb"],
+    ["CONFIG", "GET", "maxmemory"], ["CONFIG", "SET", "maxmemory", "0"], ["CONFIG", "SET", "appendfsync", "bad"],
+    ["CONFIG", "SET", "timeout", "-1"], ["CONFIG", "SET", "protected-mode", "maybe"],
+    ["CONFIG", "SET", "notify-keyspace-events", "KEA"], ["CONFIG", "GET", "notify-keyspace-events"],
+    ["CONFIG", "SET", "notify-keyspace-events", "x$gK"], ["CONFIG", "GET", "notify-keyspace-events"],
+    ["CONFIG", "SET", "notify-keyspace-events", "Q"], ["CONFIG", "SET", "notify-keyspace-events", ""],
+    ["CONFIG", "SET", "save", "100 10 50 5"], ["CONFIG", "GET", "save"], ["CONFIG", "SET", "save", "100"],
+    ["CONFIG", "SET", "save", ""], ["CONFIG", "FOO"], ["CONFIG"], ["CONFIG", "HELP"],
+    ["CONFIG", "GET", "hash-max-ziplist-entries"], ["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 512kb 30"],
+    ["CONFIG", "GET", "client-output-buffer-limit"], ["CONFIG", "SET", "client-output-buffer-limit", "foo 1 2 3"],
+    ["COMMAND", "INFO", "get", "set", "nosuch"], ["COMMAND", "GETKEYS", "set", "a", "b"],
+    ["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"], ["COMMAND", "GETKEYS", "ping"], ["COMMAND", "GETKEYS", "get"],
+    ["COMMAND", "GETKEYS", "nosuch", "a"], ["COMMAND", "FOO"], ["MEMORY", "USAGE", "none"], ["MEMORY", "USAGE", "i"], ["MEMORY", "USAGE", "raw"], ["MEMORY", "HELP"], ["DEBUG", "FOO"],
+    ["CLIENT", "SETNAME", "a b"], ["CLIENT", "SETNAME", "good"], ["CLIENT", "GETNAME"], ["CLIENT", "FOO"],
+    ["CLIENT", "KILL", "1.2.3.4:5"], ["CLIENT", "KILL", "ID", "999999"], ["CLIENT", "KILL", "ID", "abc"],
+    ["CLIENT", "KILL", "FOO", "bar"], ["CLIENT", "KILL", "TYPE", "foo"], ["CLIENT", "PAUSE", "abc"],
+    ["CLIENT", "PAUSE", "-1"], ["CLIENT", "REPLY", "FOO"], ["CLIENT", "NO-EVICT", "maybe"], ["CLIENT", "LIST", "TYPE", "foo"],
+    ["CLIENT", "LIST", "ID", "abc"], ["CLIENT", "LIST", "FOO"], ["CLIENT", "UNPAUSE"], ["CLIENT", "GETREDIR"],
+    ["HELLO", "abc"], ["HELLO", "1"], ["HELLO", "3", "FOO"], ["HELLO", "3", "AUTH", "default"],
+    ["HELLO", "3", "SETNAME", "a b"], ["LOLWUT", "VERSION", "abc"], ["SHUTDOWN", "FOO"], ["SHUTDOWN", "ABORT", "NOW"],
+    ["SET", "k"], ["GET"], ["GET", "a", "b"], ["EXPIRE", "a"],
+]
+
+
+def run_all(server, resp3):
+    c = server.raw()
+    c.command("SELECT", "0")
+    c.command("FLUSHALL")
+    if resp3:
+        c.command("HELLO", "3")
+    out = []
+    for cmd in COMMANDS:
+        args = [a.encode("latin-1") if isinstance(a, str) else a for a in cmd]
+        out.append((cmd, c.command(*args)))
+    c.close()
+    return out
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_replies_equal_redis(shared_swiftlet, reference_redis, resp3):
+    expected = run_all(reference_redis, resp3)
+    actual = run_all(shared_swiftlet, resp3)
+    mismatches = [(cmd, e, a) for (cmd, e), (_, a) in zip(expected, actual) if e != a]
+    assert mismatches == [], "\n".join("%r\n  redis:    %r\n  swiftlet: %r" % m for m in mismatches[:30])

@@ -1,0 +1,171 @@
+"""Keyspace behaviour that needs a running server: active expiry, SCAN while the table
+grows, client commands, shutdown, logging."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import redis
+
+from conftest import SWIFTLET, Server
+
+
+def test_active_expiry_reclaims_keys_never_read(swiftlet):
+    r = swiftlet.client()
+    pipe = r.pipeline(transaction=False)
+    for i in range(5000):
+        pipe.set(f"tmp:{i}", "x", px=200)
+    for i in range(100):
+        pipe.set(f"keep:{i}", "x")
+    pipe.execute()
+    assert r.dbsize() == 5100
+    deadline = time.time() + 10
+    while time.time() < deadline and r.dbsize() > 100:
+        time.sleep(0.2)
+    # Only the keys without a TTL remain, and nobody read the others.
+    assert r.dbsize() == 100
+    assert r.info("stats")["expired_keys"] == 5000
+
+
+def test_debug_set_active_expire_stops_reclaiming(swiftlet):
+    r = swiftlet.client()
+    r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    for i in range(200):
+        r.set(f"t{i}", "x", px=50)
+    time.sleep(0.6)
+    assert r.dbsize() == 200  # still there: no active expiry, no reads
+    assert r.get("t1") is None  # lazy expiry on access
+    assert r.dbsize() == 199
+    r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+def test_scan_visits_every_key_while_the_table_grows(swiftlet):
+    r = swiftlet.client()
+    initial = {f"k{i}".encode() for i in range(2000)}
+    pipe = r.pipeline(transaction=False)
+    for k in initial:
+        pipe.set(k, "1")
+    pipe.execute()
+    seen = set()
+    cursor = 0
+    added = 0
+    while True:
+        cursor, keys = r.scan(cursor, count=50)
+        seen.update(keys)
+        # Grow the table under the scan.
+        for _ in range(100):
+            r.set(f"new{added}", "1")
+            added += 1
+        if cursor == 0:
+            break
+    assert initial <= seen
+
+
+def test_keys_and_scan_match_and_type(swiftlet):
+    r = swiftlet.client(decode_responses=True)
+    for k in ["session:1", "session:2", "rate:1", "cache:[x]"]:
+        r.set(k, "v")
+    assert sorted(r.keys("session:*")) == ["session:1", "session:2"]
+    assert r.keys("cache:\\[x\\]") == ["cache:[x]"]
+    assert sorted(r.keys("?a*")) == ["cache:[x]", "rate:1"]
+    got = set(r.scan_iter(match="sess*", _type="string"))
+    assert got == {"session:1", "session:2"}
+    assert list(r.scan_iter(_type="list")) == []
+
+
+def test_client_commands(swiftlet):
+    r = swiftlet.client(decode_responses=True)
+    other = swiftlet.client(decode_responses=True)
+    assert r.client_setname("main") is True
+    assert r.client_getname() == "main"
+    my_id = r.client_id()
+    assert other.client_id() != my_id
+    info = r.client_info()
+    assert info["name"] == "main" and int(info["id"]) == my_id and info["cmd"] == "client|info"
+    names = [c["name"] for c in r.client_list()]
+    assert "main" in names
+    assert r.execute_command("CLIENT", "SETINFO", "LIB-NAME", "mylib") == "OK"
+    assert "lib-name=mylib" in r.execute_command("CLIENT", "INFO")
+    # Kill the other connection by id.
+    oid = other.client_id()
+    assert r.client_kill_filter(_id=oid) == 1
+    assert r.client_kill_filter(_id=oid) == 0
+    # CLIENT REPLY OFF/SKIP on a raw connection.
+    c = swiftlet.raw()
+    c.send(b"CLIENT REPLY SKIP\r\nPING\r\nECHO a\r\n")
+    assert c.reply() == b"$1\r\na\r\n"
+    c.send(b"CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY ON\r\n")
+    assert c.reply() == b"+OK\r\n"
+
+
+def test_client_pause_write_holds_writes_only(swiftlet):
+    r = swiftlet.client()
+    r.set("k", "1")
+    assert r.execute_command("CLIENT", "PAUSE", "300", "WRITE") in (b"OK", "OK", True)
+    t0 = time.time()
+    assert r.get("k") == b"1"
+    assert time.time() - t0 < 0.2
+    other = swiftlet.client()
+    t0 = time.time()
+    other.set("k", "2")
+    assert time.time() - t0 >= 0.2
+    assert r.get("k") == b"2"
+
+
+def test_sigterm_shuts_down_cleanly_with_redis_log_lines(start_swiftlet):
+    s = start_swiftlet()
+    s.client().ping()
+    os.kill(s.proc.pid, signal.SIGTERM)
+    assert s.proc.wait(timeout=10) == 0
+    log = s.read_log()
+    assert re.search(r"^\d+:M \d\d \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3} \* Ready to accept connections", log, re.M)
+    assert "Received SIGTERM scheduling shutdown..." in log
+
+
+def test_shutdown_command(start_swiftlet):
+    s = start_swiftlet()
+    c = s.raw()
+    c.send(b"SHUTDOWN NOSAVE\r\n")
+    assert c.closed_by_peer()
+    assert s.proc.wait(timeout=10) == 0
+
+
+def test_idle_timeout_closes_clients(start_swiftlet):
+    s = start_swiftlet("--timeout", "1")
+    c = s.raw()
+    assert c.command("PING") == b"+PONG\r\n"
+    assert c.closed_by_peer(timeout=5)
+
+
+def test_unix_socket(start_swiftlet, tmp_path):
+    path = str(tmp_path / "s.sock")
+    s = start_swiftlet("--unixsocket", path, "--unixsocketperm", "700")
+    r = redis.Redis(unix_socket_path=path)
+    assert r.ping() is True
+    assert r.client_info()["addr"].endswith(":0")
+
+
+def test_info_sections(swiftlet):
+    r = swiftlet.client()
+    r.set("a", "1")
+    r.get("a")
+    r.get("missing")
+    try:
+        r.execute_command("NOPE")
+    except redis.ResponseError:
+        pass
+    info = r.info("everything")
+    for field in ["redis_version", "used_memory", "maxmemory_policy", "role", "loading", "keyspace_hits",
+                  "connected_clients", "rdb_changes_since_last_save", "used_cpu_sys", "cmdstat_get",
+                  "errorstat_ERR"]:
+        assert field in info, field
+    assert info["keyspace_hits"] == 1 and info["keyspace_misses"] == 1
+    assert info["cmdstat_get"]["calls"] == 2
+    assert info["db0"]["keys"] == 1
+    default = r.info()
+    assert "cmdstat_get" not in default and "errorstat_ERR" in default
+    both = swiftlet.raw().command("INFO", "server", "keyspace")
+    assert b"# Server" in both and b"# Keyspace" in both and b"# Memory" not in both

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Runs redis-py's own test suite (from its sdist) against a fresh Swiftlet.
+
+    run_redis_py_suite.py --suite DIR --must-pass LIST      CI mode: every listed test must pass
+    run_redis_py_suite.py --suite DIR --discover FILES...   prints the tests that pass now
+
+Each listed test runs under both RESP2 and RESP3 (`--protocol=2` and `--protocol=3`), each
+protocol against its own fresh server on a free port."""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "integration"))
+from conftest import SWIFTLET, Server  # noqa: E402
+
+
+def run(suite, targets, protocol):
+    server = Server(SWIFTLET, ["--enable-debug-command", "yes"])
+    try:
+        cmd = [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "--timeout", "60",
+            f"--redis-url=redis://127.0.0.1:{server.port}/0", f"--protocol={protocol}",
+        ] + targets
+        p = subprocess.run(cmd, cwd=suite, capture_output=True, text=True)
+    finally:
+        server.stop()
+    outcomes = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+)", line)
+        if m:
+            outcomes.setdefault(m.group(2), m.group(1))
+            if m.group(1) in ("FAILED", "ERROR"):
+                outcomes[m.group(2)] = m.group(1)
+    return outcomes, p.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--suite", required=True)
+    ap.add_argument("--must-pass")
+    ap.add_argument("--discover", nargs="*")
+    args = ap.parse_args()
+    if args.discover is not None:
+        passing = None
+        for protocol in (2, 3):
+            outcomes, _ = run(args.suite, args.discover, protocol)
+            ok = {t for t, o in outcomes.items() if o == "PASSED"}
+            passing = ok if passing is None else passing & ok
+        for t in sorted(passing):
+            print(t)
+        return 0
+    with open(args.must_pass) as f:
+        tests = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+    failed_total = 0
+    passed_total = 0
+    for protocol in (2, 3):
+        outcomes, out = run(args.suite, tests, protocol)
+        failed = [t for t in tests if outcomes.get(t) != "PASSED"]
+        passed_total += len(tests) - len(failed)
+        failed_total += len(failed)
+        if failed:
+            print(out[-20000:])
+            for t in failed:
+                print(f"must-pass test did not pass (RESP{protocol}): {t} -> {outcomes.get(t, 'not run')}")
+    print(f"redis-py suite: {passed_total} passed, {failed_total} failed")
+    return 1 if failed_total else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
