@@ -46,7 +46,7 @@ unit:
 
 # No compiler warnings in our own code (dependencies are not ours to fix).
 warnings:
-	@swift build 2>&1 | tee .build/warnings.log | grep -E "^/.*/(Sources|Tests)/.*: warning:" && { echo "warnings in our code"; exit 1; } || true
+	@mkdir -p .build; swift build 2>&1 | tee .build/warnings.log | grep -E "^/.*/(Sources|Tests)/.*: warning:" && { echo "warnings in our code"; exit 1; } || true
 
 lint:
 	swift format lint --strict --recursive Sources Tests Package.swift

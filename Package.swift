@@ -2,14 +2,14 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release))
 ]
 
 let package = Package(
     name: "Swiftlet",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "swiftlet-server", targets: ["swiftlet-server"]),
+        .executable(name: "swiftlet-server", targets: ["swiftlet-server"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

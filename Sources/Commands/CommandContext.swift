@@ -70,7 +70,9 @@ public final class CommandContext {
         let slot = arg(i).withUnsafeBytes { server.keyspace.databases[session.db].lookup($0, now: now) }
         if let slot {
             server.keyspace.keyspaceHits += 1
-            if !session.noTouch { server.keyspace.databases[session.db].table[slot].lru = UInt32(truncatingIfNeeded: now / 1000) }
+            if !session.noTouch {
+                server.keyspace.databases[session.db].table[slot].lru = UInt32(truncatingIfNeeded: now / 1000)
+            }
         } else {
             server.keyspace.keyspaceMisses += 1
         }

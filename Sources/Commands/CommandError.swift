@@ -74,7 +74,8 @@ extension CommandError {
 
     /// Redis's "unknown command" text: the name and up to 128 characters of its arguments.
     public static func unknownCommand(_ name: [UInt8], args: [[UInt8]]) -> CommandError {
-        var text = "ERR unknown command '\(String(decoding: name.prefix(128), as: UTF8.self))', with args beginning with: "
+        var text =
+            "ERR unknown command '\(String(decoding: name.prefix(128), as: UTF8.self))', with args beginning with: "
         var used = 0
         for arg in args {
             if used >= 128 { break }

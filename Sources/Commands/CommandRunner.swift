@@ -14,7 +14,8 @@ public final class CommandRunner {
         var clockOwner: CommandRunner?
         let server = ServerState(config: config, clock: { clockOwner?.now ?? 0 })
         self.server = server
-        let session = ClientSession(id: server.makeClientId(), address: "127.0.0.1:50000",
+        let session = ClientSession(
+            id: server.makeClientId(), address: "127.0.0.1:50000",
             localAddress: "127.0.0.1:6379", fd: 8, authenticated: authenticated, now: now)
         server.register(session)
         context = CommandContext(server: server, session: session)

@@ -2,7 +2,7 @@ import DataStore
 import ServerConfig
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Renders INFO sections with Redis's field names and formats.
@@ -77,7 +77,10 @@ enum InfoRenderer {
                     ("executable", s.executablePath),
                     ("config_file", ctx.config.configFile ?? ""),
                     ("io_threads_active", "0"),
-                    ("listener0", "name=tcp,bind=\(ctx.config["bind"].replacingOccurrences(" ", ",")),port=\(s.tcpPort)"),
+                    (
+                        "listener0",
+                        "name=tcp,bind=\(ctx.config["bind"].replacingOccurrences(" ", ",")),port=\(s.tcpPort)"
+                    ),
                 ] + extra)
         case "clients":
             return render(
@@ -118,7 +121,10 @@ enum InfoRenderer {
                     ("used_memory_overhead", String(clientsMem)),
                     ("used_memory_startup", "0"),
                     ("used_memory_dataset", String(max(0, used - clientsMem))),
-                    ("used_memory_dataset_perc", fixed(used > 0 ? Double(max(0, used - clientsMem)) * 100 / Double(used) : 0) + "%"),
+                    (
+                        "used_memory_dataset_perc",
+                        fixed(used > 0 ? Double(max(0, used - clientsMem)) * 100 / Double(used) : 0) + "%"
+                    ),
                     ("allocator_allocated", String(used)),
                     ("allocator_active", String(used)),
                     ("allocator_resident", String(rss)),
@@ -306,13 +312,16 @@ enum InfoRenderer {
             for c in s.commands.allCommands where c.calls > 0 || c.rejectedCalls > 0 || c.failedCalls > 0 {
                 let per = c.calls > 0 ? Double(c.microseconds) / Double(c.calls) : 0
                 fields.append(
-                    ("cmdstat_\(c.fullName)",
-                    "calls=\(c.calls),usec=\(c.microseconds),usec_per_call=\(fixed(per)),rejected_calls=\(c.rejectedCalls),failed_calls=\(c.failedCalls)"))
+                    (
+                        "cmdstat_\(c.fullName)",
+                        "calls=\(c.calls),usec=\(c.microseconds),usec_per_call=\(fixed(per)),rejected_calls=\(c.rejectedCalls),failed_calls=\(c.failedCalls)"
+                    ))
             }
             return render("Commandstats", fields)
         case "errorstats":
             return render(
-                "Errorstats", s.stats.errorCounts.sorted { $0.key < $1.key }.map { ("errorstat_\($0.key)", "count=\($0.value)") })
+                "Errorstats",
+                s.stats.errorCounts.sorted { $0.key < $1.key }.map { ("errorstat_\($0.key)", "count=\($0.value)") })
         case "latencystats":
             return render("Latencystats", [])
         case "cluster":
@@ -320,7 +329,11 @@ enum InfoRenderer {
         case "keyspace":
             var fields: [(String, String)] = []
             for (i, db) in s.keyspace.databases.enumerated() where db.count > 0 {
-                fields.append(("db\(i)", "keys=\(db.count),expires=\(db.volatileCount),avg_ttl=\(averageTTL(db, now: now)),subexpiry=0"))
+                fields.append(
+                    (
+                        "db\(i)",
+                        "keys=\(db.count),expires=\(db.volatileCount),avg_ttl=\(averageTTL(db, now: now)),subexpiry=0"
+                    ))
             }
             return render("Keyspace", fields)
         default:

@@ -3,7 +3,7 @@ import RESP
 import ServerConfig
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// CLIENT REPLY's modes.

@@ -35,9 +35,10 @@ public struct Database {
 
     /// SET semantics: replaces the value, and the expiry unless `keepTTL`.
     @discardableResult
-    public mutating func set(_ key: ArraySlice<UInt8>, _ value: Value, expireAt: Int64 = KeyEntry.noExpiry,
-        keepTTL: Bool = false, now: Int64) -> Int
-    {
+    public mutating func set(
+        _ key: ArraySlice<UInt8>, _ value: Value, expireAt: Int64 = KeyEntry.noExpiry,
+        keepTTL: Bool = false, now: Int64
+    ) -> Int {
         if let slot = lookup(key, now: now) {
             table[slot].value = value
             if !keepTTL { table.setExpire(slot: slot, at: expireAt) }

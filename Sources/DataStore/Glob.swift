@@ -1,6 +1,7 @@
 /// Redis's stringmatchlen: glob-style matching with `*`, `?`, `[...]` (ranges, `^`
 /// negation), and `\` escapes, over bytes.
-public func globMatch(_ pattern: UnsafeRawBufferPointer, _ string: UnsafeRawBufferPointer, nocase: Bool = false) -> Bool {
+public func globMatch(_ pattern: UnsafeRawBufferPointer, _ string: UnsafeRawBufferPointer, nocase: Bool = false) -> Bool
+{
     var skipLongerMatches = false
     return globMatchImpl(pattern, 0, string, 0, nocase, &skipLongerMatches, 0)
 }

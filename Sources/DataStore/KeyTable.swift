@@ -122,7 +122,8 @@ public struct KeyTable {
         if count + 1 > buckets.count { resize(to: buckets.count * 2) }
         let h = key.withUnsafeBytes { hashOf($0) }
         let b = Int(h) & mask
-        let entry = KeyEntry(key: key, value: value, expireAt: KeyEntry.noExpiry, next: buckets[b], volatileIndex: -1,
+        let entry = KeyEntry(
+            key: key, value: value, expireAt: KeyEntry.noExpiry, next: buckets[b], volatileIndex: -1,
             hash: h, lru: lru)
         let idx: Int
         if freeHead >= 0 {
@@ -180,7 +181,8 @@ public struct KeyTable {
         if prev < 0 { buckets[b] = slots[slot].next } else { slots[Int(prev)].next = slots[slot].next }
         var old = slots[slot]
         old.expireAt = expireAt
-        slots[slot] = KeyEntry(key: [], value: .string([]), expireAt: KeyEntry.noExpiry, next: freeHead,
+        slots[slot] = KeyEntry(
+            key: [], value: .string([]), expireAt: KeyEntry.noExpiry, next: freeHead,
             volatileIndex: -2, hash: 0, lru: 0)
         freeHead = Int32(slot)
         count -= 1
@@ -193,7 +195,9 @@ public struct KeyTable {
         slots.removeAll(keepingCapacity: false)
         freeHead = -1
         volatileSlots.removeAll(keepingCapacity: false)
-        if buckets.count > 4 { buckets = [Int32](repeating: -1, count: 4) } else {
+        if buckets.count > 4 {
+            buckets = [Int32](repeating: -1, count: 4)
+        } else {
             for i in buckets.indices { buckets[i] = -1 }
         }
     }

@@ -68,7 +68,8 @@ public struct ReplyParser {
                 let body = Array(b[p..<(p + n)])
                 p += n + 2
                 if type == UInt8(ascii: "=") {
-                    result = .verbatim(format: String(decoding: body.prefix(3), as: UTF8.self), Array(body.dropFirst(4)))
+                    result = .verbatim(
+                        format: String(decoding: body.prefix(3), as: UTF8.self), Array(body.dropFirst(4)))
                 } else if type == UInt8(ascii: "!") {
                     result = .error(String(decoding: body, as: UTF8.self))
                 } else {

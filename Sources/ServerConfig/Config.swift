@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The Redis version that Swiftlet presents to clients (INFO, HELLO, error banners).
@@ -34,9 +34,10 @@ public struct Directive: Sendable {
     public let aliases: [String]
     public let mutable: Bool
 
-    public init(_ name: String, _ kind: DirectiveKind, default value: String, aliases: [String] = [],
-        mutable: Bool = true)
-    {
+    public init(
+        _ name: String, _ kind: DirectiveKind, default value: String, aliases: [String] = [],
+        mutable: Bool = true
+    ) {
         self.name = name
         self.kind = kind
         self.defaultValue = value
@@ -247,7 +248,9 @@ public final class Config: @unchecked Sendable {
             return try normalizeOutputBufferLimit(args)
         case .keyspaceEvents:
             guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
-            guard let flags = KeyspaceEvents(parsing: args[0]) else { throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.") }
+            guard let flags = KeyspaceEvents(parsing: args[0]) else {
+                throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+            }
             return flags.description
         }
     }
@@ -387,7 +390,11 @@ public final class Config: @unchecked Sendable {
     }
 
     func quoteIfNeeded(_ value: String) -> String {
-        if !value.isEmpty && !value.contains(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\\" || !$0.isASCII || $0.asciiValue! < 32 }) {
+        if !value.isEmpty
+            && !value.contains(where: {
+                $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\\" || !$0.isASCII || $0.asciiValue! < 32
+            })
+        {
             return value
         }
         var s = "\""
@@ -451,7 +458,9 @@ public final class Config: @unchecked Sendable {
         }
         let text = lines.joined(separator: "\n") + "\n"
         let tmp = path + ".tmp-rewrite"
-        guard let f = fopen(tmp, "w") else { throw ConfigError("Rewriting config file: \(String(cString: strerror(errno)))") }
+        guard let f = fopen(tmp, "w") else {
+            throw ConfigError("Rewriting config file: \(String(cString: strerror(errno)))")
+        }
         fputs(text, f)
         fflush(f)
         fsync(fileno(f))

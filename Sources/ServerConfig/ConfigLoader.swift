@@ -93,7 +93,9 @@ extension Config {
             let values = Array(args.dropFirst())
             if fileOnlyDirectives.contains(name) {
                 if name == "include" {
-                    guard values.count == 1, depth < 16 else { throw fail("Bad directive or wrong number of arguments") }
+                    guard values.count == 1, depth < 16 else {
+                        throw fail("Bad directive or wrong number of arguments")
+                    }
                     let included: String
                     do { included = try readFile(values[0]) } catch { throw fail(error.message) }
                     try apply(text: included, depth: depth + 1)

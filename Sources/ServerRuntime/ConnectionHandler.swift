@@ -44,7 +44,9 @@ final class ConnectionHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        if state.config.bool("protected-mode") && !state.authRequired && !isUnix && !Self.isLoopback(context.channel.remoteAddress) {
+        if state.config.bool("protected-mode") && !state.authRequired && !isUnix
+            && !Self.isLoopback(context.channel.remoteAddress)
+        {
             writeRaw(context, Array(ServerRuntime.protectedModeMessage.utf8))
             context.close(promise: nil)
             return
@@ -125,7 +127,8 @@ final class ConnectionHandler: ChannelInboundHandler {
                 buffer.moveReaderIndex(forwardBy: result.consumed)
                 if ctx.batch.count == 0 {
                     if let error = result.error {
-                        runtime.log.info("Protocol error (\(error)) from client: id=\(session.id) addr=\(session.address)")
+                        runtime.log.info(
+                            "Protocol error (\(error)) from client: id=\(session.id) addr=\(session.address)")
                         ctx.emitDirect(.error("ERR " + error))
                         session.closeAfterReply = true
                     }

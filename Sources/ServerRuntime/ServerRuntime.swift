@@ -7,7 +7,7 @@ import RESP
 import ServerConfig
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The running server: one event loop owns the keyspace and every connection (as Redis's
@@ -62,7 +62,9 @@ public final class ServerRuntime: @unchecked Sendable {
     /// Binds every listener; returns an error text when none could be bound.
     public func start() throws {
         log.notice("oO0OoO0OoO0Oo Swiftlet is starting oO0OoO0OoO0Oo")
-        log.notice("Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started")
+        log.notice(
+            "Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started"
+        )
         let port = Int(state.config.int("port"))
         let keepalive = Int(state.config.int("tcp-keepalive"))
         if port != 0 {
@@ -107,7 +109,9 @@ public final class ServerRuntime: @unchecked Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
-            .childChannelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
+            .childChannelOption(
+                ChannelOptions.recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
         if ipv6 {
             bootstrap = bootstrap.serverChannelOption(ChannelOptions.socketOption(.ipv6_v6only), value: 1)
         }
@@ -125,7 +129,8 @@ public final class ServerRuntime: @unchecked Sendable {
     /// pause expiry.
     func scheduleCron() {
         let hz = max(1, min(500, Int(state.config.int("hz"))))
-        loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(1000 / hz)), delay: .milliseconds(Int64(1000 / hz))) {
+        loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(1000 / hz)), delay: .milliseconds(Int64(1000 / hz)))
+        {
             [unowned self] _ in
             self.cron(hz: hz)
         }

@@ -2,14 +2,15 @@ import ServerConfig
 import ServerRuntime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // swiftlet-server [/path/to/redis.conf] [--directive value ...], exactly like redis-server.
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 if arguments.first == "-v" || arguments.first == "--version" {
-    print("Redis server v=\(redisCompatibleVersion) sha=00000000:0 malloc=libc bits=64 build=swiftlet-\(swiftletVersion)")
+    print(
+        "Redis server v=\(redisCompatibleVersion) sha=00000000:0 malloc=libc bits=64 build=swiftlet-\(swiftletVersion)")
     exit(0)
 }
 if arguments.first == "-h" || arguments.first == "--help" {

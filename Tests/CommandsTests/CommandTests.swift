@@ -88,7 +88,9 @@ extension Reply {
         r.run("SET", "foo", "foobar")
         #expect(r.run("BITCOUNT", "foo", "1", "1") == .integer(6))
         #expect(r.run("BITPOS", "foo", "1") == .integer(1))
-        #expect(r.run("BITFIELD", "bf", "SET", "i8", "0", "-100", "GET", "i8", "0") == .array([.integer(0), .integer(-100)]))
+        #expect(
+            r.run("BITFIELD", "bf", "SET", "i8", "0", "-100", "GET", "i8", "0")
+                == .array([.integer(0), .integer(-100)]))
         #expect(
             r.run("BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i8", "0", "-100") == .array([.integer(-128)]))
         #expect(r.run("BITOP", "NOT", "n", "foo") == .integer(6))
@@ -201,8 +203,10 @@ extension Reply {
                 == .error(
                     "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
                 ))
-        #expect(r.run("CONFIG", "SET", "databases", "4") == .error(
-            "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"))
+        #expect(
+            r.run("CONFIG", "SET", "databases", "4")
+                == .error(
+                    "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"))
     }
 
     @Test func infoAndCommandStats() {

@@ -112,7 +112,8 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
 @Suite struct UtilityTests {
     @Test(arguments: [
         ("*", "anything", true), ("h?llo", "hello", true), ("h[ae]llo", "hallo", true), ("h[^e]llo", "hello", false),
-        ("h[a-b]llo", "hbllo", true), ("h\\*llo", "h*llo", true), ("h\\*llo", "hello", false), ("session:*", "session:1", true),
+        ("h[a-b]llo", "hbllo", true), ("h\\*llo", "h*llo", true), ("h\\*llo", "hello", false),
+        ("session:*", "session:1", true),
         ("*:*", "nocolon", false), ("a*b*c", "aXXbYYc", true), ("[", "[", false), ("", "", true),
     ])
     func glob(pattern: String, subject: String, matches: Bool) {

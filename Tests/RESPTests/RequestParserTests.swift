@@ -93,7 +93,8 @@ func strings(_ batch: CommandBatch) -> [[String]] {
     @Test func unauthenticatedLimits() {
         var p = RequestParser()
         p.authenticated = false
-        #expect(parseAll(Array("*11\r\n".utf8), parser: p).1.error == "Protocol error: unauthenticated multibulk length")
+        #expect(
+            parseAll(Array("*11\r\n".utf8), parser: p).1.error == "Protocol error: unauthenticated multibulk length")
         #expect(
             parseAll(Array("*1\r\n$16385\r\n".utf8), parser: p).1.error
                 == "Protocol error: unauthenticated bulk length")
@@ -115,7 +116,8 @@ func strings(_ batch: CommandBatch) -> [[String]] {
         #expect(ReplyEncoder.encode(.integer(Int64.min), resp3: false) == Array(":-9223372036854775808\r\n".utf8))
         #expect(ReplyEncoder.encode(.null, resp3: false) == Array("$-1\r\n".utf8))
         #expect(ReplyEncoder.encode(.nullArray, resp3: false) == Array("*-1\r\n".utf8))
-        #expect(ReplyEncoder.encode(.map([.bulk("a"), .integer(1)]), resp3: false) == Array("*2\r\n$1\r\na\r\n:1\r\n".utf8))
+        #expect(
+            ReplyEncoder.encode(.map([.bulk("a"), .integer(1)]), resp3: false) == Array("*2\r\n$1\r\na\r\n:1\r\n".utf8))
         #expect(ReplyEncoder.encode(.bool(true), resp3: false) == Array(":1\r\n".utf8))
         #expect(ReplyEncoder.encode(.double(1.5), resp3: false) == Array("$3\r\n1.5\r\n".utf8))
         #expect(ReplyEncoder.encode(.error("ERR bad\r\nline"), resp3: false) == Array("-ERR bad  line\r\n".utf8))
@@ -123,12 +125,14 @@ func strings(_ batch: CommandBatch) -> [[String]] {
 
     @Test func resp3Encodings() {
         #expect(ReplyEncoder.encode(.null, resp3: true) == Array("_\r\n".utf8))
-        #expect(ReplyEncoder.encode(.map([.bulk("a"), .integer(1)]), resp3: true) == Array("%1\r\n$1\r\na\r\n:1\r\n".utf8))
+        #expect(
+            ReplyEncoder.encode(.map([.bulk("a"), .integer(1)]), resp3: true) == Array("%1\r\n$1\r\na\r\n:1\r\n".utf8))
         #expect(ReplyEncoder.encode(.set([.integer(1)]), resp3: true) == Array("~1\r\n:1\r\n".utf8))
         #expect(ReplyEncoder.encode(.bool(false), resp3: true) == Array("#f\r\n".utf8))
         #expect(ReplyEncoder.encode(.double(.infinity), resp3: true) == Array(",inf\r\n".utf8))
         #expect(
-            ReplyEncoder.encode(.verbatim(format: "txt", Array("hi".utf8)), resp3: true) == Array("=6\r\ntxt:hi\r\n".utf8))
+            ReplyEncoder.encode(.verbatim(format: "txt", Array("hi".utf8)), resp3: true)
+                == Array("=6\r\ntxt:hi\r\n".utf8))
         #expect(ReplyEncoder.encode(.push([.bulk("x")]), resp3: true) == Array(">1\r\n$1\r\nx\r\n".utf8))
     }
 

@@ -41,7 +41,11 @@ enum BitmapCommands {
         let mask = UInt8(1 << (7 - (offset & 7)))
         let old = b[byte] & mask != 0 ? 1 : 0
         if on == 1 { b[byte] |= mask } else { b[byte] &= ~mask }
-        if let slot { ctx.db.table[slot].value = .rawString(b) } else { ctx.db.table.insertNew(ctx.argBytes(1), value: .rawString(b)) }
+        if let slot {
+            ctx.db.table[slot].value = .rawString(b)
+        } else {
+            ctx.db.table.insertNew(ctx.argBytes(1), value: .rawString(b))
+        }
         ctx.markDirty()
         return .integer(Int64(old))
     }
@@ -146,9 +150,17 @@ enum BitmapCommands {
     static func bitop(_ ctx: CommandContext) throws(CommandError) -> Reply {
         enum Op { case and, or, xor, not }
         let op: Op
-        if ctx.argIs(1, "and") { op = .and } else if ctx.argIs(1, "or") { op = .or } else if ctx.argIs(1, "xor") {
+        if ctx.argIs(1, "and") {
+            op = .and
+        } else if ctx.argIs(1, "or") {
+            op = .or
+        } else if ctx.argIs(1, "xor") {
             op = .xor
-        } else if ctx.argIs(1, "not") { op = .not } else { throw .syntax }
+        } else if ctx.argIs(1, "not") {
+            op = .not
+        } else {
+            throw .syntax
+        }
         if op == .not && ctx.argc != 4 { throw .bitopNotArity }
         var sources: [[UInt8]] = []
         var maxLen = 0
@@ -200,8 +212,9 @@ enum BitmapCommands {
 
     static func fieldType(_ ctx: CommandContext, _ i: Int) throws(CommandError) -> FieldType {
         let a = ctx.arg(i)
-        guard let first = a.first, first == UInt8(ascii: "i") || first == UInt8(ascii: "u") || first == UInt8(ascii: "I")
-            || first == UInt8(ascii: "U"), let bits = parseInt64(a.dropFirst())
+        guard let first = a.first,
+            first == UInt8(ascii: "i") || first == UInt8(ascii: "u") || first == UInt8(ascii: "I")
+                || first == UInt8(ascii: "U"), let bits = parseInt64(a.dropFirst())
         else { throw .bitfieldType }
         let signed = first == UInt8(ascii: "i") || first == UInt8(ascii: "I")
         if bits < 1 || (signed && bits > 64) || (!signed && bits > 63) { throw .bitfieldType }
@@ -329,9 +342,15 @@ enum BitmapCommands {
                 writes = true
                 j += 4
             } else if ctx.argIs(j, "overflow") && remaining >= 1 {
-                if ctx.argIs(j + 1, "wrap") { overflow = .wrap } else if ctx.argIs(j + 1, "sat") {
+                if ctx.argIs(j + 1, "wrap") {
+                    overflow = .wrap
+                } else if ctx.argIs(j + 1, "sat") {
                     overflow = .sat
-                } else if ctx.argIs(j + 1, "fail") { overflow = .fail } else { throw .bitfieldOverflowType }
+                } else if ctx.argIs(j + 1, "fail") {
+                    overflow = .fail
+                } else {
+                    throw .bitfieldOverflowType
+                }
                 j += 2
             } else {
                 throw .syntax
@@ -387,7 +406,11 @@ enum BitmapCommands {
             }
         }
         if changed {
-            if let slot { ctx.db.table[slot].value = .rawString(b) } else { ctx.db.table.insertNew(ctx.argBytes(1), value: .rawString(b)) }
+            if let slot {
+                ctx.db.table[slot].value = .rawString(b)
+            } else {
+                ctx.db.table.insertNew(ctx.argBytes(1), value: .rawString(b))
+            }
             ctx.markDirty()
         }
         return .array(replies)

@@ -47,11 +47,18 @@ enum ClientCommands {
         let attr = ctx.argString(2)
         let value = ctx.argBytes(3)
         let isName: Bool
-        if ctx.argIs(2, "lib-name") { isName = true } else if ctx.argIs(2, "lib-ver") { isName = false } else {
+        if ctx.argIs(2, "lib-name") {
+            isName = true
+        } else if ctx.argIs(2, "lib-ver") {
+            isName = false
+        } else {
             throw CommandError("ERR Unrecognized option '\(attr)'")
         }
-        try validateName(value, error: CommandError("ERR \(attr) cannot contain spaces, newlines or special characters."))
-        if isName { ctx.session.libName = String(decoding: value, as: UTF8.self) } else {
+        try validateName(
+            value, error: CommandError("ERR \(attr) cannot contain spaces, newlines or special characters."))
+        if isName {
+            ctx.session.libName = String(decoding: value, as: UTF8.self)
+        } else {
             ctx.session.libVersion = String(decoding: value, as: UTF8.self)
         }
         return .ok
@@ -133,7 +140,11 @@ enum ClientCommands {
             } else if ctx.argIs(j, "laddr") {
                 laddr = value
             } else if ctx.argIs(j, "skipme") {
-                if ctx.argIs(j + 1, "yes") { skipMe = true } else if ctx.argIs(j + 1, "no") { skipMe = false } else {
+                if ctx.argIs(j + 1, "yes") {
+                    skipMe = true
+                } else if ctx.argIs(j + 1, "no") {
+                    skipMe = false
+                } else {
                     throw .syntax
                 }
             } else if ctx.argIs(j, "maxage") {
@@ -209,7 +220,9 @@ enum ClientCommands {
         if timeout < 0 { throw .timeoutNegative }
         var writesOnly = false
         if ctx.argc == 4 {
-            if ctx.argIs(3, "write") { writesOnly = true } else if !ctx.argIs(3, "all") {
+            if ctx.argIs(3, "write") {
+                writesOnly = true
+            } else if !ctx.argIs(3, "all") {
                 throw CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
             }
         } else if ctx.argc > 4 {

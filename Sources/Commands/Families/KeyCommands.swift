@@ -41,9 +41,15 @@ enum KeyCommands {
         var gt = false
         var lt = false
         for j in 3..<max(3, ctx.argc) {
-            if ctx.argIs(j, "nx") { nx = true } else if ctx.argIs(j, "xx") { xx = true } else if ctx.argIs(j, "gt") {
+            if ctx.argIs(j, "nx") {
+                nx = true
+            } else if ctx.argIs(j, "xx") {
+                xx = true
+            } else if ctx.argIs(j, "gt") {
                 gt = true
-            } else if ctx.argIs(j, "lt") { lt = true } else {
+            } else if ctx.argIs(j, "lt") {
+                lt = true
+            } else {
                 throw CommandError("ERR Unsupported option \(ctx.argString(j))")
             }
         }
@@ -173,7 +179,8 @@ enum KeyCommands {
             if !replace { return .zero }
             ctx.keyspace.databases[targetDB].delete(ctx.arg(2), now: now)
         }
-        ctx.keyspace.databases[targetDB].table.insertNew(ctx.argBytes(2), value: entry.value.deepCopy(),
+        ctx.keyspace.databases[targetDB].table.insertNew(
+            ctx.argBytes(2), value: entry.value.deepCopy(),
             expireAt: entry.expireAt)
         ctx.markDirty()
         return .one
@@ -189,7 +196,8 @@ enum KeyCommands {
         let now = ctx.now
         if ctx.keyspace.databases[target].lookup(ctx.arg(1), now: now) != nil { return .zero }
         let entry = ctx.db.table.remove(slot: slot)
-        ctx.keyspace.databases[target].table.insertNew(entry.key, value: entry.value, expireAt: entry.expireAt,
+        ctx.keyspace.databases[target].table.insertNew(
+            entry.key, value: entry.value, expireAt: entry.expireAt,
             lru: entry.lru)
         ctx.markDirty()
         return .one

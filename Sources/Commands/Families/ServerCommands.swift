@@ -4,7 +4,7 @@ import RESP
 import ServerConfig
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 enum ServerCommands {
@@ -306,11 +306,19 @@ enum ServerCommands {
     static func shutdown(_ ctx: CommandContext) throws(CommandError) -> Reply {
         var request = ShutdownRequest()
         for i in 1..<max(1, ctx.argc) {
-            if ctx.argIs(i, "nosave") { request.save = false } else if ctx.argIs(i, "save") {
+            if ctx.argIs(i, "nosave") {
+                request.save = false
+            } else if ctx.argIs(i, "save") {
                 request.save = true
-            } else if ctx.argIs(i, "now") { request.now = true } else if ctx.argIs(i, "force") {
+            } else if ctx.argIs(i, "now") {
+                request.now = true
+            } else if ctx.argIs(i, "force") {
                 request.force = true
-            } else if ctx.argIs(i, "abort") { request.abort = true } else { throw .syntax }
+            } else if ctx.argIs(i, "abort") {
+                request.abort = true
+            } else {
+                throw .syntax
+            }
         }
         if request.abort && (request.save != nil || request.now || request.force) { throw .syntax }
         if request.abort { throw CommandError("ERR No shutdown in progress.") }
@@ -353,10 +361,11 @@ enum ServerCommands {
         ]
         for (i, db) in ctx.keyspace.databases.enumerated() where db.count > 0 {
             items.append(.bulk("db.\(i)"))
-            items.append(.map([
-                .bulk("overhead.hashtable.main"), .integer(Int64(db.count * 24)),
-                .bulk("overhead.hashtable.expires"), .integer(Int64(db.volatileCount * 8)),
-            ]))
+            items.append(
+                .map([
+                    .bulk("overhead.hashtable.main"), .integer(Int64(db.count * 24)),
+                    .bulk("overhead.hashtable.expires"), .integer(Int64(db.volatileCount * 8)),
+                ]))
         }
         items += [
             .bulk("keys.count"), .integer(Int64(ctx.keyspace.keyCount)),
@@ -371,7 +380,11 @@ enum ServerCommands {
 
     /// MEMORY DOCTOR
     static func memoryDoctor(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        .verbatim(format: "txt", Array("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.".utf8))
+        .verbatim(
+            format: "txt",
+            Array(
+                "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
+                    .utf8))
     }
 
     /// MEMORY MALLOC-STATS

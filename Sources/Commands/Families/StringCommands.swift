@@ -118,7 +118,8 @@ enum StringCommands {
         }
         let found = ctx.lookupWrite(1) != nil
         if (o.nx && found) || (o.xx && !found) { return .null }
-        ctx.db.set(ctx.arg(1), .fromBytes(ctx.arg(2)), expireAt: o.expireAt ?? KeyEntry.noExpiry, keepTTL: o.keepTTL,
+        ctx.db.set(
+            ctx.arg(1), .fromBytes(ctx.arg(2)), expireAt: o.expireAt ?? KeyEntry.noExpiry, keepTTL: o.keepTTL,
             now: ctx.now)
         ctx.markDirty()
         return o.get ? old : .ok
