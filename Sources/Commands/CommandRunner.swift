@@ -46,6 +46,7 @@ public final class CommandRunner {
             context.batch.bytes.append(contentsOf: a)
             context.batch.spans.append(start..<(start + a.count))
         }
+        context.beginBatch()
         _ = context.execute(commandAt: 0)
     }
 

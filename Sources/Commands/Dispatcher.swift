@@ -12,6 +12,13 @@ extension CommandContext {
     /// Runs command `index` of the batch through Redis's gatekeeping order — unknown
     /// command, arity, authentication — then its handler, and encodes the reply into
     /// `output` (unless CLIENT REPLY says otherwise).
+    /// Takes the time commands of the next batch see (Redis's commandTimeSnapshot, once per
+    /// read instead of once per command).
+    public func beginBatch() {
+        server.keyspace.now = server.clock()
+        server.commandClock = monotonicMicrosNow()
+    }
+
     public func execute(commandAt index: Int) -> DispatchOutcome {
         let spans = batch.arguments(of: index)
         argBase = spans.lowerBound
@@ -92,8 +99,6 @@ extension CommandContext {
             return reject(.unknownSubcommand(argBytes(1), container: argString(0)), command)
         }
         self.command = command
-        server.keyspace.now = server.clock()
-        let start = server.monotonicMicros()
         let reply: Reply
         do {
             reply = try handler(self)
@@ -103,7 +108,10 @@ extension CommandContext {
             reply = .error(error.message)
         }
         command.calls += 1
-        command.microseconds += Int(server.monotonicMicros() - start)
+        // One clock read per command: the end of one command starts the next.
+        let end = monotonicMicrosNow()
+        command.microseconds += Int(end - server.commandClock)
+        server.commandClock = end
         server.stats.totalCommands += 1
         session.lastCommand = command.fullName
         return Dispatched(reply: reply)

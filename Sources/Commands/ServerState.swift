@@ -97,8 +97,8 @@ public final class ServerState {
     public var pauseWritesOnly = false
     /// The clock commands see; tests replace it.
     public var clock: () -> Int64
-    /// Milliseconds of monotonic time, for latency measurements.
-    public var monotonicMicros: () -> Int64
+    /// Monotonic microseconds when the current command started (for commandstats).
+    public var commandClock: Int64 = 0
 
     /// Asked to shut down; returns an error text to refuse (e.g. a failed save).
     public var shutdownHook: ((ShutdownRequest) -> CommandError?)?
@@ -114,7 +114,6 @@ public final class ServerState {
         self.keyspace = Keyspace(databases: Int(config.int("databases")), seed: UInt64.random(in: 0...UInt64.max))
         self.commands = CommandTable(registrations: CommandTable.allRegistrations)
         self.clock = clock
-        self.monotonicMicros = monotonicMicrosNow
         let now = clock()
         self.startTime = now
         self.lastSaveTime = now / 1000

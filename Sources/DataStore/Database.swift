@@ -16,7 +16,7 @@ public struct Database {
     @inline(__always)
     public mutating func lookup(_ key: UnsafeRawBufferPointer, now: Int64) -> Int? {
         guard let slot = table.find(key) else { return nil }
-        let expireAt = table[slot].expireAt
+        let expireAt = table.slots[slot].expireAt
         if expireAt != KeyEntry.noExpiry && expireAt < now {
             table.remove(slot: slot)
             expiredKeys += 1

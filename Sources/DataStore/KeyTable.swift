@@ -97,20 +97,23 @@ public struct KeyTable {
     @inline(__always)
     public func find(_ key: UnsafeRawBufferPointer) -> Int? {
         let h = hashOf(key)
-        var i = buckets[Int(h) & mask]
-        while i >= 0 {
-            let idx = Int(i)
-            if slots[idx].hash == h && bytesEqual(slots[idx].key, key) { return idx }
-            i = slots[idx].next
+        return slots.withUnsafeBufferPointer { entries -> Int? in
+            var i = buckets[Int(h) & mask]
+            while i >= 0 {
+                let idx = Int(i)
+                if entries[idx].hash == h && bytesEqual(entries[idx].key, key) { return idx }
+                i = entries[idx].next
+            }
+            return nil
         }
-        return nil
     }
 
     public func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
     public func find(_ key: ArraySlice<UInt8>) -> Int? { key.withUnsafeBytes { find($0) } }
 
     public subscript(slot: Int) -> KeyEntry {
-        get { slots[slot] }
+        // Borrow, never copy: a copy would retain the key and the value.
+        _read { yield slots[slot] }
         _modify { yield &slots[slot] }
     }
 

@@ -135,6 +135,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                     break
                 }
             }
+            ctx.beginBatch()
             var i = start
             while i < ctx.batch.count && !session.closeAfterReply {
                 if case .paused = ctx.execute(commandAt: i) {
