@@ -18,7 +18,7 @@ let package = Package(
     targets: [
         .target(name: "CSupport"),
         .target(name: "RESP", swiftSettings: swiftSettings),
-        .target(name: "DataStore", swiftSettings: swiftSettings),
+        .target(name: "DataStore", dependencies: ["CSupport"], swiftSettings: swiftSettings),
         .target(name: "ServerConfig", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .target(
             name: "Commands",

@@ -13,6 +13,8 @@ public final class CommandContext {
     public var argBase = 0
     public var argc = 0
     public var command: Command?
+    /// Scratch space for prefetching a batch's keys.
+    var prefetchHashes: [UInt32] = []
     /// Replies encoded for this connection, flushed by the runtime.
     public var output: [UInt8] = []
 

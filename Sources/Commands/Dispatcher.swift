@@ -19,6 +19,30 @@ extension CommandContext {
         server.commandClock = monotonicMicrosNow()
     }
 
+    /// Before a pipelined batch runs, asks the CPU for the hash-table memory of every
+    /// command's first key, in three overlapping stages (see KeyTable.prefetchBucket).
+    public func prefetchBatchKeys(from start: Int = 0) {
+        let n = batch.count - start
+        guard n >= 4 else { return }
+        prefetchHashes.removeAll(keepingCapacity: true)
+        let table = server.commands
+        let dbIndex = session.db
+        for i in start..<batch.count {
+            let spans = batch.arguments(of: i)
+            guard spans.count >= 2,
+                let command = batch.argument(spans.lowerBound).withUnsafeBytes({ table.lookup($0) }),
+                command.metadata.firstKey == 1
+            else { continue }
+            let h = batch.argument(spans.lowerBound + 1).withUnsafeBytes {
+                server.keyspace.databases[dbIndex].table.hash($0)
+            }
+            prefetchHashes.append(h)
+            server.keyspace.databases[dbIndex].table.prefetchBucket(hash: h)
+        }
+        for h in prefetchHashes { server.keyspace.databases[dbIndex].table.prefetchSlot(hash: h) }
+        for h in prefetchHashes { server.keyspace.databases[dbIndex].table.prefetchKey(hash: h) }
+    }
+
     public func execute(commandAt index: Int) -> DispatchOutcome {
         let spans = batch.arguments(of: index)
         argBase = spans.lowerBound

@@ -1,3 +1,5 @@
+import CSupport
+
 /// Hashes bytes a word at a time (a small multiply-xorshift mix, seeded per process so
 /// that clients cannot pick colliding keys in advance).
 @inline(__always)
@@ -109,6 +111,41 @@ public struct KeyTable {
     }
 
     public func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
+
+    /// Memory-level parallelism for pipelined batches: each stage touches only memory the
+    /// previous stage asked the CPU to fetch, so the misses of many keys overlap instead of
+    /// stalling one after another (bucket head, then slot, then key bytes).
+    @inline(__always)
+    public func prefetchBucket(hash h: UInt32) {
+        buckets.withUnsafeBufferPointer { swiftlet_prefetch($0.baseAddress! + (Int(h) & mask)) }
+    }
+
+    @inline(__always)
+    public func prefetchSlot(hash h: UInt32) {
+        let i = buckets[Int(h) & mask]
+        guard i >= 0 else { return }
+        slots.withUnsafeBufferPointer { swiftlet_prefetch($0.baseAddress! + Int(i)) }
+    }
+
+    @inline(__always)
+    public func prefetchKey(hash h: UInt32) {
+        let i = buckets[Int(h) & mask]
+        guard i >= 0 else { return }
+        slots.withUnsafeBufferPointer { entries in
+            entries[Int(i)].key.withUnsafeBufferPointer { swiftlet_prefetch(UnsafeRawPointer($0.baseAddress)) }
+            // The value's first word is its heap object for strings (an integer otherwise, and
+            // prefetching any address is harmless); reading it raw avoids a retain, which
+            // would itself wait for the miss.
+            let entry = UnsafeRawPointer(entries.baseAddress! + Int(i))
+            let word = entry.load(fromByteOffset: Self.valueOffset, as: UInt.self)
+            swiftlet_prefetch(UnsafeRawPointer(bitPattern: word))
+        }
+    }
+
+    static let valueOffset = MemoryLayout<KeyEntry>.offset(of: \KeyEntry.value)!
+
+    @inline(__always)
+    public func hash(_ key: UnsafeRawBufferPointer) -> UInt32 { hashOf(key) }
     public func find(_ key: ArraySlice<UInt8>) -> Int? { key.withUnsafeBytes { find($0) } }
 
     public subscript(slot: Int) -> KeyEntry {

@@ -136,6 +136,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 }
             }
             ctx.beginBatch()
+            ctx.prefetchBatchKeys(from: start)
             var i = start
             while i < ctx.batch.count && !session.closeAfterReply {
                 if case .paused = ctx.execute(commandAt: i) {
