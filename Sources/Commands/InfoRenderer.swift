@@ -209,7 +209,7 @@ enum InfoRenderer {
                 [
                     ("total_connections_received", String(st.totalConnections)),
                     ("total_commands_processed", String(st.totalCommands)),
-                    ("instantaneous_ops_per_sec", "0"),
+                    ("instantaneous_ops_per_sec", String(st.instantaneousOps)),
                     ("total_net_input_bytes", String(st.netInputBytes)),
                     ("total_net_output_bytes", String(st.netOutputBytes)),
                     ("total_net_repl_input_bytes", "0"),

@@ -64,6 +64,7 @@ public struct ServerStats {
     public var netOutputBytes = 0
     public var unexpectedErrorReplies = 0
     public var peakMemory = 0
+    public var instantaneousOps = 0
 }
 
 /// What `SHUTDOWN` asked for.

@@ -116,7 +116,21 @@ public final class ServerRuntime: @unchecked Sendable {
             bootstrap = bootstrap.serverChannelOption(ChannelOptions.socketOption(.ipv6_v6only), value: 1)
         }
         if keepalive > 0 {
+            // Redis's anetKeepAlive: probe after `tcp-keepalive` idle seconds, every third of that, 3 times.
+            let tcp = NIOBSDSocket.OptionLevel.tcp
             bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+                .childChannelOption(
+                    ChannelOptions.Types.SocketOption(level: tcp, name: NIOBSDSocket.Option(rawValue: TCP_KEEPIDLE)),
+                    value: SocketOptionValue(keepalive)
+                )
+                .childChannelOption(
+                    ChannelOptions.Types.SocketOption(level: tcp, name: NIOBSDSocket.Option(rawValue: TCP_KEEPINTVL)),
+                    value: SocketOptionValue(max(1, keepalive / 3))
+                )
+                .childChannelOption(
+                    ChannelOptions.Types.SocketOption(level: tcp, name: NIOBSDSocket.Option(rawValue: TCP_KEEPCNT)),
+                    value: 3
+                )
         }
         return bootstrap.childChannelInitializer { [unowned self] channel in
             channel.eventLoop.makeCompletedFuture {
@@ -142,6 +156,7 @@ public final class ServerRuntime: @unchecked Sendable {
         cronLoops += 1
         if state.activeExpireEnabled { activeExpireCycle(hz: hz) }
         if cronLoops % hz == 0 { clientsTimeoutCheck() }
+        trackInstantaneousOps()
         if !parked.isEmpty && (state.pausedUntil == 0 || state.clock() >= state.pausedUntil) { resumeParked() }
         let used = MemoryInfo.usedMemory()
         if used > state.stats.peakMemory { state.stats.peakMemory = used }
@@ -161,6 +176,22 @@ public final class ServerRuntime: @unchecked Sendable {
                 timeUp: { monotonicMicrosNow() - start > budget })
             if monotonicMicrosNow() - start > budget { break }
         }
+    }
+
+    /// Redis's trackInstantaneousMetric: ops per second over the last 16 samples.
+    var opsSamples: [Double] = []
+    var lastOpsSample: (time: Int64, ops: Int) = (0, 0)
+
+    func trackInstantaneousOps() {
+        let now = monotonicMicrosNow()
+        let ops = state.stats.totalCommands
+        if lastOpsSample.time > 0 && now > lastOpsSample.time {
+            let rate = Double(ops - lastOpsSample.ops) * 1_000_000 / Double(now - lastOpsSample.time)
+            opsSamples.append(rate)
+            if opsSamples.count > 16 { opsSamples.removeFirst() }
+            state.stats.instantaneousOps = Int(opsSamples.reduce(0, +) / Double(opsSamples.count))
+        }
+        lastOpsSample = (now, ops)
     }
 
     func clientsTimeoutCheck() {
