@@ -64,6 +64,41 @@ extension CommandError {
     public static let noPermission = CommandError("NOPERM this user has no permissions to run this command")
     public static let helloAuthMissing = CommandError("ERR Syntax error in HELLO option 'AUTH'")
 
+    public static func unrecognizedOption(_ name: String) -> CommandError {
+        CommandError("ERR Unrecognized option '\(name)'")
+    }
+    public static func attributeSpaces(_ name: String) -> CommandError {
+        CommandError("ERR \(name) cannot contain spaces, newlines or special characters.")
+    }
+    public static func unknownClientType(_ name: String) -> CommandError {
+        CommandError("ERR Unknown client type '\(name)'")
+    }
+    public static let invalidClientID = CommandError("ERR Invalid client ID")
+    public static let clientIDNotPositive = CommandError("ERR client-id should be greater than 0")
+    public static let timeoutNotInteger = CommandError("ERR timeout is not an integer or out of range")
+    public static let pauseMode = CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+    public static let decrementOverflow = CommandError("ERR decrement would overflow")
+    public static let lcsWrongType = CommandError("WRONGTYPE The specified keys must contain string values")
+    public static let protocolVersionNotInteger = CommandError("ERR Protocol version is not an integer or out of range")
+    public static func helloOption(_ option: String) -> CommandError {
+        CommandError("ERR Syntax error in HELLO option '\(option)'")
+    }
+    public static func rewriteFailed(_ reason: String) -> CommandError {
+        CommandError("ERR Rewriting config file: \(reason)")
+    }
+    public static let getkeysInvalidCommand = CommandError("ERR Invalid command specified")
+    public static let getkeysArity = CommandError("ERR Invalid number of arguments specified for command")
+    public static let getkeysNoKeys = CommandError("ERR The command has no key arguments")
+    public static let noShutdownInProgress = CommandError("ERR No shutdown in progress.")
+    public static func unsupportedOption(_ option: String) -> CommandError {
+        CommandError("ERR Unsupported option \(option)")
+    }
+    public static let expireNXAndOthers = CommandError(
+        "ERR NX and XX, GT or LT options at the same time are not compatible")
+    public static let expireGTAndLT = CommandError("ERR GT and LT options at the same time are not compatible")
+    public static let invalidFirstDB = CommandError("ERR invalid first DB index")
+    public static let invalidSecondDB = CommandError("ERR invalid second DB index")
+
     public static func wrongArity(_ fullName: String) -> CommandError {
         CommandError("ERR wrong number of arguments for '\(fullName)' command")
     }

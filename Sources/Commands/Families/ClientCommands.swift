@@ -52,10 +52,10 @@ enum ClientCommands {
         } else if ctx.argIs(2, "lib-ver") {
             isName = false
         } else {
-            throw CommandError("ERR Unrecognized option '\(attr)'")
+            throw .unrecognizedOption(attr)
         }
         try validateName(
-            value, error: CommandError("ERR \(attr) cannot contain spaces, newlines or special characters."))
+            value, error: .attributeSpaces(attr))
         if isName {
             ctx.session.libName = String(decoding: value, as: UTF8.self)
         } else {
@@ -81,12 +81,12 @@ enum ClientCommands {
         var ids: Set<Int64>?
         if ctx.argc == 4 && ctx.argIs(2, "type") {
             let t = ctx.argString(3).lowercased()
-            guard isKnownType(t) else { throw CommandError("ERR Unknown client type '\(ctx.argString(3))'") }
+            guard isKnownType(t) else { throw .unknownClientType(ctx.argString(3)) }
             typeFilter = t
         } else if ctx.argc >= 4 && ctx.argIs(2, "id") {
             var set = Set<Int64>()
             for j in 3..<ctx.argc {
-                guard let v = parseInt64(ctx.arg(j)), v > 0 else { throw CommandError("ERR Invalid client ID") }
+                guard let v = parseInt64(ctx.arg(j)), v > 0 else { throw .invalidClientID }
                 set.insert(v)
             }
             ids = set
@@ -126,12 +126,12 @@ enum ClientCommands {
             let value = ctx.argString(j + 1)
             if ctx.argIs(j, "id") {
                 guard let v = parseInt64(ctx.arg(j + 1)), v > 0 else {
-                    throw CommandError("ERR client-id should be greater than 0")
+                    throw .clientIDNotPositive
                 }
                 id = v
             } else if ctx.argIs(j, "type") {
                 let t = value.lowercased()
-                guard isKnownType(t) else { throw CommandError("ERR Unknown client type '\(value)'") }
+                guard isKnownType(t) else { throw .unknownClientType(value) }
                 type = t
             } else if ctx.argIs(j, "user") {
                 user = value
@@ -215,7 +215,7 @@ enum ClientCommands {
     /// CLIENT PAUSE timeout [WRITE | ALL]
     static func pause(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let timeout = parseInt64(ctx.arg(2)) else {
-            throw CommandError("ERR timeout is not an integer or out of range")
+            throw .timeoutNotInteger
         }
         if timeout < 0 { throw .timeoutNegative }
         var writesOnly = false
@@ -223,7 +223,7 @@ enum ClientCommands {
             if ctx.argIs(3, "write") {
                 writesOnly = true
             } else if !ctx.argIs(3, "all") {
-                throw CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+                throw .pauseMode
             }
         } else if ctx.argc > 4 {
             throw .syntax

@@ -79,7 +79,7 @@ enum ConnectionCommands {
         var next = 1
         if ctx.argc >= 2 {
             guard let v = parseInt64(ctx.arg(1)) else {
-                throw CommandError("ERR Protocol version is not an integer or out of range")
+                throw .protocolVersionNotInteger
             }
             if v < 2 || v > 3 { throw .noProto }
             version = v
@@ -97,7 +97,7 @@ enum ConnectionCommands {
                 name = ctx.argBytes(j + 1)
                 j += 2
             } else {
-                throw CommandError("ERR Syntax error in HELLO option '\(ctx.argString(j))'")
+                throw .helloOption(ctx.argString(j))
             }
         }
         if let (user, password) = credentials {

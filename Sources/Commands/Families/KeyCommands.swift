@@ -50,13 +50,13 @@ enum KeyCommands {
             } else if ctx.argIs(j, "lt") {
                 lt = true
             } else {
-                throw CommandError("ERR Unsupported option \(ctx.argString(j))")
+                throw .unsupportedOption(ctx.argString(j))
             }
         }
         if nx && (xx || gt || lt) {
-            throw CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
+            throw .expireNXAndOthers
         }
-        if gt && lt { throw CommandError("ERR GT and LT options at the same time are not compatible") }
+        if gt && lt { throw .expireGTAndLT }
         if seconds {
             if when > Int64.max / 1000 || when < Int64.min / 1000 { throw .invalidExpireTime(name) }
             when *= 1000
@@ -206,10 +206,10 @@ enum KeyCommands {
     /// SWAPDB index1 index2
     static func swapdb(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let a = parseInt64(ctx.arg(1)), a >= Int64(Int32.min), a <= Int64(Int32.max) else {
-            throw CommandError("ERR invalid first DB index")
+            throw .invalidFirstDB
         }
         guard let b = parseInt64(ctx.arg(2)), b >= Int64(Int32.min), b <= Int64(Int32.max) else {
-            throw CommandError("ERR invalid second DB index")
+            throw .invalidSecondDB
         }
         let n = Int64(ctx.keyspace.databases.count)
         guard a >= 0 && a < n && b >= 0 && b < n else { throw .dbIndexOutOfRange }

@@ -70,7 +70,7 @@ enum ServerCommands {
         do {
             try ctx.config.set(pairs)
         } catch {
-            if error.directive == nil { throw CommandError("ERR " + error.message) }
+            if error.directive == nil { throw .generic(error.message) }
             throw .configSet(error.message, directive: error.directive)
         }
         return .ok
@@ -98,7 +98,7 @@ enum ServerCommands {
             try ctx.config.rewrite()
         } catch {
             if error.message == CommandError.noConfigFile.message.dropFirst(4) { throw .noConfigFile }
-            throw CommandError("ERR Rewriting config file: \(error.message)")
+            throw .rewriteFailed(error.message)
         }
         return .ok
     }
@@ -184,17 +184,17 @@ enum ServerCommands {
     }
 
     static func keysOf(_ ctx: CommandContext) throws(CommandError) -> (Command, [Int]) {
-        guard let cmd = find(ctx, ctx.argString(2)) else { throw CommandError("ERR Invalid command specified") }
+        guard let cmd = find(ctx, ctx.argString(2)) else { throw .getkeysInvalidCommand }
         var command = cmd
         let argc = ctx.argc - 2
         if !command.subcommands.isEmpty && argc >= 2, let sub = command.subcommands[ctx.argString(3).lowercased()] {
             command = sub
         }
         guard command.acceptsArgumentCount(argc) else {
-            throw CommandError("ERR Invalid number of arguments specified for command")
+            throw .getkeysArity
         }
         let positions = KeyExtraction.positions(command, argc: argc) { ctx.arg($0 + 2) }
-        if positions.isEmpty { throw CommandError("ERR The command has no key arguments") }
+        if positions.isEmpty { throw .getkeysNoKeys }
         return (command, positions)
     }
 
@@ -321,7 +321,7 @@ enum ServerCommands {
             }
         }
         if request.abort && (request.save != nil || request.now || request.force) { throw .syntax }
-        if request.abort { throw CommandError("ERR No shutdown in progress.") }
+        if request.abort { throw .noShutdownInProgress }
         if let failure = ctx.server.shutdownHook?(request) { throw failure }
         // The server goes away: Redis sends no reply.
         ctx.session.closeAfterReply = true

@@ -249,7 +249,7 @@ enum StringCommands {
     /// DECRBY key decrement
     static func decrby(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let n = try ctx.int64(2)
-        if n == Int64.min { throw CommandError("ERR decrement would overflow") }
+        if n == Int64.min { throw .decrementOverflow }
         return try incrementBy(ctx, -n)
     }
 
@@ -381,13 +381,13 @@ enum StringCommands {
         var b: [UInt8] = []
         if let slot = ctx.lookupRead(1) {
             guard ctx.db.table[slot].value.isString else {
-                throw CommandError("WRONGTYPE The specified keys must contain string values")
+                throw .lcsWrongType
             }
             a = ctx.db.table[slot].value.stringBytes!
         }
         if let slot = ctx.lookupRead(2) {
             guard ctx.db.table[slot].value.isString else {
-                throw CommandError("WRONGTYPE The specified keys must contain string values")
+                throw .lcsWrongType
             }
             b = ctx.db.table[slot].value.stringBytes!
         }
