@@ -113,7 +113,9 @@ public final class ServerRuntime: @unchecked Sendable {
                 ChannelOptions.recvAllocator,
                 value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1024 * 1024))
         if ipv6 {
-            bootstrap = bootstrap.serverChannelOption(ChannelOptions.socketOption(.ipv6_v6only), value: 1)
+            // As Redis: an IPv6 listener takes IPv6 only, so `* -::*` binds both families.
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
         if keepalive > 0 {
             // Redis's anetKeepAlive: probe after `tcp-keepalive` idle seconds, every third of that, 3 times.

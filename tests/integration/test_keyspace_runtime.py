@@ -169,3 +169,26 @@ def test_info_sections(swiftlet):
     assert "cmdstat_get" not in default and "errorstat_ERR" in default
     both = swiftlet.raw().command("INFO", "server", "keyspace")
     assert b"# Server" in both and b"# Keyspace" in both and b"# Memory" not in both
+
+
+def test_ipv6_loopback_listener_and_logfile(start_swiftlet, tmp_path):
+    logfile = str(tmp_path / "swiftlet.log")
+    s = start_swiftlet("--bind", "127.0.0.1", "::1", "--logfile", logfile, "--loglevel", "verbose")
+    sock = socket.create_connection(("::1", s.port), timeout=5)
+    sock.sendall(b"CLIENT INFO\r\n")
+    data = b""
+    while not data.endswith(b"\r\n") or data.count(b"\r\n") < 2:
+        data += sock.recv(4096)
+    assert b"addr=[::1]:" in data and b"laddr=[::1]:" in data
+    sock.close()
+    time.sleep(0.2)
+    text = open(logfile).read()
+    assert "Ready to accept connections" in text
+    assert re.search(r"^\d+:M .* - Accepted \[::1\]:\d+$", text, re.M)
+
+
+def test_loglevel_warning_hides_notices(start_swiftlet, tmp_path):
+    logfile = str(tmp_path / "quiet.log")
+    s = start_swiftlet("--logfile", logfile, "--loglevel", "warning")
+    s.client().ping()
+    assert "Ready to accept connections" not in open(logfile).read()
