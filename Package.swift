@@ -15,11 +15,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         .target(name: "CSupport"),
         .target(name: "RESP", swiftSettings: swiftSettings),
-        .target(name: "DataStore", dependencies: ["CSupport"], swiftSettings: swiftSettings),
+        .target(
+            name: "DataStore",
+            dependencies: ["CSupport", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "ServerConfig", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .target(
             name: "Commands",

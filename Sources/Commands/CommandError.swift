@@ -99,6 +99,17 @@ extension CommandError {
     public static let invalidFirstDB = CommandError("ERR invalid first DB index")
     public static let invalidSecondDB = CommandError("ERR invalid second DB index")
 
+    public static let mustBePositive = CommandError("ERR value is out of range, must be positive")
+    public static let indexOutOfRange = CommandError("ERR index out of range")
+    public static let lposRankZero = CommandError(
+        "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
+    )
+    public static let lposRankRange = CommandError(
+        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+    public static let lposCountNegative = CommandError("ERR COUNT can't be negative")
+    public static let lposMaxlenNegative = CommandError("ERR MAXLEN can't be negative")
+    public static let countNotPositive = CommandError("ERR count should be greater than 0")
+
     public static func wrongArity(_ fullName: String) -> CommandError {
         CommandError("ERR wrong number of arguments for '\(fullName)' command")
     }

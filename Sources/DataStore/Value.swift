@@ -6,11 +6,13 @@ public enum Value {
     /// A string modified in place (APPEND, SETRANGE, SETBIT, …): Redis's `raw` encoding
     /// whatever its length.
     case rawString([UInt8])
+    case list(ListValue)
 
     /// TYPE's answer.
     public var typeName: String {
         switch self {
         case .string, .int, .rawString: return "string"
+        case .list: return "list"
         }
     }
 
@@ -20,6 +22,7 @@ public enum Value {
         case .int: return "int"
         case .string(let b): return b.count <= 44 ? "embstr" : "raw"
         case .rawString: return "raw"
+        case .list(let l): return l.fitsListpack(maxSize: -2) ? "listpack" : "quicklist"
         }
     }
 
@@ -28,12 +31,14 @@ public enum Value {
         switch self {
         case .string(let b), .rawString(let b): return b
         case .int(let n): return formatInt64(n)
+        case .list: return nil
         }
     }
 
     public var isString: Bool {
         switch self {
         case .string, .int, .rawString: return true
+        case .list: return false
         }
     }
 
@@ -53,6 +58,10 @@ public enum Value {
             return 16 + mallocSize(sdsHeaderSize(b.count) + b.count + 1)
         case .rawString(let b):
             return 16 + mallocSize(sdsHeaderSize(b.count) + b.count + 1)
+        case .list(let l):
+            // A quicklist node per 8 KB listpack, plus the entries' bytes and headers.
+            let bytes = l.payloadBytes + l.count * 2 + 7
+            return 16 + 40 + (bytes / 8192 + 1) * 32 + mallocSize(bytes)
         }
     }
 }

@@ -349,6 +349,9 @@ enum KeyCommands {
     /// OBJECT ENCODING key
     static func objectEncoding(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let slot = ctx.lookupWrite(2) else { return .null }
+        if case .list(let l) = ctx.db.table[slot].value {
+            return .bulk(l.fitsListpack(maxSize: ctx.config.int("list-max-listpack-size")) ? "listpack" : "quicklist")
+        }
         return .bulk(ctx.db.table[slot].value.encodingName)
     }
 
@@ -411,6 +414,7 @@ extension Value {
     func deepCopy() -> Value {
         switch self {
         case .string, .int, .rawString: return self
+        case .list(let l): return .list(l.copy())
         }
     }
 }

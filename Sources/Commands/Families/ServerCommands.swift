@@ -493,6 +493,6 @@ extension CommandTable {
     ]
 
     public static let allRegistrations: [(String, Handler)] =
-        connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
+        connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations + listRegistrations
         + bitmapRegistrations + serverRegistrations
 }
