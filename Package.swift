@@ -22,7 +22,11 @@ let package = Package(
         .target(name: "RESP", swiftSettings: swiftSettings),
         .target(
             name: "DataStore",
-            dependencies: ["CSupport", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: [
+                "CSupport",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(name: "ServerConfig", dependencies: ["RESP"], swiftSettings: swiftSettings),

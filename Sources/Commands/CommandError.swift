@@ -110,6 +110,11 @@ extension CommandError {
     public static let lposMaxlenNegative = CommandError("ERR MAXLEN can't be negative")
     public static let countNotPositive = CommandError("ERR count should be greater than 0")
 
+    public static let hashValueNotInteger = CommandError("ERR hash value is not an integer")
+    public static let hashValueNotFloat = CommandError("ERR hash value is not a float")
+    public static let nanOrInfinityValue = CommandError("ERR value is NaN or Infinity")
+    public static let valueOutOfRange = CommandError("ERR value is out of range")
+
     public static func wrongArity(_ fullName: String) -> CommandError {
         CommandError("ERR wrong number of arguments for '\(fullName)' command")
     }

@@ -7,12 +7,14 @@ public enum Value {
     /// whatever its length.
     case rawString([UInt8])
     case list(ListValue)
+    case hash(HashValue)
 
     /// TYPE's answer.
     public var typeName: String {
         switch self {
         case .string, .int, .rawString: return "string"
         case .list: return "list"
+        case .hash: return "hash"
         }
     }
 
@@ -23,6 +25,7 @@ public enum Value {
         case .string(let b): return b.count <= 44 ? "embstr" : "raw"
         case .rawString: return "raw"
         case .list(let l): return l.fitsListpack(maxSize: -2) ? "listpack" : "quicklist"
+        case .hash(let h): return h.isHashtable ? "hashtable" : "listpack"
         }
     }
 
@@ -31,14 +34,14 @@ public enum Value {
         switch self {
         case .string(let b), .rawString(let b): return b
         case .int(let n): return formatInt64(n)
-        case .list: return nil
+        case .list, .hash: return nil
         }
     }
 
     public var isString: Bool {
         switch self {
         case .string, .int, .rawString: return true
-        case .list: return false
+        case .list, .hash: return false
         }
     }
 
@@ -62,6 +65,12 @@ public enum Value {
             // A quicklist node per 8 KB listpack, plus the entries' bytes and headers.
             let bytes = l.payloadBytes + l.count * 2 + 7
             return 16 + 40 + (bytes / 8192 + 1) * 32 + mallocSize(bytes)
+        case .hash(let h):
+            if !h.isHashtable { return 16 + mallocSize(h.payloadBytes + h.count * 4 + 7) }
+            return 16 + 96 + h.count * (24 + 16)
+                + h.fields.reduce(0) {
+                    $0 + mallocSize($1.key.count + 4) + mallocSize($1.value.count + 4)
+                }
         }
     }
 }

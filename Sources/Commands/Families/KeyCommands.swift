@@ -415,6 +415,7 @@ extension Value {
         switch self {
         case .string, .int, .rawString: return self
         case .list(let l): return .list(l.copy())
+        case .hash(let h): return .hash(h.copy())
         }
     }
 }

@@ -494,5 +494,6 @@ extension CommandTable {
 
     public static let allRegistrations: [(String, Handler)] =
         connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations + listRegistrations
+        + hashRegistrations
         + bitmapRegistrations + serverRegistrations
 }

@@ -84,7 +84,7 @@ extension Value {
         switch self {
         case .string(let b), .rawString(let b): return .bulk(b)
         case .int(let n): return .bulk(formatInt64(n))
-        case .list: return .null
+        case .list, .hash: return .null
         }
     }
 
@@ -93,7 +93,7 @@ extension Value {
         switch self {
         case .int(let n): return n
         case .string(let b), .rawString(let b): return parseInt64(b)
-        case .list: return nil
+        case .list, .hash: return nil
         }
     }
 }
@@ -267,7 +267,7 @@ enum StringCommands {
             case .string(let b), .rawString(let b):
                 guard let v = parseLongDouble(b) else { throw .notFloat }
                 current = v
-            case .list: throw .wrongType
+            case .list, .hash: throw .wrongType
             }
         }
         guard let delta = parseLongDouble(ctx.arg(2)) else { throw .notFloat }
@@ -311,7 +311,7 @@ enum StringCommands {
         switch value {
         case .string(let b), .rawString(let b): return .integer(Int64(b.count))
         case .int(let n): return .integer(Int64(formatInt64(n).count))
-        case .list: throw .wrongType
+        case .list, .hash: throw .wrongType
         }
     }
 

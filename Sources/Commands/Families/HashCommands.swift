@@ -1,0 +1,257 @@
+import DataStore
+import OrderedCollections
+import RESP
+
+enum HashCommands {
+    static func hash(_ ctx: CommandContext, _ slot: Int) throws(CommandError) -> HashValue {
+        guard case .hash(let h) = ctx.db.table[slot].value else { throw .wrongType }
+        return h
+    }
+
+    static func readHash(_ ctx: CommandContext, _ arg: Int = 1) throws(CommandError) -> HashValue? {
+        guard let slot = ctx.lookupRead(arg) else { return nil }
+        return try hash(ctx, slot)
+    }
+
+    /// The hash at key argument 1 for writing, created when missing.
+    static func writeHash(_ ctx: CommandContext) throws(CommandError) -> HashValue {
+        if let slot = ctx.lookupWrite(1) { return try hash(ctx, slot) }
+        let h = HashValue()
+        ctx.db.table.insertNew(ctx.argBytes(1), value: .hash(h))
+        return h
+    }
+
+    static func updateEncoding(_ ctx: CommandContext, _ h: HashValue) {
+        h.updateEncoding(
+            maxEntries: ctx.config.int("hash-max-listpack-entries"), maxValue: ctx.config.int("hash-max-listpack-value")
+        )
+    }
+
+    static func deleteIfEmpty(_ ctx: CommandContext, _ h: HashValue) {
+        if h.count == 0 { ctx.db.delete(ctx.arg(1), now: ctx.now) }
+    }
+
+    /// HSET key field value [field value ...]
+    static func hset(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard ctx.argc % 2 == 0 else { throw .wrongArity("hset") }
+        let h = try writeHash(ctx)
+        var added: Int64 = 0
+        for i in stride(from: 2, to: ctx.argc, by: 2)
+        where h.fields.updateValue(ctx.argBytes(i + 1), forKey: ctx.argBytes(i)) == nil {
+            added += 1
+        }
+        updateEncoding(ctx, h)
+        ctx.markDirty((ctx.argc - 2) / 2)
+        return .integer(added)
+    }
+
+    /// HMSET key field value [field value ...]
+    static func hmset(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard ctx.argc % 2 == 0 else { throw .wrongArity("hmset") }
+        _ = try hset(ctx)
+        return .ok
+    }
+
+    /// HSETNX key field value
+    static func hsetnx(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let h = try writeHash(ctx)
+        let field = ctx.argBytes(2)
+        if h.fields[field] != nil { return .zero }
+        h.fields[field] = ctx.argBytes(3)
+        updateEncoding(ctx, h)
+        ctx.markDirty()
+        return .one
+    }
+
+    /// HGET key field
+    static func hget(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let h = try readHash(ctx), let v = h.fields[ctx.argBytes(2)] else { return .null }
+        return .bulk(v)
+    }
+
+    /// HMGET key field [field ...]
+    static func hmget(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let h = try readHash(ctx)
+        return .array((2..<ctx.argc).map { i in h?.fields[ctx.argBytes(i)].map { .bulk($0) } ?? .null })
+    }
+
+    /// HDEL key field [field ...]
+    static func hdel(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let slot = ctx.lookupWrite(1) else { return .zero }
+        let h = try hash(ctx, slot)
+        var removed: Int64 = 0
+        for i in 2..<ctx.argc where h.fields.removeValue(forKey: ctx.argBytes(i)) != nil { removed += 1 }
+        if removed > 0 { ctx.markDirty(Int(removed)) }
+        deleteIfEmpty(ctx, h)
+        return .integer(removed)
+    }
+
+    /// HEXISTS key field
+    static func hexists(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let h = try readHash(ctx) else { return .zero }
+        return h.fields[ctx.argBytes(2)] != nil ? .one : .zero
+    }
+
+    /// HLEN key
+    static func hlen(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        .integer(Int64(try readHash(ctx)?.count ?? 0))
+    }
+
+    /// HSTRLEN key field
+    static func hstrlen(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        .integer(Int64(try readHash(ctx)?.fields[ctx.argBytes(2)]?.count ?? 0))
+    }
+
+    /// HKEYS key
+    static func hkeys(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let h = try readHash(ctx) else { return .emptyArray }
+        return .array(h.fields.keys.map { .bulk($0) })
+    }
+
+    /// HVALS key
+    static func hvals(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let h = try readHash(ctx) else { return .emptyArray }
+        return .array(h.fields.values.map { .bulk($0) })
+    }
+
+    /// HGETALL key
+    static func hgetall(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let h = try readHash(ctx) else { return .map([]) }
+        var items: [Reply] = []
+        items.reserveCapacity(h.count * 2)
+        for (k, v) in h.fields {
+            items.append(.bulk(k))
+            items.append(.bulk(v))
+        }
+        return .map(items)
+    }
+
+    /// HINCRBY key field increment
+    static func hincrby(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let delta = try ctx.int64(3)
+        let h = try writeHash(ctx)
+        let field = ctx.argBytes(2)
+        var current: Int64 = 0
+        if let v = h.fields[field] {
+            guard let n = parseInt64(v) else { throw .hashValueNotInteger }
+            current = n
+        }
+        let (result, overflow) = current.addingReportingOverflow(delta)
+        if overflow { throw .overflow }
+        h.fields[field] = formatInt64(result)
+        updateEncoding(ctx, h)
+        ctx.markDirty()
+        return .integer(result)
+    }
+
+    /// HINCRBYFLOAT key field increment
+    static func hincrbyfloat(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let delta = parseLongDouble(ctx.arg(3)) else { throw .notFloat }
+        if delta.isNaN || delta.isInfinite { throw .nanOrInfinityValue }
+        let h = try writeHash(ctx)
+        let field = ctx.argBytes(2)
+        var current: Float80 = 0
+        if let v = h.fields[field] {
+            guard let n = parseLongDouble(v) else { throw .hashValueNotFloat }
+            current = n
+        }
+        let result = current + delta
+        if result.isNaN || result.isInfinite { throw .nanOrInfinity }
+        let bytes = formatLongDouble(result)
+        h.fields[field] = bytes
+        updateEncoding(ctx, h)
+        ctx.markDirty()
+        return .bulk(bytes)
+    }
+
+    /// HRANDFIELD key [count [WITHVALUES]]
+    static func hrandfield(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.argc > 4 || (ctx.argc == 4 && !ctx.argIs(3, "withvalues")) { throw .syntax }
+        guard ctx.argc >= 3 else {
+            guard let h = try readHash(ctx), h.count > 0 else { return .null }
+            let i = Int.random(in: 0..<h.count, using: &ctx.keyspace.rng)
+            return .bulk(h.fields.keys[i])
+        }
+        let count = try ctx.int64(2)
+        let withValues = ctx.argc == 4
+        // Redis refuses counts whose reply could not be built (CVE-2023-22458).
+        if count < -Int64.max / 2 || count > Int64.max / 2 || (count < 0 && -count > 1 << 32) {
+            throw .valueOutOfRange
+        }
+        guard let h = try readHash(ctx), h.count > 0 else { return .emptyArray }
+        var picks: [Int] = []
+        if count < 0 {
+            for _ in 0..<Int(-count) { picks.append(Int.random(in: 0..<h.count, using: &ctx.keyspace.rng)) }
+        } else if count >= Int64(h.count) {
+            picks = Array(0..<h.count)
+        } else {
+            var all = Array(0..<h.count)
+            all.shuffle(using: &ctx.keyspace.rng)
+            picks = Array(all.prefix(Int(count)))
+        }
+        let resp3 = ctx.session.resp3
+        var items: [Reply] = []
+        for i in picks {
+            let field = Reply.bulk(h.fields.keys[i])
+            if withValues {
+                let value = Reply.bulk(h.fields.values[i])
+                if resp3 { items.append(.array([field, value])) } else { items += [field, value] }
+            } else {
+                items.append(field)
+            }
+        }
+        return .array(items)
+    }
+
+    /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]
+    static func hscan(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard KeyCommands.parseCursor(ctx.arg(2)) != nil else { throw .invalidCursor }
+        var pattern: [UInt8]?
+        var noValues = false
+        var j = 3
+        while j < ctx.argc {
+            if ctx.argIs(j, "match") && j + 1 < ctx.argc {
+                pattern = ctx.argBytes(j + 1)
+                j += 2
+            } else if ctx.argIs(j, "count") && j + 1 < ctx.argc {
+                if try ctx.int64(j + 1) < 1 { throw .syntax }
+                j += 2
+            } else if ctx.argIs(j, "novalues") {
+                noValues = true
+                j += 1
+            } else {
+                throw .syntax
+            }
+        }
+        guard let h = try readHash(ctx) else { return .array([.bulk("0"), .emptyArray]) }
+        // The whole hash in one step: a complete scan, which SCAN's guarantees allow.
+        var items: [Reply] = []
+        for (k, v) in h.fields {
+            if let pattern, !globMatch(pattern, k) { continue }
+            items.append(.bulk(k))
+            if !noValues { items.append(.bulk(v)) }
+        }
+        return .array([.bulk("0"), .array(items)])
+    }
+}
+
+extension CommandTable {
+    static let hashRegistrations: [(String, Handler)] = [
+        ("hset", HashCommands.hset),
+        ("hmset", HashCommands.hmset),
+        ("hsetnx", HashCommands.hsetnx),
+        ("hget", HashCommands.hget),
+        ("hmget", HashCommands.hmget),
+        ("hdel", HashCommands.hdel),
+        ("hexists", HashCommands.hexists),
+        ("hlen", HashCommands.hlen),
+        ("hstrlen", HashCommands.hstrlen),
+        ("hkeys", HashCommands.hkeys),
+        ("hvals", HashCommands.hvals),
+        ("hgetall", HashCommands.hgetall),
+        ("hincrby", HashCommands.hincrby),
+        ("hincrbyfloat", HashCommands.hincrbyfloat),
+        ("hrandfield", HashCommands.hrandfield),
+        ("hscan", HashCommands.hscan),
+    ]
+}

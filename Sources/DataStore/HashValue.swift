@@ -1,0 +1,37 @@
+import OrderedCollections
+
+/// A hash. Fields keep insertion order, as Redis's listpack encoding does for small hashes
+/// (HGETALL, HKEYS and HSCAN answer in that order); OBJECT ENCODING reports `listpack` or
+/// `hashtable` by Redis's `hash-max-listpack-*` thresholds.
+public final class HashValue {
+    public var fields: OrderedDictionary<[UInt8], [UInt8]>
+    /// Once a hash has grown past the listpack limits, Redis never converts it back.
+    public var isHashtable = false
+
+    public init(_ fields: OrderedDictionary<[UInt8], [UInt8]> = [:]) {
+        self.fields = fields
+    }
+
+    public var count: Int { fields.count }
+
+    /// Applies Redis's conversion rule after a write.
+    public func updateEncoding(maxEntries: Int64, maxValue: Int64) {
+        if isHashtable { return }
+        if fields.count > Int(maxEntries) {
+            isHashtable = true
+            return
+        }
+        for (k, v) in fields where k.count > Int(maxValue) || v.count > Int(maxValue) {
+            isHashtable = true
+            return
+        }
+    }
+
+    public func copy() -> HashValue {
+        let h = HashValue(fields)
+        h.isHashtable = isHashtable
+        return h
+    }
+
+    public var payloadBytes: Int { fields.reduce(0) { $0 + $1.key.count + $1.value.count } }
+}
