@@ -115,6 +115,9 @@ extension CommandError {
     public static let nanOrInfinityValue = CommandError("ERR value is NaN or Infinity")
     public static let valueOutOfRange = CommandError("ERR value is out of range")
 
+    public static let numKeysTooMany = CommandError("ERR Number of keys can't be greater than number of args")
+    public static let limitNegative = CommandError("ERR LIMIT can't be negative")
+
     public static func wrongArity(_ fullName: String) -> CommandError {
         CommandError("ERR wrong number of arguments for '\(fullName)' command")
     }

@@ -8,6 +8,7 @@ public enum Value {
     case rawString([UInt8])
     case list(ListValue)
     case hash(HashValue)
+    case set(SetValue)
 
     /// TYPE's answer.
     public var typeName: String {
@@ -15,6 +16,7 @@ public enum Value {
         case .string, .int, .rawString: return "string"
         case .list: return "list"
         case .hash: return "hash"
+        case .set: return "set"
         }
     }
 
@@ -26,6 +28,12 @@ public enum Value {
         case .rawString: return "raw"
         case .list(let l): return l.fitsListpack(maxSize: -2) ? "listpack" : "quicklist"
         case .hash(let h): return h.isHashtable ? "hashtable" : "listpack"
+        case .set(let s):
+            switch s.encoding {
+            case .intset: return "intset"
+            case .listpack: return "listpack"
+            case .hashtable: return "hashtable"
+            }
         }
     }
 
@@ -34,14 +42,14 @@ public enum Value {
         switch self {
         case .string(let b), .rawString(let b): return b
         case .int(let n): return formatInt64(n)
-        case .list, .hash: return nil
+        case .list, .hash, .set: return nil
         }
     }
 
     public var isString: Bool {
         switch self {
         case .string, .int, .rawString: return true
-        case .list, .hash: return false
+        case .list, .hash, .set: return false
         }
     }
 
@@ -71,6 +79,12 @@ public enum Value {
                 + h.fields.reduce(0) {
                     $0 + mallocSize($1.key.count + 4) + mallocSize($1.value.count + 4)
                 }
+        case .set(let s):
+            switch s.encoding {
+            case .intset: return 16 + mallocSize(8 + s.count * 8)
+            case .listpack: return 16 + mallocSize(s.payloadBytes + s.count * 2 + 7)
+            case .hashtable: return 16 + 96 + s.members.reduce(0) { $0 + 24 + mallocSize($1.count + 4) }
+            }
         }
     }
 }

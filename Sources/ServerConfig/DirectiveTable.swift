@@ -4,6 +4,9 @@
 
 extension Directive {
     public static let all: [Directive] = [
+        // Redis 7.2+ directives (not in the 7.0 table this file was generated from).
+        Directive("set-max-listpack-entries", .integer(min: 0, max: 9223372036854775807), default: "128"),
+        Directive("set-max-listpack-value", .integer(min: 0, max: 9223372036854775807), default: "64"),
         Directive("dbfilename", .string, default: "dump.rdb"),
         Directive("syslog-ident", .string, default: "redis", mutable: false),
         Directive("bgsave_cpulist", .string, default: "", mutable: false),

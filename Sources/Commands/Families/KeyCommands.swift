@@ -416,6 +416,7 @@ extension Value {
         case .string, .int, .rawString: return self
         case .list(let l): return .list(l.copy())
         case .hash(let h): return .hash(h.copy())
+        case .set(let s): return .set(s.copy())
         }
     }
 }

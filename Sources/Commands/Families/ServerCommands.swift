@@ -493,7 +493,6 @@ extension CommandTable {
     ]
 
     public static let allRegistrations: [(String, Handler)] =
-        connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations + listRegistrations
-        + hashRegistrations
-        + bitmapRegistrations + serverRegistrations
+        connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
+        + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + serverRegistrations
 }
