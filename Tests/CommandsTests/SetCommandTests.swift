@@ -9,11 +9,11 @@ import Testing
     @Test func encodingsAndOrder() {
         let r = CommandRunner()
         r.run("SADD", "s", "30", "10", "20")
-        #expect(r.run("SMEMBERS", "s") == .set([.b("10"), .b("20"), .b("30")]))
+        #expect(r.run("SMEMBERS", "s") == .array([.b("10"), .b("20"), .b("30")]))
         #expect(r.run("OBJECT", "ENCODING", "s") == .b("intset"))
         r.run("SADD", "s", "x")
         #expect(r.run("OBJECT", "ENCODING", "s") == .b("listpack"))
-        #expect(r.run("SMEMBERS", "s") == .set([.b("10"), .b("20"), .b("30"), .b("x")]))
+        #expect(r.run("SMEMBERS", "s") == .array([.b("10"), .b("20"), .b("30"), .b("x")]))
         r.run("SADD", "s", String(repeating: "y", count: 65))
         #expect(r.run("OBJECT", "ENCODING", "s") == .b("hashtable"))
     }
@@ -22,8 +22,8 @@ import Testing
         let r = CommandRunner()
         r.run("SADD", "a", "1", "2", "3")
         r.run("SADD", "b", "2", "3", "4")
-        #expect(r.run("SINTER", "a", "b") == .set([.b("2"), .b("3")]))
-        #expect(r.run("SDIFF", "a", "b") == .set([.b("1")]))
+        #expect(r.run("SINTER", "a", "b") == .array([.b("2"), .b("3")]))
+        #expect(r.run("SDIFF", "a", "b") == .array([.b("1")]))
         #expect(r.run("SUNIONSTORE", "u", "a", "b") == .integer(4))
         #expect(r.run("SINTERCARD", "2", "a", "b", "LIMIT", "1") == .integer(1))
         #expect(r.run("SINTERSTORE", "none", "a", "missing") == .integer(0))
@@ -33,7 +33,7 @@ import Testing
     @Test func popDeletesTheEmptySet() {
         let r = CommandRunner()
         r.run("SADD", "s", "a", "b")
-        guard case .set(let popped) = r.run("SPOP", "s", "5") else { Issue.record("not a set"); return }
+        guard case .array(let popped) = r.run("SPOP", "s", "5") else { Issue.record("not an array"); return }
         #expect(popped.count == 2)
         #expect(r.run("EXISTS", "s") == .integer(0))
         #expect(r.run("SPOP", "s", "-1") == .error("ERR value is out of range, must be positive"))
