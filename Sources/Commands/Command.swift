@@ -20,6 +20,22 @@ public struct CommandMetadata: Sendable {
     public let subcommands: [CommandMetadata]
 }
 
+extension CommandMetadata {
+    static let arityChanges: [String: Int] = ["zrank": -3, "zrevrank": -3]
+
+    /// The same metadata with another arity, in the fields and in COMMAND INFO's reply.
+    func withArity(_ arity: Int) -> CommandMetadata {
+        let nameField = "$\(name.utf8.count)\r\n\(name)\r\n"
+        // COMMAND INFO's fields start with the name and the arity.
+        let oldPrefix = nameField + ":\(self.arity)\r\n"
+        var newInfo = info
+        if info.hasPrefix(oldPrefix) { newInfo = nameField + ":\(arity)\r\n" + info.dropFirst(oldPrefix.count) }
+        return CommandMetadata(
+            name: name, arity: arity, flags: flags, firstKey: firstKey, lastKey: lastKey, step: step, info: newInfo,
+            docs: docs, subcommands: subcommands)
+    }
+}
+
 /// Command flags the dispatcher acts on.
 public struct CommandFlags: OptionSet, Sendable {
     public let rawValue: UInt32
@@ -136,6 +152,10 @@ public final class CommandTable {
         for m in CommandMetadata.reference + CommandMetadata.additions {
             metadataByName[m.name] = m
             for sub in m.subcommands { metadataByName[sub.name] = sub }
+        }
+        // Arity changes after 7.0 (ZRANK/ZREVRANK gained WITHSCORE in 7.2).
+        for (name, arity) in CommandMetadata.arityChanges {
+            if let m = metadataByName[name] { metadataByName[name] = m.withArity(arity) }
         }
         var byName: [String: Command] = [:]
         // Containers first, then their subcommands.

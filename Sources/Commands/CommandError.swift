@@ -118,6 +118,17 @@ extension CommandError {
     public static let numKeysTooMany = CommandError("ERR Number of keys can't be greater than number of args")
     public static let limitNegative = CommandError("ERR LIMIT can't be negative")
 
+    public static let minMaxNotFloat = CommandError("ERR min or max is not a float")
+    public static let lexRangeInvalid = CommandError("ERR min or max not valid string range item")
+    public static let zaddNXAndXX = CommandError("ERR XX and NX options at the same time are not compatible")
+    public static let zaddGTLTNX = CommandError("ERR GT, LT, and/or NX options at the same time are not compatible")
+    public static let zaddIncrPair = CommandError("ERR INCR option supports a single increment-element pair")
+    public static let resultNaN = CommandError("ERR resulting score is not a number (NaN)")
+    public static let zrangeLimit = CommandError(
+        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+    public static let zrangeWithscoresBylex = CommandError(
+        "ERR syntax error, WITHSCORES not supported in combination with BYLEX")
+
     public static func wrongArity(_ fullName: String) -> CommandError {
         CommandError("ERR wrong number of arguments for '\(fullName)' command")
     }

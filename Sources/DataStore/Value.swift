@@ -9,6 +9,7 @@ public enum Value {
     case list(ListValue)
     case hash(HashValue)
     case set(SetValue)
+    case zset(SortedSetValue)
 
     /// TYPE's answer.
     public var typeName: String {
@@ -17,6 +18,7 @@ public enum Value {
         case .list: return "list"
         case .hash: return "hash"
         case .set: return "set"
+        case .zset: return "zset"
         }
     }
 
@@ -34,6 +36,7 @@ public enum Value {
             case .listpack: return "listpack"
             case .hashtable: return "hashtable"
             }
+        case .zset(let z): return z.isSkiplist ? "skiplist" : "listpack"
         }
     }
 
@@ -42,14 +45,14 @@ public enum Value {
         switch self {
         case .string(let b), .rawString(let b): return b
         case .int(let n): return formatInt64(n)
-        case .list, .hash, .set: return nil
+        case .list, .hash, .set, .zset: return nil
         }
     }
 
     public var isString: Bool {
         switch self {
         case .string, .int, .rawString: return true
-        case .list, .hash, .set: return false
+        case .list, .hash, .set, .zset: return false
         }
     }
 
@@ -85,6 +88,9 @@ public enum Value {
             case .listpack: return 16 + mallocSize(s.payloadBytes + s.count * 2 + 7)
             case .hashtable: return 16 + 96 + s.members.reduce(0) { $0 + 24 + mallocSize($1.count + 4) }
             }
+        case .zset(let z):
+            if !z.isSkiplist { return 16 + mallocSize(z.payloadBytes + z.count * 4 + 7) }
+            return 16 + 96 + z.entries.reduce(0) { $0 + 24 + 48 + mallocSize($1.member.count + 4) }
         }
     }
 }

@@ -417,6 +417,7 @@ extension Value {
         case .list(let l): return .list(l.copy())
         case .hash(let h): return .hash(h.copy())
         case .set(let s): return .set(s.copy())
+        case .zset(let z): return .zset(z.copy())
         }
     }
 }

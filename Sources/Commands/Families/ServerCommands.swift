@@ -494,5 +494,6 @@ extension CommandTable {
 
     public static let allRegistrations: [(String, Handler)] =
         connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
-        + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + serverRegistrations
+        + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations
+        + serverRegistrations
 }
