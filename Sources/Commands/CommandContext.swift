@@ -13,6 +13,10 @@ public final class CommandContext {
     public var argBase = 0
     public var argc = 0
     public var command: Command?
+    /// Set by a blocking command that has to wait; the dispatcher parks the client.
+    public var blockRequest: BlockRequest?
+    /// False when a blocking command must not block (inside MULTI or a script).
+    public var mayBlock = true
     /// Scratch space for prefetching a batch's keys.
     var prefetchHashes: [UInt32] = []
     /// Replies encoded for this connection, flushed by the runtime.

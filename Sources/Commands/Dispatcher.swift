@@ -6,6 +6,8 @@ public enum DispatchOutcome {
     case done
     /// Clients are paused (CLIENT PAUSE): keep this command and the rest for later.
     case paused
+    /// A blocking command is waiting for data: `blockRequest` says on what.
+    case blocked
 }
 
 extension CommandContext {
@@ -47,8 +49,10 @@ extension CommandContext {
         let spans = batch.arguments(of: index)
         argBase = spans.lowerBound
         argc = spans.count
+        blockRequest = nil
         let reply = dispatch()
         if case .paused = reply.outcome { return .paused }
+        if blockRequest != nil { return .blocked }
         session.lastInteraction = server.keyspace.now
         emit(reply.reply)
         return .done

@@ -91,7 +91,7 @@ enum InfoRenderer {
                     ("maxclients", ctx.config["maxclients"]),
                     ("client_recent_max_input_buffer", "0"),
                     ("client_recent_max_output_buffer", "0"),
-                    ("blocked_clients", "0"),
+                    ("blocked_clients", String(s.blockedClients)),
                     ("tracking_clients", "0"),
                     ("pubsub_clients", "0"),
                     ("watching_clients", "0"),

@@ -53,6 +53,17 @@ public final class ClientSession {
     public var resp3: Bool { protocolVersion == 3 }
 }
 
+/// A blocking command that found nothing to pop: the runtime parks the client on these
+/// keys until one is written to, or the deadline passes.
+public struct BlockRequest {
+    public var keys: [[UInt8]]
+    public var db: Int
+    /// Unix milliseconds, or nil to wait forever.
+    public var deadline: Int64?
+    /// What the client gets when the timeout fires.
+    public var timeoutReply: Reply
+}
+
 /// Runtime statistics that INFO reports.
 public struct ServerStats {
     public var totalConnections = 0
@@ -84,6 +95,18 @@ public final class ServerState {
     public var clients: [Int64: ClientSession] = [:]
     public var nextClientId: Int64 = 1
     public var stats = ServerStats()
+    /// Keys written while clients were blocked on them (Redis's `ready_keys`); the runtime
+    /// serves the waiting clients after each command.
+    public var readyKeys: [(db: Int, key: [UInt8])] = []
+    /// How many clients are blocked; when zero, writes skip the ready-key bookkeeping.
+    public var blockedClients = 0
+
+    /// Marks a key as possibly able to serve blocked clients (a list or sorted set grew).
+    @inline(__always)
+    public func signalKeyReady(db: Int, key: ArraySlice<UInt8>) {
+        if blockedClients > 0 { readyKeys.append((db, Array(key))) }
+    }
+
     /// Writes since the last save (Redis's `server.dirty`).
     public var dirty = 0
     public var lastSaveTime: Int64 = 0

@@ -18,6 +18,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     var resumeFrom: Int?
     var channelContext: ChannelHandlerContext?
     var closed = false
+    /// Set while a blocking command waits (BLPOP …); input queues until it is served.
+    var blocked: BlockRequest?
+    var timeoutTask: Scheduled<Void>?
 
     init(runtime: ServerRuntime) {
         self.runtime = runtime
@@ -66,6 +69,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if runtime.state.clients[session.id] != nil {
             runtime.log.info("Client closed connection id=\(session.id) addr=\(session.address)")
         }
+        runtime.unblock(self)
         runtime.state.unregister(session)
         runtime.connections[session.id] = nil
         channelContext = nil
@@ -110,9 +114,10 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Runs every complete command in the pending input, then flushes the replies.
     func process(_ context: ChannelHandlerContext) {
-        guard let ctx = self.context, var buffer = pending else { return }
+        guard blocked == nil, let ctx = self.context, var buffer = pending else { return }
         pending = nil
         var paused = false
+        var blockedNow = false
         while !session.closeAfterReply {
             var start = 0
             if let from = resumeFrom {
@@ -139,14 +144,22 @@ final class ConnectionHandler: ChannelInboundHandler {
             ctx.prefetchBatchKeys(from: start)
             var i = start
             while i < ctx.batch.count && !session.closeAfterReply {
-                if case .paused = ctx.execute(commandAt: i) {
+                let outcome = ctx.execute(commandAt: i)
+                if case .paused = outcome {
                     resumeFrom = i
                     paused = true
                     break
                 }
+                if case .blocked = outcome, let request = ctx.blockRequest {
+                    resumeFrom = i
+                    blockedNow = true
+                    runtime.block(self, request)
+                    break
+                }
                 i += 1
             }
-            if paused || closed { break }
+            if !runtime.state.readyKeys.isEmpty { runtime.serveReadyKeys() }
+            if paused || blockedNow || closed { break }
         }
         if buffer.readableBytes > 0 {
             if buffer.readableBytes > Int(runtime.state.config.int("client-query-buffer-limit")) {
@@ -173,6 +186,31 @@ final class ConnectionHandler: ChannelInboundHandler {
         runtime.state.stats.netOutputBytes += ctx.output.count
         ctx.output.removeAll(keepingCapacity: ctx.output.capacity <= 64 * 1024)
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+    }
+
+    /// Runs the parked blocking command again; true when it was served.
+    func retryBlocked() -> Bool {
+        guard let ctx = context, let i = resumeFrom, blocked != nil, !closed else { return false }
+        ctx.beginBatch()
+        let outcome = ctx.execute(commandAt: i)
+        if case .done = outcome {
+            runtime.unblock(self)
+            resumeFrom = i + 1 < ctx.batch.count ? i + 1 : nil
+            if resumeFrom == nil { ctx.batch.removeAll() }
+            resume()
+            return true
+        }
+        return false
+    }
+
+    /// Answers a blocked command with its timeout reply and carries on.
+    func blockTimedOut() {
+        guard let request = blocked, let ctx = context, let i = resumeFrom else { return }
+        runtime.unblock(self)
+        ctx.emitDirect(request.timeoutReply)
+        resumeFrom = i + 1 < ctx.batch.count ? i + 1 : nil
+        if resumeFrom == nil { ctx.batch.removeAll() }
+        resume()
     }
 
     /// Called when a pause ends: run what was held back.

@@ -209,6 +209,53 @@ public final class ServerRuntime: @unchecked Sendable {
         }
     }
 
+    struct WaitKey: Hashable {
+        var db: Int
+        var key: [UInt8]
+    }
+
+    /// Clients blocked on each key, in the order they blocked.
+    var waiting: [WaitKey: [ConnectionHandler]] = [:]
+
+    func block(_ handler: ConnectionHandler, _ request: BlockRequest) {
+        handler.blocked = request
+        state.blockedClients += 1
+        for key in request.keys { waiting[WaitKey(db: request.db, key: key), default: []].append(handler) }
+        if let deadline = request.deadline {
+            let delay = max(0, deadline - state.clock())
+            handler.timeoutTask = loop.scheduleTask(in: .milliseconds(delay)) { [weak handler] in
+                handler?.blockTimedOut()
+            }
+        }
+    }
+
+    func unblock(_ handler: ConnectionHandler) {
+        guard let request = handler.blocked else { return }
+        handler.blocked = nil
+        state.blockedClients -= 1
+        handler.timeoutTask?.cancel()
+        handler.timeoutTask = nil
+        for key in request.keys {
+            let k = WaitKey(db: request.db, key: key)
+            waiting[k]?.removeAll { $0 === handler }
+            if waiting[k]?.isEmpty == true { waiting[k] = nil }
+        }
+    }
+
+    /// Redis's handleClientsBlockedOnKeys: for every key written while clients waited on it,
+    /// retry the waiting clients in the order they blocked.
+    func serveReadyKeys() {
+        var guardCount = 0
+        while !state.readyKeys.isEmpty && guardCount < 100_000 {
+            guardCount += 1
+            let (db, key) = state.readyKeys.removeFirst()
+            guard let clients = waiting[WaitKey(db: db, key: key)] else { continue }
+            for handler in clients where handler.blocked != nil {
+                _ = handler.retryBlocked()
+            }
+        }
+    }
+
     func parkPaused(_ handler: ConnectionHandler) {
         if !parked.contains(where: { $0 === handler }) { parked.append(handler) }
     }

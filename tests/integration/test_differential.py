@@ -171,6 +171,12 @@ COMMANDS = [
     ["ZREM", "z", "a", "b", "c", "no"], ["ZRANGE", "z", "0", "-1"], ["EXISTS", "z"], ["ZREM", "lex", "c", "d"],
     ["EXISTS", "lex"], ["ZADD", "str", "1", "a"], ["ZSCORE", "str", "a"], ["ZADD", "zt", "1", "m"], ["GET", "zt"],
     ["TYPE", "zt"], ["OBJECT", "ENCODING", "zt"],
+    # blocking commands that find data (or fail before blocking)
+    ["RPUSH", "bq", "a", "b", "c"], ["BLPOP", "nobq", "bq", "0"], ["BRPOP", "bq", "0.5"], ["BLPOP", "bq", "abc"],
+    ["BLPOP", "bq", "-1"], ["BLMOVE", "bq", "bq2", "LEFT", "LEFT", "0"], ["BRPOPLPUSH", "bq2", "bq", "0"],
+    ["BLMPOP", "0", "1", "bq", "LEFT", "COUNT", "5"], ["BLMPOP", "0", "0", "bq", "LEFT"], ["BLMOVE", "x", "y", "UP", "LEFT", "0"],
+    ["ZADD", "bz", "1", "a", "2", "b"], ["BZPOPMIN", "bz", "0"], ["BZPOPMAX", "nobz", "bz", "0"], ["EXISTS", "bz"],
+    ["SET", "bstr", "x"], ["BLPOP", "bstr", "0"], ["BZPOPMIN", "bstr", "0"],
     # server
     ["CONFIG", "GET", "maxmemory"], ["CONFIG", "GET", "save"], ["CONFIG", "GET", "notify-keyspace-events"],
     ["CONFIG", "SET", "maxmemory", "abc"], ["CONFIG", "SET", "foo", "bar"], ["CONFIG", "SET", "maxmemory"],

@@ -140,6 +140,7 @@ enum KeyCommands {
         let entry = ctx.db.table.remove(slot: source)
         ctx.db.table.insertNew(ctx.argBytes(2), value: entry.value, expireAt: entry.expireAt, lru: entry.lru)
         ctx.markDirty()
+        ctx.signalReady(2)
         return nx ? .one : .ok
     }
 

@@ -35,6 +35,7 @@ enum ListCommands {
             if end == .left { l.items.prepend(ctx.argBytes(i)) } else { l.items.append(ctx.argBytes(i)) }
         }
         ctx.markDirty(ctx.argc - 2)
+        ctx.signalReady(1)
         return .integer(Int64(l.count))
     }
 
@@ -264,6 +265,7 @@ enum ListCommands {
         }
         if to == .left { destination!.items.prepend(item) } else { destination!.items.append(item) }
         ctx.markDirty()
+        ctx.signalReady(2)
         deleteIfEmpty(ctx, 1, source)
         return .bulk(item)
     }

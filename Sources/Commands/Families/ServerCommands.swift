@@ -495,5 +495,6 @@ extension CommandTable {
     public static let allRegistrations: [(String, Handler)] =
         connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
         + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations
+        + blockingRegistrations
         + serverRegistrations
 }

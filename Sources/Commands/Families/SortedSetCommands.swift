@@ -147,6 +147,7 @@ enum SortedSetCommands {
         }
         updateEncoding(ctx, z!)
         if added + updated > 0 { ctx.markDirty(Int(added + updated)) }
+        if added > 0 { ctx.signalReady(1) }
         deleteIfEmpty(ctx, z!)
         if incr { return incrResult.map { .double($0) } ?? .null }
         return .integer(ch ? added + updated : added)
@@ -170,6 +171,7 @@ enum SortedSetCommands {
         z!.set(member, score: score)
         updateEncoding(ctx, z!)
         ctx.markDirty()
+        ctx.signalReady(1)
         return .double(score)
     }
 

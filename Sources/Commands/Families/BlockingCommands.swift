@@ -1,0 +1,138 @@
+import DataStore
+import RESP
+
+/// The blocking variants of list and sorted-set pops. When nothing is there to pop they set
+/// `blockRequest`; the runtime parks the client and runs the command again when one of the
+/// keys is written (clients served in the order they blocked), or answers the timeout reply.
+enum BlockingCommands {
+    /// Redis's getTimeoutFromObjectOrReply: seconds as a float; 0 waits forever.
+    static func deadline(_ ctx: CommandContext, _ i: Int) throws(CommandError) -> Int64? {
+        guard let t = parseLongDouble(ctx.arg(i)), t.isFinite else { throw .timeoutNotFloat }
+        if t < 0 { throw .timeoutNegative }
+        if t == 0 { return nil }
+        let ms = t * 1000
+        if ms > Float80(Int64.max / 2) { throw .timeoutNotFloat }
+        return ctx.now + Int64(ms.rounded(.up))
+    }
+
+    static func block(_ ctx: CommandContext, keys: Range<Int>, deadline: Int64?, timeoutReply: Reply) -> Reply {
+        guard ctx.mayBlock else { return timeoutReply }
+        ctx.blockRequest = BlockRequest(
+            keys: keys.map { ctx.argBytes($0) }, db: ctx.session.db, deadline: deadline, timeoutReply: timeoutReply)
+        return .null
+    }
+
+    static func blockingPop(_ ctx: CommandContext, _ end: ListCommands.End) throws(CommandError) -> Reply {
+        let deadline = try deadline(ctx, ctx.argc - 1)
+        for k in 1..<(ctx.argc - 1) {
+            guard let slot = ctx.lookupWrite(k) else { continue }
+            let l = try ListCommands.list(ctx, slot)
+            guard let item = ListCommands.pop(l, end) else { continue }
+            ctx.markDirty()
+            ListCommands.deleteIfEmpty(ctx, k, l)
+            return .array([.bulk(ctx.argBytes(k)), .bulk(item)])
+        }
+        return block(ctx, keys: 1..<(ctx.argc - 1), deadline: deadline, timeoutReply: .nullArray)
+    }
+
+    /// BLPOP key [key ...] timeout
+    static func blpop(_ ctx: CommandContext) throws(CommandError) -> Reply { try blockingPop(ctx, .left) }
+    /// BRPOP key [key ...] timeout
+    static func brpop(_ ctx: CommandContext) throws(CommandError) -> Reply { try blockingPop(ctx, .right) }
+
+    static func blockingMove(_ ctx: CommandContext, from: ListCommands.End, to: ListCommands.End, timeoutArg: Int)
+        throws(CommandError) -> Reply
+    {
+        let deadline = try deadline(ctx, timeoutArg)
+        if let slot = ctx.lookupWrite(1), try ListCommands.list(ctx, slot).count > 0 {
+            return try ListCommands.move(ctx, from: from, to: to)
+        }
+        return block(ctx, keys: 1..<2, deadline: deadline, timeoutReply: .null)
+    }
+
+    /// BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout
+    static func blmove(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let from = try ListCommands.end(ctx, 3)
+        let to = try ListCommands.end(ctx, 4)
+        return try blockingMove(ctx, from: from, to: to, timeoutArg: 5)
+    }
+
+    /// BRPOPLPUSH source destination timeout
+    static func brpoplpush(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        try blockingMove(ctx, from: .right, to: .left, timeoutArg: 3)
+    }
+
+    /// BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
+    static func blmpop(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let deadline = try deadline(ctx, 1)
+        // LMPOP's parser, shifted by the timeout argument.
+        guard let numkeys = parseInt64(ctx.arg(2)), numkeys > 0 else { throw .numKeysNotPositive }
+        guard numkeys <= Int64(ctx.argc - 4) else { throw .syntax }
+        let whereIndex = 3 + Int(numkeys)
+        let from = try ListCommands.end(ctx, whereIndex)
+        var count = 1
+        var j = whereIndex + 1
+        while j < ctx.argc {
+            if ctx.argIs(j, "count") && j + 1 < ctx.argc && j == whereIndex + 1 {
+                guard let c = parseInt64(ctx.arg(j + 1)), c > 0 else { throw .countNotPositive }
+                count = Int(min(c, Int64(Int32.max)))
+                j += 2
+            } else {
+                throw .syntax
+            }
+        }
+        for k in 3..<whereIndex {
+            guard let slot = ctx.lookupWrite(k) else { continue }
+            let l = try ListCommands.list(ctx, slot)
+            guard l.count > 0 else { continue }
+            var items: [Reply] = []
+            for _ in 0..<min(count, l.count) {
+                if let item = ListCommands.pop(l, from) { items.append(.bulk(item)) }
+            }
+            ctx.markDirty()
+            ListCommands.deleteIfEmpty(ctx, k, l)
+            return .array([.bulk(ctx.argBytes(k)), .array(items)])
+        }
+        return block(ctx, keys: 3..<whereIndex, deadline: deadline, timeoutReply: .nullArray)
+    }
+
+    static func blockingZpop(_ ctx: CommandContext, max: Bool) throws(CommandError) -> Reply {
+        let deadline = try deadline(ctx, ctx.argc - 1)
+        for k in 1..<(ctx.argc - 1) {
+            guard let slot = ctx.lookupWrite(k) else { continue }
+            let z = try SortedSetCommands.zset(ctx, slot)
+            guard z.count > 0 else { continue }
+            let e = max ? z.entries[z.count - 1] : z.entries[0]
+            z.remove(e.member)
+            ctx.markDirty()
+            SortedSetCommands.deleteIfEmpty(ctx, z, k)
+            return .array([.bulk(ctx.argBytes(k)), .bulk(e.member), .double(e.score)])
+        }
+        return block(ctx, keys: 1..<(ctx.argc - 1), deadline: deadline, timeoutReply: .nullArray)
+    }
+
+    /// BZPOPMIN key [key ...] timeout
+    static func bzpopmin(_ ctx: CommandContext) throws(CommandError) -> Reply { try blockingZpop(ctx, max: false) }
+    /// BZPOPMAX key [key ...] timeout
+    static func bzpopmax(_ ctx: CommandContext) throws(CommandError) -> Reply { try blockingZpop(ctx, max: true) }
+}
+
+extension CommandContext {
+    /// Tells blocked clients that key argument `i` may have data now.
+    @inline(__always)
+    func signalReady(_ i: Int) {
+        server.signalKeyReady(db: session.db, key: arg(i))
+    }
+}
+
+extension CommandTable {
+    static let blockingRegistrations: [(String, Handler)] = [
+        ("blpop", BlockingCommands.blpop),
+        ("brpop", BlockingCommands.brpop),
+        ("blmove", BlockingCommands.blmove),
+        ("brpoplpush", BlockingCommands.brpoplpush),
+        ("blmpop", BlockingCommands.blmpop),
+        ("bzpopmin", BlockingCommands.bzpopmin),
+        ("bzpopmax", BlockingCommands.bzpopmax),
+    ]
+}

@@ -1,0 +1,96 @@
+"""Blocking pops as Redis serves them: timeouts, wake-ups in the order clients blocked,
+disconnects while blocked, and a pipeline that continues after the blocked command."""
+import threading
+import time
+
+import redis
+
+
+def test_blpop_timeout_and_wakeup(swiftlet):
+    r = swiftlet.client()
+    t0 = time.time()
+    assert r.blpop(["q1", "q2"], timeout=0.3) is None
+    assert 0.25 <= time.time() - t0 < 2
+    result = {}
+
+    def waiter():
+        result["v"] = swiftlet.client().brpop(["q1", "q2"], timeout=5)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.2)
+    assert r.info("clients")["blocked_clients"] == 1
+    r.rpush("q2", "job")
+    t.join(5)
+    assert result["v"] == (b"q2", b"job")
+    assert r.exists("q2") == 0
+    assert r.info("clients")["blocked_clients"] == 0
+
+
+def test_clients_are_served_in_the_order_they_blocked(swiftlet):
+    r = swiftlet.client()
+    order = []
+    threads = []
+    for i in range(3):
+        def waiter(i=i):
+            v = swiftlet.client().blpop("jobs", timeout=5)
+            order.append((i, v[1]))
+        t = threading.Thread(target=waiter)
+        t.start()
+        threads.append(t)
+        time.sleep(0.15)
+    r.rpush("jobs", "a", "b", "c")
+    for t in threads:
+        t.join(5)
+    assert sorted(order) == [(0, b"a"), (1, b"b"), (2, b"c")]
+
+
+def test_blocked_client_disconnect_is_forgotten(swiftlet):
+    c = swiftlet.raw()
+    c.send(b"BLPOP gone 0\r\n")
+    time.sleep(0.2)
+    c.close()
+    time.sleep(0.2)
+    r = swiftlet.client()
+    assert r.info("clients")["blocked_clients"] == 0
+    r.rpush("gone", "x")
+    assert r.lrange("gone", 0, -1) == [b"x"]
+
+
+def test_pipeline_continues_after_blocking_command(swiftlet):
+    c = swiftlet.raw()
+    c.send(b"BLPOP pq 0.2\r\nPING\r\n")
+    assert c.reply() == b"*-1\r\n"
+    assert c.reply() == b"+PONG\r\n"
+    c.send(b"HELLO 3\r\n")
+    c.reply()
+    c.send(b"BLPOP pq 0.1\r\n")
+    assert c.reply() == b"_\r\n"
+
+
+def test_blmove_brpoplpush_and_bzpopmin(swiftlet):
+    r = swiftlet.client()
+    result = {}
+
+    def waiter():
+        s = swiftlet.client()
+        result["move"] = s.blmove("src", "dst", 5, "LEFT", "RIGHT")
+        result["z"] = s.bzpopmin("zq", timeout=5)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.2)
+    r.lpush("src", "item")
+    time.sleep(0.2)
+    r.zadd("zq", {"m": 2.5})
+    t.join(5)
+    assert result["move"] == b"item"
+    assert r.lrange("dst", 0, -1) == [b"item"]
+    assert result["z"] == (b"zq", b"m", 2.5)
+    assert r.brpoplpush("empty", "dst", timeout=0.1) is None
+
+
+def test_timeout_errors(swiftlet):
+    c = swiftlet.raw()
+    assert c.command("BLPOP", "k", "abc") == b"-ERR timeout is not a float or out of range\r\n"
+    assert c.command("BLPOP", "k", "-1") == b"-ERR timeout is negative\r\n"
