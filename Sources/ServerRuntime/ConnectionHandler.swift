@@ -5,7 +5,8 @@ import RESP
 /// One client connection: reads bytes, parses every complete command, runs them through
 /// the dispatcher on the event loop (which owns the keyspace), and writes all replies of
 /// the read in one flush.
-final class ConnectionHandler: ChannelInboundHandler {
+/// Lives on the server's single event loop; @unchecked Sendable so loop timers can refer to it.
+final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
