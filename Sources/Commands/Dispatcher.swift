@@ -24,8 +24,7 @@ extension CommandContext {
     /// Before a pipelined batch runs, asks the CPU for the hash-table memory of every
     /// command's first key, in three overlapping stages (see KeyTable.prefetchBucket).
     public func prefetchBatchKeys(from start: Int = 0) {
-        let n = batch.count - start
-        guard n >= 4 else { return }
+        guard batch.count - start >= 1 else { return }
         prefetchHashes.removeAll(keepingCapacity: true)
         let table = server.commands
         let dbIndex = session.db
@@ -33,14 +32,22 @@ extension CommandContext {
             let spans = batch.arguments(of: i)
             guard spans.count >= 2,
                 let command = batch.argument(spans.lowerBound).withUnsafeBytes({ table.lookup($0) }),
-                command.metadata.firstKey == 1
+                command.metadata.firstKey > 0, command.metadata.step > 0
             else { continue }
-            let h = batch.argument(spans.lowerBound + 1).withUnsafeBytes {
-                server.keyspace.databases[dbIndex].table.hash($0)
+            let m = command.metadata
+            let last = m.lastKey >= 0 ? m.lastKey : spans.count + m.lastKey
+            var k = m.firstKey
+            while k <= last && k < spans.count {
+                let h = batch.argument(spans.lowerBound + k).withUnsafeBytes {
+                    server.keyspace.databases[dbIndex].table.hash($0)
+                }
+                prefetchHashes.append(h)
+                server.keyspace.databases[dbIndex].table.prefetchBucket(hash: h)
+                k += m.step
             }
-            prefetchHashes.append(h)
-            server.keyspace.databases[dbIndex].table.prefetchBucket(hash: h)
         }
+        // Too few keys to overlap anything: let the commands look them up directly.
+        guard prefetchHashes.count >= 4 else { return }
         for h in prefetchHashes { server.keyspace.databases[dbIndex].table.prefetchSlot(hash: h) }
         for h in prefetchHashes { server.keyspace.databases[dbIndex].table.prefetchKey(hash: h) }
     }

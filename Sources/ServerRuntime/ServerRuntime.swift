@@ -160,8 +160,8 @@ public final class ServerRuntime: @unchecked Sendable {
         if cronLoops % hz == 0 { clientsTimeoutCheck() }
         trackInstantaneousOps()
         if !parked.isEmpty && (state.pausedUntil == 0 || state.clock() >= state.pausedUntil) { resumeParked() }
-        let used = MemoryInfo.usedMemory()
-        if used > state.stats.peakMemory { state.stats.peakMemory = used }
+        // Peak memory is sampled when INFO or MEMORY asks: glibc's mallinfo walks the heap,
+        // far too slow for every cron tick.
     }
 
     /// Redis's slow active expire cycle: at most 25% of one cron period of CPU.
