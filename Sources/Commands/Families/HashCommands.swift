@@ -205,24 +205,9 @@ enum HashCommands {
 
     /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]
     static func hscan(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard KeyCommands.parseCursor(ctx.arg(2)) != nil else { throw .invalidCursor }
-        var pattern: [UInt8]?
-        var noValues = false
-        var j = 3
-        while j < ctx.argc {
-            if ctx.argIs(j, "match") && j + 1 < ctx.argc {
-                pattern = ctx.argBytes(j + 1)
-                j += 2
-            } else if ctx.argIs(j, "count") && j + 1 < ctx.argc {
-                if try ctx.int64(j + 1) < 1 { throw .syntax }
-                j += 2
-            } else if ctx.argIs(j, "novalues") {
-                noValues = true
-                j += 1
-            } else {
-                throw .syntax
-            }
-        }
+        let options = try ScanOptions.parse(ctx, allowNoValues: true)
+        let pattern = options.pattern
+        let noValues = options.noValues
         guard let h = try readHash(ctx) else { return .array([.bulk("0"), .emptyArray]) }
         // The whole hash in one step: a complete scan, which SCAN's guarantees allow.
         var items: [Reply] = []

@@ -402,6 +402,34 @@ enum KeyCommands {
     }
 }
 
+/// The options of HSCAN/SSCAN/ZSCAN (`key cursor [MATCH pattern] [COUNT count] [NOVALUES]`),
+/// with Redis's errors: an invalid cursor, COUNT below 1, anything else a syntax error.
+struct ScanOptions {
+    var pattern: [UInt8]?
+    var noValues = false
+
+    static func parse(_ ctx: CommandContext, allowNoValues: Bool) throws(CommandError) -> ScanOptions {
+        guard KeyCommands.parseCursor(ctx.arg(2)) != nil else { throw .invalidCursor }
+        var options = ScanOptions()
+        var j = 3
+        while j < ctx.argc {
+            if ctx.argIs(j, "match") && j + 1 < ctx.argc {
+                options.pattern = ctx.argBytes(j + 1)
+                j += 2
+            } else if ctx.argIs(j, "count") && j + 1 < ctx.argc {
+                if try ctx.int64(j + 1) < 1 { throw .syntax }
+                j += 2
+            } else if allowNoValues && ctx.argIs(j, "novalues") {
+                options.noValues = true
+                j += 1
+            } else {
+                throw .syntax
+            }
+        }
+        return options
+    }
+}
+
 /// The reply of a `… HELP` subcommand, as Redis's addReplyHelp builds it.
 func helpReply(_ command: String, _ lines: [String]) -> Reply {
     var items: [Reply] = [.simple("\(command) <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")]

@@ -237,19 +237,7 @@ enum SetCommands {
 
     /// SSCAN key cursor [MATCH pattern] [COUNT count]
     static func sscan(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard KeyCommands.parseCursor(ctx.arg(2)) != nil else { throw .invalidCursor }
-        var pattern: [UInt8]?
-        var j = 3
-        while j < ctx.argc {
-            if ctx.argIs(j, "match") && j + 1 < ctx.argc {
-                pattern = ctx.argBytes(j + 1)
-            } else if ctx.argIs(j, "count") && j + 1 < ctx.argc {
-                if try ctx.int64(j + 1) < 1 { throw .syntax }
-            } else {
-                throw .syntax
-            }
-            j += 2
-        }
+        let pattern = try ScanOptions.parse(ctx, allowNoValues: false).pattern
         guard let s = try readSet(ctx, 1) else { return .array([.bulk("0"), .emptyArray]) }
         // The whole set in one step: a complete scan, which SCAN's guarantees allow.
         let items = s.members.filter { pattern == nil || globMatch(pattern!, $0) }.map { Reply.bulk($0) }
