@@ -1,20 +1,25 @@
 /// A sorted set: members ordered by (score, member bytes), with a member → score index.
-/// Kept as a sorted array (binary search for ranks and ranges); Redis's listpack/skiplist
-/// split decides only what OBJECT ENCODING reports.
+/// The order lives in sorted chunks of at most `chunkCapacity` entries (a one-level
+/// B-tree): an insert or removal moves at most one chunk's entries, and a rank sums chunk
+/// sizes. Redis's listpack/skiplist split decides only what OBJECT ENCODING reports.
 public final class SortedSetValue {
     public struct Entry: Sendable {
         public var score: Double
         public var member: [UInt8]
     }
 
-    public private(set) var entries: [Entry] = []
+    static let chunkCapacity = 256
+
+    var chunks: [[Entry]] = []
     public private(set) var scores: [[UInt8]: Double] = [:]
+    public private(set) var count = 0
     /// Redis converts to a skiplist past `zset-max-listpack-*` and never back.
     public var isSkiplist = false
 
     public init() {}
 
-    public var count: Int { entries.count }
+    /// The entries in order.
+    public var entries: SortedEntries { SortedEntries(chunks: chunks, count: count) }
 
     @inline(__always)
     static func precedes(_ a: Double, _ am: [UInt8], _ b: Double, _ bm: [UInt8]) -> Bool {
@@ -22,15 +27,32 @@ public final class SortedSetValue {
         return am.lexicographicallyPrecedes(bm)
     }
 
-    /// The first position whose entry is not before (score, member).
-    func position(_ score: Double, _ member: [UInt8]) -> Int {
+    /// The chunk that holds (or would hold) an entry, and the first position in it that is
+    /// not before (score, member).
+    func locate(_ score: Double, _ member: [UInt8]) -> (chunk: Int, offset: Int) {
         var lo = 0
-        var hi = entries.count
+        var hi = chunks.count
+        // The first chunk whose last entry is not before the target.
         while lo < hi {
             let mid = (lo + hi) / 2
-            if Self.precedes(entries[mid].score, entries[mid].member, score, member) { lo = mid + 1 } else { hi = mid }
+            let last = chunks[mid][chunks[mid].count - 1]
+            if Self.precedes(last.score, last.member, score, member) { lo = mid + 1 } else { hi = mid }
         }
-        return lo
+        if lo == chunks.count { return chunks.isEmpty ? (0, 0) : (chunks.count - 1, chunks[chunks.count - 1].count) }
+        var a = 0
+        var b = chunks[lo].count
+        while a < b {
+            let mid = (a + b) / 2
+            let e = chunks[lo][mid]
+            if Self.precedes(e.score, e.member, score, member) { a = mid + 1 } else { b = mid }
+        }
+        return (lo, a)
+    }
+
+    func globalIndex(chunk: Int, offset: Int) -> Int {
+        var n = offset
+        for c in 0..<chunk { n += chunks[c].count }
+        return n
     }
 
     /// Sets a member's score; returns the previous score.
@@ -39,69 +61,143 @@ public final class SortedSetValue {
         let old = scores[member]
         if let old {
             if old == score { return old }
-            entries.remove(at: position(old, member))
+            removeEntry(old, member)
         }
-        entries.insert(Entry(score: score, member: member), at: position(score, member))
+        insertEntry(Entry(score: score, member: member))
         scores[member] = score
         return old
+    }
+
+    func insertEntry(_ e: Entry) {
+        count += 1
+        if chunks.isEmpty {
+            chunks.append([e])
+            return
+        }
+        let (c, o) = locate(e.score, e.member)
+        chunks[c].insert(e, at: o)
+        if chunks[c].count > Self.chunkCapacity {
+            let half = chunks[c].count / 2
+            let tail = Array(chunks[c][half...])
+            chunks[c].removeSubrange(half...)
+            chunks.insert(tail, at: c + 1)
+        }
+    }
+
+    func removeEntry(_ score: Double, _ member: [UInt8]) {
+        let (c, o) = locate(score, member)
+        chunks[c].remove(at: o)
+        count -= 1
+        if chunks[c].isEmpty { chunks.remove(at: c) }
     }
 
     @discardableResult
     public func remove(_ member: [UInt8]) -> Bool {
         guard let old = scores.removeValue(forKey: member) else { return false }
-        entries.remove(at: position(old, member))
+        removeEntry(old, member)
         return true
     }
 
     /// The 0-based rank of a member in ascending order.
     public func rank(_ member: [UInt8]) -> Int? {
         guard let s = scores[member] else { return nil }
-        return position(s, member)
+        let (c, o) = locate(s, member)
+        return globalIndex(chunk: c, offset: o)
+    }
+
+    /// The number of entries that come before the first entry for which `isAfter` holds
+    /// (entries are ordered, so `isAfter` flips once).
+    func partition(_ isAfter: (Entry) -> Bool) -> Int {
+        var lo = 0
+        var hi = chunks.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if isAfter(chunks[mid][chunks[mid].count - 1]) { hi = mid } else { lo = mid + 1 }
+        }
+        if lo == chunks.count { return count }
+        var a = 0
+        var b = chunks[lo].count
+        while a < b {
+            let mid = (a + b) / 2
+            if isAfter(chunks[lo][mid]) { b = mid } else { a = mid + 1 }
+        }
+        return globalIndex(chunk: lo, offset: a)
     }
 
     /// Index of the first entry with score above (or at, when inclusive) `min`.
     public func firstIndex(min: Double, exclusive: Bool) -> Int {
-        var lo = 0
-        var hi = entries.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            let s = entries[mid].score
-            if s < min || (exclusive && s == min) { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
+        partition { exclusive ? $0.score > min : $0.score >= min }
     }
 
     /// Index one past the last entry with score below (or at, when inclusive) `max`.
     public func endIndex(max: Double, exclusive: Bool) -> Int {
-        var lo = 0
-        var hi = entries.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            let s = entries[mid].score
-            if s < max || (!exclusive && s == max) { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
-
-    public func removeSubrange(_ r: Range<Int>) {
-        for e in entries[r] { scores[e.member] = nil }
-        entries.removeSubrange(r)
+        partition { exclusive ? $0.score >= max : $0.score > max }
     }
 
     public func updateEncoding(maxEntries: Int64, maxValue: Int64) {
         if isSkiplist { return }
-        if entries.count > Int(maxEntries) || entries.contains(where: { $0.member.count > Int(maxValue) }) {
+        if count > Int(maxEntries) || entries.contains(where: { $0.member.count > Int(maxValue) }) {
             isSkiplist = true
         }
     }
 
     public func copy() -> SortedSetValue {
         let z = SortedSetValue()
-        z.entries = entries
+        z.chunks = chunks
         z.scores = scores
+        z.count = count
         z.isSkiplist = isSkiplist
         return z
     }
 
     public var payloadBytes: Int { entries.reduce(0) { $0 + $1.member.count + 8 } }
+}
+
+/// A read-only view of a sorted set's entries in order.
+public struct SortedEntries: Sequence {
+    let chunks: [[SortedSetValue.Entry]]
+    public let count: Int
+
+    public subscript(i: Int) -> SortedSetValue.Entry {
+        var rest = i
+        for chunk in chunks {
+            if rest < chunk.count { return chunk[rest] }
+            rest -= chunk.count
+        }
+        preconditionFailure("SortedEntries: index \(i) out of range")
+    }
+
+    /// The entries at positions `range`, walking the chunks once.
+    public func slice(_ range: Range<Int>) -> [SortedSetValue.Entry] {
+        var out: [SortedSetValue.Entry] = []
+        out.reserveCapacity(range.count)
+        var base = 0
+        for chunk in chunks {
+            let lo = Swift.max(range.lowerBound - base, 0)
+            let hi = Swift.min(range.upperBound - base, chunk.count)
+            if lo < hi { out.append(contentsOf: chunk[lo..<hi]) }
+            base += chunk.count
+            if base >= range.upperBound { break }
+        }
+        return out
+    }
+
+    public func slice(_ range: ClosedRange<Int>) -> [SortedSetValue.Entry] {
+        slice(range.lowerBound..<(range.upperBound + 1))
+    }
+
+    public struct Iterator: IteratorProtocol {
+        var chunkIterator: IndexingIterator<[[SortedSetValue.Entry]]>
+        var current: IndexingIterator<[SortedSetValue.Entry]>?
+
+        public mutating func next() -> SortedSetValue.Entry? {
+            while true {
+                if let e = current?.next() { return e }
+                guard let chunk = chunkIterator.next() else { return nil }
+                current = chunk.makeIterator()
+            }
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(chunkIterator: chunks.makeIterator(), current: nil) }
 }

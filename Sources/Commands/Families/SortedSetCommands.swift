@@ -250,9 +250,9 @@ enum SortedSetCommands {
             let stop = try ctx.int64(maxArg)
             guard let r = ListCommands.range(start, stop, count: z.count) else { return [] }
             if req.reverse {
-                picked = r.map { z.entries[z.count - 1 - $0] }
+                picked = z.entries.slice((z.count - 1 - r.upperBound)...(z.count - 1 - r.lowerBound)).reversed()
             } else {
-                picked = Array(z.entries[r])
+                picked = z.entries.slice(r)
             }
             return picked
         case .score:
@@ -260,7 +260,7 @@ enum SortedSetCommands {
             let hi = try scoreBound(ctx, maxArg)
             let a = z.firstIndex(min: lo.value, exclusive: lo.exclusive)
             let b = z.endIndex(max: hi.value, exclusive: hi.exclusive)
-            if a < b { picked = req.reverse ? Array(z.entries[a..<b].reversed()) : Array(z.entries[a..<b]) }
+            if a < b { picked = req.reverse ? z.entries.slice(a..<b).reversed() : z.entries.slice(a..<b) }
         case .lex:
             let lo = try lexBound(ctx, minArg)
             let hi = try lexBound(ctx, maxArg)
