@@ -175,7 +175,7 @@ enum HashCommands {
         let count = try ctx.int64(2)
         let withValues = ctx.argc == 4
         // Redis refuses counts whose reply could not be built (CVE-2023-22458).
-        if count < -Int64.max / 2 || count > Int64.max / 2 || (count < 0 && -count > 1 << 32) {
+        if count < -Int64.max / 2 || count > Int64.max / 2 || (count < 0 && -count > maxRandomReply) {
             throw .valueOutOfRange
         }
         guard let h = try readHash(ctx), h.count > 0 else { return .emptyArray }

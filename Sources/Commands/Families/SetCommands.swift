@@ -2,6 +2,9 @@ import DataStore
 import OrderedCollections
 import RESP
 
+/// The most elements SRANDMEMBER/HRANDFIELD with a negative count will build in one reply.
+let maxRandomReply: Int64 = 10_000_000
+
 enum SetCommands {
     static func set(_ ctx: CommandContext, _ slot: Int) throws(CommandError) -> SetValue {
         guard case .set(let s) = ctx.db.table[slot].value else { throw .wrongType }
@@ -86,7 +89,8 @@ enum SetCommands {
         }
         let count = try ctx.int64(2)
         if count == Int64.min { throw .lposRankRange }
-        if count < 0 && -count > 1 << 32 { throw .valueOutOfRange }
+        // A reply of billions of repeated members would exhaust memory: refuse it up front.
+        if count < 0 && -count > maxRandomReply { throw .valueOutOfRange }
         guard let s = try readSet(ctx, 1), s.count > 0 else { return count == 0 ? .array([]) : .array([]) }
         var picks: [Int]
         if count < 0 {

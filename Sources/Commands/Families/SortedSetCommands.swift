@@ -270,7 +270,8 @@ enum SortedSetCommands {
         if req.hasLimit {
             if req.offset < 0 { return [] }
             let from = min(Int(clamping: req.offset), picked.count)
-            let to = req.limit < 0 ? picked.count : min(picked.count, from + Int(clamping: req.limit))
+            // Saturating: LIMIT 0 9223372036854775807 must not overflow.
+            let to = req.limit < 0 ? picked.count : from + min(picked.count - from, Int(clamping: req.limit))
             picked = Array(picked[from..<to])
         }
         return picked
