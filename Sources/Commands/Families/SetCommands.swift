@@ -133,9 +133,10 @@ enum SetCommands {
 
     /// SMOVE source destination member
     static func smove(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        let source = try writeSet(ctx, 1)
+        // As Redis: a missing source answers 0 before either key's type is checked.
+        guard ctx.lookupWrite(1) != nil else { return .zero }
+        let source = try writeSet(ctx, 1)!
         let destination = try writeSet(ctx, 2)
-        guard let source else { return .zero }
         let member = ctx.argBytes(3)
         guard source.members.contains(member) else { return .zero }
         if source === destination { return .one }

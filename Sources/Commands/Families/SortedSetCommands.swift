@@ -74,6 +74,25 @@ enum SortedSetCommands {
         }
     }
 
+    /// Redis's lex range walk (zzlFirstInLexRange and friends): from the head (the tail for
+    /// REV) to the first member inside the range, then on while members stay inside. Lex
+    /// ranges assume equal scores; with mixed scores this reproduces what Redis answers.
+    static func lexRange(_ z: SortedSetValue, _ lo: LexBound, _ hi: LexBound, reverse: Bool) -> [SortedSetValue.Entry] {
+        var out: [SortedSetValue.Entry] = []
+        var started = false
+        let ordered: [SortedSetValue.Entry] = reverse ? z.entries.reversed() : Array(z.entries)
+        for e in ordered {
+            if !started {
+                // Forward: skip members below min; reverse: skip members above max.
+                if reverse ? !belowMax(e.member, hi) : !aboveMin(e.member, lo) { continue }
+                started = true
+            }
+            if reverse ? !aboveMin(e.member, lo) : !belowMax(e.member, hi) { break }
+            out.append(e)
+        }
+        return out
+    }
+
     /// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]
     static func zadd(_ ctx: CommandContext) throws(CommandError) -> Reply {
         var nx = false
@@ -264,8 +283,7 @@ enum SortedSetCommands {
         case .lex:
             let lo = try lexBound(ctx, minArg)
             let hi = try lexBound(ctx, maxArg)
-            let matching = z.entries.filter { aboveMin($0.member, lo) && belowMax($0.member, hi) }
-            picked = req.reverse ? matching.reversed() : matching
+            picked = lexRange(z, lo, hi, reverse: req.reverse)
         }
         if req.hasLimit {
             if req.offset < 0 { return [] }
@@ -391,7 +409,7 @@ enum SortedSetCommands {
         let lo = try lexBound(ctx, 2)
         let hi = try lexBound(ctx, 3)
         guard let z = try readZset(ctx) else { return .zero }
-        return .integer(Int64(z.entries.filter { aboveMin($0.member, lo) && belowMax($0.member, hi) }.count))
+        return .integer(Int64(lexRange(z, lo, hi, reverse: false).count))
     }
 
     static func removeRange(_ ctx: CommandContext, kind: RangeKind) throws(CommandError) -> Reply {
