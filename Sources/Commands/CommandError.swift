@@ -129,6 +129,8 @@ extension CommandError {
     public static let zrangeWithscoresBylex = CommandError(
         "ERR syntax error, WITHSCORES not supported in combination with BYLEX")
 
+    public static let unblocked = CommandError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+
     public static func wrongArity(_ fullName: String) -> CommandError {
         CommandError("ERR wrong number of arguments for '\(fullName)' command")
     }

@@ -126,6 +126,9 @@ public final class ServerState {
 
     /// Asked to shut down; returns an error text to refuse (e.g. a failed save).
     public var shutdownHook: ((ShutdownRequest) -> CommandError?)?
+    /// CLIENT UNBLOCK: answers a blocked client (its timeout reply, or `error` when given) and
+    /// returns whether one was blocked.
+    public var unblockHook: ((Int64, CommandError?) -> Bool)?
     /// Called when CLIENT UNPAUSE lifts a pause, so parked clients resume.
     public var unpauseHook: (() -> Void)?
     /// Asked to sleep (DEBUG SLEEP) — blocks the server, as in Redis.

@@ -204,11 +204,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         return false
     }
 
-    /// Answers a blocked command with its timeout reply and carries on.
-    func blockTimedOut() {
+    /// Answers a blocked command with its timeout reply (or `error`) and carries on.
+    func blockTimedOut(error: CommandError? = nil) {
         guard let request = blocked, let ctx = context, let i = resumeFrom else { return }
         runtime.unblock(self)
-        ctx.emitDirect(request.timeoutReply)
+        ctx.emitDirect(error.map { .error($0.message) } ?? request.timeoutReply)
         resumeFrom = i + 1 < ctx.batch.count ? i + 1 : nil
         if resumeFrom == nil { ctx.batch.removeAll() }
         resume()

@@ -45,6 +45,12 @@ public final class ServerRuntime: @unchecked Sendable {
         state.sleepHook = { seconds in
             if seconds > 0 { usleep(UInt32(min(seconds, 4000) * 1_000_000)) }
         }
+        state.unblockHook = { [unowned self] id, error in
+            guard let handler = self.connections[id], handler.blocked != nil else { return false }
+            // Answer after the current command's reply, as Redis does.
+            self.loop.execute { handler.blockTimedOut(error: error) }
+            return true
+        }
         state.unpauseHook = { [unowned self] in
             self.loop.execute { self.resumeParked() }
         }

@@ -94,3 +94,19 @@ def test_timeout_errors(swiftlet):
     c = swiftlet.raw()
     assert c.command("BLPOP", "k", "abc") == b"-ERR timeout is not a float or out of range\r\n"
     assert c.command("BLPOP", "k", "-1") == b"-ERR timeout is negative\r\n"
+
+
+def test_client_unblock_timeout_and_error(swiftlet):
+    r = swiftlet.client()
+    c = swiftlet.raw()
+    cid = int(c.command("CLIENT", "ID")[1:-2])
+    c.send(b"BLPOP never 0\r\n")
+    time.sleep(0.2)
+    assert r.client_unblock(cid) is True or r.client_unblock(cid) == 1
+    assert c.reply() == b"*-1\r\n"
+    c.send(b"BRPOP never 0\r\n")
+    time.sleep(0.2)
+    assert r.execute_command("CLIENT", "UNBLOCK", cid, "ERROR") == 1
+    assert c.reply() == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    assert r.execute_command("CLIENT", "UNBLOCK", cid) == 0
+    assert c.command("PING") == b"+PONG\r\n"

@@ -201,6 +201,7 @@ COMMANDS = [
     ["CLIENT", "KILL", "FOO", "bar"], ["CLIENT", "KILL", "TYPE", "foo"], ["CLIENT", "PAUSE", "abc"],
     ["CLIENT", "PAUSE", "-1"], ["CLIENT", "REPLY", "FOO"], ["CLIENT", "NO-EVICT", "maybe"], ["CLIENT", "LIST", "TYPE", "foo"],
     ["CLIENT", "LIST", "ID", "abc"], ["CLIENT", "LIST", "FOO"], ["CLIENT", "UNPAUSE"], ["CLIENT", "GETREDIR"],
+    ["CLIENT", "UNBLOCK", "99999"], ["CLIENT", "UNBLOCK", "1", "foo"], ["CLIENT", "UNBLOCK", "abc"], ["ROLE"],
     ["HELLO", "abc"], ["HELLO", "1"], ["HELLO", "3", "FOO"], ["HELLO", "3", "AUTH", "default"],
     ["HELLO", "3", "SETNAME", "a b"], ["LOLWUT", "VERSION", "abc"], ["SHUTDOWN", "FOO"], ["SHUTDOWN", "ABORT", "NOW"],
     ["SET", "k"], ["GET"], ["GET", "a", "b"], ["EXPIRE", "a"],

@@ -245,6 +245,18 @@ enum ClientCommands {
         return .ok
     }
 
+    /// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+    static func unblock(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let id = try ctx.int64(2)
+        var error: CommandError?
+        if ctx.argc == 4 {
+            if ctx.argIs(3, "error") { error = .unblocked } else if !ctx.argIs(3, "timeout") { throw .unblockReason }
+        } else if ctx.argc > 4 {
+            throw .syntax
+        }
+        return ctx.server.unblockHook?(id, error) == true ? .one : .zero
+    }
+
     /// CLIENT GETREDIR
     static func getredir(_ ctx: CommandContext) throws(CommandError) -> Reply { .integer(-1) }
 
@@ -328,6 +340,7 @@ extension CommandTable {
         ("client|pause", ClientCommands.pause),
         ("client|unpause", ClientCommands.unpause),
         ("client|getredir", ClientCommands.getredir),
+        ("client|unblock", ClientCommands.unblock),
         ("client|help", ClientCommands.help),
     ]
 }

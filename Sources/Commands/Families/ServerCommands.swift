@@ -245,6 +245,11 @@ enum ServerCommands {
         return .array([.bulk(String(us / 1_000_000)), .bulk(String(us % 1_000_000))])
     }
 
+    /// ROLE
+    static func role(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        .array([.bulk("master"), .integer(0), .array([])])
+    }
+
     /// LOLWUT [VERSION version]
     static func lolwut(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc == 3 && ctx.argIs(1, "version") {
@@ -481,6 +486,7 @@ extension CommandTable {
         ("command|help", ServerCommands.commandHelp),
         ("time", ServerCommands.time),
         ("lolwut", ServerCommands.lolwut),
+        ("role", ServerCommands.role),
         ("debug", ServerCommands.debug),
         ("shutdown", ServerCommands.shutdown),
         ("memory", { _ throws(CommandError) in .null }),
