@@ -37,8 +37,6 @@ public final class CommandRunner {
 
     /// Runs one command and returns the raw reply bytes.
     public func rawRun(_ args: [[UInt8]]) {
-        let batch = context.batch
-        _ = batch
         context.batch.removeAll()
         context.batch.commandStarts.append(0)
         for a in args {

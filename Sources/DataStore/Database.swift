@@ -108,6 +108,17 @@ public final class Keyspace {
     }
 
     public var keyCount: Int { databases.reduce(0) { $0 + $1.count } }
+
+    /// Redis's count rules for random picks (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) over a
+    /// collection of `size` elements: a positive count gives distinct indexes (all of them
+    /// when it reaches `size`), a negative count gives exactly -count indexes, repeats allowed.
+    public func randomIndices(count: Int64, of size: Int) -> [Int] {
+        if count < 0 { return (0..<Int(-count)).map { _ in Int.random(in: 0..<size, using: &rng) } }
+        if count >= Int64(size) { return Array(0..<size) }
+        var all = Array(0..<size)
+        all.shuffle(using: &rng)
+        return Array(all.prefix(Int(count)))
+    }
     public var expiredKeys: Int { databases.reduce(0) { $0 + $1.expiredKeys } }
 }
 

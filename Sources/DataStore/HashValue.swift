@@ -14,16 +14,12 @@ public final class HashValue {
 
     public var count: Int { fields.count }
 
-    /// Applies Redis's conversion rule after a write.
-    public func updateEncoding(maxEntries: Int64, maxValue: Int64) {
+    /// Applies Redis's conversion rule after writing `field` = `value`. Conversion is one-way,
+    /// so only the entry count and the values just written can trigger it.
+    public func noteWrite(_ field: [UInt8], _ value: [UInt8], maxEntries: Int64, maxValue: Int64) {
         if isHashtable { return }
-        if fields.count > Int(maxEntries) {
+        if fields.count > Int(maxEntries) || field.count > Int(maxValue) || value.count > Int(maxValue) {
             isHashtable = true
-            return
-        }
-        for (k, v) in fields where k.count > Int(maxValue) || v.count > Int(maxValue) {
-            isHashtable = true
-            return
         }
     }
 

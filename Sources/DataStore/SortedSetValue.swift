@@ -134,11 +134,10 @@ public final class SortedSetValue {
         partition { exclusive ? $0.score >= max : $0.score > max }
     }
 
-    public func updateEncoding(maxEntries: Int64, maxValue: Int64) {
+    /// Applies Redis's conversion rule after writing `member`; one-way, like the hash's.
+    public func noteWrite(_ member: [UInt8], maxEntries: Int64, maxValue: Int64) {
         if isSkiplist { return }
-        if count > Int(maxEntries) || entries.contains(where: { $0.member.count > Int(maxValue) }) {
-            isSkiplist = true
-        }
+        if count > Int(maxEntries) || member.count > Int(maxValue) { isSkiplist = true }
     }
 
     public func copy() -> SortedSetValue {

@@ -16,7 +16,7 @@ public enum ReplyEncoder {
         var magnitude = value.magnitude
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
-        let count = withUnsafeMutableBytes(of: &digits) { buf -> Int in
+        withUnsafeMutableBytes(of: &digits) { buf in
             var i = 24
             repeat {
                 i -= 1
@@ -24,9 +24,7 @@ public enum ReplyEncoder {
                 magnitude /= 10
             } while magnitude > 0
             out.append(contentsOf: buf[i..<24])
-            return 24 - i
         }
-        _ = count
     }
 
     @inline(__always)

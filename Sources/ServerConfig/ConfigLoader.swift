@@ -24,20 +24,16 @@ public func startupOptions(from arguments: [String]) throws(ConfigError) -> Star
         index = 1
     }
     var options = ""
-    var lastWasDirective = false
     while index < arguments.count {
         let arg = arguments[index]
         if arg.hasPrefix("--") && arg.count > 2 {
             if !options.isEmpty { options += "\n" }
             options += String(arg.dropFirst(2)) + " "
-            lastWasDirective = true
         } else {
             options += reprArgument(arg) + " "
-            lastWasDirective = false
         }
         index += 1
     }
-    _ = lastWasDirective
     var text = ""
     if let file, file != "-" {
         text = try readFile(file)

@@ -21,10 +21,14 @@ enum HashCommands {
         return h
     }
 
-    static func updateEncoding(_ ctx: CommandContext, _ h: HashValue) {
-        h.updateEncoding(
-            maxEntries: ctx.config.int("hash-max-listpack-entries"), maxValue: ctx.config.int("hash-max-listpack-value")
-        )
+    /// Sets a field and applies the listpack → hashtable rule; returns whether it was new.
+    @discardableResult
+    static func setField(_ ctx: CommandContext, _ h: HashValue, _ field: [UInt8], _ value: [UInt8]) -> Bool {
+        let isNew = h.fields.updateValue(value, forKey: field) == nil
+        h.noteWrite(
+            field, value, maxEntries: ctx.config.int("hash-max-listpack-entries"),
+            maxValue: ctx.config.int("hash-max-listpack-value"))
+        return isNew
     }
 
     static func deleteIfEmpty(_ ctx: CommandContext, _ h: HashValue) {
@@ -36,11 +40,9 @@ enum HashCommands {
         guard ctx.argc % 2 == 0 else { throw .wrongArity("hset") }
         let h = try writeHash(ctx)
         var added: Int64 = 0
-        for i in stride(from: 2, to: ctx.argc, by: 2)
-        where h.fields.updateValue(ctx.argBytes(i + 1), forKey: ctx.argBytes(i)) == nil {
+        for i in stride(from: 2, to: ctx.argc, by: 2) where setField(ctx, h, ctx.argBytes(i), ctx.argBytes(i + 1)) {
             added += 1
         }
-        updateEncoding(ctx, h)
         ctx.markDirty((ctx.argc - 2) / 2)
         return .integer(added)
     }
@@ -57,8 +59,7 @@ enum HashCommands {
         let h = try writeHash(ctx)
         let field = ctx.argBytes(2)
         if h.fields[field] != nil { return .zero }
-        h.fields[field] = ctx.argBytes(3)
-        updateEncoding(ctx, h)
+        setField(ctx, h, field, ctx.argBytes(3))
         ctx.markDirty()
         return .one
     }
@@ -138,8 +139,7 @@ enum HashCommands {
         }
         let (result, overflow) = current.addingReportingOverflow(delta)
         if overflow { throw .overflow }
-        h.fields[field] = formatInt64(result)
-        updateEncoding(ctx, h)
+        setField(ctx, h, field, formatInt64(result))
         ctx.markDirty()
         return .integer(result)
     }
@@ -158,8 +158,7 @@ enum HashCommands {
         let result = current + delta
         if result.isNaN || result.isInfinite { throw .nanOrInfinity }
         let bytes = formatLongDouble(result)
-        h.fields[field] = bytes
-        updateEncoding(ctx, h)
+        setField(ctx, h, field, bytes)
         ctx.markDirty()
         return .bulk(bytes)
     }
@@ -179,16 +178,7 @@ enum HashCommands {
             throw .valueOutOfRange
         }
         guard let h = try readHash(ctx), h.count > 0 else { return .emptyArray }
-        var picks: [Int] = []
-        if count < 0 {
-            for _ in 0..<Int(-count) { picks.append(Int.random(in: 0..<h.count, using: &ctx.keyspace.rng)) }
-        } else if count >= Int64(h.count) {
-            picks = Array(0..<h.count)
-        } else {
-            var all = Array(0..<h.count)
-            all.shuffle(using: &ctx.keyspace.rng)
-            picks = Array(all.prefix(Int(count)))
-        }
+        let picks = ctx.keyspace.randomIndices(count: count, of: h.count)
         let resp3 = ctx.session.resp3
         var items: [Reply] = []
         for i in picks {

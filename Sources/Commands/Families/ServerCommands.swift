@@ -193,7 +193,7 @@ enum ServerCommands {
         guard command.acceptsArgumentCount(argc) else {
             throw .getkeysArity
         }
-        let positions = KeyExtraction.positions(command, argc: argc) { ctx.arg($0 + 2) }
+        let positions = command.keyPositions(argc: argc)
         if positions.isEmpty { throw .getkeysNoKeys }
         return (command, positions)
     }
@@ -425,10 +425,6 @@ enum ServerCommands {
 
 /// Which arguments of a command are keys.
 enum KeyExtraction {
-    static func positions(_ command: Command, argc: Int, arg: (Int) -> ArraySlice<UInt8>) -> [Int] {
-        command.keyPositions(argc: argc)
-    }
-
     static func keyFlags(_ command: Command) -> [String] {
         let f = command.flags
         if f.contains(.write) { return ["RW", "update"] }

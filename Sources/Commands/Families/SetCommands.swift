@@ -91,17 +91,8 @@ enum SetCommands {
         if count == Int64.min { throw .lposRankRange }
         // A reply of billions of repeated members would exhaust memory: refuse it up front.
         if count < 0 && -count > maxRandomReply { throw .valueOutOfRange }
-        guard let s = try readSet(ctx, 1), s.count > 0 else { return count == 0 ? .array([]) : .array([]) }
-        var picks: [Int]
-        if count < 0 {
-            picks = (0..<Int(-count)).map { _ in Int.random(in: 0..<s.count, using: &ctx.keyspace.rng) }
-        } else if count >= Int64(s.count) {
-            picks = Array(0..<s.count)
-        } else {
-            var all = Array(0..<s.count)
-            all.shuffle(using: &ctx.keyspace.rng)
-            picks = Array(all.prefix(Int(count)))
-        }
+        guard let s = try readSet(ctx, 1), s.count > 0 else { return .emptyArray }
+        let picks = ctx.keyspace.randomIndices(count: count, of: s.count)
         return .array(picks.map { .bulk(s.members[$0]) })
     }
 

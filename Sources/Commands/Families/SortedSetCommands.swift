@@ -21,10 +21,12 @@ enum SortedSetCommands {
         if z.count == 0 { ctx.db.delete(ctx.arg(arg), now: ctx.now) }
     }
 
-    static func updateEncoding(_ ctx: CommandContext, _ z: SortedSetValue) {
-        z.updateEncoding(
-            maxEntries: ctx.config.int("zset-max-listpack-entries"), maxValue: ctx.config.int("zset-max-listpack-value")
-        )
+    /// Sets a member's score and applies the listpack → skiplist rule.
+    static func setScore(_ ctx: CommandContext, _ z: SortedSetValue, _ member: [UInt8], _ score: Double) {
+        z.set(member, score: score)
+        z.noteWrite(
+            member, maxEntries: ctx.config.int("zset-max-listpack-entries"),
+            maxValue: ctx.config.int("zset-max-listpack-value"))
     }
 
     struct ScoreBound {
@@ -154,17 +156,16 @@ enum SortedSetCommands {
                 if (gt && score <= current) || (lt && score >= current) { continue }
                 if incr { incrResult = score }
                 if score != current {
-                    z!.set(member, score: score)
+                    setScore(ctx, z!, member, score)
                     updated += 1
                 }
             } else {
                 if xx { continue }
-                z!.set(member, score: score)
+                setScore(ctx, z!, member, score)
                 added += 1
                 if incr { incrResult = score }
             }
         }
-        updateEncoding(ctx, z!)
         if added + updated > 0 { ctx.markDirty(Int(added + updated)) }
         if added > 0 { ctx.signalReady(1) }
         deleteIfEmpty(ctx, z!)
@@ -187,8 +188,7 @@ enum SortedSetCommands {
             deleteIfEmpty(ctx, z!)
             throw .resultNaN
         }
-        z!.set(member, score: score)
-        updateEncoding(ctx, z!)
+        setScore(ctx, z!, member, score)
         ctx.markDirty()
         ctx.signalReady(1)
         return .double(score)
