@@ -123,6 +123,10 @@ extension CommandError {
     public static let zaddNXAndXX = CommandError("ERR XX and NX options at the same time are not compatible")
     public static let zaddGTLTNX = CommandError("ERR GT, LT, and/or NX options at the same time are not compatible")
     public static let zaddIncrPair = CommandError("ERR INCR option supports a single increment-element pair")
+    public static let weightNotFloat = CommandError("ERR weight value is not a float")
+    public static func atLeastOneKey(_ command: String) -> CommandError {
+        CommandError("ERR at least 1 input key is needed for '\(command)' command")
+    }
     public static let resultNaN = CommandError("ERR resulting score is not a number (NaN)")
     public static let zrangeLimit = CommandError(
         "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")

@@ -6,6 +6,10 @@ public final class SortedSetValue {
     public struct Entry: Sendable {
         public var score: Double
         public var member: [UInt8]
+        public init(score: Double, member: [UInt8]) {
+            self.score = score
+            self.member = member
+        }
     }
 
     static let chunkCapacity = 256
@@ -22,7 +26,7 @@ public final class SortedSetValue {
     public var entries: SortedEntries { SortedEntries(chunks: chunks, count: count) }
 
     @inline(__always)
-    static func precedes(_ a: Double, _ am: [UInt8], _ b: Double, _ bm: [UInt8]) -> Bool {
+    public static func precedes(_ a: Double, _ am: [UInt8], _ b: Double, _ bm: [UInt8]) -> Bool {
         if a != b { return a < b }
         return am.lexicographicallyPrecedes(bm)
     }

@@ -111,6 +111,14 @@ enum BlockingCommands {
         return block(ctx, keys: 1..<(ctx.argc - 1), deadline: deadline, timeoutReply: .nullArray)
     }
 
+    /// BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]
+    static func bzmpop(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let deadline = try deadline(ctx, 1)
+        let (keys, max, count) = try SortedSetCommands.mpopArguments(ctx, numkeysArg: 2)
+        if let popped = try SortedSetCommands.mpop(ctx, keys: keys, max: max, count: count) { return popped }
+        return block(ctx, keys: keys, deadline: deadline, timeoutReply: .nullArray)
+    }
+
     /// BZPOPMIN key [key ...] timeout
     static func bzpopmin(_ ctx: CommandContext) throws(CommandError) -> Reply { try blockingZpop(ctx, max: false) }
     /// BZPOPMAX key [key ...] timeout
@@ -134,5 +142,6 @@ extension CommandTable {
         ("blmpop", BlockingCommands.blmpop),
         ("bzpopmin", BlockingCommands.bzpopmin),
         ("bzpopmax", BlockingCommands.bzpopmax),
+        ("bzmpop", BlockingCommands.bzmpop),
     ]
 }

@@ -497,6 +497,7 @@ extension CommandTable {
     public static let allRegistrations: [(String, Handler)] =
         connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
         + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations
+        + sortedSetMoreRegistrations
         + blockingRegistrations
         + serverRegistrations
 }
