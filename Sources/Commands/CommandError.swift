@@ -123,6 +123,8 @@ extension CommandError {
     public static let zaddNXAndXX = CommandError("ERR XX and NX options at the same time are not compatible")
     public static let zaddGTLTNX = CommandError("ERR GT, LT, and/or NX options at the same time are not compatible")
     public static let zaddIncrPair = CommandError("ERR INCR option supports a single increment-element pair")
+    public static let notHyperLogLog = CommandError("WRONGTYPE Key is not a valid HyperLogLog string value.")
+    public static let corruptHyperLogLog = CommandError("INVALIDOBJ Corrupted HLL object detected")
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {
         CommandError("ERR at least 1 input key is needed for '\(command)' command")

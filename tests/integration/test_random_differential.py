@@ -1,7 +1,7 @@
 """A few thousand seeded random commands of the list, hash, set and sorted-set families,
 sent to Swiftlet and to a real redis-server; replies must be equal. Replies whose order
-Redis leaves unspecified (members of hashtable-encoded sets) are compared sorted; random
-picks (SPOP, SRANDMEMBER, HRANDFIELD) are compared by size and membership."""
+Redis leaves unspecified (members of hashtable-encoded sets, SPOP of a whole set) are
+compared sorted; random picks (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) by size."""
 import random
 
 import pytest
@@ -76,14 +76,25 @@ GENERATORS = [
     lambda r: ["ZREMRANGEBYSCORE", r.choice(KEYS), bound(r), bound(r)],
     lambda r: ["ZPOPMIN", r.choice(KEYS)],
     lambda r: ["ZCARD", r.choice(KEYS)],
+    lambda r: ["ZUNIONSTORE", r.choice(KEYS), "2", r.choice(KEYS), r.choice(KEYS)]
+    + r.choice([[], ["WEIGHTS", "2", "-1"], ["AGGREGATE", r.choice(["MIN", "MAX", "SUM"])]]),
+    lambda r: ["ZINTERSTORE", r.choice(KEYS), "2", r.choice(KEYS), r.choice(KEYS)],
+    lambda r: ["ZINTER", "2", r.choice(KEYS), r.choice(KEYS), "WITHSCORES"],
+    lambda r: ["ZDIFF", "2", r.choice(KEYS), r.choice(KEYS), "WITHSCORES"],
+    lambda r: ["ZINTERCARD", "2", r.choice(KEYS), r.choice(KEYS)],
+    lambda r: ["ZRANGESTORE", r.choice(KEYS), r.choice(KEYS), num(r), num(r)],
+    lambda r: ["ZMPOP", "2", r.choice(KEYS), r.choice(KEYS), r.choice(["MIN", "MAX"]), "COUNT", num(r).lstrip("-") or "1"],
+    lambda r: ["ZRANDMEMBER", r.choice(KEYS), num(r)] + (["WITHSCORES"] if r.random() < 0.5 else []),
+    lambda r: ["HRANDFIELD", r.choice(KEYS), num(r)] + (["WITHVALUES"] if r.random() < 0.5 else []),
+    lambda r: ["SPOP", r.choice(KEYS), "100"],
     lambda r: ["TYPE", r.choice(KEYS)],
     lambda r: ["DEL", r.choice(KEYS)],
     lambda r: ["EXISTS", r.choice(KEYS)],
 ]
 
-UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF"}
-# SPOP is left out: its random pick would make the two datasets diverge.
-RANDOM = {"SRANDMEMBER"}
+# SPOP pops whole sets only (a partial random pick would make the datasets diverge).
+UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "SPOP"}
+RANDOM = {"SRANDMEMBER", "ZRANDMEMBER", "HRANDFIELD"}
 
 
 def parse(raw):
@@ -117,6 +128,8 @@ def normalize(cmd, reply):
     if name in UNORDERED and isinstance(reply, list):
         return sorted(reply)
     if name in RANDOM:
+        if isinstance(reply, list) and "WITHSCORES" in cmd or "WITHVALUES" in cmd:
+            return ("pairs", len(reply) if isinstance(reply, list) else reply)
         if isinstance(reply, list):
             return ("list", len(reply))
         return ("one", reply is None)

@@ -498,6 +498,7 @@ extension CommandTable {
         connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
         + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations
         + sortedSetMoreRegistrations
+        + hyperLogLogRegistrations
         + blockingRegistrations
         + serverRegistrations
 }
