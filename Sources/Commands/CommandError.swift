@@ -125,6 +125,34 @@ extension CommandError {
     public static let zaddIncrPair = CommandError("ERR INCR option supports a single increment-element pair")
     public static let notHyperLogLog = CommandError("WRONGTYPE Key is not a valid HyperLogLog string value.")
     public static let corruptHyperLogLog = CommandError("INVALIDOBJ Corrupted HLL object detected")
+    public static let pfdebugNoKey = CommandError("ERR The specified key does not exist")
+    public static let pfdebugNotSparse = CommandError("ERR HLL encoding is not sparse")
+    public static func pfdebugUnknown(_ sub: String) -> CommandError {
+        CommandError("ERR Unknown PFDEBUG subcommand '\(sub)'")
+    }
+
+    public static let geoUnit = CommandError("ERR unsupported unit provided. please use M, KM, FT, MI")
+    public static let geoMemberNotFound = CommandError("ERR could not decode requested zset member")
+    public static let geoCountPositive = CommandError("ERR COUNT must be > 0")
+    public static let geoRadiusNotNumeric = CommandError("ERR need numeric radius")
+    public static let geoRadiusNegative = CommandError("ERR radius cannot be negative")
+    public static let geoWidthNotNumeric = CommandError("ERR need numeric width")
+    public static let geoHeightNotNumeric = CommandError("ERR need numeric height")
+    public static let geoBoxNegative = CommandError("ERR height or width cannot be negative")
+    public static let geoAnyWithoutCount = CommandError("ERR the ANY argument requires COUNT argument")
+    public static func geoInvalidPosition(_ lon: String, _ lat: String) -> CommandError {
+        CommandError("ERR invalid longitude,latitude pair \(lon),\(lat)")
+    }
+    public static func geoStoreWithOptions(_ what: String) -> CommandError {
+        CommandError("ERR \(what) is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
+    }
+    public static func geoFromMissing(_ command: String) -> CommandError {
+        CommandError("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for \(command)")
+    }
+    public static func geoByMissing(_ command: String) -> CommandError {
+        CommandError("ERR exactly one of BYRADIUS and BYBOX can be specified for \(command)")
+    }
+
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {
         CommandError("ERR at least 1 input key is needed for '\(command)' command")

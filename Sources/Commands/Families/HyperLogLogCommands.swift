@@ -116,7 +116,7 @@ enum HyperLogLogCommands {
 
     /// PFDEBUG <GETREG | DECODE | ENCODING | TODENSE> key
     static func pfdebug(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard let slot = ctx.lookupWrite(2) else { throw .generic("The specified key does not exist") }
+        guard let slot = ctx.lookupWrite(2) else { throw .pfdebugNoKey }
         var bytes = try takeHll(ctx, slot)
         defer { ctx.db.table[slot].value = .rawString(bytes) }
         if ctx.argIs(1, "getreg") {
@@ -126,7 +126,7 @@ enum HyperLogLogCommands {
             }
             return .array(HyperLogLog.registers(bytes).map { .integer(Int64($0)) })
         } else if ctx.argIs(1, "decode") {
-            guard HyperLogLog.isSparse(bytes) else { throw .generic("HLL encoding is not sparse") }
+            guard HyperLogLog.isSparse(bytes) else { throw .pfdebugNotSparse }
             return .bulk(Array(HyperLogLog.decodeSparse(bytes).utf8))
         } else if ctx.argIs(1, "encoding") {
             return .simple(HyperLogLog.isSparse(bytes) ? "sparse" : "dense")
@@ -136,7 +136,7 @@ enum HyperLogLogCommands {
             if converted { ctx.markDirty() }
             return converted ? .one : .zero
         }
-        throw .generic("Unknown PFDEBUG subcommand '\(ctx.argString(1))'")
+        throw .pfdebugUnknown(ctx.argString(1))
     }
 }
 

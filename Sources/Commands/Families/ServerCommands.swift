@@ -498,7 +498,7 @@ extension CommandTable {
         connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
         + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations
         + sortedSetMoreRegistrations
-        + hyperLogLogRegistrations
+        + hyperLogLogRegistrations + geoRegistrations
         + blockingRegistrations
         + serverRegistrations
 }
