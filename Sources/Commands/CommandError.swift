@@ -153,6 +153,7 @@ extension CommandError {
         CommandError("ERR exactly one of BYRADIUS and BYBOX can be specified for \(command)")
     }
 
+    public static let sortNotDouble = CommandError("ERR One or more scores can't be converted into double")
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {
         CommandError("ERR at least 1 input key is needed for '\(command)' command")

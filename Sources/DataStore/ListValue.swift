@@ -10,6 +10,10 @@ public final class ListValue {
         self.items = items
     }
 
+    public convenience init(elements: [[UInt8]]) {
+        self.init(Deque(elements))
+    }
+
     public var count: Int { items.count }
 
     /// Redis's listTypeIndex semantics: negative indexes count from the tail.

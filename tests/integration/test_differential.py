@@ -217,6 +217,28 @@ COMMANDS = [
     ["ZMPOP", "1", "zb", "MIN", "FOO"], ["ZMPOP", "1", "zstr", "MIN"], ["ZMPOP", "abc", "zb", "MIN"],
     ["BZMPOP", "0", "2", "nokey", "zb", "MAX", "COUNT", "2"], ["BZMPOP", "abc", "1", "zb", "MIN"],
     ["BZMPOP", "0", "0", "zb", "MIN"], ["BZMPOP", "0", "1", "zb", "MIN", "COUNT", "-1"],
+    # SORT
+    ["RPUSH", "sl", "3", "1", "10", "2", "-5", "2.5"], ["SORT", "sl"], ["SORT", "sl", "DESC"], ["SORT", "sl", "ALPHA"],
+    ["SORT", "sl", "LIMIT", "1", "2"], ["SORT", "sl", "LIMIT", "-1", "2"], ["SORT", "sl", "LIMIT", "2", "-1"],
+    ["SORT", "sl", "LIMIT", "10", "5"], ["SORT", "sl", "LIMIT", "0", "0"], ["SORT", "sl", "LIMIT", "a", "1"],
+    ["SORT", "sl", "LIMIT", "1"], ["SORT", "sl", "FOO"], ["SORT", "sl", "BY", "nosort"], ["SORT", "sl", "BY", "nosort", "DESC"],
+    ["SORT", "sl", "BY", "nosort", "LIMIT", "1", "3"], ["SORT", "sl", "BY", "nosort", "DESC", "LIMIT", "1", "3"],
+    ["MSET", "w_3", "30", "w_1", "5", "w_10", "7", "w_2", "x", "o_3", "three", "o_1", "one"],
+    ["HSET", "h_3", "f", "c"], ["HSET", "h_1", "f", "a"], ["HSET", "h_10", "f", "b"],
+    ["SORT", "sl", "BY", "w_*"], ["SORT", "sl", "BY", "w_*", "ALPHA"], ["SORT", "sl", "BY", "h_*->f", "ALPHA", "GET", "#", "GET", "o_*"],
+    ["SORT", "sl", "GET", "o_*", "GET", "#", "GET", "h_*->f", "GET", "nostar"], ["SORT", "sl", "BY", "h_*->f", "ALPHA", "DESC"],
+    ["SORT", "sl", "BY", "o_*", "ALPHA", "LIMIT", "0", "3"], ["SORT", "sl", "STORE", "sdst"], ["LRANGE", "sdst", "0", "-1"],
+    ["SORT", "sl", "GET", "o_*", "STORE", "sdst"], ["LRANGE", "sdst", "0", "-1"], ["SORT", "nokey", "STORE", "sdst"],
+    ["EXISTS", "sdst"], ["SORT", "nokey"], ["SORT_RO", "sl", "STORE", "x"], ["SORT_RO", "sl", "DESC", "LIMIT", "0", "2"],
+    ["RPUSH", "sbad", "1", "abc"], ["SORT", "sbad"], ["SORT", "sbad", "ALPHA"], ["SORT", "sbad", "STORE", "sdst2"], ["EXISTS", "sdst2"],
+    # (No out-of-range score such as 1e400: Redis never clears errno, so its ERANGE would
+    # leak into every later SORT of the reference server.)
+    ["RPUSH", "sodd2", " 5", "0x10", "inf", "-inf", ""],
+    ["SORT", "sodd2"], ["SORT", "sodd2", "DESC"], ["SADD", "sset", "5", "3", "9", "1"], ["SORT", "sset"], ["SORT", "sset", "DESC", "LIMIT", "1", "2"],
+    ["SORT", "sset", "BY", "nosort", "STORE", "sdst3"], ["LRANGE", "sdst3", "0", "-1"], ["SORT", "sset", "BY", "nosort"],
+    ["ZADD", "szs", "1", "c", "2", "b", "3", "a"], ["SORT", "szs", "ALPHA"], ["SORT", "szs", "BY", "nosort"],
+    ["SORT", "szs", "BY", "nosort", "DESC", "LIMIT", "1", "5"], ["SORT", "szs"], ["SET", "sstr", "x"], ["SORT", "sstr"],
+    ["SORT", "sl", "BY", "w_*", "GET", "#", "LIMIT", "0", "2"], ["SORT", "sl", "STORE"],
     # blocking commands that find data (or fail before blocking)
     ["RPUSH", "bq", "a", "b", "c"], ["BLPOP", "nobq", "bq", "0"], ["BRPOP", "bq", "0.5"], ["BLPOP", "bq", "abc"],
     ["BLPOP", "bq", "-1"], ["BLMOVE", "bq", "bq2", "LEFT", "LEFT", "0"], ["BRPOPLPUSH", "bq2", "bq", "0"],

@@ -498,7 +498,7 @@ extension CommandTable {
         connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
         + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations
         + sortedSetMoreRegistrations
-        + hyperLogLogRegistrations + geoRegistrations
+        + hyperLogLogRegistrations + geoRegistrations + sortRegistrations
         + blockingRegistrations
         + serverRegistrations
 }
