@@ -154,6 +154,13 @@ extension CommandError {
     }
 
     public static let sortNotDouble = CommandError("ERR One or more scores can't be converted into double")
+    public static let fieldsArgumentMissing = CommandError(
+        "ERR Mandatory argument FIELDS is missing or not at the right position")
+    public static let numFieldsNotPositive = CommandError("ERR Parameter `numFields` should be greater than 0")
+    public static let numFieldsNotPositiveInteger = CommandError("ERR Number of fields must be a positive integer")
+    public static let numFieldsMismatch = CommandError(
+        "ERR The `numfields` parameter must match the number of arguments")
+    public static let fieldExpireNegative = CommandError("ERR invalid expire time, must be >= 0")
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {
         CommandError("ERR at least 1 input key is needed for '\(command)' command")

@@ -223,7 +223,7 @@ enum InfoRenderer {
                     ("sync_partial_ok", "0"),
                     ("sync_partial_err", "0"),
                     ("expired_keys", String(s.keyspace.expiredKeys)),
-                    ("expired_subkeys", "0"),
+                    ("expired_subkeys", String(s.keyspace.expiredFields)),
                     ("expired_stale_perc", "0.00"),
                     ("expired_time_cap_reached_count", "0"),
                     ("expire_cycle_cpu_milliseconds", "0"),
@@ -332,7 +332,7 @@ enum InfoRenderer {
                 fields.append(
                     (
                         "db\(i)",
-                        "keys=\(db.count),expires=\(db.volatileCount),avg_ttl=\(averageTTL(db, now: now)),subexpiry=0"
+                        "keys=\(db.count),expires=\(db.volatileCount),avg_ttl=\(averageTTL(db, now: now)),subexpiry=\(db.fieldExpiryKeys.count)"
                     ))
             }
             return render("Keyspace", fields)

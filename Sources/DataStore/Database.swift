@@ -3,6 +3,11 @@ public struct Database {
     public var table: KeyTable
     /// Keys removed because they had expired (INFO stats `expired_keys`).
     public var expiredKeys = 0
+    /// Hash fields removed because their time to live passed (INFO `expired_subkeys`).
+    public var expiredFields = 0
+    /// Keys of hashes that have fields with a time to live, for active field expiry. A key
+    /// that no longer holds such a hash is dropped from here when the cycle meets it.
+    public var fieldExpiryKeys: Set<[UInt8]> = []
 
     public init(seed: UInt64) {
         table = KeyTable(seed: seed)
@@ -91,6 +96,41 @@ public struct Database {
     }
 }
 
+extension Database {
+    /// Notes that the hash at `key` has fields with a time to live.
+    public mutating func noteFieldExpiry(_ key: [UInt8]) {
+        fieldExpiryKeys.insert(key)
+    }
+
+    /// Active field expiry: removes the fields whose time has passed from up to `maxKeys`
+    /// hashes, deleting hashes left empty. Returns the fields removed.
+    public mutating func activeExpireFields(now: Int64, maxKeys: Int = 64) -> Int {
+        if fieldExpiryKeys.isEmpty { return 0 }
+        var removed = 0
+        var visited = 0
+        var gone: [[UInt8]] = []
+        for key in fieldExpiryKeys {
+            if visited >= maxKeys { break }
+            visited += 1
+            guard let slot = lookup(key, now: now), case .hash(let h) = table[slot].value, h.hasFieldExpiry else {
+                gone.append(key)
+                continue
+            }
+            let n = h.removeExpiredFields(now: now)
+            removed += n
+            if h.count == 0 {
+                table.remove(slot: slot)
+                gone.append(key)
+            } else if !h.hasFieldExpiry {
+                gone.append(key)
+            }
+        }
+        for key in gone { fieldExpiryKeys.remove(key) }
+        expiredFields += removed
+        return removed
+    }
+}
+
 /// The keyspace: Redis's N databases, the cached command time, and the random source.
 /// Time and randomness are injected: tests set `now` and seed `rng`.
 public final class Keyspace {
@@ -120,6 +160,7 @@ public final class Keyspace {
         return Array(all.prefix(Int(count)))
     }
     public var expiredKeys: Int { databases.reduce(0) { $0 + $1.expiredKeys } }
+    public var expiredFields: Int { databases.reduce(0) { $0 + $1.expiredFields } }
 }
 
 /// A small, fast, seedable generator.

@@ -29,7 +29,8 @@ public enum Value {
         case .string(let b): return b.count <= 44 ? "embstr" : "raw"
         case .rawString: return "raw"
         case .list(let l): return l.fitsListpack(maxSize: -2) ? "listpack" : "quicklist"
-        case .hash(let h): return h.isHashtable ? "hashtable" : "listpack"
+        // A small hash with field expiry is Redis 7.4's `listpackex`.
+        case .hash(let h): return h.isHashtable ? "hashtable" : h.hasFieldExpiry ? "listpackex" : "listpack"
         case .set(let s):
             switch s.encoding {
             case .intset: return "intset"
@@ -47,6 +48,12 @@ public enum Value {
         case .int(let n): return formatInt64(n)
         case .list, .hash, .set, .zset: return nil
         }
+    }
+
+    /// Whether this is a hash with fields that have a time to live.
+    public var hasFieldExpiry: Bool {
+        if case .hash(let h) = self { return h.hasFieldExpiry }
+        return false
     }
 
     public var isString: Bool {

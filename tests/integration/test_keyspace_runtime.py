@@ -30,6 +30,45 @@ def test_active_expiry_reclaims_keys_never_read(swiftlet):
     assert r.info("stats")["expired_keys"] == 5000
 
 
+def test_active_field_expiry_reclaims_hash_fields_never_read(swiftlet):
+    """Redis 7.4 hash field expiry: fields with a TTL go away without being read, a hash
+    whose every field expired disappears, and the rest stays."""
+    r = swiftlet.client()
+    pipe = r.pipeline(transaction=False)
+    for i in range(300):
+        pipe.hset(f"h:{i}", mapping={"a": "1", "b": "2"})
+        pipe.hpexpire(f"h:{i}", 150, "a", "b")
+    pipe.hset("mixed", mapping={"a": "1", "b": "2", "c": "3"})
+    pipe.hpexpire("mixed", 150, "a")
+    pipe.execute()
+    assert r.dbsize() == 301
+    assert r.info("keyspace")["db0"]["subexpiry"] == 301
+    deadline = time.time() + 10
+    while time.time() < deadline and r.dbsize() > 1:
+        time.sleep(0.2)
+    assert r.dbsize() == 1
+    assert r.info("stats")["expired_subkeys"] == 601
+    assert r.hgetall("mixed") == {b"b": b"2", b"c": b"3"}
+    assert r.httl("mixed", "a", "b") == [-2, -1]
+
+
+def test_hash_field_expiry_lazy_and_overwrites(swiftlet):
+    r = swiftlet.client()
+    r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    r.hset("h", mapping={"a": "1", "b": "2", "n": "5"})
+    assert r.hexpire("h", 100, "a", "n", "zz") == [1, 1, -2]
+    assert r.object("encoding", "h") == b"listpackex"
+    r.hincrby("h", "n", 1)  # keeps the TTL
+    assert r.httl("h", "n")[0] > 0
+    r.hset("h", "a", "new")  # overwriting drops it
+    assert r.httl("h", "a") == [-1]
+    assert r.hpexpire("h", 50, "b") == [1]
+    time.sleep(0.2)
+    assert r.hget("h", "b") is None and r.hlen("h") == 2
+    assert r.hpexpire("h", 0, "a", "n") == [2, 2]
+    assert r.exists("h") == 0
+
+
 def test_debug_set_active_expire_stops_reclaiming(swiftlet):
     r = swiftlet.client()
     r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")

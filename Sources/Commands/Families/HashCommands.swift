@@ -8,23 +8,50 @@ enum HashCommands {
         return h
     }
 
+    /// The hash at `slot` as commands see it: fields whose time to live has passed are
+    /// removed first (lazy field expiry), and a hash left empty is deleted (nil).
+    static func liveHash(_ ctx: CommandContext, _ slot: Int, _ arg: Int) throws(CommandError) -> HashValue? {
+        let h = try hash(ctx, slot)
+        if h.hasFieldExpiry {
+            let removed = h.removeExpiredFields(now: ctx.now)
+            if removed > 0 {
+                ctx.db.expiredFields += removed
+                if h.count == 0 {
+                    ctx.db.delete(ctx.arg(arg), now: ctx.now)
+                    return nil
+                }
+            }
+        }
+        return h
+    }
+
     static func readHash(_ ctx: CommandContext, _ arg: Int = 1) throws(CommandError) -> HashValue? {
         guard let slot = ctx.lookupRead(arg) else { return nil }
-        return try hash(ctx, slot)
+        return try liveHash(ctx, slot, arg)
+    }
+
+    /// The existing hash at key argument 1 for writing (nil when missing).
+    static func existingHash(_ ctx: CommandContext) throws(CommandError) -> HashValue? {
+        guard let slot = ctx.lookupWrite(1) else { return nil }
+        return try liveHash(ctx, slot, 1)
     }
 
     /// The hash at key argument 1 for writing, created when missing.
     static func writeHash(_ ctx: CommandContext) throws(CommandError) -> HashValue {
-        if let slot = ctx.lookupWrite(1) { return try hash(ctx, slot) }
+        if let h = try existingHash(ctx) { return h }
         let h = HashValue()
         ctx.db.table.insertNew(ctx.argBytes(1), value: .hash(h))
         return h
     }
 
     /// Sets a field and applies the listpack → hashtable rule; returns whether it was new.
+    /// Overwriting a field drops its time to live unless `keepTTL` (HINCRBY, HINCRBYFLOAT).
     @discardableResult
-    static func setField(_ ctx: CommandContext, _ h: HashValue, _ field: [UInt8], _ value: [UInt8]) -> Bool {
+    static func setField(
+        _ ctx: CommandContext, _ h: HashValue, _ field: [UInt8], _ value: [UInt8], keepTTL: Bool = false
+    ) -> Bool {
         let isNew = h.fields.updateValue(value, forKey: field) == nil
+        if !isNew && !keepTTL { h.removeFieldExpiry(field) }
         h.noteWrite(
             field, value, maxEntries: ctx.config.int("hash-max-listpack-entries"),
             maxValue: ctx.config.int("hash-max-listpack-value"))
@@ -78,10 +105,9 @@ enum HashCommands {
 
     /// HDEL key field [field ...]
     static func hdel(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard let slot = ctx.lookupWrite(1) else { return .zero }
-        let h = try hash(ctx, slot)
+        guard let h = try existingHash(ctx) else { return .zero }
         var removed: Int64 = 0
-        for i in 2..<ctx.argc where h.fields.removeValue(forKey: ctx.argBytes(i)) != nil { removed += 1 }
+        for i in 2..<ctx.argc where h.removeField(ctx.argBytes(i)) { removed += 1 }
         if removed > 0 { ctx.markDirty(Int(removed)) }
         deleteIfEmpty(ctx, h)
         return .integer(removed)
@@ -139,7 +165,7 @@ enum HashCommands {
         }
         let (result, overflow) = current.addingReportingOverflow(delta)
         if overflow { throw .overflow }
-        setField(ctx, h, field, formatInt64(result))
+        setField(ctx, h, field, formatInt64(result), keepTTL: true)
         ctx.markDirty()
         return .integer(result)
     }
@@ -158,7 +184,7 @@ enum HashCommands {
         let result = current + delta
         if result.isNaN || result.isInfinite { throw .nanOrInfinity }
         let bytes = formatLongDouble(result)
-        setField(ctx, h, field, bytes)
+        setField(ctx, h, field, bytes, keepTTL: true)
         ctx.markDirty()
         return .bulk(bytes)
     }

@@ -139,6 +139,7 @@ enum KeyCommands {
         let source = ctx.lookupWrite(1) ?? slot
         let entry = ctx.db.table.remove(slot: source)
         ctx.db.table.insertNew(ctx.argBytes(2), value: entry.value, expireAt: entry.expireAt, lru: entry.lru)
+        if entry.value.hasFieldExpiry { ctx.db.noteFieldExpiry(ctx.argBytes(2)) }
         ctx.markDirty()
         ctx.signalReady(2)
         return nx ? .one : .ok
@@ -183,6 +184,7 @@ enum KeyCommands {
         ctx.keyspace.databases[targetDB].table.insertNew(
             ctx.argBytes(2), value: entry.value.deepCopy(),
             expireAt: entry.expireAt)
+        if entry.value.hasFieldExpiry { ctx.keyspace.databases[targetDB].noteFieldExpiry(ctx.argBytes(2)) }
         ctx.markDirty()
         return .one
     }
@@ -200,6 +202,7 @@ enum KeyCommands {
         ctx.keyspace.databases[target].table.insertNew(
             entry.key, value: entry.value, expireAt: entry.expireAt,
             lru: entry.lru)
+        if entry.value.hasFieldExpiry { ctx.keyspace.databases[target].noteFieldExpiry(entry.key) }
         ctx.markDirty()
         return .one
     }

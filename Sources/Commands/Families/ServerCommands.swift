@@ -82,7 +82,10 @@ enum ServerCommands {
         s.stats = ServerStats()
         s.keyspace.keyspaceHits = 0
         s.keyspace.keyspaceMisses = 0
-        for i in s.keyspace.databases.indices { s.keyspace.databases[i].expiredKeys = 0 }
+        for i in s.keyspace.databases.indices {
+            s.keyspace.databases[i].expiredKeys = 0
+            s.keyspace.databases[i].expiredFields = 0
+        }
         for c in s.commands.allCommands {
             c.calls = 0
             c.microseconds = 0
@@ -498,7 +501,7 @@ extension CommandTable {
         connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
         + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations
         + sortedSetMoreRegistrations
-        + hyperLogLogRegistrations + geoRegistrations + sortRegistrations
+        + hyperLogLogRegistrations + geoRegistrations + sortRegistrations + hashFieldExpiryRegistrations
         + blockingRegistrations
         + serverRegistrations
 }
