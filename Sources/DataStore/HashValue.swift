@@ -1,40 +1,254 @@
 import OrderedCollections
 
-/// A hash. Fields keep insertion order, as Redis's listpack encoding does for small hashes
-/// (HGETALL, HKEYS and HSCAN answer in that order); OBJECT ENCODING reports `listpack` or
-/// `hashtable` by Redis's `hash-max-listpack-*` thresholds.
+/// A byte string as a dictionary key, hashed in one bulk call (an `[UInt8]` key would feed
+/// the hasher one byte at a time).
+public struct ByteKey: Hashable, Sendable {
+    public var bytes: [UInt8]
+
+    @inline(__always)
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    @inline(__always)
+    public static func == (a: ByteKey, b: ByteKey) -> Bool { a.bytes == b.bytes }
+
+    @inline(__always)
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
+/// A hash. Small hashes live packed in one buffer, as Redis's listpack (each field and
+/// value preceded by its length as a varint, in insertion order): a handful of bytes per
+/// field instead of two heap arrays. Past Redis's `hash-max-listpack-*` thresholds a hash
+/// moves, one way, to an ordered table — and OBJECT ENCODING says `hashtable`. Either way
+/// HGETALL, HKEYS and HSCAN answer in insertion order.
 public final class HashValue {
-    public var fields: OrderedDictionary<[UInt8], [UInt8]>
+    /// The listpack form: `varint(len) field varint(len) value` per entry.
+    var packed: [UInt8] = []
+    var packedCount = 0
+    /// The hashtable form.
+    var table: OrderedDictionary<ByteKey, [UInt8]> = [:]
     /// Once a hash has grown past the listpack limits, Redis never converts it back.
-    public var isHashtable = false
+    public private(set) var isHashtable = false
     /// Redis 7.4 field expiry: unix milliseconds per field that has a time to live. Empty
     /// (and allocation-free) for the common hash without any.
     public var fieldExpires: [[UInt8]: Int64] = [:]
     /// The earliest time in `fieldExpires`, so reads check one number.
     public private(set) var nextFieldExpiry = Int64.max
 
-    public init(_ fields: OrderedDictionary<[UInt8], [UInt8]> = [:]) {
-        self.fields = fields
-    }
+    public init() {}
 
-    public var count: Int { fields.count }
+    public var count: Int { isHashtable ? table.count : packedCount }
 
-    /// Applies Redis's conversion rule after writing `field` = `value`. Conversion is one-way,
-    /// so only the entry count and the values just written can trigger it.
-    public func noteWrite(_ field: [UInt8], _ value: [UInt8], maxEntries: Int64, maxValue: Int64) {
-        if isHashtable { return }
-        if fields.count > Int(maxEntries) || field.count > Int(maxValue) || value.count > Int(maxValue) {
-            isHashtable = true
+    // MARK: The packed form
+
+    @inline(__always)
+    static func readLength(_ p: UnsafeRawBufferPointer, _ i: inout Int) -> Int {
+        var n = 0
+        var shift = 0
+        while true {
+            let b = p[i]
+            i += 1
+            n |= Int(b & 0x7f) << shift
+            if b < 0x80 { return n }
+            shift += 7
         }
     }
 
+    @inline(__always)
+    static func appendLength(_ n: Int, to out: inout [UInt8]) {
+        var v = n
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7f) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    /// Where an entry lies in `packed`: its start, its value's bytes and its end.
+    struct PackedEntry {
+        var start: Int
+        var valueStart: Int
+        var valueEnd: Int
+    }
+
+    func packedFind(_ field: UnsafeRawBufferPointer) -> PackedEntry? {
+        packed.withUnsafeBytes { p -> PackedEntry? in
+            var i = 0
+            while i < p.count {
+                let start = i
+                let fieldLength = Self.readLength(p, &i)
+                let fieldStart = i
+                i += fieldLength
+                let valueLength = Self.readLength(p, &i)
+                let valueStart = i
+                i += valueLength
+                if fieldLength == field.count
+                    && (fieldLength == 0 || memcmp(p.baseAddress! + fieldStart, field.baseAddress!, fieldLength) == 0)
+                {
+                    return PackedEntry(start: start, valueStart: valueStart, valueEnd: i)
+                }
+            }
+            return nil
+        }
+    }
+
+    /// Calls `body` with each (field, value) in order, as slices of the packed buffer.
+    func packedForEach(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
+        var i = 0
+        let n = packed.count
+        while i < n {
+            let fieldLength = packed.withUnsafeBytes { Self.readLength($0, &i) }
+            let field = packed[i..<(i + fieldLength)]
+            i += fieldLength
+            let valueLength = packed.withUnsafeBytes { Self.readLength($0, &i) }
+            let value = packed[i..<(i + valueLength)]
+            i += valueLength
+            body(field, value)
+        }
+    }
+
+    // MARK: Reading
+
+    /// The value of a field.
+    @inline(__always)
+    public func value(_ field: ArraySlice<UInt8>) -> [UInt8]? {
+        field.withUnsafeBytes { value(raw: $0) }
+    }
+
+    @inline(__always)
+    public func value(_ field: [UInt8]) -> [UInt8]? {
+        field.withUnsafeBytes { value(raw: $0) }
+    }
+
+    func value(raw field: UnsafeRawBufferPointer) -> [UInt8]? {
+        if isHashtable { return table[ByteKey(Array(field))] }
+        guard let e = packedFind(field) else { return nil }
+        return Array(packed[e.valueStart..<e.valueEnd])
+    }
+
+    public func contains(_ field: ArraySlice<UInt8>) -> Bool {
+        field.withUnsafeBytes { raw in
+            isHashtable ? table[ByteKey(Array(raw))] != nil : packedFind(raw) != nil
+        }
+    }
+
+    public func contains(_ field: [UInt8]) -> Bool { contains(field[...]) }
+
+    /// The length of a field's value (HSTRLEN), without copying it.
+    public func valueLength(_ field: ArraySlice<UInt8>) -> Int? {
+        field.withUnsafeBytes { raw in
+            if isHashtable { return table[ByteKey(Array(raw))]?.count }
+            return packedFind(raw).map { $0.valueEnd - $0.valueStart }
+        }
+    }
+
+    /// Every (field, value) in order.
+    public func forEach(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
+        if isHashtable {
+            for (k, v) in table { body(k.bytes[...], v[...]) }
+        } else {
+            packedForEach(body)
+        }
+    }
+
+    public var fieldNames: [[UInt8]] {
+        var out: [[UInt8]] = []
+        out.reserveCapacity(count)
+        forEach { f, _ in out.append(Array(f)) }
+        return out
+    }
+
+    /// The entry at position `i` in order (O(1) in a table, a walk when packed).
+    public func pair(at i: Int) -> (field: [UInt8], value: [UInt8]) {
+        if isHashtable { return (table.keys[i].bytes, table.values[i]) }
+        var k = 0
+        var result: (field: [UInt8], value: [UInt8]) = ([], [])
+        packedForEach { f, v in
+            if k == i { result = (Array(f), Array(v)) }
+            k += 1
+        }
+        return result
+    }
+
+    public var pairs: [(field: [UInt8], value: [UInt8])] {
+        var out: [(field: [UInt8], value: [UInt8])] = []
+        out.reserveCapacity(count)
+        forEach { f, v in out.append((Array(f), Array(v))) }
+        return out
+    }
+
+    // MARK: Writing
+
+    /// Sets a field; returns whether it is new. Redis's conversion rule runs first: a value
+    /// or field longer than `maxValue`, or an entry past `maxEntries`, makes it a hashtable.
+    @discardableResult
+    public func set(_ field: [UInt8], _ value: [UInt8], maxEntries: Int64, maxValue: Int64) -> Bool {
+        if !isHashtable && (field.count > Int(maxValue) || value.count > Int(maxValue)) { convertToTable() }
+        if isHashtable { return table.updateValue(value, forKey: ByteKey(field)) == nil }
+        if let e = field.withUnsafeBytes({ packedFind($0) }) {
+            var entry: [UInt8] = []
+            Self.appendLength(value.count, to: &entry)
+            entry += value
+            let lengthStart = e.start + lengthOfLength(field.count) + field.count
+            packed.replaceSubrange(lengthStart..<e.valueEnd, with: entry)
+            return false
+        }
+        Self.appendLength(field.count, to: &packed)
+        packed += field
+        Self.appendLength(value.count, to: &packed)
+        packed += value
+        packedCount += 1
+        if packedCount > Int(maxEntries) { convertToTable() }
+        return true
+    }
+
+    func lengthOfLength(_ n: Int) -> Int {
+        var v = n
+        var bytes = 1
+        while v >= 0x80 {
+            v >>= 7
+            bytes += 1
+        }
+        return bytes
+    }
+
+    func convertToTable() {
+        if isHashtable { return }
+        var t = OrderedDictionary<ByteKey, [UInt8]>(minimumCapacity: packedCount)
+        packedForEach { f, v in t[ByteKey(Array(f))] = Array(v) }
+        table = t
+        packed = []
+        packedCount = 0
+        isHashtable = true
+    }
+
+    /// Deletes a field with its time to live; true if it existed.
+    @discardableResult
+    public func removeField(_ field: [UInt8]) -> Bool {
+        if isHashtable {
+            guard table.removeValue(forKey: ByteKey(field)) != nil else { return false }
+        } else {
+            guard let e = field.withUnsafeBytes({ packedFind($0) }) else { return false }
+            packed.removeSubrange(e.start..<e.valueEnd)
+            packedCount -= 1
+        }
+        removeFieldExpiry(field)
+        return true
+    }
+
     public func copy() -> HashValue {
-        let h = HashValue(fields)
+        let h = HashValue()
+        h.packed = packed
+        h.packedCount = packedCount
+        h.table = table
         h.isHashtable = isHashtable
         h.fieldExpires = fieldExpires
         h.nextFieldExpiry = nextFieldExpiry
         return h
     }
+
+    // MARK: Field expiry
 
     public var hasFieldExpiry: Bool { !fieldExpires.isEmpty }
 
@@ -52,32 +266,34 @@ public final class HashValue {
         return true
     }
 
-    /// Deletes a field with its time to live; true if it existed.
-    @discardableResult
-    public func removeField(_ field: [UInt8]) -> Bool {
-        guard fields.removeValue(forKey: field) != nil else { return false }
-        removeFieldExpiry(field)
-        return true
-    }
-
     /// Removes the fields whose time has passed (Redis hides a field once its time is
     /// below the command's time); returns how many went.
     public func removeExpiredFields(now: Int64) -> Int {
         if nextFieldExpiry >= now { return 0 }
-        var removed = 0
+        var expired: [[UInt8]] = []
         var next = Int64.max
         for (field, time) in fieldExpires {
-            if time < now {
-                fields.removeValue(forKey: field)
-                fieldExpires.removeValue(forKey: field)
-                removed += 1
-            } else if time < next {
-                next = time
-            }
+            if time < now { expired.append(field) } else if time < next { next = time }
         }
+        for field in expired { removeField(field) }
         nextFieldExpiry = next
-        return removed
+        return expired.count
     }
 
-    public var payloadBytes: Int { fields.reduce(0) { $0 + $1.key.count + $1.value.count } }
+    // MARK: Sizes
+
+    public var payloadBytes: Int {
+        var n = 0
+        forEach { f, v in n += f.count + v.count }
+        return n
+    }
+
+    /// Bytes of the packed buffer (what a listpack would take, near enough).
+    public var packedBytes: Int { packed.count }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif

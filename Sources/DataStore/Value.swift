@@ -85,10 +85,9 @@ public enum Value {
             return 16 + 40 + (bytes / 8192 + 1) * 32 + mallocSize(bytes)
         case .hash(let h):
             if !h.isHashtable { return 16 + mallocSize(h.payloadBytes + h.count * 4 + 7) }
-            return 16 + 96 + h.count * (24 + 16)
-                + h.fields.reduce(0) {
-                    $0 + mallocSize($1.key.count + 4) + mallocSize($1.value.count + 4)
-                }
+            var bytes = 16 + 96 + h.count * (24 + 16)
+            h.forEach { k, v in bytes += mallocSize(k.count + 4) + mallocSize(v.count + 4) }
+            return bytes
         case .set(let s):
             switch s.encoding {
             case .intset: return 16 + mallocSize(8 + s.count * 8)

@@ -44,17 +44,16 @@ enum HashCommands {
         return h
     }
 
-    /// Sets a field and applies the listpack → hashtable rule; returns whether it was new.
+    /// Sets a field, with Redis's listpack → hashtable rule; returns whether it was new.
     /// Overwriting a field drops its time to live unless `keepTTL` (HINCRBY, HINCRBYFLOAT).
     @discardableResult
     static func setField(
         _ ctx: CommandContext, _ h: HashValue, _ field: [UInt8], _ value: [UInt8], keepTTL: Bool = false
     ) -> Bool {
-        let isNew = h.fields.updateValue(value, forKey: field) == nil
-        if !isNew && !keepTTL { h.removeFieldExpiry(field) }
-        h.noteWrite(
+        let isNew = h.set(
             field, value, maxEntries: ctx.config.int("hash-max-listpack-entries"),
             maxValue: ctx.config.int("hash-max-listpack-value"))
+        if !isNew && !keepTTL { h.removeFieldExpiry(field) }
         return isNew
     }
 
@@ -85,7 +84,7 @@ enum HashCommands {
     static func hsetnx(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let h = try writeHash(ctx)
         let field = ctx.argBytes(2)
-        if h.fields[field] != nil { return .zero }
+        if h.contains(field) { return .zero }
         setField(ctx, h, field, ctx.argBytes(3))
         ctx.markDirty()
         return .one
@@ -93,14 +92,14 @@ enum HashCommands {
 
     /// HGET key field
     static func hget(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard let h = try readHash(ctx), let v = h.fields[ctx.argBytes(2)] else { return .null }
+        guard let h = try readHash(ctx), let v = h.value(ctx.arg(2)) else { return .null }
         return .bulk(v)
     }
 
     /// HMGET key field [field ...]
     static func hmget(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let h = try readHash(ctx)
-        return .array((2..<ctx.argc).map { i in h?.fields[ctx.argBytes(i)].map { .bulk($0) } ?? .null })
+        return .array((2..<ctx.argc).map { i in h?.value(ctx.arg(i)).map { .bulk($0) } ?? .null })
     }
 
     /// HDEL key field [field ...]
@@ -116,7 +115,7 @@ enum HashCommands {
     /// HEXISTS key field
     static func hexists(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let h = try readHash(ctx) else { return .zero }
-        return h.fields[ctx.argBytes(2)] != nil ? .one : .zero
+        return h.contains(ctx.arg(2)) ? .one : .zero
     }
 
     /// HLEN key
@@ -126,19 +125,25 @@ enum HashCommands {
 
     /// HSTRLEN key field
     static func hstrlen(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        .integer(Int64(try readHash(ctx)?.fields[ctx.argBytes(2)]?.count ?? 0))
+        .integer(Int64(try readHash(ctx)?.valueLength(ctx.arg(2)) ?? 0))
     }
 
     /// HKEYS key
     static func hkeys(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let h = try readHash(ctx) else { return .emptyArray }
-        return .array(h.fields.keys.map { .bulk($0) })
+        var items: [Reply] = []
+        items.reserveCapacity(h.count)
+        h.forEach { f, _ in items.append(.bulk(Array(f))) }
+        return .array(items)
     }
 
     /// HVALS key
     static func hvals(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let h = try readHash(ctx) else { return .emptyArray }
-        return .array(h.fields.values.map { .bulk($0) })
+        var items: [Reply] = []
+        items.reserveCapacity(h.count)
+        h.forEach { _, v in items.append(.bulk(Array(v))) }
+        return .array(items)
     }
 
     /// HGETALL key
@@ -146,9 +151,9 @@ enum HashCommands {
         guard let h = try readHash(ctx) else { return .map([]) }
         var items: [Reply] = []
         items.reserveCapacity(h.count * 2)
-        for (k, v) in h.fields {
-            items.append(.bulk(k))
-            items.append(.bulk(v))
+        h.forEach { k, v in
+            items.append(.bulk(Array(k)))
+            items.append(.bulk(Array(v)))
         }
         return .map(items)
     }
@@ -159,7 +164,7 @@ enum HashCommands {
         let h = try writeHash(ctx)
         let field = ctx.argBytes(2)
         var current: Int64 = 0
-        if let v = h.fields[field] {
+        if let v = h.value(field) {
             guard let n = parseInt64(v) else { throw .hashValueNotInteger }
             current = n
         }
@@ -177,7 +182,7 @@ enum HashCommands {
         let h = try writeHash(ctx)
         let field = ctx.argBytes(2)
         var current: Float80 = 0
-        if let v = h.fields[field] {
+        if let v = h.value(field) {
             guard let n = parseLongDouble(v) else { throw .hashValueNotFloat }
             current = n
         }
@@ -194,18 +199,21 @@ enum HashCommands {
         guard ctx.argc >= 3 else {
             guard let h = try readHash(ctx), h.count > 0 else { return .null }
             let i = Int.random(in: 0..<h.count, using: &ctx.keyspace.rng)
-            return .bulk(h.fields.keys[i])
+            return .bulk(h.pair(at: i).field)
         }
         let count = try randomCount(ctx, keyword: "withvalues")
         let withValues = ctx.argc == 4
         guard let h = try readHash(ctx), h.count > 0 else { return .emptyArray }
         let picks = ctx.keyspace.randomIndices(count: count, of: h.count)
         let resp3 = ctx.session.resp3
+        // Random access into a packed hash walks it: materialize small ones once.
+        let all = h.isHashtable ? [] : h.pairs
         var items: [Reply] = []
         for i in picks {
-            let field = Reply.bulk(h.fields.keys[i])
+            let entry = h.isHashtable ? h.pair(at: i) : all[i]
+            let field = Reply.bulk(entry.field)
             if withValues {
-                let value = Reply.bulk(h.fields.values[i])
+                let value = Reply.bulk(entry.value)
                 if resp3 { items.append(.array([field, value])) } else { items += [field, value] }
             } else {
                 items.append(field)
@@ -222,10 +230,10 @@ enum HashCommands {
         guard let h = try readHash(ctx) else { return .array([.bulk("0"), .emptyArray]) }
         // The whole hash in one step: a complete scan, which SCAN's guarantees allow.
         var items: [Reply] = []
-        for (k, v) in h.fields {
-            if let pattern, !globMatch(pattern, k) { continue }
-            items.append(.bulk(k))
-            if !noValues { items.append(.bulk(v)) }
+        h.forEach { k, v in
+            if let pattern, !globMatch(pattern, Array(k)) { return }
+            items.append(.bulk(Array(k)))
+            if !noValues { items.append(.bulk(Array(v))) }
         }
         return .array([.bulk("0"), .array(items)])
     }

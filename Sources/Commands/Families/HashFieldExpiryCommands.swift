@@ -56,7 +56,7 @@ enum HashFieldExpiryCommands {
         codes.reserveCapacity(fields.count)
         for i in fields {
             let field = ctx.argBytes(i)
-            guard h.fields[field] != nil else {
+            guard h.contains(field) else {
                 codes.append(.integer(-2))
                 continue
             }
@@ -116,7 +116,7 @@ enum HashFieldExpiryCommands {
         return .array(
             fields.map { i in
                 let field = ctx.argBytes(i)
-                guard let h, h.fields[field] != nil else { return .integer(-2) }
+                guard let h, h.contains(field) else { return .integer(-2) }
                 guard let at = h.fieldExpires[field] else { return .integer(-1) }
                 return .integer(seconds ? (at + 999 - base) / 1000 : at - base)
             })
@@ -146,7 +146,7 @@ enum HashFieldExpiryCommands {
         var changed = 0
         let codes: [Reply] = fields.map { i in
             let field = ctx.argBytes(i)
-            guard let h, h.fields[field] != nil else { return .integer(-2) }
+            guard let h, h.contains(field) else { return .integer(-2) }
             guard h.removeFieldExpiry(field) else { return .integer(-1) }
             changed += 1
             return .one

@@ -42,7 +42,7 @@ enum SortCommands {
         let value = ctx.db.table[slot].value
         if let field {
             guard case .hash(let h) = value else { return nil }
-            return h.fields[field]
+            return h.value(field)
         }
         return value.stringBytes
     }
