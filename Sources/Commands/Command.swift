@@ -93,6 +93,16 @@ public final class Command {
     public let handler: Handler?
     public internal(set) var subcommands: [String: Command] = [:]
     public weak var parent: Command?
+    /// For commands that name members of a hash or set (HSET's fields, SADD's members):
+    /// the first such argument and the step to the next, so a pipelined batch can prefetch
+    /// them (`CommandContext.prefetchBatchKeys`).
+    public internal(set) var memberArguments: (first: Int, step: Int)?
+
+    static let memberArgumentTable: [String: (Int, Int)] = [
+        "sadd": (2, 1), "srem": (2, 1), "sismember": (2, 1), "smismember": (2, 1),
+        "hset": (2, 2), "hmset": (2, 2), "hsetnx": (2, 2), "hget": (2, 1), "hmget": (2, 1), "hdel": (2, 1),
+        "hexists": (2, 1), "hstrlen": (2, 1), "hincrby": (2, 2), "hincrbyfloat": (2, 2),
+    ]
 
     public var calls = 0
     public var microseconds = 0
@@ -162,6 +172,7 @@ public final class CommandTable {
         for (name, handler) in registrations where !name.contains("|") {
             guard let m = metadataByName[name] else { fatalError("no metadata for command '\(name)'") }
             let command = Command(metadata: m, fullName: name, handler: handler)
+            if let members = Command.memberArgumentTable[name] { command.memberArguments = members }
             byName[name] = command
             insert(command)
         }

@@ -19,6 +19,12 @@ public final class CommandContext {
     public var mayBlock = true
     /// Scratch space for prefetching a batch's keys.
     var prefetchHashes: [UInt32] = []
+    var memberPrefetches: [(MemberOwner, UInt32)] = []
+
+    enum MemberOwner {
+        case set(SetValue)
+        case hash(HashValue)
+    }
     /// Replies encoded for this connection, flushed by the runtime.
     public var output: [UInt8] = []
 

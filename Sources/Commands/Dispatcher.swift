@@ -50,6 +50,53 @@ extension CommandContext {
         guard prefetchHashes.count >= 4 else { return }
         for h in prefetchHashes { server.keyspace.databases[dbIndex].table.prefetchSlot(hash: h) }
         for h in prefetchHashes { server.keyspace.databases[dbIndex].table.prefetchKey(hash: h) }
+        prefetchMembers(from: start)
+    }
+
+    /// The same for the members pipelined commands name inside large hashes and sets
+    /// (SADD myset m1, SADD myset m2, …): the index slot of each first, then its key bytes.
+    func prefetchMembers(from start: Int) {
+        memberPrefetches.removeAll(keepingCapacity: true)
+        let dbIndex = session.db
+        for i in start..<batch.count {
+            let spans = batch.arguments(of: i)
+            guard spans.count >= 3,
+                let command = batch.argument(spans.lowerBound).withUnsafeBytes({ server.commands.lookup($0) }),
+                let (first, step) = command.memberArguments,
+                let slot = batch.argument(spans.lowerBound + 1).withUnsafeBytes({
+                    server.keyspace.databases[dbIndex].table.find($0)
+                })
+            else { continue }
+            switch server.keyspace.databases[dbIndex].table[slot].value {
+            case .set(let s):
+                for k in stride(from: first, to: spans.count, by: step) {
+                    if let h = s.prefetch(batch.argument(spans.lowerBound + k)) {
+                        memberPrefetches.append((.set(s), h))
+                    }
+                }
+            case .hash(let hv):
+                for k in stride(from: first, to: spans.count, by: step) {
+                    if let h = hv.prefetch(batch.argument(spans.lowerBound + k)) {
+                        memberPrefetches.append((.hash(hv), h))
+                    }
+                }
+            default: continue
+            }
+        }
+        for k in memberPrefetches.indices {
+            let (owner, h) = memberPrefetches[k]
+            switch owner {
+            case .set(let s): memberPrefetches[k].1 = UInt32(bitPattern: Int32(s.prefetchReference(hash: h)))
+            case .hash(let hv): memberPrefetches[k].1 = UInt32(bitPattern: Int32(hv.prefetchReference(hash: h)))
+            }
+        }
+        for (owner, e) in memberPrefetches {
+            let entry = Int(Int32(bitPattern: e))
+            switch owner {
+            case .set(let s): s.prefetchMember(entry: entry)
+            case .hash(let hv): hv.prefetchField(entry: entry)
+            }
+        }
     }
 
     public func execute(commandAt index: Int) -> DispatchOutcome {

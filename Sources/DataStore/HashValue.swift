@@ -1,5 +1,3 @@
-import OrderedCollections
-
 /// A byte string as a dictionary key, hashed in one bulk call (an `[UInt8]` key would feed
 /// the hasher one byte at a time).
 public struct ByteKey: Hashable, Sendable {
@@ -21,13 +19,13 @@ public struct ByteKey: Hashable, Sendable {
 /// value preceded by its length as a varint, in insertion order): a handful of bytes per
 /// field instead of two heap arrays. Past Redis's `hash-max-listpack-*` thresholds a hash
 /// moves, one way, to an ordered table — and OBJECT ENCODING says `hashtable`. Either way
-/// HGETALL, HKEYS and HSCAN answer in insertion order.
+/// HGETALL, HKEYS and HSCAN answer in insertion order (for a table, until a deletion).
 public final class HashValue {
     /// The listpack form: `varint(len) field varint(len) value` per entry.
     var packed: [UInt8] = []
     var packedCount = 0
     /// The hashtable form.
-    var table: OrderedDictionary<ByteKey, [UInt8]> = [:]
+    var table = BytesTable<[UInt8]>()
     /// Once a hash has grown past the listpack limits, Redis never converts it back.
     public private(set) var isHashtable = false
     /// Redis 7.4 field expiry: unix milliseconds per field that has a time to live. Empty
@@ -122,14 +120,17 @@ public final class HashValue {
     }
 
     func value(raw field: UnsafeRawBufferPointer) -> [UInt8]? {
-        if isHashtable { return table[ByteKey(Array(field))] }
+        if isHashtable {
+            guard let e = table.index(of: field) else { return nil }
+            return table.values[e]
+        }
         guard let e = packedFind(field) else { return nil }
         return Array(packed[e.valueStart..<e.valueEnd])
     }
 
     public func contains(_ field: ArraySlice<UInt8>) -> Bool {
         field.withUnsafeBytes { raw in
-            isHashtable ? table[ByteKey(Array(raw))] != nil : packedFind(raw) != nil
+            isHashtable ? table.index(of: raw) != nil : packedFind(raw) != nil
         }
     }
 
@@ -138,7 +139,7 @@ public final class HashValue {
     /// The length of a field's value (HSTRLEN), without copying it.
     public func valueLength(_ field: ArraySlice<UInt8>) -> Int? {
         field.withUnsafeBytes { raw in
-            if isHashtable { return table[ByteKey(Array(raw))]?.count }
+            if isHashtable { return table.index(of: raw).map { table.values[$0].count } }
             return packedFind(raw).map { $0.valueEnd - $0.valueStart }
         }
     }
@@ -146,7 +147,7 @@ public final class HashValue {
     /// Every (field, value) in order.
     public func forEach(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
         if isHashtable {
-            for (k, v) in table { body(k.bytes[...], v[...]) }
+            for i in 0..<table.count { body(table.keys[i][...], table.values[i][...]) }
         } else {
             packedForEach(body)
         }
@@ -161,7 +162,7 @@ public final class HashValue {
 
     /// The entry at position `i` in order (O(1) in a table, a walk when packed).
     public func pair(at i: Int) -> (field: [UInt8], value: [UInt8]) {
-        if isHashtable { return (table.keys[i].bytes, table.values[i]) }
+        if isHashtable { return (table.keys[i], table.values[i]) }
         var k = 0
         var result: (field: [UInt8], value: [UInt8]) = ([], [])
         packedForEach { f, v in
@@ -185,7 +186,7 @@ public final class HashValue {
     @discardableResult
     public func set(_ field: [UInt8], _ value: [UInt8], maxEntries: Int64, maxValue: Int64) -> Bool {
         if !isHashtable && (field.count > Int(maxValue) || value.count > Int(maxValue)) { convertToTable() }
-        if isHashtable { return table.updateValue(value, forKey: ByteKey(field)) == nil }
+        if isHashtable { return table.updateValue(value, forKey: field) == nil }
         if let e = field.withUnsafeBytes({ packedFind($0) }) {
             var entry: [UInt8] = []
             Self.appendLength(value.count, to: &entry)
@@ -203,6 +204,27 @@ public final class HashValue {
         return true
     }
 
+    /// Sets a field given as an argument slice; in table form the field is copied only when
+    /// it is new. Returns whether it was new.
+    @discardableResult
+    public func set(_ field: ArraySlice<UInt8>, _ value: [UInt8], maxEntries: Int64, maxValue: Int64) -> Bool {
+        if isHashtable { return table.setValue(value, forKey: field) }
+        return set(Array(field), value, maxEntries: maxEntries, maxValue: maxValue)
+    }
+
+    /// Starts loading what a lookup of `field` will touch (pipelined batches).
+    public func prefetch(_ field: ArraySlice<UInt8>) -> UInt32? {
+        isHashtable ? table.prefetch(field) : nil
+    }
+
+    public func prefetchReference(hash: UInt32) -> Int {
+        isHashtable ? table.prefetchReference(hash: hash) : -1
+    }
+
+    public func prefetchField(entry: Int) {
+        if isHashtable { table.prefetchEntryAndValue(entry) }
+    }
+
     func lengthOfLength(_ n: Int) -> Int {
         var v = n
         var bytes = 1
@@ -215,8 +237,8 @@ public final class HashValue {
 
     func convertToTable() {
         if isHashtable { return }
-        var t = OrderedDictionary<ByteKey, [UInt8]>(minimumCapacity: packedCount)
-        packedForEach { f, v in t[ByteKey(Array(f))] = Array(v) }
+        var t = BytesTable<[UInt8]>(minimumCapacity: packedCount)
+        packedForEach { f, v in t.updateValue(Array(v), forKey: Array(f)) }
         table = t
         packed = []
         packedCount = 0
@@ -227,7 +249,7 @@ public final class HashValue {
     @discardableResult
     public func removeField(_ field: [UInt8]) -> Bool {
         if isHashtable {
-            guard table.removeValue(forKey: ByteKey(field)) != nil else { return false }
+            guard table.removeValue(forKey: field) != nil else { return false }
         } else {
             guard let e = field.withUnsafeBytes({ packedFind($0) }) else { return false }
             packed.removeSubrange(e.start..<e.valueEnd)

@@ -132,7 +132,9 @@ public struct KeyTable {
         let i = buckets[Int(h) & mask]
         guard i >= 0 else { return }
         slots.withUnsafeBufferPointer { entries in
-            entries[Int(i)].key.withUnsafeBufferPointer { swiftlet_prefetch(UnsafeRawPointer($0.baseAddress)) }
+            let keyWord = UnsafeRawPointer(entries.baseAddress! + Int(i)).load(
+                fromByteOffset: Self.keyOffset, as: UInt.self)
+            swiftlet_prefetch(UnsafeRawPointer(bitPattern: keyWord))
             // The value's first word is its heap object for strings (an integer otherwise, and
             // prefetching any address is harmless); reading it raw avoids a retain, which
             // would itself wait for the miss.
@@ -143,6 +145,7 @@ public struct KeyTable {
     }
 
     static let valueOffset = MemoryLayout<KeyEntry>.offset(of: \KeyEntry.value)!
+    static let keyOffset = MemoryLayout<KeyEntry>.offset(of: \KeyEntry.key)!
 
     @inline(__always)
     public func hash(_ key: UnsafeRawBufferPointer) -> UInt32 { hashOf(key) }

@@ -2,19 +2,20 @@ import OrderedCollections
 
 /// A set. Encodings as Redis 7.4: `intset` (only integers, up to `set-max-intset-entries`,
 /// kept sorted, so SMEMBERS answers in ascending order), `listpack` (small sets, in insertion
-/// order) and `hashtable`; a set never converts back to a smaller encoding.
+/// order) and `hashtable`; a set never converts back to a smaller encoding. Small sets keep
+/// their order in an ordered set; a hashtable-encoded set lives in a `BytesTable`.
 public final class SetValue {
     public enum Encoding: Sendable { case intset, listpack, hashtable }
 
-    public var members: OrderedSet<[UInt8]>
-    public var encoding: Encoding
+    var small: OrderedSet<[UInt8]> = []
+    var table = BytesTable<Void>()
+    public private(set) var encoding: Encoding
 
-    public init(_ members: OrderedSet<[UInt8]> = [], encoding: Encoding = .intset) {
-        self.members = members
+    public init(encoding: Encoding = .intset) {
         self.encoding = encoding
     }
 
-    public var count: Int { members.count }
+    public var count: Int { encoding == .hashtable ? table.count : small.count }
 
     public struct Limits: Sendable {
         public var intsetEntries: Int
@@ -27,35 +28,93 @@ public final class SetValue {
         }
     }
 
+    // MARK: Reading
+
+    public func contains(_ member: [UInt8]) -> Bool {
+        encoding == .hashtable ? table.index(of: member) != nil : small.contains(member)
+    }
+
+    public func contains(_ member: ArraySlice<UInt8>) -> Bool {
+        encoding == .hashtable ? table.index(of: member) != nil : small.contains(Array(member))
+    }
+
+    /// The member at position `i` of the set's order (O(1)).
+    public func member(at i: Int) -> [UInt8] {
+        encoding == .hashtable ? table.keys[i] : small[i]
+    }
+
+    /// Every member, in the set's order.
+    public var allMembers: [[UInt8]] { encoding == .hashtable ? table.keys : Array(small) }
+
+    /// The members as an ordered set (for set algebra).
+    public var memberSet: OrderedSet<[UInt8]> {
+        encoding == .hashtable ? OrderedSet(table.keys) : small
+    }
+
+    // MARK: Writing
+
     /// Adds a member, keeping Redis's encoding rules; returns whether it was new.
     @discardableResult
     public func add(_ member: [UInt8], limits: Limits) -> Bool {
-        if members.contains(member) { return false }
         switch encoding {
+        case .hashtable:
+            return table.insert(member, ())
         case .intset:
-            if let n = parseInt64(member), members.count < limits.intsetEntries {
+            if small.contains(member) { return false }
+            if let n = parseInt64(member), small.count < limits.intsetEntries {
                 // Sorted insert, as an intset.
                 var lo = 0
-                var hi = members.count
+                var hi = small.count
                 while lo < hi {
                     let mid = (lo + hi) / 2
-                    if parseInt64(members[mid])! < n { lo = mid + 1 } else { hi = mid }
+                    if parseInt64(small[mid])! < n { lo = mid + 1 } else { hi = mid }
                 }
-                members.insert(member, at: lo)
+                small.insert(member, at: lo)
                 return true
             }
-            encoding =
-                members.count < limits.listpackEntries && member.count <= limits.listpackValue
-                ? .listpack : .hashtable
-        case .listpack:
-            if members.count >= limits.listpackEntries || member.count > limits.listpackValue {
-                encoding = .hashtable
+            if small.count < limits.listpackEntries && member.count <= limits.listpackValue {
+                encoding = .listpack
+            } else {
+                convertToTable()
+                return table.insert(member, ())
             }
-        case .hashtable:
-            break
+        case .listpack:
+            if small.contains(member) { return false }
+            if small.count >= limits.listpackEntries || member.count > limits.listpackValue {
+                convertToTable()
+                return table.insert(member, ())
+            }
         }
-        members.append(member)
+        small.append(member)
         return true
+    }
+
+    func convertToTable() {
+        var t = BytesTable<Void>(minimumCapacity: small.count + 1)
+        for m in small { t.insert(m, ()) }
+        table = t
+        small = []
+        encoding = .hashtable
+    }
+
+    /// Adds a member given as an argument slice, copying it only when it is new.
+    @discardableResult
+    public func add(_ member: ArraySlice<UInt8>, limits: Limits) -> Bool {
+        if encoding == .hashtable { return table.insert(member, ()) }
+        return add(Array(member), limits: limits)
+    }
+
+    /// Starts loading what a lookup of `member` will touch (pipelined batches).
+    public func prefetch(_ member: ArraySlice<UInt8>) -> UInt32? {
+        encoding == .hashtable ? table.prefetch(member) : nil
+    }
+
+    public func prefetchReference(hash: UInt32) -> Int {
+        encoding == .hashtable ? table.prefetchReference(hash: hash) : -1
+    }
+
+    public func prefetchMember(entry: Int) {
+        if encoding == .hashtable { table.prefetchEntry(entry) }
     }
 
     /// The encoding a new set starting with `first` gets.
@@ -65,10 +124,22 @@ public final class SetValue {
 
     @discardableResult
     public func remove(_ member: [UInt8]) -> Bool {
-        members.remove(member) != nil
+        if encoding == .hashtable { return table.removeValue(forKey: member) != nil }
+        return small.remove(member) != nil
     }
 
-    public func copy() -> SetValue { SetValue(members, encoding: encoding) }
+    /// Removes and returns the member at position `i` (SPOP).
+    public func removeMember(at i: Int) -> [UInt8] {
+        if encoding == .hashtable { return table.remove(at: i).key }
+        return small.remove(at: i)
+    }
 
-    public var payloadBytes: Int { members.reduce(0) { $0 + $1.count } }
+    public func copy() -> SetValue {
+        let s = SetValue(encoding: encoding)
+        s.small = small
+        s.table = table
+        return s
+    }
+
+    public var payloadBytes: Int { allMembers.reduce(0) { $0 + $1.count } }
 }

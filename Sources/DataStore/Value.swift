@@ -92,7 +92,7 @@ public enum Value {
             switch s.encoding {
             case .intset: return 16 + mallocSize(8 + s.count * 8)
             case .listpack: return 16 + mallocSize(s.payloadBytes + s.count * 2 + 7)
-            case .hashtable: return 16 + 96 + s.members.reduce(0) { $0 + 24 + mallocSize($1.count + 4) }
+            case .hashtable: return 16 + 96 + s.allMembers.reduce(0) { $0 + 24 + mallocSize($1.count + 4) }
             }
         case .zset(let z):
             if !z.isSkiplist { return 16 + mallocSize(z.payloadBytes + z.count * 4 + 7) }

@@ -137,6 +137,35 @@ public struct KeyspaceEvents: OptionSet, Sendable {
 }
 
 /// Live configuration: every directive's value, normalised to what CONFIG GET shows.
+/// The encoding thresholds and size limits that writes consult, as integers.
+public struct EncodingLimits: Sendable {
+    public var hashMaxListpackEntries: Int64 = 128
+    public var hashMaxListpackValue: Int64 = 64
+    public var zsetMaxListpackEntries: Int64 = 128
+    public var zsetMaxListpackValue: Int64 = 64
+    public var setMaxIntsetEntries: Int64 = 512
+    public var setMaxListpackEntries: Int64 = 128
+    public var setMaxListpackValue: Int64 = 64
+    public var listMaxListpackSize: Int64 = -2
+    public var protoMaxBulkLen: Int64 = 512 * 1024 * 1024
+    public var clientQueryBufferLimit: Int64 = 1024 * 1024 * 1024
+
+    public init() {}
+
+    init(_ config: Config) {
+        hashMaxListpackEntries = config.int("hash-max-listpack-entries")
+        hashMaxListpackValue = config.int("hash-max-listpack-value")
+        zsetMaxListpackEntries = config.int("zset-max-listpack-entries")
+        zsetMaxListpackValue = config.int("zset-max-listpack-value")
+        setMaxIntsetEntries = config.int("set-max-intset-entries")
+        setMaxListpackEntries = config.int("set-max-listpack-entries")
+        setMaxListpackValue = config.int("set-max-listpack-value")
+        listMaxListpackSize = config.int("list-max-listpack-size")
+        protoMaxBulkLen = config.int("proto-max-bulk-len")
+        clientQueryBufferLimit = config.int("client-query-buffer-limit")
+    }
+}
+
 public final class Config: @unchecked Sendable {
     public static let directives: [String: Directive] = {
         var map: [String: Directive] = [:]
@@ -151,7 +180,11 @@ public final class Config: @unchecked Sendable {
         return map
     }()
 
-    public private(set) var values: [String: String] = [:]
+    public private(set) var values: [String: String] = [:] {
+        didSet { limits = EncodingLimits(self) }
+    }
+    /// Directives read on every write, parsed once per change instead of per command.
+    public private(set) var limits = EncodingLimits()
     /// The config file the server started with, for CONFIG REWRITE.
     public var configFile: String?
     /// Called after a value changes; may refuse the change with an error text.
@@ -160,6 +193,7 @@ public final class Config: @unchecked Sendable {
     public init() {
         for d in Directive.all { values[d.name] = d.defaultValue }
         values["dir"] = Self.currentDirectory()
+        limits = EncodingLimits(self)
     }
 
     static func currentDirectory() -> String {

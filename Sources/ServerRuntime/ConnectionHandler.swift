@@ -128,7 +128,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 ctx.batch.removeAll()
                 parser.authenticated = session.authenticated
                 parser.maxCommands = session.authenticated ? Int.max : 1
-                parser.maxBulkLength = Int(runtime.state.config.int("proto-max-bulk-len"))
+                parser.maxBulkLength = Int(runtime.state.config.limits.protoMaxBulkLen)
                 let result = buffer.withUnsafeReadableBytes { parser.parse($0, into: &ctx.batch) }
                 buffer.moveReaderIndex(forwardBy: result.consumed)
                 if ctx.batch.count == 0 {
@@ -163,7 +163,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             if paused || blockedNow || closed { break }
         }
         if buffer.readableBytes > 0 {
-            if buffer.readableBytes > Int(runtime.state.config.int("client-query-buffer-limit")) {
+            if buffer.readableBytes > Int(runtime.state.config.limits.clientQueryBufferLimit) {
                 runtime.log.warning("Closing client that reached max query buffer length: id=\(session.id)")
                 session.closeAfterReply = true
             } else {

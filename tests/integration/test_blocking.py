@@ -110,3 +110,28 @@ def test_client_unblock_timeout_and_error(swiftlet):
     assert c.reply() == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
     assert r.execute_command("CLIENT", "UNBLOCK", cid) == 0
     assert c.command("PING") == b"+PONG\r\n"
+
+
+def test_bzmpop_wakes_on_zadd_and_zunionstore(swiftlet):
+    """BullMQ-style sorted-set queues: BZMPOP waits on several keys and is woken by a ZADD,
+    and by a sorted set written whole (ZUNIONSTORE) to a key it waits on."""
+    r = swiftlet.client()
+    assert r.bzmpop(0.2, 2, ["z1", "z2"], min=True) is None
+    results = []
+
+    def waiter():
+        c = swiftlet.client()
+        results.append(c.bzmpop(5, 2, ["z1", "z2"], max=True, count=2))
+        results.append(c.bzmpop(5, 1, ["z3"], min=True))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.2)
+    r.zadd("z2", {"a": 1, "b": 2, "c": 3})
+    time.sleep(0.2)
+    r.zadd("src", {"only": 7})
+    r.zunionstore("z3", ["src"])
+    t.join(5)
+    assert results[0] == [b"z2", [[b"c", 3.0], [b"b", 2.0]]]
+    assert results[1] == [b"z3", [[b"only", 7.0]]]
+    assert r.zrange("z2", 0, -1) == [b"a"] and r.exists("z3") == 0

@@ -24,8 +24,8 @@ enum BitmapCommands {
             if o { throw .bitOffset }
             value = m
         }
-        let maxBits = Int64(ctx.config.int("proto-max-bulk-len")) * 8
-        if value >= maxBits || value >> 3 >= Int64(ctx.config.int("proto-max-bulk-len")) { throw .bitOffset }
+        let maxBits = Int64(ctx.config.limits.protoMaxBulkLen) * 8
+        if value >= maxBits || value >> 3 >= Int64(ctx.config.limits.protoMaxBulkLen) { throw .bitOffset }
         return Int(value)
     }
 

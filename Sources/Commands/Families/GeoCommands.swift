@@ -349,8 +349,8 @@ enum GeoCommands {
             return .zero
         }
         let z = SortedSetValue()
-        let maxEntries = ctx.config.int("zset-max-listpack-entries")
-        let maxValue = ctx.config.int("zset-max-listpack-value")
+        let maxEntries = ctx.config.limits.zsetMaxListpackEntries
+        let maxValue = ctx.config.limits.zsetMaxListpackValue
         for e in entries {
             z.set(e.member, score: e.score)
             z.noteWrite(e.member, maxEntries: maxEntries, maxValue: maxValue)

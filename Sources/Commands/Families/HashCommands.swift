@@ -48,13 +48,20 @@ enum HashCommands {
     /// Overwriting a field drops its time to live unless `keepTTL` (HINCRBY, HINCRBYFLOAT).
     @discardableResult
     static func setField(
+        _ ctx: CommandContext, _ h: HashValue, _ field: ArraySlice<UInt8>, _ value: [UInt8], keepTTL: Bool = false
+    ) -> Bool {
+        let limits = ctx.config.limits
+        let isNew = h.set(
+            field, value, maxEntries: limits.hashMaxListpackEntries, maxValue: limits.hashMaxListpackValue)
+        if !isNew && !keepTTL && h.hasFieldExpiry { h.removeFieldExpiry(Array(field)) }
+        return isNew
+    }
+
+    @discardableResult
+    static func setField(
         _ ctx: CommandContext, _ h: HashValue, _ field: [UInt8], _ value: [UInt8], keepTTL: Bool = false
     ) -> Bool {
-        let isNew = h.set(
-            field, value, maxEntries: ctx.config.int("hash-max-listpack-entries"),
-            maxValue: ctx.config.int("hash-max-listpack-value"))
-        if !isNew && !keepTTL { h.removeFieldExpiry(field) }
-        return isNew
+        setField(ctx, h, field[...], value, keepTTL: keepTTL)
     }
 
     static func deleteIfEmpty(_ ctx: CommandContext, _ h: HashValue) {
@@ -66,7 +73,7 @@ enum HashCommands {
         guard ctx.argc % 2 == 0 else { throw .wrongArity("hset") }
         let h = try writeHash(ctx)
         var added: Int64 = 0
-        for i in stride(from: 2, to: ctx.argc, by: 2) where setField(ctx, h, ctx.argBytes(i), ctx.argBytes(i + 1)) {
+        for i in stride(from: 2, to: ctx.argc, by: 2) where setField(ctx, h, ctx.arg(i), ctx.argBytes(i + 1)) {
             added += 1
         }
         ctx.markDirty((ctx.argc - 2) / 2)

@@ -354,7 +354,7 @@ enum KeyCommands {
     static func objectEncoding(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let slot = ctx.lookupWrite(2) else { return .null }
         if case .list(let l) = ctx.db.table[slot].value {
-            return .bulk(l.fitsListpack(maxSize: ctx.config.int("list-max-listpack-size")) ? "listpack" : "quicklist")
+            return .bulk(l.fitsListpack(maxSize: ctx.config.limits.listMaxListpackSize) ? "listpack" : "quicklist")
         }
         return .bulk(ctx.db.table[slot].value.encodingName)
     }

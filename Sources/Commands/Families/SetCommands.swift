@@ -23,9 +23,9 @@ enum SetCommands {
 
     static func limits(_ ctx: CommandContext) -> SetValue.Limits {
         SetValue.Limits(
-            intsetEntries: Int(ctx.config.int("set-max-intset-entries")),
-            listpackEntries: Int(ctx.config.int("set-max-listpack-entries")),
-            listpackValue: Int(ctx.config.int("set-max-listpack-value")))
+            intsetEntries: Int(ctx.config.limits.setMaxIntsetEntries),
+            listpackEntries: Int(ctx.config.limits.setMaxListpackEntries),
+            listpackValue: Int(ctx.config.limits.setMaxListpackValue))
     }
 
     static func deleteIfEmpty(_ ctx: CommandContext, _ arg: Int, _ s: SetValue) {
@@ -42,7 +42,7 @@ enum SetCommands {
         }
         let l = limits(ctx)
         var added: Int64 = 0
-        for i in 2..<ctx.argc where s!.add(ctx.argBytes(i), limits: l) { added += 1 }
+        for i in 2..<ctx.argc where s!.add(ctx.arg(i), limits: l) { added += 1 }
         if added > 0 { ctx.markDirty(Int(added)) }
         return .integer(added)
     }
@@ -65,19 +65,19 @@ enum SetCommands {
     /// SISMEMBER key member
     static func sismember(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let s = try readSet(ctx, 1) else { return .zero }
-        return s.members.contains(ctx.argBytes(2)) ? .one : .zero
+        return s.contains(ctx.arg(2)) ? .one : .zero
     }
 
     /// SMISMEMBER key member [member ...]
     static func smismember(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let s = try readSet(ctx, 1)
-        return .array((2..<ctx.argc).map { s?.members.contains(ctx.argBytes($0)) == true ? .one : .zero })
+        return .array((2..<ctx.argc).map { s?.contains(ctx.arg($0)) == true ? .one : .zero })
     }
 
     /// SMEMBERS key
     static func smembers(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let s = try readSet(ctx, 1) else { return .set([]) }
-        return .set(s.members.map { .bulk($0) })
+        return .set(s.allMembers.map { .bulk($0) })
     }
 
     /// SRANDMEMBER key [count]
@@ -85,7 +85,7 @@ enum SetCommands {
         if ctx.argc > 3 { throw .syntax }
         guard ctx.argc == 3 else {
             guard let s = try readSet(ctx, 1), s.count > 0 else { return .null }
-            return .bulk(s.members[Int.random(in: 0..<s.count, using: &ctx.keyspace.rng)])
+            return .bulk(s.member(at: Int.random(in: 0..<s.count, using: &ctx.keyspace.rng)))
         }
         let count = try ctx.int64(2)
         if count == Int64.min { throw .lposRankRange }
@@ -93,7 +93,7 @@ enum SetCommands {
         if count < 0 && -count > maxRandomReply { throw .valueOutOfRange }
         guard let s = try readSet(ctx, 1), s.count > 0 else { return .emptyArray }
         let picks = ctx.keyspace.randomIndices(count: count, of: s.count)
-        return .array(picks.map { .bulk(s.members[$0]) })
+        return .array(picks.map { .bulk(s.member(at: $0)) })
     }
 
     /// SPOP key [count]
@@ -107,7 +107,7 @@ enum SetCommands {
         guard let s = try writeSet(ctx, 1) else { return count == nil ? .null : .set([]) }
         guard let count else {
             let i = Int.random(in: 0..<s.count, using: &ctx.keyspace.rng)
-            let member = s.members.remove(at: i)
+            let member = s.removeMember(at: i)
             ctx.markDirty()
             deleteIfEmpty(ctx, 1, s)
             return .bulk(member)
@@ -115,7 +115,7 @@ enum SetCommands {
         var popped: [Reply] = []
         for _ in 0..<min(Int(count), s.count) {
             let i = Int.random(in: 0..<s.count, using: &ctx.keyspace.rng)
-            popped.append(.bulk(s.members.remove(at: i)))
+            popped.append(.bulk(s.removeMember(at: i)))
         }
         if !popped.isEmpty { ctx.markDirty(popped.count) }
         deleteIfEmpty(ctx, 1, s)
@@ -129,7 +129,7 @@ enum SetCommands {
         let source = try writeSet(ctx, 1)!
         let destination = try writeSet(ctx, 2)
         let member = ctx.argBytes(3)
-        guard source.members.contains(member) else { return .zero }
+        guard source.contains(member) else { return .zero }
         if source === destination { return .one }
         source.remove(member)
         if let destination {
@@ -158,18 +158,18 @@ enum SetCommands {
             let present = sets.map { $0! }.sorted { $0.count < $1.count }
             guard let smallest = present.first else { return [] }
             var result = OrderedSet<[UInt8]>()
-            for m in smallest.members where present.dropFirst().allSatisfy({ $0.members.contains(m) }) {
+            for m in smallest.allMembers where present.dropFirst().allSatisfy({ $0.contains(m) }) {
                 result.append(m)
             }
             return result
         case .union:
             var result = OrderedSet<[UInt8]>()
-            for s in sets { if let s { result.formUnion(s.members) } }
+            for s in sets { if let s { result.formUnion(s.allMembers) } }
             return result
         case .diff:
             guard let first = sets.first ?? nil else { return [] }
-            var result = first.members
-            for s in sets.dropFirst() { if let s { result.subtract(s.members) } }
+            var result = first.memberSet
+            for s in sets.dropFirst() { if let s { result.subtract(s.allMembers) } }
             return result
         }
     }
@@ -236,7 +236,7 @@ enum SetCommands {
         let pattern = try ScanOptions.parse(ctx, allowNoValues: false).pattern
         guard let s = try readSet(ctx, 1) else { return .array([.bulk("0"), .emptyArray]) }
         // The whole set in one step: a complete scan, which SCAN's guarantees allow.
-        let items = s.members.filter { pattern == nil || globMatch(pattern!, $0) }.map { Reply.bulk($0) }
+        let items = s.allMembers.filter { pattern == nil || globMatch(pattern!, $0) }.map { Reply.bulk($0) }
         return .array([.bulk("0"), .array(items)])
     }
 }

@@ -104,7 +104,7 @@ enum SortCommands {
             switch ctx.db.table[slot].value {
             case .list(let l): elements = Array(l.items)
             case .set(let s):
-                elements = Array(s.members)
+                elements = s.allMembers
                 kind = 1
             case .zset(let z):
                 elements = z.entries.map(\.member)

@@ -25,8 +25,8 @@ enum SortedSetCommands {
     static func setScore(_ ctx: CommandContext, _ z: SortedSetValue, _ member: [UInt8], _ score: Double) {
         z.set(member, score: score)
         z.noteWrite(
-            member, maxEntries: ctx.config.int("zset-max-listpack-entries"),
-            maxValue: ctx.config.int("zset-max-listpack-value"))
+            member, maxEntries: ctx.config.limits.zsetMaxListpackEntries,
+            maxValue: ctx.config.limits.zsetMaxListpackValue)
     }
 
     struct ScoreBound {

@@ -18,7 +18,7 @@ extension SortedSetCommands {
 
         func score(of member: [UInt8]) -> Double? {
             if let zset { return zset.scores[member] }
-            if let set, set.members.contains(member) { return 1 }
+            if let set, set.contains(member) { return 1 }
             return nil
         }
 
@@ -27,7 +27,7 @@ extension SortedSetCommands {
             if let zset {
                 for e in zset.entries { body(e.member, e.score) }
             } else if let set {
-                for m in set.members { body(m, 1) }
+                for m in set.allMembers { body(m, 1) }
             }
         }
     }
@@ -173,8 +173,8 @@ extension SortedSetCommands {
             return .zero
         }
         let z = SortedSetValue()
-        let maxEntries = ctx.config.int("zset-max-listpack-entries")
-        let maxValue = ctx.config.int("zset-max-listpack-value")
+        let maxEntries = ctx.config.limits.zsetMaxListpackEntries
+        let maxValue = ctx.config.limits.zsetMaxListpackValue
         for e in entries {
             z.set(e.member, score: e.score)
             z.noteWrite(e.member, maxEntries: maxEntries, maxValue: maxValue)

@@ -301,7 +301,7 @@ enum StringCommands {
     }
 
     static func checkStringLength(_ ctx: CommandContext, _ length: Int) throws(CommandError) {
-        if length > Int(ctx.config.int("proto-max-bulk-len")) { throw .stringTooLong }
+        if length > Int(ctx.config.limits.protoMaxBulkLen) { throw .stringTooLong }
     }
 
     /// STRLEN key

@@ -1,0 +1,247 @@
+import CSupport
+
+/// A hash table from byte strings to values, for large hashes and sets. Entries live in
+/// dense arrays (so a random pick is O(1)); an open-addressing index of 64-bit slots holds
+/// each entry's 32-bit hash next to its position, so a probe touches the key only when the
+/// hashes agree. Deletion moves the last entry into the hole and shifts the probe run back
+/// (no tombstones). Iteration follows the entries array: insertion order until a deletion.
+public struct BytesTable<Value> {
+    public private(set) var keys: [[UInt8]] = []
+    public private(set) var values: [Value] = []
+    var hashes: [UInt32] = []
+    /// 0 = empty; otherwise `hash << 32 | (entry + 1)`.
+    var slots: [UInt64] = []
+    var mask = -1
+    let seed: UInt64 = 0x2545_F491_4F6C_DD1D
+
+    public init() {}
+
+    public init(minimumCapacity: Int) {
+        reserve(minimumCapacity)
+    }
+
+    public var count: Int { keys.count }
+    public var isEmpty: Bool { keys.isEmpty }
+
+    @inline(__always)
+    func hash(_ key: UnsafeRawBufferPointer) -> UInt32 {
+        let h = hashBytes(key, seed: seed)
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32))
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    @inline(__always)
+    func probe(_ key: UnsafeRawBufferPointer, _ h: UInt32) -> (slot: Int, entry: Int?) {
+        var i = Int(h) & mask
+        while true {
+            let s = slots[i]
+            if s == 0 { return (i, nil) }
+            if UInt32(truncatingIfNeeded: s >> 32) == h {
+                let e = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
+                if bytesEqual(keys[e], key) { return (i, e) }
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// The entry index of a key.
+    @inline(__always)
+    public func index(of key: UnsafeRawBufferPointer) -> Int? {
+        if keys.isEmpty { return nil }
+        return probe(key, hash(key)).entry
+    }
+
+    public func index(of key: [UInt8]) -> Int? { key.withUnsafeBytes { index(of: $0) } }
+    public func index(of key: ArraySlice<UInt8>) -> Int? { key.withUnsafeBytes { index(of: $0) } }
+
+    public subscript(key: [UInt8]) -> Value? {
+        guard let e = index(of: key) else { return nil }
+        return values[e]
+    }
+
+    public func contains(_ key: [UInt8]) -> Bool { index(of: key) != nil }
+
+    mutating func reserve(_ n: Int) {
+        var capacity = 8
+        while capacity < n * 2 { capacity *= 2 }
+        if capacity <= slots.count { return }
+        slots = [UInt64](repeating: 0, count: capacity)
+        mask = capacity - 1
+        for e in 0..<hashes.count {
+            var i = Int(hashes[e]) & mask
+            while slots[i] != 0 { i = (i + 1) & mask }
+            slots[i] = UInt64(hashes[e]) << 32 | UInt64(e + 1)
+        }
+        keys.reserveCapacity(n)
+        values.reserveCapacity(n)
+        hashes.reserveCapacity(n)
+    }
+
+    /// Sets a key's value; returns the previous one.
+    @discardableResult
+    public mutating func updateValue(_ value: Value, forKey key: [UInt8]) -> Value? {
+        if (keys.count + 1) * 2 > slots.count { reserve(keys.count + 1) }
+        let h = key.withUnsafeBytes { hash($0) }
+        let (slot, entry) = key.withUnsafeBytes { probe($0, h) }
+        if let entry {
+            let old = values[entry]
+            values[entry] = value
+            return old
+        }
+        slots[slot] = UInt64(h) << 32 | UInt64(keys.count + 1)
+        keys.append(key)
+        values.append(value)
+        hashes.append(h)
+        return nil
+    }
+
+    /// Adds a key if missing; true if it was added.
+    @discardableResult
+    public mutating func insert(_ key: [UInt8], _ value: Value) -> Bool {
+        if (keys.count + 1) * 2 > slots.count { reserve(keys.count + 1) }
+        let h = key.withUnsafeBytes { hash($0) }
+        let (slot, entry) = key.withUnsafeBytes { probe($0, h) }
+        if entry != nil { return false }
+        slots[slot] = UInt64(h) << 32 | UInt64(keys.count + 1)
+        keys.append(key)
+        values.append(value)
+        hashes.append(h)
+        return true
+    }
+
+    /// Adds a key given as a slice if missing, copying it only then; true if it was added.
+    @discardableResult
+    public mutating func insert(_ key: ArraySlice<UInt8>, _ value: Value) -> Bool {
+        if (keys.count + 1) * 2 > slots.count { reserve(keys.count + 1) }
+        let h = key.withUnsafeBytes { hash($0) }
+        let (slot, entry) = key.withUnsafeBytes { probe($0, h) }
+        if entry != nil { return false }
+        slots[slot] = UInt64(h) << 32 | UInt64(keys.count + 1)
+        keys.append(Array(key))
+        values.append(value)
+        hashes.append(h)
+        return true
+    }
+
+    /// Sets the value of a key given as a slice, copying the key only when it is new;
+    /// true if it was new.
+    @discardableResult
+    public mutating func setValue(_ value: Value, forKey key: ArraySlice<UInt8>) -> Bool {
+        if (keys.count + 1) * 2 > slots.count { reserve(keys.count + 1) }
+        let h = key.withUnsafeBytes { hash($0) }
+        let (slot, entry) = key.withUnsafeBytes { probe($0, h) }
+        if let entry {
+            values[entry] = value
+            return false
+        }
+        slots[slot] = UInt64(h) << 32 | UInt64(keys.count + 1)
+        keys.append(Array(key))
+        values.append(value)
+        hashes.append(h)
+        return true
+    }
+
+    /// Starts loading the index slot a key would probe first (pipelined lookups).
+    @inline(__always)
+    public func prefetch(_ key: ArraySlice<UInt8>) -> UInt32 {
+        let h = key.withUnsafeBytes { hash($0) }
+        if !slots.isEmpty { slots.withUnsafeBufferPointer { swiftlet_prefetch($0.baseAddress! + (Int(h) & mask)) } }
+        return h
+    }
+
+    /// Second stage: reads the prefetched slot and starts loading the entry's key
+    /// reference; returns the entry to finish with `prefetchEntry`, or -1.
+    @inline(__always)
+    public func prefetchReference(hash h: UInt32) -> Int {
+        if slots.isEmpty { return -1 }
+        let s = slots[Int(h) & mask]
+        guard s != 0 else { return -1 }
+        let e = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
+        keys.withUnsafeBufferPointer { swiftlet_prefetch(UnsafeRawPointer($0.baseAddress! + e)) }
+        return e
+    }
+
+    /// Third stage: starts loading the entry's key bytes. The key array's storage reference
+    /// is read raw: retaining it would wait for the very miss we want to start.
+    @inline(__always)
+    public func prefetchEntry(_ e: Int) {
+        guard e >= 0 && e < keys.count else { return }
+        keys.withUnsafeBufferPointer { buf in
+            let word = UnsafeRawPointer(buf.baseAddress! + e).load(as: UInt.self)
+            swiftlet_prefetch(UnsafeRawPointer(bitPattern: word))
+        }
+    }
+
+    /// Removes a key; returns its value.
+    @discardableResult
+    public mutating func removeValue(forKey key: [UInt8]) -> Value? {
+        if keys.isEmpty { return nil }
+        let h = key.withUnsafeBytes { hash($0) }
+        let (slot, entry) = key.withUnsafeBytes { probe($0, h) }
+        guard let entry else { return nil }
+        return remove(slot: slot, entry: entry)
+    }
+
+    /// Removes the entry at `entry` (a random pick, a pop).
+    @discardableResult
+    public mutating func remove(at entry: Int) -> (key: [UInt8], value: Value) {
+        let key = keys[entry]
+        let slot = key.withUnsafeBytes { probe($0, hashes[entry]) }.slot
+        let value = remove(slot: slot, entry: entry)
+        return (key, value)
+    }
+
+    mutating func remove(slot: Int, entry: Int) -> Value {
+        let value = values[entry]
+        // Close the gap in the probe run (backward-shift deletion).
+        var hole = slot
+        var j = slot
+        slots[hole] = 0
+        while true {
+            j = (j + 1) & mask
+            let s = slots[j]
+            if s == 0 { break }
+            let home = Int(truncatingIfNeeded: s >> 32) & mask
+            // Move s into the hole unless its home lies cyclically in (hole, j].
+            let inRange = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
+            if !inRange {
+                slots[hole] = s
+                slots[j] = 0
+                hole = j
+            }
+        }
+        // Move the last entry into `entry`'s place and repoint its slot.
+        let last = keys.count - 1
+        if entry != last {
+            let lastHash = hashes[last]
+            var i = Int(lastHash) & mask
+            let target = UInt64(lastHash) << 32 | UInt64(last + 1)
+            while slots[i] != target { i = (i + 1) & mask }
+            slots[i] = UInt64(lastHash) << 32 | UInt64(entry + 1)
+            keys.swapAt(entry, last)
+            values.swapAt(entry, last)
+            hashes.swapAt(entry, last)
+        }
+        keys.removeLast()
+        values.removeLast()
+        hashes.removeLast()
+        return value
+    }
+
+    public mutating func removeAll() {
+        self = BytesTable()
+    }
+}
+
+extension BytesTable where Value == [UInt8] {
+    /// Third stage for byte-string values: the key bytes and the value the write replaces.
+    @inline(__always)
+    public func prefetchEntryAndValue(_ e: Int) {
+        guard e >= 0 && e < keys.count else { return }
+        prefetchEntry(e)
+        values.withUnsafeBufferPointer { buf in
+            let word = UnsafeRawPointer(buf.baseAddress! + e).load(as: UInt.self)
+            swiftlet_prefetch(UnsafeRawPointer(bitPattern: word))
+        }
+    }
+}
