@@ -132,6 +132,50 @@ public final class Command {
         return Array(stride(from: m.firstKey, through: min(last, argc - 1), by: m.step))
     }
 
+    /// Every key argument's position, movable keys included (a `numkeys` count, a STORE
+    /// destination, XREAD's STREAMS), as Redis's key specs and getkeys procs find them.
+    public func keyPositions(argc: Int, arg: (Int) -> ArraySlice<UInt8>) -> [Int] {
+        func numkeys(_ at: Int, firstKeyAfter: Int = 1) -> [Int] {
+            guard at < argc, let n = parseInt64(arg(at)), n > 0, at + Int(n) < argc else { return [] }
+            return Array((at + firstKeyAfter)..<(at + firstKeyAfter + Int(n)))
+        }
+        func keyword(_ word: StaticString, from: Int) -> Int? {
+            var i = from
+            while i < argc - 1 {
+                if equalsIgnoringCase(arg(i), word) { return i + 1 }
+                i += 1
+            }
+            return nil
+        }
+        switch fullName {
+        case "zunion", "zinter", "zdiff", "zintercard", "sintercard", "lmpop", "zmpop": return numkeys(1)
+        case "blmpop", "bzmpop", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro": return numkeys(2)
+        case "zunionstore", "zinterstore", "zdiffstore": return [1] + numkeys(2)
+        case "sort", "sort_ro":
+            return [1] + (fullName == "sort" ? keyword("store", from: 2).map { [$0] } ?? [] : [])
+        case "georadius", "georadiusbymember":
+            var keys = [1]
+            var i = fullName == "georadius" ? 6 : 5
+            while i < argc - 1 {
+                if equalsIgnoringCase(arg(i), "store") || equalsIgnoringCase(arg(i), "storedist") {
+                    keys.append(i + 1)
+                    i += 1
+                }
+                i += 1
+            }
+            return keys
+        case "xread", "xreadgroup":
+            guard let start = keyword("streams", from: 1) else { return [] }
+            let n = (argc - start) / 2
+            return Array(start..<(start + n))
+        case "migrate":
+            if argc > 6, let keys = keyword("keys", from: 6) { return Array(keys..<argc) }
+            return argc > 3 && !arg(3).isEmpty ? [3] : []
+        default:
+            return keyPositions(argc: argc)
+        }
+    }
+
     /// The COMMAND INFO entry for this command, subcommands rendered from the table.
     public var infoReply: Reply {
         var items = ReplyParser.parseAll(Array(metadata.info.utf8))

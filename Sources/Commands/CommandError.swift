@@ -161,6 +161,12 @@ extension CommandError {
     public static let numFieldsMismatch = CommandError(
         "ERR The `numfields` parameter must match the number of arguments")
     public static let fieldExpireNegative = CommandError("ERR invalid expire time, must be >= 0")
+    public static let multiNested = CommandError("ERR MULTI calls can not be nested")
+    public static let execWithoutMulti = CommandError("ERR EXEC without MULTI")
+    public static let discardWithoutMulti = CommandError("ERR DISCARD without MULTI")
+    public static let watchInsideMulti = CommandError("ERR WATCH inside MULTI is not allowed")
+    public static let execAbort = CommandError("EXECABORT Transaction discarded because of previous errors.")
+    public static let notAllowedInMulti = CommandError("ERR Command not allowed inside a transaction")
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {
         CommandError("ERR at least 1 input key is needed for '\(command)' command")

@@ -138,6 +138,8 @@ extension CommandContext {
     }
 
     func reject(_ error: CommandError, _ command: Command?) -> Dispatched {
+        // A command refused while queuing makes the transaction fail (flagTransaction).
+        if session.inMulti { session.multiFailed = true }
         command?.rejectedCalls += 1
         countError(error)
         return Dispatched(reply: .error(error.message))
@@ -146,6 +148,32 @@ extension CommandContext {
     func countError(_ error: CommandError) {
         server.stats.totalErrorReplies += 1
         server.stats.errorCounts[String(error.code), default: 0] += 1
+    }
+
+    /// FLUSHDB, FLUSHALL and SWAPDB change every key of a database: watched keys that
+    /// exist there are touched first (Redis's touchAllWatchedKeysInDb).
+    func touchWatchedKeysBeforeFlush(_ command: Command) {
+        var dbs: [Int] = []
+        switch command.name {
+        case "flushdb": dbs = [session.db]
+        case "flushall": dbs = Array(server.keyspace.databases.indices)
+        case "swapdb":
+            for i in 1..<min(argc, 3) {
+                if let n = parseInt64(arg(i)), n >= 0, n < server.keyspace.databases.count { dbs.append(Int(n)) }
+            }
+        default: return
+        }
+        let now = server.keyspace.now
+        for db in dbs {
+            let exists: ([UInt8]) -> Bool = { key in
+                self.server.keyspace.databases[db].lookup(key, now: now) != nil
+            }
+            server.touchWatchedKeys(db: db, where: exists)
+            // SWAPDB also changes what the other database's watchers see.
+            if command.name == "swapdb" {
+                for other in dbs where other != db { server.touchWatchedKeys(db: other, where: exists) }
+            }
+        }
     }
 
     func dispatch() -> Dispatched {
@@ -167,10 +195,16 @@ extension CommandContext {
         if !session.authenticated && !command.flags.contains(.noAuth) {
             return reject(.noAuth, command)
         }
-        if server.pausedUntil > 0 {
+        let queuing = session.inMulti && !TransactionCommands.control.contains(command.parent?.name ?? command.name)
+        if queuing && command.flags.contains(.noMulti) {
+            return reject(.notAllowedInMulti, command)
+        }
+        if server.pausedUntil > 0 && !queuing {
             let now = server.clock()
+            // EXEC of a transaction that writes waits like a write.
+            let writes = command.flags.contains(.write) || (command.name == "exec" && session.multiWrites)
             if now < server.pausedUntil {
-                if !server.pauseWritesOnly || command.flags.contains(.write) {
+                if !server.pauseWritesOnly || writes {
                     return Dispatched(reply: nil, outcome: .paused)
                 }
             } else {
@@ -180,8 +214,22 @@ extension CommandContext {
         guard let handler = command.handler else {
             return reject(.unknownSubcommand(argBytes(1), container: argString(0)), command)
         }
+        if queuing {
+            queueForMulti(command)
+            return Dispatched(reply: .simple("QUEUED"))
+        }
         self.command = command
+        let dirtyBefore = server.dirty
+        if server.hasWatchers && command.flags.contains(.write) { touchWatchedKeysBeforeFlush(command) }
         let reply: Reply
+        defer {
+            // Keys a write changed: transactions watching them will fail.
+            if server.dirty != dirtyBefore && server.hasWatchers {
+                for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {
+                    server.touchWatchedKey(db: session.db, key: arg(i))
+                }
+            }
+        }
         do {
             reply = try handler(self)
         } catch {

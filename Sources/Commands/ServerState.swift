@@ -39,6 +39,16 @@ public final class ClientSession {
     /// Bytes waiting in the query buffer and the output buffer (for CLIENT LIST).
     public var queryBufferLength = 0
     public var outputBufferLength = 0
+    /// MULTI state: the queued commands (copied, since read buffers are reused), whether a
+    /// queued command was refused (EXEC then aborts), and whether one of them writes.
+    public var inMulti = false
+    public var multiQueue = CommandBatch()
+    public var multiFailed = false
+    public var multiWrites = false
+    /// WATCHed keys: (db, key, whether the key was live when watched).
+    public var watched: [(db: Int, key: [UInt8], existed: Bool)] = []
+    /// A watched key was touched: the next EXEC fails.
+    public var watchDirty = false
 
     public init(id: Int64, address: String, localAddress: String, fd: Int32, authenticated: Bool, now: Int64) {
         self.id = id
@@ -156,6 +166,47 @@ public final class ServerState {
 
     public func unregister(_ session: ClientSession) {
         clients[session.id] = nil
+        unwatchAll(session)
+    }
+
+    // MARK: WATCH
+
+    struct WatchKey: Hashable {
+        var db: Int
+        var key: [UInt8]
+    }
+
+    /// Who watches each key (Redis's `watched_keys`).
+    var watchers: [WatchKey: [ClientSession]] = [:]
+    public var hasWatchers: Bool { !watchers.isEmpty }
+
+    public func watch(_ session: ClientSession, db: Int, key: [UInt8], existed: Bool) {
+        if session.watched.contains(where: { $0.db == db && $0.key == key }) { return }
+        session.watched.append((db, key, existed))
+        watchers[WatchKey(db: db, key: key), default: []].append(session)
+    }
+
+    public func unwatchAll(_ session: ClientSession) {
+        for w in session.watched {
+            let k = WatchKey(db: w.db, key: w.key)
+            watchers[k]?.removeAll { $0 === session }
+            if watchers[k]?.isEmpty == true { watchers[k] = nil }
+        }
+        session.watched = []
+        session.watchDirty = false
+    }
+
+    /// A key was modified: transactions watching it will fail (Redis's touchWatchedKey).
+    public func touchWatchedKey(db: Int, key: ArraySlice<UInt8>) {
+        guard !watchers.isEmpty, let sessions = watchers[WatchKey(db: db, key: Array(key))] else { return }
+        for s in sessions { s.watchDirty = true }
+    }
+
+    /// Every watched key of `db` that `exists` says is there (FLUSHDB, FLUSHALL, SWAPDB).
+    public func touchWatchedKeys(db: Int, where exists: ([UInt8]) -> Bool) {
+        for (k, sessions) in watchers where k.db == db && exists(k.key) {
+            for s in sessions { s.watchDirty = true }
+        }
     }
 
     public func makeClientId() -> Int64 {

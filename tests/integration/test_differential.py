@@ -239,6 +239,16 @@ COMMANDS = [
     ["ZADD", "szs", "1", "c", "2", "b", "3", "a"], ["SORT", "szs", "ALPHA"], ["SORT", "szs", "BY", "nosort"],
     ["SORT", "szs", "BY", "nosort", "DESC", "LIMIT", "1", "5"], ["SORT", "szs"], ["SET", "sstr", "x"], ["SORT", "sstr"],
     ["SORT", "sl", "BY", "w_*", "GET", "#", "LIMIT", "0", "2"], ["SORT", "sl", "STORE"],
+    # transactions
+    ["EXEC"], ["DISCARD"], ["MULTI"], ["MULTI"], ["SET", "tx", "1"], ["INCR", "tx"], ["GET", "tx"], ["EXEC"],
+    ["MULTI"], ["SET", "tx", "a"], ["INCR", "tx"], ["LPUSH", "tx", "x"], ["GET", "tx"], ["EXEC"],
+    ["MULTI"], ["SET", "tx"], ["INCR", "tx"], ["EXEC"], ["GET", "tx"], ["MULTI"], ["NOSUCH"], ["EXEC"],
+    ["MULTI"], ["WATCH", "tx"], ["SHUTDOWN", "ABORT"], ["PING"], ["EXEC"], ["MULTI"], ["DISCARD"], ["MULTI"], ["EXEC"],
+    ["WATCH", "tx"], ["SET", "tx", "2"], ["MULTI"], ["GET", "tx"], ["EXEC"], ["WATCH", "tx"], ["MULTI"],
+    ["GET", "tx"], ["EXEC"], ["WATCH", "nokey"], ["UNWATCH"], ["SET", "nokey", "1"], ["MULTI"], ["GET", "nokey"], ["EXEC"],
+    ["MULTI"], ["BLPOP", "emptyq", "0"], ["BZPOPMIN", "emptyq", "0"], ["EXEC"], ["WATCH"],
+    ["WATCH", "tx"], ["FLUSHDB"], ["MULTI"], ["PING"], ["EXEC"], ["WATCH", "tx"], ["FLUSHDB"], ["MULTI"], ["PING"], ["EXEC"],
+    ["MULTI"], ["SELECT", "1"], ["SET", "indb1", "x"], ["EXEC"], ["GET", "indb1"], ["SELECT", "0"],
     # blocking commands that find data (or fail before blocking)
     ["RPUSH", "bq", "a", "b", "c"], ["BLPOP", "nobq", "bq", "0"], ["BRPOP", "bq", "0.5"], ["BLPOP", "bq", "abc"],
     ["BLPOP", "bq", "-1"], ["BLMOVE", "bq", "bq2", "LEFT", "LEFT", "0"], ["BRPOPLPUSH", "bq2", "bq", "0"],

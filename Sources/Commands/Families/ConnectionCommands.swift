@@ -21,6 +21,7 @@ enum ConnectionCommands {
     /// RESET
     static func reset(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let s = ctx.session
+        TransactionCommands.discardTransaction(ctx)
         s.db = 0
         s.protocolVersion = 2
         s.replyMode = .on

@@ -196,7 +196,7 @@ enum ServerCommands {
         guard command.acceptsArgumentCount(argc) else {
             throw .getkeysArity
         }
-        let positions = command.keyPositions(argc: argc)
+        let positions = command.keyPositions(argc: argc) { ctx.arg($0 + 2) }
         if positions.isEmpty { throw .getkeysNoKeys }
         return (command, positions)
     }
@@ -502,6 +502,7 @@ extension CommandTable {
         + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations
         + sortedSetMoreRegistrations
         + hyperLogLogRegistrations + geoRegistrations + sortRegistrations + hashFieldExpiryRegistrations
+        + transactionRegistrations
         + blockingRegistrations
         + serverRegistrations
 }
