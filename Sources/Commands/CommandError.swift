@@ -167,6 +167,11 @@ extension CommandError {
     public static let watchInsideMulti = CommandError("ERR WATCH inside MULTI is not allowed")
     public static let execAbort = CommandError("EXECABORT Transaction discarded because of previous errors.")
     public static let notAllowedInMulti = CommandError("ERR Command not allowed inside a transaction")
+    public static func subscribedContext(_ command: String) -> CommandError {
+        CommandError(
+            "ERR Can't execute '\(command)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )
+    }
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {
         CommandError("ERR at least 1 input key is needed for '\(command)' command")

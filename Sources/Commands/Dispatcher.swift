@@ -195,6 +195,11 @@ extension CommandContext {
         if !session.authenticated && !command.flags.contains(.noAuth) {
             return reject(.noAuth, command)
         }
+        if session.inPubSubMode && !session.resp3
+            && !PubSubCommands.allowedWhileSubscribed.contains(command.parent?.name ?? command.name)
+        {
+            return reject(.subscribedContext(command.fullName), command)
+        }
         let queuing = session.inMulti && !TransactionCommands.control.contains(command.parent?.name ?? command.name)
         if queuing && command.flags.contains(.noMulti) {
             return reject(.notAllowedInMulti, command)

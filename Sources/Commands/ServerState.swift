@@ -1,4 +1,5 @@
 import DataStore
+import OrderedCollections
 import RESP
 import ServerConfig
 
@@ -49,6 +50,19 @@ public final class ClientSession {
     public var watched: [(db: Int, key: [UInt8], existed: Bool)] = []
     /// A watched key was touched: the next EXEC fails.
     public var watchDirty = false
+    /// Pub/Sub subscriptions, in the order they were made.
+    public var channels = OrderedSet<[UInt8]>()
+    public var patterns = OrderedSet<[UInt8]>()
+    public var shardChannels = OrderedSet<[UInt8]>()
+    /// Writes a message to this client now (set by the runtime; PUBLISH from any client).
+    public var deliverHook: (([UInt8]) -> Void)?
+    /// Bytes handed to the socket and not yet written (CLIENT LIST omem, output limits).
+    public var pendingOutputBytes = 0
+
+    /// Redis's subscription count for SUBSCRIBE/PSUBSCRIBE replies.
+    public var subscriptionCount: Int { channels.count + patterns.count }
+    /// A RESP2 client with any subscription is in subscribed mode.
+    public var inPubSubMode: Bool { !channels.isEmpty || !patterns.isEmpty || !shardChannels.isEmpty }
 
     public init(id: Int64, address: String, localAddress: String, fd: Int32, authenticated: Bool, now: Int64) {
         self.id = id
@@ -167,6 +181,63 @@ public final class ServerState {
     public func unregister(_ session: ClientSession) {
         clients[session.id] = nil
         unwatchAll(session)
+        unsubscribeAll(session)
+    }
+
+    // MARK: Pub/Sub
+
+    /// Subscribers of each channel, pattern and shard channel, in subscription order.
+    public var channelSubscribers: OrderedDictionary<[UInt8], [ClientSession]> = [:]
+    public var patternSubscribers: OrderedDictionary<[UInt8], [ClientSession]> = [:]
+    public var shardSubscribers: OrderedDictionary<[UInt8], [ClientSession]> = [:]
+
+    public func unsubscribeAll(_ session: ClientSession) {
+        for c in session.channels { Self.remove(session, from: &channelSubscribers, c) }
+        for p in session.patterns { Self.remove(session, from: &patternSubscribers, p) }
+        for c in session.shardChannels { Self.remove(session, from: &shardSubscribers, c) }
+        session.channels = []
+        session.patterns = []
+        session.shardChannels = []
+    }
+
+    static func remove(
+        _ session: ClientSession, from map: inout OrderedDictionary<[UInt8], [ClientSession]>, _ key: [UInt8]
+    ) {
+        map[key]?.removeAll { $0 === session }
+        if map[key]?.isEmpty == true { map.removeValue(forKey: key) }
+    }
+
+    /// PUBLISH: sends `message` to the channel's subscribers, then to every matching
+    /// pattern's; returns how many deliveries were made.
+    public func publish(channel: [UInt8], message: [UInt8], shard: Bool = false) -> Int {
+        var receivers = 0
+        var encoded: [Bool: [UInt8]] = [:]
+        let kind: Reply = .bulk(Array((shard ? "smessage" : "message").utf8))
+        if let subscribers = (shard ? shardSubscribers : channelSubscribers)[channel] {
+            for client in subscribers {
+                let resp3 = client.resp3
+                if encoded[resp3] == nil {
+                    let items: [Reply] = [kind, .bulk(channel), .bulk(message)]
+                    encoded[resp3] = ReplyEncoder.encode(resp3 ? .push(items) : .array(items), resp3: resp3)
+                }
+                client.deliverHook?(encoded[resp3]!)
+                receivers += 1
+            }
+        }
+        if shard { return receivers }
+        for (pattern, subscribers) in patternSubscribers where globMatch(pattern, channel) {
+            let items: [Reply] = [.bulk("pmessage"), .bulk(pattern), .bulk(channel), .bulk(message)]
+            var forPattern: [Bool: [UInt8]] = [:]
+            for client in subscribers {
+                let resp3 = client.resp3
+                if forPattern[resp3] == nil {
+                    forPattern[resp3] = ReplyEncoder.encode(resp3 ? .push(items) : .array(items), resp3: resp3)
+                }
+                client.deliverHook?(forPattern[resp3]!)
+                receivers += 1
+            }
+        }
+        return receivers
     }
 
     // MARK: WATCH

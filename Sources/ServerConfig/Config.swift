@@ -149,6 +149,10 @@ public struct EncodingLimits: Sendable {
     public var listMaxListpackSize: Int64 = -2
     public var protoMaxBulkLen: Int64 = 512 * 1024 * 1024
     public var clientQueryBufferLimit: Int64 = 1024 * 1024 * 1024
+    /// `client-output-buffer-limit` per class: hard bytes, soft bytes, soft seconds.
+    public var outputLimits: [String: (hard: Int64, soft: Int64, seconds: Int64)] = [
+        "normal": (0, 0, 0), "replica": (268_435_456, 67_108_864, 60), "pubsub": (33_554_432, 8_388_608, 60),
+    ]
 
     public init() {}
 
@@ -163,6 +167,15 @@ public struct EncodingLimits: Sendable {
         listMaxListpackSize = config.int("list-max-listpack-size")
         protoMaxBulkLen = config.int("proto-max-bulk-len")
         clientQueryBufferLimit = config.int("client-query-buffer-limit")
+        let words = config["client-output-buffer-limit"].split(separator: " ").map(String.init)
+        var i = 0
+        while i + 3 < words.count {
+            let name = words[i] == "slave" ? "replica" : words[i]
+            outputLimits[name] = (
+                parseMemory(words[i + 1]) ?? 0, parseMemory(words[i + 2]) ?? 0, Int64(words[i + 3]) ?? 0
+            )
+            i += 4
+        }
     }
 }
 

@@ -22,6 +22,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Set while a blocking command waits (BLPOP …); input queues until it is served.
     var blocked: BlockRequest?
     var timeoutTask: Scheduled<Void>?
+    /// True while a batch runs (messages published meanwhile wait for its flush).
+    var processing = false
+    /// When the output first passed the soft limit (client-output-buffer-limit).
+    var softLimitSince: Int64?
 
     init(runtime: ServerRuntime) {
         self.runtime = runtime
@@ -60,6 +64,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             self.closed = true
             ctx.close(promise: nil)
         }
+        session.deliverHook = { [weak self] bytes in self?.deliver(bytes) }
         state.register(session)
         runtime.connections[session.id] = self
         runtime.log.info("Accepted \(session.address)")
@@ -113,8 +118,18 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         process(context)
     }
 
+    /// A Pub/Sub message for this client: queued behind the replies of a batch being run,
+    /// written at once otherwise.
+    func deliver(_ bytes: [UInt8]) {
+        guard !closed, let ctx = context else { return }
+        ctx.output.append(contentsOf: bytes)
+        if !processing, let channelContext { flush(channelContext) }
+    }
+
     /// Runs every complete command in the pending input, then flushes the replies.
     func process(_ context: ChannelHandlerContext) {
+        processing = true
+        defer { processing = false }
         guard blocked == nil, let ctx = self.context, var buffer = pending else { return }
         pending = nil
         var paused = false
@@ -187,6 +202,38 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         runtime.state.stats.netOutputBytes += ctx.output.count
         ctx.output.removeAll(keepingCapacity: ctx.output.capacity <= 64 * 1024)
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        checkOutputLimits(context)
+    }
+
+    /// Redis's client-output-buffer-limit: a client whose unsent output passes the hard
+    /// limit of its class, or stays past the soft limit for its seconds, is disconnected,
+    /// so a slow reader (a stalled subscriber) never makes the server hold unbounded output.
+    func checkOutputLimits(_ context: ChannelHandlerContext) {
+        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        session.pendingOutputBytes = buffered
+        guard buffered > 0 else {
+            softLimitSince = nil
+            return
+        }
+        let limits = runtime.state.config.limits.outputLimits
+        guard let limit = limits[session.inPubSubMode ? "pubsub" : "normal"] else { return }
+        var over = limit.hard > 0 && Int64(buffered) >= limit.hard
+        if !over && limit.soft > 0 && Int64(buffered) >= limit.soft {
+            let now = runtime.state.clock()
+            if let since = softLimitSince {
+                over = now - since >= limit.seconds * 1000
+            } else {
+                softLimitSince = now
+            }
+        } else if !over {
+            softLimitSince = nil
+        }
+        if over && !closed {
+            runtime.log.warning(
+                "Client id=\(session.id) addr=\(session.address) closed for overcoming of output buffer limits.")
+            closed = true
+            context.close(promise: nil)
+        }
     }
 
     /// Runs the parked blocking command again; true when it was served.

@@ -6,6 +6,10 @@ enum ConnectionCommands {
     /// PING [message]
     static func ping(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc > 2 { throw .wrongArity("ping") }
+        // A RESP2 client in subscribed mode gets PING's answer as a message.
+        if ctx.session.inPubSubMode && !ctx.session.resp3 {
+            return .array([.bulk("pong"), .bulk(ctx.argc == 2 ? ctx.argBytes(1) : [])])
+        }
         return ctx.argc == 2 ? .bulk(ctx.argBytes(1)) : .simple("PONG")
     }
 
@@ -22,6 +26,7 @@ enum ConnectionCommands {
     static func reset(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let s = ctx.session
         TransactionCommands.discardTransaction(ctx)
+        ctx.server.unsubscribeAll(s)
         s.db = 0
         s.protocolVersion = 2
         s.replyMode = .on
