@@ -246,6 +246,8 @@ extension CommandContext {
         // One clock read per command: the end of one command starts the next.
         let end = monotonicMicrosNow()
         command.microseconds += Int(end - server.commandClock)
+        recordSlowlog(command, microseconds: end - server.commandClock)
+        if !server.monitors.isEmpty { feedMonitors(command) }
         server.commandClock = end
         server.stats.totalCommands += 1
         session.lastCommand = command.fullName

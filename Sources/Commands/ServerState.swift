@@ -56,6 +56,8 @@ public final class ClientSession {
     public var shardChannels = OrderedSet<[UInt8]>()
     /// Writes a message to this client now (set by the runtime; PUBLISH from any client).
     public var deliverHook: (([UInt8]) -> Void)?
+    /// A MONITOR client.
+    public var isMonitor = false
     /// Bytes handed to the socket and not yet written (CLIENT LIST omem, output limits).
     public var pendingOutputBytes = 0
 
@@ -131,6 +133,13 @@ public final class ServerState {
         if blockedClients > 0 { readyKeys.append((db, Array(key))) }
     }
 
+    /// MONITOR clients.
+    public var monitors: [ClientSession] = []
+
+    /// SLOWLOG, newest first.
+    public var slowlog: [SlowlogEntry] = []
+    public var nextSlowlogId: Int64 = 0
+
     /// Writes since the last save (Redis's `server.dirty`).
     public var dirty = 0
     public var lastSaveTime: Int64 = 0
@@ -182,6 +191,7 @@ public final class ServerState {
         clients[session.id] = nil
         unwatchAll(session)
         unsubscribeAll(session)
+        if session.isMonitor { monitors.removeAll { $0 === session } }
     }
 
     // MARK: Pub/Sub

@@ -149,6 +149,8 @@ public struct EncodingLimits: Sendable {
     public var listMaxListpackSize: Int64 = -2
     public var protoMaxBulkLen: Int64 = 512 * 1024 * 1024
     public var clientQueryBufferLimit: Int64 = 1024 * 1024 * 1024
+    public var slowlogSlowerThan: Int64 = 10000
+    public var slowlogMaxLen: Int64 = 128
     /// `client-output-buffer-limit` per class: hard bytes, soft bytes, soft seconds.
     public var outputLimits: [String: (hard: Int64, soft: Int64, seconds: Int64)] = [
         "normal": (0, 0, 0), "replica": (268_435_456, 67_108_864, 60), "pubsub": (33_554_432, 8_388_608, 60),
@@ -167,6 +169,8 @@ public struct EncodingLimits: Sendable {
         listMaxListpackSize = config.int("list-max-listpack-size")
         protoMaxBulkLen = config.int("proto-max-bulk-len")
         clientQueryBufferLimit = config.int("client-query-buffer-limit")
+        slowlogSlowerThan = config.int("slowlog-log-slower-than")
+        slowlogMaxLen = config.int("slowlog-max-len")
         let words = config["client-output-buffer-limit"].split(separator: " ").map(String.init)
         var i = 0
         while i + 3 < words.count {

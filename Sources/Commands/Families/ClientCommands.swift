@@ -11,7 +11,12 @@ enum ClientCommands {
     static func infoLine(_ ctx: CommandContext, _ c: ClientSession) -> String {
         let now = ctx.server.clock()
         var flags = ""
+        if c.isMonitor { flags += "O" }
+        if c.inPubSubMode { flags += "P" }
+        if c.inMulti { flags += "x" }
+        if c.watchDirty { flags += "d" }
         if c.closeAfterReply { flags += "c" }
+        if c.isUnixSocket { flags += "U" }
         if c.noEvict { flags += "e" }
         if c.noTouch { flags += "T" }
         if flags.isEmpty { flags = "N" }

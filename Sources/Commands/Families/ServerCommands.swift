@@ -502,7 +502,7 @@ extension CommandTable {
         + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations
         + sortedSetMoreRegistrations
         + hyperLogLogRegistrations + geoRegistrations + sortRegistrations + hashFieldExpiryRegistrations
-        + transactionRegistrations + pubSubRegistrations
+        + transactionRegistrations + pubSubRegistrations + slowlogRegistrations + monitorRegistrations
         + blockingRegistrations
         + serverRegistrations
 }

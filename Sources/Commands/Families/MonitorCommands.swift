@@ -1,0 +1,79 @@
+import DataStore
+import RESP
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// MONITOR: every command the server runs, as one status line per command in Redis's format
+/// (`+<seconds>.<micros> [<db> <addr>] "arg" …`), passwords redacted, admin commands left out.
+enum MonitorCommands {
+    /// MONITOR
+    static func monitor(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let s = ctx.session
+        if !s.isMonitor {
+            s.isMonitor = true
+            ctx.server.monitors.append(s)
+        }
+        return .ok
+    }
+
+    /// sdscatrepr: a quoted string with C escapes for what is not printable.
+    static func quote(_ bytes: ArraySlice<UInt8>, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in bytes {
+            switch b {
+            case UInt8(ascii: "\\"): out += [92, 92]
+            case UInt8(ascii: "\""): out += [92, 34]
+            case 10: out += [92, UInt8(ascii: "n")]
+            case 13: out += [92, UInt8(ascii: "r")]
+            case 9: out += [92, UInt8(ascii: "t")]
+            case 7: out += [92, UInt8(ascii: "a")]
+            case 8: out += [92, UInt8(ascii: "b")]
+            case 32...126: out.append(b)
+            default:
+                let hex = Array("0123456789abcdef".utf8)
+                out += [92, UInt8(ascii: "x"), hex[Int(b >> 4)], hex[Int(b & 15)]]
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+extension CommandContext {
+    /// Sends the command just run to MONITOR clients (replicationFeedMonitors).
+    func feedMonitors(_ command: Command) {
+        if command.flags.contains(.skipMonitor) || command.flags.contains(.admin) { return }
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        var line: [UInt8] = Array("+\(tv.tv_sec).".utf8)
+        let micros = String(tv.tv_usec)
+        line += Array((String(repeating: "0", count: max(0, 6 - micros.count)) + micros).utf8)
+        let origin = session.isUnixSocket ? "unix:\(config["unixsocket"])" : session.address
+        line += Array(" [\(session.db) \(origin)]".utf8)
+        let name = command.parent?.name ?? command.name
+        for i in 0..<argc {
+            line.append(32)
+            // AUTH's and HELLO AUTH's password never reach a monitor.
+            let redact =
+                (name == "auth" && i > 0)
+                || (name == "hello" && i >= 3 && equalsIgnoringCase(arg(i - 2), "auth"))
+                || (name == "hello" && i >= 2 && equalsIgnoringCase(arg(i - 1), "auth"))
+            if redact {
+                line += Array("\"(redacted)\"".utf8)
+            } else {
+                MonitorCommands.quote(arg(i), into: &line)
+            }
+        }
+        line += [13, 10]
+        for m in server.monitors { m.deliverHook?(line) }
+    }
+}
+
+extension CommandTable {
+    static let monitorRegistrations: [(String, Handler)] = [
+        ("monitor", MonitorCommands.monitor)
+    ]
+}

@@ -1,0 +1,115 @@
+import DataStore
+import RESP
+
+/// One SLOWLOG entry, as slowlog.c records it.
+public struct SlowlogEntry {
+    public var id: Int64
+    public var time: Int64
+    public var microseconds: Int64
+    public var arguments: [[UInt8]]
+    public var address: String
+    public var name: [UInt8]
+}
+
+extension CommandContext {
+    /// Records the command just run when it took at least `slowlog-log-slower-than`
+    /// microseconds: at most 32 arguments of at most 128 bytes each, as Redis trims them.
+    func recordSlowlog(_ command: Command, microseconds: Int64) {
+        let threshold = config.limits.slowlogSlowerThan
+        guard threshold >= 0, microseconds >= threshold, !command.flags.contains(.skipSlowlog) else { return }
+        let maxArgs = 32
+        let shown = min(argc, maxArgs)
+        var args: [[UInt8]] = []
+        args.reserveCapacity(shown)
+        for i in 0..<shown {
+            if shown < argc && i == shown - 1 {
+                args.append(Array("... (\(argc - shown + 1) more arguments)".utf8))
+                break
+            }
+            let a = arg(i)
+            if a.count > 128 {
+                args.append(Array(a.prefix(128)) + Array("... (\(a.count - 128) more bytes)".utf8))
+            } else {
+                args.append(Array(a))
+            }
+        }
+        // Passwords never reach the log.
+        let name = command.parent?.name ?? command.name
+        if name == "auth" {
+            for i in 1..<args.count { args[i] = Array("(redacted)".utf8) }
+        } else if name == "hello" {
+            var i = 2
+            while i < args.count {
+                if equalsIgnoringCase(args[i], "auth"), i + 2 < args.count {
+                    args[i + 2] = Array("(redacted)".utf8)
+                    i += 2
+                }
+                i += 1
+            }
+        }
+        let s = server
+        s.slowlog.insert(
+            SlowlogEntry(
+                id: s.nextSlowlogId, time: keyspace.now / 1000, microseconds: microseconds, arguments: args,
+                address: session.address, name: session.name), at: 0)
+        s.nextSlowlogId += 1
+        let maxLen = Int(max(0, config.limits.slowlogMaxLen))
+        if s.slowlog.count > maxLen { s.slowlog.removeLast(s.slowlog.count - maxLen) }
+    }
+}
+
+enum SlowlogCommands {
+    /// SLOWLOG GET [count]
+    static func get(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var count = 10
+        if ctx.argc == 3 {
+            guard let n = parseInt64(ctx.arg(2)), n >= -1 else { throw .slowlogCount }
+            count = n == -1 ? Int.max : Int(clamping: n)
+        } else if ctx.argc > 3 {
+            throw .wrongArity("slowlog|get")
+        }
+        return .array(
+            ctx.server.slowlog.prefix(count).map { e in
+                .array([
+                    .integer(e.id), .integer(e.time), .integer(e.microseconds), .array(e.arguments.map { .bulk($0) }),
+                    .bulk(Array(e.address.utf8)), .bulk(e.name),
+                ])
+            })
+    }
+
+    /// SLOWLOG LEN
+    static func len(_ ctx: CommandContext) throws(CommandError) -> Reply { .integer(Int64(ctx.server.slowlog.count)) }
+
+    /// SLOWLOG RESET
+    static func reset(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        ctx.server.slowlog.removeAll()
+        return .ok
+    }
+
+    /// SLOWLOG HELP
+    static func help(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        helpReply(
+            "SLOWLOG",
+            [
+                "GET [<count>]",
+                "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                "    Entries are made of:",
+                "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                "    client name",
+                "LEN",
+                "    Return the length of the slowlog.",
+                "RESET",
+                "    Reset the slowlog.",
+            ])
+    }
+}
+
+extension CommandTable {
+    static let slowlogRegistrations: [(String, Handler)] = [
+        ("slowlog", { _ throws(CommandError) in .null }),
+        ("slowlog|get", SlowlogCommands.get),
+        ("slowlog|len", SlowlogCommands.len),
+        ("slowlog|reset", SlowlogCommands.reset),
+        ("slowlog|help", SlowlogCommands.help),
+    ]
+}
