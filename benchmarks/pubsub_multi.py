@@ -76,7 +76,7 @@ def bench_publish(port, messages=40000, subscribers=50):
     return rate
 
 
-def bench_multi(port, transactions=40000):
+def bench_multi(port, transactions=160000):
     c = connect(port)
     tx = b"".join([
         encode("MULTI"), encode("SET", "k", "v"), encode("INCR", "n"), encode("LPUSH", "l", "x"),

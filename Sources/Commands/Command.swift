@@ -1,6 +1,12 @@
 import DataStore
 import RESP
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A command handler: reads its arguments from the context, touches the store, and returns
 /// the reply. Synchronous, no I/O.
 public typealias Handler = @Sendable (CommandContext) throws(CommandError) -> Reply
@@ -89,7 +95,7 @@ public final class Command {
     public let fullName: String
     public let metadata: CommandMetadata
     public let flags: CommandFlags
-    public var arity: Int { metadata.arity }
+    public let arity: Int
     public let handler: Handler?
     public internal(set) var subcommands: [String: Command] = [:]
     public weak var parent: Command?
@@ -97,6 +103,16 @@ public final class Command {
     /// the first such argument and the step to the next, so a pipelined batch can prefetch
     /// them (`CommandContext.prefetchBatchKeys`).
     public internal(set) var memberArguments: (first: Int, step: Int)?
+    /// The name's bytes, for comparing without String machinery.
+    let nameBytes: [UInt8]
+    /// The key range of the metadata, copied out so hot paths do not copy the metadata.
+    public let firstKey: Int
+    public let lastKey: Int
+    public let keyStep: Int
+    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, …).
+    public internal(set) var controlsTransaction = false
+    /// Allowed to a RESP2 client in subscribed mode.
+    public internal(set) var allowedWhileSubscribed = false
 
     static let memberArgumentTable: [String: (Int, Int)] = [
         "sadd": (2, 1), "srem": (2, 1), "sismember": (2, 1), "smismember": (2, 1),
@@ -111,6 +127,11 @@ public final class Command {
 
     init(metadata: CommandMetadata, fullName: String, handler: Handler?) {
         self.name = metadata.name
+        self.nameBytes = Array(metadata.name.utf8)
+        self.firstKey = metadata.firstKey
+        self.lastKey = metadata.lastKey
+        self.keyStep = metadata.step
+        self.arity = metadata.arity
         self.fullName = fullName
         self.metadata = metadata
         self.flags = CommandFlags(names: metadata.flags)
@@ -120,16 +141,15 @@ public final class Command {
     /// Redis's arity rule: a positive arity is exact, a negative one a minimum.
     @inline(__always)
     public func acceptsArgumentCount(_ argc: Int) -> Bool {
-        let a = metadata.arity
+        let a = arity
         return a > 0 ? argc == a : argc >= -a
     }
 
     /// The key arguments' positions, from the table's first/last/step.
     public func keyPositions(argc: Int) -> [Int] {
-        let m = metadata
-        guard m.firstKey > 0, m.step > 0 else { return [] }
-        let last = m.lastKey >= 0 ? m.lastKey : argc + m.lastKey
-        return Array(stride(from: m.firstKey, through: min(last, argc - 1), by: m.step))
+        guard firstKey > 0, keyStep > 0 else { return [] }
+        let last = lastKey >= 0 ? lastKey : argc + lastKey
+        return Array(stride(from: firstKey, through: min(last, argc - 1), by: keyStep))
     }
 
     /// Every key argument's position, movable keys included (a `numkeys` count, a STORE
@@ -217,6 +237,8 @@ public final class CommandTable {
             guard let m = metadataByName[name] else { fatalError("no metadata for command '\(name)'") }
             let command = Command(metadata: m, fullName: name, handler: handler)
             if let members = Command.memberArgumentTable[name] { command.memberArguments = members }
+            command.controlsTransaction = TransactionCommands.control.contains(name)
+            command.allowedWhileSubscribed = PubSubCommands.allowedWhileSubscribed.contains(name)
             byName[name] = command
             insert(command)
         }
@@ -255,7 +277,12 @@ public final class CommandTable {
             while slots[i] >= 0 {
                 if slotHashes[i] == h {
                     let command = commands[Int(slots[i])]
-                    if command.name.utf8.elementsEqual(raw) { return command }
+                    if command.nameBytes.count == raw.count
+                        && command.nameBytes.withUnsafeBytes({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) })
+                            == 0
+                    {
+                        return command
+                    }
                 }
                 i = (i + 1) & slotMask
             }

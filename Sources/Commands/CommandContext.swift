@@ -20,6 +20,10 @@ public final class CommandContext {
     /// Scratch space for prefetching a batch's keys.
     var prefetchHashes: [UInt32] = []
     var memberPrefetches: [(MemberOwner, UInt32)] = []
+    /// The command of each batch entry, found while prefetching so dispatch need not look
+    /// it up again (valid only for the batch `prefetchBatchKeys` saw).
+    var batchCommands: [Command?] = []
+    var preparedCommand: Command?
 
     enum MemberOwner {
         case set(SetValue)

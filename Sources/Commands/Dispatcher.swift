@@ -17,6 +17,7 @@ extension CommandContext {
     /// Takes the time commands of the next batch see (Redis's commandTimeSnapshot, once per
     /// read instead of once per command).
     public func beginBatch() {
+        batchCommands.removeAll(keepingCapacity: true)
         server.keyspace.now = server.clock()
         server.commandClock = monotonicMicrosNow()
     }
@@ -28,28 +29,36 @@ extension CommandContext {
         prefetchHashes.removeAll(keepingCapacity: true)
         let table = server.commands
         let dbIndex = session.db
-        for i in start..<batch.count {
-            let spans = batch.arguments(of: i)
-            guard spans.count >= 2,
-                let command = batch.argument(spans.lowerBound).withUnsafeBytes({ table.lookup($0) }),
-                command.metadata.firstKey > 0, command.metadata.step > 0
-            else { continue }
-            let m = command.metadata
-            let last = m.lastKey >= 0 ? m.lastKey : spans.count + m.lastKey
-            var k = m.firstKey
-            while k <= last && k < spans.count {
-                let h = batch.argument(spans.lowerBound + k).withUnsafeBytes {
-                    server.keyspace.databases[dbIndex].table.hash($0)
+        batchCommands.removeAll(keepingCapacity: true)
+        batchCommands.append(contentsOf: repeatElement(nil, count: batch.count))
+        // Borrow the database through a buffer pointer: an array subscript would copy the
+        // struct and retain its tables for every call.
+        server.keyspace.databases.withUnsafeBufferPointer { dbs in
+            let db = dbs.baseAddress! + dbIndex
+            for i in start..<batch.count {
+                let spans = batch.arguments(of: i)
+                guard let command = batch.argument(spans.lowerBound).withUnsafeBytes({ table.lookup($0) }) else {
+                    continue
                 }
-                prefetchHashes.append(h)
-                server.keyspace.databases[dbIndex].table.prefetchBucket(hash: h)
-                k += m.step
+                batchCommands[i] = command
+                let first = command.firstKey
+                let step = command.keyStep
+                guard spans.count >= 2, first > 0, step > 0 else { continue }
+                let last = command.lastKey >= 0 ? command.lastKey : spans.count + command.lastKey
+                var k = first
+                while k <= last && k < spans.count {
+                    let h = batch.argument(spans.lowerBound + k).withUnsafeBytes { db.pointee.table.hash($0) }
+                    prefetchHashes.append(h)
+                    db.pointee.table.prefetchBucket(hash: h)
+                    k += step
+                }
             }
+            // Too few keys to overlap anything: let the commands look them up directly.
+            guard prefetchHashes.count >= 4 else { return }
+            for h in prefetchHashes { db.pointee.table.prefetchSlot(hash: h) }
+            for h in prefetchHashes { db.pointee.table.prefetchKey(hash: h) }
         }
-        // Too few keys to overlap anything: let the commands look them up directly.
         guard prefetchHashes.count >= 4 else { return }
-        for h in prefetchHashes { server.keyspace.databases[dbIndex].table.prefetchSlot(hash: h) }
-        for h in prefetchHashes { server.keyspace.databases[dbIndex].table.prefetchKey(hash: h) }
         prefetchMembers(from: start)
     }
 
@@ -60,8 +69,7 @@ extension CommandContext {
         let dbIndex = session.db
         for i in start..<batch.count {
             let spans = batch.arguments(of: i)
-            guard spans.count >= 3,
-                let command = batch.argument(spans.lowerBound).withUnsafeBytes({ server.commands.lookup($0) }),
+            guard spans.count >= 3, let command = batchCommands[i],
                 let (first, step) = command.memberArguments,
                 let slot = batch.argument(spans.lowerBound + 1).withUnsafeBytes({
                     server.keyspace.databases[dbIndex].table.find($0)
@@ -104,6 +112,7 @@ extension CommandContext {
         argBase = spans.lowerBound
         argc = spans.count
         blockRequest = nil
+        preparedCommand = index < batchCommands.count ? batchCommands[index] : nil
         let reply = dispatch()
         if case .paused = reply.outcome { return .paused }
         if blockRequest != nil { return .blocked }
@@ -178,7 +187,9 @@ extension CommandContext {
 
     func dispatch() -> Dispatched {
         let table = server.commands
-        guard var command = arg(0).withUnsafeBytes({ table.lookup($0) }) else {
+        let prepared = preparedCommand
+        preparedCommand = nil
+        guard var command = prepared ?? arg(0).withUnsafeBytes({ table.lookup($0) }) else {
             let rest = (1..<argc).map { argBytes($0) }
             return reject(.unknownCommand(argBytes(0), args: rest), nil)
         }
@@ -195,12 +206,10 @@ extension CommandContext {
         if !session.authenticated && !command.flags.contains(.noAuth) {
             return reject(.noAuth, command)
         }
-        if session.inPubSubMode && !session.resp3
-            && !PubSubCommands.allowedWhileSubscribed.contains(command.parent?.name ?? command.name)
-        {
+        if session.inPubSubMode && !session.resp3 && !(command.parent ?? command).allowedWhileSubscribed {
             return reject(.subscribedContext(command.fullName), command)
         }
-        let queuing = session.inMulti && !TransactionCommands.control.contains(command.parent?.name ?? command.name)
+        let queuing = session.inMulti && !(command.parent ?? command).controlsTransaction
         if queuing && command.flags.contains(.noMulti) {
             return reject(.notAllowedInMulti, command)
         }

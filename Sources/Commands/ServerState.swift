@@ -44,6 +44,8 @@ public final class ClientSession {
     /// queued command was refused (EXEC then aborts), and whether one of them writes.
     public var inMulti = false
     public var multiQueue = CommandBatch()
+    /// The command of each queued entry, so EXEC need not look them up again.
+    var multiCommands: [Command] = []
     public var multiFailed = false
     public var multiWrites = false
     /// WATCHed keys: (db, key, whether the key was live when watched).

@@ -151,10 +151,10 @@ public struct EncodingLimits: Sendable {
     public var clientQueryBufferLimit: Int64 = 1024 * 1024 * 1024
     public var slowlogSlowerThan: Int64 = 10000
     public var slowlogMaxLen: Int64 = 128
-    /// `client-output-buffer-limit` per class: hard bytes, soft bytes, soft seconds.
-    public var outputLimits: [String: (hard: Int64, soft: Int64, seconds: Int64)] = [
-        "normal": (0, 0, 0), "replica": (268_435_456, 67_108_864, 60), "pubsub": (33_554_432, 8_388_608, 60),
-    ]
+    /// `client-output-buffer-limit` for the normal and pubsub classes: hard bytes, soft
+    /// bytes, soft seconds (plain fields, so reading a limit copies no storage).
+    public var normalOutputLimit: (hard: Int64, soft: Int64, seconds: Int64) = (0, 0, 0)
+    public var pubsubOutputLimit: (hard: Int64, soft: Int64, seconds: Int64) = (33_554_432, 8_388_608, 60)
 
     public init() {}
 
@@ -174,10 +174,9 @@ public struct EncodingLimits: Sendable {
         let words = config["client-output-buffer-limit"].split(separator: " ").map(String.init)
         var i = 0
         while i + 3 < words.count {
-            let name = words[i] == "slave" ? "replica" : words[i]
-            outputLimits[name] = (
-                parseMemory(words[i + 1]) ?? 0, parseMemory(words[i + 2]) ?? 0, Int64(words[i + 3]) ?? 0
-            )
+            let limit = (parseMemory(words[i + 1]) ?? 0, parseMemory(words[i + 2]) ?? 0, Int64(words[i + 3]) ?? 0)
+            if words[i] == "normal" { normalOutputLimit = limit }
+            if words[i] == "pubsub" { pubsubOutputLimit = limit }
             i += 4
         }
     }

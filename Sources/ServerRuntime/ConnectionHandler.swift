@@ -26,6 +26,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var processing = false
     /// When the output first passed the soft limit (client-output-buffer-limit).
     var softLimitSince: Int64?
+    /// Waiting in the runtime's pending-write list.
+    var flushScheduled = false
 
     init(runtime: ServerRuntime) {
         self.runtime = runtime
@@ -123,7 +125,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func deliver(_ bytes: [UInt8]) {
         guard !closed, let ctx = context else { return }
         ctx.output.append(contentsOf: bytes)
-        if !processing, let channelContext { flush(channelContext) }
+        if !processing && !flushScheduled {
+            flushScheduled = true
+            runtime.scheduleFlush(self)
+        }
     }
 
     /// Runs every complete command in the pending input, then flushes the replies.
@@ -215,8 +220,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             softLimitSince = nil
             return
         }
-        let limits = runtime.state.config.limits.outputLimits
-        guard let limit = limits[session.inPubSubMode ? "pubsub" : "normal"] else { return }
+        let limits = runtime.state.config.limits
+        let limit = session.inPubSubMode ? limits.pubsubOutputLimit : limits.normalOutputLimit
         var over = limit.hard > 0 && Int64(buffered) >= limit.hard
         if !over && limit.soft > 0 && Int64(buffered) >= limit.soft {
             let now = runtime.state.clock()

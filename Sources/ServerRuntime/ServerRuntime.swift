@@ -20,6 +20,23 @@ public final class ServerRuntime: @unchecked Sendable {
     let loop: EventLoop
     var channels: [Channel] = []
     var connections: [Int64: ConnectionHandler] = [:]
+    /// Connections with Pub/Sub or MONITOR output waiting: written once per loop turn (as
+    /// Redis's handleClientsWithPendingWrites), not once per message.
+    var pendingFlushes: [ConnectionHandler] = []
+
+    func scheduleFlush(_ handler: ConnectionHandler) {
+        if pendingFlushes.isEmpty { loop.execute { self.flushPendingWrites() } }
+        pendingFlushes.append(handler)
+    }
+
+    func flushPendingWrites() {
+        let handlers = pendingFlushes
+        pendingFlushes.removeAll(keepingCapacity: true)
+        for h in handlers {
+            h.flushScheduled = false
+            if let c = h.channelContext, !h.closed { h.flush(c) }
+        }
+    }
     var parked: [ConnectionHandler] = []
     var fdCounter: Int32 = 7
     var shuttingDown = false

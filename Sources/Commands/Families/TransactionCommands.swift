@@ -19,6 +19,7 @@ enum TransactionCommands {
         let s = ctx.session
         s.inMulti = false
         s.multiQueue.removeAll()
+        s.multiCommands.removeAll()
         s.multiFailed = false
         s.multiWrites = false
         ctx.server.unwatchAll(s)
@@ -57,8 +58,10 @@ enum TransactionCommands {
         }
         ctx.server.unwatchAll(s)
         var queue = s.multiQueue
+        let commands = s.multiCommands
         s.inMulti = false
         s.multiQueue = CommandBatch()
+        s.multiCommands = []
         s.multiFailed = false
         s.multiWrites = false
         // Run the queued commands in place of the current batch, then put everything back.
@@ -74,6 +77,7 @@ enum TransactionCommands {
             ctx.argBase = spans.lowerBound
             ctx.argc = spans.count
             ctx.blockRequest = nil
+            ctx.preparedCommand = i < commands.count ? commands[i] : nil
             ctx.emit(ctx.dispatch().reply)
         }
         swap(&ctx.batch, &queue)
@@ -117,6 +121,7 @@ extension CommandContext {
             s.multiQueue.bytes.append(contentsOf: arg(i))
             s.multiQueue.spans.append(start..<s.multiQueue.bytes.count)
         }
+        s.multiCommands.append(command.parent ?? command)
         if command.flags.contains(.write) { session.multiWrites = true }
     }
 
