@@ -234,10 +234,22 @@ extension CommandContext {
         }
         self.command = command
         let dirtyBefore = server.dirty
+        let notifying = !config.limits.keyspaceEvents.isEmpty
+        if notifying != server.expiryLogging {
+            server.expiryLogging = notifying
+            server.updateExpiryLogging()
+        }
+        let keysBefore = notifying && command.flags.contains(.write) ? keysBeforeWrite(command) : []
         if server.hasWatchers && command.flags.contains(.write) { touchWatchedKeysBeforeFlush(command) }
         let reply: Reply
         defer {
             // Keys a write changed: transactions watching them will fail.
+            if notifying {
+                if server.dirty != dirtyBefore && command.flags.contains(.write) {
+                    notifyWrite(command, before: keysBefore)
+                }
+                server.drainExpiredEvents()
+            }
             if server.dirty != dirtyBefore && server.hasWatchers {
                 for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {
                     server.touchWatchedKey(db: session.db, key: arg(i))

@@ -135,6 +135,9 @@ public final class ServerState {
         if blockedClients > 0 { readyKeys.append((db, Array(key))) }
     }
 
+    /// Whether the databases log expired keys (keyspace notifications are on).
+    public var expiryLogging = false
+
     /// MONITOR clients.
     public var monitors: [ClientSession] = []
 

@@ -8,6 +8,10 @@ public struct Database {
     /// Keys of hashes that have fields with a time to live, for active field expiry. A key
     /// that no longer holds such a hash is dropped from here when the cycle meets it.
     public var fieldExpiryKeys: Set<[UInt8]> = []
+    /// When set, keys removed by expiry are collected in `expiredLog` (for the `expired`
+    /// keyspace event and WATCH); the server drains it after each command and cron tick.
+    public var logExpired = false
+    public var expiredLog: [[UInt8]] = []
 
     public init(seed: UInt64) {
         table = KeyTable(seed: seed)
@@ -23,7 +27,8 @@ public struct Database {
         guard let slot = table.find(key) else { return nil }
         let expireAt = table.slots[slot].expireAt
         if expireAt != KeyEntry.noExpiry && expireAt < now {
-            table.remove(slot: slot)
+            let entry = table.remove(slot: slot)
+            if logExpired { expiredLog.append(entry.key) }
             expiredKeys += 1
             return nil
         }
@@ -82,7 +87,8 @@ public struct Database {
                 sampled += 1
                 let exp = table[slot].expireAt
                 if exp != KeyEntry.noExpiry && exp < now {
-                    table.remove(slot: slot)
+                    let entry = table.remove(slot: slot)
+                    if logExpired { expiredLog.append(entry.key) }
                     expired += 1
                 }
             }

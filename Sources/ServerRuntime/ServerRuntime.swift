@@ -201,6 +201,7 @@ public final class ServerRuntime: @unchecked Sendable {
                 timeUp: { monotonicMicrosNow() - start > budget })
             if monotonicMicrosNow() - start > budget { break }
         }
+        if state.expiryLogging { state.drainExpiredEvents() }
         // Hash fields with a time to live (Redis 7.4), a bounded number of hashes per tick.
         for i in state.keyspace.databases.indices where !state.keyspace.databases[i].fieldExpiryKeys.isEmpty {
             _ = state.keyspace.databases[i].activeExpireFields(now: now, maxKeys: 20 * effort)
