@@ -24,6 +24,8 @@ public final class CommandContext {
     /// it up again (valid only for the batch `prefetchBatchKeys` saw).
     var batchCommands: [Command?] = []
     var preparedCommand: Command?
+    /// CLIENT CACHING ran: its flag holds for the next command.
+    var keepCachingFlag = false
 
     enum MemberOwner {
         case set(SetValue)

@@ -173,6 +173,28 @@ extension CommandError {
         )
     }
     public static let slowlogCount = CommandError("ERR count should be greater than or equal to -1")
+    public static let trackingOneRedirect = CommandError("ERR A client can only redirect to a single other client")
+    public static let trackingNoRedirectClient = CommandError("ERR The client ID you want redirect to does not exist")
+    public static let trackingPrefixNeedsBcast = CommandError("ERR PREFIX option requires BCAST mode to be enabled")
+    public static let trackingBcastSwitch = CommandError(
+        "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."
+    )
+    public static let trackingBcastOptin = CommandError("ERR OPTIN and OPTOUT are not compatible with BCAST")
+    public static let trackingOptinOptout = CommandError("ERR You can't specify both OPTIN mode and OPTOUT mode")
+    public static let trackingOptSwitch = CommandError(
+        "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."
+    )
+    public static func trackingPrefixOverlap(_ a: String, _ b: String, existing: Bool) -> CommandError {
+        CommandError(
+            "ERR Prefix '\(a)' overlaps with \(existing ? "an existing" : "another provided") prefix '\(b)'. Prefixes for a single client must not overlap."
+        )
+    }
+    public static let cachingWithoutTracking = CommandError(
+        "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
+    public static let cachingYesNeedsOptin = CommandError(
+        "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
+    public static let cachingNoNeedsOptout = CommandError(
+        "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {
         CommandError("ERR at least 1 input key is needed for '\(command)' command")

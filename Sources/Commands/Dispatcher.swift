@@ -118,6 +118,10 @@ extension CommandContext {
         if blockRequest != nil { return .blocked }
         session.lastInteraction = server.keyspace.now
         emit(reply.reply)
+        if !session.pendingInvalidations.isEmpty {
+            output.append(contentsOf: session.pendingInvalidations)
+            session.pendingInvalidations.removeAll()
+        }
         return .done
     }
 
@@ -235,20 +239,28 @@ extension CommandContext {
         self.command = command
         let dirtyBefore = server.dirty
         let notifying = !config.limits.keyspaceEvents.isEmpty
-        if notifying != server.expiryLogging {
-            server.expiryLogging = notifying
-            server.updateExpiryLogging()
+        if (notifying || server.trackingClients > 0) != server.expiryLogging { server.updateExpiryLogging() }
+        if server.trackingClients > 0 && command.flags.contains(.write)
+            && (command.name == "flushdb" || command.name == "flushall")
+        {
+            server.invalidateAllTracked()
         }
         let keysBefore = notifying && command.flags.contains(.write) ? keysBeforeWrite(command) : []
         if server.hasWatchers && command.flags.contains(.write) { touchWatchedKeysBeforeFlush(command) }
         let reply: Reply
         defer {
             // Keys a write changed: transactions watching them will fail.
-            if notifying {
-                if server.dirty != dirtyBefore && command.flags.contains(.write) {
-                    notifyWrite(command, before: keysBefore)
+            if notifying && server.dirty != dirtyBefore && command.flags.contains(.write) {
+                notifyWrite(command, before: keysBefore)
+            }
+            if server.expiryLogging { server.drainExpiredEvents() }
+            if server.trackingClients > 0 {
+                if server.dirty != dirtyBefore {
+                    for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {
+                        server.invalidateTrackedKey(db: session.db, key: arg(i), by: session)
+                    }
                 }
-                server.drainExpiredEvents()
+                if session.tracking.on { rememberTrackedKeys(command) }
             }
             if server.dirty != dirtyBefore && server.hasWatchers {
                 for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {

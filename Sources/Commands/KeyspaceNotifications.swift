@@ -26,6 +26,7 @@ extension ServerState {
             keyspace.databases[db].expiredLog.removeAll()
             for key in keys {
                 touchWatchedKey(db: db, key: key[...])
+                invalidateTrackedKey(db: db, key: key[...], by: nil)
                 notifyKeyspaceEvent(.expired, "expired", key: key, db: db)
             }
         }
@@ -33,7 +34,8 @@ extension ServerState {
 
     /// Turns the expiry log on while notifications or WATCH need it.
     public func updateExpiryLogging() {
-        let on = !config.limits.keyspaceEvents.isEmpty
+        let on = !config.limits.keyspaceEvents.isEmpty || trackingClients > 0
+        expiryLogging = on
         for i in keyspace.databases.indices where keyspace.databases[i].logExpired != on {
             keyspace.databases[i].logExpired = on
         }

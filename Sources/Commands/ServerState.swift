@@ -58,6 +58,10 @@ public final class ClientSession {
     public var shardChannels = OrderedSet<[UInt8]>()
     /// Writes a message to this client now (set by the runtime; PUBLISH from any client).
     public var deliverHook: (([UInt8]) -> Void)?
+    /// CLIENT TRACKING state, and invalidations of this client's own writes waiting for
+    /// the reply to go out first.
+    public var tracking = TrackingState()
+    public var pendingInvalidations: [UInt8] = []
     /// A MONITOR client.
     public var isMonitor = false
     /// Bytes handed to the socket and not yet written (CLIENT LIST omem, output limits).
@@ -135,8 +139,11 @@ public final class ServerState {
         if blockedClients > 0 { readyKeys.append((db, Array(key))) }
     }
 
-    /// Whether the databases log expired keys (keyspace notifications are on).
+    /// Whether the databases log expired keys (keyspace notifications or tracking need it).
     public var expiryLogging = false
+    /// Keys read by tracking clients (default mode), by client id; clients with tracking on.
+    var _trackingTable: [WatchKey: Set<Int64>] = [:]
+    public var trackingClients = 0
 
     /// MONITOR clients.
     public var monitors: [ClientSession] = []
@@ -197,6 +204,7 @@ public final class ServerState {
         unwatchAll(session)
         unsubscribeAll(session)
         if session.isMonitor { monitors.removeAll { $0 === session } }
+        disableTracking(session)
     }
 
     // MARK: Pub/Sub

@@ -263,7 +263,7 @@ enum ClientCommands {
     }
 
     /// CLIENT GETREDIR
-    static func getredir(_ ctx: CommandContext) throws(CommandError) -> Reply { .integer(-1) }
+    static func getredir(_ ctx: CommandContext) throws(CommandError) -> Reply { try TrackingCommands.getredir(ctx) }
 
     /// CLIENT HELP
     static func help(_ ctx: CommandContext) throws(CommandError) -> Reply {

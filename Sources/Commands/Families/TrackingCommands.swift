@@ -1,0 +1,216 @@
+import DataStore
+import RESP
+
+/// Client-side caching support, as tracking.c: CLIENT TRACKING (default mode remembers the
+/// keys a client read; BCAST sends every change under its prefixes), OPTIN/OPTOUT with
+/// CLIENT CACHING, NOLOOP, REDIRECT; invalidations as RESP3 `invalidate` pushes, or as
+/// `__redis__:invalidate` messages to a RESP2 redirect client.
+public struct TrackingState {
+    public var on = false
+    public var bcast = false
+    public var optin = false
+    public var optout = false
+    public var noloop = false
+    /// CLIENT CACHING given for the next command.
+    public var caching = false
+    public var redirect: Int64 = 0
+    public var prefixes: [[UInt8]] = []
+}
+
+extension ServerState {
+    /// The message that invalidates `key` (nil: every key, after a flush) for `target`.
+    func invalidation(_ key: [UInt8]?, for target: ClientSession) -> [UInt8]? {
+        let keys: Reply = key.map { .array([.bulk($0)]) } ?? .null
+        if target.resp3 { return ReplyEncoder.encode(.push([.bulk("invalidate"), keys]), resp3: true) }
+        guard target.channels.contains(Array("__redis__:invalidate".utf8)) else { return nil }
+        return ReplyEncoder.encode(.array([.bulk("message"), .bulk("__redis__:invalidate"), keys]), resp3: false)
+    }
+
+    /// Sends an invalidation to a tracking client, or to the client it redirects to.
+    /// The writer's own invalidations wait until its reply is out, as Redis's pending keys.
+    func sendInvalidation(_ key: [UInt8]?, to client: ClientSession, writer: ClientSession? = nil) {
+        var target = client
+        if client.tracking.redirect != 0 {
+            guard let r = clients[client.tracking.redirect] else { return }
+            target = r
+        }
+        guard let message = invalidation(key, for: target) else { return }
+        if target === writer {
+            target.pendingInvalidations.append(contentsOf: message)
+        } else {
+            target.deliverHook?(message)
+        }
+    }
+
+    /// A key changed: clients that read it (or watch its prefix) are told, once.
+    public func invalidateTrackedKey(db: Int, key: ArraySlice<UInt8>, by writer: ClientSession?) {
+        guard trackingClients > 0 else { return }
+        let k = Array(key)
+        if let readers = _trackingTable.removeValue(forKey: WatchKey(db: db, key: k)) {
+            for id in readers {
+                guard let c = clients[id], c.tracking.on, !c.tracking.bcast else { continue }
+                if c.tracking.noloop && c === writer { continue }
+                sendInvalidation(k, to: c, writer: writer)
+            }
+        }
+        for c in bcastClients where c.tracking.on {
+            if c.tracking.noloop && c === writer { continue }
+            if c.tracking.prefixes.isEmpty || c.tracking.prefixes.contains(where: { k.starts(with: $0) }) {
+                sendInvalidation(k, to: c, writer: writer)
+            }
+        }
+    }
+
+    /// FLUSHDB/FLUSHALL: every tracking client drops its whole cache.
+    public func invalidateAllTracked() {
+        guard trackingClients > 0 else { return }
+        _trackingTable.removeAll()
+        for c in clients.values where c.tracking.on { sendInvalidation(nil, to: c) }
+    }
+
+    var bcastClients: [ClientSession] { clients.values.filter { $0.tracking.on && $0.tracking.bcast } }
+
+    public func disableTracking(_ session: ClientSession) {
+        if session.tracking.on { trackingClients -= 1 }
+        session.tracking = TrackingState()
+    }
+}
+
+extension CommandContext {
+    /// After a read-only command of a tracking client: remembers the keys it read.
+    func rememberTrackedKeys(_ command: Command) {
+        let t = session.tracking
+        defer {
+            if keepCachingFlag { keepCachingFlag = false } else { session.tracking.caching = false }
+        }
+        guard t.on, !t.bcast, command.flags.contains(.readonly) else { return }
+        if t.optin && !t.caching { return }
+        if t.optout && t.caching { return }
+        for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {
+            server._trackingTable[ServerState.WatchKey(db: session.db, key: argBytes(i)), default: []].insert(
+                session.id)
+        }
+    }
+}
+
+enum TrackingCommands {
+    /// CLIENT TRACKING <ON | OFF> [REDIRECT client-id] [PREFIX prefix ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
+    static func tracking(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var options = TrackingState()
+        var redirect: Int64 = 0
+        var j = 3
+        while j < ctx.argc {
+            let more = j + 1 < ctx.argc
+            if ctx.argIs(j, "redirect") && more {
+                j += 1
+                if redirect != 0 { throw .trackingOneRedirect }
+                redirect = try ctx.int64(j)
+                if ctx.server.clients[redirect] == nil { throw .trackingNoRedirectClient }
+            } else if ctx.argIs(j, "bcast") {
+                options.bcast = true
+            } else if ctx.argIs(j, "optin") {
+                options.optin = true
+            } else if ctx.argIs(j, "optout") {
+                options.optout = true
+            } else if ctx.argIs(j, "noloop") {
+                options.noloop = true
+            } else if ctx.argIs(j, "prefix") && more {
+                j += 1
+                options.prefixes.append(ctx.argBytes(j))
+            } else {
+                throw .syntax
+            }
+            j += 1
+        }
+        let s = ctx.session
+        if ctx.argIs(2, "on") {
+            if !options.bcast && !options.prefixes.isEmpty { throw .trackingPrefixNeedsBcast }
+            if s.tracking.on && s.tracking.bcast != options.bcast { throw .trackingBcastSwitch }
+            if options.bcast && (options.optin || options.optout) { throw .trackingBcastOptin }
+            if options.optin && options.optout { throw .trackingOptinOptout }
+            if (options.optin && s.tracking.optout) || (options.optout && s.tracking.optin) {
+                throw .trackingOptSwitch
+            }
+            if options.bcast {
+                // checkPrefixCollisionsOrReply: against the client's prefixes, then each other.
+                let text = { (b: [UInt8]) in String(decoding: b, as: UTF8.self) }
+                for (a, p) in options.prefixes.enumerated() {
+                    for q in s.tracking.prefixes where p.starts(with: q) || q.starts(with: p) {
+                        throw .trackingPrefixOverlap(text(p), text(q), existing: true)
+                    }
+                    for q in options.prefixes[(a + 1)...] where p.starts(with: q) || q.starts(with: p) {
+                        throw .trackingPrefixOverlap(text(p), text(q), existing: false)
+                    }
+                }
+            }
+            if !s.tracking.on { ctx.server.trackingClients += 1 }
+            let prefixes = s.tracking.prefixes + options.prefixes
+            s.tracking = options
+            s.tracking.prefixes = prefixes
+            s.tracking.on = true
+            s.tracking.redirect = redirect
+            ctx.server.updateExpiryLogging()
+        } else if ctx.argIs(2, "off") {
+            ctx.server.disableTracking(s)
+        } else {
+            throw .syntax
+        }
+        return .ok
+    }
+
+    /// CLIENT CACHING <YES | NO>
+    static func caching(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let t = ctx.session.tracking
+        if !t.on { throw .cachingWithoutTracking }
+        if ctx.argIs(2, "yes") {
+            if !t.optin { throw .cachingYesNeedsOptin }
+        } else if ctx.argIs(2, "no") {
+            if !t.optout { throw .cachingNoNeedsOptout }
+        } else {
+            throw .syntax
+        }
+        ctx.session.tracking.caching = true
+        ctx.keepCachingFlag = true
+        return .ok
+    }
+
+    /// CLIENT GETREDIR
+    static func getredir(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        .integer(ctx.session.tracking.on ? ctx.session.tracking.redirect : -1)
+    }
+
+    /// CLIENT TRACKINGINFO
+    static func trackinginfo(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let t = ctx.session.tracking
+        var flags: [Reply] = []
+        if !t.on {
+            flags.append(.bulk("off"))
+        } else {
+            flags.append(.bulk("on"))
+            if t.bcast { flags.append(.bulk("bcast")) }
+            if t.optin {
+                flags.append(.bulk("optin"))
+                if t.caching { flags.append(.bulk("caching-yes")) }
+            }
+            if t.optout {
+                flags.append(.bulk("optout"))
+                if t.caching { flags.append(.bulk("caching-no")) }
+            }
+            if t.noloop { flags.append(.bulk("noloop")) }
+            if t.redirect != 0 && ctx.server.clients[t.redirect] == nil { flags.append(.bulk("broken_redirect")) }
+        }
+        return .map([
+            .bulk("flags"), .set(flags), .bulk("redirect"), .integer(t.on ? t.redirect : -1), .bulk("prefixes"),
+            // Redis keeps prefixes in a radix tree: they list in byte order.
+            .array(t.prefixes.sorted { $0.lexicographicallyPrecedes($1) }.map { .bulk($0) }),
+        ])
+    }
+}
+
+extension CommandTable {
+    static let trackingRegistrations: [(String, Handler)] = [
+        ("client|tracking", TrackingCommands.tracking),
+        ("client|caching", TrackingCommands.caching),
+        ("client|trackinginfo", TrackingCommands.trackinginfo),
+    ]
+}
