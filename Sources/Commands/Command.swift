@@ -121,6 +121,8 @@ public final class Command {
     ]
 
     public var calls = 0
+    /// How long its calls took (LATENCY HISTOGRAM, INFO latencystats).
+    public var latency = LatencyHistogram()
     public var microseconds = 0
     public var rejectedCalls = 0
     public var failedCalls = 0

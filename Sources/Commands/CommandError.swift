@@ -195,6 +195,9 @@ extension CommandError {
         "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
     public static let cachingNoNeedsOptout = CommandError(
         "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
+    public static func latencyNoSamples(_ event: String) -> CommandError {
+        CommandError("ERR No samples available for event '\(event)'")
+    }
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {
         CommandError("ERR at least 1 input key is needed for '\(command)' command")

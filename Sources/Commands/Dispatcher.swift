@@ -280,6 +280,7 @@ extension CommandContext {
         let end = monotonicMicrosNow()
         command.microseconds += Int(end - server.commandClock)
         recordSlowlog(command, microseconds: end - server.commandClock)
+        recordLatency(command, micros: end - server.commandClock)
         if !server.monitors.isEmpty { feedMonitors(command) }
         server.commandClock = end
         server.stats.totalCommands += 1

@@ -323,7 +323,15 @@ enum InfoRenderer {
                 "Errorstats",
                 s.stats.errorCounts.sorted { $0.key < $1.key }.map { ("errorstat_\($0.key)", "count=\($0.value)") })
         case "latencystats":
-            return render("Latencystats", [])
+            let fmt = { (v: Double) in fixed(v, 3) }
+            return render(
+                "Latencystats",
+                s.commands.allCommands.filter { $0.latency.calls > 0 }.map { c in
+                    (
+                        "latency_percentiles_usec_\(c.fullName)",
+                        "p50=\(fmt(c.latency.percentile(50))),p99=\(fmt(c.latency.percentile(99))),p99.9=\(fmt(c.latency.percentile(99.9)))"
+                    )
+                })
         case "cluster":
             return render("Cluster", [("cluster_enabled", "0")])
         case "keyspace":

@@ -148,6 +148,9 @@ public final class ServerState {
     /// MONITOR clients.
     public var monitors: [ClientSession] = []
 
+    /// Latency monitor events by name.
+    public var latencyEvents: [String: LatencyEvent] = [:]
+
     /// SLOWLOG, newest first.
     public var slowlog: [SlowlogEntry] = []
     public var nextSlowlogId: Int64 = 0

@@ -150,6 +150,7 @@ public struct EncodingLimits: Sendable {
     public var protoMaxBulkLen: Int64 = 512 * 1024 * 1024
     public var clientQueryBufferLimit: Int64 = 1024 * 1024 * 1024
     public var slowlogSlowerThan: Int64 = 10000
+    public var latencyMonitorThreshold: Int64 = 0
     /// `notify-keyspace-events`, parsed (empty: no notifications, the fast path).
     public var keyspaceEvents: KeyspaceEvents = []
     public var slowlogMaxLen: Int64 = 128
@@ -172,6 +173,7 @@ public struct EncodingLimits: Sendable {
         protoMaxBulkLen = config.int("proto-max-bulk-len")
         clientQueryBufferLimit = config.int("client-query-buffer-limit")
         slowlogSlowerThan = config.int("slowlog-log-slower-than")
+        latencyMonitorThreshold = config.int("latency-monitor-threshold")
         keyspaceEvents = KeyspaceEvents(parsing: config["notify-keyspace-events"]) ?? []
         slowlogMaxLen = config.int("slowlog-max-len")
         let words = config["client-output-buffer-limit"].split(separator: " ").map(String.init)

@@ -249,6 +249,11 @@ COMMANDS = [
     ["MULTI"], ["BLPOP", "emptyq", "0"], ["BZPOPMIN", "emptyq", "0"], ["EXEC"], ["WATCH"],
     ["WATCH", "tx"], ["FLUSHDB"], ["MULTI"], ["PING"], ["EXEC"], ["WATCH", "tx"], ["FLUSHDB"], ["MULTI"], ["PING"], ["EXEC"],
     ["MULTI"], ["SELECT", "1"], ["SET", "indb1", "x"], ["EXEC"], ["GET", "indb1"], ["SELECT", "0"],
+    # introspection
+    ["LATENCY", "LATEST"], ["LATENCY", "HISTORY", "command"], ["LATENCY", "RESET"], ["LATENCY", "DOCTOR"],
+    ["LATENCY", "GRAPH", "command"], ["LATENCY", "HELP"], ["LATENCY", "FOO"], ["SLOWLOG", "GET", "-2"],
+    ["SLOWLOG", "GET", "x"], ["SLOWLOG", "HELP"], ["SLOWLOG", "FOO"], ["PUBSUB", "HELP"], ["CLIENT", "TRACKINGINFO"],
+    ["CLIENT", "CACHING", "YES"], ["CLIENT", "TRACKING", "ON", "OPTIN", "OPTOUT"],
     # blocking commands that find data (or fail before blocking)
     ["RPUSH", "bq", "a", "b", "c"], ["BLPOP", "nobq", "bq", "0"], ["BRPOP", "bq", "0.5"], ["BLPOP", "bq", "abc"],
     ["BLPOP", "bq", "-1"], ["BLMOVE", "bq", "bq2", "LEFT", "LEFT", "0"], ["BRPOPLPUSH", "bq2", "bq", "0"],

@@ -503,7 +503,7 @@ extension CommandTable {
         + sortedSetMoreRegistrations
         + hyperLogLogRegistrations + geoRegistrations + sortRegistrations + hashFieldExpiryRegistrations
         + transactionRegistrations + pubSubRegistrations + slowlogRegistrations + monitorRegistrations
-        + trackingRegistrations
+        + trackingRegistrations + latencyRegistrations
         + blockingRegistrations
         + serverRegistrations
 }
