@@ -145,6 +145,8 @@ extension CommandContext {
         ReplyEncoder.encode(reply, resp3: session.resp3, into: &output)
     }
 
+    static let queuedReply = Reply.raw(Array("+QUEUED\r\n".utf8))
+
     struct Dispatched {
         var reply: Reply?
         var outcome: DispatchOutcome = .done
@@ -234,7 +236,7 @@ extension CommandContext {
         }
         if queuing {
             queueForMulti(command)
-            return Dispatched(reply: .simple("QUEUED"))
+            return Dispatched(reply: Self.queuedReply)
         }
         self.command = command
         let dirtyBefore = server.dirty

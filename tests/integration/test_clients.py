@@ -100,3 +100,57 @@ def test_node_redis(start_swiftlet, tmp_path):
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out["v"] == '{"a":1}' and 86390 <= out["ttl"] <= 86400 and out["n"] == 1
     assert out["keys"] == ["session:node"] and out["hasMem"]
+
+
+NODE_PUBSUB_SCRIPT = r"""
+const { createClient } = require('redis');
+(async () => {
+  const client = createClient({ url: process.argv[2] });
+  const sub = client.duplicate();
+  client.on('error', (e) => { console.error(e); process.exit(2); });
+  sub.on('error', (e) => { console.error(e); process.exit(2); });
+  await client.connect();
+  await sub.connect();
+  const got = [];
+  await sub.subscribe('events', (message, channel) => got.push([channel, message]));
+  await sub.pSubscribe('user:*', (message, channel) => got.push([channel, message]));
+  const receivers = await client.publish('events', 'order-created');
+  await client.publish('user:42', 'login');
+  const tx = await client.multi().set('a', '1').incr('a').get('a').exec();
+  await new Promise((r) => setTimeout(r, 200));
+  console.log(JSON.stringify({ receivers, got, tx }));
+  await sub.quit();
+  await client.quit();
+})();
+"""
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="node is not installed")
+def test_node_redis_pubsub_and_multi(start_swiftlet, tmp_path):
+    s = start_swiftlet()
+    script = tmp_path / "pubsub.js"
+    script.write_text(NODE_PUBSUB_SCRIPT)
+    env = dict(os.environ, NODE_PATH="/usr/share/nodejs:/usr/lib/nodejs")
+    p = subprocess.run(["node", str(script), f"redis://127.0.0.1:{s.port}"], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["receivers"] == 1
+    assert out["got"] == [["events", "order-created"], ["user:42", "login"]]
+    assert out["tx"] == ["OK", 2, "2"]
+
+
+def test_redis_cli_monitor_output(swiftlet):
+    proc = subprocess.Popen(["redis-cli", "-p", str(swiftlet.port), "MONITOR"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        r = swiftlet.client()
+        r.set("mon key", 'va"lue\n')
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+    lines = proc.communicate(timeout=5)[0].splitlines()
+    assert lines[0] == "OK"
+    sets = [l for l in lines if '"set"' in l.lower()]
+    assert sets, lines
+    assert re.match(r'^\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "(SET|set)" "mon key" "va\\"lue\\n"$', sets[0]), sets[0]

@@ -115,12 +115,19 @@ extension CommandContext {
     /// Queues the current command for EXEC (the caller has checked it may be queued).
     func queueForMulti(_ command: Command) {
         let s = session
-        s.multiQueue.commandStarts.append(s.multiQueue.spans.count)
-        for i in 0..<argc {
-            let start = s.multiQueue.bytes.count
-            s.multiQueue.bytes.append(contentsOf: arg(i))
-            s.multiQueue.spans.append(start..<s.multiQueue.bytes.count)
+        var queue = s.multiQueue
+        s.multiQueue = CommandBatch()  // keep the buffers uniquely referenced while appending
+        queue.commandStarts.append(queue.spans.count)
+        let base = argBase
+        batch.bytes.withUnsafeBufferPointer { source in
+            for i in 0..<argc {
+                let span = batch.spans[base + i]
+                let start = queue.bytes.count
+                queue.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[span]))
+                queue.spans.append(start..<queue.bytes.count)
+            }
         }
+        s.multiQueue = queue
         s.multiCommands.append(command.parent ?? command)
         if command.flags.contains(.write) { session.multiWrites = true }
     }
