@@ -93,6 +93,9 @@ public final class CommandContext {
             }
         } else {
             server.keyspace.keyspaceMisses += 1
+            if config.limits.keyspaceEvents.contains(.keyMiss) {
+                server.notifyKeyspaceEvent(.keyMiss, "keymiss", key: argBytes(i), db: session.db)
+            }
         }
         return slot
     }

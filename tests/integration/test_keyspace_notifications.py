@@ -14,7 +14,7 @@ WRITES = [
     ["ZINCRBY", "z", "2", "m"], ["ZREM", "z", "m"], ["ZADD", "z", "1", "a", "2", "b"], ["ZPOPMIN", "z"],
     ["ZUNIONSTORE", "zu", "1", "z"], ["SETNX", "s", "x"], ["SETNX", "s", "y"], ["SET", "e", "1", "PX", "50"],
     ["SLEEP"], ["GET", "e"], ["COPY", "s", "s2"], ["MOVE", "s2", "1"], ["SINTERSTORE", "si", "st2", "nokey"],
-    ["FLUSHDB"],
+    ["GET", "missing"], ["HGET", "nohash", "f"], ["FLUSHDB"],
 ]
 
 
@@ -42,7 +42,7 @@ def collect(server, flags):
     return messages
 
 
-@pytest.mark.parametrize("flags", ["KEA", "KEn", "Egl$", "Kx"])
+@pytest.mark.parametrize("flags", ["KEA", "KEn", "Egl$", "Kx", "KEm"])
 def test_notifications_equal_redis(shared_swiftlet, reference_redis, flags):
     expected = collect(reference_redis, flags)
     actual = collect(shared_swiftlet, flags)

@@ -75,6 +75,9 @@ enum ClientCommands {
         return .verbatim(format: "txt", Array((infoLine(ctx, ctx.session) + "\n").utf8))
     }
 
+    /// Redis's getClientType: subscribers are `pubsub`, everyone else here `normal`.
+    static func clientType(_ c: ClientSession) -> String { c.inPubSubMode ? "pubsub" : "normal" }
+
     static func isKnownType(_ t: String) -> Bool {
         ["normal", "master", "replica", "slave", "pubsub"].contains(t)
     }
@@ -100,7 +103,7 @@ enum ClientCommands {
         }
         var text = ""
         for c in ctx.server.clients.values.sorted(by: { $0.id < $1.id }) {
-            if let typeFilter, typeFilter != "normal" { continue }
+            if let typeFilter, typeFilter != clientType(c) { continue }
             if let ids, !ids.contains(c.id) { continue }
             text += infoLine(ctx, c) + "\n"
         }
@@ -163,7 +166,7 @@ enum ClientCommands {
         var killed: Int64 = 0
         for c in ctx.server.clients.values {
             if let id, c.id != id { continue }
-            if let type, type != "normal" { continue }
+            if let type, type != clientType(c) { continue }
             if let user, c.user != user { continue }
             if let addr, c.address != addr { continue }
             if let laddr, c.localAddress != laddr { continue }
