@@ -12,7 +12,8 @@ public final class CommandContext {
     /// Span index of the current command's first argument, and its argument count.
     public var argBase = 0
     public var argc = 0
-    public var command: Command?
+    /// The command running (commands live as long as the table: no reference counting).
+    public unowned(unsafe) var command: Command?
     /// Set by a blocking command that has to wait; the dispatcher parks the client.
     public var blockRequest: BlockRequest?
     /// False when a blocking command must not block (inside MULTI or a script).

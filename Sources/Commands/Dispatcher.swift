@@ -33,6 +33,7 @@ extension CommandContext {
         batchCommands.append(contentsOf: repeatElement(nil, count: batch.count))
         // Borrow the database through a buffer pointer: an array subscript would copy the
         // struct and retain its tables for every call.
+        var queuing = session.inMulti
         server.keyspace.databases.withUnsafeBufferPointer { dbs in
             let db = dbs.baseAddress! + dbIndex
             for i in start..<batch.count {
@@ -41,6 +42,12 @@ extension CommandContext {
                     continue
                 }
                 batchCommands[i] = command
+                // Commands queued by MULTI run later, in EXEC: nothing to prefetch now.
+                if command.controlsTransaction {
+                    if command.name == "multi" { queuing = true } else if command.name != "watch" { queuing = false }
+                    continue
+                }
+                if queuing { continue }
                 let first = command.firstKey
                 let step = command.keyStep
                 guard spans.count >= 2, first > 0, step > 0 else { continue }
@@ -286,7 +293,8 @@ extension CommandContext {
         if !server.monitors.isEmpty { feedMonitors(command) }
         server.commandClock = end
         server.stats.totalCommands += 1
-        session.lastCommand = command.fullName
+        session.lastCommandRun = command
+        session.lastCommandOverride = nil
         return Dispatched(reply: reply)
     }
 }

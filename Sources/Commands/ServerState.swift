@@ -28,7 +28,15 @@ public final class ClientSession {
     public var libVersion = ""
     public let createdAt: Int64
     public var lastInteraction: Int64
-    public var lastCommand = "NULL"
+    /// The last command run (CLIENT LIST `cmd=`). Commands live as long as the server's
+    /// table, so an unowned reference costs no reference counting per command.
+    public unowned(unsafe) var lastCommandRun: Command?
+    /// Set by CLIENT LIST/INFO, which report themselves before they finish.
+    public var lastCommandOverride: String?
+    public var lastCommand: String {
+        get { lastCommandOverride ?? lastCommandRun?.fullName ?? "NULL" }
+        set { lastCommandOverride = newValue }
+    }
     public var replyMode = ReplyMode.on
     public var noEvict = false
     public var noTouch = false

@@ -81,6 +81,14 @@ enum TransactionCommands {
             ctx.emit(ctx.dispatch().reply)
         }
         swap(&ctx.batch, &queue)
+        // Keep the queue's buffers for the next transaction.
+        if !s.inMulti && s.multiQueue.count == 0 {
+            queue.removeAll()
+            s.multiQueue = queue
+            var reused = commands
+            reused.removeAll(keepingCapacity: true)
+            s.multiCommands = reused
+        }
         ctx.argBase = savedBase
         ctx.argc = savedArgc
         ctx.mayBlock = savedMayBlock
@@ -115,21 +123,21 @@ extension CommandContext {
     /// Queues the current command for EXEC (the caller has checked it may be queued).
     func queueForMulti(_ command: Command) {
         let s = session
-        var queue = s.multiQueue
-        s.multiQueue = CommandBatch()  // keep the buffers uniquely referenced while appending
-        queue.commandStarts.append(queue.spans.count)
         let base = argBase
+        let count = argc
+        s.multiQueue.commandStarts.append(s.multiQueue.spans.count)
         batch.bytes.withUnsafeBufferPointer { source in
-            for i in 0..<argc {
-                let span = batch.spans[base + i]
-                let start = queue.bytes.count
-                queue.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[span]))
-                queue.spans.append(start..<queue.bytes.count)
+            batch.spans.withUnsafeBufferPointer { spans in
+                for i in 0..<count {
+                    let span = spans[base + i]
+                    let start = s.multiQueue.bytes.count
+                    s.multiQueue.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[span]))
+                    s.multiQueue.spans.append(start..<(start + span.count))
+                }
             }
         }
-        s.multiQueue = queue
         s.multiCommands.append(command.parent ?? command)
-        if command.flags.contains(.write) { session.multiWrites = true }
+        if command.flags.contains(.write) { s.multiWrites = true }
     }
 
     /// An array header written ahead of replies that are emitted one by one (EXEC).
