@@ -19,8 +19,19 @@ extension ServerState {
         }
     }
 
-    /// Publishes `expired` for the keys expiry removed since the last call.
+    /// Publishes `expired` for the keys expiry removed since the last call, and `hexpired`
+    /// (then `del` for a hash left empty) for hashes that lost fields.
     public func drainExpiredEvents() {
+        for db in keyspace.databases.indices where !keyspace.databases[db].fieldExpiredLog.isEmpty {
+            let entries = keyspace.databases[db].fieldExpiredLog
+            keyspace.databases[db].fieldExpiredLog.removeAll()
+            for (key, emptied) in entries {
+                touchWatchedKey(db: db, key: key[...])
+                invalidateTrackedKey(db: db, key: key[...], by: nil)
+                notifyKeyspaceEvent(.hash, "hexpired", key: key, db: db)
+                if emptied { notifyKeyspaceEvent(.generic, "del", key: key, db: db) }
+            }
+        }
         for db in keyspace.databases.indices where !keyspace.databases[db].expiredLog.isEmpty {
             let keys = keyspace.databases[db].expiredLog
             keyspace.databases[db].expiredLog.removeAll()
@@ -94,7 +105,7 @@ extension CommandContext {
         t["sinterstore"] = one("sinterstore", .set)
         t["sunionstore"] = one("sunionstore", .set)
         t["sdiffstore"] = one("sdiffstore", .set)
-        t["zadd"] = one("zadd", .zset)
+        t["zadd"] = one("zadd", .zset)  // "zincr" with INCR, below
         t["zincrby"] = one("zincr", .zset)
         t["zrem"] = one("zrem", .zset, gone: true)
         t["zremrangebyscore"] = one("zremrangebyscore", .zset, gone: true)
@@ -107,6 +118,7 @@ extension CommandContext {
         t["zdiffstore"] = one("zdiffstore", .zset)
         t["zrangestore"] = one("zrangestore", .zset)
         t["geoadd"] = one("zadd", .zset)
+        t["getdel"] = []
         t["geosearchstore"] = one("geosearchstore", .zset)
         t["pfadd"] = one("pfadd", .string)
         t["pfmerge"] = one("pfadd", .string)
@@ -184,7 +196,11 @@ extension CommandContext {
                 server.notifyKeyspaceEvent(type, event, key: argBytes(key), db: dbIndex)
             }
         default:
-            for spec in Self.eventTable[name] ?? [] {
+            var specs = Self.eventTable[name] ?? []
+            if name == "zadd" && (2..<argc).contains(where: { argIs($0, "incr") }) {
+                specs = [EventSpec(keys: .first, event: "zincr", type: .zset)]
+            }
+            for spec in specs {
                 var positions: [Int]
                 switch spec.keys {
                 case .first: positions = [1]
@@ -194,6 +210,14 @@ extension CommandContext {
                 }
                 for i in positions where i < argc && (spec.evenIfGone || exists(i)) {
                     server.notifyKeyspaceEvent(spec.type, spec.event, key: argBytes(i), db: dbIndex)
+                }
+            }
+            // GETEX changes only the time to live.
+            if name == "getex" && exists(1) {
+                if (2..<argc).contains(where: { argIs($0, "persist") }) {
+                    server.notifyKeyspaceEvent(.generic, "persist", key: argBytes(1), db: dbIndex)
+                } else if argc > 2 {
+                    server.notifyKeyspaceEvent(.generic, "expire", key: argBytes(1), db: dbIndex)
                 }
             }
             // SET with an expiry also raises `expire`.

@@ -12,6 +12,9 @@ public struct Database {
     /// keyspace event and WATCH); the server drains it after each command and cron tick.
     public var logExpired = false
     public var expiredLog: [[UInt8]] = []
+    /// Likewise for hashes that lost fields to expiry (`hexpired`), and hashes those
+    /// fields emptied (deleted).
+    public var fieldExpiredLog: [(key: [UInt8], emptied: Bool)] = []
 
     public init(seed: UInt64) {
         table = KeyTable(seed: seed)
@@ -124,6 +127,7 @@ extension Database {
             }
             let n = h.removeExpiredFields(now: now)
             removed += n
+            if n > 0 && logExpired { fieldExpiredLog.append((key, h.count == 0)) }
             if h.count == 0 {
                 table.remove(slot: slot)
                 gone.append(key)

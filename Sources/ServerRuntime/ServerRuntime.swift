@@ -207,6 +207,7 @@ public final class ServerRuntime: @unchecked Sendable {
             _ = state.keyspace.databases[i].activeExpireFields(now: now, maxKeys: 20 * effort)
             if monotonicMicrosNow() - start > budget { break }
         }
+        if state.expiryLogging { state.drainExpiredEvents() }
     }
 
     /// Redis's trackInstantaneousMetric: ops per second over the last 16 samples.

@@ -14,7 +14,8 @@ WRITES = [
     ["ZINCRBY", "z", "2", "m"], ["ZREM", "z", "m"], ["ZADD", "z", "1", "a", "2", "b"], ["ZPOPMIN", "z"],
     ["ZUNIONSTORE", "zu", "1", "z"], ["SETNX", "s", "x"], ["SETNX", "s", "y"], ["SET", "e", "1", "PX", "50"],
     ["SLEEP"], ["GET", "e"], ["COPY", "s", "s2"], ["MOVE", "s2", "1"], ["SINTERSTORE", "si", "st2", "nokey"],
-    ["GET", "missing"], ["HGET", "nohash", "f"], ["FLUSHDB"],
+    ["GET", "missing"], ["HGET", "nohash", "f"], ["SET", "gx", "1"], ["GETEX", "gx", "EX", "100"],
+    ["GETEX", "gx", "PERSIST"], ["GETEX", "gx"], ["ZADD", "zi", "INCR", "5", "m"], ["FLUSHDB"],
 ]
 
 

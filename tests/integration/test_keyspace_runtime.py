@@ -231,3 +231,23 @@ def test_loglevel_warning_hides_notices(start_swiftlet, tmp_path):
     s = start_swiftlet("--logfile", logfile, "--loglevel", "warning")
     s.client().ping()
     assert "Ready to accept connections" not in open(logfile).read()
+
+
+def test_hash_field_expiry_raises_hexpired(swiftlet):
+    """Redis 7.4: fields reclaimed by expiry raise `hexpired`, and `del` when the hash goes."""
+    r = swiftlet.client()
+    r.config_set("notify-keyspace-events", "Ehg")
+    p = r.pubsub()
+    p.psubscribe("__keyevent@0__:*")
+    assert p.get_message(timeout=2)["type"] == "psubscribe"
+    r.hset("fh", mapping={"a": "1", "b": "2"})
+    r.hpexpire("fh", 100, "a", "b")
+    events = []
+    deadline = time.time() + 5
+    while time.time() < deadline and b"del" not in [e[0] for e in events]:
+        m = p.get_message(timeout=0.5)
+        if m and m["type"] == "pmessage":
+            events.append((m["channel"].split(b":")[-1], m["data"]))
+    r.config_set("notify-keyspace-events", "")
+    assert (b"hset", b"fh") in events and (b"hexpire", b"fh") in events
+    assert (b"hexpired", b"fh") in events and events[-1] == (b"del", b"fh")

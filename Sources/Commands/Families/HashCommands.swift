@@ -16,6 +16,7 @@ enum HashCommands {
             let removed = h.removeExpiredFields(now: ctx.now)
             if removed > 0 {
                 ctx.db.expiredFields += removed
+                if ctx.db.logExpired { ctx.db.fieldExpiredLog.append((ctx.argBytes(arg), h.count == 0)) }
                 if h.count == 0 {
                     ctx.db.delete(ctx.arg(arg), now: ctx.now)
                     return nil
