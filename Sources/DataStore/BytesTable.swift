@@ -77,68 +77,52 @@ public struct BytesTable<Value> {
         hashes.reserveCapacity(n)
     }
 
+    /// Finds a key's entry, or appends one built by `makeKey` with `value`: the one place
+    /// entries are added. Returns the entry and whether it is new.
+    @inline(__always)
+    mutating func findOrAppend(
+        _ key: UnsafeRawBufferPointer, _ value: @autoclosure () -> Value, makeKey: () -> [UInt8]
+    ) -> (entry: Int, isNew: Bool) {
+        if (keys.count + 1) * 2 > slots.count { reserve(keys.count + 1) }
+        let h = hash(key)
+        let (slot, entry) = probe(key, h)
+        if let entry { return (entry, false) }
+        slots[slot] = UInt64(h) << 32 | UInt64(keys.count + 1)
+        keys.append(makeKey())
+        values.append(value())
+        hashes.append(h)
+        return (keys.count - 1, true)
+    }
+
     /// Sets a key's value; returns the previous one.
     @discardableResult
     public mutating func updateValue(_ value: Value, forKey key: [UInt8]) -> Value? {
-        if (keys.count + 1) * 2 > slots.count { reserve(keys.count + 1) }
-        let h = key.withUnsafeBytes { hash($0) }
-        let (slot, entry) = key.withUnsafeBytes { probe($0, h) }
-        if let entry {
-            let old = values[entry]
-            values[entry] = value
-            return old
-        }
-        slots[slot] = UInt64(h) << 32 | UInt64(keys.count + 1)
-        keys.append(key)
-        values.append(value)
-        hashes.append(h)
-        return nil
+        let (entry, isNew) = key.withUnsafeBytes { findOrAppend($0, value, makeKey: { key }) }
+        if isNew { return nil }
+        let old = values[entry]
+        values[entry] = value
+        return old
     }
 
     /// Adds a key if missing; true if it was added.
     @discardableResult
     public mutating func insert(_ key: [UInt8], _ value: Value) -> Bool {
-        if (keys.count + 1) * 2 > slots.count { reserve(keys.count + 1) }
-        let h = key.withUnsafeBytes { hash($0) }
-        let (slot, entry) = key.withUnsafeBytes { probe($0, h) }
-        if entry != nil { return false }
-        slots[slot] = UInt64(h) << 32 | UInt64(keys.count + 1)
-        keys.append(key)
-        values.append(value)
-        hashes.append(h)
-        return true
+        key.withUnsafeBytes { findOrAppend($0, value, makeKey: { key }) }.isNew
     }
 
     /// Adds a key given as a slice if missing, copying it only then; true if it was added.
     @discardableResult
     public mutating func insert(_ key: ArraySlice<UInt8>, _ value: Value) -> Bool {
-        if (keys.count + 1) * 2 > slots.count { reserve(keys.count + 1) }
-        let h = key.withUnsafeBytes { hash($0) }
-        let (slot, entry) = key.withUnsafeBytes { probe($0, h) }
-        if entry != nil { return false }
-        slots[slot] = UInt64(h) << 32 | UInt64(keys.count + 1)
-        keys.append(Array(key))
-        values.append(value)
-        hashes.append(h)
-        return true
+        key.withUnsafeBytes { findOrAppend($0, value, makeKey: { Array(key) }) }.isNew
     }
 
     /// Sets the value of a key given as a slice, copying the key only when it is new;
     /// true if it was new.
     @discardableResult
     public mutating func setValue(_ value: Value, forKey key: ArraySlice<UInt8>) -> Bool {
-        if (keys.count + 1) * 2 > slots.count { reserve(keys.count + 1) }
-        let h = key.withUnsafeBytes { hash($0) }
-        let (slot, entry) = key.withUnsafeBytes { probe($0, h) }
-        if let entry {
-            values[entry] = value
-            return false
-        }
-        slots[slot] = UInt64(h) << 32 | UInt64(keys.count + 1)
-        keys.append(Array(key))
-        values.append(value)
-        hashes.append(h)
-        return true
+        let (entry, isNew) = key.withUnsafeBytes { findOrAppend($0, value, makeKey: { Array(key) }) }
+        if !isNew { values[entry] = value }
+        return isNew
     }
 
     /// Starts loading the index slot a key would probe first (pipelined lookups).

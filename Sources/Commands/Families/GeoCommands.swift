@@ -289,7 +289,7 @@ enum GeoCommands {
                 SortedSetValue.Entry(score: storeDist ? $0.distance / conversion : $0.score, member: $0.member)
             }
             entries.sort { SortedSetValue.precedes($0.score, $0.member, $1.score, $1.member) }
-            return storeEntries(ctx, storeArg, entries)
+            return SortedSetCommands.storeResult(ctx, entries, keyArg: storeArg, countsEach: true)
         }
         var items: [Reply] = []
         items.reserveCapacity(points.count)
@@ -339,26 +339,6 @@ enum GeoCommands {
             lastProcessed = i
         }
         return points
-    }
-
-    /// Replaces the key at argument `arg` with the entries, or deletes it when there are none.
-    static func storeEntries(_ ctx: CommandContext, _ arg: Int, _ entries: [SortedSetValue.Entry]) -> Reply {
-        let existed = ctx.db.delete(ctx.arg(arg), now: ctx.now)
-        if entries.isEmpty {
-            if existed { ctx.markDirty() }
-            return .zero
-        }
-        let z = SortedSetValue()
-        let maxEntries = ctx.config.limits.zsetMaxListpackEntries
-        let maxValue = ctx.config.limits.zsetMaxListpackValue
-        for e in entries {
-            z.set(e.member, score: e.score)
-            z.noteWrite(e.member, maxEntries: maxEntries, maxValue: maxValue)
-        }
-        ctx.db.table.insertNew(ctx.argBytes(arg), value: .zset(z))
-        ctx.markDirty(entries.count)
-        ctx.signalReady(arg)
-        return .integer(Int64(entries.count))
     }
 
     /// GEORADIUS key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]

@@ -165,9 +165,13 @@ extension SortedSetCommands {
         return reply(ctx, entries, withScores: withScores)
     }
 
-    /// Replaces `key 1` with the entries (deleting it when there are none); replies the count.
-    static func storeResult(_ ctx: CommandContext, _ entries: [SortedSetValue.Entry]) -> Reply {
-        let existed = ctx.db.delete(ctx.arg(1), now: ctx.now)
+    /// Replaces the key at argument `arg` with the entries (deleting it when there are
+    /// none); replies the count. Every STORE form of the sorted-set and geo commands.
+    /// `countsEach`: the write counts once per entry (the geo commands), not once.
+    static func storeResult(
+        _ ctx: CommandContext, _ entries: [SortedSetValue.Entry], keyArg arg: Int = 1, countsEach: Bool = false
+    ) -> Reply {
+        let existed = ctx.db.delete(ctx.arg(arg), now: ctx.now)
         if entries.isEmpty {
             if existed { ctx.markDirty() }
             return .zero
@@ -179,9 +183,9 @@ extension SortedSetCommands {
             z.set(e.member, score: e.score)
             z.noteWrite(e.member, maxEntries: maxEntries, maxValue: maxValue)
         }
-        ctx.db.table.insertNew(ctx.argBytes(1), value: .zset(z))
-        ctx.markDirty()
-        ctx.signalReady(1)
+        ctx.db.table.insertNew(ctx.argBytes(arg), value: .zset(z))
+        ctx.markDirty(countsEach ? entries.count : 1)
+        ctx.signalReady(arg)
         return .integer(Int64(entries.count))
     }
 
