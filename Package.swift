@@ -31,8 +31,13 @@ let package = Package(
         ),
         .target(name: "ServerConfig", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .target(
+            name: "Persistence",
+            dependencies: ["DataStore", .product(name: "OrderedCollections", package: "swift-collections")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Commands",
-            dependencies: ["RESP", "DataStore", "ServerConfig", "CSupport"],
+            dependencies: ["RESP", "DataStore", "ServerConfig", "CSupport", "Persistence"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -55,6 +60,8 @@ let package = Package(
         ),
         .testTarget(name: "RESPTests", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .testTarget(name: "DataStoreTests", dependencies: ["DataStore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PersistenceTests", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CommandsTests",
             dependencies: ["Commands", "RESP", "DataStore", "ServerConfig"],

@@ -198,6 +198,8 @@ extension CommandError {
     public static func latencyNoSamples(_ event: String) -> CommandError {
         CommandError("ERR No samples available for event '\(event)'")
     }
+    public static let saveFailed = CommandError("ERR")
+    public static let shutdownFailed = CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {
         CommandError("ERR at least 1 input key is needed for '\(command)' command")

@@ -182,7 +182,7 @@ enum InfoRenderer {
                     ("rdb_changes_since_last_save", String(s.dirty)),
                     ("rdb_bgsave_in_progress", "0"),
                     ("rdb_last_save_time", String(s.lastSaveTime)),
-                    ("rdb_last_bgsave_status", "ok"),
+                    ("rdb_last_bgsave_status", s.lastSaveOK ? "ok" : "err"),
                     ("rdb_last_bgsave_time_sec", "-1"),
                     ("rdb_current_bgsave_time_sec", "-1"),
                     ("rdb_saves", "0"),

@@ -166,6 +166,9 @@ public final class ServerState {
     /// Writes since the last save (Redis's `server.dirty`).
     public var dirty = 0
     public var lastSaveTime: Int64 = 0
+    public var lastSaveOK = true
+    /// Where snapshot messages go (the server log).
+    public var persistenceLog: ((String) -> Void)?
     public let startTime: Int64
     public var tcpPort = 6379
     public var runId: String

@@ -112,6 +112,13 @@ public struct KeyTable {
 
     public func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
 
+    /// Every live entry, borrowed in slot order (snapshots, DEBUG DIGEST).
+    public func forEach(_ body: (KeyEntry) -> Void) {
+        slots.withUnsafeBufferPointer { entries in
+            for e in entries where e.volatileIndex != -2 { body(e) }
+        }
+    }
+
     /// Memory-level parallelism for pipelined batches: each stage touches only memory the
     /// previous stage asked the CPU to fetch, so the misses of many keys overlap instead of
     /// stalling one after another (bucket head, then slot, then key bytes).

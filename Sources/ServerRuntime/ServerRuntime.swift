@@ -56,9 +56,11 @@ public final class ServerRuntime: @unchecked Sendable {
         state.tcpPort = Int(config.int("port"))
         state.shutdownHook = { [unowned self] request in
             self.log.warning("User requested shutdown...")
+            if !self.finalSave(save: request.save) && !request.force { return .shutdownFailed }
             self.loop.execute { self.shutdown(exitCode: 0) }
             return nil
         }
+        state.persistenceLog = { [unowned self] message in self.log.notice("\(message)") }
         state.sleepHook = { seconds in
             if seconds > 0 { usleep(UInt32(min(seconds, 4000) * 1_000_000)) }
         }
@@ -88,6 +90,8 @@ public final class ServerRuntime: @unchecked Sendable {
         log.notice(
             "Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started"
         )
+        // The dataset is loaded before any socket is open: no client can see it half-loaded.
+        try loadDataset()
         let port = Int(state.config.int("port"))
         let keepalive = Int(state.config.int("tcp-keepalive"))
         if port != 0 {
@@ -177,8 +181,40 @@ public final class ServerRuntime: @unchecked Sendable {
 
     var cronLoops = 0
 
+    /// The save at shutdown: when asked (SHUTDOWN SAVE) or when save points exist, unless
+    /// NOSAVE. Returns false when it was needed and failed.
+    func finalSave(save: Bool?) -> Bool {
+        let wanted = save ?? !state.config.savePoints.isEmpty
+        guard wanted else { return true }
+        log.notice("Saving the final RDB snapshot before exiting.")
+        if let failure = state.saveRDB() {
+            log.warning("\(failure)")
+            return false
+        }
+        log.notice("DB saved on disk")
+        return true
+    }
+
+    /// Loads `dbfilename` at start, as Redis does before accepting connections.
+    public func loadDataset() throws {
+        let started = monotonicMicrosNow()
+        do {
+            guard let (loaded, expired) = try state.loadRDB() else { return }
+            let seconds = Double(monotonicMicrosNow() - started) / 1_000_000
+            log.notice("Done loading RDB, keys loaded: \(loaded), keys expired: \(expired).")
+            log.notice("DB loaded from disk: \(String(format3: seconds)) seconds")
+        } catch {
+            log.warning("\(error)")
+            throw ServerStartError("Fatal error loading the DB, check server logs. Exiting.")
+        }
+    }
+
     func cron(hz: Int) {
         cronLoops += 1
+        if cronLoops % hz == 0, let point = state.savePointReached() {
+            log.notice("\(point.changes) changes in \(point.seconds) seconds. Saving...")
+            if let failure = state.saveRDB() { log.warning("\(failure)") } else { log.notice("DB saved on disk") }
+        }
         if state.activeExpireEnabled { activeExpireCycle(hz: hz) }
         if cronLoops % hz == 0 { clientsTimeoutCheck() }
         trackInstantaneousOps()
@@ -303,6 +339,10 @@ public final class ServerRuntime: @unchecked Sendable {
             let source = DispatchSourceSignalBox(signal: sig) { [unowned self] in
                 self.loop.execute {
                     self.log.warning("Received \(sig == SIGTERM ? "SIGTERM" : "SIGINT") scheduling shutdown...")
+                    if !self.finalSave(save: nil) {
+                        self.log.warning("Error trying to save the DB, can't exit.")
+                        return
+                    }
                     self.shutdown(exitCode: 0)
                 }
             }
@@ -329,6 +369,14 @@ public final class ServerRuntime: @unchecked Sendable {
     /// Blocks until the server shuts down; returns the exit code.
     public func waitForExit() -> Int32 {
         (try? exitPromise.futureResult.wait()) ?? 1
+    }
+}
+
+extension String {
+    /// Three decimals, as Redis's "%.3f" in its load message.
+    init(format3 v: Double) {
+        let scaled = Int((v * 1000).rounded())
+        self = "\(scaled / 1000).\(String(repeating: "0", count: 3 - String(scaled % 1000).count))\(scaled % 1000)"
     }
 }
 

@@ -503,7 +503,7 @@ extension CommandTable {
         + sortedSetMoreRegistrations
         + hyperLogLogRegistrations + geoRegistrations + sortRegistrations + hashFieldExpiryRegistrations
         + transactionRegistrations + pubSubRegistrations + slowlogRegistrations + monitorRegistrations
-        + trackingRegistrations + latencyRegistrations
+        + trackingRegistrations + latencyRegistrations + persistenceRegistrations
         + blockingRegistrations
         + serverRegistrations
 }

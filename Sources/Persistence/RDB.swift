@@ -1,0 +1,632 @@
+import DataStore
+import OrderedCollections
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Redis's RDB format (rdb.h / rdb.c): what the writer produces and the reader accepts.
+enum RDBOpcode {
+    static let slotInfo: UInt8 = 0xF4
+    static let functionPreGA: UInt8 = 0xF5
+    static let function2: UInt8 = 0xF6
+    static let moduleAux: UInt8 = 0xF7
+    static let idle: UInt8 = 0xF8
+    static let freq: UInt8 = 0xF9
+    static let aux: UInt8 = 0xFA
+    static let resizeDB: UInt8 = 0xFB
+    static let expireTimeMs: UInt8 = 0xFC
+    static let expireTime: UInt8 = 0xFD
+    static let selectDB: UInt8 = 0xFE
+    static let eof: UInt8 = 0xFF
+}
+
+enum RDBType {
+    static let string: UInt8 = 0
+    static let list: UInt8 = 1
+    static let set: UInt8 = 2
+    static let zset: UInt8 = 3
+    static let hash: UInt8 = 4
+    static let zset2: UInt8 = 5
+    static let hashZipmap: UInt8 = 9
+    static let listZiplist: UInt8 = 10
+    static let setIntset: UInt8 = 11
+    static let zsetZiplist: UInt8 = 12
+    static let hashZiplist: UInt8 = 13
+    static let listQuicklist: UInt8 = 14
+    static let hashListpack: UInt8 = 16
+    static let zsetListpack: UInt8 = 17
+    static let listQuicklist2: UInt8 = 18
+    static let setListpack: UInt8 = 20
+}
+
+public struct RDBError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+}
+
+// MARK: - Writer
+
+/// Writes a dataset as an RDB file, streaming through a buffer to a file descriptor (or into
+/// memory): strings integer-encoded or LZF-compressed as Redis does, aggregates in the plain
+/// encodings every Redis since 2.x loads, a CRC-64 trailer.
+public struct RDBWriter {
+    var buffer: [UInt8] = []
+    let fd: Int32
+    let compress: Bool
+    var crc: UInt64 = 0
+    public private(set) var written = 0
+    public private(set) var failure: Int32 = 0
+
+    /// `fd` -1 keeps everything in memory (`bytes`).
+    public init(fd: Int32 = -1, compress: Bool = true) {
+        self.fd = fd
+        self.compress = compress
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    public var bytes: [UInt8] { buffer }
+
+    mutating func drain(force: Bool = false) {
+        guard fd >= 0, force || buffer.count >= 1 << 20 else { return }
+        crc = buffer.withUnsafeBytes { CRC64.update(crc, $0) }
+        var offset = 0
+        while offset < buffer.count && failure == 0 {
+            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+            } else {
+                offset += n
+            }
+        }
+        written += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    @inline(__always) mutating func byte(_ b: UInt8) { buffer.append(b) }
+
+    mutating func littleEndian<T: FixedWidthInteger>(_ v: T) {
+        withUnsafeBytes(of: v.littleEndian) { buffer.append(contentsOf: $0) }
+    }
+
+    mutating func length(_ n: Int) {
+        if n < 1 << 6 {
+            byte(UInt8(n))
+        } else if n < 1 << 14 {
+            byte(UInt8(n >> 8) | 0x40)
+            byte(UInt8(n & 0xff))
+        } else if n <= Int(UInt32.max) {
+            byte(0x80)
+            withUnsafeBytes(of: UInt32(n).bigEndian) { buffer.append(contentsOf: $0) }
+        } else {
+            byte(0x81)
+            withUnsafeBytes(of: UInt64(n).bigEndian) { buffer.append(contentsOf: $0) }
+        }
+    }
+
+    /// rdbSaveRawString: an integer that round-trips in at most 32 bits, else LZF when it
+    /// pays (over 20 bytes), else plain.
+    mutating func string<C: Collection>(_ s: C) where C.Element == UInt8 {
+        if s.count <= 11, let v = parseInt64(s), v >= Int64(Int32.min), v <= Int64(Int32.max),
+            formatInt64(v).elementsEqual(s)
+        {
+            integer(v)
+            return
+        }
+        if compress && s.count > 20, let packed = LZF.compress(Array(s)) {
+            byte(0xC3)
+            length(packed.count)
+            length(s.count)
+            buffer.append(contentsOf: packed)
+            return
+        }
+        length(s.count)
+        buffer.append(contentsOf: s)
+    }
+
+    mutating func integer(_ v: Int64) {
+        if v >= -128 && v <= 127 {
+            byte(0xC0)
+            byte(UInt8(bitPattern: Int8(v)))
+        } else if v >= -32768 && v <= 32767 {
+            byte(0xC1)
+            littleEndian(Int16(v))
+        } else {
+            byte(0xC2)
+            littleEndian(Int32(v))
+        }
+    }
+
+    mutating func aux(_ key: String, _ value: String) {
+        byte(RDBOpcode.aux)
+        string(Array(key.utf8))
+        string(Array(value.utf8))
+    }
+
+    /// One value with its type byte.
+    mutating func value(key: [UInt8], _ v: Value) {
+        switch v {
+        case .string(let b), .rawString(let b):
+            byte(RDBType.string)
+            string(key)
+            string(b)
+        case .int(let n):
+            byte(RDBType.string)
+            string(key)
+            string(formatInt64(n))
+        case .list(let l):
+            byte(RDBType.list)
+            string(key)
+            length(l.count)
+            for item in l.items { string(item) }
+        case .set(let s):
+            byte(RDBType.set)
+            string(key)
+            length(s.count)
+            for m in s.allMembers { string(m) }
+        case .zset(let z):
+            byte(RDBType.zset2)
+            string(key)
+            length(z.count)
+            for e in z.entries {
+                string(e.member)
+                littleEndian(e.score.bitPattern)
+            }
+        case .hash(let h):
+            byte(RDBType.hash)
+            string(key)
+            length(h.count)
+            h.forEach { f, v in
+                string(f)
+                string(v)
+            }
+        }
+        drain()
+    }
+
+    /// The whole file: header, AUX fields, every database, EOF and checksum.
+    public mutating func dataset(_ keyspace: Keyspace, now: Int64, aux extra: [(String, String)] = []) {
+        buffer.append(contentsOf: Array("REDIS0010".utf8))
+        aux("redis-ver", "7.4.0")
+        aux("redis-bits", "64")
+        aux("ctime", String(now / 1000))
+        for (k, v) in extra { aux(k, v) }
+        for (index, db) in keyspace.databases.enumerated() where db.count > 0 {
+            byte(RDBOpcode.selectDB)
+            length(index)
+            byte(RDBOpcode.resizeDB)
+            length(db.count)
+            length(db.volatileCount)
+            db.table.forEach { entry in
+                if entry.expireAt != KeyEntry.noExpiry {
+                    if entry.expireAt < now { return }
+                    byte(RDBOpcode.expireTimeMs)
+                    littleEndian(entry.expireAt)
+                }
+                value(key: entry.key, entry.value)
+            }
+        }
+        byte(RDBOpcode.eof)
+        if fd >= 0 {
+            drain(force: true)
+        } else {
+            crc = buffer.withUnsafeBytes { CRC64.update(0, $0) }
+        }
+        littleEndian(crc)
+        if fd >= 0 { drain(force: true) }
+    }
+}
+
+// MARK: - Reader
+
+/// Reads an RDB file of any version up to 12: every opcode, strings plain, integer-encoded
+/// or LZF-compressed, and the aggregate encodings Redis writes (plain, ziplist, intset,
+/// listpack, quicklist 1 and 2). Keys already expired are skipped, as Redis does.
+public struct RDBReader {
+    let data: [UInt8]
+    var pos = 0
+    public private(set) var version = 0
+    public private(set) var aux: [(String, String)] = []
+
+    public init(_ data: [UInt8]) { self.data = data }
+
+    mutating func need(_ n: Int) throws(RDBError) {
+        if pos + n > data.count { throw RDBError("Unexpected EOF reading RDB file") }
+    }
+
+    mutating func byte() throws(RDBError) -> UInt8 {
+        try need(1)
+        defer { pos += 1 }
+        return data[pos]
+    }
+
+    mutating func littleEndian<T: FixedWidthInteger>(_: T.Type) throws(RDBError) -> T {
+        try need(MemoryLayout<T>.size)
+        var v: T = 0
+        for i in 0..<MemoryLayout<T>.size { v |= T(truncatingIfNeeded: data[pos + i]) << (8 * i) }
+        pos += MemoryLayout<T>.size
+        return v
+    }
+
+    /// A length, or (for 11xxxxxx) the special encoding number with `encoded` set.
+    mutating func length() throws(RDBError) -> (Int, encoded: Bool) {
+        let b = try byte()
+        switch b >> 6 {
+        case 0: return (Int(b & 0x3f), false)
+        case 1: return (Int(b & 0x3f) << 8 | Int(try byte()), false)
+        case 2:
+            if b == 0x80 {
+                try need(4)
+                var v = 0
+                for i in 0..<4 { v = v << 8 | Int(data[pos + i]) }
+                pos += 4
+                return (v, false)
+            }
+            if b == 0x81 {
+                try need(8)
+                var v: UInt64 = 0
+                for i in 0..<8 { v = v << 8 | UInt64(data[pos + i]) }
+                pos += 8
+                guard v <= UInt64(Int.max) else { throw RDBError("Length out of range") }
+                return (Int(v), false)
+            }
+            throw RDBError("Unknown length encoding \(b) in rdbLoadLen()")
+        default: return (Int(b & 0x3f), true)
+        }
+    }
+
+    mutating func plainLength() throws(RDBError) -> Int {
+        let (n, encoded) = try length()
+        if encoded { throw RDBError("Unexpected encoded length") }
+        return n
+    }
+
+    mutating func string() throws(RDBError) -> [UInt8] {
+        let (n, encoded) = try length()
+        if encoded {
+            switch n {
+            case 0: return formatInt64(Int64(Int8(bitPattern: try byte())))
+            case 1: return formatInt64(Int64(try littleEndian(Int16.self)))
+            case 2: return formatInt64(Int64(try littleEndian(Int32.self)))
+            case 3:
+                let clen = try plainLength()
+                let len = try plainLength()
+                try need(clen)
+                guard let out = LZF.decompress(data[pos..<(pos + clen)], length: len) else {
+                    throw RDBError("Invalid LZF compressed string")
+                }
+                pos += clen
+                return out
+            default: throw RDBError("Unknown RDB string encoding type \(n)")
+            }
+        }
+        try need(n)
+        defer { pos += n }
+        return Array(data[pos..<(pos + n)])
+    }
+
+    /// The old ZSET type's scores: a length-prefixed decimal (253 nan, 254 +inf, 255 -inf).
+    mutating func oldDouble() throws(RDBError) -> Double {
+        let len = try byte()
+        switch len {
+        case 253: return .nan
+        case 254: return .infinity
+        case 255: return -.infinity
+        default:
+            try need(Int(len))
+            defer { pos += Int(len) }
+            guard let d = parseDouble(data[pos..<(pos + Int(len))]) else { throw RDBError("Invalid double") }
+            return d
+        }
+    }
+
+    /// Loads every key into `keyspace`; returns how many were loaded and skipped.
+    public mutating func load(into keyspace: Keyspace, now: Int64, limits: SetValue.Limits = SetValue.Limits())
+        throws(RDBError) -> (loaded: Int, expired: Int)
+    {
+        guard data.count >= 9, data[0..<5].elementsEqual("REDIS".utf8),
+            let v = Int(String(decoding: data[5..<9], as: UTF8.self))
+        else { throw RDBError("Wrong signature trying to load DB from file") }
+        guard v >= 1 && v <= 12 else { throw RDBError("Can't handle RDB format version \(v)") }
+        version = v
+        pos = 9
+        var db = 0
+        var expireAt = KeyEntry.noExpiry
+        var loaded = 0
+        var expired = 0
+        while true {
+            let type = try byte()
+            switch type {
+            case RDBOpcode.expireTime:
+                expireAt = Int64(try littleEndian(Int32.self)) * 1000
+                continue
+            case RDBOpcode.expireTimeMs:
+                expireAt = try littleEndian(Int64.self)
+                continue
+            case RDBOpcode.freq:
+                _ = try byte()
+                continue
+            case RDBOpcode.idle:
+                _ = try plainLength()
+                continue
+            case RDBOpcode.eof:
+                if version >= 5 {
+                    let expected = data[0..<pos].withUnsafeBytes { CRC64.update(0, $0) }
+                    let stored = try littleEndian(UInt64.self)
+                    if stored != 0 && stored != expected { throw RDBError("Wrong RDB checksum") }
+                }
+                return (loaded, expired)
+            case RDBOpcode.selectDB:
+                db = try plainLength()
+                guard db < keyspace.databases.count else {
+                    throw RDBError(
+                        "FATAL: Data file was created with a Redis server configured to handle more than \(keyspace.databases.count) databases. Exiting"
+                    )
+                }
+                continue
+            case RDBOpcode.resizeDB:
+                _ = try plainLength()
+                _ = try plainLength()
+                continue
+            case RDBOpcode.slotInfo:
+                _ = try plainLength()
+                _ = try plainLength()
+                _ = try plainLength()
+                continue
+            case RDBOpcode.aux:
+                let k = try string()
+                let v = try string()
+                aux.append((String(decoding: k, as: UTF8.self), String(decoding: v, as: UTF8.self)))
+                continue
+            case RDBOpcode.moduleAux:
+                throw RDBError("The RDB file contains AUX module data I can't load: no matching module")
+            case RDBOpcode.function2, RDBOpcode.functionPreGA:
+                // Functions are not supported yet: skip the library's code string.
+                _ = try string()
+                continue
+            default:
+                break
+            }
+            let key = try string()
+            let value = try object(type, limits: limits)
+            defer { expireAt = KeyEntry.noExpiry }
+            if expireAt != KeyEntry.noExpiry && expireAt < now {
+                expired += 1
+                continue
+            }
+            if keyspace.databases[db].lookup(key, now: now) != nil {
+                throw RDBError("Duplicate key '\(String(decoding: key, as: UTF8.self))' found in RDB file")
+            }
+            keyspace.databases[db].table.insertNew(key, value: value, expireAt: expireAt)
+            loaded += 1
+        }
+    }
+
+    mutating func object(_ type: UInt8, limits: SetValue.Limits) throws(RDBError) -> Value {
+        switch type {
+        case RDBType.string:
+            return Value.fromBytes(try string())
+        case RDBType.list:
+            let n = try plainLength()
+            var items: [[UInt8]] = []
+            for _ in 0..<n { items.append(try string()) }
+            return .list(ListValue(elements: items))
+        case RDBType.set:
+            let n = try plainLength()
+            var members: [[UInt8]] = []
+            for _ in 0..<n { members.append(try string()) }
+            return .set(Self.makeSet(members, limits))
+        case RDBType.zset, RDBType.zset2:
+            let n = try plainLength()
+            let z = SortedSetValue()
+            for _ in 0..<n {
+                let m = try string()
+                let score = type == RDBType.zset2 ? Double(bitPattern: try littleEndian(UInt64.self)) : try oldDouble()
+                z.set(m, score: score)
+                z.noteWrite(m, maxEntries: 128, maxValue: 64)
+            }
+            return .zset(z)
+        case RDBType.hash:
+            let n = try plainLength()
+            let h = HashValue()
+            for _ in 0..<n { h.set(try string(), try string(), maxEntries: 128, maxValue: 64) }
+            return .hash(h)
+        case RDBType.listZiplist:
+            return .list(ListValue(elements: try Self.ziplist(try string())))
+        case RDBType.listQuicklist:
+            let n = try plainLength()
+            var items: [[UInt8]] = []
+            for _ in 0..<n { items += try Self.ziplist(try string()) }
+            return .list(ListValue(elements: items))
+        case RDBType.listQuicklist2:
+            let n = try plainLength()
+            var items: [[UInt8]] = []
+            for _ in 0..<n {
+                let container = try plainLength()
+                let blob = try string()
+                if container == 1 { items.append(blob) } else { items += try Self.listpack(blob) }
+            }
+            return .list(ListValue(elements: items))
+        case RDBType.setIntset:
+            return .set(Self.makeSet(try Self.intset(try string()), limits))
+        case RDBType.setListpack:
+            return .set(Self.makeSet(try Self.listpack(try string()), limits))
+        case RDBType.zsetZiplist, RDBType.zsetListpack:
+            let blob = try string()
+            let flat = type == RDBType.zsetZiplist ? try Self.ziplist(blob) : try Self.listpack(blob)
+            guard flat.count % 2 == 0 else { throw RDBError("Zset listpack with odd element count") }
+            let z = SortedSetValue()
+            for i in stride(from: 0, to: flat.count, by: 2) {
+                guard let score = parseDouble(flat[i + 1]) else { throw RDBError("Zset listpack with invalid score") }
+                z.set(flat[i], score: score)
+                z.noteWrite(flat[i], maxEntries: 128, maxValue: 64)
+            }
+            return .zset(z)
+        case RDBType.hashZiplist, RDBType.hashListpack:
+            let blob = try string()
+            let flat = type == RDBType.hashZiplist ? try Self.ziplist(blob) : try Self.listpack(blob)
+            guard flat.count % 2 == 0 else { throw RDBError("Hash listpack with odd element count") }
+            let h = HashValue()
+            for i in stride(from: 0, to: flat.count, by: 2) {
+                h.set(flat[i], flat[i + 1], maxEntries: 128, maxValue: 64)
+            }
+            return .hash(h)
+        default:
+            throw RDBError("Unknown RDB encoding type \(type)")
+        }
+    }
+
+    static func makeSet(_ members: [[UInt8]], _ limits: SetValue.Limits) -> SetValue {
+        let s = SetValue(encoding: members.allSatisfy { parseInt64($0) != nil } ? .intset : .listpack)
+        for m in members { s.add(m, limits: limits) }
+        return s
+    }
+
+    /// An intset's members as decimal strings.
+    static func intset(_ b: [UInt8]) throws(RDBError) -> [[UInt8]] {
+        guard b.count >= 8 else { throw RDBError("Intset integrity check failed") }
+        let width = Int(UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24)
+        let count = Int(UInt32(b[4]) | UInt32(b[5]) << 8 | UInt32(b[6]) << 16 | UInt32(b[7]) << 24)
+        guard [2, 4, 8].contains(width), b.count == 8 + width * count else {
+            throw RDBError("Intset integrity check failed")
+        }
+        return (0..<count).map { i in
+            var v: UInt64 = 0
+            for k in 0..<width { v |= UInt64(b[8 + i * width + k]) << (8 * UInt64(k)) }
+            let signed: Int64
+            switch width {
+            case 2: signed = Int64(Int16(truncatingIfNeeded: v))
+            case 4: signed = Int64(Int32(truncatingIfNeeded: v))
+            default: signed = Int64(bitPattern: v)
+            }
+            return formatInt64(signed)
+        }
+    }
+
+    /// A listpack's entries, integers as decimal strings.
+    static func listpack(_ b: [UInt8]) throws(RDBError) -> [[UInt8]] {
+        guard b.count >= 7 else { throw RDBError("Listpack integrity check failed") }
+        var out: [[UInt8]] = []
+        var p = 6
+        func sint(_ v: UInt64, bits: Int) -> Int64 {
+            let shift = UInt64(64 - bits)
+            return Int64(bitPattern: v << shift) >> Int64(shift)
+        }
+        func le(_ at: Int, _ n: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for k in 0..<n { v |= UInt64(b[at + k]) << (8 * UInt64(k)) }
+            return v
+        }
+        while p < b.count {
+            let e = b[p]
+            if e == 0xFF { return out }
+            var size: Int
+            if e & 0x80 == 0 {
+                out.append(formatInt64(Int64(e)))
+                size = 1
+            } else if e & 0xC0 == 0x80 {
+                let n = Int(e & 0x3f)
+                guard p + 1 + n <= b.count else { break }
+                out.append(Array(b[(p + 1)..<(p + 1 + n)]))
+                size = 1 + n
+            } else if e & 0xE0 == 0xC0 {
+                guard p + 1 < b.count else { break }
+                out.append(formatInt64(sint(UInt64(e & 0x1f) << 8 | UInt64(b[p + 1]), bits: 13)))
+                size = 2
+            } else if e & 0xF0 == 0xE0 {
+                guard p + 1 < b.count else { break }
+                let n = Int(e & 0x0f) << 8 | Int(b[p + 1])
+                guard p + 2 + n <= b.count else { break }
+                out.append(Array(b[(p + 2)..<(p + 2 + n)]))
+                size = 2 + n
+            } else {
+                switch e {
+                case 0xF0:
+                    guard p + 5 <= b.count else { throw RDBError("Listpack integrity check failed") }
+                    let n = Int(le(p + 1, 4))
+                    guard p + 5 + n <= b.count else { throw RDBError("Listpack integrity check failed") }
+                    out.append(Array(b[(p + 5)..<(p + 5 + n)]))
+                    size = 5 + n
+                case 0xF1, 0xF2, 0xF3, 0xF4:
+                    let n = [0xF1: 2, 0xF2: 3, 0xF3: 4, 0xF4: 8][Int(e)]!
+                    guard p + 1 + n <= b.count else { throw RDBError("Listpack integrity check failed") }
+                    out.append(formatInt64(sint(le(p + 1, n), bits: n * 8)))
+                    size = 1 + n
+                default:
+                    throw RDBError("Listpack integrity check failed")
+                }
+            }
+            let backlen = size < 128 ? 1 : size < 16383 ? 2 : size < 2_097_151 ? 3 : size < 268_435_455 ? 4 : 5
+            p += size + backlen
+        }
+        throw RDBError("Listpack integrity check failed")
+    }
+
+    /// A ziplist's entries (RDB files of Redis 6 and older), integers as decimal strings.
+    static func ziplist(_ b: [UInt8]) throws(RDBError) -> [[UInt8]] {
+        guard b.count >= 11 else { throw RDBError("Ziplist integrity check failed") }
+        var out: [[UInt8]] = []
+        var p = 10
+        func le(_ at: Int, _ n: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for k in 0..<n { v |= UInt64(b[at + k]) << (8 * UInt64(k)) }
+            return v
+        }
+        while p < b.count {
+            if b[p] == 0xFF { return out }
+            p += b[p] == 0xFE ? 5 : 1
+            guard p < b.count else { break }
+            let e = b[p]
+            switch e >> 6 {
+            case 0:
+                let n = Int(e & 0x3f)
+                guard p + 1 + n <= b.count else { throw RDBError("Ziplist integrity check failed") }
+                out.append(Array(b[(p + 1)..<(p + 1 + n)]))
+                p += 1 + n
+            case 1:
+                guard p + 1 < b.count else { throw RDBError("Ziplist integrity check failed") }
+                let n = Int(e & 0x3f) << 8 | Int(b[p + 1])
+                guard p + 2 + n <= b.count else { throw RDBError("Ziplist integrity check failed") }
+                out.append(Array(b[(p + 2)..<(p + 2 + n)]))
+                p += 2 + n
+            case 2:
+                guard p + 5 <= b.count else { throw RDBError("Ziplist integrity check failed") }
+                var n = 0
+                for k in 1...4 { n = n << 8 | Int(b[p + k]) }
+                guard p + 5 + n <= b.count else { throw RDBError("Ziplist integrity check failed") }
+                out.append(Array(b[(p + 5)..<(p + 5 + n)]))
+                p += 5 + n
+            default:
+                let v: Int64
+                var size = 1
+                switch e {
+                case 0xC0:
+                    v = Int64(Int16(truncatingIfNeeded: le(p + 1, 2)))
+                    size = 3
+                case 0xD0:
+                    v = Int64(Int32(truncatingIfNeeded: le(p + 1, 4)))
+                    size = 5
+                case 0xE0:
+                    v = Int64(bitPattern: le(p + 1, 8))
+                    size = 9
+                case 0xF0:
+                    v = Int64(bitPattern: le(p + 1, 3) << 40) >> 40
+                    size = 4
+                case 0xFE:
+                    v = Int64(Int8(bitPattern: b[p + 1]))
+                    size = 2
+                default:
+                    guard e >= 0xF1 && e <= 0xFD else { throw RDBError("Ziplist integrity check failed") }
+                    v = Int64(e & 0x0f) - 1
+                }
+                guard p + size <= b.count else { throw RDBError("Ziplist integrity check failed") }
+                out.append(formatInt64(v))
+                p += size
+            }
+        }
+        throw RDBError("Ziplist integrity check failed")
+    }
+}
