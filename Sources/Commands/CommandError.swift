@@ -199,6 +199,12 @@ extension CommandError {
         CommandError("ERR No samples available for event '\(event)'")
     }
     public static let saveFailed = CommandError("ERR")
+    public static let busyKey = CommandError("BUSYKEY Target key name already exists.")
+    public static let restoreTTL = CommandError("ERR Invalid TTL value, must be >= 0")
+    public static let restoreIdletime = CommandError("ERR Invalid IDLETIME value, must be >= 0")
+    public static let restoreFreq = CommandError("ERR Invalid FREQ value, must be >= 0 and <= 255")
+    public static let dumpPayload = CommandError("ERR DUMP payload version or checksum are wrong")
+    public static let badDataFormat = CommandError("ERR Bad data format")
     public static let shutdownFailed = CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     public static let weightNotFloat = CommandError("ERR weight value is not a float")
     public static func atLeastOneKey(_ command: String) -> CommandError {

@@ -119,6 +119,7 @@ extension CommandContext {
         t["zrangestore"] = one("zrangestore", .zset)
         t["geoadd"] = one("zadd", .zset)
         t["getdel"] = []
+        t["restore"] = one("restore", .generic)
         t["geosearchstore"] = one("geosearchstore", .zset)
         t["pfadd"] = one("pfadd", .string)
         t["pfmerge"] = one("pfadd", .string)

@@ -146,45 +146,59 @@ public struct RDBWriter {
         string(Array(value.utf8))
     }
 
-    /// One value with its type byte.
-    mutating func value(key: [UInt8], _ v: Value) {
+    /// The RDB type byte a value is written with.
+    static func typeByte(_ v: Value) -> UInt8 {
         switch v {
-        case .string(let b), .rawString(let b):
-            byte(RDBType.string)
-            string(key)
-            string(b)
-        case .int(let n):
-            byte(RDBType.string)
-            string(key)
-            string(formatInt64(n))
+        case .string, .rawString, .int: return RDBType.string
+        case .list: return RDBType.list
+        case .set: return RDBType.set
+        case .zset: return RDBType.zset2
+        case .hash: return RDBType.hash
+        }
+    }
+
+    /// A value's serialization, after its type byte (and key).
+    mutating func body(_ v: Value) {
+        switch v {
+        case .string(let b), .rawString(let b): string(b)
+        case .int(let n): string(formatInt64(n))
         case .list(let l):
-            byte(RDBType.list)
-            string(key)
             length(l.count)
             for item in l.items { string(item) }
         case .set(let s):
-            byte(RDBType.set)
-            string(key)
             length(s.count)
             for m in s.allMembers { string(m) }
         case .zset(let z):
-            byte(RDBType.zset2)
-            string(key)
             length(z.count)
             for e in z.entries {
                 string(e.member)
                 littleEndian(e.score.bitPattern)
             }
         case .hash(let h):
-            byte(RDBType.hash)
-            string(key)
             length(h.count)
             h.forEach { f, v in
                 string(f)
                 string(v)
             }
         }
+    }
+
+    /// One key with its type byte.
+    mutating func value(key: [UInt8], _ v: Value) {
+        byte(Self.typeByte(v))
+        string(key)
+        body(v)
         drain()
+    }
+
+    /// DUMP's payload: type, value, RDB version (2 bytes) and CRC-64 (8 bytes), little-endian.
+    public static func dumpPayload(_ v: Value, compress: Bool = true) -> [UInt8] {
+        var w = RDBWriter(compress: compress)
+        w.byte(typeByte(v))
+        w.body(v)
+        w.littleEndian(UInt16(10))
+        w.littleEndian(CRC64.checksum(w.buffer))
+        return w.buffer
     }
 
     /// The whole file: header, AUX fields, every database, EOF and checksum.
@@ -402,6 +416,30 @@ public struct RDBReader {
             }
             keyspace.databases[db].table.insertNew(key, value: value, expireAt: expireAt)
             loaded += 1
+        }
+    }
+
+    /// RESTORE's payload back to a value; nil when its version or checksum is wrong (or
+    /// it is too short), an error when the data inside is bad.
+    public static func restorePayload(_ payload: [UInt8], limits: SetValue.Limits = SetValue.Limits()) -> Result<
+        Value, RDBError
+    >? {
+        guard payload.count >= 10 else { return nil }
+        let footer = payload.count - 10
+        let version = Int(payload[footer]) | Int(payload[footer + 1]) << 8
+        guard version <= 12 else { return nil }
+        var crc: UInt64 = 0
+        for i in 0..<8 { crc |= UInt64(payload[footer + 2 + i]) << (8 * UInt64(i)) }
+        let computed = payload[0..<(footer + 2)].withUnsafeBytes { CRC64.update(0, $0) }
+        guard crc == 0 || crc == computed else { return nil }
+        var reader = RDBReader(Array(payload[0..<footer]))
+        do throws(RDBError) {
+            let type = try reader.byte()
+            let value = try reader.object(type, limits: limits)
+            guard reader.pos == footer else { throw RDBError("Bad data format") }
+            return .success(value)
+        } catch {
+            return .failure(error)
         }
     }
 

@@ -142,3 +142,39 @@ def test_corrupt_rdb_is_refused(tmp_path):
                        timeout=20)
     assert p.returncode != 0
     assert "loading the DB" in p.stdout + p.stderr
+
+
+def test_dump_restore_cross_servers(shared_swiftlet, reference_redis):
+    """DUMP payloads travel both ways (Redis's listpack/intset payloads into Swiftlet, our
+    plain ones into Redis), and RESTORE's errors are Redis's."""
+    r, s = reference_redis.client(), shared_swiftlet.client()
+    for src, dst in ((r, s), (s, r)):
+        build(src)
+        dst.flushall()
+        expected = snapshot(src)
+        for (db, key), _ in expected.items():
+            src.execute_command("SELECT", db)
+            dst.execute_command("SELECT", db)
+            payload = src.dump(key)
+            ttl = src.pttl(key)
+            dst.restore(key, max(ttl, 0), payload)
+        src.execute_command("SELECT", 0)
+        dst.execute_command("SELECT", 0)
+        assert snapshot(dst) == expected
+    for c in (r, s):
+        c.set("busy", "1")
+    payload = r.dump("busy")
+    cmds = [
+        ["RESTORE", "busy", "0", payload], ["RESTORE", "busy", "0", payload, "REPLACE"], ["GET", "busy"],
+        ["RESTORE", "n1", "-1", payload], ["RESTORE", "n2", "0", b"garbage-payload"], ["RESTORE", "n3", "0", payload, "FOO"],
+        ["RESTORE", "n4", "0", payload, "IDLETIME", "-1"], ["RESTORE", "n5", "0", payload, "FREQ", "300"],
+        ["RESTORE", "n6", "1", payload, "ABSTTL"], ["EXISTS", "n6"], ["RESTORE", "n7", "100000", payload], ["PTTL", "n7"],
+        ["DUMP", "nokey"],
+    ]
+    raw_r, raw_s = reference_redis.raw(), shared_swiftlet.raw()
+    for cmd in cmds:
+        a, b = raw_r.command(*cmd), raw_s.command(*cmd)
+        if cmd[0] == "PTTL":
+            assert 99000 < int(a[1:-2]) <= 100000 and 99000 < int(b[1:-2]) <= 100000
+        else:
+            assert a == b, cmd

@@ -104,6 +104,60 @@ enum PersistenceCommands {
         return .simple("Background saving started")
     }
 
+    /// DUMP key
+    static func dump(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let slot = ctx.lookupRead(1) else { return .null }
+        return .bulk(RDBWriter.dumpPayload(ctx.db.table[slot].value, compress: ctx.config.bool("rdbcompression")))
+    }
+
+    /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+    static func restore(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var replace = false
+        var absttl = false
+        var idle: Int64 = -1
+        var freq: Int64 = -1
+        var j = 4
+        while j < ctx.argc {
+            let more = j + 1 < ctx.argc
+            if ctx.argIs(j, "replace") {
+                replace = true
+            } else if ctx.argIs(j, "absttl") {
+                absttl = true
+            } else if ctx.argIs(j, "idletime") && more && freq == -1 {
+                idle = try ctx.int64(j + 1)
+                if idle < 0 { throw .restoreIdletime }
+                j += 1
+            } else if ctx.argIs(j, "freq") && more && idle == -1 {
+                freq = try ctx.int64(j + 1)
+                if freq < 0 || freq > 255 { throw .restoreFreq }
+                j += 1
+            } else {
+                throw .syntax
+            }
+            j += 1
+        }
+        if !replace && ctx.lookupWrite(1) != nil { throw .busyKey }
+        var ttl = try ctx.int64(2)
+        if ttl < 0 { throw .restoreTTL }
+        let limits = SetValue.Limits(
+            intsetEntries: Int(ctx.config.limits.setMaxIntsetEntries),
+            listpackEntries: Int(ctx.config.limits.setMaxListpackEntries),
+            listpackValue: Int(ctx.config.limits.setMaxListpackValue))
+        guard let result = RDBReader.restorePayload(ctx.argBytes(3), limits: limits) else { throw .dumpPayload }
+        guard case .success(let value) = result else { throw .badDataFormat }
+        let deleted = replace && ctx.db.delete(ctx.arg(1), now: ctx.now)
+        if ttl != 0 && !absttl { ttl += ctx.now }
+        if ttl != 0 && ttl <= ctx.now {
+            if deleted { ctx.markDirty() }
+            return .ok
+        }
+        let slot = ctx.db.table.insertNew(ctx.argBytes(1), value: value, expireAt: ttl != 0 ? ttl : KeyEntry.noExpiry)
+        if idle >= 0 { ctx.db.table[slot].lru = UInt32(truncatingIfNeeded: max(0, ctx.now / 1000 - idle)) }
+        ctx.markDirty()
+        ctx.signalReady(1)
+        return .ok
+    }
+
     /// LASTSAVE
     static func lastsave(_ ctx: CommandContext) throws(CommandError) -> Reply {
         .integer(ctx.server.lastSaveTime)
@@ -115,5 +169,7 @@ extension CommandTable {
         ("save", PersistenceCommands.save),
         ("bgsave", PersistenceCommands.bgsave),
         ("lastsave", PersistenceCommands.lastsave),
+        ("dump", PersistenceCommands.dump),
+        ("restore", PersistenceCommands.restore),
     ]
 }
