@@ -59,6 +59,9 @@ public struct RDBWriter {
     var crc: UInt64 = 0
     public private(set) var written = 0
     public private(set) var failure: Int32 = 0
+    /// LZF's hash table, reused for every string.
+    var lzfTable: [Int32] = []
+    var lzfOutput: [UInt8] = []
 
     /// `fd` -1 keeps everything in memory (`bytes`).
     public init(fd: Int32 = -1, compress: Bool = true) {
@@ -116,11 +119,14 @@ public struct RDBWriter {
             integer(v)
             return
         }
-        if compress && s.count > 20, let packed = LZF.compress(Array(s)) {
+        if compress && s.count > 20,
+            let packed = s.withContiguousStorageIfAvailable({ LZF.compress($0, table: &lzfTable, output: &lzfOutput) })
+                ?? nil
+        {
             byte(0xC3)
-            length(packed.count)
+            length(packed)
             length(s.count)
-            buffer.append(contentsOf: packed)
+            buffer.append(contentsOf: lzfOutput[0..<packed])
             return
         }
         length(s.count)
@@ -161,7 +167,8 @@ public struct RDBWriter {
     mutating func body(_ v: Value) {
         switch v {
         case .string(let b), .rawString(let b): string(b)
-        case .int(let n): string(formatInt64(n))
+        case .int(let n):
+            if n >= Int64(Int32.min) && n <= Int64(Int32.max) { integer(n) } else { string(formatInt64(n)) }
         case .list(let l):
             length(l.count)
             for item in l.items { string(item) }
