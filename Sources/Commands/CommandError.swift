@@ -199,6 +199,15 @@ extension CommandError {
         CommandError("ERR No samples available for event '\(event)'")
     }
     public static let saveFailed = CommandError("ERR")
+    public static func reloadSave(_ why: String) -> CommandError {
+        CommandError("ERR Error trying to save the DB: \(why)")
+    }
+    public static func reloadLoad(_ why: String) -> CommandError {
+        CommandError("ERR Error trying to load the RDB dump: \(why)")
+    }
+    public static let misconf = CommandError(
+        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
+    )
     public static let busyKey = CommandError("BUSYKEY Target key name already exists.")
     public static let restoreTTL = CommandError("ERR Invalid TTL value, must be >= 0")
     public static let restoreIdletime = CommandError("ERR Invalid IDLETIME value, must be >= 0")

@@ -222,6 +222,12 @@ extension CommandContext {
         if session.inPubSubMode && !session.resp3 && !(command.parent ?? command).allowedWhileSubscribed {
             return reject(.subscribedContext(command.fullName), command)
         }
+        // stop-writes-on-bgsave-error: after a failed save, writes are refused until one works.
+        if !server.lastSaveOK && command.flags.contains(.write) && config.bool("stop-writes-on-bgsave-error")
+            && !config.savePoints.isEmpty
+        {
+            return reject(.misconf, command)
+        }
         let queuing = session.inMulti && !(command.parent ?? command).controlsTransaction
         if queuing && command.flags.contains(.noMulti) {
             return reject(.notAllowedInMulti, command)

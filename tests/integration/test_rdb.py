@@ -178,3 +178,29 @@ def test_dump_restore_cross_servers(shared_swiftlet, reference_redis):
             assert 99000 < int(a[1:-2]) <= 100000 and 99000 < int(b[1:-2]) <= 100000
         else:
             assert a == b, cmd
+
+
+def test_debug_reload_and_misconf(tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    s = Server(SWIFTLET, ["--save", "3600 1", "--enable-debug-command", "yes"], workdir=str(d))
+    try:
+        r = s.client()
+        r.hset("h", mapping={"a": "1"})
+        r.zadd("z", {"m": 2})
+        assert r.execute_command("DEBUG", "RELOAD") == b"OK"
+        assert r.hgetall("h") == {b"a": b"1"} and r.zscore("z", "m") == 2.0
+        # The directory vanishes: the next save fails and writes are refused until one works.
+        shutil.rmtree(d)
+        with pytest.raises(Exception):
+            r.save()
+        assert r.info("persistence")["rdb_last_bgsave_status"] == "err"
+        with pytest.raises(Exception, match="MISCONF"):
+            r.set("k", "v")
+        assert r.hgetall("h") == {b"a": b"1"}  # reads still work
+        d.mkdir()
+        r.config_set("dir", str(d))  # the old working directory is gone for good
+        assert r.save()
+        assert r.set("k", "v")
+    finally:
+        s.stop()

@@ -14,13 +14,15 @@ import RESP
 /// leaves a half-written dump. (Snapshots are written on the event loop for now: BGSAVE
 /// answers as Redis does but does not yet run beside commands.)
 extension ServerState {
-    public var rdbPath: String { config["dir"] + "/" + config["dbfilename"] }
+    /// `dbfilename`, relative to `dir` — the working directory, which `dir` sets — as
+    /// Redis opens it.
+    public var rdbPath: String { config["dbfilename"] }
 
     /// Writes the dataset to `dbfilename`; nil on success, else why it failed.
     @discardableResult
     public func saveRDB() -> String? {
         let dir = config["dir"]
-        let tmp = dir + "/temp-\(getpid()).rdb"
+        let tmp = "temp-\(getpid()).rdb"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
@@ -38,7 +40,7 @@ extension ServerState {
             lastSaveOK = false
             return "Write error saving DB on disk: \(String(cString: strerror(failure)))"
         }
-        let dirFD = open(dir, O_RDONLY)
+        let dirFD = open(".", O_RDONLY)
         if dirFD >= 0 {
             fsync(dirFD)
             close(dirFD)

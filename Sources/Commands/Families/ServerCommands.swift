@@ -296,6 +296,17 @@ enum ServerCommands {
             )
         } else if ctx.argIs(1, "log") && ctx.argc == 3 {
             return .ok
+        } else if ctx.argIs(1, "reload") {
+            // Save, empty the keyspace, load the file back: what a restart would see.
+            if let failure = ctx.server.saveRDB() { throw .reloadSave(failure) }
+            for i in ctx.keyspace.databases.indices { ctx.keyspace.databases[i].removeAll() }
+            do {
+                _ = try ctx.server.loadRDB()
+            } catch {
+                throw .reloadLoad("\(error)")
+            }
+            ctx.server.persistenceLog?("DB reloaded by DEBUG RELOAD")
+            return .ok
         } else if ctx.argIs(1, "help") {
             return helpReply(
                 "DEBUG",
