@@ -199,6 +199,10 @@ extension CommandError {
         CommandError("ERR No samples available for event '\(event)'")
     }
     public static let saveFailed = CommandError("ERR")
+    public static let backgroundSaveInProgress = CommandError("ERR Background save already in progress")
+    public static func backgroundSaveStart(_ why: String) -> CommandError {
+        CommandError("ERR Background save failed to start: \(why)")
+    }
     public static func reloadSave(_ why: String) -> CommandError {
         CommandError("ERR Error trying to save the DB: \(why)")
     }

@@ -252,6 +252,9 @@ extension CommandContext {
             return Dispatched(reply: Self.queuedReply)
         }
         self.command = command
+        if server.backgroundSave != nil && command.flags.contains(.write) {
+            server.preserveForBackgroundSave(self, command)
+        }
         let dirtyBefore = server.dirty
         let notifying = !config.limits.keyspaceEvents.isEmpty
         if (notifying || server.trackingClients > 0) != server.expiryLogging { server.updateExpiryLogging() }

@@ -167,6 +167,15 @@ public final class ServerState {
     public var dirty = 0
     public var lastSaveTime: Int64 = 0
     public var lastSaveOK = true
+    /// The background save in progress, and the runtime's hook that keeps it stepping.
+    public internal(set) var backgroundSave: BackgroundSave?
+    public var backgroundSaveHook: (() -> Void)?
+    /// Runs a background save's file sync elsewhere and reports back on the loop.
+    public var backgroundSync: ((@escaping () -> Int32, @escaping (Int32) -> Void) -> Void)?
+    var backgroundSaveStarted: Int64 = 0
+    public var lastBackgroundSaveSeconds = -1
+    /// BGSAVE SCHEDULE while one runs: another starts when it ends.
+    public var backgroundSaveScheduled = false
     /// Where snapshot messages go (the server log).
     public var persistenceLog: ((String) -> Void)?
     public let startTime: Int64

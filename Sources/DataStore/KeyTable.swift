@@ -68,6 +68,9 @@ public struct KeyEntry {
     public var lru: UInt32
 
     public static let noExpiry: Int64 = -1
+
+    /// Whether this slot holds a key (free slots wait on the free list).
+    public var isLive: Bool { volatileIndex != -2 }
 }
 
 /// A chained hash table over an array of slots, with power-of-two bucket counts. It is

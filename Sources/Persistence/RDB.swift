@@ -208,28 +208,36 @@ public struct RDBWriter {
         return w.buffer
     }
 
-    /// The whole file: header, AUX fields, every database, EOF and checksum.
-    public mutating func dataset(_ keyspace: Keyspace, now: Int64, aux extra: [(String, String)] = []) {
+    /// The file's start: signature and AUX fields.
+    public mutating func header(now: Int64, aux extra: [(String, String)] = []) {
         buffer.append(contentsOf: Array("REDIS0010".utf8))
         aux("redis-ver", "7.4.0")
         aux("redis-bits", "64")
         aux("ctime", String(now / 1000))
         for (k, v) in extra { aux(k, v) }
-        for (index, db) in keyspace.databases.enumerated() where db.count > 0 {
-            byte(RDBOpcode.selectDB)
-            length(index)
+    }
+
+    public mutating func selectDB(_ index: Int, size: Int? = nil, expires: Int = 0) {
+        byte(RDBOpcode.selectDB)
+        length(index)
+        if let size {
             byte(RDBOpcode.resizeDB)
-            length(db.count)
-            length(db.volatileCount)
-            db.table.forEach { entry in
-                if entry.expireAt != KeyEntry.noExpiry {
-                    if entry.expireAt < now { return }
-                    byte(RDBOpcode.expireTimeMs)
-                    littleEndian(entry.expireAt)
-                }
-                value(key: entry.key, entry.value)
-            }
+            length(size)
+            length(expires)
         }
+    }
+
+    /// One key, with its expiry when it has one.
+    public mutating func entry(key: [UInt8], value: Value, expireAt: Int64) {
+        if expireAt != KeyEntry.noExpiry {
+            byte(RDBOpcode.expireTimeMs)
+            littleEndian(expireAt)
+        }
+        self.value(key: key, value)
+    }
+
+    /// EOF and the checksum; everything is on its way to the file descriptor after this.
+    public mutating func finish() {
         byte(RDBOpcode.eof)
         if fd >= 0 {
             drain(force: true)
@@ -238,6 +246,19 @@ public struct RDBWriter {
         }
         littleEndian(crc)
         if fd >= 0 { drain(force: true) }
+    }
+
+    /// The whole file: header, AUX fields, every database, EOF and checksum.
+    public mutating func dataset(_ keyspace: Keyspace, now: Int64, aux extra: [(String, String)] = []) {
+        header(now: now, aux: extra)
+        for (index, db) in keyspace.databases.enumerated() where db.count > 0 {
+            selectDB(index, size: db.count, expires: db.volatileCount)
+            db.table.forEach { e in
+                if e.expireAt != KeyEntry.noExpiry && e.expireAt < now { return }
+                entry(key: e.key, value: e.value, expireAt: e.expireAt)
+            }
+        }
+        finish()
     }
 }
 

@@ -1,5 +1,6 @@
 import Commands
 import DataStore
+import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -61,6 +62,17 @@ public final class ServerRuntime: @unchecked Sendable {
             return nil
         }
         state.persistenceLog = { [unowned self] message in self.log.notice("\(message)") }
+        state.backgroundSaveHook = { [unowned self] in self.scheduleBackgroundSaveStep() }
+        // The snapshot's fsync and rename run off the loop, as Redis's happen in its child.
+        state.backgroundSync = { [unowned self] work, report in
+            // The work touches only the snapshot's own file; the report runs on the loop.
+            nonisolated(unsafe) let work = work
+            nonisolated(unsafe) let report = report
+            DispatchQueue.global().async {
+                let failure = work()
+                self.loop.execute { report(failure) }
+            }
+        }
         state.sleepHook = { seconds in
             if seconds > 0 { usleep(UInt32(min(seconds, 4000) * 1_000_000)) }
         }
@@ -181,9 +193,18 @@ public final class ServerRuntime: @unchecked Sendable {
 
     var cronLoops = 0
 
+    /// Steps of a background save, about 2 ms each, with the loop free in between so that
+    /// commands keep running.
+    func scheduleBackgroundSaveStep() {
+        loop.scheduleTask(in: .microseconds(200)) { [unowned self] in
+            if !self.state.stepBackgroundSave(budget: 2000) { self.scheduleBackgroundSaveStep() }
+        }
+    }
+
     /// The save at shutdown: when asked (SHUTDOWN SAVE) or when save points exist, unless
     /// NOSAVE. Returns false when it was needed and failed.
     func finalSave(save: Bool?) -> Bool {
+        state.finishBackgroundSave()
         let wanted = save ?? !state.config.savePoints.isEmpty
         guard wanted else { return true }
         log.notice("Saving the final RDB snapshot before exiting.")
@@ -211,9 +232,19 @@ public final class ServerRuntime: @unchecked Sendable {
 
     func cron(hz: Int) {
         cronLoops += 1
-        if cronLoops % hz == 0, let point = state.savePointReached() {
-            log.notice("\(point.changes) changes in \(point.seconds) seconds. Saving...")
-            if let failure = state.saveRDB() { log.warning("\(failure)") } else { log.notice("DB saved on disk") }
+        if cronLoops % hz == 0 && state.backgroundSave == nil {
+            if state.backgroundSaveScheduled {
+                state.backgroundSaveScheduled = false
+                if state.startBackgroundSave() { log.notice("Background saving started") }
+            } else if let point = state.savePointReached() {
+                log.notice("\(point.changes) changes in \(point.seconds) seconds. Saving...")
+                if state.startBackgroundSave() {
+                    log.notice("Background saving started")
+                } else {
+                    state.lastSaveOK = false
+                    log.warning("Can't save in background: \(String(cString: strerror(errno)))")
+                }
+            }
         }
         if state.activeExpireEnabled { activeExpireCycle(hz: hz) }
         if cronLoops % hz == 0 { clientsTimeoutCheck() }

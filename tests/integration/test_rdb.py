@@ -123,6 +123,9 @@ def test_save_points_shutdown_and_restart(tmp_path):
         assert r2.lastsave() >= t0
         r2.set("more", "x")
         assert r2.bgsave()
+        deadline = time.time() + 10
+        while r2.info("persistence")["rdb_bgsave_in_progress"] == 1 and time.time() < deadline:
+            time.sleep(0.02)
         assert r2.info("persistence")["rdb_changes_since_last_save"] == 0
     finally:
         s2.stop()
@@ -204,3 +207,53 @@ def test_debug_reload_and_misconf(tmp_path):
         assert r.set("k", "v")
     finally:
         s.stop()
+
+
+def test_bgsave_is_a_point_in_time_snapshot(tmp_path):
+    """BGSAVE runs beside commands (no fork) yet writes the dataset as it was when it
+    started: writes made while it runs — overwrites, deletes, new keys, pushes, renames,
+    moves, a hash growing — are not in the file. The file loads in redis-server."""
+    d = tmp_path / "bg"
+    d.mkdir()
+    s = Server(SWIFTLET, [], workdir=str(d))
+    try:
+        r = s.client()
+        pipe = r.pipeline(transaction=False)
+        for i in range(150000):
+            pipe.set(f"k:{i}", f"v{i}")
+        for i in range(200):
+            pipe.rpush(f"l:{i}", "a", "b")
+            pipe.hset(f"h:{i}", mapping={"f": "1"})
+        pipe.execute()
+        # BGSAVE and the writes arrive in one read: they all run before the first step.
+        pipe = r.pipeline(transaction=False)
+        pipe.bgsave()
+        for i in range(0, 150000, 1000):
+            pipe.set(f"k:{i}", "changed")
+            pipe.delete(f"k:{i + 1}")
+            pipe.set(f"new:{i}", "x")
+        pipe.rpush("l:1", "c")
+        pipe.hset("h:1", "g", "2")
+        pipe.rename("l:2", "renamed")
+        pipe.move("h:3", 2)
+        pipe.execute()
+        # More writes while it is part-way through.
+        for i in range(150000 - 1, 100000, -997):
+            r.set(f"k:{i}", "late")
+        deadline = time.time() + 30
+        while r.info("persistence")["rdb_bgsave_in_progress"] == 1 and time.time() < deadline:
+            time.sleep(0.05)
+        assert r.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    finally:
+        s.stop()
+    redis = Server(REDIS_SERVER, [], workdir=str(d))
+    try:
+        c = redis.client()
+        assert c.dbsize() == 150400
+        assert c.get("k:0") == b"v0" and c.get("k:1") == b"v1" and c.get("new:0") is None
+        assert c.get(f"k:{150000 - 1}") == f"v{150000 - 1}".encode()
+        assert c.lrange("l:1", 0, -1) == [b"a", b"b"] and c.hgetall("h:1") == {b"f": b"1"}
+        assert c.exists("l:2") == 1 and c.exists("renamed") == 0 and c.exists("h:3") == 1
+        assert sum(1 for _ in c.scan_iter("k:*", count=10000)) == 150000
+    finally:
+        redis.stop()

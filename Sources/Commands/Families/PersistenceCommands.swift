@@ -86,6 +86,7 @@ extension ServerState {
 enum PersistenceCommands {
     /// SAVE
     static func save(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.server.backgroundSave != nil { throw .backgroundSaveInProgress }
         if let failure = ctx.server.saveRDB() {
             ctx.server.persistenceLog?(failure)
             throw .saveFailed
@@ -94,15 +95,21 @@ enum PersistenceCommands {
         return .ok
     }
 
-    /// BGSAVE [SCHEDULE]
+    /// BGSAVE [SCHEDULE]: the snapshot is written in steps between commands (no fork).
     static func bgsave(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc > 2 || (ctx.argc == 2 && !ctx.argIs(1, "schedule")) { throw .syntax }
-        ctx.server.persistenceLog?("Background saving started")
-        if let failure = ctx.server.saveRDB() {
-            ctx.server.persistenceLog?(failure)
-        } else {
-            ctx.server.persistenceLog?("Background saving terminated with success")
+        if ctx.server.backgroundSave != nil {
+            if ctx.argc == 2 {
+                ctx.server.backgroundSaveScheduled = true
+                return .simple("Background saving scheduled")
+            }
+            throw .backgroundSaveInProgress
         }
+        guard ctx.server.startBackgroundSave() else {
+            ctx.server.lastSaveOK = false
+            throw .backgroundSaveStart(String(cString: strerror(errno)))
+        }
+        ctx.server.persistenceLog?("Background saving started")
         return .simple("Background saving started")
     }
 

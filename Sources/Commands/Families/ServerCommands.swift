@@ -298,6 +298,7 @@ enum ServerCommands {
             return .ok
         } else if ctx.argIs(1, "reload") {
             // Save, empty the keyspace, load the file back: what a restart would see.
+            ctx.server.finishBackgroundSave()
             if let failure = ctx.server.saveRDB() { throw .reloadSave(failure) }
             for i in ctx.keyspace.databases.indices { ctx.keyspace.databases[i].removeAll() }
             do {
