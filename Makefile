@@ -17,6 +17,7 @@ run: release
 
 release:
 	swift build -c release --product swiftlet-server
+	swift build -c release --product swiftlet-check-rdb
 
 debug:
 	swift build

@@ -9,7 +9,8 @@ let package = Package(
     name: "Swiftlet",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "swiftlet-server", targets: ["swiftlet-server"])
+        .executable(name: "swiftlet-server", targets: ["swiftlet-server"]),
+        .executable(name: "swiftlet-check-rdb", targets: ["swiftlet-check-rdb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -58,6 +59,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "swiftlet-check-rdb", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(name: "RESPTests", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .testTarget(name: "DataStoreTests", dependencies: ["DataStore"], swiftSettings: swiftSettings),
         .testTarget(

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SWIFTLET = os.path.join(ROOT, ".build", "release", "swiftlet-server")
+CHECK_RDB = os.path.join(ROOT, ".build", "release", "swiftlet-check-rdb")
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 

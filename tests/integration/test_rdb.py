@@ -257,3 +257,21 @@ def test_bgsave_is_a_point_in_time_snapshot(tmp_path):
         assert sum(1 for _ in c.scan_iter("k:*", count=10000)) == 150000
     finally:
         redis.stop()
+
+
+def test_check_rdb_tool(tmp_path):
+    from conftest import CHECK_RDB
+    d = tmp_path / "chk"
+    d.mkdir()
+    redis = Server(REDIS_SERVER, [], workdir=str(d))
+    try:
+        build(redis.client())
+        redis.client().save()
+    finally:
+        redis.stop()
+    ok = subprocess.run([CHECK_RDB, str(d / "dump.rdb")], capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and "RDB looks OK" in ok.stdout and "keys read" in ok.stdout
+    data = bytearray((d / "dump.rdb").read_bytes())
+    (d / "short.rdb").write_bytes(bytes(data[: len(data) // 2]))
+    bad = subprocess.run([CHECK_RDB, str(d / "short.rdb")], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1 and "RDB ERROR DETECTED" in bad.stdout
