@@ -32,6 +32,8 @@ public final class BackgroundSave {
     var written: Set<DBKey> = []
     var absent: Set<DBKey> = []
     public private(set) var keys = 0
+    /// Keys in the dataset when the snapshot started (INFO current_save_keys_total).
+    public let totalKeys: Int
     /// Every key is written; only the fsync and rename remain (off the loop).
     var completed = false
     /// The sync's outcome, handed across threads: `done` is signalled once it is known.
@@ -53,6 +55,7 @@ public final class BackgroundSave {
         guard fd >= 0 else { return nil }
         startTime = state.clock()
         dirtyAtStart = state.dirty
+        totalKeys = state.keyspace.keyCount
         writer = RDBWriter(fd: fd, compress: state.config.bool("rdbcompression"))
         writer.header(now: startTime, aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")])
     }
@@ -141,6 +144,11 @@ public final class BackgroundSave {
 }
 
 extension ServerState {
+    /// Seconds the running background save has taken so far (-1 when none runs).
+    public var currentBackgroundSaveSeconds: Int {
+        backgroundSave == nil ? -1 : Int((monotonicMicrosNow() - backgroundSaveStarted) / 1_000_000)
+    }
+
     /// Starts a background save; false when the file cannot be created.
     public func startBackgroundSave() -> Bool {
         guard backgroundSave == nil, let bg = BackgroundSave(state: self) else { return false }
