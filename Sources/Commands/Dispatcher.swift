@@ -267,7 +267,8 @@ extension CommandContext {
         if server.hasWatchers && command.flags.contains(.write) { touchWatchedKeysBeforeFlush(command) }
         let reply: Reply
         defer {
-            // Keys a write changed: transactions watching them will fail.
+            // After the command: its keyspace events, expiry events, tracking invalidations,
+            // and WATCH touches for the keys a write changed.
             if notifying && server.dirty != dirtyBefore && command.flags.contains(.write) {
                 notifyWrite(command, before: keysBefore)
             }
