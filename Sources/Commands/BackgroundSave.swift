@@ -121,20 +121,7 @@ public final class BackgroundSave {
     /// fsync, rename over `dbfilename`, fsync of the directory: the slow part, safe to run
     /// on another thread (it touches only the file).
     func sync(_ target: String) -> Int32 {
-        var failure = writer.failure
-        if failure == 0 && fsync(fd) != 0 { failure = errno }
-        close(fd)
-        if failure == 0 && rename(tempName, target) != 0 { failure = errno }
-        if failure != 0 {
-            unlink(tempName)
-            return failure
-        }
-        let dirFD = open(".", O_RDONLY)
-        if dirFD >= 0 {
-            fsync(dirFD)
-            close(dirFD)
-        }
-        return 0
+        SnapshotFile.commit(fd: fd, tempName: tempName, target: target, writeFailure: writer.failure)
     }
 
     func abandon() {

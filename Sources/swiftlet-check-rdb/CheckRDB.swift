@@ -19,20 +19,11 @@ struct CheckRDB {
         }
         let path = args[1]
         print("[offset 0] Checking RDB file \(path)")
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
+        guard let data = SnapshotFile.contents(of: path) else {
             print("--- RDB ERROR DETECTED ---")
             print("Cannot open file: \(String(cString: strerror(errno)))")
             exit(1)
         }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n <= 0 { break }
-            data.append(contentsOf: chunk[0..<n])
-        }
-        close(fd)
         var reader = RDBReader(data)
         // Every key, expired ones included: the check loads as of the epoch.
         let keyspace = Keyspace(databases: 1024)

@@ -31,19 +31,10 @@ extension ServerState {
         }
         var writer = RDBWriter(fd: fd, compress: config.bool("rdbcompression"))
         writer.dataset(keyspace, now: clock(), aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")])
-        var failure = writer.failure
-        if failure == 0 && fsync(fd) != 0 { failure = errno }
-        close(fd)
-        if failure == 0 && rename(tmp, rdbPath) != 0 { failure = errno }
+        let failure = SnapshotFile.commit(fd: fd, tempName: tmp, target: rdbPath, writeFailure: writer.failure)
         if failure != 0 {
-            unlink(tmp)
             lastSaveOK = false
             return "Write error saving DB on disk: \(String(cString: strerror(failure)))"
-        }
-        let dirFD = open(".", O_RDONLY)
-        if dirFD >= 0 {
-            fsync(dirFD)
-            close(dirFD)
         }
         dirty = 0
         lastSaveTime = clock() / 1000
@@ -53,17 +44,7 @@ extension ServerState {
 
     /// Loads `dbfilename` if it exists; nil when there is none.
     public func loadRDB() throws(RDBError) -> (loaded: Int, expired: Int)? {
-        let fd = open(rdbPath, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            data.append(contentsOf: chunk[0..<n])
-        }
+        guard let data = SnapshotFile.contents(of: rdbPath) else { return nil }
         var reader = RDBReader(data)
         let limits = SetValue.Limits(
             intsetEntries: Int(config.limits.setMaxIntsetEntries),
