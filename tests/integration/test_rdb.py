@@ -275,3 +275,26 @@ def test_check_rdb_tool(tmp_path):
     (d / "short.rdb").write_bytes(bytes(data[: len(data) // 2]))
     bad = subprocess.run([CHECK_RDB, str(d / "short.rdb")], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1 and "RDB ERROR DETECTED" in bad.stdout
+
+
+def test_kill_during_bgsave_keeps_previous_dump(tmp_path):
+    """kill -9 while a BGSAVE is being written leaves the previous dump.rdb whole: the new
+    one only ever replaces it by rename after an fsync."""
+    from conftest import CHECK_RDB
+    d = tmp_path / "kill"
+    d.mkdir()
+    s = Server(SWIFTLET, [], workdir=str(d))
+    r = s.client()
+    r.set("before", "1")
+    assert r.save()
+    saved = (d / "dump.rdb").read_bytes()
+    pipe = r.pipeline(transaction=False)
+    for i in range(300000):
+        pipe.set(f"k:{i}", "x" * 40)
+    pipe.execute()
+    r.bgsave()
+    s.proc.kill()  # SIGKILL mid-snapshot
+    s.proc.wait(10)
+    assert (d / "dump.rdb").read_bytes() == saved
+    ok = subprocess.run([CHECK_RDB, str(d / "dump.rdb")], capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and "1 keys read" in ok.stdout
