@@ -241,42 +241,27 @@ public enum Geohash {
         return UInt8(Swift.min(Swift.max(step, 1), 26))
     }
 
-    static func moveX(_ h: inout Bits, _ d: Int) {
+    /// geohash_move_x / geohash_move_y: one cell along the axis whose interleaved bits
+    /// `axis` selects (longitude 0xaaaa…, latitude 0x5555…), the other axis kept.
+    static func move(_ h: inout Bits, _ d: Int, axis: UInt64) {
         if d == 0 { return }
-        var x = h.bits & 0xaaaa_aaaa_aaaa_aaaa
-        let y = h.bits & 0x5555_5555_5555_5555
+        let other = ~axis
+        var a = h.bits & axis
         let shift = UInt64(64 - Int(h.step) * 2)
-        let zz: UInt64 = 0x5555_5555_5555_5555 >> shift
+        let zz = other >> shift
         if d > 0 {
-            x = x &+ (zz &+ 1)
+            a = a &+ (zz &+ 1)
         } else {
-            x = x | zz
-            x = x &- (zz &+ 1)
+            a = (a | zz) &- (zz &+ 1)
         }
-        x &= (0xaaaa_aaaa_aaaa_aaaa >> shift)
-        h.bits = x | y
-    }
-
-    static func moveY(_ h: inout Bits, _ d: Int) {
-        if d == 0 { return }
-        let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa
-        var y = h.bits & 0x5555_5555_5555_5555
-        let shift = UInt64(64 - Int(h.step) * 2)
-        let zz: UInt64 = 0xaaaa_aaaa_aaaa_aaaa >> shift
-        if d > 0 {
-            y = y &+ (zz &+ 1)
-        } else {
-            y = y | zz
-            y = y &- (zz &+ 1)
-        }
-        y &= (0x5555_5555_5555_5555 >> shift)
-        h.bits = x | y
+        a &= axis >> shift
+        h.bits = a | (h.bits & other)
     }
 
     static func moved(_ h: Bits, _ dx: Int, _ dy: Int) -> Bits {
         var n = h
-        moveX(&n, dx)
-        moveY(&n, dy)
+        move(&n, dx, axis: 0xaaaa_aaaa_aaaa_aaaa)
+        move(&n, dy, axis: 0x5555_5555_5555_5555)
         return n
     }
 

@@ -1,20 +1,3 @@
-/// A byte string as a dictionary key, hashed in one bulk call (an `[UInt8]` key would feed
-/// the hasher one byte at a time).
-public struct ByteKey: Hashable, Sendable {
-    public var bytes: [UInt8]
-
-    @inline(__always)
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    @inline(__always)
-    public static func == (a: ByteKey, b: ByteKey) -> Bool { a.bytes == b.bytes }
-
-    @inline(__always)
-    public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
-    }
-}
-
 /// A hash. Small hashes live packed in one buffer, as Redis's listpack (each field and
 /// value preceded by its length as a varint, in insertion order): a handful of bytes per
 /// field instead of two heap arrays. Past Redis's `hash-max-listpack-*` thresholds a hash

@@ -65,35 +65,9 @@ enum BlockingCommands {
     /// BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
     static func blmpop(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let deadline = try deadline(ctx, 1)
-        // LMPOP's parser, shifted by the timeout argument.
-        guard let numkeys = parseInt64(ctx.arg(2)), numkeys > 0 else { throw .numKeysNotPositive }
-        guard numkeys <= Int64(ctx.argc - 4) else { throw .syntax }
-        let whereIndex = 3 + Int(numkeys)
-        let from = try ListCommands.end(ctx, whereIndex)
-        var count = 1
-        var j = whereIndex + 1
-        while j < ctx.argc {
-            if ctx.argIs(j, "count") && j + 1 < ctx.argc && j == whereIndex + 1 {
-                guard let c = parseInt64(ctx.arg(j + 1)), c > 0 else { throw .countNotPositive }
-                count = Int(min(c, Int64(Int32.max)))
-                j += 2
-            } else {
-                throw .syntax
-            }
-        }
-        for k in 3..<whereIndex {
-            guard let slot = ctx.lookupWrite(k) else { continue }
-            let l = try ListCommands.list(ctx, slot)
-            guard l.count > 0 else { continue }
-            var items: [Reply] = []
-            for _ in 0..<min(count, l.count) {
-                if let item = ListCommands.pop(l, from) { items.append(.bulk(item)) }
-            }
-            ctx.markDirty()
-            ListCommands.deleteIfEmpty(ctx, k, l)
-            return .array([.bulk(ctx.argBytes(k)), .array(items)])
-        }
-        return block(ctx, keys: 3..<whereIndex, deadline: deadline, timeoutReply: .nullArray)
+        let (keys, from, count) = try ListCommands.mpopArguments(ctx, numkeysArg: 2)
+        if let popped = try ListCommands.mpop(ctx, keys: keys, from, count: count) { return popped }
+        return block(ctx, keys: keys, deadline: deadline, timeoutReply: .nullArray)
     }
 
     static func blockingZpop(_ ctx: CommandContext, max: Bool) throws(CommandError) -> Reply {

@@ -79,30 +79,9 @@ enum GeoCommands {
             let hash = Geohash.encodeWGS84(longitude: lon, latitude: lat)!
             scores.append(Double(Geohash.align52(hash)))
         }
-        var z = try SortedSetCommands.writeZset(ctx)
-        if z == nil {
-            if xx { return .zero }
-            let created = SortedSetValue()
-            ctx.db.table.insertNew(ctx.argBytes(1), value: .zset(created))
-            z = created
-        }
-        var added: Int64 = 0
-        var updated: Int64 = 0
-        for (k, i) in stride(from: j, to: ctx.argc, by: 3).enumerated() {
-            let member = ctx.argBytes(i + 2)
-            if let current = z!.scores[member] {
-                if nx || current == scores[k] { continue }
-                updated += 1
-            } else {
-                if xx { continue }
-                added += 1
-            }
-            SortedSetCommands.setScore(ctx, z!, member, scores[k])
-        }
-        if added + updated > 0 { ctx.markDirty(Int(added + updated)) }
-        if added > 0 { ctx.signalReady(1) }
-        SortedSetCommands.deleteIfEmpty(ctx, z!)
-        return .integer(ch ? added + updated : added)
+        let flags = SortedSetCommands.AddFlags(nx: nx, xx: xx, ch: ch)
+        return try SortedSetCommands.add(
+            ctx, flags, scores: scores, memberArgs: stride(from: j + 2, to: ctx.argc, by: 3))
     }
 
     /// GEOPOS key [member [member ...]]

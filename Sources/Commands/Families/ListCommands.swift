@@ -284,26 +284,27 @@ enum ListCommands {
 
     /// LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
     static func lmpop(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard let numkeys = parseInt64(ctx.arg(1)), numkeys > 0 else { throw .numKeysNotPositive }
-        guard numkeys <= Int64(ctx.argc - 3) else { throw .syntax }
-        let whereIndex = 2 + Int(numkeys)
-        let from = try end(ctx, whereIndex)
-        var count = 1
-        var j = whereIndex + 1
-        var sawCount = false
-        while j < ctx.argc {
-            if ctx.argIs(j, "count") && j + 1 < ctx.argc && !sawCount {
-                guard let c = parseInt64(ctx.arg(j + 1)), c > 0 else { throw .countNotPositive }
-                count = Int(min(c, Int64(Int32.max)))
-                sawCount = true
-                j += 2
-            } else {
-                throw .syntax
-            }
+        let (keys, from, count) = try mpopArguments(ctx, numkeysArg: 1)
+        return try mpop(ctx, keys: keys, from, count: count) ?? .nullArray
+    }
+
+    /// LMPOP's and BLMPOP's `numkeys key… <LEFT | RIGHT> [COUNT count]`, from `numkeysArg`.
+    static func mpopArguments(_ ctx: CommandContext, numkeysArg: Int) throws(CommandError) -> (
+        keys: Range<Int>, from: End, count: Int
+    ) {
+        let (keys, from, count) = try multiPopArguments(ctx, numkeysArg: numkeysArg, maxCount: Int(Int32.max)) {
+            (i: Int) throws(CommandError) -> End in try end(ctx, i)
         }
-        for k in 2..<whereIndex {
+        return (keys, from, count)
+    }
+
+    /// Pops up to `count` elements from the first non-empty list among `keys`:
+    /// `[key, [element, …]]`, or nil when all are empty.
+    static func mpop(_ ctx: CommandContext, keys: Range<Int>, _ from: End, count: Int) throws(CommandError) -> Reply? {
+        for k in keys {
             guard let slot = ctx.lookupWrite(k) else { continue }
             let l = try list(ctx, slot)
+            guard l.count > 0 else { continue }
             var items: [Reply] = []
             for _ in 0..<min(count, l.count) {
                 if let item = pop(l, from) { items.append(.bulk(item)) }
@@ -312,7 +313,7 @@ enum ListCommands {
             deleteIfEmpty(ctx, k, l)
             return .array([.bulk(ctx.argBytes(k)), .array(items)])
         }
-        return .nullArray
+        return nil
     }
 }
 

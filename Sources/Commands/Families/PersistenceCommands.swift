@@ -21,17 +21,16 @@ extension ServerState {
     /// Writes the dataset to `dbfilename`; nil on success, else why it failed.
     @discardableResult
     public func saveRDB() -> String? {
-        let dir = config["dir"]
-        let tmp = "temp-\(getpid()).rdb"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else {
+        // The background save's writer, run to the end at once.
+        guard let snapshot = BackgroundSave(state: self) else {
             let reason = String(cString: strerror(errno))
             lastSaveOK = false
-            return "Failed opening the temp RDB file \(tmp) (in server root dir \(dir)) for saving: \(reason)"
+            return
+                "Failed opening the temp RDB file temp-\(getpid()).rdb (in server root dir \(config["dir"])) for saving: \(reason)"
         }
-        var writer = RDBWriter(fd: fd, compress: config.bool("rdbcompression"))
-        writer.dataset(keyspace, now: clock(), aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")])
-        let failure = SnapshotFile.commit(fd: fd, tempName: tmp, target: rdbPath, writeFailure: writer.failure)
+        while !snapshot.step(keyspace, budget: Int64.max / 2) {}
+        snapshot.writeTrailer()
+        let failure = snapshot.sync(rdbPath)
         if failure != 0 {
             lastSaveOK = false
             return "Write error saving DB on disk: \(String(cString: strerror(failure)))"

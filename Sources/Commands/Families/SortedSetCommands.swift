@@ -134,9 +134,22 @@ enum SortedSetCommands {
             guard let s = parseDouble(ctx.arg(i)) else { throw .notFloat }
             scores.append(s)
         }
+        let flags = AddFlags(nx: nx, xx: xx, gt: gt, lt: lt, ch: ch, incr: incr)
+        return try add(ctx, flags, scores: scores, memberArgs: stride(from: j + 1, to: ctx.argc, by: 2))
+    }
+
+    struct AddFlags {
+        var nx = false, xx = false, gt = false, lt = false, ch = false, incr = false
+    }
+
+    /// ZADD's work once its arguments are parsed: each score with the member at the matching
+    /// argument, under NX/XX/GT/LT/CH/INCR. GEOADD runs through here too, as Redis's does.
+    static func add(
+        _ ctx: CommandContext, _ flags: AddFlags, scores: [Double], memberArgs: StrideTo<Int>
+    ) throws(CommandError) -> Reply {
         var z = try writeZset(ctx)
         if z == nil {
-            if xx { return incr ? .null : .zero }
+            if flags.xx { return flags.incr ? .null : .zero }
             let created = SortedSetValue()
             ctx.db.table.insertNew(ctx.argBytes(1), value: .zset(created))
             z = created
@@ -144,33 +157,33 @@ enum SortedSetCommands {
         var added: Int64 = 0
         var updated: Int64 = 0
         var incrResult: Double?
-        for (k, i) in stride(from: j, to: ctx.argc, by: 2).enumerated() {
-            let member = ctx.argBytes(i + 1)
+        for (k, i) in memberArgs.enumerated() {
+            let member = ctx.argBytes(i)
             var score = scores[k]
             if let current = z!.scores[member] {
-                if nx { continue }
-                if incr {
+                if flags.nx { continue }
+                if flags.incr {
                     score = current + score
                     if score.isNaN { throw .resultNaN }
                 }
-                if (gt && score <= current) || (lt && score >= current) { continue }
-                if incr { incrResult = score }
+                if (flags.gt && score <= current) || (flags.lt && score >= current) { continue }
+                if flags.incr { incrResult = score }
                 if score != current {
                     setScore(ctx, z!, member, score)
                     updated += 1
                 }
             } else {
-                if xx { continue }
+                if flags.xx { continue }
                 setScore(ctx, z!, member, score)
                 added += 1
-                if incr { incrResult = score }
+                if flags.incr { incrResult = score }
             }
         }
         if added + updated > 0 { ctx.markDirty(Int(added + updated)) }
         if added > 0 { ctx.signalReady(1) }
         deleteIfEmpty(ctx, z!)
-        if incr { return incrResult.map { .double($0) } ?? .null }
-        return .integer(ch ? added + updated : added)
+        if flags.incr { return incrResult.map { .double($0) } ?? .null }
+        return .integer(flags.ch ? added + updated : added)
     }
 
     /// ZINCRBY key increment member
@@ -308,12 +321,13 @@ enum SortedSetCommands {
     }
 
     /// Parses the options of ZRANGE-family commands from `start`.
-    static func options(_ ctx: CommandContext, from start: Int, _ req: inout RangeRequest, allowKind: Bool)
-        throws(CommandError)
-    {
+    /// `allowWithScores` false for ZRANGESTORE, where WITHSCORES is a syntax error.
+    static func options(
+        _ ctx: CommandContext, from start: Int, _ req: inout RangeRequest, allowKind: Bool, allowWithScores: Bool = true
+    ) throws(CommandError) {
         var j = start
         while j < ctx.argc {
-            if ctx.argIs(j, "withscores") {
+            if allowWithScores && ctx.argIs(j, "withscores") {
                 req.withScores = true
             } else if ctx.argIs(j, "limit") && j + 2 < ctx.argc {
                 req.offset = try ctx.int64(j + 1)
@@ -340,7 +354,7 @@ enum SortedSetCommands {
         if req.hasLimit && req.kind == .rank { throw .zrangeLimit }
         if req.withScores && req.kind == .lex { throw .zrangeWithscoresBylex }
         guard let z = try readZset(ctx) else {
-            _ = try validateBounds(ctx, req)
+            try validateBounds(ctx, req)
             return .emptyArray
         }
         // REV with BYSCORE/BYLEX takes max first.
@@ -350,19 +364,20 @@ enum SortedSetCommands {
     }
 
     /// Parses the range arguments for their errors when the key is missing.
-    static func validateBounds(_ ctx: CommandContext, _ req: RangeRequest) throws(CommandError) -> Bool {
+    static func validateBounds(_ ctx: CommandContext, _ req: RangeRequest, minArg: Int = 2, maxArg: Int = 3)
+        throws(CommandError)
+    {
         switch req.kind {
         case .rank:
-            _ = try ctx.int64(2)
-            _ = try ctx.int64(3)
+            _ = try ctx.int64(minArg)
+            _ = try ctx.int64(maxArg)
         case .score:
-            _ = try scoreBound(ctx, 2)
-            _ = try scoreBound(ctx, 3)
+            _ = try scoreBound(ctx, minArg)
+            _ = try scoreBound(ctx, maxArg)
         case .lex:
-            _ = try lexBound(ctx, 2)
-            _ = try lexBound(ctx, 3)
+            _ = try lexBound(ctx, minArg)
+            _ = try lexBound(ctx, maxArg)
         }
-        return true
     }
 
     static func legacyRange(_ ctx: CommandContext, kind: RangeKind, reverse: Bool) throws(CommandError) -> Reply {
@@ -377,7 +392,7 @@ enum SortedSetCommands {
         guard let z = try readZset(ctx) else {
             var check = req
             check.kind = kind
-            _ = try validateBounds(ctx, check)
+            try validateBounds(ctx, check)
             return .emptyArray
         }
         return reply(ctx, try select(ctx, z, req, minArg: minArg, maxArg: maxArg), withScores: req.withScores)
@@ -416,7 +431,7 @@ enum SortedSetCommands {
         var req = RangeRequest()
         req.kind = kind
         guard let z = try writeZset(ctx) else {
-            _ = try validateBounds(ctx, req)
+            try validateBounds(ctx, req)
             return .zero
         }
         let victims = try select(ctx, z, req, minArg: 2, maxArg: 3)

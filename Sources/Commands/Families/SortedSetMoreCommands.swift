@@ -222,24 +222,7 @@ extension SortedSetCommands {
     static func zrangestore(_ ctx: CommandContext) throws(CommandError) -> Reply {
         // The ZRANGE parser, shifted by the destination argument.
         var req = RangeRequest()
-        var j = 5
-        while j < ctx.argc {
-            if ctx.argIs(j, "limit") && j + 2 < ctx.argc {
-                req.offset = try ctx.int64(j + 1)
-                req.limit = try ctx.int64(j + 2)
-                req.hasLimit = true
-                j += 2
-            } else if ctx.argIs(j, "byscore") {
-                req.kind = .score
-            } else if ctx.argIs(j, "bylex") {
-                req.kind = .lex
-            } else if ctx.argIs(j, "rev") {
-                req.reverse = true
-            } else {
-                throw .syntax
-            }
-            j += 1
-        }
+        try options(ctx, from: 5, &req, allowKind: true, allowWithScores: false)
         if req.hasLimit && req.kind == .rank { throw .zrangeLimit }
         let swap = req.reverse && req.kind != .rank
         let minArg = swap ? 4 : 3
@@ -251,22 +234,6 @@ extension SortedSetCommands {
         }
         picked.sort { SortedSetValue.precedes($0.score, $0.member, $1.score, $1.member) }
         return storeResult(ctx, picked)
-    }
-
-    static func validateBounds(_ ctx: CommandContext, _ req: RangeRequest, minArg: Int, maxArg: Int)
-        throws(CommandError)
-    {
-        switch req.kind {
-        case .rank:
-            _ = try ctx.int64(minArg)
-            _ = try ctx.int64(maxArg)
-        case .score:
-            _ = try scoreBound(ctx, minArg)
-            _ = try scoreBound(ctx, maxArg)
-        case .lex:
-            _ = try lexBound(ctx, minArg)
-            _ = try lexBound(ctx, maxArg)
-        }
     }
 
     /// ZRANDMEMBER key [count [WITHSCORES]]
@@ -301,35 +268,17 @@ extension SortedSetCommands {
         return .array([.bulk("0"), .array(items)])
     }
 
-    /// The `numkeys key… <MIN | MAX> [COUNT count]` tail of ZMPOP and BZMPOP, from `numkeysArg`.
+    /// ZMPOP's and BZMPOP's `numkeys key… <MIN | MAX> [COUNT count]`, from `numkeysArg`.
     static func mpopArguments(_ ctx: CommandContext, numkeysArg: Int) throws(CommandError) -> (
         keys: Range<Int>, max: Bool, count: Int
     ) {
-        guard let numkeys = parseInt64(ctx.arg(numkeysArg)), numkeys > 0 else { throw .numKeysNotPositive }
-        guard numkeys <= Int64(ctx.argc - numkeysArg - 2) else { throw .syntax }
-        let whereIndex = numkeysArg + 1 + Int(numkeys)
-        let max: Bool
-        if ctx.argIs(whereIndex, "min") {
-            max = false
-        } else if ctx.argIs(whereIndex, "max") {
-            max = true
-        } else {
+        let (keys, max, count) = try multiPopArguments(ctx, numkeysArg: numkeysArg, maxCount: Int.max) {
+            (i: Int) throws(CommandError) -> Bool in
+            if ctx.argIs(i, "min") { return false }
+            if ctx.argIs(i, "max") { return true }
             throw .syntax
         }
-        var count = 1
-        var sawCount = false
-        var j = whereIndex + 1
-        while j < ctx.argc {
-            if ctx.argIs(j, "count") && j + 1 < ctx.argc && !sawCount {
-                guard let c = parseInt64(ctx.arg(j + 1)), c > 0 else { throw .countNotPositive }
-                count = Int(clamping: c)
-                sawCount = true
-                j += 2
-            } else {
-                throw .syntax
-            }
-        }
-        return ((numkeysArg + 1)..<whereIndex, max, count)
+        return (keys, max, count)
     }
 
     /// Pops up to `count` entries from the first non-empty sorted set among `keys`:
@@ -357,6 +306,32 @@ extension SortedSetCommands {
         let (keys, max, count) = try mpopArguments(ctx, numkeysArg: 1)
         return try mpop(ctx, keys: keys, max: max, count: count) ?? .nullArray
     }
+}
+
+/// The `numkeys key… <where> [COUNT count]` tail of LMPOP, BLMPOP, ZMPOP and BZMPOP, from
+/// `numkeysArg`, with Redis's errors; `side` reads the where-argument, the count is capped at
+/// `maxCount`.
+func multiPopArguments<Side>(
+    _ ctx: CommandContext, numkeysArg: Int, maxCount: Int, side: (Int) throws(CommandError) -> Side
+) throws(CommandError) -> (keys: Range<Int>, side: Side, count: Int) {
+    guard let numkeys = parseInt64(ctx.arg(numkeysArg)), numkeys > 0 else { throw .numKeysNotPositive }
+    guard numkeys <= Int64(ctx.argc - numkeysArg - 2) else { throw .syntax }
+    let whereIndex = numkeysArg + 1 + Int(numkeys)
+    let which = try side(whereIndex)
+    var count = 1
+    var sawCount = false
+    var j = whereIndex + 1
+    while j < ctx.argc {
+        if ctx.argIs(j, "count") && j + 1 < ctx.argc && !sawCount {
+            guard let c = parseInt64(ctx.arg(j + 1)), c > 0 else { throw .countNotPositive }
+            count = Int(min(c, Int64(maxCount)))
+            sawCount = true
+            j += 2
+        } else {
+            throw .syntax
+        }
+    }
+    return ((numkeysArg + 1)..<whereIndex, which, count)
 }
 
 /// Redis's parsing of `count [WITHSCORES|WITHVALUES]` for ZRANDMEMBER and HRANDFIELD: the
