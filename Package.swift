@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "ServerConfig", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .target(
             name: "Persistence",
-            dependencies: ["DataStore", .product(name: "OrderedCollections", package: "swift-collections")],
+            dependencies: ["DataStore", "RESP", .product(name: "OrderedCollections", package: "swift-collections")],
             swiftSettings: swiftSettings
         ),
         .target(

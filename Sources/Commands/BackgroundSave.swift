@@ -19,7 +19,14 @@ public final class BackgroundSave {
         var key: [UInt8]
     }
 
-    var writer: RDBWriter
+    /// What the snapshot is for: `dbfilename`, or the base of a rewritten AOF.
+    public enum Purpose {
+        case rdb
+        case aofBase
+    }
+
+    let purpose: Purpose
+    var writer: any SnapshotEncoder
     let fd: Int32
     let tempName: String
     let startTime: Int64
@@ -49,15 +56,23 @@ public final class BackgroundSave {
         return r
     }
 
-    init?(state: ServerState) {
-        tempName = "temp-\(getpid()).rdb"
+    init?(state: ServerState, purpose: Purpose = .rdb) {
+        self.purpose = purpose
+        tempName = purpose == .rdb ? "temp-\(getpid()).rdb" : "temp-rewriteaof-bg-\(getpid()).aof"
         fd = open(tempName, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { return nil }
         startTime = state.clock()
         dirtyAtStart = state.dirty
         totalKeys = state.keyspace.keyCount
-        writer = RDBWriter(fd: fd, compress: state.config.bool("rdbcompression"))
-        writer.header(now: startTime, aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")])
+        if purpose == .aofBase && !state.config.bool("aof-use-rdb-preamble") {
+            writer = AOFCommandWriter(fd: fd)
+        } else {
+            writer = RDBWriter(
+                fd: fd, compress: state.config.bool("rdbcompression"), version: state.rdbVersionToWrite)
+        }
+        writer.header(
+            now: startTime,
+            aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", purpose == .rdb ? "0" : "1")])
     }
 
     func write(_ e: KeyEntry, db index: Int) {
@@ -121,7 +136,10 @@ public final class BackgroundSave {
     /// fsync, rename over `dbfilename`, fsync of the directory: the slow part, safe to run
     /// on another thread (it touches only the file).
     func sync(_ target: String) -> Int32 {
-        SnapshotFile.commit(fd: fd, tempName: tempName, target: target, writeFailure: writer.failure)
+        let slash = target.lastIndex(of: "/")
+        let directory = slash.map { String(target[..<$0]) } ?? "."
+        return SnapshotFile.commit(
+            fd: fd, tempName: tempName, target: target, directory: directory, writeFailure: writer.failure)
     }
 
     func abandon() {
@@ -136,9 +154,25 @@ extension ServerState {
         backgroundSave == nil ? -1 : Int((monotonicMicrosNow() - backgroundSaveStarted) / 1_000_000)
     }
 
+    /// Where a finished snapshot goes: `dbfilename`, or the next AOF base file.
+    func snapshotTarget(_ bg: BackgroundSave) -> String {
+        switch bg.purpose {
+        case .rdb: return rdbPath
+        case .aofBase: return rewritingAOF?.nextBasePath ?? rdbPath
+        }
+    }
+
+    /// The RDB version files are written with: `rdb-version`, raised to 12 while hashes
+    /// have field TTLs (older versions cannot hold them).
+    public var rdbVersionToWrite: Int {
+        let configured = Int(config.int("rdb-version"))
+        if configured < 12 && keyspace.databases.contains(where: { !$0.fieldExpiryKeys.isEmpty }) { return 12 }
+        return configured
+    }
+
     /// Starts a background save; false when the file cannot be created.
-    public func startBackgroundSave() -> Bool {
-        guard backgroundSave == nil, let bg = BackgroundSave(state: self) else { return false }
+    public func startBackgroundSave(purpose: BackgroundSave.Purpose = .rdb) -> Bool {
+        guard backgroundSave == nil, let bg = BackgroundSave(state: self, purpose: purpose) else { return false }
         backgroundSave = bg
         backgroundSaveStarted = monotonicMicrosNow()
         backgroundSaveHook?()
@@ -154,7 +188,7 @@ extension ServerState {
         if bg.completed { return true }
         guard bg.step(keyspace, budget: budget) else { return false }
         bg.writeTrailer()
-        let target = rdbPath
+        let target = snapshotTarget(bg)
         bg.syncing = true
         if let backgroundSync {
             backgroundSync({ bg.runSync(target) }, { failure in self.completeBackgroundSave(bg, failure) })
@@ -167,6 +201,11 @@ extension ServerState {
     func completeBackgroundSave(_ bg: BackgroundSave, _ failure: Int32) {
         guard backgroundSave === bg else { return }
         backgroundSave = nil
+        if bg.purpose == .aofBase {
+            rewritingAOF?.rewriteDone(self, failure: failure)
+            rewritingAOF = nil
+            return
+        }
         lastBackgroundSaveSeconds = Int((monotonicMicrosNow() - backgroundSaveStarted) / 1_000_000)
         if failure != 0 {
             lastSaveOK = false
@@ -193,7 +232,7 @@ extension ServerState {
             completeBackgroundSave(bg, bg.result)
         } else {
             bg.syncing = true
-            completeBackgroundSave(bg, bg.runSync(rdbPath))
+            completeBackgroundSave(bg, bg.runSync(snapshotTarget(bg)))
         }
     }
 

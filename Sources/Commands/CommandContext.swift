@@ -27,6 +27,10 @@ public final class CommandContext {
     var preparedCommand: Command?
     /// CLIENT CACHING ran: its flag holds for the next command.
     var keepCachingFlag = false
+    /// What the AOF logs for the running command instead of its arguments: commands whose
+    /// arguments would replay differently (relative times, random picks) say it here.
+    var propagation: [[[UInt8]]] = []
+    var propagationOverridden = false
 
     enum MemberOwner {
         case set(SetValue)
@@ -74,6 +78,16 @@ public final class CommandContext {
     public func double(_ i: Int, error: CommandError = .notFloat) throws(CommandError) -> Double {
         guard let v = parseDouble(arg(i)) else { throw error }
         return v
+    }
+
+    /// Whether writes are being logged (commands skip building their replay form if not).
+    @inline(__always) public var propagating: Bool { server.aof != nil }
+
+    /// Logs `commands` for the running command instead of its arguments (nothing, when
+    /// none are given). Call only when `propagating`.
+    public func propagate(as commands: [[UInt8]]...) {
+        propagationOverridden = true
+        propagation.append(contentsOf: commands)
     }
 
     /// Records `n` changes to the dataset (for save points and INFO).

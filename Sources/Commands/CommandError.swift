@@ -212,6 +212,16 @@ extension CommandError {
     public static let misconf = CommandError(
         "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
     )
+    public static func aofWriteError(_ why: String) -> CommandError {
+        CommandError("MISCONF Errors writing to the AOF file: \(why)")
+    }
+    public static let aofRewriteInProgress = CommandError(
+        "ERR Background append only file rewriting already in progress")
+    public static let aofRewriteFailed = CommandError(
+        "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
+    public static let anotherChildActive = CommandError(
+        "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
+    )
     public static let busyKey = CommandError("BUSYKEY Target key name already exists.")
     public static let restoreTTL = CommandError("ERR Invalid TTL value, must be >= 0")
     public static let restoreIdletime = CommandError("ERR Invalid IDLETIME value, must be >= 0")

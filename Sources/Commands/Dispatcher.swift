@@ -1,6 +1,12 @@
 import DataStore
 import RESP
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// What the runtime should do after a command.
 public enum DispatchOutcome {
     case done
@@ -198,6 +204,18 @@ extension CommandContext {
         }
     }
 
+    /// Logs the command that ran to the AOF: its arguments, or what it asked to log instead
+    /// (several commands replay as one MULTI/EXEC).
+    func log(_ command: Command, to aof: AppendOnlyFile) {
+        guard propagationOverridden else {
+            aof.feed(self)
+            return
+        }
+        aof.beginTransaction()
+        for args in propagation { aof.feed(db: session.db, args) }
+        aof.endTransaction()
+    }
+
     func dispatch() -> Dispatched {
         let table = server.commands
         let prepared = preparedCommand
@@ -228,6 +246,10 @@ extension CommandContext {
         {
             return reject(.misconf, command)
         }
+        // Likewise while the AOF cannot be written.
+        if let aof = server.aof, !aof.lastWriteOK, command.flags.contains(.write) {
+            return reject(.aofWriteError(String(cString: strerror(aof.lastWriteError))), command)
+        }
         let queuing = session.inMulti && !(command.parent ?? command).controlsTransaction
         if queuing && command.flags.contains(.noMulti) {
             return reject(.notAllowedInMulti, command)
@@ -257,7 +279,9 @@ extension CommandContext {
         }
         let dirtyBefore = server.dirty
         let notifying = !config.limits.keyspaceEvents.isEmpty
-        if (notifying || server.trackingClients > 0) != server.expiryLogging { server.updateExpiryLogging() }
+        if (notifying || server.trackingClients > 0 || server.aof != nil) != server.expiryLogging {
+            server.updateExpiryLogging()
+        }
         if server.trackingClients > 0 && command.flags.contains(.write)
             && (command.name == "flushdb" || command.name == "flushall")
         {
@@ -273,6 +297,14 @@ extension CommandContext {
                 notifyWrite(command, before: keysBefore)
             }
             if server.expiryLogging { server.drainExpiredEvents() }
+            // The AOF logs the command after the deletions expiry made while it ran.
+            if let aof = server.aof {
+                if server.dirty != dirtyBefore && !command.controlsTransaction { log(command, to: aof) }
+                if propagationOverridden {
+                    propagation.removeAll(keepingCapacity: true)
+                    propagationOverridden = false
+                }
+            }
             if server.trackingClients > 0 {
                 if server.dirty != dirtyBefore {
                     for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {

@@ -160,7 +160,7 @@ enum InfoRenderer {
                     ("mem_clients_slaves", "0"),
                     ("mem_clients_normal", String(clientsMem)),
                     ("mem_cluster_links", "0"),
-                    ("mem_aof_buffer", "0"),
+                    ("mem_aof_buffer", String(s.aof?.buffer.capacity ?? 0)),
                     ("mem_allocator", "libc"),
                     ("mem_overhead_db_hashtable_rehashing", "0"),
                     ("active_defrag_running", "0"),
@@ -168,6 +168,18 @@ enum InfoRenderer {
                     ("lazyfreed_objects", "0"),
                 ] + extra)
         case "persistence":
+            let aofStats = s.aof ?? s.rewritingAOF
+            var aofFields: [(String, String)] = []
+            if let aof = s.aof {
+                aofFields = [
+                    ("aof_current_size", String(aof.currentSize)),
+                    ("aof_base_size", String(aof.baseSize)),
+                    ("aof_pending_rewrite", s.aofRewriteScheduled ? "1" : "0"),
+                    ("aof_buffer_length", String(aof.buffer.count)),
+                    ("aof_pending_bio_fsync", aof.fsyncInFlight ? "1" : "0"),
+                    ("aof_delayed_fsync", String(aof.delayedFsyncs)),
+                ]
+            }
             return render(
                 "Persistence",
                 [
@@ -189,19 +201,19 @@ enum InfoRenderer {
                     ("rdb_last_cow_size", "0"),
                     ("rdb_last_load_keys_expired", "0"),
                     ("rdb_last_load_keys_loaded", "0"),
-                    ("aof_enabled", ctx.config.bool("appendonly") ? "1" : "0"),
-                    ("aof_rewrite_in_progress", "0"),
-                    ("aof_rewrite_scheduled", "0"),
-                    ("aof_last_rewrite_time_sec", "-1"),
-                    ("aof_current_rewrite_time_sec", "-1"),
-                    ("aof_last_bgrewrite_status", "ok"),
-                    ("aof_rewrites", "0"),
-                    ("aof_rewrites_consecutive_failures", "0"),
-                    ("aof_last_write_status", "ok"),
+                    ("aof_enabled", s.aof != nil ? "1" : "0"),
+                    ("aof_rewrite_in_progress", s.rewritingAOF != nil ? "1" : "0"),
+                    ("aof_rewrite_scheduled", s.aofRewriteScheduled ? "1" : "0"),
+                    ("aof_last_rewrite_time_sec", String(aofStats?.lastRewriteSeconds ?? -1)),
+                    ("aof_current_rewrite_time_sec", String(s.currentAOFRewriteSeconds)),
+                    ("aof_last_bgrewrite_status", aofStats?.lastRewriteOK ?? true ? "ok" : "err"),
+                    ("aof_rewrites", String(aofStats?.rewrites ?? 0)),
+                    ("aof_rewrites_consecutive_failures", String(aofStats?.consecutiveFailures ?? 0)),
+                    ("aof_last_write_status", s.aof?.lastWriteOK ?? true ? "ok" : "err"),
                     ("aof_last_cow_size", "0"),
                     ("module_fork_in_progress", "0"),
                     ("module_fork_last_cow_size", "0"),
-                ] + extra)
+                ] + aofFields + extra)
         case "stats":
             let st = s.stats
             return render(

@@ -36,6 +36,8 @@ extension ServerState {
             let keys = keyspace.databases[db].expiredLog
             keyspace.databases[db].expiredLog.removeAll()
             for key in keys {
+                // Expiry is logged as a deletion (Redis's deleteExpiredKeyAndPropagate).
+                aof?.feed(db: db, [Array("DEL".utf8), key])
                 touchWatchedKey(db: db, key: key[...])
                 invalidateTrackedKey(db: db, key: key[...], by: nil)
                 notifyKeyspaceEvent(.expired, "expired", key: key, db: db)
@@ -43,9 +45,9 @@ extension ServerState {
         }
     }
 
-    /// Turns the expiry log on while notifications or WATCH need it.
+    /// Turns the expiry log on while notifications, tracking or the AOF need it.
     public func updateExpiryLogging() {
-        let on = !config.limits.keyspaceEvents.isEmpty || trackingClients > 0
+        let on = !config.limits.keyspaceEvents.isEmpty || trackingClients > 0 || aof != nil
         expiryLogging = on
         for i in keyspace.databases.indices where keyspace.databases[i].logExpired != on {
             keyspace.databases[i].logExpired = on

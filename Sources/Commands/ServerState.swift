@@ -167,6 +167,11 @@ public final class ServerState {
     public var dirty = 0
     public var lastSaveTime: Int64 = 0
     public var lastSaveOK = true
+    /// The append-only file, while `appendonly` is on.
+    public internal(set) var aof: AppendOnlyFile?
+    /// The AOF a BGREWRITEAOF is writing a base for (`aof`, or a detached one when
+    /// `appendonly` is off).
+    public internal(set) var rewritingAOF: AppendOnlyFile?
     /// The background save in progress, and the runtime's hook that keeps it stepping.
     public internal(set) var backgroundSave: BackgroundSave?
     public var backgroundSaveHook: (() -> Void)?
@@ -176,6 +181,8 @@ public final class ServerState {
     public var lastBackgroundSaveSeconds = -1
     /// BGSAVE SCHEDULE while one runs: another starts when it ends.
     public var backgroundSaveScheduled = false
+    /// BGREWRITEAOF while a snapshot runs: the rewrite starts when it ends.
+    public var aofRewriteScheduled = false
     /// Where snapshot messages go (the server log).
     public var persistenceLog: ((String) -> Void)?
     public let startTime: Int64
@@ -215,6 +222,11 @@ public final class ServerState {
         var rng = SystemRandomNumberGenerator()
         let hex = Array("0123456789abcdef")
         self.runId = String((0..<40).map { _ in hex[Int(rng.next() % 16)] })
+        config.applyHooks["appendonly"] = { [unowned self] value in self.setAppendOnly(value == "yes") }
+        config.applyHooks["appendfsync"] = { [unowned self] value in
+            self.aof?.policy = .init(value)
+            return nil
+        }
     }
 
     public func register(_ session: ClientSession) {
@@ -323,6 +335,23 @@ public final class ServerState {
     public func touchWatchedKeys(db: Int, where exists: ([UInt8]) -> Bool) {
         for (k, sessions) in watchers where k.db == db && exists(k.key) {
             for s in sessions { s.watchDirty = true }
+        }
+    }
+
+    /// CONFIG RESETSTAT, and the end of an AOF load (its commands are not the clients').
+    public func resetStatistics() {
+        stats = ServerStats()
+        keyspace.keyspaceHits = 0
+        keyspace.keyspaceMisses = 0
+        for i in keyspace.databases.indices {
+            keyspace.databases[i].expiredKeys = 0
+            keyspace.databases[i].expiredFields = 0
+        }
+        for c in commands.allCommands {
+            c.calls = 0
+            c.microseconds = 0
+            c.rejectedCalls = 0
+            c.failedCalls = 0
         }
     }
 

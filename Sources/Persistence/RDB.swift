@@ -40,6 +40,17 @@ enum RDBType {
     static let zsetListpack: UInt8 = 17
     static let listQuicklist2: UInt8 = 18
     static let setListpack: UInt8 = 20
+    static let moduleBeforeGA: UInt8 = 6
+    static let module2: UInt8 = 7
+    static let streamListpacks: UInt8 = 15
+    static let streamListpacks2: UInt8 = 19
+    static let streamListpacks3: UInt8 = 21
+    /// Hashes with field TTLs (Redis 7.4): absolute TTLs before GA, then relative to the
+    /// hash's smallest one; plain or listpack (field, value, TTL triplets).
+    static let hashMetadataPreGA: UInt8 = 22
+    static let hashListpackExPreGA: UInt8 = 23
+    static let hashMetadata: UInt8 = 24
+    static let hashListpackEx: UInt8 = 25
 }
 
 public struct RDBError: Error, CustomStringConvertible {
@@ -52,10 +63,13 @@ public struct RDBError: Error, CustomStringConvertible {
 /// Writes a dataset as an RDB file, streaming through a buffer to a file descriptor (or into
 /// memory): strings integer-encoded or LZF-compressed as Redis does, aggregates in the plain
 /// encodings every Redis since 2.x loads, a CRC-64 trailer.
-public struct RDBWriter {
+public struct RDBWriter: SnapshotEncoder {
     var buffer: [UInt8] = []
     let fd: Int32
     let compress: Bool
+    /// The RDB version in the signature (`rdb-version`, 9–12). Every type written is
+    /// loadable by version 9 except hashes with field TTLs, which need 12.
+    public let version: Int
     var crc: UInt64 = 0
     public private(set) var written = 0
     public private(set) var failure: Int32 = 0
@@ -64,9 +78,10 @@ public struct RDBWriter {
     var lzfOutput: [UInt8] = []
 
     /// `fd` -1 keeps everything in memory (`bytes`).
-    public init(fd: Int32 = -1, compress: Bool = true) {
+    public init(fd: Int32 = -1, compress: Bool = true, version: Int = 10) {
         self.fd = fd
         self.compress = compress
+        self.version = version
         buffer.reserveCapacity(1 << 16)
     }
 
@@ -75,16 +90,7 @@ public struct RDBWriter {
     mutating func drain(force: Bool = false) {
         guard fd >= 0, force || buffer.count >= 1 << 20 else { return }
         crc = buffer.withUnsafeBytes { CRC64.update(crc, $0) }
-        var offset = 0
-        while offset < buffer.count && failure == 0 {
-            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = errno
-            } else {
-                offset += n
-            }
-        }
+        failure = SnapshotFile.writeAll(fd, buffer, failure: failure)
         written += buffer.count
         buffer.removeAll(keepingCapacity: true)
     }
@@ -159,7 +165,7 @@ public struct RDBWriter {
         case .list: return RDBType.list
         case .set: return RDBType.set
         case .zset: return RDBType.zset2
-        case .hash: return RDBType.hash
+        case .hash(let h): return h.hasFieldExpiry ? RDBType.hashMetadata : RDBType.hash
         }
     }
 
@@ -181,6 +187,18 @@ public struct RDBWriter {
                 string(e.member)
                 littleEndian(e.score.bitPattern)
             }
+        case .hash(let h) where h.hasFieldExpiry:
+            // RDB_TYPE_HASH_METADATA: the smallest TTL, then per field its TTL relative to
+            // it plus one (0: none), the field and the value.
+            let minExpire = h.fieldExpires.values.min() ?? 0
+            littleEndian(minExpire)
+            length(h.count)
+            h.forEach { f, v in
+                let at = h.fieldExpires[Array(f)]
+                length(at.map { Int($0 - minExpire + 1) } ?? 0)
+                string(f)
+                string(v)
+            }
         case .hash(let h):
             length(h.count)
             h.forEach { f, v in
@@ -199,32 +217,37 @@ public struct RDBWriter {
     }
 
     /// DUMP's payload: type, value, RDB version (2 bytes) and CRC-64 (8 bytes), little-endian.
+    /// Version 10 (what Redis 7.0 accepts) unless the value needs 12 (field TTLs).
     public static func dumpPayload(_ v: Value, compress: Bool = true) -> [UInt8] {
         var w = RDBWriter(compress: compress)
         w.byte(typeByte(v))
         w.body(v)
-        w.littleEndian(UInt16(10))
+        w.littleEndian(UInt16(v.hasFieldExpiry ? 12 : 10))
         w.littleEndian(CRC64.checksum(w.buffer))
         return w.buffer
     }
 
     /// The file's start: signature and AUX fields.
-    public mutating func header(now: Int64, aux extra: [(String, String)] = []) {
-        buffer.append(contentsOf: Array("REDIS0010".utf8))
+    public mutating func header(now: Int64, aux extra: [(String, String)]) {
+        let digits = String(version)
+        buffer.append(contentsOf: Array(("REDIS" + String(repeating: "0", count: 4 - digits.count) + digits).utf8))
         aux("redis-ver", "7.4.0")
         aux("redis-bits", "64")
         aux("ctime", String(now / 1000))
         for (k, v) in extra { aux(k, v) }
     }
 
-    public mutating func selectDB(_ index: Int, size: Int? = nil, expires: Int = 0) {
+    public mutating func selectDB(_ index: Int) {
         byte(RDBOpcode.selectDB)
         length(index)
-        if let size {
-            byte(RDBOpcode.resizeDB)
-            length(size)
-            length(expires)
-        }
+    }
+
+    /// SELECTDB with RESIZEDB's size hints.
+    public mutating func selectDB(_ index: Int, size: Int, expires: Int) {
+        selectDB(index)
+        byte(RDBOpcode.resizeDB)
+        length(size)
+        length(expires)
     }
 
     /// One key, with its expiry when it has one.
@@ -269,7 +292,8 @@ public struct RDBWriter {
 /// listpack, quicklist 1 and 2). Keys already expired are skipped, as Redis does.
 public struct RDBReader {
     let data: [UInt8]
-    var pos = 0
+    /// Where reading stands (after `load`: the end of the RDB, where an AOF tail starts).
+    public internal(set) var pos = 0
     public private(set) var version = 0
     public private(set) var aux: [(String, String)] = []
 
@@ -443,6 +467,7 @@ public struct RDBReader {
                 throw RDBError("Duplicate key '\(String(decoding: key, as: UTF8.self))' found in RDB file")
             }
             keyspace.databases[db].table.insertNew(key, value: value, expireAt: expireAt)
+            if value.hasFieldExpiry { keyspace.databases[db].noteFieldExpiry(key) }
             loaded += 1
         }
     }
@@ -535,14 +560,85 @@ public struct RDBReader {
             let blob = try string()
             let flat = type == RDBType.hashZiplist ? try Self.ziplist(blob) : try Self.listpack(blob)
             guard flat.count % 2 == 0 else { throw RDBError("Hash listpack with odd element count") }
-            let h = HashValue()
-            for i in stride(from: 0, to: flat.count, by: 2) {
-                h.set(flat[i], flat[i + 1], maxEntries: 128, maxValue: 64)
+            return .hash(try Self.makeHash(pairs: flat.count / 2) { (flat[2 * $0], flat[2 * $0 + 1], 0) })
+        case RDBType.hashZipmap:
+            let flat = try Self.zipmap(try string())
+            return .hash(try Self.makeHash(pairs: flat.count / 2) { (flat[2 * $0], flat[2 * $0 + 1], 0) })
+        case RDBType.hashListpackEx, RDBType.hashListpackExPreGA:
+            if type == RDBType.hashListpackEx { _ = try littleEndian(Int64.self) }
+            let flat = try Self.listpack(try string())
+            guard flat.count % 3 == 0 else { throw RDBError("Hash listpackex integrity check failed.") }
+            return .hash(
+                try Self.makeHash(pairs: flat.count / 3) {
+                    (flat[3 * $0], flat[3 * $0 + 1], parseInt64(flat[3 * $0 + 2]) ?? -1)
+                })
+        case RDBType.hashMetadata, RDBType.hashMetadataPreGA:
+            let minExpire = type == RDBType.hashMetadata ? try littleEndian(Int64.self) : 0
+            let n = try plainLength()
+            var triplets: [([UInt8], [UInt8], Int64)] = []
+            triplets.reserveCapacity(n)
+            for _ in 0..<n {
+                let ttl = Int64(try plainLength())
+                let at = ttl == 0 ? 0 : (type == RDBType.hashMetadata ? ttl + minExpire - 1 : ttl)
+                triplets.append((try string(), try string(), at))
             }
-            return .hash(h)
+            return .hash(try Self.makeHash(pairs: n) { triplets[$0] })
+        case RDBType.streamListpacks, RDBType.streamListpacks2, RDBType.streamListpacks3:
+            throw RDBError("The RDB file contains a stream, a type this server does not support yet")
+        case RDBType.moduleBeforeGA, RDBType.module2:
+            throw RDBError("The RDB file contains module data I can't load: no matching module")
         default:
             throw RDBError("Unknown RDB encoding type \(type)")
         }
+    }
+
+    /// A hash from (field, value, absolute TTL or 0) triplets; duplicate fields or a TTL
+    /// out of Redis's range are corrupt input.
+    static func makeHash(pairs n: Int, _ pair: (Int) -> ([UInt8], [UInt8], Int64)) throws(RDBError) -> HashValue {
+        let h = HashValue()
+        for i in 0..<n {
+            let (field, value, at) = pair(i)
+            guard at >= 0, at <= 0xFFFF_FFFF_FFFF else { throw RDBError("invalid expireAt time: \(at)") }
+            guard h.set(field, value, maxEntries: 128, maxValue: 64) else {
+                throw RDBError("Duplicate hash fields detected")
+            }
+            if at != 0 { h.setFieldExpiry(field, at: at) }
+        }
+        return h
+    }
+
+    /// A zipmap's keys and values (Redis 2.4's small hashes): a length byte, then per entry
+    /// key length, key, value length, free-space byte, value and the free space; 255 ends it.
+    static func zipmap(_ b: [UInt8]) throws(RDBError) -> [[UInt8]] {
+        var pos = 1
+        var out: [[UInt8]] = []
+        func length() throws(RDBError) -> Int {
+            guard pos < b.count else { throw RDBError("Zipmap integrity check failed.") }
+            let first = b[pos]
+            if first < 254 {
+                pos += 1
+                return Int(first)
+            }
+            guard first == 254, pos + 5 <= b.count else { throw RDBError("Zipmap integrity check failed.") }
+            let n = Int(b[pos + 1]) | Int(b[pos + 2]) << 8 | Int(b[pos + 3]) << 16 | Int(b[pos + 4]) << 24
+            pos += 5
+            return n
+        }
+        while pos < b.count && b[pos] != 255 {
+            let klen = try length()
+            guard pos + klen <= b.count else { throw RDBError("Zipmap integrity check failed.") }
+            out.append(Array(b[pos..<(pos + klen)]))
+            pos += klen
+            let vlen = try length()
+            guard pos < b.count else { throw RDBError("Zipmap integrity check failed.") }
+            let free = Int(b[pos])
+            pos += 1
+            guard pos + vlen + free <= b.count else { throw RDBError("Zipmap integrity check failed.") }
+            out.append(Array(b[pos..<(pos + vlen)]))
+            pos += vlen + free
+        }
+        guard pos < b.count, out.count % 2 == 0 else { throw RDBError("Zipmap integrity check failed.") }
+        return out
     }
 
     static func makeSet(_ members: [[UInt8]], _ limits: SetValue.Limits) -> SetValue {

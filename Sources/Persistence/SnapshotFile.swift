@@ -11,7 +11,9 @@ public enum SnapshotFile {
     /// Completes a snapshot written to `fd` (named `tempName`): returns 0, or the errno of
     /// the step that failed (`writeFailure` when writing already had), the temporary file
     /// removed. Touches only the file system, so it may run on any thread.
-    public static func commit(fd: Int32, tempName: String, target: String, writeFailure: Int32) -> Int32 {
+    public static func commit(
+        fd: Int32, tempName: String, target: String, directory: String = ".", writeFailure: Int32
+    ) -> Int32 {
         var failure = writeFailure
         if failure == 0 && fsync(fd) != 0 { failure = errno }
         close(fd)
@@ -20,11 +22,7 @@ public enum SnapshotFile {
             unlink(tempName)
             return failure
         }
-        let dirFD = open(".", O_RDONLY)
-        if dirFD >= 0 {
-            fsync(dirFD)
-            close(dirFD)
-        }
+        syncDirectory(directory)
         return 0
     }
 

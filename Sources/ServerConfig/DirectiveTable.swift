@@ -61,6 +61,9 @@ extension Directive {
             "min-replicas-max-lag", .integer(min: 0, max: 9223372036854775807), default: "10",
             aliases: ["min-slaves-max-lag"]),
         Directive("rdbcompression", .bool, default: "yes"),
+        // Swiftlet's own: the RDB version snapshots are written with (9: Redis 5–6, 10: 7.0,
+        // 11: 7.2, 12: 7.4). Hashes with field TTLs need 12 and raise it while they exist.
+        Directive("rdb-version", .integer(min: 9, max: 12), default: "10"),
         Directive("crash-log-enabled", .bool, default: "yes"),
         Directive("cluster-announce-port", .integer(min: 0, max: 9223372036854775807), default: "0"),
         Directive("tls-protocols", .string, default: ""),

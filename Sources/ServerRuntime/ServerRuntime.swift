@@ -205,6 +205,10 @@ public final class ServerRuntime: @unchecked Sendable {
     /// NOSAVE. Returns false when it was needed and failed.
     func finalSave(save: Bool?) -> Bool {
         state.finishBackgroundSave()
+        if let aof = state.aof {
+            log.notice("Calling fsync() on the AOF file.")
+            aof.closeFile()
+        }
         let wanted = save ?? !state.config.savePoints.isEmpty
         guard wanted else { return true }
         log.notice("Saving the final RDB snapshot before exiting.")
@@ -216,9 +220,23 @@ public final class ServerRuntime: @unchecked Sendable {
         return true
     }
 
-    /// Loads `dbfilename` at start, as Redis does before accepting connections.
+    /// Loads the AOF when `appendonly` is on, else `dbfilename`, as Redis does before
+    /// accepting connections.
     public func loadDataset() throws {
         let started = monotonicMicrosNow()
+        if state.config.bool("appendonly") {
+            do {
+                let summary = try state.loadAppendOnlyFiles()
+                let seconds = Double(monotonicMicrosNow() - started) / 1_000_000
+                if !summary.created {
+                    log.notice("DB loaded from append only file: \(String(format3: seconds)) seconds")
+                }
+            } catch {
+                log.warning("\(error)")
+                throw ServerStartError("Fatal error loading the DB, check server logs. Exiting.")
+            }
+            return
+        }
         do {
             guard let (loaded, expired) = try state.loadRDB() else { return }
             let seconds = Double(monotonicMicrosNow() - started) / 1_000_000
@@ -230,8 +248,45 @@ public final class ServerRuntime: @unchecked Sendable {
         }
     }
 
+    /// The AOF's buffer goes to its file before replies go out: at once under `always`,
+    /// else once per loop turn.
+    func flushAppendOnly(beforeReplies: Bool) {
+        guard let aof = state.aof, !aof.buffer.isEmpty else { return }
+        if aof.policy == .always {
+            if !aof.flush() {
+                // As Redis: with `always`, an unwritable AOF stops the server.
+                log.warning(
+                    "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
+                exit(1)
+            }
+        } else if beforeReplies {
+            if !aofFlushScheduled {
+                aofFlushScheduled = true
+                loop.execute {
+                    self.aofFlushScheduled = false
+                    self.state.aof?.flush()
+                }
+            }
+        } else {
+            aof.flush()
+        }
+    }
+
+    var aofFlushScheduled = false
+
     func cron(hz: Int) {
         cronLoops += 1
+        flushAppendOnly(beforeReplies: false)
+        state.aof?.fsyncIfDue(background: state.backgroundSync)
+        if state.backgroundSave == nil {
+            if state.aofRewriteScheduled {
+                state.aofRewriteScheduled = false
+                state.startAOFRewrite()
+            } else if state.aofRewriteDue() {
+                log.notice("Starting automatic rewriting of AOF on \(state.aofGrowthPercent)% growth")
+                state.startAOFRewrite()
+            }
+        }
         if cronLoops % hz == 0 && state.backgroundSave == nil {
             if state.backgroundSaveScheduled {
                 state.backgroundSaveScheduled = false
@@ -395,6 +450,11 @@ public final class ServerRuntime: @unchecked Sendable {
         EventLoopFuture.andAllComplete(closes, on: loop).whenComplete { _ in
             self.exitPromise.succeed(exitCode)
         }
+    }
+
+    /// A start that failed: the exit promise is settled so nothing waits on it.
+    public func abandonStart() {
+        exitPromise.succeed(1)
     }
 
     /// Blocks until the server shuts down; returns the exit code.

@@ -60,6 +60,7 @@ struct SwiftletServer: ParsableCommand {
             try runtime.start()
         } catch {
             runtime.log.warning("\(error)")
+            runtime.abandonStart()
             throw ExitCode(1)
         }
         let code = runtime.waitForExit()

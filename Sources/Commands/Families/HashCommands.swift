@@ -199,6 +199,15 @@ enum HashCommands {
         let bytes = formatLongDouble(result)
         setField(ctx, h, field, bytes, keepTTL: true)
         ctx.markDirty()
+        // Logged as the value it produced; HSET would drop the field's TTL, so it follows.
+        if ctx.propagating {
+            ctx.propagate(as: [Array("HSET".utf8), ctx.argBytes(1), field, bytes])
+            if let at = h.fieldExpires[field] {
+                ctx.propagate(as: [
+                    Array("HPEXPIREAT".utf8), ctx.argBytes(1), formatInt64(at), Array("FIELDS".utf8), [49], field,
+                ])
+            }
+        }
         return .bulk(bytes)
     }
 

@@ -83,6 +83,13 @@ enum HashFieldExpiryCommands {
             }
         }
         if changed > 0 { ctx.markDirty(changed) }
+        // Logged with the deadline it computed.
+        if changed > 0 && ctx.propagating && (seconds || relative) {
+            var args = (0..<ctx.argc).map { ctx.argBytes($0) }
+            args[0] = Array("HPEXPIREAT".utf8)
+            args[2] = formatInt64(expireAt)
+            ctx.propagate(as: args)
+        }
         if h.count == 0 {
             ctx.db.delete(ctx.arg(1), now: ctx.now)
         } else if h.hasFieldExpiry {

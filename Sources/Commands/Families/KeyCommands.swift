@@ -74,8 +74,16 @@ enum KeyCommands {
         if lt && hasTTL && when >= current { return .zero }
         if when <= ctx.now {
             ctx.db.table.remove(slot: slot)
+            if ctx.propagating { ctx.propagate(as: [Array("DEL".utf8), ctx.argBytes(1)]) }
         } else {
             ctx.db.table.setExpire(slot: slot, at: when)
+            // Logged as PEXPIREAT with the deadline it computed (flags kept).
+            if ctx.propagating && (seconds || relative) {
+                var args = (0..<ctx.argc).map { ctx.argBytes($0) }
+                args[0] = Array("PEXPIREAT".utf8)
+                args[2] = formatInt64(when)
+                ctx.propagate(as: args)
+            }
         }
         ctx.markDirty()
         return .one

@@ -21,6 +21,8 @@ extension ServerState {
     /// Writes the dataset to `dbfilename`; nil on success, else why it failed.
     @discardableResult
     public func saveRDB() -> String? {
+        // A rewrite's snapshot in progress is finished first (one walker at a time).
+        finishBackgroundSave()
         // The background save's writer, run to the end at once.
         guard let snapshot = BackgroundSave(state: self) else {
             let reason = String(cString: strerror(errno))
@@ -45,11 +47,7 @@ extension ServerState {
     public func loadRDB() throws(RDBError) -> (loaded: Int, expired: Int)? {
         guard let data = SnapshotFile.contents(of: rdbPath) else { return nil }
         var reader = RDBReader(data)
-        let limits = SetValue.Limits(
-            intsetEntries: Int(config.limits.setMaxIntsetEntries),
-            listpackEntries: Int(config.limits.setMaxListpackEntries),
-            listpackValue: Int(config.limits.setMaxListpackValue))
-        return try reader.load(into: keyspace, now: clock(), limits: limits)
+        return try reader.load(into: keyspace, now: clock(), limits: setLimits)
     }
 
     /// The cron's check of `save <seconds> <changes>` points.
@@ -78,12 +76,13 @@ enum PersistenceCommands {
     /// BGSAVE [SCHEDULE]: the snapshot is written in steps between commands (no fork).
     static func bgsave(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc > 2 || (ctx.argc == 2 && !ctx.argIs(1, "schedule")) { throw .syntax }
-        if ctx.server.backgroundSave != nil {
+        if let bg = ctx.server.backgroundSave {
+            if bg.purpose == .rdb { throw .backgroundSaveInProgress }
             if ctx.argc == 2 {
                 ctx.server.backgroundSaveScheduled = true
                 return .simple("Background saving scheduled")
             }
-            throw .backgroundSaveInProgress
+            throw .anotherChildActive
         }
         guard ctx.server.startBackgroundSave() else {
             ctx.server.lastSaveOK = false
@@ -91,6 +90,18 @@ enum PersistenceCommands {
         }
         ctx.server.persistenceLog?("Background saving started")
         return .simple("Background saving started")
+    }
+
+    /// BGREWRITEAOF: a new base from a point-in-time view, written between commands.
+    static func bgrewriteaof(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let s = ctx.server
+        if s.rewritingAOF != nil { throw .aofRewriteInProgress }
+        if s.backgroundSave != nil || s.aof?.waitingForFirstBase == true {
+            s.aofRewriteScheduled = true
+            return .simple("Background append only file rewriting scheduled")
+        }
+        guard s.startAOFRewrite() else { throw .aofRewriteFailed }
+        return .simple("Background append only file rewriting started")
     }
 
     /// DUMP key
@@ -128,21 +139,30 @@ enum PersistenceCommands {
         if !replace && ctx.lookupWrite(1) != nil { throw .busyKey }
         var ttl = try ctx.int64(2)
         if ttl < 0 { throw .restoreTTL }
-        let limits = SetValue.Limits(
-            intsetEntries: Int(ctx.config.limits.setMaxIntsetEntries),
-            listpackEntries: Int(ctx.config.limits.setMaxListpackEntries),
-            listpackValue: Int(ctx.config.limits.setMaxListpackValue))
-        guard let result = RDBReader.restorePayload(ctx.argBytes(3), limits: limits) else { throw .dumpPayload }
+        guard let result = RDBReader.restorePayload(ctx.argBytes(3), limits: ctx.server.setLimits) else {
+            throw .dumpPayload
+        }
         guard case .success(let value) = result else { throw .badDataFormat }
         let deleted = replace && ctx.db.delete(ctx.arg(1), now: ctx.now)
         if ttl != 0 && !absttl { ttl += ctx.now }
         if ttl != 0 && ttl <= ctx.now {
-            if deleted { ctx.markDirty() }
+            if deleted {
+                ctx.markDirty()
+                if ctx.propagating { ctx.propagate(as: [Array("DEL".utf8), ctx.argBytes(1)]) }
+            }
             return .ok
         }
         let slot = ctx.db.table.insertNew(ctx.argBytes(1), value: value, expireAt: ttl != 0 ? ttl : KeyEntry.noExpiry)
         if idle >= 0 { ctx.db.table[slot].lru = UInt32(truncatingIfNeeded: max(0, ctx.now / 1000 - idle)) }
+        if value.hasFieldExpiry { ctx.db.noteFieldExpiry(ctx.argBytes(1)) }
         ctx.markDirty()
+        // A relative TTL is logged as the time it names (Redis's restoreCommand).
+        if ctx.propagating && ttl != 0 && !absttl {
+            var args = (0..<ctx.argc).map { ctx.argBytes($0) }
+            args[2] = formatInt64(ttl)
+            args.append(Array("ABSTTL".utf8))
+            ctx.propagate(as: args)
+        }
         ctx.signalReady(1)
         return .ok
     }
@@ -157,6 +177,7 @@ extension CommandTable {
     static let persistenceRegistrations: [(String, Handler)] = [
         ("save", PersistenceCommands.save),
         ("bgsave", PersistenceCommands.bgsave),
+        ("bgrewriteaof", PersistenceCommands.bgrewriteaof),
         ("lastsave", PersistenceCommands.lastsave),
         ("dump", PersistenceCommands.dump),
         ("restore", PersistenceCommands.restore),

@@ -78,20 +78,7 @@ enum ServerCommands {
 
     /// CONFIG RESETSTAT
     static func configResetstat(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        let s = ctx.server
-        s.stats = ServerStats()
-        s.keyspace.keyspaceHits = 0
-        s.keyspace.keyspaceMisses = 0
-        for i in s.keyspace.databases.indices {
-            s.keyspace.databases[i].expiredKeys = 0
-            s.keyspace.databases[i].expiredFields = 0
-        }
-        for c in s.commands.allCommands {
-            c.calls = 0
-            c.microseconds = 0
-            c.rejectedCalls = 0
-            c.failedCalls = 0
-        }
+        ctx.server.resetStatistics()
         return .ok
     }
 

@@ -110,14 +110,22 @@ enum SetCommands {
             let member = s.removeMember(at: i)
             ctx.markDirty()
             deleteIfEmpty(ctx, 1, s)
+            // A random pick is logged as the member it took.
+            if ctx.propagating { ctx.propagate(as: [Array("SREM".utf8), ctx.argBytes(1), member]) }
             return .bulk(member)
         }
         var popped: [Reply] = []
+        var members: [[UInt8]] = []
         for _ in 0..<min(Int(count), s.count) {
             let i = Int.random(in: 0..<s.count, using: &ctx.keyspace.rng)
-            popped.append(.bulk(s.removeMember(at: i)))
+            let member = s.removeMember(at: i)
+            if ctx.propagating { members.append(member) }
+            popped.append(.bulk(member))
         }
         if !popped.isEmpty { ctx.markDirty(popped.count) }
+        if ctx.propagating && !members.isEmpty {
+            ctx.propagate(as: [Array("SREM".utf8), ctx.argBytes(1)] + members)
+        }
         deleteIfEmpty(ctx, 1, s)
         return .set(popped)
     }

@@ -124,6 +124,7 @@ enum StringCommands {
             ctx.arg(1), .fromBytes(ctx.arg(2)), expireAt: o.expireAt ?? KeyEntry.noExpiry, keepTTL: o.keepTTL,
             now: ctx.now)
         ctx.markDirty()
+        if let at = o.expireAt, ctx.propagating { propagateSet(ctx, value: 2, at: at) }
         return o.get ? old : .ok
     }
 
@@ -139,7 +140,16 @@ enum StringCommands {
         let at = try expireTime(ctx, arg: 2, seconds: seconds, relative: true, command: name)
         ctx.db.set(ctx.arg(1), .fromBytes(ctx.arg(3)), expireAt: at, now: ctx.now)
         ctx.markDirty()
+        if ctx.propagating { propagateSet(ctx, value: 3, at: at) }
         return .ok
+    }
+
+    /// SET with a time to live is logged as `SET key value PXAT <ms>` (Redis's
+    /// setGenericCommand), so a replay sets the same deadline.
+    static func propagateSet(_ ctx: CommandContext, value: Int, at: Int64) {
+        ctx.propagate(as: [
+            Array("SET".utf8), ctx.argBytes(1), ctx.argBytes(value), Array("PXAT".utf8), formatInt64(at),
+        ])
     }
 
     /// SETEX key seconds value
@@ -160,13 +170,16 @@ enum StringCommands {
         if let at = o.expireAt {
             if at < ctx.now {
                 ctx.db.table.remove(slot: slot)
+                if ctx.propagating { ctx.propagate(as: [Array("DEL".utf8), ctx.argBytes(1)]) }
             } else {
                 ctx.db.table.setExpire(slot: slot, at: at)
+                if ctx.propagating { ctx.propagate(as: [Array("PEXPIREAT".utf8), ctx.argBytes(1), formatInt64(at)]) }
             }
             ctx.markDirty()
         } else if o.persist && ctx.db.table[slot].expireAt != KeyEntry.noExpiry {
             ctx.db.table.removeExpire(slot: slot)
             ctx.markDirty()
+            if ctx.propagating { ctx.propagate(as: [Array("PERSIST".utf8), ctx.argBytes(1)]) }
         }
         return reply
     }
@@ -280,6 +293,10 @@ enum StringCommands {
             ctx.db.table.insertNew(ctx.argBytes(1), value: .string(bytes))
         }
         ctx.markDirty()
+        // Logged as the value it produced: float formatting must not differ on replay.
+        if ctx.propagating {
+            ctx.propagate(as: [Array("SET".utf8), ctx.argBytes(1), bytes, Array("KEEPTTL".utf8)])
+        }
         return .bulk(bytes)
     }
 

@@ -72,6 +72,10 @@ enum TransactionCommands {
         swap(&ctx.batch, &queue)
         ctx.mayBlock = false
         ctx.emitArrayHeader(ctx.batch.count)
+        // The AOF logs the transaction's writes as one MULTI/EXEC.
+        let aof = ctx.server.aof
+        aof?.beginTransaction()
+        defer { aof?.endTransaction() }
         for i in 0..<ctx.batch.count {
             let spans = ctx.batch.arguments(of: i)
             ctx.argBase = spans.lowerBound

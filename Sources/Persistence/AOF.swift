@@ -1,0 +1,350 @@
+import DataStore
+import RESP
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+public struct AOFError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Redis 7's multi-part AOF manifest (`<appendfilename>.manifest` in `appenddirname`): one
+/// base file (an RDB, or commands), the incremental files written since, in order, and
+/// history files a rewrite replaced, waiting to be deleted.
+public struct AOFManifest: Equatable, Sendable {
+    public enum FileType: String, Sendable {
+        case base = "b"
+        case history = "h"
+        case incr = "i"
+    }
+
+    public struct Entry: Equatable, Sendable {
+        public var name: String
+        public var seq: Int
+        public var type: FileType
+        public init(name: String, seq: Int, type: FileType) {
+            self.name = name
+            self.seq = seq
+            self.type = type
+        }
+    }
+
+    public var base: Entry?
+    public var incrs: [Entry] = []
+    public var history: [Entry] = []
+
+    public init() {}
+
+    /// The highest sequence numbers in use (new files take the next ones).
+    public var baseSeq: Int { max(base?.seq ?? 0, history.filter { $0.name.contains(".base.") }.map(\.seq).max() ?? 0) }
+    public var incrSeq: Int {
+        max(incrs.map(\.seq).max() ?? 0, history.filter { $0.name.contains(".incr.") }.map(\.seq).max() ?? 0)
+    }
+
+    /// Reads a manifest as Redis's aofLoadManifestFromFile does: `file <name> seq <n> type
+    /// <b|h|i>` per line, `#` comments, unknown keys ignored.
+    public static func parse(_ text: String) throws(AOFError) -> AOFManifest {
+        var manifest = AOFManifest()
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            let line = raw.trimmingCharacters(in: " \r\t")
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let words = line.split(separator: " ").map(String.init)
+            guard words.count % 2 == 0 else { throw AOFError("Invalid AOF manifest file format") }
+            var name: String?
+            var seq: Int?
+            var type: FileType?
+            for i in stride(from: 0, to: words.count, by: 2) {
+                switch words[i] {
+                case "file": name = words[i + 1]
+                case "seq": seq = Int(words[i + 1])
+                case "type": type = FileType(rawValue: words[i + 1])
+                default: continue
+                }
+            }
+            guard let name, let seq, let type, !name.contains("/") else {
+                throw AOFError("Invalid AOF manifest file format")
+            }
+            let entry = Entry(name: name, seq: seq, type: type)
+            switch type {
+            case .base:
+                if manifest.base != nil { throw AOFError("Found duplicate base file information") }
+                manifest.base = entry
+            case .history: manifest.history.append(entry)
+            case .incr:
+                if let last = manifest.incrs.last, last.seq >= seq {
+                    throw AOFError("Found a non-monotonic sequence number")
+                }
+                manifest.incrs.append(entry)
+            }
+        }
+        if manifest.base == nil && manifest.incrs.isEmpty && manifest.history.isEmpty {
+            throw AOFError("Found an empty AOF manifest")
+        }
+        return manifest
+    }
+
+    /// The manifest's text, in Redis's order: base, history, incremental files.
+    public var text: String {
+        var lines: [String] = []
+        if let base { lines.append(Self.line(base)) }
+        for h in history { lines.append(Self.line(h)) }
+        for i in incrs { lines.append(Self.line(i)) }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
+    static func line(_ e: Entry) -> String { "file \(e.name) seq \(e.seq) type \(e.type.rawValue)" }
+}
+
+extension StringProtocol {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let c = s.first, set.contains(c) { s.removeFirst() }
+        while let c = s.last, set.contains(c) { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// The AOF's command form (catAppendOnlyGenericCommand): a RESP array of bulk strings.
+public enum AOFEncoding {
+    @inline(__always)
+    public static func appendHeader(_ count: Int, _ marker: UInt8, into out: inout [UInt8]) {
+        out.append(marker)
+        out.append(contentsOf: formatInt64(Int64(count)))
+        out.append(13)
+        out.append(10)
+    }
+
+    @inline(__always)
+    public static func appendBulk<C: Collection>(_ arg: C, into out: inout [UInt8]) where C.Element == UInt8 {
+        appendHeader(arg.count, UInt8(ascii: "$"), into: &out)
+        out.append(contentsOf: arg)
+        out.append(13)
+        out.append(10)
+    }
+
+    public static func append(_ args: [[UInt8]], into out: inout [UInt8]) {
+        appendHeader(args.count, UInt8(ascii: "*"), into: &out)
+        for a in args { appendBulk(a, into: &out) }
+    }
+}
+
+/// Writes a dataset as AOF commands (Redis's rewriteAppendOnlyFileRio, for
+/// `aof-use-rdb-preamble no`): SELECT per database, one creating command per key in batches
+/// of 64 items, PEXPIREAT for keys and HPEXPIREAT for hash fields with a time to live.
+public struct AOFCommandWriter: SnapshotEncoder {
+    var buffer: [UInt8] = []
+    let fd: Int32
+    public private(set) var failure: Int32 = 0
+    static let itemsPerCommand = 64
+
+    public init(fd: Int32) {
+        self.fd = fd
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    public var bytes: [UInt8] { buffer }
+
+    mutating func drain(force: Bool = false) {
+        guard fd >= 0, force || buffer.count >= 1 << 20 else { return }
+        failure = SnapshotFile.writeAll(fd, buffer, failure: failure)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    public mutating func header(now: Int64, aux: [(String, String)]) {}
+
+    public mutating func selectDB(_ index: Int) {
+        AOFEncoding.append([Array("SELECT".utf8), formatInt64(Int64(index))], into: &buffer)
+    }
+
+    mutating func batched(_ command: String, _ key: [UInt8], _ items: [[UInt8]], per: Int) {
+        var i = 0
+        while i < items.count {
+            let end = min(items.count, i + Self.itemsPerCommand * per)
+            AOFEncoding.appendHeader(2 + end - i, UInt8(ascii: "*"), into: &buffer)
+            AOFEncoding.appendBulk(command.utf8, into: &buffer)
+            AOFEncoding.appendBulk(key, into: &buffer)
+            for j in i..<end { AOFEncoding.appendBulk(items[j], into: &buffer) }
+            i = end
+        }
+    }
+
+    public mutating func entry(key: [UInt8], value: Value, expireAt: Int64) {
+        switch value {
+        case .string, .rawString, .int:
+            AOFEncoding.append([Array("SET".utf8), key, value.stringBytes ?? []], into: &buffer)
+        case .list(let l):
+            batched("RPUSH", key, Array(l.items), per: 1)
+        case .set(let s):
+            batched("SADD", key, s.allMembers, per: 1)
+        case .zset(let z):
+            var items: [[UInt8]] = []
+            items.reserveCapacity(z.count * 2)
+            for e in z.entries {
+                items.append(Array(formatDouble(e.score).utf8))
+                items.append(e.member)
+            }
+            batched("ZADD", key, items, per: 2)
+        case .hash(let h):
+            var items: [[UInt8]] = []
+            h.forEach { f, v in
+                items.append(Array(f))
+                items.append(Array(v))
+            }
+            batched("HMSET", key, items, per: 2)
+            for (field, at) in h.fieldExpires.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+                AOFEncoding.append(
+                    [Array("HPEXPIREAT".utf8), key, formatInt64(at), Array("FIELDS".utf8), [UInt8(ascii: "1")], field],
+                    into: &buffer)
+            }
+        }
+        if expireAt != KeyEntry.noExpiry {
+            AOFEncoding.append([Array("PEXPIREAT".utf8), key, formatInt64(expireAt)], into: &buffer)
+        }
+        drain()
+    }
+
+    public mutating func finish() {
+        drain(force: true)
+    }
+}
+
+/// What a snapshot is written through: the RDB writer, or the AOF command writer for an
+/// AOF base without an RDB preamble.
+public protocol SnapshotEncoder {
+    var failure: Int32 { get }
+    mutating func header(now: Int64, aux: [(String, String)])
+    mutating func selectDB(_ index: Int)
+    mutating func entry(key: [UInt8], value: Value, expireAt: Int64)
+    mutating func finish()
+}
+
+/// Reads the commands of an AOF file (Redis's loadSingleAppendOnlyFile): an optional RDB
+/// preamble, then RESP arrays; lines starting with `#` are annotations and skipped.
+public struct AOFCommandScanner {
+    public enum Item {
+        case command([[UInt8]])
+        /// The file ends inside a command: the valid part ends at `validUpTo`.
+        case truncated
+        /// Something that is not a command at `validUpTo`.
+        case bad(String)
+        case end
+    }
+
+    let data: [UInt8]
+    public private(set) var pos: Int
+    /// The end of the last complete command (or annotation): what `--fix` keeps.
+    public private(set) var validUpTo: Int
+    /// Lines read so far (redis-check-aof reports them).
+    public private(set) var line = 1
+
+    public init(_ data: [UInt8], from start: Int = 0) {
+        self.data = data
+        pos = start
+        validUpTo = start
+    }
+
+    /// A decimal up to CRLF after `marker` at `pos`.
+    mutating func number(_ marker: UInt8) -> Int?? {
+        guard pos < data.count else { return .some(nil) }
+        guard data[pos] == marker else { return nil }
+        var i = pos + 1
+        var n = 0
+        var digits = 0
+        var negative = false
+        if i < data.count && data[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        while i < data.count && data[i] >= 48 && data[i] <= 57 {
+            n = n &* 10 &+ Int(data[i] - 48)
+            digits += 1
+            i += 1
+            if digits > 18 { return nil }
+        }
+        if i + 1 >= data.count { return .some(nil) }
+        guard digits > 0, data[i] == 13, data[i + 1] == 10 else { return nil }
+        pos = i + 2
+        line += 1
+        return .some(negative ? -n : n)
+    }
+
+    public mutating func next() -> Item {
+        while pos < data.count && data[pos] == UInt8(ascii: "#") {
+            guard let eol = data[pos...].firstIndex(of: 10) else { return .truncated }
+            pos = eol + 1
+            line += 1
+            validUpTo = pos
+        }
+        guard pos < data.count else { return .end }
+        guard let count = number(UInt8(ascii: "*")) else { return .bad("Bad file format reading the append only file") }
+        guard let argc = count else { return .truncated }
+        guard argc >= 1 else { return .bad("Bad file format reading the append only file") }
+        var args: [[UInt8]] = []
+        args.reserveCapacity(argc)
+        for _ in 0..<argc {
+            guard let length = number(UInt8(ascii: "$")) else {
+                return .bad("Bad file format reading the append only file")
+            }
+            guard let len = length else { return .truncated }
+            guard len >= 0 else { return .bad("Bad file format reading the append only file") }
+            guard pos + len + 2 <= data.count else { return .truncated }
+            guard data[pos + len] == 13, data[pos + len + 1] == 10 else {
+                return .bad("Bad file format reading the append only file")
+            }
+            args.append(Array(data[pos..<(pos + len)]))
+            pos += len + 2
+            line += 1
+        }
+        validUpTo = pos
+        return .command(args)
+    }
+}
+
+extension SnapshotFile {
+    /// Writes all of `bytes` to `fd` (retrying short writes); the errno of a failure, or
+    /// the earlier `failure` when there was one.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], failure: Int32 = 0) -> Int32 {
+        guard failure == 0 else { return failure }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            offset += n
+        }
+        return 0
+    }
+
+    /// fsyncs a directory (after a rename in it).
+    public static func syncDirectory(_ path: String) {
+        let dirFD = open(path, O_RDONLY)
+        if dirFD >= 0 {
+            fsync(dirFD)
+            close(dirFD)
+        }
+    }
+
+    /// Writes a small file whole under a temporary name, fsyncs it and renames it over
+    /// `path` (the manifest); 0 or the errno.
+    public static func replace(_ path: String, with bytes: [UInt8], directory: String) -> Int32 {
+        let temp = directory + "/temp-" + String(path.split(separator: "/").last ?? "")
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { return errno }
+        var failure = writeAll(fd, bytes)
+        if failure == 0 && fsync(fd) != 0 { failure = errno }
+        close(fd)
+        if failure == 0 && rename(temp, path) != 0 { failure = errno }
+        if failure != 0 {
+            unlink(temp)
+            return failure
+        }
+        syncDirectory(directory)
+        return 0
+    }
+}
