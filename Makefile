@@ -18,6 +18,7 @@ run: release
 release:
 	swift build -c release --product swiftlet-server
 	swift build -c release --product swiftlet-check-rdb
+	swift build -c release --product swiftlet-check-aof
 
 debug:
 	swift build

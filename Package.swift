@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "swiftlet-server", targets: ["swiftlet-server"]),
         .executable(name: "swiftlet-check-rdb", targets: ["swiftlet-check-rdb"]),
+        .executable(name: "swiftlet-check-aof", targets: ["swiftlet-check-aof"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -61,6 +62,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "swiftlet-check-rdb", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "swiftlet-check-aof", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(name: "RESPTests", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .testTarget(name: "DataStoreTests", dependencies: ["DataStore"], swiftSettings: swiftSettings),
         .testTarget(

@@ -8,128 +8,167 @@ import RESP
     import Darwin
 #endif
 
-/// Loading the AOF at start (Redis's loadAppendOnlyFiles): the manifest's base, then its
-/// incremental files in order, each command run by a client of its own with expiry held
-/// back (as Redis does while loading: a key the log still writes to must not vanish
-/// half-way). A torn tail of the last file is cut off under `aof-load-truncated yes`;
-/// anything else wrong stops the start with Redis's message.
-extension ServerState {
-    public struct AOFLoadSummary {
-        public var commands = 0
-        public var keysFromRDB = 0
-        /// Set when there was no AOF: what was done instead.
-        public var created = false
+public struct LoadError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Loading the dataset at start, in steps between which the server answers clients (with
+/// `-LOADING` for commands that need the data, as Redis does while it loads): the AOF when
+/// `appendonly` is on (Redis's loadAppendOnlyFiles: the manifest's base, then its
+/// incremental files in order), else `dbfilename`. AOF commands run as a client of their
+/// own with expiry held back — a key the log still writes to must not vanish half-way — and
+/// a torn tail of the last file is cut off under `aof-load-truncated yes`; anything else
+/// wrong stops the start with Redis's message.
+public final class DatasetLoad {
+    struct File {
+        var path: String
+        var name: String
+        var last: Bool
+        /// An AOF file (an RDB preamble may start it), or a plain RDB.
+        var isAOF: Bool
     }
 
-    /// Loads the AOF (upgrading an old single-file AOF, or creating the first base when there
-    /// is none — from `dbfilename` if that exists) and starts logging to it.
-    public func loadAppendOnlyFiles() throws(AOFError) -> AOFLoadSummary {
-        let file = AppendOnlyFile(
-            directory: config["appenddirname"], fileName: config["appendfilename"],
-            policy: .init(config["appendfsync"]), log: persistenceLog)
-        file.preamble = config.bool("aof-use-rdb-preamble")
-        if mkdir(file.directory, 0o755) != 0 && errno != EEXIST {
-            throw AOFError("Can't create the AOF directory \(file.directory): \(String(cString: strerror(errno)))")
-        }
-        var summary = AOFLoadSummary()
-        if let text = SnapshotFile.contents(of: file.manifestPath) {
-            file.manifest = try AOFManifest.parse(String(decoding: text, as: UTF8.self))
-        } else if access(file.fileName, F_OK) == 0 {
-            // Redis 6's single appendonly.aof: it becomes the base of a new manifest.
-            guard rename(file.fileName, file.path(file.fileName)) == 0 else {
-                throw AOFError(
-                    "Error moving \(file.fileName) into \(file.directory): \(String(cString: strerror(errno)))")
-            }
-            file.manifest.base = AOFManifest.Entry(name: file.fileName, seq: 1, type: .base)
-            let failure = file.persistManifest()
-            if failure != 0 { throw AOFError("Can't persist the AOF manifest: \(String(cString: strerror(failure)))") }
-            persistenceLog?("Successfully migrated an old-style AOF into the AOF directory")
-        }
-        let files = (file.manifest.base.map { [$0] } ?? []) + file.manifest.incrs
-        if files.isEmpty {
-            // No AOF yet. Redis would start empty here; the snapshot is loaded instead, so
-            // turning AOF on in the configuration never drops the data.
-            if let loaded = try? loadRDB() {
-                summary.keysFromRDB = loaded.loaded
-                persistenceLog?("No AOF found: loaded \(loaded.loaded) keys from \(rdbPath) before creating the AOF")
-            }
-            try createFirstBase(file)
-            summary.created = true
-        } else {
-            let savedNow = keyspace.now
-            defer { keyspace.now = savedNow }
-            for (i, entry) in files.enumerated() {
-                summary.commands += try loadAOFFile(file, entry, last: i == files.count - 1)
-            }
-            resetStatistics()
-        }
-        let failure = file.openLastIncr()
-        if failure != 0 {
-            throw AOFError("Can't open the append-only file: \(String(cString: strerror(failure)))")
-        }
-        file.deleteHistory()
-        let paths = ((file.manifest.base.map { [$0] } ?? []) + file.manifest.incrs).map { file.path($0.name) }
-        file.currentSize = paths.reduce(0) { $0 + AppendOnlyFile.fileSize($1) }
-        file.baseSize = file.currentSize
-        aof = file
-        updateExpiryLogging()
-        return summary
+    let state: ServerState
+    var files: [File]
+    var index = -1
+    var data: [UInt8] = []
+    var rdb: RDBReader?
+    var scanner: AOFCommandScanner?
+    var ctx: CommandContext?
+    /// Where the open MULTI of the current file began.
+    var multiStart: Int?
+    /// The AOF being loaded (nil for an RDB load), and whether its first base is still to
+    /// be written when the files are loaded.
+    let aof: AppendOnlyFile?
+    var createBase = false
+    public let startTime: Int64
+    let started = monotonicMicrosNow()
+    public let totalBytes: Int
+    var finishedBytes = 0
+    public private(set) var keysLoaded = 0
+    public private(set) var keysExpired = 0
+    public private(set) var commands = 0
+    public private(set) var complete = false
+
+    init(state: ServerState, files: [File], aof: AppendOnlyFile?) {
+        self.state = state
+        self.files = files
+        self.aof = aof
+        startTime = state.clock() / 1000
+        totalBytes = files.reduce(0) { $0 + AppendOnlyFile.fileSize($1.path) }
     }
 
-    /// Writes the dataset as the first base, with an empty incremental file after it.
-    func createFirstBase(_ file: AppendOnlyFile) throws(AOFError) {
-        let baseName = String(file.nextBasePath.split(separator: "/").last!)
-        persistenceLog?("Creating AOF base file \(baseName) on server start")
-        guard let snapshot = BackgroundSave(state: self, purpose: .aofBase) else {
-            throw AOFError("Can't create the AOF base file: \(String(cString: strerror(errno)))")
-        }
-        while !snapshot.step(keyspace, budget: Int64.max / 2) {}
-        snapshot.writeTrailer()
-        let failure = snapshot.sync(file.path(baseName))
-        if failure != 0 {
-            throw AOFError("Can't write the AOF base file \(baseName): \(String(cString: strerror(failure)))")
-        }
-        file.manifest.base = AOFManifest.Entry(name: baseName, seq: file.manifest.baseSeq + 1, type: .base)
-        persistenceLog?("Creating AOF incr file \(file.fileName).\(file.manifest.incrSeq + 1).incr.aof on server start")
-        var opened = file.openNewIncr()
-        if opened == 0 { opened = file.persistManifest() }
-        if opened != 0 { throw AOFError("Can't create the AOF incr file: \(String(cString: strerror(opened)))") }
+    public var loadedBytes: Int {
+        finishedBytes + (scanner?.pos ?? rdb?.pos ?? 0)
     }
 
-    /// One file of the AOF: an RDB (base, or preamble), then commands. Returns how many
-    /// commands ran.
-    func loadAOFFile(_ file: AppendOnlyFile, _ entry: AOFManifest.Entry, last: Bool) throws(AOFError) -> Int {
-        let path = file.path(entry.name)
-        guard let data = SnapshotFile.contents(of: path) else {
-            throw AOFError("The AOF file \(entry.name) doesn't exist")
+    public var loadedPercent: Double {
+        totalBytes > 0 ? Double(loadedBytes) * 100 / Double(totalBytes) : 0
+    }
+
+    public var etaSeconds: Int {
+        let done = loadedBytes
+        guard done > 0 else { return 1 }
+        let elapsed = Double(monotonicMicrosNow() - started) / 1_000_000
+        return Int(elapsed * Double(totalBytes - done) / Double(done))
+    }
+
+    public var isAOF: Bool { aof != nil }
+
+    public var elapsedSeconds: Double { Double(monotonicMicrosNow() - started) / 1_000_000 }
+
+    /// Loads for about `budget` microseconds; true when everything is loaded (and the AOF,
+    /// if any, is ready for appending).
+    public func step(budget: Int64) throws(LoadError) -> Bool {
+        if complete { return true }
+        let deadline = monotonicMicrosNow() + budget
+        while monotonicMicrosNow() < deadline {
+            if rdb == nil && scanner == nil {
+                index += 1
+                guard index < files.count else {
+                    try finish()
+                    return true
+                }
+                try open(files[index])
+                continue
+            }
+            if rdb != nil {
+                try stepRDB()
+            } else {
+                try stepCommands(1024)
+            }
         }
-        if data.isEmpty { return 0 }
-        var start = 0
-        if data.count >= 5 && data[0..<5].elementsEqual("REDIS".utf8) {
-            persistenceLog?("Reading RDB base file on AOF loading...")
+        return false
+    }
+
+    func open(_ file: File) throws(LoadError) {
+        guard let bytes = SnapshotFile.contents(of: file.path) else {
+            throw LoadError(file.isAOF ? "The AOF file \(file.name) doesn't exist" : "Can't open \(file.path)")
+        }
+        data = bytes
+        multiStart = nil
+        if data.starts(with: Array("REDIS".utf8)) {
+            if file.isAOF { state.persistenceLog?("Reading RDB base file on AOF loading...") }
             var reader = RDBReader(data)
-            do {
-                _ = try reader.load(into: keyspace, now: clock(), limits: setLimits)
-            } catch {
-                throw AOFError("Bad file format reading the append only file \(entry.name): \(error)")
-            }
-            start = reader.pos
-            if start < data.count { persistenceLog?("Reading the remaining AOF tail...") }
+            do { try reader.begin() } catch { throw badFile(file, error) }
+            rdb = reader
+        } else if file.isAOF {
+            scanner = AOFCommandScanner(data)
+        } else {
+            throw LoadError("Wrong signature trying to load DB from file")
         }
-        var scanner = AOFCommandScanner(data, from: start)
-        let session = ClientSession(id: -1, address: "", localAddress: "", fd: -1, authenticated: true, now: 0)
-        let ctx = CommandContext(server: self, session: session)
-        ctx.mayBlock = false
-        var commands = 0
-        // Where the open MULTI began: a file ending inside a transaction ends there.
-        var multiStart: Int?
-        loop: while true {
-            let before = scanner.validUpTo
-            switch scanner.next() {
+    }
+
+    func badFile(_ file: File, _ error: RDBError) -> LoadError {
+        file.isAOF
+            ? LoadError("Bad file format reading the append only file \(file.name): \(error)") : LoadError("\(error)")
+    }
+
+    func stepRDB() throws(LoadError) {
+        guard var reader = rdb else { return }
+        rdb = nil
+        let file = files[index]
+        let done: Bool
+        do {
+            done = try reader.step(into: state.keyspace, now: state.clock(), limits: state.setLimits, maxKeys: 2048)
+        } catch {
+            throw badFile(file, error)
+        }
+        guard done else {
+            rdb = reader
+            return
+        }
+        keysLoaded += reader.loaded
+        keysExpired += reader.expired
+        if file.isAOF && reader.pos < data.count {
+            state.persistenceLog?("Reading the remaining AOF tail...")
+            scanner = AOFCommandScanner(data, from: reader.pos)
+        } else {
+            endFile()
+        }
+    }
+
+    func endFile() {
+        finishedBytes += data.count
+        data = []
+        scanner = nil
+        rdb = nil
+    }
+
+    func stepCommands(_ budget: Int) throws(LoadError) {
+        guard var scan = scanner else { return }
+        let file = files[index]
+        let context = ctx ?? makeContext()
+        let savedNow = state.keyspace.now
+        defer { state.keyspace.now = savedNow }
+        for _ in 0..<budget {
+            let before = scan.validUpTo
+            switch scan.next() {
             case .command(let args):
-                guard let command = args[0].withUnsafeBytes({ self.commands.lookup($0) }) else {
-                    throw AOFError(
-                        "Unknown command '\(String(decoding: args[0], as: UTF8.self))' reading the append only file \(entry.name)"
+                guard let command = args[0].withUnsafeBytes({ state.commands.lookup($0) }) else {
+                    throw LoadError(
+                        "Unknown command '\(String(decoding: args[0], as: UTF8.self))' reading the append only file \(file.name)"
                     )
                 }
                 if command.name == "multi" {
@@ -137,40 +176,54 @@ extension ServerState {
                 } else if command.name == "exec" || command.name == "discard" {
                     multiStart = nil
                 }
-                run(args, in: ctx)
+                run(args, in: context)
                 commands += 1
             case .end:
-                break loop
+                try endCommands(file, context)
+                return
             case .truncated:
-                try truncatedTail(path, entry.name, at: scanner.validUpTo, last: last, reason: "short read")
-                break loop
+                try truncatedTail(file, at: scan.validUpTo, reason: "short read")
+                try endCommands(file, context)
+                return
             case .bad:
-                throw AOFError(
-                    "Bad file format reading the append only file \(entry.name): make a backup of your AOF file, then use ./swiftlet-check-aof --fix <filename.manifest>"
+                throw LoadError(
+                    "Bad file format reading the append only file \(file.name): make a backup of your AOF file, then use ./swiftlet-check-aof --fix <filename.manifest>"
                 )
             }
         }
+        scanner = scan
+    }
+
+    func endCommands(_ file: File, _ context: CommandContext) throws(LoadError) {
         if let multiStart {
-            persistenceLog?("Revert incomplete MULTI/EXEC transaction in AOF file \(entry.name)")
-            try truncatedTail(path, entry.name, at: multiStart, last: last, reason: "incomplete MULTI/EXEC")
-            TransactionCommands.discardTransaction(ctx)
+            state.persistenceLog?("Revert incomplete MULTI/EXEC transaction in AOF file \(file.name)")
+            try truncatedTail(file, at: multiStart, reason: "incomplete MULTI/EXEC")
+            TransactionCommands.discardTransaction(context)
         }
-        return commands
+        endFile()
+    }
+
+    func makeContext() -> CommandContext {
+        let session = ClientSession(id: -1, address: "", localAddress: "", fd: -1, authenticated: true, now: 0)
+        let context = CommandContext(server: state, session: session)
+        context.mayBlock = false
+        ctx = context
+        return context
     }
 
     /// A file that ends inside a command: cut it there when allowed, else stop the start.
-    func truncatedTail(_ path: String, _ name: String, at offset: Int, last: Bool, reason: String) throws(AOFError) {
-        guard last && config.bool("aof-load-truncated") else {
-            throw AOFError(
-                "Unexpected end of file reading the append only file \(name). You can: 1) Make a backup of your AOF file, then use ./swiftlet-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+    func truncatedTail(_ file: File, at offset: Int, reason: String) throws(LoadError) {
+        guard file.last && state.config.bool("aof-load-truncated") else {
+            throw LoadError(
+                "Unexpected end of file reading the append only file \(file.name). You can: 1) Make a backup of your AOF file, then use ./swiftlet-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
             )
         }
-        persistenceLog?("!!! Warning: \(reason) while loading the AOF file \(name)!!!")
-        persistenceLog?("!!! Truncating the AOF \(name) at offset \(offset) !!!")
-        guard truncate(path, off_t(offset)) == 0 else {
-            throw AOFError("Error truncating the AOF file \(name): \(String(cString: strerror(errno)))")
+        state.persistenceLog?("!!! Warning: \(reason) while loading the AOF file \(file.name)!!!")
+        state.persistenceLog?("!!! Truncating the AOF \(file.name) at offset \(offset) !!!")
+        guard truncate(file.path, off_t(offset)) == 0 else {
+            throw LoadError("Error truncating the AOF file \(file.name): \(String(cString: strerror(errno)))")
         }
-        persistenceLog?("AOF \(name) loaded anyway because aof-load-truncated is enabled")
+        state.persistenceLog?("AOF \(file.name) loaded anyway because aof-load-truncated is enabled")
     }
 
     /// Runs one logged command as the loading client, with expiry held back.
@@ -183,7 +236,7 @@ extension ServerState {
         }
         ctx.batch.commandStarts.append(0)
         ctx.batchCommands.removeAll(keepingCapacity: true)
-        keyspace.now = ServerState.loadingClock
+        state.keyspace.now = Self.loadingClock
         _ = ctx.execute(commandAt: 0)
         ctx.output.removeAll(keepingCapacity: true)
     }
@@ -191,6 +244,95 @@ extension ServerState {
     /// The time commands see while an AOF loads: before every expiry, so none fires
     /// (Redis's keyIsExpired returns 0 while loading); the log's times are absolute.
     static let loadingClock = Int64.min / 4
+
+    /// Everything is read: the AOF gets its first base if it had none, its last
+    /// incremental file is opened for appending, and logging starts.
+    func finish() throws(LoadError) {
+        complete = true
+        guard let aof else { return }
+        if createBase { try state.createFirstBase(aof) }
+        if commands > 0 { state.resetStatistics() }
+        let failure = aof.fd >= 0 ? 0 : aof.openLastIncr()
+        if failure != 0 {
+            throw LoadError("Can't open the append-only file: \(String(cString: strerror(failure)))")
+        }
+        aof.deleteHistory()
+        let paths = ((aof.manifest.base.map { [$0] } ?? []) + aof.manifest.incrs).map { aof.path($0.name) }
+        aof.currentSize = paths.reduce(0) { $0 + AppendOnlyFile.fileSize($1) }
+        aof.baseSize = aof.currentSize
+        state.aof = aof
+        state.updateExpiryLogging()
+    }
+}
+
+extension ServerState {
+    /// What is to be loaded at start: the AOF when `appendonly` is on (an old single-file
+    /// AOF is moved into `appenddirname` first; with no AOF yet, `dbfilename` is loaded
+    /// and becomes the first base), else `dbfilename`. Nil when there is nothing to load.
+    public func prepareDatasetLoad() throws(LoadError) -> DatasetLoad? {
+        let rdbFile = DatasetLoad.File(path: rdbPath, name: rdbPath, last: true, isAOF: false)
+        guard config.bool("appendonly") else {
+            return access(rdbPath, F_OK) == 0 ? DatasetLoad(state: self, files: [rdbFile], aof: nil) : nil
+        }
+        let file = AppendOnlyFile(
+            directory: config["appenddirname"], fileName: config["appendfilename"],
+            policy: .init(config["appendfsync"]), log: persistenceLog)
+        file.preamble = config.bool("aof-use-rdb-preamble")
+        if mkdir(file.directory, 0o755) != 0 && errno != EEXIST {
+            throw LoadError("Can't create the AOF directory \(file.directory): \(String(cString: strerror(errno)))")
+        }
+        if let text = SnapshotFile.contents(of: file.manifestPath) {
+            do {
+                file.manifest = try AOFManifest.parse(String(decoding: text, as: UTF8.self))
+            } catch {
+                throw LoadError("\(error)")
+            }
+        } else if access(file.fileName, F_OK) == 0 {
+            // Redis 6's single appendonly.aof: it becomes the base of a new manifest.
+            guard rename(file.fileName, file.path(file.fileName)) == 0 else {
+                throw LoadError(
+                    "Error moving \(file.fileName) into \(file.directory): \(String(cString: strerror(errno)))")
+            }
+            file.manifest.base = AOFManifest.Entry(name: file.fileName, seq: 1, type: .base)
+            let failure = file.persistManifest()
+            if failure != 0 { throw LoadError("Can't persist the AOF manifest: \(String(cString: strerror(failure)))") }
+            persistenceLog?("Successfully migrated an old-style AOF into the AOF directory")
+        }
+        let entries = (file.manifest.base.map { [$0] } ?? []) + file.manifest.incrs
+        guard !entries.isEmpty else {
+            // No AOF yet. Redis would start empty here; the snapshot is loaded instead, so
+            // turning AOF on in the configuration never drops the data.
+            let haveRDB = access(rdbPath, F_OK) == 0
+            if haveRDB { persistenceLog?("No AOF found: loading \(rdbPath), then creating the AOF from it") }
+            let load = DatasetLoad(state: self, files: haveRDB ? [rdbFile] : [], aof: file)
+            load.createBase = true
+            return load
+        }
+        let files = entries.enumerated().map { i, e in
+            DatasetLoad.File(path: file.path(e.name), name: e.name, last: i == entries.count - 1, isAOF: true)
+        }
+        return DatasetLoad(state: self, files: files, aof: file)
+    }
+
+    /// Writes the dataset as the first base, with an empty incremental file after it.
+    func createFirstBase(_ file: AppendOnlyFile) throws(LoadError) {
+        let baseName = String(file.nextBasePath.split(separator: "/").last!)
+        persistenceLog?("Creating AOF base file \(baseName) on server start")
+        guard let snapshot = BackgroundSave(state: self, purpose: .aofBase) else {
+            throw LoadError("Can't create the AOF base file: \(String(cString: strerror(errno)))")
+        }
+        while !snapshot.step(keyspace, budget: Int64.max / 2) {}
+        snapshot.writeTrailer()
+        let failure = snapshot.sync(file.path(baseName))
+        if failure != 0 {
+            throw LoadError("Can't write the AOF base file \(baseName): \(String(cString: strerror(failure)))")
+        }
+        file.manifest.base = AOFManifest.Entry(name: baseName, seq: file.manifest.baseSeq + 1, type: .base)
+        persistenceLog?("Creating AOF incr file \(file.fileName).\(file.manifest.incrSeq + 1).incr.aof on server start")
+        var opened = file.openNewIncr()
+        if opened == 0 { opened = file.persistManifest() }
+        if opened != 0 { throw LoadError("Can't create the AOF incr file: \(String(cString: strerror(opened)))") }
+    }
 
     var setLimits: SetValue.Limits {
         SetValue.Limits(

@@ -250,6 +250,9 @@ extension CommandContext {
         if let aof = server.aof, !aof.lastWriteOK, command.flags.contains(.write) {
             return reject(.aofWriteError(String(cString: strerror(aof.lastWriteError))), command)
         }
+        if server.loading != nil && !command.flags.contains(.loading) {
+            return reject(.loading, command)
+        }
         let queuing = session.inMulti && !(command.parent ?? command).controlsTransaction
         if queuing && command.flags.contains(.noMulti) {
             return reject(.notAllowedInMulti, command)

@@ -180,10 +180,21 @@ enum InfoRenderer {
                     ("aof_delayed_fsync", String(aof.delayedFsyncs)),
                 ]
             }
+            var loadingFields: [(String, String)] = []
+            if let load = s.loading {
+                loadingFields = [
+                    ("loading_start_time", String(load.startTime)),
+                    ("loading_total_bytes", String(load.totalBytes)),
+                    ("loading_rdb_used_mem", "0"),
+                    ("loading_loaded_bytes", String(load.loadedBytes)),
+                    ("loading_loaded_perc", fixed(load.loadedPercent)),
+                    ("loading_eta_seconds", String(load.etaSeconds)),
+                ]
+            }
             return render(
                 "Persistence",
                 [
-                    ("loading", "0"),
+                    ("loading", s.loading != nil ? "1" : "0"),
                     ("async_loading", "0"),
                     ("current_cow_peak", "0"),
                     ("current_cow_size", "0"),
@@ -213,7 +224,7 @@ enum InfoRenderer {
                     ("aof_last_cow_size", "0"),
                     ("module_fork_in_progress", "0"),
                     ("module_fork_last_cow_size", "0"),
-                ] + aofFields + extra)
+                ] + aofFields + loadingFields + extra)
         case "stats":
             let st = s.stats
             return render(

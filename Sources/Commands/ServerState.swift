@@ -169,6 +169,8 @@ public final class ServerState {
     public var lastSaveOK = true
     /// The append-only file, while `appendonly` is on.
     public internal(set) var aof: AppendOnlyFile?
+    /// The dataset loading at start: commands that need it get `-LOADING` meanwhile.
+    public var loading: DatasetLoad?
     /// The AOF a BGREWRITEAOF is writing a base for (`aof`, or a detached one when
     /// `appendonly` is off).
     public internal(set) var rewritingAOF: AppendOnlyFile?

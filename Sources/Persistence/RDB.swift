@@ -393,17 +393,36 @@ public struct RDBReader {
     public mutating func load(into keyspace: Keyspace, now: Int64, limits: SetValue.Limits = SetValue.Limits())
         throws(RDBError) -> (loaded: Int, expired: Int)
     {
+        try begin()
+        while try !step(into: keyspace, now: now, limits: limits, maxKeys: Int.max) {}
+        return (loaded, expired)
+    }
+
+    /// Keys loaded and keys skipped because they had expired, so far.
+    public private(set) var loaded = 0
+    public private(set) var expired = 0
+    var db = 0
+    var expireAt = KeyEntry.noExpiry
+    /// The file's end (EOF and checksum) was read.
+    public private(set) var finished = false
+
+    /// Checks the signature and version; `step` reads on from there.
+    public mutating func begin() throws(RDBError) {
         guard data.count >= 9, data[0..<5].elementsEqual("REDIS".utf8),
             let v = Int(String(decoding: data[5..<9], as: UTF8.self))
         else { throw RDBError("Wrong signature trying to load DB from file") }
         guard v >= 1 && v <= 12 else { throw RDBError("Can't handle RDB format version \(v)") }
         version = v
         pos = 9
-        var db = 0
-        var expireAt = KeyEntry.noExpiry
-        var loaded = 0
-        var expired = 0
-        while true {
+    }
+
+    /// Loads up to `maxKeys` keys (so a large file loads in steps between other work);
+    /// true once the end of the file is read.
+    public mutating func step(into keyspace: Keyspace, now: Int64, limits: SetValue.Limits, maxKeys: Int)
+        throws(RDBError) -> Bool
+    {
+        var budget = maxKeys
+        while budget > 0 {
             let type = try byte()
             switch type {
             case RDBOpcode.expireTime:
@@ -424,7 +443,8 @@ public struct RDBReader {
                     let stored = try littleEndian(UInt64.self)
                     if stored != 0 && stored != expected { throw RDBError("Wrong RDB checksum") }
                 }
-                return (loaded, expired)
+                finished = true
+                return true
             case RDBOpcode.selectDB:
                 db = try plainLength()
                 guard db < keyspace.databases.count else {
@@ -461,6 +481,7 @@ public struct RDBReader {
             defer { expireAt = KeyEntry.noExpiry }
             if expireAt != KeyEntry.noExpiry && expireAt < now {
                 expired += 1
+                budget -= 1
                 continue
             }
             if keyspace.databases[db].lookup(key, now: now) != nil {
@@ -469,7 +490,9 @@ public struct RDBReader {
             keyspace.databases[db].table.insertNew(key, value: value, expireAt: expireAt)
             if value.hasFieldExpiry { keyspace.databases[db].noteFieldExpiry(key) }
             loaded += 1
+            budget -= 1
         }
+        return false
     }
 
     /// RESTORE's payload back to a value; nil when its version or checksum is wrong (or

@@ -102,8 +102,15 @@ public final class ServerRuntime: @unchecked Sendable {
         log.notice(
             "Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started"
         )
-        // The dataset is loaded before any socket is open: no client can see it half-loaded.
-        try loadDataset()
+        // What to load is settled before any socket opens; the loading itself runs in steps
+        // on the loop, clients getting -LOADING until it ends.
+        let load: DatasetLoad?
+        do {
+            load = try state.prepareDatasetLoad()
+        } catch {
+            log.warning("\(error)")
+            throw ServerStartError("Fatal error loading the DB, check server logs. Exiting.")
+        }
         let port = Int(state.config.int("port"))
         let keepalive = Int(state.config.int("tcp-keepalive"))
         if port != 0 {
@@ -137,9 +144,52 @@ public final class ServerRuntime: @unchecked Sendable {
         }
         log.notice("Running mode=standalone, port=\(port).")
         log.notice("Server initialized")
-        log.notice("Ready to accept connections tcp")
+        if let load {
+            state.loading = load
+            loop.execute { self.stepLoading() }
+        } else {
+            log.notice("Ready to accept connections tcp")
+        }
         scheduleCron()
         installSignalHandlers()
+    }
+
+    var lastLoadingReport: Int64 = 0
+
+    /// One step of the load at start (about 5 ms), then the loop serves clients before
+    /// the next; a failed load stops the server as Redis's does.
+    func stepLoading() {
+        guard let load = state.loading else { return }
+        let done: Bool
+        do {
+            done = try load.step(budget: 5000)
+        } catch {
+            log.warning("\(error)")
+            log.warning("Fatal error loading the DB, check server logs. Exiting.")
+            exit(1)
+        }
+        guard done else {
+            let now = monotonicMicrosNow()
+            if now - lastLoadingReport > 1_000_000 {
+                lastLoadingReport = now
+                log.notice("Loading the dataset: \(String(format3: load.loadedPercent))% done")
+            }
+            // Due a little later, so the loop polls its sockets first (NIO runs tasks that
+            // are already due one after another without polling).
+            loop.scheduleTask(in: .microseconds(100)) { self.stepLoading() }
+            return
+        }
+        state.loading = nil
+        let seconds = String(format3: load.elapsedSeconds)
+        if load.isAOF {
+            if load.commands > 0 || load.keysLoaded > 0 {
+                log.notice("DB loaded from append only file: \(seconds) seconds")
+            }
+        } else {
+            log.notice("Done loading RDB, keys loaded: \(load.keysLoaded), keys expired: \(load.keysExpired).")
+            log.notice("DB loaded from disk: \(seconds) seconds")
+        }
+        log.notice("Ready to accept connections tcp")
     }
 
     func makeBootstrap(ipv6: Bool, keepalive: Int) -> ServerBootstrap {
@@ -204,6 +254,8 @@ public final class ServerRuntime: @unchecked Sendable {
     /// The save at shutdown: when asked (SHUTDOWN SAVE) or when save points exist, unless
     /// NOSAVE. Returns false when it was needed and failed.
     func finalSave(save: Bool?) -> Bool {
+        // Never save a half-loaded dataset.
+        if state.loading != nil { return true }
         state.finishBackgroundSave()
         if let aof = state.aof {
             log.notice("Calling fsync() on the AOF file.")
@@ -218,34 +270,6 @@ public final class ServerRuntime: @unchecked Sendable {
         }
         log.notice("DB saved on disk")
         return true
-    }
-
-    /// Loads the AOF when `appendonly` is on, else `dbfilename`, as Redis does before
-    /// accepting connections.
-    public func loadDataset() throws {
-        let started = monotonicMicrosNow()
-        if state.config.bool("appendonly") {
-            do {
-                let summary = try state.loadAppendOnlyFiles()
-                let seconds = Double(monotonicMicrosNow() - started) / 1_000_000
-                if !summary.created {
-                    log.notice("DB loaded from append only file: \(String(format3: seconds)) seconds")
-                }
-            } catch {
-                log.warning("\(error)")
-                throw ServerStartError("Fatal error loading the DB, check server logs. Exiting.")
-            }
-            return
-        }
-        do {
-            guard let (loaded, expired) = try state.loadRDB() else { return }
-            let seconds = Double(monotonicMicrosNow() - started) / 1_000_000
-            log.notice("Done loading RDB, keys loaded: \(loaded), keys expired: \(expired).")
-            log.notice("DB loaded from disk: \(String(format3: seconds)) seconds")
-        } catch {
-            log.warning("\(error)")
-            throw ServerStartError("Fatal error loading the DB, check server logs. Exiting.")
-        }
     }
 
     /// The AOF's buffer goes to its file before replies go out: at once under `always`,
@@ -276,6 +300,7 @@ public final class ServerRuntime: @unchecked Sendable {
 
     func cron(hz: Int) {
         cronLoops += 1
+        if state.loading != nil { return }
         flushAppendOnly(beforeReplies: false)
         state.aof?.fsyncIfDue(background: state.backgroundSync)
         if state.backgroundSave == nil {

@@ -45,10 +45,26 @@ class Server:
                 raise RuntimeError("server exited: " + self.read_log())
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                    pass
             except OSError:
                 time.sleep(0.05)
+                continue
+            self.wait_loaded(deadline)
+            return
         raise RuntimeError("server did not start: " + self.read_log())
+
+    def wait_loaded(self, deadline):
+        """Waits until PING stops answering -LOADING (the dataset loads after the listener opens)."""
+        while time.time() < deadline:
+            conn = RawConnection(self.port)
+            try:
+                reply = conn.command("PING")
+            finally:
+                conn.close()
+            if not reply.startswith(b"-LOADING"):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("server did not finish loading: " + self.read_log())
 
     def read_log(self):
         self.log.flush()
