@@ -162,6 +162,14 @@ public final class AppendOnlyFile {
         return true
     }
 
+    /// fsyncs what was written so far, now.
+    func syncNow() {
+        guard fd >= 0 else { return }
+        fdatasync(fd)
+        unsynced = false
+        lastFsync = monotonicMicrosNow()
+    }
+
     /// `appendfsync everysec`: fsync once a second, on another thread (`background`), and
     /// never two at once.
     public func fsyncIfDue(background: ((@escaping () -> Int32, @escaping (Int32) -> Void) -> Void)?) {

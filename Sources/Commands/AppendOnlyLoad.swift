@@ -314,6 +314,29 @@ extension ServerState {
         return DatasetLoad(state: self, files: files, aof: file)
     }
 
+    /// DEBUG LOADAOF: the AOF flushed, the dataset emptied and loaded back from the AOF's
+    /// files (nothing is logged meanwhile). Nil on success, else why it failed.
+    public func reloadAppendOnly() -> String? {
+        guard let file = aof else { return nil }
+        file.flush()
+        file.syncNow()
+        for i in keyspace.databases.indices { keyspace.databases[i].removeAll() }
+        let entries = (file.manifest.base.map { [$0] } ?? []) + file.manifest.incrs
+        let files = entries.enumerated().map { i, e in
+            DatasetLoad.File(path: file.path(e.name), name: e.name, last: i == entries.count - 1, isAOF: true)
+        }
+        let load = DatasetLoad(state: self, files: files, aof: nil)
+        aof = nil
+        defer { aof = file }
+        do {
+            while try !load.step(budget: Int64.max / 4) {}
+        } catch {
+            return error.description
+        }
+        dirty = 0
+        return nil
+    }
+
     /// Writes the dataset as the first base, with an empty incremental file after it.
     func createFirstBase(_ file: AppendOnlyFile) throws(LoadError) {
         let baseName = String(file.nextBasePath.split(separator: "/").last!)

@@ -6,6 +6,8 @@
 size_t swiftlet_allocated_bytes(void);
 /// Returns freed memory to the system (malloc_trim).
 int swiftlet_malloc_trim(void);
+/// SHA-1 of `len` bytes at `data` into `out`.
+void swiftlet_sha1(const void *data, size_t len, unsigned char out[20]);
 
 
 

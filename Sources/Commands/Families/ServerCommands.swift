@@ -261,6 +261,30 @@ enum ServerCommands {
         }
     }
 
+    /// DEBUG POPULATE count [prefix] [size]: string keys `prefix:N` holding `value:N` (cut or
+    /// zero-padded to `size`), skipping keys that exist; not a write anyone logs.
+    static func debugPopulate(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let count = parseInt64(ctx.arg(2)), count >= 0 else { throw .mustBePositive }
+        let prefix = ctx.argc >= 4 ? ctx.argBytes(3) : Array("key".utf8)
+        var size = 0
+        if ctx.argc == 5 {
+            guard let n = parseInt64(ctx.arg(4)), n >= 0 else { throw .mustBePositive }
+            size = Int(n)
+        }
+        let now = ctx.now
+        for j in 0..<count {
+            let key = prefix + [UInt8(ascii: ":")] + formatInt64(j)
+            if ctx.db.lookup(key, now: now) != nil { continue }
+            var value = Array("value:".utf8) + formatInt64(j)
+            if size > 0 {
+                value = Array(value.prefix(size))
+                if value.count < size { value += [UInt8](repeating: 0, count: size - value.count) }
+            }
+            ctx.db.table.insertNew(key, value: .fromBytes(value))
+        }
+        return .ok
+    }
+
     /// DEBUG subcommand [argument ...]
     static func debug(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard debugAllowed(ctx) else {
@@ -282,6 +306,17 @@ enum ServerCommands {
                 "Value at:0x0 refcount:1 encoding:\(v.encodingName) serializedlength:\((v.stringBytes?.count ?? 0)) lru:\(ctx.db.table[slot].lru & 0xFFFFFF) lru_seconds_idle:0"
             )
         } else if ctx.argIs(1, "log") && ctx.argc == 3 {
+            ctx.server.persistenceLog?("DEBUG LOG: \(ctx.argString(2))")
+            return .ok
+        } else if ctx.argIs(1, "digest") && ctx.argc == 2 {
+            return debugDigest(ctx)
+        } else if ctx.argIs(1, "digest-value") {
+            return debugDigestValue(ctx)
+        } else if ctx.argIs(1, "populate") && (3...5).contains(ctx.argc) {
+            return try debugPopulate(ctx)
+        } else if ctx.argIs(1, "loadaof") && ctx.argc == 2 {
+            if let failure = ctx.server.reloadAppendOnly() { throw CommandError("ERR \(failure)") }
+            ctx.server.persistenceLog?("Append Only File loaded by DEBUG LOADAOF")
             return .ok
         } else if ctx.argIs(1, "reload") {
             // Save, empty the keyspace, load the file back: what a restart would see.
@@ -299,8 +334,16 @@ enum ServerCommands {
             return helpReply(
                 "DEBUG",
                 [
+                    "DIGEST", "    Output a hex signature representing the current DB content.",
+                    "DIGEST-VALUE <key> [<key> ...]",
+                    "    Output a hex signature of the values of all the specified keys.",
                     "LOG <message>", "    Write <message> to the server log.",
                     "OBJECT <key>", "    Show low level info about `key` and associated value.",
+                    "POPULATE <count> [<prefix>] [<size>]",
+                    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                    "    it is used instead of the 'key' prefix. These are not propagated to",
+                    "    replicas. Cluster slots are not respected so keys not belonging to the",
+                    "    current node can be created in cluster mode.",
                     "SET-ACTIVE-EXPIRE <0|1>",
                     "    Setting it to 0 disables expiring keys in background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
                     "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
