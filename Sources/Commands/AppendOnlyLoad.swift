@@ -205,6 +205,7 @@ public final class DatasetLoad {
 
     func makeContext() -> CommandContext {
         let session = ClientSession(id: -1, address: "", localAddress: "", fd: -1, authenticated: true, now: 0)
+        session.isLoader = true
         let context = CommandContext(server: state, session: session)
         context.mayBlock = false
         ctx = context

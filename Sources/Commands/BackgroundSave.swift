@@ -166,7 +166,15 @@ extension ServerState {
     /// have field TTLs (older versions cannot hold them).
     public var rdbVersionToWrite: Int {
         let configured = Int(config.int("rdb-version"))
-        if configured < 12 && keyspace.databases.contains(where: { !$0.fieldExpiryKeys.isEmpty }) { return 12 }
+        guard configured < 12 else { return configured }
+        // The index may still name hashes that lost their TTLs or were deleted.
+        for db in keyspace.databases where !db.fieldExpiryKeys.isEmpty {
+            for key in db.fieldExpiryKeys {
+                if let slot = key.withUnsafeBytes({ db.table.find($0) }), db.table[slot].value.hasFieldExpiry {
+                    return 12
+                }
+            }
+        }
         return configured
     }
 

@@ -250,7 +250,7 @@ extension CommandContext {
         if let aof = server.aof, !aof.lastWriteOK, command.flags.contains(.write) {
             return reject(.aofWriteError(String(cString: strerror(aof.lastWriteError))), command)
         }
-        if server.loading != nil && !command.flags.contains(.loading) {
+        if server.loading != nil && !command.flags.contains(.loading) && !session.isLoader {
             return reject(.loading, command)
         }
         let queuing = session.inMulti && !(command.parent ?? command).controlsTransaction

@@ -72,6 +72,8 @@ public final class ClientSession {
     public var pendingInvalidations: [UInt8] = []
     /// A MONITOR client.
     public var isMonitor = false
+    /// The client that runs the AOF's commands while it loads (Redis's fake AOF client).
+    public var isLoader = false
     /// Bytes handed to the socket and not yet written (CLIENT LIST omem, output limits).
     public var pendingOutputBytes = 0
 

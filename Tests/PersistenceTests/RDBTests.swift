@@ -72,5 +72,5 @@ import Testing
 }
 
 extension Database {
-    fileprivate func find(_ key: String) -> Int? { table.find(Array(key.utf8)) }
+    func find(_ key: String) -> Int? { table.find(Array(key.utf8)) }
 }
