@@ -151,7 +151,7 @@ public final class BackgroundSave {
 extension ServerState {
     /// Seconds the running background save has taken so far (-1 when none runs).
     public var currentBackgroundSaveSeconds: Int {
-        backgroundSave == nil ? -1 : Int((monotonicMicrosNow() - backgroundSaveStarted) / 1_000_000)
+        backgroundSave?.purpose != .rdb ? -1 : Int((monotonicMicrosNow() - backgroundSaveStarted) / 1_000_000)
     }
 
     /// Where a finished snapshot goes: `dbfilename`, or the next AOF base file.

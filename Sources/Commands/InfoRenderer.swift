@@ -203,7 +203,7 @@ enum InfoRenderer {
                     ("current_save_keys_processed", String(s.backgroundSave?.keys ?? 0)),
                     ("current_save_keys_total", String(s.backgroundSave?.totalKeys ?? 0)),
                     ("rdb_changes_since_last_save", String(s.dirty)),
-                    ("rdb_bgsave_in_progress", s.backgroundSave == nil ? "0" : "1"),
+                    ("rdb_bgsave_in_progress", s.backgroundSave?.purpose == .rdb ? "1" : "0"),
                     ("rdb_last_save_time", String(s.lastSaveTime)),
                     ("rdb_last_bgsave_status", s.lastSaveOK ? "ok" : "err"),
                     ("rdb_last_bgsave_time_sec", String(s.lastBackgroundSaveSeconds)),

@@ -64,7 +64,7 @@ extension ServerState {
 enum PersistenceCommands {
     /// SAVE
     static func save(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        if ctx.server.backgroundSave != nil { throw .backgroundSaveInProgress }
+        if ctx.server.backgroundSave?.purpose == .rdb { throw .backgroundSaveInProgress }
         if let failure = ctx.server.saveRDB() {
             ctx.server.persistenceLog?(failure)
             throw .saveFailed
