@@ -111,6 +111,7 @@ public final class DatasetLoad {
         if data.starts(with: Array("REDIS".utf8)) {
             if file.isAOF { state.persistenceLog?("Reading RDB base file on AOF loading...") }
             var reader = RDBReader(data)
+            reader.verifyChecksum = state.config.bool("rdbchecksum")
             do { try reader.begin() } catch { throw badFile(file, error) }
             rdb = reader
         } else if file.isAOF {

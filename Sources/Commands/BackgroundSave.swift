@@ -68,7 +68,8 @@ public final class BackgroundSave {
             writer = AOFCommandWriter(fd: fd)
         } else {
             writer = RDBWriter(
-                fd: fd, compress: state.config.bool("rdbcompression"), version: state.rdbVersionToWrite)
+                fd: fd, compress: state.config.bool("rdbcompression"), version: state.rdbVersionToWrite,
+                checksum: state.config.bool("rdbchecksum"))
         }
         writer.header(
             now: startTime,

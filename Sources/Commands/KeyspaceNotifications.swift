@@ -22,6 +22,12 @@ extension ServerState {
     /// Publishes `expired` for the keys expiry removed since the last call, and `hexpired`
     /// (then `del` for a hash left empty) for hashes that lost fields.
     public func drainExpiredEvents() {
+        // Runs after every command while logging is on: the common case (nothing expired)
+        // is one pass over the databases without copying them.
+        let pending = keyspace.databases.withUnsafeBufferPointer { dbs in
+            dbs.contains { !$0.expiredLog.isEmpty || !$0.fieldExpiredLog.isEmpty }
+        }
+        guard pending else { return }
         for db in keyspace.databases.indices where !keyspace.databases[db].fieldExpiredLog.isEmpty {
             let entries = keyspace.databases[db].fieldExpiredLog
             keyspace.databases[db].fieldExpiredLog.removeAll()

@@ -110,15 +110,35 @@ extension StringProtocol {
 
 /// The AOF's command form (catAppendOnlyGenericCommand): a RESP array of bulk strings.
 public enum AOFEncoding {
-    @inline(__always)
+    /// `*N` or `$N` and CRLF, the digits written in place (no array per header: this runs
+    /// for every argument of every logged command).
+    @inlinable @inline(__always)
     public static func appendHeader(_ count: Int, _ marker: UInt8, into out: inout [UInt8]) {
         out.append(marker)
-        out.append(contentsOf: formatInt64(Int64(count)))
+        if count < 10 {
+            out.append(48 &+ UInt8(truncatingIfNeeded: count))
+        } else {
+            var digits = 1
+            var rest = count / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            let start = out.count
+            out.append(contentsOf: repeatElement(0, count: digits))
+            var v = count
+            var i = start + digits - 1
+            while i >= start {
+                out[i] = 48 &+ UInt8(truncatingIfNeeded: v % 10)
+                v /= 10
+                i -= 1
+            }
+        }
         out.append(13)
         out.append(10)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func appendBulk<C: Collection>(_ arg: C, into out: inout [UInt8]) where C.Element == UInt8 {
         appendHeader(arg.count, UInt8(ascii: "$"), into: &out)
         out.append(contentsOf: arg)

@@ -78,10 +78,14 @@ public struct RDBWriter: SnapshotEncoder {
     var lzfOutput: [UInt8] = []
 
     /// `fd` -1 keeps everything in memory (`bytes`).
-    public init(fd: Int32 = -1, compress: Bool = true, version: Int = 10) {
+    /// `rdbchecksum no` writes a zero checksum, as Redis does (readers then skip the check).
+    let checksum: Bool
+
+    public init(fd: Int32 = -1, compress: Bool = true, version: Int = 10, checksum: Bool = true) {
         self.fd = fd
         self.compress = compress
         self.version = version
+        self.checksum = checksum
         buffer.reserveCapacity(1 << 16)
     }
 
@@ -267,7 +271,7 @@ public struct RDBWriter: SnapshotEncoder {
         } else {
             crc = buffer.withUnsafeBytes { CRC64.update(0, $0) }
         }
-        littleEndian(crc)
+        littleEndian(checksum ? crc : 0)
         if fd >= 0 { drain(force: true) }
     }
 
@@ -403,8 +407,14 @@ public struct RDBReader {
     public private(set) var expired = 0
     var db = 0
     var expireAt = KeyEntry.noExpiry
+    /// The next key's IDLE (seconds since last access), when the file gives one.
+    var idle: Int?
+    /// `rdbchecksum no`: the stored checksum is not verified.
+    public var verifyChecksum = true
     /// The file's end (EOF and checksum) was read.
     public private(set) var finished = false
+
+    func hex(_ v: UInt64) -> String { String(v, radix: 16) }
 
     /// Checks the signature and version; `step` reads on from there.
     public mutating func begin() throws(RDBError) {
@@ -435,13 +445,16 @@ public struct RDBReader {
                 _ = try byte()
                 continue
             case RDBOpcode.idle:
-                _ = try plainLength()
+                idle = try plainLength()
                 continue
             case RDBOpcode.eof:
                 if version >= 5 {
                     let expected = data[0..<pos].withUnsafeBytes { CRC64.update(0, $0) }
                     let stored = try littleEndian(UInt64.self)
-                    if stored != 0 && stored != expected { throw RDBError("Wrong RDB checksum") }
+                    if verifyChecksum && stored != 0 && stored != expected {
+                        throw RDBError(
+                            "Wrong RDB checksum expected: (\(hex(stored))) got (\(hex(expected))). Aborting now.")
+                    }
                 }
                 finished = true
                 return true
@@ -487,7 +500,11 @@ public struct RDBReader {
             if keyspace.databases[db].lookup(key, now: now) != nil {
                 throw RDBError("Duplicate key '\(String(decoding: key, as: UTF8.self))' found in RDB file")
             }
-            keyspace.databases[db].table.insertNew(key, value: value, expireAt: expireAt)
+            let lru =
+                idle.map { UInt32(truncatingIfNeeded: max(0, now / 1000 - Int64($0))) }
+                ?? UInt32(truncatingIfNeeded: now / 1000)
+            idle = nil
+            keyspace.databases[db].table.insertNew(key, value: value, expireAt: expireAt, lru: lru)
             if value.hasFieldExpiry { keyspace.databases[db].noteFieldExpiry(key) }
             loaded += 1
             budget -= 1

@@ -47,6 +47,7 @@ extension ServerState {
     public func loadRDB() throws(RDBError) -> (loaded: Int, expired: Int)? {
         guard let data = SnapshotFile.contents(of: rdbPath) else { return nil }
         var reader = RDBReader(data)
+        reader.verifyChecksum = config.bool("rdbchecksum")
         return try reader.load(into: keyspace, now: clock(), limits: setLimits)
     }
 
