@@ -1,4 +1,5 @@
 import DataStore
+import Dispatch
 import OrderedCollections
 
 #if canImport(Glibc)
@@ -71,8 +72,9 @@ public struct RDBWriter: SnapshotEncoder {
     /// loadable by version 9 except hashes with field TTLs, which need 12.
     public let version: Int
     var crc: UInt64 = 0
-    public private(set) var written = 0
-    public private(set) var failure: Int32 = 0
+    /// Where full buffers go: checksummed and written on a thread of their own.
+    let sink: FileSink?
+    public var failure: Int32 { sink?.finish().failure ?? 0 }
     /// LZF's hash table, reused for every string.
     var lzfTable: [Int32] = []
     var lzfOutput: [UInt8] = []
@@ -86,17 +88,17 @@ public struct RDBWriter: SnapshotEncoder {
         self.compress = compress
         self.version = version
         self.checksum = checksum
+        sink = fd >= 0 ? FileSink(fd: fd) : nil
         buffer.reserveCapacity(1 << 16)
     }
 
     public var bytes: [UInt8] { buffer }
 
     mutating func drain(force: Bool = false) {
-        guard fd >= 0, force || buffer.count >= 1 << 20 else { return }
-        crc = buffer.withUnsafeBytes { CRC64.update(crc, $0) }
-        failure = SnapshotFile.writeAll(fd, buffer, failure: failure)
-        written += buffer.count
-        buffer.removeAll(keepingCapacity: true)
+        guard let sink, force || buffer.count >= 1 << 20 else { return }
+        sink.submit(buffer)
+        buffer = []
+        buffer.reserveCapacity(1 << 20)
     }
 
     @inline(__always) mutating func byte(_ b: UInt8) { buffer.append(b) }
@@ -123,7 +125,9 @@ public struct RDBWriter: SnapshotEncoder {
     /// rdbSaveRawString: an integer that round-trips in at most 32 bits, else LZF when it
     /// pays (over 20 bytes), else plain.
     mutating func string<C: Collection>(_ s: C) where C.Element == UInt8 {
-        if s.count <= 11, let v = parseInt64(s), v >= Int64(Int32.min), v <= Int64(Int32.max),
+        // Only something starting like a number can be one (most keys and values do not).
+        if s.count <= 11, let first = s.first, first == UInt8(ascii: "-") || (first &- 48) < 10,
+            let v = parseInt64(s), v >= Int64(Int32.min), v <= Int64(Int32.max),
             formatInt64(v).elementsEqual(s)
         {
             integer(v)
@@ -266,13 +270,14 @@ public struct RDBWriter: SnapshotEncoder {
     /// EOF and the checksum; everything is on its way to the file descriptor after this.
     public mutating func finish() {
         byte(RDBOpcode.eof)
-        if fd >= 0 {
+        if let sink {
             drain(force: true)
+            crc = sink.finish().crc
         } else {
             crc = buffer.withUnsafeBytes { CRC64.update(0, $0) }
         }
         littleEndian(checksum ? crc : 0)
-        if fd >= 0 { drain(force: true) }
+        drain(force: true)
     }
 
     /// The whole file: header, AUX fields, every database, EOF and checksum.
@@ -286,6 +291,34 @@ public struct RDBWriter: SnapshotEncoder {
             }
         }
         finish()
+    }
+}
+
+/// A snapshot file's writer thread: buffers are checksummed (CRC-64, in order) and written
+/// there, so the event loop only serialises. At most a few buffers wait at once: a slow
+/// disk slows the snapshot, not memory.
+final class FileSink: @unchecked Sendable {
+    let fd: Int32
+    let queue = DispatchQueue(label: "swiftlet.snapshot-file")
+    let slots = DispatchSemaphore(value: 8)
+    // Touched only on `queue`.
+    var crc: UInt64 = 0
+    var failure: Int32 = 0
+
+    init(fd: Int32) { self.fd = fd }
+
+    func submit(_ bytes: [UInt8]) {
+        slots.wait()
+        queue.async {
+            self.crc = bytes.withUnsafeBytes { CRC64.update(self.crc, $0) }
+            self.failure = SnapshotFile.writeAll(self.fd, bytes, failure: self.failure)
+            self.slots.signal()
+        }
+    }
+
+    /// Waits for every submitted buffer; the checksum so far and the first write error.
+    func finish() -> (crc: UInt64, failure: Int32) {
+        queue.sync { (crc, failure) }
     }
 }
 
