@@ -356,15 +356,6 @@ extension SnapshotFile {
         let temp = directory + "/temp-" + String(path.split(separator: "/").last ?? "")
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { return errno }
-        var failure = writeAll(fd, bytes)
-        if failure == 0 && fsync(fd) != 0 { failure = errno }
-        close(fd)
-        if failure == 0 && rename(temp, path) != 0 { failure = errno }
-        if failure != 0 {
-            unlink(temp)
-            return failure
-        }
-        syncDirectory(directory)
-        return 0
+        return commit(fd: fd, tempName: temp, target: path, directory: directory, writeFailure: writeAll(fd, bytes))
     }
 }
