@@ -18,6 +18,8 @@ public final class CommandContext {
     public var blockRequest: BlockRequest?
     /// False when a blocking command must not block (inside MULTI or a script).
     public var mayBlock = true
+    /// Set while a blocked XREAD/XREADGROUP runs again: the IDs it blocked with.
+    public var resumedStreamIDs: [StreamID]?
     /// Scratch space for prefetching a batch's keys.
     var prefetchHashes: [UInt32] = []
     var memberPrefetches: [(MemberOwner, UInt32)] = []

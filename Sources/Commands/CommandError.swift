@@ -278,3 +278,83 @@ extension CommandError {
 
     public static func generic(_ message: String) -> CommandError { CommandError("ERR " + message) }
 }
+
+// MARK: Streams
+
+extension CommandError {
+    public static let invalidStreamID = CommandError("ERR Invalid stream ID specified as stream command argument")
+    public static let xaddIDTooSmall = CommandError(
+        "ERR The ID specified in XADD is equal or smaller than the target stream top item")
+    public static let xaddIDZero = CommandError("ERR The ID specified in XADD must be greater than 0-0")
+    public static let streamExhausted = CommandError(
+        "ERR The stream has exhausted the last possible ID, unable to add more items")
+    public static let maxlenNegative = CommandError("ERR The MAXLEN argument must be >= 0.")
+    public static let limitArgumentNegative = CommandError("ERR The LIMIT argument must be >= 0.")
+    public static let maxlenAndMinid = CommandError(
+        "ERR syntax error, MAXLEN and MINID options at the same time are not compatible")
+    public static let limitWithoutStrategy = CommandError(
+        "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")
+    public static let xtrimWithoutStrategy = CommandError(
+        "ERR syntax error, XTRIM must be called with a trimming strategy")
+    public static let limitWithoutApprox = CommandError(
+        "ERR syntax error, LIMIT cannot be used without the special ~ option")
+    public static let invalidStartInterval = CommandError("ERR invalid start ID for the interval")
+    public static let invalidEndInterval = CommandError("ERR invalid end ID for the interval")
+    public static func unbalancedStreams(_ command: String, _ symbol: Character) -> CommandError {
+        CommandError(
+            "ERR Unbalanced '\(command)' list of streams: for each stream key an ID or '\(symbol)' must be specified.")
+    }
+    public static let groupOnlyInXreadgroup = CommandError(
+        "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")
+    public static let noackOnlyInXreadgroup = CommandError(
+        "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")
+    public static let missingGroupOption = CommandError("ERR Missing GROUP option for XREADGROUP")
+    public static let dollarInXreadgroup = CommandError(
+        "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set."
+    )
+    public static let greaterThanOnlyInXreadgroup = CommandError(
+        "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
+    public static func noGroupInXreadgroup(_ key: [UInt8], _ group: [UInt8]) -> CommandError {
+        CommandError(
+            "NOGROUP No such key '\(String(decoding: key, as: UTF8.self))' or consumer group '\(String(decoding: group, as: UTF8.self))' in XREADGROUP with GROUP option"
+        )
+    }
+    public static func noSuchKeyOrGroup(_ key: [UInt8], _ group: [UInt8]) -> CommandError {
+        CommandError(
+            "NOGROUP No such key '\(String(decoding: key, as: UTF8.self))' or consumer group '\(String(decoding: group, as: UTF8.self))'"
+        )
+    }
+    public static func noGroupForKey(_ group: [UInt8], _ key: [UInt8]) -> CommandError {
+        CommandError(
+            "NOGROUP No such consumer group '\(String(decoding: group, as: UTF8.self))' for key name '\(String(decoding: key, as: UTF8.self))'"
+        )
+    }
+    public static let busyGroup = CommandError("BUSYGROUP Consumer Group name already exists")
+    public static let xgroupKeyMissing = CommandError(
+        "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
+    )
+    public static let entriesReadInvalid = CommandError("ERR value for ENTRIESREAD must be positive or -1")
+    public static func subcommandSyntax(_ sub: [UInt8], container: String) -> CommandError {
+        CommandError(
+            "ERR unknown subcommand or wrong number of arguments for '\(String(decoding: sub.prefix(128), as: UTF8.self))'. Try \(container) HELP."
+        )
+    }
+    public static let xclaimMinIdle = CommandError("ERR Invalid min-idle-time argument for XCLAIM")
+    public static let xclaimIdle = CommandError("ERR Invalid IDLE option argument for XCLAIM")
+    public static let xclaimTime = CommandError("ERR Invalid TIME option argument for XCLAIM")
+    public static let xclaimRetryCount = CommandError("ERR Invalid RETRYCOUNT option argument for XCLAIM")
+    public static func xclaimUnrecognized(_ option: [UInt8]) -> CommandError {
+        CommandError("ERR Unrecognized XCLAIM option '\(String(decoding: option, as: UTF8.self))'")
+    }
+    public static let xautoclaimMinIdle = CommandError("ERR Invalid min-idle-time argument for XAUTOCLAIM")
+    public static let xautoclaimCount = CommandError("ERR COUNT must be > 0")
+    public static let entriesAddedNegative = CommandError("ERR entries_added must be positive")
+    public static let xsetidBelowGivenMaxDeleted = CommandError(
+        "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
+    public static let xsetidBelowMaxDeleted = CommandError(
+        "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
+    public static let xsetidBelowTop = CommandError(
+        "ERR The ID specified in XSETID is smaller than the target stream top item")
+    public static let xsetidEntriesAddedBelowLength = CommandError(
+        "ERR The entries_added specified in XSETID is smaller than the target stream length")
+}

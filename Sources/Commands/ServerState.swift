@@ -104,6 +104,8 @@ public struct BlockRequest {
     public var deadline: Int64?
     /// What the client gets when the timeout fires.
     public var timeoutReply: Reply
+    /// XREAD's IDs as they were when it blocked (`$` resolved then, not at each retry).
+    public var streamIDs: [StreamID]? = nil
 }
 
 /// Runtime statistics that INFO reports.

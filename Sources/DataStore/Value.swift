@@ -10,6 +10,7 @@ public enum Value {
     case hash(HashValue)
     case set(SetValue)
     case zset(SortedSetValue)
+    case stream(StreamValue)
 
     /// TYPE's answer.
     public var typeName: String {
@@ -19,6 +20,7 @@ public enum Value {
         case .hash: return "hash"
         case .set: return "set"
         case .zset: return "zset"
+        case .stream: return "stream"
         }
     }
 
@@ -38,6 +40,7 @@ public enum Value {
             case .hashtable: return "hashtable"
             }
         case .zset(let z): return z.isSkiplist ? "skiplist" : "listpack"
+        case .stream: return "stream"
         }
     }
 
@@ -46,7 +49,7 @@ public enum Value {
         switch self {
         case .string(let b), .rawString(let b): return b
         case .int(let n): return formatInt64(n)
-        case .list, .hash, .set, .zset: return nil
+        case .list, .hash, .set, .zset, .stream: return nil
         }
     }
 
@@ -59,7 +62,7 @@ public enum Value {
     public var isString: Bool {
         switch self {
         case .string, .int, .rawString: return true
-        case .list, .hash, .set, .zset: return false
+        case .list, .hash, .set, .zset, .stream: return false
         }
     }
 
@@ -97,6 +100,8 @@ public enum Value {
         case .zset(let z):
             if !z.isSkiplist { return 16 + mallocSize(z.payloadBytes + z.count * 4 + 7) }
             return 16 + 96 + z.entries.reduce(0) { $0 + 24 + 48 + mallocSize($1.member.count + 4) }
+        case .stream(let s):
+            return s.memoryUsage
         }
     }
 }

@@ -220,6 +220,8 @@ public struct AOFCommandWriter: SnapshotEncoder {
                     [Array("HPEXPIREAT".utf8), key, formatInt64(at), Array("FIELDS".utf8), [UInt8(ascii: "1")], field],
                     into: &buffer)
             }
+        case .stream(let s):
+            streamCommands(key, s)
         }
         if expireAt != KeyEntry.noExpiry {
             AOFEncoding.append([Array("PEXPIREAT".utf8), key, formatInt64(expireAt)], into: &buffer)
@@ -229,6 +231,49 @@ public struct AOFCommandWriter: SnapshotEncoder {
 
     public mutating func finish() {
         drain(force: true)
+    }
+
+    /// Redis's rewriteStreamObject: XADD per entry (or `XADD … MAXLEN 0` for an empty
+    /// stream), XSETID with the counters, then each group with its consumers and their
+    /// pending entries (XCLAIM … FORCE) or XGROUP CREATECONSUMER for consumers without any.
+    mutating func streamCommands(_ key: [UInt8], _ s: StreamValue) {
+        func word(_ w: String) -> [UInt8] { Array(w.utf8) }
+        if s.length > 0 {
+            s.forEach { e in
+                AOFEncoding.append([word("XADD"), key, e.id.bytes] + e.fields, into: &buffer)
+            }
+        } else {
+            AOFEncoding.append(
+                [word("XADD"), key, word("MAXLEN"), word("0"), StreamID(ms: 0, seq: 1).bytes, word("x"), word("y")],
+                into: &buffer)
+        }
+        AOFEncoding.append(
+            [
+                word("XSETID"), key, s.lastID.bytes, word("ENTRIESADDED"), formatInt64(s.entriesAdded),
+                word("MAXDELETEDID"), s.maxDeletedID.bytes,
+            ], into: &buffer)
+        for g in s.groups {
+            AOFEncoding.append(
+                [
+                    word("XGROUP"), word("CREATE"), key, g.name, g.lastID.bytes, word("ENTRIESREAD"),
+                    formatInt64(g.entriesRead),
+                ], into: &buffer)
+            for c in g.consumers {
+                if c.pel.isEmpty {
+                    AOFEncoding.append([word("XGROUP"), word("CREATECONSUMER"), key, g.name, c.name], into: &buffer)
+                    continue
+                }
+                for id in c.pel.ids {
+                    guard let nack = g.nacks[id] else { continue }
+                    AOFEncoding.append(
+                        [
+                            word("XCLAIM"), key, g.name, c.name, word("0"), id.bytes, word("TIME"),
+                            formatInt64(nack.deliveryTime), word("RETRYCOUNT"), formatInt64(nack.deliveryCount),
+                            word("JUSTID"), word("FORCE"),
+                        ], into: &buffer)
+                }
+            }
+        }
     }
 }
 

@@ -167,8 +167,12 @@ public struct RDBWriter: SnapshotEncoder {
     }
 
     /// The RDB type byte a value is written with.
-    static func typeByte(_ v: Value) -> UInt8 {
+    static func typeByte(_ v: Value, version: Int) -> UInt8 {
         switch v {
+        case .stream:
+            // Consumer active times need version 11 (7.2); counters and first ID need 10 (7.0).
+            return version >= 11
+                ? RDBType.streamListpacks3 : version >= 10 ? RDBType.streamListpacks2 : RDBType.streamListpacks
         case .string, .rawString, .int: return RDBType.string
         case .list: return RDBType.list
         case .set: return RDBType.set
@@ -213,12 +217,67 @@ public struct RDBWriter: SnapshotEncoder {
                 string(f)
                 string(v)
             }
+        case .stream(let s):
+            stream(s)
+        }
+    }
+
+    mutating func length64(_ n: UInt64) {
+        if n <= UInt64(UInt32.max) {
+            length(Int(n))
+        } else {
+            byte(0x81)
+            withUnsafeBytes(of: n.bigEndian) { buffer.append(contentsOf: $0) }
+        }
+    }
+
+    /// rdbSaveObject's stream: the nodes (master ID key, listpack), length, last ID, then
+    /// (type 19 on) first ID, largest deleted ID and entries added; then the groups with
+    /// their PELs and consumers (type 21 adds each consumer's active time).
+    mutating func stream(_ s: StreamValue) {
+        let type = Self.typeByte(.stream(s), version: version)
+        length(s.nodes.count)
+        for node in s.nodes {
+            string(node.master.keyBytes)
+            string(s.listpack(of: node))
+        }
+        length(s.length)
+        length64(s.lastID.ms)
+        length64(s.lastID.seq)
+        if type >= RDBType.streamListpacks2 {
+            length64(s.firstID.ms)
+            length64(s.firstID.seq)
+            length64(s.maxDeletedID.ms)
+            length64(s.maxDeletedID.seq)
+            length64(UInt64(bitPattern: s.entriesAdded))
+        }
+        length(s.groups.count)
+        for g in s.groups {
+            string(g.name)
+            length64(g.lastID.ms)
+            length64(g.lastID.seq)
+            if type >= RDBType.streamListpacks2 { length64(UInt64(bitPattern: g.entriesRead)) }
+            length(g.pel.count)
+            for id in g.pel.ids {
+                buffer.append(contentsOf: id.keyBytes)
+                let nack = g.nacks[id]
+                littleEndian(nack?.deliveryTime ?? 0)
+                length64(UInt64(bitPattern: nack?.deliveryCount ?? 0))
+            }
+            length(g.consumers.count)
+            for c in g.consumers {
+                string(c.name)
+                littleEndian(c.seenTime)
+                if type >= RDBType.streamListpacks3 { littleEndian(c.activeTime) }
+                length(c.pel.count)
+                for id in c.pel.ids { buffer.append(contentsOf: id.keyBytes) }
+            }
         }
     }
 
     /// One key with its type byte.
     mutating func value(key: [UInt8], _ v: Value) {
-        byte(Self.typeByte(v))
+        byte(Self.typeByte(v, version: version))
         string(key)
         body(v)
         drain()
@@ -228,7 +287,7 @@ public struct RDBWriter: SnapshotEncoder {
     /// Version 10 (what Redis 7.0 accepts) unless the value needs 12 (field TTLs).
     public static func dumpPayload(_ v: Value, compress: Bool = true) -> [UInt8] {
         var w = RDBWriter(compress: compress)
-        w.byte(typeByte(v))
+        w.byte(typeByte(v, version: w.version))
         w.body(v)
         w.littleEndian(UInt16(v.hasFieldExpiry ? 12 : 10))
         w.littleEndian(CRC64.checksum(w.buffer))
@@ -657,12 +716,110 @@ public struct RDBReader {
             }
             return .hash(try Self.makeHash(pairs: n) { triplets[$0] })
         case RDBType.streamListpacks, RDBType.streamListpacks2, RDBType.streamListpacks3:
-            throw RDBError("The RDB file contains a stream, a type this server does not support yet")
+            return .stream(try stream(type))
         case RDBType.moduleBeforeGA, RDBType.module2:
             throw RDBError("The RDB file contains module data I can't load: no matching module")
         default:
             throw RDBError("Unknown RDB encoding type \(type)")
         }
+    }
+
+    mutating func length64() throws(RDBError) -> UInt64 {
+        let b = try byte()
+        if b == 0x81 {
+            try need(8)
+            var v: UInt64 = 0
+            for i in 0..<8 { v = v << 8 | UInt64(data[pos + i]) }
+            pos += 8
+            return v
+        }
+        pos -= 1
+        return UInt64(try plainLength())
+    }
+
+    mutating func streamID() throws(RDBError) -> StreamID {
+        let ms = try length64()
+        return StreamID(ms: ms, seq: try length64())
+    }
+
+    mutating func rawStreamID() throws(RDBError) -> StreamID {
+        try need(16)
+        defer { pos += 16 }
+        return StreamID(keyBytes: data[pos..<(pos + 16)])!
+    }
+
+    /// rdbLoadObject's stream types 15, 19 and 21, with its integrity checks.
+    mutating func stream(_ type: UInt8) throws(RDBError) -> StreamValue {
+        let s = StreamValue()
+        let nodes = try plainLength()
+        var lastMaster: StreamID?
+        for _ in 0..<nodes {
+            let key = try string()
+            guard let master = StreamID(keyBytes: key[...]) else {
+                throw RDBError("Stream node key entry is not the size of a stream ID")
+            }
+            let elements = try Self.listpack(try string())
+            guard !elements.isEmpty else { throw RDBError("Empty listpack inside stream") }
+            if let lastMaster, !(lastMaster < master) { throw RDBError("Listpack re-added with existing key") }
+            lastMaster = master
+            guard let node = StreamValue.entries(fromListpack: elements, master: master) else {
+                throw RDBError("Stream listpack integrity check failed.")
+            }
+            s.loadNode(master: master, masterFields: node.masterFields, entries: node.entries)
+        }
+        s.recount()
+        let length = try plainLength()
+        guard length == s.length else { throw RDBError("Stream length inconsistent with rax entries") }
+        s.lastID = try streamID()
+        if type >= RDBType.streamListpacks2 {
+            s.firstID = try streamID()
+            s.maxDeletedID = try streamID()
+            s.entriesAdded = Int64(bitPattern: try length64())
+        } else {
+            s.entriesAdded = Int64(length)
+        }
+        let groups = try plainLength()
+        for _ in 0..<groups {
+            let name = try string()
+            let lastID = try streamID()
+            let entriesRead =
+                type >= RDBType.streamListpacks2
+                ? Int64(bitPattern: try length64()) : s.estimateEntriesRead(upTo: lastID)
+            guard let g = s.createGroup(name, lastID: lastID, entriesRead: entriesRead) else {
+                throw RDBError("Duplicated consumer group name \(String(decoding: name, as: UTF8.self))")
+            }
+            let pelSize = try plainLength()
+            for _ in 0..<pelSize {
+                let id = try rawStreamID()
+                let time = try littleEndian(Int64.self)
+                let count = Int64(bitPattern: try length64())
+                guard g.nacks[id] == nil else {
+                    throw RDBError("Duplicated global PEL entry loading stream consumer group")
+                }
+                g.addPending(id, StreamNACK(deliveryTime: time, deliveryCount: count, consumer: nil))
+            }
+            let consumers = try plainLength()
+            for _ in 0..<consumers {
+                let cname = try string()
+                guard let c = g.createConsumer(cname, now: 0) else {
+                    throw RDBError("Duplicate stream consumer detected.")
+                }
+                c.seenTime = try littleEndian(Int64.self)
+                c.activeTime = type >= RDBType.streamListpacks3 ? try littleEndian(Int64.self) : c.seenTime
+                let owned = try plainLength()
+                for _ in 0..<owned {
+                    let id = try rawStreamID()
+                    guard let nack = g.nacks[id] else {
+                        throw RDBError("Consumer entry not found in group global PEL")
+                    }
+                    nack.consumer = c
+                    guard c.pel.insert(id) else {
+                        throw RDBError("Duplicated consumer PEL entry loading a stream consumer group")
+                    }
+                }
+            }
+        }
+        return s
     }
 
     /// A hash from (field, value, absolute TTL or 0) triplets; duplicate fields or a TTL

@@ -147,6 +147,8 @@ public struct EncodingLimits: Sendable {
     public var setMaxListpackEntries: Int64 = 128
     public var setMaxListpackValue: Int64 = 64
     public var listMaxListpackSize: Int64 = -2
+    public var streamNodeMaxBytes: Int64 = 4096
+    public var streamNodeMaxEntries: Int64 = 100
     public var protoMaxBulkLen: Int64 = 512 * 1024 * 1024
     public var clientQueryBufferLimit: Int64 = 1024 * 1024 * 1024
     public var slowlogSlowerThan: Int64 = 10000
@@ -170,6 +172,8 @@ public struct EncodingLimits: Sendable {
         setMaxListpackEntries = config.int("set-max-listpack-entries")
         setMaxListpackValue = config.int("set-max-listpack-value")
         listMaxListpackSize = config.int("list-max-listpack-size")
+        streamNodeMaxBytes = config.int("stream-node-max-bytes")
+        streamNodeMaxEntries = config.int("stream-node-max-entries")
         protoMaxBulkLen = config.int("proto-max-bulk-len")
         clientQueryBufferLimit = config.int("client-query-buffer-limit")
         slowlogSlowerThan = config.int("slowlog-log-slower-than")

@@ -246,7 +246,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func retryBlocked() -> Bool {
         guard let ctx = context, let i = resumeFrom, blocked != nil, !closed else { return false }
         ctx.beginBatch()
+        ctx.resumedStreamIDs = blocked?.streamIDs
         let outcome = ctx.execute(commandAt: i)
+        ctx.resumedStreamIDs = nil
         if case .done = outcome {
             runtime.unblock(self)
             resumeFrom = i + 1 < ctx.batch.count ? i + 1 : nil

@@ -43,6 +43,7 @@ struct Digest {
         case .set: type = 2
         case .zset: type = 3
         case .hash: type = 4
+        case .stream: type = 6
         }
         withUnsafeBytes(of: type.bigEndian) { mix($0) }
         switch value {
@@ -65,6 +66,12 @@ struct Digest {
                 element.mix(f)
                 element.mix(v)
                 xor(element.bytes)
+            }
+        case .stream(let s):
+            // Redis mixes each entry's `<ms>.<seq>`, then its fields and values.
+            s.forEach { e in
+                mix(Array("\(e.id.ms).\(e.id.seq)".utf8))
+                for item in e.fields { mix(item) }
             }
         }
         if expires { xor(Array("!!expire!!".utf8)) }

@@ -458,6 +458,7 @@ extension Value {
         case .hash(let h): return .hash(h.copy())
         case .set(let s): return .set(s.copy())
         case .zset(let z): return .zset(z.copy())
+        case .stream(let s): return .stream(s.copy())
         }
     }
 }

@@ -546,6 +546,6 @@ extension CommandTable {
         + hyperLogLogRegistrations + geoRegistrations + sortRegistrations + hashFieldExpiryRegistrations
         + transactionRegistrations + pubSubRegistrations + slowlogRegistrations + monitorRegistrations
         + trackingRegistrations + latencyRegistrations + persistenceRegistrations
-        + blockingRegistrations
+        + blockingRegistrations + streamRegistrations
         + serverRegistrations
 }

@@ -84,7 +84,7 @@ extension Value {
         switch self {
         case .string(let b), .rawString(let b): return .bulk(b)
         case .int(let n): return .bulk(formatInt64(n))
-        case .list, .hash, .set, .zset: return .null
+        case .list, .hash, .set, .zset, .stream: return .null
         }
     }
 
@@ -93,7 +93,7 @@ extension Value {
         switch self {
         case .int(let n): return n
         case .string(let b), .rawString(let b): return parseInt64(b)
-        case .list, .hash, .set, .zset: return nil
+        case .list, .hash, .set, .zset, .stream: return nil
         }
     }
 }
@@ -280,7 +280,7 @@ enum StringCommands {
             case .string(let b), .rawString(let b):
                 guard let v = parseLongDouble(b) else { throw .notFloat }
                 current = v
-            case .list, .hash, .set, .zset: throw .wrongType
+            case .list, .hash, .set, .zset, .stream: throw .wrongType
             }
         }
         guard let delta = parseLongDouble(ctx.arg(2)) else { throw .notFloat }
@@ -328,7 +328,7 @@ enum StringCommands {
         switch value {
         case .string(let b), .rawString(let b): return .integer(Int64(b.count))
         case .int(let n): return .integer(Int64(formatInt64(n).count))
-        case .list, .hash, .set, .zset: throw .wrongType
+        case .list, .hash, .set, .zset, .stream: throw .wrongType
         }
     }
 
