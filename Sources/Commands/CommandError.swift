@@ -330,6 +330,9 @@ extension CommandError {
         )
     }
     public static let busyGroup = CommandError("BUSYGROUP Consumer Group name already exists")
+    public static let streamKeyGone = CommandError("UNBLOCKED the stream key no longer exists")
+    public static let blockedGroupGone = CommandError(
+        "NOGROUP the consumer group this client was blocked on no longer exists")
     public static let xgroupKeyMissing = CommandError(
         "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
     )

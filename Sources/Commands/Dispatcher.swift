@@ -316,6 +316,12 @@ extension CommandContext {
                 }
                 if session.tracking.on { rememberTrackedKeys(command) }
             }
+            // A key deleted under a blocked XREADGROUP ends its wait with an error.
+            if server.blockedClients > 0 && server.dirty != dirtyBefore {
+                for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc && !exists(i) {
+                    server.signalKeyReady(db: session.db, key: arg(i))
+                }
+            }
             if server.dirty != dirtyBefore && server.hasWatchers {
                 for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {
                     server.touchWatchedKey(db: session.db, key: arg(i))

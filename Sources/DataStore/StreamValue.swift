@@ -618,7 +618,11 @@ public final class StreamValue {
     /// The group's lag (XINFO), or nil when it cannot be known.
     public func lag(_ g: StreamConsumerGroup) -> Int64? {
         if entriesAdded == 0 { return 0 }
-        if g.entriesRead != StreamConsumerGroup.invalidEntriesRead && !rangeHasTombstones(from: g.lastID) {
+        // Redis 7.4 trusts the counter only from the first entry on (7.0 also before it,
+        // which could report a negative lag).
+        if g.entriesRead != StreamConsumerGroup.invalidEntriesRead && !rangeHasTombstones(from: g.lastID)
+            && g.lastID >= firstID
+        {
             return entriesAdded - g.entriesRead
         }
         let read = estimateEntriesRead(upTo: g.lastID)

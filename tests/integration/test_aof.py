@@ -456,6 +456,10 @@ def test_loading_state_while_a_large_rdb_loads(tmp_path):
         log.close()
 
 
+def stream_entries_only(snap):
+    return {k: (t, v[0] if t == b"stream" else v, ttl) for k, (t, v, ttl) in snap.items()}
+
+
 def test_rdb_version_directive(start_swiftlet):
     s = start_swiftlet(*DEBUG, "--rdb-version", "9")
     build(s.client())
@@ -465,7 +469,9 @@ def test_rdb_version_directive(start_swiftlet):
     s.stop()
     redis = Server(REDIS_SERVER, DEBUG, workdir=s.workdir)
     try:
-        assert snapshot(redis.client()) == expected
+        # Version 9's stream type (15) has no counters (entries added, largest deleted ID,
+        # groups' entries read): Redis estimates them on load, so streams compare by entries.
+        assert stream_entries_only(snapshot(redis.client())) == stream_entries_only(expected)
     finally:
         redis.stop()
     # Hashes with field TTLs raise the version to 12, which keeps them.

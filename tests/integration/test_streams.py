@@ -15,7 +15,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from conftest import RawConnection  # noqa: E402
+from conftest import RawConnection, encode  # noqa: E402
 
 BIG = "v" * 300
 
@@ -179,3 +179,87 @@ if __name__ == "__main__":
         for (cmd, x), (_, y) in zip(e, a):
             if normalise(cmd, x) != normalise(cmd, y):
                 print(cmd, "\n  redis:   ", x[:400], "\n  swiftlet:", y[:400])
+
+
+def blocking_scenario(port):
+    """Blocking reads: `$` means the last ID when the read blocked; a timeout answers a null
+    array; XREADGROUP `>` is served and its entries become pending; a destroyed group or a
+    deleted key ends the wait with Redis's errors."""
+    xreadgroup_block = ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]
+    out = []
+    c, b = RawConnection(port), RawConnection(port)
+    c.command("FLUSHALL")
+    c.command("XADD", "s", "1-0", "a", "1")
+    c.command("XGROUP", "CREATE", "s", "g", "$")
+    b.send(encode("XREAD", "BLOCK", "0", "STREAMS", "s", "$"))
+    time.sleep(0.2)
+    c.command("XADD", "s", "2-0", "b", "2")
+    out.append(b.reply())
+    out.append(b.command("XREAD", "BLOCK", "50", "STREAMS", "s", "$"))
+    out.append(b.command(*xreadgroup_block))
+    b.send(encode(*xreadgroup_block))
+    time.sleep(0.2)
+    c.command("XADD", "s", "3-0", "c", "3")
+    out.append(b.reply())
+    out.append(c.command("XPENDING", "s", "g"))
+    b.send(encode(*xreadgroup_block))
+    time.sleep(0.2)
+    out.append(c.command("XGROUP", "DESTROY", "s", "g"))
+    out.append(b.reply())
+    b.send(encode("XREAD", "BLOCK", "0", "STREAMS", "s", "$"))
+    time.sleep(0.2)
+    c.command("DEL", "s")
+    c.command("XADD", "s", "1-5", "early", "x")  # below the ID it waits after: still waiting
+    c.command("XADD", "s", "9-5", "d", "4")
+    out.append(b.reply())
+    c.command("XGROUP", "CREATE", "s", "g", "$")
+    b.send(encode(*xreadgroup_block))
+    time.sleep(0.2)
+    c.command("DEL", "s")
+    out.append(b.reply())
+    return out
+
+
+def test_blocking_reads_like_redis(shared_swiftlet, reference_redis):
+    expected = blocking_scenario(reference_redis.port)
+    assert blocking_scenario(shared_swiftlet.port) == expected
+    assert expected[-1] == b"-UNBLOCKED the stream key no longer exists\r\n"
+
+
+def test_blocked_read_times_out_in_resp3(shared_swiftlet):
+    c = shared_swiftlet.raw()
+    c.command("HELLO", "3")
+    c.command("DEL", "nothing")
+    assert c.command("XREAD", "BLOCK", "30", "STREAMS", "nothing", "$") == b"_\r\n"
+
+
+def test_stream_info_follows_redis_7_4(shared_swiftlet):
+    """XINFO CONSUMERS's `inactive` and XINFO STREAM FULL's `active-time` (Redis 7.2+),
+    XREAD's `+` (Redis 7.4: the last entry) and 7.4's group lag."""
+    r = shared_swiftlet.client()
+    r.delete("info74")
+    r.xadd("info74", {"a": "1"}, id="1-0")
+    r.xadd("info74", {"b": "2"}, id="2-0")
+    r.xgroup_create("info74", "g", id="0")
+    r.xgroup_createconsumer("info74", "g", "never")
+    r.xreadgroup("g", "reader", {"info74": ">"}, count=1)
+    consumers = {c["name"]: c for c in r.xinfo_consumers("info74", "g")}
+    assert consumers[b"never"]["inactive"] == -1
+    assert 0 <= consumers[b"reader"]["inactive"] < 5000 and consumers[b"reader"]["pending"] == 1
+    full = r.xinfo_stream("info74", full=True)
+    reader = [c for c in full["groups"][0]["consumers"] if c[b"name"] == b"reader"][0]
+    assert reader[b"active-time"] >= reader[b"seen-time"] - 1000
+    # Redis 7.4's lag: a group before the first entry is estimated from the stream (7.0
+    # would subtract ENTRIESREAD and report -6 here).
+    r.delete("lag74")
+    r.xadd("lag74", {"a": "1"}, id="5-0")
+    r.xgroup_create("lag74", "g", id="0", entries_read=7)
+    assert r.xinfo_groups("lag74")[0]["lag"] == 1
+    raw = shared_swiftlet.raw()
+    assert raw.command("XREAD", "STREAMS", "info74", "+") == encode_reply([[b"info74", [[b"2-0", [b"b", b"2"]]]]])
+
+
+def encode_reply(v):
+    if isinstance(v, list):
+        return b"*%d\r\n" % len(v) + b"".join(encode_reply(x) for x in v)
+    return b"$%d\r\n%s\r\n" % (len(v), v)

@@ -93,7 +93,7 @@ extension ServerCommands {
                 final.xor(digest.bytes)
             }
         }
-        return .bulk(final.hex)
+        return .simple(String(decoding: final.hex, as: UTF8.self))
     }
 
     /// DEBUG DIGEST-VALUE key [key ...]: each value's digest (zeros for a missing key).
@@ -101,11 +101,12 @@ extension ServerCommands {
         var items: [Reply] = []
         for i in 2..<max(2, ctx.argc) {
             var digest = Digest()
-            if let slot = ctx.lookupWrite(i) {
+            // Redis reads the table directly: a logically expired key still has its digest.
+            if let slot = ctx.db.table.find(ctx.arg(i)) {
                 let e = ctx.db.table[slot]
                 digest.addValue(e.value, expires: e.expireAt != KeyEntry.noExpiry)
             }
-            items.append(.bulk(digest.hex))
+            items.append(.simple(String(decoding: digest.hex, as: UTF8.self)))
         }
         return .array(items)
     }

@@ -47,6 +47,13 @@ enum StreamCommands {
 
     static func idReply(_ id: StreamID) -> Reply { .bulk(id.bytes) }
 
+    /// The time stream IDs and delivery times are taken from: the command's time, except
+    /// while an AOF loads (its clock is held back for key expiry, not for this).
+    @inline(__always)
+    static func clock(_ ctx: CommandContext) -> Int64 {
+        ctx.session.isLoader ? ctx.server.clock() : ctx.now
+    }
+
     static func entryReply(_ e: StreamValue.Entry) -> Reply {
         .array([idReply(e.id), .array(e.fields.map { .bulk($0) })])
     }
@@ -202,7 +209,7 @@ enum StreamCommands {
             }
             if newID <= s.lastID { throw .xaddIDTooSmall }
         } else {
-            let now = UInt64(max(0, ctx.now))
+            let now = UInt64(max(0, clock(ctx)))
             newID = now > s.lastID.ms ? StreamID(ms: now, seq: 0) : (s.lastID.next ?? .max)
         }
         var fields: [[UInt8]] = []
@@ -403,6 +410,13 @@ enum StreamCommands {
         for k in 0..<streamCount {
             let keyArg = streamsArg + k
             let idArg = streamsArg + streamCount + k
+            if resumed != nil && isGroupRead {
+                // The wait ends when what it waited on is gone.
+                guard let slot = ctx.lookupRead(keyArg), case .stream(let s) = ctx.db.table[slot].value else {
+                    throw .streamKeyGone
+                }
+                if s.group(groupName ?? []) == nil { throw .blockedGroupGone }
+            }
             let s = try readStream(ctx, keyArg)
             var group: StreamConsumerGroup?
             if let groupName {
@@ -434,7 +448,7 @@ enum StreamCommands {
 
         var served: [(key: [UInt8], entries: Reply)] = []
         var propagation: [[[UInt8]]] = []
-        let now = ctx.now
+        let now = clock(ctx)
         for k in 0..<streamCount {
             let keyArg = streamsArg + k
             guard let s = try readStream(ctx, keyArg) else { continue }
@@ -502,7 +516,7 @@ enum StreamCommands {
         }
         if timeout >= 0 {
             guard ctx.mayBlock else { return .nullArray }
-            let deadline: Int64? = timeout == 0 ? nil : ctx.now + timeout
+            let deadline: Int64? = timeout == 0 ? nil : clock(ctx) + timeout
             ctx.blockRequest = BlockRequest(
                 keys: (streamsArg..<(streamsArg + streamCount)).map { ctx.argBytes($0) }, db: ctx.session.db,
                 deadline: deadline, timeoutReply: .nullArray, streamIDs: resumed ?? ids)
@@ -681,7 +695,7 @@ enum StreamCommands {
     static func xgroupCreateconsumer(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let (_, group) = try existingGroup(ctx)
         guard let group else { throw .noGroupForKey(ctx.argBytes(3), ctx.argBytes(2)) }
-        guard group.createConsumer(ctx.argBytes(4), now: ctx.now) != nil else { return .zero }
+        guard group.createConsumer(ctx.argBytes(4), now: clock(ctx)) != nil else { return .zero }
         notify(ctx, "xgroup-createconsumer", key: 2)
         ctx.markDirty()
         return .one
@@ -781,7 +795,7 @@ enum StreamCommands {
         } else {
             pel = group.pel
         }
-        let now = ctx.now
+        let now = clock(ctx)
         var items: [Reply] = []
         var i = pel.lowerBound(start)
         while count > 0 && i < pel.count && pel.ids[i] <= end {
@@ -804,10 +818,10 @@ enum StreamCommands {
         -> StreamConsumer
     {
         if let c = group.consumer(ctx.arg(nameArg)) {
-            c.seenTime = ctx.now
+            c.seenTime = clock(ctx)
             return c
         }
-        let c = group.createConsumer(ctx.argBytes(nameArg), now: ctx.now)!
+        let c = group.createConsumer(ctx.argBytes(nameArg), now: clock(ctx))!
         notify(ctx, "xgroup-createconsumer", key: keyArg)
         return c
     }
@@ -835,7 +849,7 @@ enum StreamCommands {
             ids.append(parsed.0)
             j += 1
         }
-        let now = ctx.now
+        let now = clock(ctx)
         var deliveryTime: Int64 = -1
         var retryCount: Int64 = -1
         var force = false
@@ -953,7 +967,7 @@ enum StreamCommands {
         guard let s = try readStream(ctx, 1), let group = s.group(ctx.arg(2)) else {
             throw .noSuchKeyOrGroup(ctx.argBytes(1), ctx.argBytes(2))
         }
-        let now = ctx.now
+        let now = clock(ctx)
         var attempts = count * 10
         var consumer: StreamConsumer?
         var items: [Reply] = []
@@ -1101,7 +1115,7 @@ enum StreamCommands {
     static func xinfoConsumers(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let s = try readStream(ctx, 2) else { throw .noSuchKey }
         guard let g = s.group(ctx.arg(3)) else { throw .noGroupForKey(ctx.argBytes(3), ctx.argBytes(2)) }
-        let now = ctx.now
+        let now = clock(ctx)
         return .array(
             g.consumers.map { c in
                 .map([
