@@ -18,6 +18,9 @@ public final class CommandContext {
     public var blockRequest: BlockRequest?
     /// False when a blocking command must not block (inside MULTI or a script).
     public var mayBlock = true
+    /// Keyspace events a handler raised, sent after the command's `new` events (as Redis's
+    /// dbAdd raises `new` before the command's own event).
+    var deferredEvents: [(type: KeyspaceEvents, event: String, keyArg: Int)] = []
     /// Set while a blocked XREAD/XREADGROUP runs again: the IDs it blocked with.
     public var resumedStreamIDs: [StreamID]?
     /// Scratch space for prefetching a batch's keys.

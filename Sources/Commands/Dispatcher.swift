@@ -299,6 +299,7 @@ extension CommandContext {
             if notifying && server.dirty != dirtyBefore && command.flags.contains(.write) {
                 notifyWrite(command, before: keysBefore)
             }
+            if !deferredEvents.isEmpty { deferredEvents.removeAll() }
             if server.expiryLogging { server.drainExpiredEvents() }
             // The AOF logs the command after the deletions expiry made while it ran.
             if let aof = server.aof {

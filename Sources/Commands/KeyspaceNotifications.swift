@@ -240,6 +240,9 @@ extension CommandContext {
                 }
             }
         }
+        for e in deferredEvents {
+            server.notifyKeyspaceEvent(e.type, e.event, key: argBytes(e.keyArg), db: dbIndex)
+        }
         // Keys that were there and are gone: deleted, emptied or expired by the command.
         for (i, existed) in before where existed && !exists(i) {
             server.notifyKeyspaceEvent(.generic, "del", key: argBytes(i), db: dbIndex)

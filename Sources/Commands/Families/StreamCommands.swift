@@ -60,7 +60,7 @@ enum StreamCommands {
 
     static func notify(_ ctx: CommandContext, _ event: String, key arg: Int) {
         guard ctx.config.limits.keyspaceEvents.contains(.stream) else { return }
-        ctx.server.notifyKeyspaceEvent(.stream, event, key: ctx.argBytes(arg), db: ctx.session.db)
+        ctx.deferredEvents.append((.stream, event, arg))
     }
 
     static func allArguments(_ ctx: CommandContext) -> [[UInt8]] {
