@@ -108,9 +108,7 @@ public final class CommandContext {
         let slot = arg(i).withUnsafeBytes { server.keyspace.databases[session.db].lookup($0, now: now) }
         if let slot {
             server.keyspace.keyspaceHits += 1
-            if !session.noTouch {
-                server.keyspace.databases[session.db].table[slot].lru = UInt32(truncatingIfNeeded: now / 1000)
-            }
+            if !session.noTouch { touch(slot) }
         } else {
             server.keyspace.keyspaceMisses += 1
             if config.limits.keyspaceEvents.contains(.keyMiss) {
@@ -120,11 +118,36 @@ public final class CommandContext {
         return slot
     }
 
-    /// Looks a key up for writing (no hit/miss accounting).
+    /// Looks a key up for writing (no hit/miss accounting); an access for LRU/LFU, as
+    /// Redis's lookupKeyWrite is.
     @inline(__always)
     public func lookupWrite(_ i: Int) -> Int? {
         let now = server.keyspace.now
+        let slot = arg(i).withUnsafeBytes { server.keyspace.databases[session.db].lookup($0, now: now) }
+        if let slot, !session.noTouch { touch(slot) }
+        return slot
+    }
+
+    /// Looks a key up without counting an access (OBJECT, DEBUG OBJECT: Redis's
+    /// LOOKUP_NOTOUCH).
+    public func lookupNoTouch(_ i: Int) -> Int? {
+        let now = server.keyspace.now
         return arg(i).withUnsafeBytes { server.keyspace.databases[session.db].lookup($0, now: now) }
+    }
+
+    /// An access to the key in `slot`: its LRU time, or under an LFU policy its counter.
+    @inline(__always)
+    func touch(_ slot: Int) {
+        let keyspace = server.keyspace
+        if keyspace.lfuPolicy {
+            let limits = config.limits
+            let r = Double(keyspace.rng.next() >> 11) / Double(1 << 53)
+            let old = keyspace.databases[session.db].table[slot].lru
+            keyspace.databases[session.db].table[slot].lru = LFU.touch(
+                old, nowMs: keyspace.now, decayTime: limits.lfuDecayTime, logFactor: limits.lfuLogFactor, random: r)
+        } else {
+            keyspace.databases[session.db].table[slot].lru = keyspace.lruClock.value
+        }
     }
 
     /// The string value at `slot`, or WRONGTYPE.

@@ -240,6 +240,15 @@ extension CommandContext {
         if session.inPubSubMode && !session.resp3 && !(command.parent ?? command).allowedWhileSubscribed {
             return reject(.subscribedContext(command.fullName), command)
         }
+        // maxmemory: evict first; when nothing more may go, commands that can grow memory
+        // (and anything queued in MULTI) are refused.
+        if config.limits.maxmemory > 0 && !session.isLoader && server.performEvictions() == .fail {
+            let name = command.name
+            let denied =
+                command.flags.contains(.denyoom) || (name == "exec" && session.multiDenyOOM)
+                || (session.inMulti && name != "exec" && name != "discard" && name != "quit" && name != "reset")
+            if denied { return reject(.oom, command) }
+        }
         // stop-writes-on-bgsave-error: after a failed save, writes are refused until one works.
         if !server.lastSaveOK && command.flags.contains(.write) && config.bool("stop-writes-on-bgsave-error")
             && !config.savePoints.isEmpty

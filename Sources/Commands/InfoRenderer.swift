@@ -107,7 +107,8 @@ enum InfoRenderer {
             let peak = s.stats.peakMemory
             let maxmemory = Int(ctx.config.int("maxmemory"))
             let system = MemoryInfo.totalSystemMemory()
-            let clientsMem = s.clients.count * 22000
+            let overhead = s.memoryOverhead(used: used)
+            let clientsMem = overhead.clientsNormal
             return render(
                 "Memory",
                 [
@@ -118,12 +119,14 @@ enum InfoRenderer {
                     ("used_memory_peak", String(peak)),
                     ("used_memory_peak_human", humanBytes(peak)),
                     ("used_memory_peak_perc", fixed(peak > 0 ? Double(used) * 100 / Double(peak) : 100) + "%"),
-                    ("used_memory_overhead", String(clientsMem)),
-                    ("used_memory_startup", "0"),
-                    ("used_memory_dataset", String(max(0, used - clientsMem))),
+                    ("used_memory_overhead", String(overhead.total)),
+                    ("used_memory_startup", String(overhead.startup)),
+                    ("used_memory_dataset", String(overhead.dataset)),
                     (
                         "used_memory_dataset_perc",
-                        fixed(used > 0 ? Double(max(0, used - clientsMem)) * 100 / Double(used) : 0) + "%"
+                        fixed(
+                            used > overhead.startup
+                                ? Double(overhead.dataset) * 100 / Double(used - overhead.startup) : 0) + "%"
                     ),
                     ("allocator_allocated", String(used)),
                     ("allocator_active", String(used)),
@@ -154,7 +157,7 @@ enum InfoRenderer {
                     ("rss_overhead_bytes", "0"),
                     ("mem_fragmentation_ratio", fixed(used > 0 ? Double(rss) / Double(used) : 1)),
                     ("mem_fragmentation_bytes", String(rss - used)),
-                    ("mem_not_counted_for_evict", "0"),
+                    ("mem_not_counted_for_evict", String(s.memoryNotCountedForEviction)),
                     ("mem_replication_backlog", "0"),
                     ("mem_total_replication_buffers", "0"),
                     ("mem_clients_slaves", "0"),
@@ -250,7 +253,7 @@ enum InfoRenderer {
                     ("expired_stale_perc", "0.00"),
                     ("expired_time_cap_reached_count", "0"),
                     ("expire_cycle_cpu_milliseconds", "0"),
-                    ("evicted_keys", "0"),
+                    ("evicted_keys", String(s.evictedKeys)),
                     ("evicted_clients", "0"),
                     ("evicted_scripts", "0"),
                     ("total_eviction_exceeded_time", "0"),

@@ -56,6 +56,8 @@ public final class ClientSession {
     var multiCommands: [Command] = []
     public var multiFailed = false
     public var multiWrites = false
+    /// A queued command may grow memory: EXEC is refused under OOM, as Redis's is.
+    public var multiDenyOOM = false
     /// WATCHed keys: (db, key, whether the key was live when watched).
     public var watched: [(db: Int, key: [UInt8], existed: Bool)] = []
     /// A watched key was touched: the next EXEC fails.
@@ -144,6 +146,14 @@ public final class ServerState {
     public var readyKeys: [(db: Int, key: [UInt8])] = []
     /// How many clients are blocked; when zero, writes skip the ready-key bookkeeping.
     public var blockedClients = 0
+    /// Eviction: keys evicted (INFO evicted_keys), the candidate pool kept across rounds,
+    /// the random policies' next database, and whether a round stopped at its time limit.
+    public var evictedKeys = 0
+    /// Memory in use once the server was set up (INFO used_memory_startup).
+    public internal(set) var startupMemory = 0
+    var evictionPool = EvictionPool()
+    var evictionNextDB = 0
+    public internal(set) var evictionPending = false
 
     /// Marks a key as possibly able to serve blocked clients (a list or sorted set grew).
     @inline(__always)
@@ -229,6 +239,13 @@ public final class ServerState {
         let hex = Array("0123456789abcdef")
         self.runId = String((0..<40).map { _ in hex[Int(rng.next() % 16)] })
         config.applyHooks["appendonly"] = { [unowned self] value in self.setAppendOnly(value == "yes") }
+        startupMemory = MemoryInfo.usedMemory()
+        keyspace.lfuPolicy = EvictionPolicy(name: config["maxmemory-policy"])?.usesLFU ?? false
+        config.applyHooks["maxmemory-policy"] = { [unowned self] value in
+            self.keyspace.lfuPolicy = EvictionPolicy(name: value)?.usesLFU ?? false
+            self.evictionPool.removeAll()
+            return nil
+        }
         config.applyHooks["appendfsync"] = { [unowned self] value in
             self.aof?.policy = .init(value)
             return nil
@@ -349,6 +366,7 @@ public final class ServerState {
         stats = ServerStats()
         keyspace.keyspaceHits = 0
         keyspace.keyspaceMisses = 0
+        evictedKeys = 0
         for i in keyspace.databases.indices {
             keyspace.databases[i].expiredKeys = 0
             keyspace.databases[i].expiredFields = 0

@@ -16,8 +16,8 @@ public struct Database {
     /// fields emptied (deleted).
     public var fieldExpiredLog: [(key: [UInt8], emptied: Bool)] = []
 
-    public init(seed: UInt64) {
-        table = KeyTable(seed: seed)
+    public init(seed: UInt64, clock: LRUClock = LRUClock()) {
+        table = KeyTable(seed: seed, clock: clock)
     }
 
     public var count: Int { table.count }
@@ -146,14 +146,28 @@ extension Database {
 public final class Keyspace {
     public var databases: [Database]
     /// Unix time in milliseconds that commands see (Redis's commandTimeSnapshot).
-    public var now: Int64 = 0
+    public var now: Int64 = 0 {
+        didSet {
+            // A held-back loading clock (negative) leaves new keys' LRU as it was.
+            if now >= 0 {
+                lruClock.value = lfuPolicy ? LFU.initial(nowMs: now) : UInt32(truncatingIfNeeded: now / 1000)
+            }
+        }
+    }
+    /// New keys' LRU field, shared by every database's table.
+    public let lruClock = LRUClock()
+    /// An LFU `maxmemory-policy` is in force: the LRU field holds LFU data.
+    public var lfuPolicy = false {
+        didSet { if oldValue != lfuPolicy { let n = now; now = n } }
+    }
     public var rng: SplitMix64
     public var keyspaceHits = 0
     public var keyspaceMisses = 0
 
     public init(databases count: Int = 16, seed: UInt64 = 0x5EED) {
         var gen = SplitMix64(seed: seed)
-        databases = (0..<max(1, count)).map { _ in Database(seed: gen.next()) }
+        let clock = lruClock
+        databases = (0..<max(1, count)).map { _ in Database(seed: gen.next(), clock: clock) }
         rng = gen
     }
 

@@ -85,13 +85,22 @@ public struct KeyTable {
     /// Slot indices of keys that have an expiry, for sampling.
     public private(set) var volatileSlots: [Int32] = []
     let seed: UInt64
+    /// Where new keys take their LRU/LFU field from (shared with the other databases).
+    public var clock: LRUClock
 
-    public init(seed: UInt64 = 0x1234_5678_9ABC_DEF0) {
+    public init(seed: UInt64 = 0x1234_5678_9ABC_DEF0, clock: LRUClock = LRUClock()) {
         self.seed = seed
+        self.clock = clock
         buckets = [Int32](repeating: -1, count: 4)
     }
 
     var mask: Int { buckets.count - 1 }
+
+    /// Bytes of the table itself (slots and buckets), not of keys and values: MEMORY
+    /// STATS's `overhead.hashtable.main`.
+    public var overheadBytes: Int { slots.capacity * MemoryLayout<KeyEntry>.stride + buckets.capacity * 4 }
+    /// Bytes of the expiry index (`overhead.hashtable.expires`).
+    public var expiresOverheadBytes: Int { volatileSlots.capacity * 4 }
 
     @inline(__always)
     func hashOf(_ key: UnsafeRawBufferPointer) -> UInt32 {
@@ -169,9 +178,10 @@ public struct KeyTable {
 
     /// Inserts a key that is known to be absent; returns its slot.
     @discardableResult
-    public mutating func insertNew(_ key: [UInt8], value: Value, expireAt: Int64 = KeyEntry.noExpiry, lru: UInt32 = 0)
-        -> Int
-    {
+    public mutating func insertNew(
+        _ key: [UInt8], value: Value, expireAt: Int64 = KeyEntry.noExpiry, lru: UInt32? = nil
+    ) -> Int {
+        let lru = lru ?? clock.value
         if count + 1 > buckets.count { resize(to: buckets.count * 2) }
         let h = key.withUnsafeBytes { hashOf($0) }
         let b = Int(h) & mask

@@ -147,6 +147,15 @@ public struct EncodingLimits: Sendable {
     public var setMaxListpackEntries: Int64 = 128
     public var setMaxListpackValue: Int64 = 64
     public var listMaxListpackSize: Int64 = -2
+    /// `maxmemory` (0: no limit) and what eviction reads, as numbers.
+    public var maxmemory: Int64 = 0
+    /// `maxmemory-policy` as EvictionPolicy's raw value (0 noeviction … 7 volatile-ttl).
+    public var maxmemoryPolicy: UInt8 = 0
+    public var maxmemorySamples: Int64 = 5
+    public var evictionTenacity: Int64 = 10
+    public var lfuLogFactor: Int64 = 10
+    public var lfuDecayTime: Int64 = 1
+    public var lazyfreeEviction = false
     public var streamNodeMaxBytes: Int64 = 4096
     public var streamNodeMaxEntries: Int64 = 100
     public var protoMaxBulkLen: Int64 = 512 * 1024 * 1024
@@ -172,6 +181,17 @@ public struct EncodingLimits: Sendable {
         setMaxListpackEntries = config.int("set-max-listpack-entries")
         setMaxListpackValue = config.int("set-max-listpack-value")
         listMaxListpackSize = config.int("list-max-listpack-size")
+        maxmemory = config.int("maxmemory")
+        maxmemoryPolicy =
+            [
+                "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",
+                "volatile-random", "volatile-ttl",
+            ].firstIndex(of: config["maxmemory-policy"]).map { UInt8($0) } ?? 0
+        maxmemorySamples = config.int("maxmemory-samples")
+        evictionTenacity = config.int("maxmemory-eviction-tenacity")
+        lfuLogFactor = config.int("lfu-log-factor")
+        lfuDecayTime = config.int("lfu-decay-time")
+        lazyfreeEviction = config.bool("lazyfree-lazy-eviction")
         streamNodeMaxBytes = config.int("stream-node-max-bytes")
         streamNodeMaxEntries = config.int("stream-node-max-entries")
         protoMaxBulkLen = config.int("proto-max-bulk-len")

@@ -298,6 +298,19 @@ public final class ServerRuntime: @unchecked Sendable {
 
     var aofFlushScheduled = false
 
+    /// An eviction round stopped at its time limit: it goes on between commands (Redis's
+    /// eviction time proc) until memory is under `maxmemory` or nothing may be evicted.
+    func continueEvictions() {
+        guard !evictionScheduled else { return }
+        evictionScheduled = true
+        loop.execute {
+            self.evictionScheduled = false
+            if self.state.performEvictions() == .running { self.continueEvictions() }
+        }
+    }
+
+    var evictionScheduled = false
+
     func cron(hz: Int) {
         cronLoops += 1
         if state.loading != nil { return }

@@ -2,8 +2,11 @@
 #define SWIFTLET_CSUPPORT_H
 #include <stddef.h>
 
-/// Bytes currently allocated through malloc (glibc's mallinfo2: in-use chunks + mmapped).
+/// Bytes currently allocated through malloc: the usable sizes counted by the program's
+/// malloc (allocator.c), like Redis's used_memory.
 size_t swiftlet_allocated_bytes(void);
+/// The counter alone (0 when the counting malloc is not the one in use).
+size_t swiftlet_counted_bytes(void);
 /// Returns freed memory to the system (malloc_trim).
 int swiftlet_malloc_trim(void);
 /// SHA-1 of `len` bytes at `data` into `out`.

@@ -360,7 +360,7 @@ enum KeyCommands {
 
     /// OBJECT ENCODING key
     static func objectEncoding(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard let slot = ctx.lookupWrite(2) else { return .null }
+        guard let slot = ctx.lookupNoTouch(2) else { return .null }
         if case .list(let l) = ctx.db.table[slot].value {
             return .bulk(l.fitsListpack(maxSize: ctx.config.limits.listMaxListpackSize) ? "listpack" : "quicklist")
         }
@@ -371,22 +371,22 @@ enum KeyCommands {
 
     /// OBJECT FREQ key
     static func objectFreq(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard let slot = ctx.lookupWrite(2) else { return .null }
+        guard let slot = ctx.lookupNoTouch(2) else { return .null }
         guard lfuPolicy(ctx) else { throw .lfuNotSelected }
-        return .integer(Int64(ctx.db.table[slot].lru & 0xFF))
+        let counter = LFU.counter(ctx.db.table[slot].lru, nowMs: ctx.now, decayTime: ctx.config.limits.lfuDecayTime)
+        return .integer(Int64(counter))
     }
 
     /// OBJECT IDLETIME key
     static func objectIdletime(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard let slot = ctx.lookupWrite(2) else { return .null }
+        guard let slot = ctx.lookupNoTouch(2) else { return .null }
         if lfuPolicy(ctx) { throw .lruNotSelected }
-        let idle = max(0, ctx.now / 1000 - Int64(ctx.db.table[slot].lru))
-        return .integer(idle)
+        return .integer(ctx.server.estimatedIdleMillis(ctx.db.table[slot].lru, now: ctx.now) / 1000)
     }
 
     /// OBJECT REFCOUNT key
     static func objectRefcount(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard let slot = ctx.lookupWrite(2) else { return .null }
+        guard let slot = ctx.lookupNoTouch(2) else { return .null }
         // Redis shares the integers 0..9999 as objects with a pinned refcount.
         if case .int(let n) = ctx.db.table[slot].value, n >= 0 && n < 10000 { return .integer(2_147_483_647) }
         return .one

@@ -397,33 +397,42 @@ enum ServerCommands {
     /// MEMORY STATS
     static func memoryStats(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let used = MemoryInfo.usedMemory()
+        let o = ctx.server.memoryOverhead(used: used)
+        let peak = max(used, ctx.server.stats.peakMemory)
         var items: [Reply] = [
-            .bulk("peak.allocated"), .integer(Int64(max(used, ctx.server.stats.peakMemory))),
+            .bulk("peak.allocated"), .integer(Int64(peak)),
             .bulk("total.allocated"), .integer(Int64(used)),
-            .bulk("startup.allocated"), .integer(0),
+            .bulk("startup.allocated"), .integer(Int64(o.startup)),
             .bulk("replication.backlog"), .integer(0),
             .bulk("clients.slaves"), .integer(0),
-            .bulk("clients.normal"), .integer(Int64(ctx.server.clients.count * 22000)),
+            .bulk("clients.normal"), .integer(Int64(o.clientsNormal)),
             .bulk("cluster.links"), .integer(0),
-            .bulk("aof.buffer"), .integer(0),
+            .bulk("aof.buffer"), .integer(Int64(o.aofBuffer)),
             .bulk("lua.caches"), .integer(0),
             .bulk("functions.caches"), .integer(0),
         ]
-        for (i, db) in ctx.keyspace.databases.enumerated() where db.count > 0 {
-            items.append(.bulk("db.\(i)"))
+        for db in o.databases {
+            items.append(.bulk("db.\(db.index)"))
             items.append(
                 .map([
-                    .bulk("overhead.hashtable.main"), .integer(Int64(db.count * 24)),
-                    .bulk("overhead.hashtable.expires"), .integer(Int64(db.volatileCount * 8)),
+                    .bulk("overhead.hashtable.main"), .integer(Int64(db.main)),
+                    .bulk("overhead.hashtable.expires"), .integer(Int64(db.expires)),
                 ]))
         }
+        let keys = ctx.keyspace.keyCount
+        let net = max(0, used - o.startup)
         items += [
-            .bulk("keys.count"), .integer(Int64(ctx.keyspace.keyCount)),
-            .bulk("keys.bytes-per-key"), .integer(ctx.keyspace.keyCount > 0 ? Int64(used / ctx.keyspace.keyCount) : 0),
-            .bulk("dataset.bytes"), .integer(Int64(used)),
-            .bulk("dataset.percentage"), .double(100),
-            .bulk("peak.percentage"), .double(100),
+            .bulk("overhead.total"), .integer(Int64(o.total)),
+            .bulk("keys.count"), .integer(Int64(keys)),
+            .bulk("keys.bytes-per-key"), .integer(keys > 0 ? Int64(net / keys) : 0),
+            .bulk("dataset.bytes"), .integer(Int64(o.dataset)),
+            .bulk("dataset.percentage"), .double(net > 0 ? Double(o.dataset) * 100 / Double(net) : 0),
+            .bulk("peak.percentage"), .double(peak > 0 ? Double(used) * 100 / Double(peak) : 100),
+            .bulk("allocator.allocated"), .integer(Int64(used)),
+            .bulk("allocator.active"), .integer(Int64(used)),
+            .bulk("allocator.resident"), .integer(Int64(MemoryInfo.residentMemory())),
             .bulk("fragmentation"), .double(MemoryInfo.fragmentation()),
+            .bulk("fragmentation.bytes"), .integer(Int64(MemoryInfo.residentMemory() - used)),
         ]
         return .map(items)
     }

@@ -22,6 +22,7 @@ enum TransactionCommands {
         s.multiCommands.removeAll()
         s.multiFailed = false
         s.multiWrites = false
+        s.multiDenyOOM = false
         ctx.server.unwatchAll(s)
     }
 
@@ -64,6 +65,7 @@ enum TransactionCommands {
         s.multiCommands = []
         s.multiFailed = false
         s.multiWrites = false
+        s.multiDenyOOM = false
         // Run the queued commands in place of the current batch, then put everything back.
         let savedBase = ctx.argBase
         let savedArgc = ctx.argc
@@ -142,6 +144,7 @@ extension CommandContext {
         }
         s.multiCommands.append(command.parent ?? command)
         if command.flags.contains(.write) { s.multiWrites = true }
+        if command.flags.contains(.denyoom) { s.multiDenyOOM = true }
     }
 
     /// An array header written ahead of replies that are emitted one by one (EXEC).

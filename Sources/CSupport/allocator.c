@@ -1,0 +1,89 @@
+/* Memory accounting the way Redis's zmalloc keeps `used_memory`: every allocation's usable
+ * size is added to a counter and every free subtracts it, so INFO and maxmemory read an
+ * exact figure in constant time (glibc's mallinfo2 walks every free chunk instead).
+ *
+ * The program replaces malloc and friends, as glibc documents ("Replacing malloc"), with
+ * thin wrappers around glibc's own allocator (__libc_malloc and friends): the allocator is
+ * unchanged, only counted. Counters are spread over cache lines by thread, so threads do
+ * not contend on one line. */
+#define _GNU_SOURCE
+#include "csupport.h"
+#include <errno.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+#define SLOTS 64
+static struct {
+    _Atomic long long bytes;
+    char pad[56];
+} counters[SLOTS];
+static _Atomic unsigned next_slot;
+static __thread int my_slot = -1;
+
+static inline void count(long long delta) {
+    int s = my_slot;
+    if (s < 0) s = my_slot = (int)(atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed) % SLOTS);
+    atomic_fetch_add_explicit(&counters[s].bytes, delta, memory_order_relaxed);
+}
+
+size_t swiftlet_counted_bytes(void) {
+    long long total = 0;
+    for (int i = 0; i < SLOTS; i++) total += atomic_load_explicit(&counters[i].bytes, memory_order_relaxed);
+    return total > 0 ? (size_t)total : 0;
+}
+
+void *malloc(size_t n) {
+    void *p = __libc_malloc(n);
+    if (p) count((long long)malloc_usable_size(p));
+    return p;
+}
+
+void free(void *p) {
+    if (!p) return;
+    count(-(long long)malloc_usable_size(p));
+    __libc_free(p);
+}
+
+void *calloc(size_t n, size_t size) {
+    void *p = __libc_calloc(n, size);
+    if (p) count((long long)malloc_usable_size(p));
+    return p;
+}
+
+void *realloc(void *old, size_t n) {
+    size_t before = old ? malloc_usable_size(old) : 0;
+    void *p = __libc_realloc(old, n);
+    if (p) {
+        count((long long)malloc_usable_size(p) - (long long)before);
+    } else if (old && n == 0) {
+        count(-(long long)before); /* realloc(p, 0) freed p */
+    }
+    return p;
+}
+
+void *memalign(size_t alignment, size_t n) {
+    void *p = __libc_memalign(alignment, n);
+    if (p) count((long long)malloc_usable_size(p));
+    return p;
+}
+
+void *aligned_alloc(size_t alignment, size_t n) { return memalign(alignment, n); }
+
+int posix_memalign(void **out, size_t alignment, size_t n) {
+    if (alignment % sizeof(void *) != 0 || (alignment & (alignment - 1)) != 0) return EINVAL;
+    void *p = memalign(alignment, n);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+void *valloc(size_t n) { return memalign(4096, n); }
+
+void *pvalloc(size_t n) { return memalign(4096, (n + 4095) & ~(size_t)4095); }

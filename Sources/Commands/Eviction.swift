@@ -1,0 +1,223 @@
+import DataStore
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `maxmemory` as Redis's evict.c keeps it: before each command, when the allocator's count
+/// is over the limit, keys are evicted by the policy until enough is freed, for at most the
+/// time `maxmemory-eviction-tenacity` allows; the rest continues between commands. Under
+/// `noeviction` (or with nothing left to evict) commands that may grow memory get OOM.
+/// Where memory goes besides the dataset (Redis's getMemoryOverheadData): what the server
+/// used at start, clients' buffers, the AOF buffer, the key tables.
+public struct MemoryOverhead {
+    public var startup = 0
+    public var clientsNormal = 0
+    public var aofBuffer = 0
+    public var databases: [(index: Int, main: Int, expires: Int)] = []
+    public var total = 0
+    public var dataset = 0
+}
+
+extension ServerState {
+    public func memoryOverhead(used: Int) -> MemoryOverhead {
+        var o = MemoryOverhead()
+        o.startup = startupMemory
+        for (_, c) in clients { o.clientsNormal += 1024 + c.queryBufferLength + c.pendingOutputBytes }
+        o.aofBuffer = aof?.buffer.capacity ?? 0
+        o.total = o.startup + o.clientsNormal + o.aofBuffer
+        for (i, db) in keyspace.databases.enumerated() where db.count > 0 {
+            let main = db.table.overheadBytes
+            let expires = db.table.expiresOverheadBytes
+            o.databases.append((i, main, expires))
+            o.total += main + expires
+        }
+        o.dataset = max(0, used - o.total)
+        return o
+    }
+
+    public enum EvictionResult {
+        case ok
+        /// Over the limit, still evicting between commands: commands go on meanwhile.
+        case running
+        /// Over the limit with nothing that may be evicted.
+        case fail
+    }
+
+    /// Memory that maxmemory does not count (Redis's freeMemoryGetNotCountedMemory): the
+    /// AOF buffer waiting for its write.
+    public var memoryNotCountedForEviction: Int { aof?.buffer.count ?? 0 }
+
+    /// Bytes over `maxmemory` (0 when under it or when there is no limit).
+    public var memoryToFree: Int {
+        let limit = config.limits.maxmemory
+        guard limit > 0 else { return 0 }
+        let used = MemoryInfo.usedMemory()
+        if used <= Int(limit) { return 0 }
+        let counted = used - memoryNotCountedForEviction
+        return counted > Int(limit) ? counted - Int(limit) : 0
+    }
+
+    /// Redis's evictionTimeLimitUs: 50 µs per tenacity step up to 10, then 15% more per
+    /// step, none at 100.
+    var evictionTimeLimitMicros: Int64 {
+        let tenacity = config.limits.evictionTenacity
+        if tenacity <= 10 { return 50 * tenacity }
+        if tenacity < 100 { return Int64(500.0 * pow(1.15, Double(tenacity - 10))) }
+        return Int64.max
+    }
+
+    /// performEvictions: frees memory down to `maxmemory` by the policy.
+    @discardableResult
+    public func performEvictions() -> EvictionResult {
+        var toFree = memoryToFree
+        guard toFree > 0 else {
+            evictionPending = false
+            return .ok
+        }
+        guard let policy = EvictionPolicy(rawValue: config.limits.maxmemoryPolicy), policy != .noEviction else {
+            return .fail
+        }
+        // Never evict while loading or from inside a replay (Redis's isSafeToPerformEvictions).
+        if loading != nil { return .ok }
+        let start = monotonicMicrosNow()
+        let limit = evictionTimeLimitMicros
+        var freed = 0
+        var evicted = 0
+        while freed < toFree {
+            guard let (db, slot) = evictionCandidate(policy) else {
+                evictionPending = false
+                return .fail
+            }
+            let before = MemoryInfo.usedMemory()
+            evictKey(db: db, slot: slot)
+            freed += before - MemoryInfo.usedMemory()
+            evicted += 1
+            if evicted % 16 == 0 {
+                // Values freed on another thread leave the count later: look again.
+                if config.limits.lazyfreeEviction {
+                    toFree = memoryToFree
+                    freed = 0
+                    if toFree == 0 { break }
+                }
+                if monotonicMicrosNow() - start > limit {
+                    evictionPending = true
+                    return .running
+                }
+            }
+        }
+        evictionPending = false
+        return .ok
+    }
+
+    /// The key the policy evicts next, as (database, slot).
+    func evictionCandidate(_ policy: EvictionPolicy) -> (Int, Int)? {
+        let dbCount = keyspace.databases.count
+        if policy.isRandom {
+            // One database after another, as Redis's next_db.
+            for _ in 0..<dbCount {
+                evictionNextDB = (evictionNextDB + 1) % dbCount
+                let table = keyspace.databases[evictionNextDB].table
+                let slot =
+                    policy.allKeys
+                    ? table.randomSlot(using: &keyspace.rng) : table.randomVolatileSlot(using: &keyspace.rng)
+                if let slot { return (evictionNextDB, slot) }
+            }
+            return nil
+        }
+        while true {
+            var total = 0
+            for i in 0..<dbCount {
+                let n = policy.allKeys ? keyspace.databases[i].count : keyspace.databases[i].volatileCount
+                guard n > 0 else { continue }
+                total += n
+                populateEvictionPool(db: i, policy: policy)
+            }
+            if total == 0 { return nil }
+            // The best candidate that still exists (and still qualifies).
+            while let best = evictionPool.popBest() {
+                guard let slot = best.key.withUnsafeBytes({ keyspace.databases[best.db].table.find($0) }) else {
+                    continue
+                }
+                if !policy.allKeys && keyspace.databases[best.db].table[slot].expireAt == KeyEntry.noExpiry {
+                    continue
+                }
+                return (best.db, slot)
+            }
+        }
+    }
+
+    /// evictionPoolPopulate: `maxmemory-samples` random keys of one database, scored by
+    /// idle time, inverse LFU counter, or nearness of expiry.
+    func populateEvictionPool(db index: Int, policy: EvictionPolicy) {
+        let samples = Int(config.limits.maxmemorySamples)
+        let limits = config.limits
+        let now = keyspace.now
+        for _ in 0..<samples {
+            let table = keyspace.databases[index].table
+            guard
+                let slot = policy.allKeys
+                    ? table.randomSlot(using: &keyspace.rng) : table.randomVolatileSlot(using: &keyspace.rng)
+            else { return }
+            let entry = table[slot]
+            let score: UInt64
+            switch policy {
+            case .allKeysLFU, .volatileLFU:
+                score = 255 - UInt64(LFU.counter(entry.lru, nowMs: now, decayTime: limits.lfuDecayTime))
+            case .volatileTTL:
+                score = UInt64.max - UInt64(max(0, entry.expireAt))
+            default:
+                score = UInt64(estimatedIdleMillis(entry.lru, now: now))
+            }
+            evictionPool.insert(score: score, key: entry.key, db: index)
+        }
+    }
+
+    /// estimateObjectIdleTime: milliseconds since the LRU clock stamped the key (24-bit
+    /// seconds, wrapping as Redis's).
+    func estimatedIdleMillis(_ lru: UInt32, now: Int64) -> Int64 {
+        let clock = UInt32(truncatingIfNeeded: now / 1000) & 0xFF_FFFF
+        let stamp = lru & 0xFF_FFFF
+        let seconds = clock >= stamp ? clock - stamp : clock + (0xFF_FFFF - stamp)
+        return Int64(seconds) * 1000
+    }
+
+    /// Deletes an evicted key with everything a deletion tells others: the `evicted` event,
+    /// WATCH, client tracking, a DEL (UNLINK when lazy) in the AOF, INFO's evicted_keys.
+    func evictKey(db index: Int, slot: Int) {
+        let key = keyspace.databases[index].table[slot].key
+        if let bg = backgroundSave { bg.preserve(keyspace, db: index, key: key[...]) }
+        let entry = keyspace.databases[index].table.remove(slot: slot)
+        if config.limits.lazyfreeEviction { releaseInBackground(entry.value) }
+        evictedKeys += 1
+        if let aof {
+            aof.feed(db: index, [Array((config.limits.lazyfreeEviction ? "UNLINK" : "DEL").utf8), key])
+        }
+        if hasWatchers { touchWatchedKey(db: index, key: key[...]) }
+        if trackingClients > 0 { invalidateTrackedKey(db: index, key: key[...], by: nil) }
+        if config.limits.keyspaceEvents.contains(.evicted) {
+            notifyKeyspaceEvent(.evicted, "evicted", key: key, db: index)
+        }
+    }
+
+    /// Drops the last reference to a value on another thread, so a large value's memory is
+    /// released off the command path (Redis's lazy free).
+    public func releaseInBackground(_ value: Value) {
+        switch value {
+        case .string, .int, .rawString: return  // one allocation: freeing it is cheap
+        default: break
+        }
+        let box = LazyFreeBox(value)
+        lazyFreeQueue.async { box.release() }
+    }
+}
+
+/// Hands a value to the lazy-free thread; it is referenced nowhere else by then.
+final class LazyFreeBox: @unchecked Sendable {
+    var value: Value?
+    init(_ value: Value) { self.value = value }
+    func release() { value = nil }
+}
+
+let lazyFreeQueue = DispatchQueue(label: "swiftlet.lazyfree")

@@ -1,0 +1,171 @@
+"""maxmemory and eviction: with `maxmemory 50mb` and each policy, 200 MB of writes keep
+used_memory within 5% of the limit, and keys go by the policy's rule: volatile-* never take
+keys without a TTL, allkeys-lru and allkeys-lfu keep a hot set that is read in a loop,
+volatile-ttl takes the nearest expiries first; noeviction refuses writes with Redis's exact
+OOM error while reads and DEL still work. Also the INFO memory fields."""
+import random
+import time
+
+import pytest
+
+from conftest import SWIFTLET, Server
+
+LIMIT = 50 * 1024 * 1024
+VALUE = b"v" * 4000
+TOTAL = 200 * 1024 * 1024
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+
+
+def start(policy):
+    return Server(SWIFTLET, ["--maxmemory", "50mb", "--maxmemory-policy", policy, "--maxmemory-samples", "10"])
+
+
+def used(r):
+    return r.info("memory")["used_memory"]
+
+
+def fill(r, prefix, ttl=None, ttls=None, between=None, batch=500, pace=0.0):
+    """Writes TOTAL bytes of VALUE-sized keys, `pace` seconds apart per batch; returns the
+    most used_memory seen."""
+    n = TOTAL // len(VALUE)
+    peak = 0
+    p = r.pipeline(transaction=False)
+    for i in range(n):
+        t = ttls[i] if ttls else ttl
+        p.set(f"{prefix}:{i}", VALUE, ex=t)
+        if i % batch == batch - 1:
+            p.execute()
+            peak = max(peak, used(r))
+            if between:
+                between()
+            if pace:
+                time.sleep(pace)
+    p.execute()
+    return max(peak, used(r))
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-random"])
+def test_allkeys_policies_hold_the_limit(policy):
+    s = start(policy)
+    try:
+        r = s.client()
+        hot = [f"hot:{i}" for i in range(300)]
+        p = r.pipeline(transaction=False)
+        for k in hot:
+            p.set(k, VALUE)
+        p.execute()
+
+        def read_hot():
+            p = r.pipeline(transaction=False)
+            for k in hot:
+                p.get(k)
+            p.execute()
+
+        # The LRU clock counts seconds (as Redis's): the writes are spread over about ten of
+        # them, so the memory holds keys of different ages and the hot ones are the youngest.
+        peak = fill(r, "cold", between=read_hot, pace=0.08 if policy == "allkeys-lru" else 0.0)
+        info = r.info()
+        assert peak <= LIMIT * 1.05, (peak, LIMIT)
+        assert info["used_memory"] >= LIMIT * 0.8
+        assert info["evicted_keys"] > 0
+        assert info["maxmemory"] == LIMIT and info["maxmemory_policy"] == policy
+        survivors = sum(r.exists(k) for k in hot)
+        if policy != "allkeys-random":
+            # The hot set is read between every batch of writes: it stays.
+            assert survivors >= len(hot) * 0.95, survivors
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"])
+def test_volatile_policies_never_take_persistent_keys(policy):
+    s = start(policy)
+    try:
+        r = s.client()
+        persistent = [f"keep:{i}" for i in range(1000)]
+        p = r.pipeline(transaction=False)
+        for k in persistent:
+            p.set(k, VALUE)
+        p.execute()
+        rng = random.Random(7)
+        n = TOTAL // len(VALUE)
+        ttls = [rng.randrange(1000, 100000) for _ in range(n)]
+        peak = fill(r, "vol", ttls=ttls)
+        info = r.info()
+        assert peak <= LIMIT * 1.05, (peak, LIMIT)
+        assert info["evicted_keys"] > 0
+        assert all(r.exists(k) for k in persistent)
+        if policy == "volatile-ttl":
+            # The nearest expiries went first: few survivors come from the shortest quarter.
+            cut = sorted(ttls)[len(ttls) // 4]
+            alive = [i for i in range(n) if r.exists(f"vol:{i}")]
+            assert alive
+            short = sum(1 for i in alive if ttls[i] < cut)
+            assert short <= len(alive) * 0.1, (short, len(alive))
+    finally:
+        s.stop()
+
+
+def test_noeviction_refuses_writes_but_serves_reads_and_del():
+    s = start("noeviction")
+    try:
+        r = s.client()
+        raw = s.raw()
+        i = 0
+        while True:
+            reply = raw.command("SET", f"k:{i}", VALUE)
+            if reply.startswith(b"-"):
+                assert reply == b"-" + OOM.encode() + b"\r\n"
+                break
+            i += 1
+            assert i < 100000, "never ran out of memory"
+        assert used(r) <= LIMIT * 1.05
+        assert raw.command("GET", "k:0") == b"$%d\r\n%s\r\n" % (len(VALUE), VALUE)
+        assert raw.command("LPUSH", "list", "x").startswith(b"-OOM")
+        assert raw.command("MULTI") == b"+OK\r\n"
+        assert raw.command("GET", "k:0").startswith(b"-OOM")
+        assert raw.command("EXEC").startswith(b"-EXECABORT")
+        assert raw.command("DEL", *[f"k:{j}" for j in range(2000)]) == b":2000\r\n"
+        assert raw.command("SET", "after", "ok") == b"+OK\r\n"
+        assert r.info()["evicted_keys"] == 0
+    finally:
+        s.stop()
+
+
+def test_memory_info_fields(shared_swiftlet):
+    r = shared_swiftlet.client()
+    info = r.info("memory")
+    for field in (
+        "used_memory", "used_memory_human", "used_memory_rss", "used_memory_peak", "used_memory_peak_perc",
+        "used_memory_overhead", "used_memory_startup", "used_memory_dataset", "used_memory_dataset_perc",
+        "maxmemory", "maxmemory_human", "maxmemory_policy", "mem_fragmentation_ratio", "mem_not_counted_for_evict",
+        "mem_clients_normal", "allocator_allocated",
+    ):
+        assert field in info, field
+    before = info["used_memory"]
+    r.set("bigvalue", b"x" * 5_000_000)
+    grown = r.info("memory")["used_memory"]
+    assert grown - before >= 5_000_000
+    assert r.memory_usage("bigvalue") >= 5_000_000
+    r.delete("bigvalue")
+    assert r.info("memory")["used_memory"] < grown - 4_000_000
+    stats = r.memory_stats()
+    assert stats["total.allocated"] > 0 and "dataset.bytes" in stats and "overhead.total" in stats
+
+
+def test_lfu_counter_and_idle_time():
+    s = Server(SWIFTLET, ["--maxmemory-policy", "allkeys-lfu"])
+    try:
+        r = s.client()
+        r.set("f", "1")
+        assert r.object("freq", "f") == 5  # LFU_INIT_VAL
+        for _ in range(200):
+            r.get("f")
+        assert r.object("freq", "f") > 5
+        with pytest.raises(Exception, match="An LFU maxmemory policy is selected"):
+            r.object("idletime", "f")
+        r.config_set("maxmemory-policy", "allkeys-lru")
+        r.set("g", "1")
+        assert r.object("idletime", "g") == 0
+    finally:
+        s.stop()
