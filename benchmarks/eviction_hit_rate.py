@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Cache hit rate under eviction, side by side: a Zipf-distributed read/write load (GET, and
 SET on a miss, as a cache does) against two servers whose maxmemory holds half of the
-working set, with the same policy. Prints each server's hit rate and the difference.
+working set (every key is written once first, so the cache starts full), with the same
+policy. Prints each server's hit rate and the difference.
 
     benchmarks/eviction_hit_rate.py REDIS_PORT SWIFTLET_PORT [--policy allkeys-lru]
         [--keys 100000] [--ops 400000] [--value 1000] [--zipf 1.0]
@@ -43,6 +44,15 @@ def run(port, args, cdf, seed):
     r.config_set("maxmemory-policy", args.policy)
     r.config_set("maxmemory", limit)
     rng = random.Random(seed)
+    # Warm the cache with every key, in random order: half of them do not fit.
+    order = list(range(args.keys))
+    rng.shuffle(order)
+    p = r.pipeline(transaction=False)
+    for n, i in enumerate(order):
+        p.set(f"key:{i}", value)
+        if n % 1000 == 999:
+            p.execute()
+    p.execute()
     hits = misses = 0
     batch = 100
     for _ in range(args.ops // batch):

@@ -203,14 +203,41 @@ extension ServerState {
 
     /// Drops the last reference to a value on another thread, so a large value's memory is
     /// released off the command path (Redis's lazy free).
+    /// Values with more than 64 elements go (Redis's LAZYFREE_THRESHOLD); smaller ones
+    /// cost less to free here than to hand over.
     public func releaseInBackground(_ value: Value) {
+        let effort: Int
         switch value {
         case .string, .int, .rawString: return  // one allocation: freeing it is cheap
-        default: break
+        case .list(let l): effort = l.count
+        case .hash(let h): effort = h.count
+        case .set(let s): effort = s.count
+        case .zset(let z): effort = z.count
+        case .stream(let s): effort = s.nodes.count
         }
+        guard effort > 64 else { return }
+        lazyfreePending += 1
         let box = LazyFreeBox(value)
-        lazyFreeQueue.async { box.release() }
+        lazyFreeQueue.async {
+            box.release()
+            lazyfreeDone.add(1)
+        }
     }
+
+    /// A whole table (FLUSHALL/FLUSHDB ASYNC): its keys and values are freed on the
+    /// lazy-free thread.
+    public func releaseInBackground(_ table: KeyTable) {
+        lazyfreePending += 1
+        let box = LazyFreeTableBox(table)
+        lazyFreeQueue.async {
+            box.release()
+            lazyfreeDone.add(1)
+        }
+    }
+
+    /// Objects handed to the lazy-free thread and not freed yet (INFO lazyfree_pending_objects).
+    public var lazyfreePendingObjects: Int { max(0, lazyfreePending - lazyfreeDone.value) }
+    public var lazyfreedObjects: Int { lazyfreeDone.value }
 }
 
 /// Hands a value to the lazy-free thread; it is referenced nowhere else by then.
@@ -219,5 +246,33 @@ final class LazyFreeBox: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
     func release() { value = nil }
 }
+
+final class LazyFreeTableBox: @unchecked Sendable {
+    var table: KeyTable?
+    init(_ table: KeyTable) { self.table = table }
+    func release() { table = nil }
+}
+
+/// A counter the lazy-free thread bumps and the loop reads.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLockLike()
+    private var count = 0
+    func add(_ n: Int) { lock.withLock { count += n } }
+    var value: Int { lock.withLock { count } }
+}
+
+/// A pthread mutex (Foundation-free).
+final class NSLockLike: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}
+
+let lazyfreeDone = LockedCounter()
 
 let lazyFreeQueue = DispatchQueue(label: "swiftlet.lazyfree")

@@ -167,8 +167,8 @@ enum InfoRenderer {
                     ("mem_allocator", "libc"),
                     ("mem_overhead_db_hashtable_rehashing", "0"),
                     ("active_defrag_running", "0"),
-                    ("lazyfree_pending_objects", "0"),
-                    ("lazyfreed_objects", "0"),
+                    ("lazyfree_pending_objects", String(s.lazyfreePendingObjects)),
+                    ("lazyfreed_objects", String(s.lazyfreedObjects)),
                 ] + extra)
         case "persistence":
             let aofStats = s.aof ?? s.rewritingAOF

@@ -149,6 +149,8 @@ public final class ServerState {
     /// Eviction: keys evicted (INFO evicted_keys), the candidate pool kept across rounds,
     /// the random policies' next database, and whether a round stopped at its time limit.
     public var evictedKeys = 0
+    /// Objects handed to the lazy-free thread so far.
+    var lazyfreePending = 0
     /// Memory in use once the server was set up (INFO used_memory_startup).
     public internal(set) var startupMemory = 0
     var evictionPool = EvictionPool()

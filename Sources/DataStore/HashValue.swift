@@ -7,8 +7,25 @@ public final class HashValue {
     /// The listpack form: `varint(len) field varint(len) value` per entry.
     var packed: [UInt8] = []
     var packedCount = 0
-    /// The hashtable form.
-    var table = BytesTable<[UInt8]>()
+    /// The hashtable form, allocated only when a hash converts (a small hash carries one
+    /// pointer for it instead of the table's fields).
+    var tableBox: HashTableBox?
+    var table: BytesTable<[UInt8]> {
+        get { tableBox?.table ?? BytesTable() }
+        set {
+            if let box = tableBox {
+                box.table = newValue
+            } else {
+                let box = HashTableBox()
+                box.table = newValue
+                tableBox = box
+            }
+        }
+        _modify {
+            if tableBox == nil { tableBox = HashTableBox() }
+            yield &tableBox!.table
+        }
+    }
     /// Once a hash has grown past the listpack limits, Redis never converts it back.
     public private(set) var isHashtable = false
     /// Redis 7.4 field expiry: unix milliseconds per field that has a time to live. Empty
@@ -187,6 +204,21 @@ public final class HashValue {
         return true
     }
 
+    /// Gives back the packed buffer's spare capacity once a write is done (Redis's listpack
+    /// is always exactly its size): appends double the capacity, which would otherwise cost
+    /// up to half of a small hash's bytes.
+    public func trimCapacity() {
+        guard !isHashtable else { return }
+        let n = packed.count
+        guard packed.capacity - n > max(16, n / 8) else { return }
+        packed = Array(unsafeUninitializedCapacity: n) { buffer, count in
+            packed.withUnsafeBufferPointer { source in
+                if n > 0 { buffer.baseAddress!.initialize(from: source.baseAddress!, count: n) }
+            }
+            count = n
+        }
+    }
+
     /// Sets a field given as an argument slice; in table form the field is copied only when
     /// it is new. Returns whether it was new.
     @discardableResult
@@ -246,7 +278,7 @@ public final class HashValue {
         let h = HashValue()
         h.packed = packed
         h.packedCount = packedCount
-        h.table = table
+        if isHashtable { h.table = table }
         h.isHashtable = isHashtable
         h.fieldExpires = fieldExpires
         h.nextFieldExpiry = nextFieldExpiry
@@ -302,3 +334,8 @@ public final class HashValue {
 #elseif canImport(Darwin)
     import Darwin
 #endif
+
+/// A converted hash's table, behind one reference.
+final class HashTableBox {
+    var table = BytesTable<[UInt8]>()
+}

@@ -656,6 +656,7 @@ public struct RDBReader {
             let n = try plainLength()
             let h = HashValue()
             for _ in 0..<n { h.set(try string(), try string(), maxEntries: 128, maxValue: 64) }
+            h.trimCapacity()
             return .hash(h)
         case RDBType.listZiplist:
             return .list(ListValue(elements: try Self.ziplist(try string())))
@@ -834,6 +835,7 @@ public struct RDBReader {
             }
             if at != 0 { h.setFieldExpiry(field, at: at) }
         }
+        h.trimCapacity()
         return h
     }
 

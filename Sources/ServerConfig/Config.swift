@@ -156,6 +156,7 @@ public struct EncodingLimits: Sendable {
     public var lfuLogFactor: Int64 = 10
     public var lfuDecayTime: Int64 = 1
     public var lazyfreeEviction = false
+    public var lazyfreeUserDel = false
     public var streamNodeMaxBytes: Int64 = 4096
     public var streamNodeMaxEntries: Int64 = 100
     public var protoMaxBulkLen: Int64 = 512 * 1024 * 1024
@@ -192,6 +193,7 @@ public struct EncodingLimits: Sendable {
         lfuLogFactor = config.int("lfu-log-factor")
         lfuDecayTime = config.int("lfu-decay-time")
         lazyfreeEviction = config.bool("lazyfree-lazy-eviction")
+        lazyfreeUserDel = config.bool("lazyfree-lazy-user-del")
         streamNodeMaxBytes = config.int("stream-node-max-bytes")
         streamNodeMaxEntries = config.int("stream-node-max-entries")
         protoMaxBulkLen = config.int("proto-max-bulk-len")

@@ -169,3 +169,26 @@ def test_lfu_counter_and_idle_time():
         assert r.object("idletime", "g") == 0
     finally:
         s.stop()
+
+
+def test_unlink_and_flush_async_free_off_the_command_path(shared_swiftlet):
+    r = shared_swiftlet.client()
+    r.delete("biglist", "bigset")
+    r.rpush("biglist", *range(10000))
+    r.sadd("bigset", *range(10000))
+    before = r.info("memory")["lazyfreed_objects"]
+    assert r.unlink("biglist", "bigset", "missing") == 2
+    assert r.exists("biglist", "bigset") == 0
+    r2 = shared_swiftlet.client(db=9)
+    p = r2.pipeline(transaction=False)
+    for i in range(1000):
+        p.set(f"k{i}", "v")
+    p.execute()
+    assert r2.flushdb(asynchronous=True)
+    assert r2.dbsize() == 0
+    for _ in range(100):
+        info = r.info("memory")
+        if info["lazyfreed_objects"] >= before + 3 and info["lazyfree_pending_objects"] == 0:
+            break
+        time.sleep(0.02)
+    assert info["lazyfreed_objects"] >= before + 3

@@ -77,6 +77,7 @@ enum HashCommands {
         for i in stride(from: 2, to: ctx.argc, by: 2) where setField(ctx, h, ctx.arg(i), ctx.argBytes(i + 1)) {
             added += 1
         }
+        h.trimCapacity()
         ctx.markDirty((ctx.argc - 2) / 2)
         return .integer(added)
     }

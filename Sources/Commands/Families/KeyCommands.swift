@@ -4,9 +4,23 @@ import RESP
 enum KeyCommands {
     /// DEL key [key ...]
     static func del(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.config.limits.lazyfreeUserDel { return try unlink(ctx) }
         var deleted: Int64 = 0
         let now = ctx.now
         for i in 1..<ctx.argc where ctx.db.delete(ctx.arg(i), now: now) { deleted += 1 }
+        ctx.markDirty(Int(deleted))
+        return .integer(deleted)
+    }
+
+    /// UNLINK key [key ...]: DEL whose large values are freed on another thread.
+    static func unlink(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var deleted: Int64 = 0
+        for i in 1..<ctx.argc {
+            guard let slot = ctx.lookupWrite(i) else { continue }
+            let entry = ctx.db.table.remove(slot: slot)
+            ctx.server.releaseInBackground(entry.value)
+            deleted += 1
+        }
         ctx.markDirty(Int(deleted))
         return .integer(deleted)
     }
@@ -334,25 +348,37 @@ enum KeyCommands {
     /// DBSIZE
     static func dbsize(_ ctx: CommandContext) throws(CommandError) -> Reply { .integer(Int64(ctx.db.count)) }
 
-    static func flushMode(_ ctx: CommandContext) throws(CommandError) {
+    /// Whether a flush frees asynchronously: ASYNC, or no option and
+    /// `lazyfree-lazy-user-flush yes`.
+    static func flushMode(_ ctx: CommandContext) throws(CommandError) -> Bool {
         if ctx.argc > 2 { throw .syntax }
         if ctx.argc == 2 && !ctx.argIs(1, "async") && !ctx.argIs(1, "sync") { throw .syntax }
+        if ctx.argc == 2 { return ctx.argIs(1, "async") }
+        return ctx.config.bool("lazyfree-lazy-user-flush")
+    }
+
+    /// Empties database `index`; with `async` its keys are freed on another thread.
+    static func flush(_ ctx: CommandContext, _ index: Int, async: Bool) {
+        if async && ctx.keyspace.databases[index].count > 64 {
+            ctx.server.releaseInBackground(ctx.keyspace.databases[index].table)
+        }
+        ctx.keyspace.databases[index].removeAll()
     }
 
     /// FLUSHDB [ASYNC | SYNC]
     static func flushdb(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        try flushMode(ctx)
+        let async = try flushMode(ctx)
         ctx.markDirty(ctx.db.count)
-        ctx.db.removeAll()
+        flush(ctx, ctx.session.db, async: async)
         return .ok
     }
 
     /// FLUSHALL [ASYNC | SYNC]
     static func flushall(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        try flushMode(ctx)
+        let async = try flushMode(ctx)
         for i in ctx.keyspace.databases.indices {
             ctx.markDirty(ctx.keyspace.databases[i].count)
-            ctx.keyspace.databases[i].removeAll()
+            flush(ctx, i, async: async)
         }
         ctx.markDirty()
         return .ok
@@ -466,7 +492,7 @@ extension Value {
 extension CommandTable {
     static let keyRegistrations: [(String, Handler)] = [
         ("del", KeyCommands.del),
-        ("unlink", KeyCommands.del),
+        ("unlink", KeyCommands.unlink),
         ("exists", KeyCommands.exists),
         ("touch", KeyCommands.touch),
         ("type", KeyCommands.type),
