@@ -615,14 +615,14 @@ public final class StreamValue {
         return StreamConsumerGroup.invalidEntriesRead
     }
 
-    /// The group's lag (XINFO), or nil when it cannot be known.
+    /// The group's lag (XINFO), or nil when it cannot be known. Redis 7.4's rules: an empty
+    /// stream has none, and a group whose position and every tombstone lie before the
+    /// first entry lags by the whole length (7.0 would subtract its read counter, which
+    /// can go negative after trims or ENTRIESREAD).
     public func lag(_ g: StreamConsumerGroup) -> Int64? {
-        if entriesAdded == 0 { return 0 }
-        // Redis 7.4 trusts the counter only from the first entry on (7.0 also before it,
-        // which could report a negative lag).
-        if g.entriesRead != StreamConsumerGroup.invalidEntriesRead && !rangeHasTombstones(from: g.lastID)
-            && g.lastID >= firstID
-        {
+        if entriesAdded == 0 || length == 0 { return 0 }
+        if g.lastID < firstID && maxDeletedID < firstID { return Int64(length) }
+        if g.entriesRead != StreamConsumerGroup.invalidEntriesRead && !rangeHasTombstones(from: g.lastID) {
             return entriesAdded - g.entriesRead
         }
         let read = estimateEntriesRead(upTo: g.lastID)

@@ -464,6 +464,12 @@ enum StreamCommands {
                     serve = true
                     after = group.lastID
                 }
+            } else if s.length > 0 && s.lastLiveID > after {
+                serve = true
+            }
+            guard serve else { continue }
+            // The consumer is looked up (and created) only when there is something to serve.
+            if let group = groups[k] {
                 if let existing = group.consumer(consumerName) {
                     consumer = existing
                 } else {
@@ -472,10 +478,7 @@ enum StreamCommands {
                     ctx.markDirty()
                 }
                 consumer?.seenTime = now
-            } else if s.length > 0 && s.lastLiveID > after {
-                serve = true
             }
-            guard serve else { continue }
             let limit = Int(min(count, Int64(Int.max)))
             if let group = groups[k], let consumer {
                 if history {
