@@ -4,24 +4,34 @@
 SHELL := /bin/bash
 PORT ?= 6379
 APT_PACKAGES := redis-server redis-tools node-redis
+# What the build links: Lua 5.1 with Redis's cjson and bit libraries (Debian's packages).
+BUILD_PACKAGES := liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
 VENV := .venv
 PY := $(VENV)/bin/python
 REDIS_PY_VERSION := 8.1.0
 REDIS_PY_SRC := $(VENV)/redis-py/redis-$(REDIS_PY_VERSION)
 
-.PHONY: run test release debug deps-system deps-python unit integration redis-py lint warnings bench clean
+.PHONY: run test release debug deps-build deps-system deps-python unit integration redis-py lint warnings bench clean
 
 run: release
 	mkdir -p data
 	./.build/release/swiftlet-server --port $(PORT) --dir ./data
 
-release:
+release: deps-build
 	swift build -c release --product swiftlet-server
 	swift build -c release --product swiftlet-check-rdb
 	swift build -c release --product swiftlet-check-aof
 
-debug:
+debug: deps-build
 	swift build
+
+# System packages the build needs (Lua), installed when missing.
+deps-build:
+	@missing=""; for p in $(BUILD_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 # System packages the tests use: a reference redis-server, redis-cli/redis-benchmark, node-redis.
 deps-system:
@@ -43,11 +53,11 @@ $(VENV)/.ready-$(REDIS_PY_VERSION): tests/requirements.txt
 	tar xzf $(VENV)/redis-py/redis-$(REDIS_PY_VERSION).tar.gz -C $(VENV)/redis-py
 	touch $@
 
-unit:
+unit: deps-build
 	swift test
 
 # No compiler warnings in our own code (dependencies are not ours to fix).
-warnings:
+warnings: deps-build
 	@mkdir -p .build; swift build 2>&1 | tee .build/warnings.log | grep -E "^/.*/(Sources|Tests)/.*: warning:" && { echo "warnings in our code"; exit 1; } || true
 
 lint:

@@ -21,6 +21,15 @@ let package = Package(
     ],
     targets: [
         .target(name: "CSupport"),
+        // Lua 5.1 as Redis embeds it, from Debian's liblua5.1-0-dev, lua-cjson-dev and
+        // lua-bitop-dev (`make` installs them).
+        .target(
+            name: "CScripting",
+            dependencies: ["CSupport"],
+            linkerSettings: [
+                .linkedLibrary("lua5.1"), .linkedLibrary("lua5.1-cjson"), .linkedLibrary("lua5.1-bitop"),
+            ]
+        ),
         .target(name: "RESP", swiftSettings: swiftSettings),
         .target(
             name: "DataStore",
@@ -39,7 +48,7 @@ let package = Package(
         ),
         .target(
             name: "Commands",
-            dependencies: ["RESP", "DataStore", "ServerConfig", "CSupport", "Persistence"],
+            dependencies: ["RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -361,3 +361,12 @@ extension CommandError {
     public static let xsetidEntriesAddedBelowLength = CommandError(
         "ERR The entries_added specified in XSETID is smaller than the target stream length")
 }
+
+// MARK: Scripting
+
+extension CommandError {
+    public static let numKeysNegative = CommandError("ERR Number of keys can't be negative")
+    public static let noScript = CommandError("NOSCRIPT No matching script. Please use EVAL.")
+    public static let notBusy = CommandError("NOTBUSY No scripts in execution right now.")
+    public static let scriptFlushMode = CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+}

@@ -108,6 +108,7 @@ enum InfoRenderer {
             let maxmemory = Int(ctx.config.int("maxmemory"))
             let system = MemoryInfo.totalSystemMemory()
             let overhead = s.memoryOverhead(used: used)
+            let luaMemory = s.scriptEngine?.memory ?? 0
             let clientsMem = overhead.clientsNormal
             return render(
                 "Memory",
@@ -133,11 +134,14 @@ enum InfoRenderer {
                     ("allocator_resident", String(rss)),
                     ("total_system_memory", String(system)),
                     ("total_system_memory_human", humanBytes(system)),
-                    ("used_memory_lua", "0"),
-                    ("used_memory_vm_eval", "0"),
-                    ("used_memory_lua_human", "0B"),
-                    ("used_memory_scripts_eval", "0"),
-                    ("number_of_cached_scripts", "0"),
+                    ("used_memory_lua", String(luaMemory)),
+                    ("used_memory_vm_eval", String(luaMemory)),
+                    ("used_memory_lua_human", humanBytes(luaMemory)),
+                    (
+                        "used_memory_scripts_eval",
+                        String(s.scriptEngine?.bodies.values.reduce(0) { $0 + $1.count } ?? 0)
+                    ),
+                    ("number_of_cached_scripts", String(s.scriptEngine?.count ?? 0)),
                     ("number_of_functions", "0"),
                     ("number_of_libraries", "0"),
                     ("used_memory_vm_functions", "0"),

@@ -56,6 +56,8 @@ public final class ClientSession {
     var multiCommands: [Command] = []
     public var multiFailed = false
     public var multiWrites = false
+    /// The client scripts run their commands through.
+    public var isScriptClient = false
     /// A queued command may grow memory: EXEC is refused under OOM, as Redis's is.
     public var multiDenyOOM = false
     /// WATCHed keys: (db, key, whether the key was live when watched).
@@ -149,6 +151,16 @@ public final class ServerState {
     /// Eviction: keys evicted (INFO evicted_keys), the candidate pool kept across rounds,
     /// the random policies' next database, and whether a round stopped at its time limit.
     public var evictedKeys = 0
+    /// Lua scripting (EVAL, SCRIPT), created on first use.
+    public var scripts: ScriptEngine {
+        if let engine = scriptEngine { return engine }
+        let engine = ScriptEngine(server: self)
+        scriptEngine = engine
+        return engine
+    }
+    public private(set) var scriptEngine: ScriptEngine?
+    /// Where redis.log writes (level 0 debug … 3 warning).
+    public var scriptLogHook: ((Int, String) -> Void)?
     /// Objects handed to the lazy-free thread so far.
     var lazyfreePending = 0
     /// Memory in use once the server was set up (INFO used_memory_startup).

@@ -555,6 +555,6 @@ extension CommandTable {
         + hyperLogLogRegistrations + geoRegistrations + sortRegistrations + hashFieldExpiryRegistrations
         + transactionRegistrations + pubSubRegistrations + slowlogRegistrations + monitorRegistrations
         + trackingRegistrations + latencyRegistrations + persistenceRegistrations
-        + blockingRegistrations + streamRegistrations
+        + blockingRegistrations + streamRegistrations + scriptingRegistrations
         + serverRegistrations
 }

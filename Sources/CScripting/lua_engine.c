@@ -1,0 +1,937 @@
+/* Swiftlet's Lua engine: Redis's script_lua.c behaviour over Debian's liblua5.1.
+ *
+ * Lua errors unwind with longjmp, so everything that can raise one lives here in C: Swift
+ * only hands in command results (RESP bytes) and takes script replies (RESP bytes) out. */
+#include "lua_engine.h"
+
+#include <lua5.1/lauxlib.h>
+#include <lua5.1/lua-bitop.h>
+#include <lua5.1/lua-cjson.h>
+#include <lua5.1/lua.h>
+#include <lua5.1/lualib.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csupport.h"
+
+struct swiftlet_lua {
+    lua_State *L;
+    int scripts;
+    /* The run in progress: where redis.call sends commands. */
+    swiftlet_lua_exec_fn exec;
+    swiftlet_lua_log_fn log;
+    void *ctx;
+    int resp;          /* redis.setresp: protocol of redis.call replies */
+    int client_resp3;  /* protocol of the script's own reply */
+    uint64_t rand48;   /* math.random's state (redisLrand48) */
+};
+
+/* ---- buffers ---- */
+
+void swiftlet_buf_append(swiftlet_buf *b, const void *p, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->len + n) cap *= 2;
+        b->data = realloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void swiftlet_buf_free(swiftlet_buf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+static void buf_str(swiftlet_buf *b, const char *s) { swiftlet_buf_append(b, s, strlen(s)); }
+
+static void buf_fmt_len(swiftlet_buf *b, char type, long long n) {
+    char tmp[32];
+    int k = snprintf(tmp, sizeof(tmp), "%c%lld\r\n", type, n);
+    swiftlet_buf_append(b, tmp, (size_t)k);
+}
+
+static void buf_bulk(swiftlet_buf *b, const char *p, size_t n) {
+    buf_fmt_len(b, '$', (long long)n);
+    swiftlet_buf_append(b, p, n);
+    swiftlet_buf_append(b, "\r\n", 2);
+}
+
+/* A simple or error line: CR and LF become spaces, as Redis's addReplyStatusLength does. */
+static void buf_line(swiftlet_buf *b, char type, const char *p, size_t n) {
+    swiftlet_buf_append(b, &type, 1);
+    for (size_t i = 0; i < n; i++) {
+        char c = (p[i] == '\r' || p[i] == '\n') ? ' ' : p[i];
+        swiftlet_buf_append(b, &c, 1);
+    }
+    swiftlet_buf_append(b, "\r\n", 2);
+}
+
+void swiftlet_sha1_hex(const void *data, size_t len, char out[41]) {
+    unsigned char digest[20];
+    static const char hex[] = "0123456789abcdef";
+    swiftlet_sha1(data, len, digest);
+    for (int i = 0; i < 20; i++) {
+        out[i * 2] = hex[digest[i] >> 4];
+        out[i * 2 + 1] = hex[digest[i] & 15];
+    }
+    out[40] = '\0';
+}
+
+/* ---- errors as Redis keeps them: tables {err="CODE message"} ---- */
+
+/* luaPushErrorBuff: "-CODE msg" loses its '-'; a message without a code gets "ERR ". */
+static void push_error_table(lua_State *L, const char *msg, size_t len) {
+    lua_newtable(L);
+    lua_pushstring(L, "err");
+    if (len > 0 && msg[0] == '-') {
+        lua_pushlstring(L, msg + 1, len - 1);
+    } else {
+        const char *space = memchr(msg, ' ', len);
+        int has_code = space && space > msg;
+        for (const char *c = msg; has_code && c < space; c++)
+            if (*c < 'A' || *c > 'Z') has_code = 0;
+        if (has_code) {
+            lua_pushlstring(L, msg, len);
+        } else {
+            lua_pushstring(L, "ERR ");
+            lua_pushlstring(L, msg, len);
+            lua_concat(L, 2);
+        }
+    }
+    lua_settable(L, -3);
+}
+
+static int raise_error_table(lua_State *L) { return lua_error(L); }
+
+static swiftlet_lua *engine_of(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_engine");
+    swiftlet_lua *e = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return e;
+}
+
+/* ---- RESP reply -> Lua value (redisProtocolToLuaType) ---- */
+
+static const char *parse_line_end(const char *p, const char *end) {
+    while (p + 1 < end && !(p[0] == '\r' && p[1] == '\n')) p++;
+    return p;
+}
+
+static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int resp3);
+
+static const char *resp_aggregate(lua_State *L, const char *p, const char *end, long long n, int resp3, char type) {
+    if (type == '%') {
+        /* RESP3 map: {map={k=v,...}} */
+        lua_newtable(L);
+        lua_pushstring(L, "map");
+        lua_newtable(L);
+        for (long long i = 0; i < n; i++) {
+            p = resp_to_lua(L, p, end, resp3);
+            p = resp_to_lua(L, p, end, resp3);
+            lua_settable(L, -3);
+        }
+        lua_settable(L, -3);
+        return p;
+    }
+    if (type == '~') {
+        /* RESP3 set: {set={member=true,...}} */
+        lua_newtable(L);
+        lua_pushstring(L, "set");
+        lua_newtable(L);
+        for (long long i = 0; i < n; i++) {
+            p = resp_to_lua(L, p, end, resp3);
+            lua_pushboolean(L, 1);
+            lua_settable(L, -3);
+        }
+        lua_settable(L, -3);
+        return p;
+    }
+    lua_newtable(L);
+    for (long long i = 0; i < n; i++) {
+        lua_pushnumber(L, (lua_Number)(i + 1));
+        p = resp_to_lua(L, p, end, resp3);
+        lua_settable(L, -3);
+    }
+    return p;
+}
+
+static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int resp3) {
+    if (p >= end) {
+        lua_pushboolean(L, 0);
+        return p;
+    }
+    char type = *p;
+    const char *eol = parse_line_end(p + 1, end);
+    size_t linelen = (size_t)(eol - (p + 1));
+    const char *next = eol + 2;
+    char num[64];
+    size_t nl = linelen < sizeof(num) - 1 ? linelen : sizeof(num) - 1;
+    memcpy(num, p + 1, nl);
+    num[nl] = '\0';
+    switch (type) {
+    case ':':
+        lua_pushnumber(L, (lua_Number)strtoll(num, NULL, 10));
+        return next;
+    case '$': {
+        long long n = strtoll(num, NULL, 10);
+        if (n < 0) {
+            lua_pushboolean(L, 0);
+            return next;
+        }
+        lua_pushlstring(L, next, (size_t)n);
+        return next + n + 2;
+    }
+    case '+':
+        lua_newtable(L);
+        lua_pushstring(L, "ok");
+        lua_pushlstring(L, p + 1, linelen);
+        lua_settable(L, -3);
+        return next;
+    case '-':
+        push_error_table(L, p + 1, linelen);
+        return next;
+    case '*': case '%': case '~': case '>': {
+        long long n = strtoll(num, NULL, 10);
+        if (n < 0) {
+            lua_pushboolean(L, 0);
+            return next;
+        }
+        return resp_aggregate(L, next, end, n, resp3, type == '>' ? '*' : type);
+    }
+    case '_':
+        lua_pushnil(L);
+        return next;
+    case '#':
+        lua_pushboolean(L, p[1] == 't');
+        return next;
+    case ',':
+        lua_newtable(L);
+        lua_pushstring(L, "double");
+        lua_pushnumber(L, strtod(num, NULL));
+        lua_settable(L, -3);
+        return next;
+    case '(':
+        lua_newtable(L);
+        lua_pushstring(L, "big_number");
+        lua_pushlstring(L, p + 1, linelen);
+        lua_settable(L, -3);
+        return next;
+    case '=': {
+        long long n = strtoll(num, NULL, 10);
+        lua_newtable(L);
+        lua_pushstring(L, "verbatim_string");
+        lua_newtable(L);
+        lua_pushstring(L, "format");
+        lua_pushlstring(L, next, 3);
+        lua_settable(L, -3);
+        lua_pushstring(L, "string");
+        lua_pushlstring(L, next + 4, n >= 4 ? (size_t)n - 4 : 0);
+        lua_settable(L, -3);
+        lua_settable(L, -3);
+        return next + n + 2;
+    }
+    default:
+        lua_pushboolean(L, 0);
+        return end;
+    }
+}
+
+/* ---- redis.call / redis.pcall ---- */
+
+static int redis_generic_command(lua_State *L, int raise) {
+    swiftlet_lua *e = engine_of(L);
+    int argc = lua_gettop(L);
+    if (argc == 0) {
+        push_error_table(L, "Please specify at least one argument for this redis lib call", strlen("Please specify at least one argument for this redis lib call"));
+        return raise ? raise_error_table(L) : 1;
+    }
+    const char **argv = malloc(sizeof(char *) * (size_t)argc);
+    size_t *lens = malloc(sizeof(size_t) * (size_t)argc);
+    char (*numbuf)[64] = malloc(64 * (size_t)argc);
+    for (int j = 0; j < argc; j++) {
+        int t = lua_type(L, j + 1);
+        if (t == LUA_TNUMBER) {
+            /* Integers as integers, else with 17 significant digits (Redis's %.17g). */
+            lua_Number n = lua_tonumber(L, j + 1);
+            long long ll = (long long)n;
+            int k = ((lua_Number)ll == n) ? snprintf(numbuf[j], 64, "%lld", ll) : snprintf(numbuf[j], 64, "%.17g", (double)n);
+            argv[j] = numbuf[j];
+            lens[j] = (size_t)k;
+        } else if (t == LUA_TSTRING) {
+            argv[j] = lua_tolstring(L, j + 1, &lens[j]);
+        } else {
+            free(argv);
+            free(lens);
+            free(numbuf);
+            push_error_table(L, "Lua redis lib command arguments must be strings or integers", strlen("Lua redis lib command arguments must be strings or integers"));
+            return raise ? raise_error_table(L) : 1;
+        }
+    }
+    swiftlet_buf reply = {0};
+    e->exec(e->ctx, argc, argv, lens, e->resp, &reply);
+    free(argv);
+    free(lens);
+    free(numbuf);
+    int is_error = reply.len > 0 && reply.data[0] == '-';
+    resp_to_lua(L, reply.data, reply.data + reply.len, e->resp == 3);
+    swiftlet_buf_free(&reply);
+    if (is_error && raise) return raise_error_table(L);
+    return 1;
+}
+
+static int redis_call(lua_State *L) { return redis_generic_command(L, 1); }
+static int redis_pcall(lua_State *L) { return redis_generic_command(L, 0); }
+
+static int redis_sha1hex(lua_State *L) {
+    if (lua_gettop(L) != 1) {
+        lua_pushstring(L, "wrong number of arguments");
+        return lua_error(L);
+    }
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    char hex[41];
+    swiftlet_sha1_hex(s ? s : "", s ? len : 0, hex);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int return_single_field_table(lua_State *L, const char *field) {
+    if (lua_gettop(L) != 1 || lua_type(L, -1) != LUA_TSTRING) {
+        push_error_table(L, "wrong number or type of arguments", strlen("wrong number or type of arguments"));
+        return 1;
+    }
+    lua_newtable(L);
+    lua_pushstring(L, field);
+    lua_pushvalue(L, -3);
+    lua_settable(L, -3);
+    return 1;
+}
+
+static int redis_error_reply(lua_State *L) {
+    if (lua_gettop(L) != 1 || lua_type(L, -1) != LUA_TSTRING) {
+        push_error_table(L, "wrong number or type of arguments", strlen("wrong number or type of arguments"));
+        return 1;
+    }
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    lua_newtable(L);
+    lua_pushstring(L, "err");
+    if (len > 0 && s[0] == '-') lua_pushlstring(L, s + 1, len - 1); else lua_pushlstring(L, s, len);
+    lua_settable(L, -3);
+    return 1;
+}
+
+static int redis_status_reply(lua_State *L) { return return_single_field_table(L, "ok"); }
+
+static int redis_log(lua_State *L) {
+    int argc = lua_gettop(L);
+    if (argc < 2) {
+        lua_pushstring(L, "redis.log() requires two arguments or more.");
+        return lua_error(L);
+    }
+    if (!lua_isnumber(L, 1)) {
+        lua_pushstring(L, "First argument must be a number (log level).");
+        return lua_error(L);
+    }
+    int level = (int)lua_tonumber(L, 1);
+    if (level < 0 || level > 3) {
+        lua_pushstring(L, "Invalid debug level.");
+        return lua_error(L);
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int j = 2; j <= argc; j++) {
+        size_t len;
+        const char *s = lua_tolstring(L, j, &len);
+        if (!s) continue;
+        if (j != 2) luaL_addchar(&b, ' ');
+        luaL_addlstring(&b, s, len);
+    }
+    luaL_pushresult(&b);
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    swiftlet_lua *e = engine_of(L);
+    if (e->log) e->log(e->ctx, level, msg, len);
+    return 0;
+}
+
+static int redis_setresp(lua_State *L) {
+    if (lua_gettop(L) != 1) {
+        lua_pushstring(L, "redis.setresp() requires one argument.");
+        return lua_error(L);
+    }
+    int resp = (int)lua_tonumber(L, 1);
+    if (resp != 2 && resp != 3) {
+        lua_pushstring(L, "RESP version must be 2 or 3.");
+        return lua_error(L);
+    }
+    engine_of(L)->resp = resp;
+    return 0;
+}
+
+static int redis_set_repl(lua_State *L) {
+    if (lua_gettop(L) != 1) {
+        lua_pushstring(L, "redis.set_repl() requires one argument.");
+        return lua_error(L);
+    }
+    int flags = (int)lua_tonumber(L, 1);
+    if (flags < 0 || flags > 3) {
+        lua_pushstring(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+        return lua_error(L);
+    }
+    return 0;
+}
+
+static int redis_true(lua_State *L) {
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int redis_false(lua_State *L) {
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+static int redis_nothing(lua_State *L) {
+    (void)L;
+    return 0;
+}
+
+/* ---- math.random as Redis's (redisLrand48, reseeded with 0 before every script) ---- */
+
+static void redis_srand48(swiftlet_lua *e, int32_t seed) { e->rand48 = ((uint64_t)(uint32_t)seed << 16) | 0x330E; }
+
+static int32_t redis_lrand48(swiftlet_lua *e) {
+    e->rand48 = (0x5DEECE66DULL * e->rand48 + 0xB) & ((1ULL << 48) - 1);
+    return (int32_t)(e->rand48 >> 17);
+}
+
+#define REDIS_LRAND48_MAX INT32_MAX
+
+static int redis_math_random(lua_State *L) {
+    lua_Number r = (lua_Number)(redis_lrand48(engine_of(L)) % REDIS_LRAND48_MAX) / (lua_Number)REDIS_LRAND48_MAX;
+    switch (lua_gettop(L)) {
+    case 0:
+        lua_pushnumber(L, r);
+        break;
+    case 1: {
+        int u = luaL_checkint(L, 1);
+        luaL_argcheck(L, 1 <= u, 1, "interval is empty");
+        lua_pushnumber(L, floor(r * u) + 1);
+        break;
+    }
+    case 2: {
+        int l = luaL_checkint(L, 1);
+        int u = luaL_checkint(L, 2);
+        luaL_argcheck(L, l <= u, 2, "interval is empty");
+        lua_pushnumber(L, floor(r * (u - l + 1)) + l);
+        break;
+    }
+    default:
+        return luaL_error(L, "wrong number of arguments");
+    }
+    return 1;
+}
+
+static int redis_math_randomseed(lua_State *L) {
+    redis_srand48(engine_of(L), luaL_checkint(L, 1));
+    return 0;
+}
+
+/* ---- Lua value -> RESP reply (luaReplyToRedisReply) ---- */
+
+static void lua_to_resp(lua_State *L, swiftlet_buf *out, int resp3, int depth);
+
+static int table_string_field(lua_State *L, const char *field) {
+    lua_pushstring(L, field);
+    lua_rawget(L, -2);
+    int t = lua_type(L, -1);
+    if (t == LUA_TSTRING) return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+static void lua_to_resp(lua_State *L, swiftlet_buf *out, int resp3, int depth) {
+    int t = lua_type(L, -1);
+    if (!lua_checkstack(L, 4) || depth > 1000) {
+        buf_str(out, "-ERR reached lua stack limit\r\n");
+        return;
+    }
+    switch (t) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        buf_bulk(out, s, len);
+        break;
+    }
+    case LUA_TBOOLEAN: {
+        /* Booleans follow the script's protocol (redis.setresp): under RESP2 true is 1 and
+         * false a null; under RESP3 they are booleans (integers for a RESP2 client). */
+        int truth = lua_toboolean(L, -1);
+        if (engine_of(L)->resp == 3) {
+            if (resp3) buf_str(out, truth ? "#t\r\n" : "#f\r\n"); else buf_str(out, truth ? ":1\r\n" : ":0\r\n");
+        } else if (truth) {
+            buf_str(out, ":1\r\n");
+        } else {
+            buf_str(out, resp3 ? "_\r\n" : "$-1\r\n");
+        }
+        break;
+    }
+    case LUA_TNUMBER:
+        buf_fmt_len(out, ':', (long long)lua_tonumber(L, -1));
+        break;
+    case LUA_TTABLE: {
+        if (table_string_field(L, "err")) {
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            buf_line(out, '-', s, len);
+            lua_pop(L, 1);
+            break;
+        }
+        if (table_string_field(L, "ok")) {
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            buf_line(out, '+', s, len);
+            lua_pop(L, 1);
+            break;
+        }
+        /* RESP3 tables: double, map, set, big_number, verbatim_string. */
+        lua_pushstring(L, "double");
+        lua_rawget(L, -2);
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            char tmp[64];
+            double d = lua_tonumber(L, -1);
+            if (resp3) {
+                int k = snprintf(tmp, sizeof(tmp), ",%.17g\r\n", d);
+                swiftlet_buf_append(out, tmp, (size_t)k);
+            } else {
+                int k = snprintf(tmp, sizeof(tmp), "%.17g", d);
+                buf_bulk(out, tmp, (size_t)k);
+            }
+            lua_pop(L, 1);
+            break;
+        }
+        lua_pop(L, 1);
+        lua_pushstring(L, "big_number");
+        lua_rawget(L, -2);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            if (resp3) buf_line(out, '(', s, len); else buf_bulk(out, s, len);
+            lua_pop(L, 1);
+            break;
+        }
+        lua_pop(L, 1);
+        lua_pushstring(L, "map");
+        lua_rawget(L, -2);
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            swiftlet_buf body = {0};
+            long long n = 0;
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                lua_pushvalue(L, -2);
+                lua_to_resp(L, &body, resp3, depth + 1);
+                lua_pop(L, 1);
+                lua_to_resp(L, &body, resp3, depth + 1);
+                lua_pop(L, 1);
+                n++;
+            }
+            if (resp3) buf_fmt_len(out, '%', n); else buf_fmt_len(out, '*', n * 2);
+            swiftlet_buf_append(out, body.data, body.len);
+            swiftlet_buf_free(&body);
+            lua_pop(L, 1);
+            break;
+        }
+        lua_pop(L, 1);
+        lua_pushstring(L, "set");
+        lua_rawget(L, -2);
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            swiftlet_buf body = {0};
+            long long n = 0;
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                lua_pop(L, 1);
+                lua_pushvalue(L, -1);
+                lua_to_resp(L, &body, resp3, depth + 1);
+                lua_pop(L, 1);
+                n++;
+            }
+            buf_fmt_len(out, resp3 ? '~' : '*', n);
+            swiftlet_buf_append(out, body.data, body.len);
+            swiftlet_buf_free(&body);
+            lua_pop(L, 1);
+            break;
+        }
+        lua_pop(L, 1);
+        lua_pushstring(L, "verbatim_string");
+        lua_rawget(L, -2);
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            lua_pushstring(L, "format");
+            lua_rawget(L, -2);
+            lua_pushstring(L, "string");
+            lua_rawget(L, -3);
+            if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+                size_t flen, slen;
+                const char *f = lua_tolstring(L, -2, &flen);
+                const char *s = lua_tolstring(L, -1, &slen);
+                if (resp3 && flen == 3) {
+                    buf_fmt_len(out, '=', (long long)slen + 4);
+                    swiftlet_buf_append(out, f, 3);
+                    swiftlet_buf_append(out, ":", 1);
+                    swiftlet_buf_append(out, s, slen);
+                    swiftlet_buf_append(out, "\r\n", 2);
+                } else {
+                    buf_bulk(out, s, slen);
+                }
+                lua_pop(L, 3);
+                break;
+            }
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 1);
+        /* An array: elements 1, 2, ... up to the first nil. */
+        swiftlet_buf body = {0};
+        long long n = 0;
+        for (;;) {
+            lua_pushnumber(L, (lua_Number)(n + 1));
+            lua_gettable(L, -2);
+            if (lua_type(L, -1) == LUA_TNIL) {
+                lua_pop(L, 1);
+                break;
+            }
+            lua_to_resp(L, &body, resp3, depth + 1);
+            lua_pop(L, 1);
+            n++;
+        }
+        buf_fmt_len(out, '*', n);
+        swiftlet_buf_append(out, body.data, body.len);
+        swiftlet_buf_free(&body);
+        break;
+    }
+    default:
+        buf_str(out, resp3 ? "_\r\n" : "$-1\r\n");
+        break;
+    }
+}
+
+/* ---- the environment ---- */
+
+/* Redis 7's read-only globals: _G stays empty and reads go through __index to the real
+ * globals (kept in the registry); any write, and any read of a missing name, is an error
+ * reported at the script's line. Library tables are read-only proxies likewise. */
+static int sandbox_newindex(lua_State *L) {
+    luaL_where(L, 1);
+    lua_pushstring(L, "Attempt to modify a readonly table");
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+static int sandbox_index(lua_State *L) {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    if (!lua_isnil(L, -1)) return 1;
+    const char *name = lua_tostring(L, 2);
+    luaL_where(L, 1);
+    lua_pushfstring(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+/* Leaves a read-only proxy of the table at `index` on the stack. */
+static void push_readonly_proxy(lua_State *L, int index) {
+    index = index < 0 ? lua_gettop(L) + index + 1 : index;
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushvalue(L, index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, sandbox_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+static void install_sandbox(lua_State *L) {
+    lua_newtable(L);
+    int real = lua_gettop(L);
+    lua_newtable(L);
+    int names = lua_gettop(L);
+    int n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, LUA_GLOBALSINDEX)) {
+        lua_pushvalue(L, -2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, real);
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, names, ++n);
+    }
+    static const char *libs[] = {"string", "math", "table", "redis", "cjson", "bit", "os", "coroutine", NULL};
+    for (int i = 0; libs[i]; i++) {
+        lua_getfield(L, real, libs[i]);
+        if (lua_istable(L, -1)) {
+            push_readonly_proxy(L, -1);
+            lua_setfield(L, real, libs[i]);
+        }
+        lua_pop(L, 1);
+    }
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, names, i);
+        lua_pushnil(L);
+        lua_rawset(L, LUA_GLOBALSINDEX);
+    }
+    lua_pop(L, 1); /* names */
+    lua_newtable(L);
+    lua_pushvalue(L, real);
+    lua_pushcclosure(L, sandbox_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, sandbox_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, LUA_GLOBALSINDEX);
+    lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_globals");
+}
+
+static const char *error_handler_lua =
+    "local dbg = debug\n"
+    "return function(err)\n"
+    "  local i = dbg.getinfo(2, 'nSl')\n"
+    "  if i and i.what == 'C' then i = dbg.getinfo(3, 'nSl') end\n"
+    "  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end\n"
+    "  if i then err['source'] = i.source; err['line'] = i.currentline end\n"
+    "  return err\n"
+    "end\n";
+
+static void set_function(lua_State *L, const char *name, lua_CFunction f) {
+    lua_pushstring(L, name);
+    lua_pushcfunction(L, f);
+    lua_settable(L, -3);
+}
+
+static void set_number(lua_State *L, const char *name, int n) {
+    lua_pushstring(L, name);
+    lua_pushnumber(L, n);
+    lua_settable(L, -3);
+}
+
+static void open_lib(lua_State *L, const char *name, lua_CFunction f) {
+    lua_pushcfunction(L, f);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 0);
+}
+
+swiftlet_lua *swiftlet_lua_create(void) {
+    swiftlet_lua *e = calloc(1, sizeof(*e));
+    lua_State *L = luaL_newstate();
+    e->L = L;
+    /* Redis 7 no longer reseeds before each script: one sequence for the server's life. */
+    redis_srand48(e, 0);
+    e->resp = 2;
+    open_lib(L, "", luaopen_base);
+    open_lib(L, LUA_TABLIBNAME, luaopen_table);
+    open_lib(L, LUA_STRLIBNAME, luaopen_string);
+    open_lib(L, LUA_MATHLIBNAME, luaopen_math);
+    open_lib(L, LUA_DBLIBNAME, luaopen_debug);
+    open_lib(L, LUA_OSLIBNAME, luaopen_os);
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cjson");
+    lua_pushcfunction(L, luaopen_bit);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "bit");
+    lua_settop(L, 0);
+
+    lua_pushlightuserdata(L, e);
+    lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_engine");
+
+    /* What Redis removes: files, dynamic loading, most of os. */
+    static const char *removed[] = {"loadfile", "dofile", "require", "module", "package", "print", "newproxy", "gcinfo", NULL};
+    for (int i = 0; removed[i]; i++) {
+        lua_pushnil(L);
+        lua_setglobal(L, removed[i]);
+    }
+    lua_getglobal(L, "os");
+    lua_getfield(L, -1, "clock");
+    lua_newtable(L);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "clock");
+    lua_setglobal(L, "os");
+    lua_pop(L, 2);
+
+    lua_getglobal(L, "math");
+    set_function(L, "random", redis_math_random);
+    set_function(L, "randomseed", redis_math_randomseed);
+    lua_pop(L, 1);
+
+    lua_newtable(L);
+    set_function(L, "call", redis_call);
+    set_function(L, "pcall", redis_pcall);
+    set_function(L, "sha1hex", redis_sha1hex);
+    set_function(L, "error_reply", redis_error_reply);
+    set_function(L, "status_reply", redis_status_reply);
+    set_function(L, "log", redis_log);
+    set_function(L, "setresp", redis_setresp);
+    set_function(L, "set_repl", redis_set_repl);
+    set_function(L, "replicate_commands", redis_true);
+    set_function(L, "breakpoint", redis_false);
+    set_function(L, "debug", redis_nothing);
+    set_number(L, "LOG_DEBUG", 0);
+    set_number(L, "LOG_VERBOSE", 1);
+    set_number(L, "LOG_NOTICE", 2);
+    set_number(L, "LOG_WARNING", 3);
+    set_number(L, "REPL_NONE", 0);
+    set_number(L, "REPL_AOF", 1);
+    set_number(L, "REPL_SLAVE", 2);
+    set_number(L, "REPL_REPLICA", 2);
+    set_number(L, "REPL_ALL", 3);
+    lua_pushstring(L, "REDIS_VERSION");
+    lua_pushstring(L, "7.4.0");
+    lua_settable(L, -3);
+    set_number(L, "REDIS_VERSION_NUM", 0x070400);
+    lua_setglobal(L, "redis");
+
+    /* The error handler, kept in the registry before the sandbox hides debug. */
+    if (luaL_loadbuffer(L, error_handler_lua, strlen(error_handler_lua), "@error_handler") == 0 && lua_pcall(L, 0, 1, 0) == 0) {
+        lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_err_handler");
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pushnil(L);
+    lua_setglobal(L, "debug");
+
+    install_sandbox(L);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_scripts");
+    return e;
+}
+
+void swiftlet_lua_destroy(swiftlet_lua *e) {
+    if (!e) return;
+    lua_close(e->L);
+    free(e);
+}
+
+static void push_scripts(lua_State *L) { lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_scripts"); }
+
+int swiftlet_lua_has(swiftlet_lua *e, const char *sha) {
+    lua_State *L = e->L;
+    push_scripts(L);
+    lua_getfield(L, -1, sha);
+    int found = lua_isfunction(L, -1);
+    lua_pop(L, 2);
+    return found;
+}
+
+int swiftlet_lua_compile(swiftlet_lua *e, const char *sha, const char *body, size_t len, swiftlet_buf *out) {
+    lua_State *L = e->L;
+    if (swiftlet_lua_has(e, sha)) return 0;
+    /* A shebang line (#!lua ...) is Redis 7's flags: the code starts on the next line. */
+    size_t skip = 0;
+    if (len >= 2 && body[0] == '#' && body[1] == '!') {
+        while (skip < len && body[skip] != '\n') skip++;
+    }
+    int status = luaL_loadbuffer(L, len > skip ? body + skip : "", len - skip, "@user_script");
+    if (status != 0) {
+        size_t mlen;
+        const char *msg = lua_tolstring(L, -1, &mlen);
+        swiftlet_buf m = {0};
+        buf_str(&m, "ERR Error compiling script (new function): ");
+        swiftlet_buf_append(&m, msg ? msg : "", msg ? mlen : 0);
+        buf_line(out, '-', m.data, m.len);
+        swiftlet_buf_free(&m);
+        lua_pop(L, 1);
+        return -1;
+    }
+    /* The chunk runs in the sandboxed globals. */
+    push_scripts(L);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, sha);
+    lua_pop(L, 2);
+    e->scripts++;
+    return 0;
+}
+
+static void set_global_array(lua_State *L, const char *name, int n, const char **items, const size_t *lens) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_globals");
+    lua_newtable(L);
+    for (int j = 0; j < n; j++) {
+        lua_pushlstring(L, items[j], lens[j]);
+        lua_rawseti(L, -2, j + 1);
+    }
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+}
+
+void swiftlet_lua_run(swiftlet_lua *e, const char *sha, int nkeys, const char **keys, const size_t *key_lens,
+                      int nargs, const char **args, const size_t *arg_lens, int client_resp3,
+                      swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out) {
+    lua_State *L = e->L;
+    e->exec = exec;
+    e->log = log;
+    e->ctx = ctx;
+    e->resp = 2;
+    e->client_resp3 = client_resp3;
+    set_global_array(L, "KEYS", nkeys, keys, key_lens);
+    set_global_array(L, "ARGV", nargs, args, arg_lens);
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_err_handler");
+    int handler = lua_gettop(L);
+    push_scripts(L);
+    lua_getfield(L, -1, sha);
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) {
+        lua_settop(L, 0);
+        buf_str(out, "-NOSCRIPT No matching script. Please use EVAL.\r\n");
+        return;
+    }
+    int status = lua_pcall(L, 0, 1, handler);
+    if (status != 0) {
+        swiftlet_buf m = {0};
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "err");
+            lua_getfield(L, -2, "source");
+            lua_getfield(L, -3, "line");
+            size_t elen = 0;
+            const char *err = lua_tolstring(L, -3, &elen);
+            const char *source = lua_tostring(L, -2);
+            const char *line = lua_tostring(L, -1);
+            swiftlet_buf_append(&m, err ? err : "ERR unknown error", err ? elen : 17);
+            buf_str(&m, " script: ");
+            buf_str(&m, sha);
+            buf_str(&m, ", on ");
+            buf_str(&m, source ? source : "?");
+            buf_str(&m, ":");
+            buf_str(&m, line ? line : "?");
+            buf_str(&m, ".");
+            lua_pop(L, 3);
+        } else {
+            buf_str(&m, "ERR Error running script (call to f_");
+            buf_str(&m, sha);
+            buf_str(&m, "): @user_script: ");
+            const char *msg = lua_tostring(L, -1);
+            buf_str(&m, msg ? msg : "unknown error");
+        }
+        /* The code (before the first space) stays; CR/LF become spaces. */
+        buf_line(out, '-', m.data, m.len);
+        swiftlet_buf_free(&m);
+    } else {
+        lua_to_resp(L, out, client_resp3, 0);
+    }
+    lua_settop(L, 0);
+    e->exec = NULL;
+    e->ctx = NULL;
+    /* Scripts leave garbage; Redis collects a step after each call. */
+    lua_gc(L, LUA_GCSTEP, 1);
+}
+
+int swiftlet_lua_script_count(swiftlet_lua *e) { return e->scripts; }
+
+size_t swiftlet_lua_memory(swiftlet_lua *e) {
+    return (size_t)lua_gc(e->L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(e->L, LUA_GCCOUNTB, 0);
+}
