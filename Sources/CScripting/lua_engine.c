@@ -17,6 +17,8 @@
 
 #include "csupport.h"
 
+int swiftlet_luaopen_cmsgpack(lua_State *L);
+
 struct swiftlet_lua {
     lua_State *L;
     int scripts;
@@ -672,7 +674,7 @@ static void install_sandbox(lua_State *L) {
         lua_pushvalue(L, -1);
         lua_rawseti(L, names, ++n);
     }
-    static const char *libs[] = {"string", "math", "table", "redis", "cjson", "bit", "os", "coroutine", NULL};
+    static const char *libs[] = {"string", "math", "table", "redis", "cjson", "bit", "cmsgpack", "os", "coroutine", NULL};
     for (int i = 0; libs[i]; i++) {
         lua_getfield(L, real, libs[i]);
         if (lua_istable(L, -1)) {
@@ -746,6 +748,9 @@ swiftlet_lua *swiftlet_lua_create(void) {
     lua_pushcfunction(L, luaopen_bit);
     lua_call(L, 0, 1);
     lua_setglobal(L, "bit");
+    lua_pushcfunction(L, swiftlet_luaopen_cmsgpack);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cmsgpack");
     lua_settop(L, 0);
 
     lua_pushlightuserdata(L, e);
@@ -934,4 +939,314 @@ int swiftlet_lua_script_count(swiftlet_lua *e) { return e->scripts; }
 
 size_t swiftlet_lua_memory(swiftlet_lua *e) {
     return (size_t)lua_gc(e->L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(e->L, LUA_GCCOUNTB, 0);
+}
+
+/* ---- functions (FUNCTION LOAD, FCALL) ---- */
+
+static const char *function_flags[] = {"no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys", NULL};
+
+static int raise_msg(lua_State *L, const char *msg) {
+    push_error_table(L, msg, strlen(msg));
+    return lua_error(L);
+}
+
+static int valid_name(const char *s, size_t len) {
+    if (len == 0) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return 0;
+    }
+    return 1;
+}
+
+/* redis.register_function(name, callback) or redis.register_function{function_name=…,
+ * callback=…, flags={…}, description=…}: the registration goes to the pending table. */
+static int redis_register_function(lua_State *L) {
+    int argc = lua_gettop(L);
+    if (argc < 1 || argc > 2) return raise_msg(L, "wrong number of arguments to redis.register_function");
+    int name_idx = 0, cb_idx = 0, desc_idx = 0, flags_idx = 0;
+    if (argc == 1) {
+        if (!lua_istable(L, 1))
+            return raise_msg(L, "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).");
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            if (lua_type(L, -2) != LUA_TSTRING) return raise_msg(L, "named argument key given to redis.register_function is not a string");
+            const char *key = lua_tostring(L, -2);
+            if (!strcmp(key, "function_name")) {
+                if (lua_type(L, -1) != LUA_TSTRING) return raise_msg(L, "function_name argument given to redis.register_function must be a string");
+                name_idx = lua_gettop(L);
+            } else if (!strcmp(key, "description")) {
+                if (lua_type(L, -1) != LUA_TSTRING) return raise_msg(L, "description argument given to redis.register_function must be a string");
+                desc_idx = lua_gettop(L);
+            } else if (!strcmp(key, "callback")) {
+                if (!lua_isfunction(L, -1)) return raise_msg(L, "callback argument given to redis.register_function must be a function");
+                cb_idx = lua_gettop(L);
+            } else if (!strcmp(key, "flags")) {
+                if (!lua_istable(L, -1)) return raise_msg(L, "flags argument to redis.register_function must be a table representing function flags");
+                flags_idx = lua_gettop(L);
+            } else {
+                return raise_msg(L, "unknown argument given to redis.register_function");
+            }
+            /* Keep the value on the stack (its index is recorded); push the key again. */
+            lua_pushvalue(L, -2);
+        }
+        if (!name_idx) return raise_msg(L, "redis.register_function must get a function name argument");
+        if (!cb_idx) return raise_msg(L, "redis.register_function must get a callback argument");
+    } else {
+        if (!lua_isstring(L, 1)) return raise_msg(L, "first argument to redis.register_function must be a string");
+        if (!lua_isfunction(L, 2)) return raise_msg(L, "second argument to redis.register_function must be a function");
+        name_idx = 1;
+        cb_idx = 2;
+    }
+    size_t name_len;
+    const char *name = lua_tolstring(L, name_idx, &name_len);
+    if (!valid_name(name, name_len))
+        return raise_msg(L, "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+    /* The flags, checked. */
+    lua_newtable(L);
+    int flags_out = lua_gettop(L);
+    if (flags_idx) {
+        int n = 0;
+        lua_pushnil(L);
+        while (lua_next(L, flags_idx)) {
+            const char *flag = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+            int known = 0;
+            for (int i = 0; flag && function_flags[i]; i++)
+                if (!strcmp(flag, function_flags[i])) known = 1;
+            if (!known) return raise_msg(L, "unknown flag given");
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, flags_out, ++n);
+            lua_pop(L, 1);
+        }
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_pending");
+    int pending = lua_gettop(L);
+    size_t count = lua_objlen(L, pending);
+    for (size_t i = 1; i <= count; i++) {
+        lua_rawgeti(L, pending, (int)i);
+        lua_getfield(L, -1, "name");
+        int same = !strcmp(lua_tostring(L, -1), name);
+        lua_pop(L, 2);
+        if (same) return raise_msg(L, "Function already exists in the library");
+    }
+    lua_newtable(L);
+    lua_pushvalue(L, name_idx);
+    lua_setfield(L, -2, "name");
+    lua_pushvalue(L, cb_idx);
+    lua_setfield(L, -2, "callback");
+    lua_pushvalue(L, flags_out);
+    lua_setfield(L, -2, "flags");
+    if (desc_idx) {
+        lua_pushvalue(L, desc_idx);
+        lua_setfield(L, -2, "description");
+    }
+    lua_rawseti(L, pending, (int)count + 1);
+    return 0;
+}
+
+/* The `redis` table a library sees while it loads: register_function and log only. */
+static void push_load_time_redis(lua_State *L) {
+    lua_newtable(L);
+    set_function(L, "register_function", redis_register_function);
+    set_function(L, "log", redis_log);
+    set_function(L, "setresp", redis_setresp);
+    set_number(L, "LOG_DEBUG", 0);
+    set_number(L, "LOG_VERBOSE", 1);
+    set_number(L, "LOG_NOTICE", 2);
+    set_number(L, "LOG_WARNING", 3);
+    lua_pushstring(L, "REDIS_VERSION");
+    lua_pushstring(L, "7.4.0");
+    lua_settable(L, -3);
+    set_number(L, "REDIS_VERSION_NUM", 0x070400);
+    /* Reads of anything else fail as a missing global does. */
+    int t = lua_gettop(L);
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushcclosure(L, sandbox_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, sandbox_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, t);
+    push_readonly_proxy(L, t);
+    lua_remove(L, t);
+}
+
+int swiftlet_lua_library_load(swiftlet_lua *e, const char *code, size_t len, size_t skip, swiftlet_buf *functions,
+                              swiftlet_buf *error) {
+    lua_State *L = e->L;
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_pending");
+    if (luaL_loadbuffer(L, code + skip, len - skip, "@user_function") != 0) {
+        size_t mlen;
+        const char *msg = lua_tolstring(L, -1, &mlen);
+        swiftlet_buf m = {0};
+        buf_str(&m, "ERR Error compiling function: ");
+        swiftlet_buf_append(&m, msg ? msg : "", msg ? mlen : 0);
+        buf_line(error, '-', m.data, m.len);
+        swiftlet_buf_free(&m);
+        lua_settop(L, 0);
+        return -1;
+    }
+    int chunk = lua_gettop(L);
+    /* Swap the load-time redis table in for the load. */
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_globals");
+    int globals = lua_gettop(L);
+    lua_getfield(L, globals, "redis");
+    int saved = lua_gettop(L);
+    push_load_time_redis(L);
+    lua_setfield(L, globals, "redis");
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_err_handler");
+    lua_pushvalue(L, chunk);
+    e->exec = NULL;
+    int status = lua_pcall(L, 0, 0, lua_gettop(L) - 1);
+    lua_pushvalue(L, saved);
+    lua_setfield(L, globals, "redis");
+    if (status != 0) {
+        swiftlet_buf m = {0};
+        buf_str(&m, "ERR Error registering functions: ");
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "err");
+            size_t elen;
+            const char *err = lua_tolstring(L, -1, &elen);
+            swiftlet_buf_append(&m, err ? err : "", err ? elen : 0);
+        } else {
+            const char *err = lua_tostring(L, -1);
+            buf_str(&m, err ? err : "unknown error");
+        }
+        buf_line(error, '-', m.data, m.len);
+        swiftlet_buf_free(&m);
+        lua_settop(L, 0);
+        return -1;
+    }
+    /* The registrations, as RESP: [name, description or null, [flags…]] each. */
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_pending");
+    int pending = lua_gettop(L);
+    size_t count = lua_objlen(L, pending);
+    buf_fmt_len(functions, '*', (long long)count);
+    for (size_t i = 1; i <= count; i++) {
+        lua_rawgeti(L, pending, (int)i);
+        buf_str(functions, "*3\r\n");
+        lua_getfield(L, -1, "name");
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        buf_bulk(functions, s, n);
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "description");
+        if (lua_isstring(L, -1)) {
+            s = lua_tolstring(L, -1, &n);
+            buf_bulk(functions, s, n);
+        } else {
+            buf_str(functions, "$-1\r\n");
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "flags");
+        size_t nf = lua_objlen(L, -1);
+        buf_fmt_len(functions, '*', (long long)nf);
+        for (size_t j = 1; j <= nf; j++) {
+            lua_rawgeti(L, -1, (int)j);
+            s = lua_tolstring(L, -1, &n);
+            buf_bulk(functions, s, n);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 2);
+    }
+    lua_settop(L, 0);
+    return 0;
+}
+
+void swiftlet_lua_library_commit(swiftlet_lua *e) {
+    lua_State *L = e->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_functions");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_functions");
+    }
+    int functions = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_pending");
+    size_t count = lua_objlen(L, -1);
+    for (size_t i = 1; i <= count; i++) {
+        lua_rawgeti(L, -1, (int)i);
+        lua_getfield(L, -1, "name");
+        lua_getfield(L, -2, "callback");
+        lua_settable(L, functions);
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 0);
+}
+
+void swiftlet_lua_function_remove(swiftlet_lua *e, const char *name) {
+    lua_State *L = e->L;
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_functions");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, name);
+    }
+    lua_settop(L, 0);
+}
+
+void swiftlet_lua_fcall(swiftlet_lua *e, const char *name, int nkeys, const char **keys, const size_t *key_lens,
+                        int nargs, const char **args, const size_t *arg_lens, int client_resp3,
+                        swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out) {
+    lua_State *L = e->L;
+    e->exec = exec;
+    e->log = log;
+    e->ctx = ctx;
+    e->resp = 2;
+    e->client_resp3 = client_resp3;
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_err_handler");
+    int handler = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_functions");
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) {
+        lua_settop(L, 0);
+        buf_str(out, "-ERR Function not found\r\n");
+        return;
+    }
+    lua_newtable(L);
+    for (int j = 0; j < nkeys; j++) {
+        lua_pushlstring(L, keys[j], key_lens[j]);
+        lua_rawseti(L, -2, j + 1);
+    }
+    lua_newtable(L);
+    for (int j = 0; j < nargs; j++) {
+        lua_pushlstring(L, args[j], arg_lens[j]);
+        lua_rawseti(L, -2, j + 1);
+    }
+    int status = lua_pcall(L, 2, 1, handler);
+    if (status != 0) {
+        swiftlet_buf m = {0};
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "err");
+            lua_getfield(L, -2, "source");
+            lua_getfield(L, -3, "line");
+            size_t elen = 0;
+            const char *err = lua_tolstring(L, -3, &elen);
+            const char *source = lua_tostring(L, -2);
+            const char *line = lua_tostring(L, -1);
+            swiftlet_buf_append(&m, err ? err : "ERR unknown error", err ? elen : 17);
+            buf_str(&m, " script: ");
+            buf_str(&m, name);
+            buf_str(&m, ", on ");
+            buf_str(&m, source ? source : "?");
+            buf_str(&m, ":");
+            buf_str(&m, line ? line : "?");
+            buf_str(&m, ".");
+            lua_pop(L, 3);
+        } else {
+            const char *msg = lua_tostring(L, -1);
+            buf_str(&m, "ERR ");
+            buf_str(&m, msg ? msg : "unknown error");
+        }
+        buf_line(out, '-', m.data, m.len);
+        swiftlet_buf_free(&m);
+    } else {
+        lua_to_resp(L, out, client_resp3, 0);
+    }
+    lua_settop(L, 0);
+    e->exec = NULL;
+    e->ctx = NULL;
+    lua_gc(L, LUA_GCSTEP, 1);
 }

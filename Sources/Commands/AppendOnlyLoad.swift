@@ -133,6 +133,7 @@ public final class DatasetLoad {
         let done: Bool
         do {
             done = try reader.step(into: state.keyspace, now: state.clock(), limits: state.setLimits, maxKeys: 2048)
+            for code in reader.takeFunctionLibraries() { state.loadFunctionLibrary(code) }
         } catch {
             throw badFile(file, error)
         }

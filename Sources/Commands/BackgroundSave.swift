@@ -74,6 +74,7 @@ public final class BackgroundSave {
         writer.header(
             now: startTime,
             aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", purpose == .rdb ? "0" : "1")])
+        writer.functionLibraries(state.scriptEngine?.libraryCodes ?? [])
     }
 
     func write(_ e: KeyEntry, db index: Int) {

@@ -180,6 +180,11 @@ public struct AOFCommandWriter: SnapshotEncoder {
         AOFEncoding.append([Array("SELECT".utf8), formatInt64(Int64(index))], into: &buffer)
     }
 
+    /// Redis's rewriteFunctions: FUNCTION LOAD per library.
+    public mutating func functionLibraries(_ codes: [[UInt8]]) {
+        for code in codes { AOFEncoding.append([Array("FUNCTION".utf8), Array("LOAD".utf8), code], into: &buffer) }
+    }
+
     mutating func batched(_ command: String, _ key: [UInt8], _ items: [[UInt8]], per: Int) {
         var i = 0
         while i < items.count {
@@ -285,6 +290,8 @@ public protocol SnapshotEncoder {
     mutating func selectDB(_ index: Int)
     mutating func entry(key: [UInt8], value: Value, expireAt: Int64)
     mutating func finish()
+    /// Function libraries, written before the keys.
+    mutating func functionLibraries(_ codes: [[UInt8]])
 }
 
 /// Reads the commands of an AOF file (Redis's loadSingleAppendOnlyFile): an optional RDB

@@ -11,8 +11,8 @@ import OrderedCollections
 /// Redis's RDB format (rdb.h / rdb.c): what the writer produces and the reader accepts.
 enum RDBOpcode {
     static let slotInfo: UInt8 = 0xF4
-    static let functionPreGA: UInt8 = 0xF5
-    static let function2: UInt8 = 0xF6
+    static let functionPreGA: UInt8 = 0xF6
+    static let function2: UInt8 = 0xF5
     static let moduleAux: UInt8 = 0xF7
     static let idle: UInt8 = 0xF8
     static let freq: UInt8 = 0xF9
@@ -283,6 +283,23 @@ public struct RDBWriter: SnapshotEncoder {
         drain()
     }
 
+    /// Function libraries as FUNCTION2 opcodes (after the AUX fields of a file).
+    public mutating func functionLibraries(_ codes: [[UInt8]]) {
+        for code in codes {
+            byte(RDBOpcode.function2)
+            string(code)
+        }
+    }
+
+    /// FUNCTION DUMP's payload: the libraries, RDB version and CRC-64.
+    public static func functionsPayload(_ codes: [[UInt8]]) -> [UInt8] {
+        var w = RDBWriter()
+        w.functionLibraries(codes)
+        w.littleEndian(UInt16(10))
+        w.littleEndian(CRC64.checksum(w.buffer))
+        return w.buffer
+    }
+
     /// DUMP's payload: type, value, RDB version (2 bytes) and CRC-64 (8 bytes), little-endian.
     /// Version 10 (what Redis 7.0 accepts) unless the value needs 12 (field TTLs).
     public static func dumpPayload(_ v: Value, compress: Bool = true) -> [UInt8] {
@@ -494,6 +511,38 @@ public struct RDBReader {
         return (loaded, expired)
     }
 
+    /// Function libraries' code read so far (FUNCTION2 opcodes).
+    public private(set) var functionLibraries: [[UInt8]] = []
+
+    /// The function libraries read since the last call.
+    public mutating func takeFunctionLibraries() -> [[UInt8]] {
+        defer { functionLibraries.removeAll() }
+        return functionLibraries
+    }
+
+    /// FUNCTION RESTORE's payload: FUNCTION2 entries, RDB version and CRC-64; nil when the
+    /// footer is wrong, .failure when an entry is not a function.
+    public static func functionsPayload(_ payload: [UInt8]) -> Result<[[UInt8]], RDBError>? {
+        guard payload.count >= 10 else { return nil }
+        let footer = payload.count - 10
+        let version = Int(payload[footer]) | Int(payload[footer + 1]) << 8
+        var crc: UInt64 = 0
+        for i in 0..<8 { crc |= UInt64(payload[footer + 2 + i]) << (8 * UInt64(i)) }
+        let computed = payload[0..<(footer + 2)].withUnsafeBytes { CRC64.update(0, $0) }
+        guard version <= 12, crc == 0 || crc == computed else { return nil }
+        var reader = RDBReader(Array(payload[0..<footer]))
+        var codes: [[UInt8]] = []
+        do throws(RDBError) {
+            while reader.pos < footer {
+                guard try reader.byte() == RDBOpcode.function2 else { throw RDBError("given type is not a function") }
+                codes.append(try reader.string())
+            }
+        } catch {
+            return .failure(error)
+        }
+        return .success(codes)
+    }
+
     /// Keys loaded and keys skipped because they had expired, so far.
     public private(set) var loaded = 0
     public private(set) var expired = 0
@@ -574,9 +623,16 @@ public struct RDBReader {
                 continue
             case RDBOpcode.moduleAux:
                 throw RDBError("The RDB file contains AUX module data I can't load: no matching module")
-            case RDBOpcode.function2, RDBOpcode.functionPreGA:
-                // Functions are not supported yet: skip the library's code string.
+            case RDBOpcode.function2:
+                // A function library's code: the server loads it (takeFunctionLibraries).
+                functionLibraries.append(try string())
+                continue
+            case RDBOpcode.functionPreGA:
+                // Redis 7.0 release candidates: name, engine, description, code.
                 _ = try string()
+                _ = try string()
+                if try byte() != 0 { _ = try string() }
+                functionLibraries.append(try string())
                 continue
             default:
                 break

@@ -34,6 +34,46 @@ SCRIPTS = [
 ]
 
 
+# Scripts written the way libraries write theirs (rate-limiter-flexible's sliding window,
+# redis-py's Lock, BullMQ's msgpack/json job payloads), with explicit keys and arguments.
+LIBRARY_SCRIPTS = [
+    ("""local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', key, 0, now - window)
+local count = redis.call('ZCARD', key)
+if count < tonumber(ARGV[3]) then
+  redis.call('ZADD', key, now, now .. '-' .. count)
+  redis.call('PEXPIRE', key, window)
+  return {1, count + 1}
+end
+return {0, count}""", ["rl:user"], ["1000", "500", "2"]),
+    ("if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0",
+     ["lock:a"], ["token-1", "30000"]),
+    ("if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0",
+     ["lock:a"], ["token-2", "30000"]),
+    ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+     ["lock:a"], ["token-2"]),
+    ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+     ["lock:a"], ["token-1"]),
+    ("""local packed = cmsgpack.pack({name = 'job', data = {1, 2.5, 'x', true}, opts = {attempts = 3, delay = -7}})
+local job = cmsgpack.unpack(packed)
+local id = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1] .. id, 'name', job.name, 'data', cjson.encode(job.data), 'attempts', job.opts.attempts)
+redis.call('RPUSH', KEYS[3], id)
+return {packed, id, redis.call('HGETALL', KEYS[1] .. id), cjson.encode(job.opts)}""",
+     ["bull:q:", "bull:q:id", "bull:q:wait"], []),
+    ("return {cmsgpack.pack(1, -1, 127, 128, -33, 65536, 2^40, -2^40, 0.5, 1e300, 'a', string.rep('x', 40), {}, {{}})}",
+     [], []),
+    ("return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, {k = 'v'}, false))}", [], []),
+    ("return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 0)}", [], []),
+    ("return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1)}", [], []),
+    ("return cmsgpack.unpack('\\217')", [], []),
+    ("local t = cjson.decode(ARGV[1]) t.count = t.count + 1 return cjson.encode(t)", [], ['{"count":41}']),
+    ("return redis.call('TYPE', KEYS[1])['ok']", ["bull:q:wait"], []),
+]
+
+
 def run_all(conn, resp3):
     conn.command("FLUSHALL")
     if resp3:
@@ -44,7 +84,13 @@ def run_all(conn, resp3):
     out = []
     for script in SCRIPTS:
         out.append((script, conn.command("EVAL", script, "1", "key1", "arg1")))
+    for script, keys, args in LIBRARY_SCRIPTS:
+        out.append((script, conn.command("EVAL", script, str(len(keys)), *keys, *args)))
     for cmd in (
+        ["EVAL", "#!lua flags=no-writes\nreturn redis.call('set', 'a', 'b')", "0"],
+        ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'str')", "0"],
+        ["EVAL", "#!lua flags=bogus\nreturn 1", "0"], ["EVAL", "#!python\nreturn 1", "0"],
+        ["EVAL", "#!lua name=x\nreturn 1", "0"], ["EVAL", "#!lua", "0"], ["EVAL", "#!lua\nreturn 1 +", "0"],
         ["SCRIPT", "LOAD", "return 1"], ["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
         ["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"],
         ["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"], ["EVALSHA", "abc", "0"],
@@ -84,3 +130,123 @@ def test_script_writes_replay_from_the_aof(start_swiftlet):
     assert b"MULTI" in text and b"SREM" in text
     again = start_swiftlet("--appendonly", "yes", "--enable-debug-command", "yes", workdir=s.workdir)
     assert again.client().execute_command("DEBUG", "DIGEST") == before
+
+
+FUNCTION_COMMANDS = [
+    ["FUNCTION", "LOAD", "return 1"], ["FUNCTION", "LOAD", "#!lua name=mylib\nreturn 1"],
+    ["FUNCTION", "LOAD", "#!lua name=mylib\nredis.register_function('f1', function(keys, args) "
+                         "return redis.call('set', keys[1], args[1]) end)"],
+    ["FUNCTION", "LOAD", "#!lua name=mylib\nredis.register_function('f1', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "REPLACE", "#!lua name=mylib\nredis.register_function('f1', function(keys, args) "
+                                    "return redis.call('set', keys[1], args[1]) end)"],
+    ["FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function('f1', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua name=lib3 foo=bar\nreturn 1"], ["FUNCTION", "LOAD", "#!js name=lib3\nreturn 1"],
+    ["FUNCTION", "LOAD", "#!lua\nreturn 1"], ["FUNCTION", "LOAD", "#!lua name=bad-name\nreturn 1"],
+    ["FUNCTION", "LOAD", "#!lua name=lib4\nredis.register_function('bad-f', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua name=lib4\nredis.register_function()"],
+    ["FUNCTION", "LOAD", "#!lua name=lib4\nredis.register_function('a')"],
+    ["FUNCTION", "LOAD", "#!lua name=lib4\nredis.register_function(1, 2)"],
+    ["FUNCTION", "LOAD", "#!lua name=lib4\nredis.register_function({function_name='g', callback=function(k, a) "
+                         "return {k[1], a[1], #k} end, flags={'no-writes'}, description='desc'})"],
+    ["FUNCTION", "LOAD", "#!lua name=lib5\nredis.register_function{function_name='h', callback=function() "
+                         "return 2 end, flags={'bogus'}}"],
+    ["FUNCTION", "LOAD", "#!lua name=lib5\nredis.call('ping')"], ["FUNCTION", "LOAD", "#!lua name=lib5\nreturn +"],
+    ["FUNCTION", "LOAD", "#!lua name=lib5\nlocal x = 1 y = 2"],
+    ["FUNCTION", "LOAD", "#!lua name=lib6\nredis.register_function('boom', function() error('bad') end) "
+                         "redis.register_function('boom2', function() return redis.call('incr', 's') end)"],
+    ["SET", "s", "x"], ["FCALL", "boom", "0"], ["FCALL", "boom2", "0"], ["FCALL", "f1", "1", "fk", "fv"],
+    ["GET", "fk"], ["FCALL", "g", "2", "a", "b", "c"], ["FCALL", "nosuch", "0"], ["FCALL", "f1", "x"],
+    ["FCALL", "f1", "-1"], ["FCALL", "f1", "5", "a"], ["FCALL_RO", "f1", "1", "a", "b"], ["FCALL_RO", "g", "0"],
+    ["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "my*"], ["FUNCTION", "STATS"], ["FUNCTION", "DELETE", "nolib"],
+    ["FUNCTION", "DELETE", "lib4"], ["FCALL", "g", "0"], ["FUNCTION", "KILL"], ["FUNCTION", "FLUSH", "bad"],
+    ["SCRIPT", "FLUSH"], ["FCALL", "f1", "1", "k2", "v2"], ["FUNCTION", "FLUSH"], ["FUNCTION", "LIST"],
+    ["FCALL", "f1", "1", "k", "v"],
+]
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_functions_reply_as_redis(shared_swiftlet, reference_redis, resp3):
+    def run(conn):
+        conn.command("FUNCTION", "FLUSH")
+        conn.command("FLUSHALL")
+        if resp3:
+            conn.command("HELLO", "3")
+        return [(cmd, conn.command(*cmd)) for cmd in FUNCTION_COMMANDS]
+
+    expected, actual = run(reference_redis.raw()), run(shared_swiftlet.raw())
+    mismatches = [(c, e, a) for (c, e), (_, a) in zip(expected, actual) if e != a]
+    assert mismatches == [], "\n".join("%r\n  redis:    %r\n  swiftlet: %r" % m for m in mismatches[:20])
+
+
+LIBRARY = "#!lua name=counters\nredis.register_function('bump', function(keys, args) return redis.call('incrby', keys[1], args[1]) end)"
+
+
+def test_function_libraries_cross_rdb_files_and_the_aof(tmp_path):
+    """Libraries live in RDB files (FUNCTION2 opcodes) both ways with redis-server, in
+    FUNCTION DUMP payloads Redis restores, and in the AOF (FUNCTION LOAD, then an
+    RDB-preamble base after a rewrite)."""
+    import os
+    import shutil
+
+    from conftest import REDIS_SERVER, SWIFTLET, Server
+
+    sdir, rdir, adir = tmp_path / "s", tmp_path / "r", tmp_path / "a"
+    for d in (sdir, rdir, adir):
+        d.mkdir()
+    s = Server(SWIFTLET, [], workdir=str(sdir))
+    try:
+        r = s.client()
+        assert r.function_load(LIBRARY) == "counters" or r.function_load(LIBRARY, replace=True)
+        assert r.fcall("bump", 1, "n", 5) == 5
+        assert r.save()
+        payload = r.function_dump()
+    finally:
+        s.stop()
+    again = Server(SWIFTLET, [], workdir=str(sdir))
+    try:
+        assert again.client().fcall("bump", 1, "n", 1) == 6
+    finally:
+        again.stop()
+    shutil.copy(os.path.join(sdir, "dump.rdb"), os.path.join(rdir, "dump.rdb"))
+    redis = Server(REDIS_SERVER, [], workdir=str(rdir))
+    try:
+        rr = redis.client()
+        assert rr.fcall("bump", 1, "n", 2) == 7
+        # Our DUMP payload restores in Redis (LZF may compress differently: bytes can differ).
+        assert rr.function_restore(payload, "REPLACE")
+        rr.function_load(LIBRARY.replace("counters", "more").replace("'bump'", "'bump2'"))
+        assert rr.save()
+    finally:
+        redis.stop()
+    shutil.copy(os.path.join(rdir, "dump.rdb"), os.path.join(sdir, "dump.rdb"))
+    back = Server(SWIFTLET, [], workdir=str(sdir))
+    try:
+        assert back.client().fcall("bump2", 1, "n", 3) == 10
+        assert len(back.client().function_list()) == 2 and back.client().fcall("bump", 1, "n", 0) == 10
+    finally:
+        back.stop()
+    aof = Server(SWIFTLET, ["--appendonly", "yes"], workdir=str(adir))
+    try:
+        c = aof.client()
+        c.function_load(LIBRARY)
+        c.fcall("bump", 1, "x", 2)
+    finally:
+        aof.stop()
+    aof = Server(SWIFTLET, ["--appendonly", "yes"], workdir=str(adir))
+    try:
+        c = aof.client()
+        assert c.fcall("bump", 1, "x", 2) == 4
+        c.bgrewriteaof()
+        import time
+
+        for _ in range(200):
+            if not c.info("persistence")["aof_rewrite_in_progress"]:
+                break
+            time.sleep(0.02)
+    finally:
+        aof.stop()
+    aof = Server(SWIFTLET, ["--appendonly", "yes"], workdir=str(adir))
+    try:
+        assert aof.client().fcall("bump", 1, "x", 1) == 5
+    finally:
+        aof.stop()

@@ -38,6 +38,20 @@ void swiftlet_lua_run(swiftlet_lua *lua, const char *sha, int nkeys, const char 
 /// Number of compiled scripts and the Lua heap's bytes (INFO used_memory_lua).
 int swiftlet_lua_script_count(swiftlet_lua *lua);
 size_t swiftlet_lua_memory(swiftlet_lua *lua);
+/// Runs a function library's code (from `skip`, past its shebang line) with
+/// redis.register_function available. On success its registrations are pending — described
+/// in `functions` as RESP [[name, description|null, [flags]], …] — until
+/// swiftlet_lua_library_commit; on failure the error reply is in `error` and -1 returned.
+int swiftlet_lua_library_load(swiftlet_lua *lua, const char *code, size_t len, size_t skip, swiftlet_buf *functions,
+                              swiftlet_buf *error);
+/// Makes the pending registrations callable.
+void swiftlet_lua_library_commit(swiftlet_lua *lua);
+/// Forgets a function (its library was deleted or replaced).
+void swiftlet_lua_function_remove(swiftlet_lua *lua, const char *name);
+/// FCALL: runs function `name` with its keys and arguments as parameters.
+void swiftlet_lua_fcall(swiftlet_lua *lua, const char *name, int nkeys, const char **keys, const size_t *key_lens,
+                        int nargs, const char **args, const size_t *arg_lens, int client_resp3,
+                        swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out);
 /// SHA-1 of `len` bytes as 40 lowercase hex digits plus a NUL in `out`.
 void swiftlet_sha1_hex(const void *data, size_t len, char out[41]);
 

@@ -48,7 +48,9 @@ extension ServerState {
         guard let data = SnapshotFile.contents(of: rdbPath) else { return nil }
         var reader = RDBReader(data)
         reader.verifyChecksum = config.bool("rdbchecksum")
-        return try reader.load(into: keyspace, now: clock(), limits: setLimits)
+        let counts = try reader.load(into: keyspace, now: clock(), limits: setLimits)
+        for code in reader.takeFunctionLibraries() { loadFunctionLibrary(code) }
+        return counts
     }
 
     /// The cron's check of `save <seconds> <changes>` points.

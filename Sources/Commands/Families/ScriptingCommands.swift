@@ -1,5 +1,6 @@
 import CScripting
 import DataStore
+import Persistence
 import RESP
 
 /// The Lua engine of a server: one interpreter (Redis's), the scripts it has compiled, and
@@ -8,6 +9,9 @@ public final class ScriptEngine {
     var lua: OpaquePointer
     /// Bodies by SHA-1, for SCRIPT EXISTS and EVALSHA.
     var bodies: [String: [UInt8]] = [:]
+    /// Function libraries by name, and each function's library.
+    public internal(set) var libraries: [String: FunctionLibrary] = [:]
+    var functionOwners: [String: String] = [:]
     let context: CommandContext
     /// The run in progress (read-only scripts refuse writes).
     var readOnly = false
@@ -27,11 +31,16 @@ public final class ScriptEngine {
     public var memory: Int { swiftlet_lua_memory(lua) }
     public var count: Int { bodies.count }
 
-    /// SCRIPT FLUSH: a fresh interpreter without scripts.
+    /// SCRIPT FLUSH: a fresh interpreter without scripts (function libraries are loaded
+    /// into it again).
     func flush() {
         swiftlet_lua_destroy(lua)
         lua = swiftlet_lua_create()
         bodies.removeAll()
+        let kept = libraries.values.sorted { $0.name < $1.name }
+        libraries.removeAll()
+        functionOwners.removeAll()
+        for library in kept { _ = try? loadLibrary(library.code, replace: true) }
     }
 
     static func sha1Hex(_ bytes: some Collection<UInt8>) -> String {
@@ -166,8 +175,17 @@ enum ScriptingCommands {
         return (3..<keysEnd, keysEnd..<ctx.argc)
     }
 
-    static func runScript(_ ctx: CommandContext, sha: String, readOnly: Bool) throws(CommandError) -> Reply {
+    static func runScript(_ ctx: CommandContext, sha: String, readOnly: Bool, flags: ShebangFlags?)
+        throws(CommandError) -> Reply
+    {
         let (keys, args) = try keyRanges(ctx)
+        // A script declaring flags may not start over maxmemory unless it cannot write or
+        // says allow-oom (Redis's scriptPrepareForRun).
+        if let flags, !flags.allowOOM, !readOnly, ctx.server.memoryToFree > 0,
+            ctx.server.performEvictions() == .fail
+        {
+            throw .oom
+        }
         let engine = ctx.server.scripts
         ctx.server.aof?.beginTransaction()
         let reply = engine.run(sha: sha, caller: ctx, keys: keys, args: args, readOnly: readOnly)
@@ -177,19 +195,51 @@ enum ScriptingCommands {
         return .raw(reply)
     }
 
+    /// Redis 7's script flags from a `#!lua flags=…` first line (nil without a shebang).
+    struct ShebangFlags {
+        var noWrites = false
+        var allowOOM = false
+    }
+
+    static let knownFlags: Set<String> = [
+        "no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys",
+    ]
+
+    /// evalExtractShebangFlags, with Redis's errors.
+    static func shebangFlags(_ body: [UInt8]) throws(CommandError) -> ShebangFlags? {
+        guard body.count >= 2, body[0] == UInt8(ascii: "#"), body[1] == UInt8(ascii: "!") else { return nil }
+        guard let end = body.firstIndex(of: UInt8(ascii: "\n")) else { throw .generic("Invalid script shebang") }
+        let parts = String(decoding: body[..<end], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" })
+            .map(String.init)
+        guard let engine = parts.first else { throw .generic("Invalid engine in script shebang") }
+        if engine != "#!lua" { throw .generic("Unexpected engine in script shebang: \(engine)") }
+        var flags = ShebangFlags()
+        for part in parts.dropFirst() {
+            guard part.hasPrefix("flags=") else { throw .generic("Unknown lua shebang option: \(part)") }
+            for flag in part.dropFirst(6).split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+                guard knownFlags.contains(flag) else { throw .generic("Unexpected flag in script shebang: \(flag)") }
+                if flag == "no-writes" { flags.noWrites = true }
+                if flag == "allow-oom" { flags.allowOOM = true }
+            }
+        }
+        return flags
+    }
+
     static func evalGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
         let body = ctx.argBytes(1)
         let sha = ScriptEngine.sha1Hex(body)
         _ = try keyRanges(ctx)
+        let flags = try shebangFlags(body)
         if let failure = ctx.server.scripts.compile(body, sha: sha) { return .raw(failure) }
-        return try runScript(ctx, sha: sha, readOnly: readOnly)
+        return try runScript(ctx, sha: sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
     }
 
     static func evalshaGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
         let sha = ctx.argString(1).lowercased()
         _ = try keyRanges(ctx)
-        guard sha.utf8.count == 40, ctx.server.scripts.bodies[sha] != nil else { throw .noScript }
-        return try runScript(ctx, sha: sha, readOnly: readOnly)
+        guard sha.utf8.count == 40, let body = ctx.server.scripts.bodies[sha] else { throw .noScript }
+        let flags = try shebangFlags(body)
+        return try runScript(ctx, sha: sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
     }
 
     /// EVAL script numkeys [key [key ...]] [arg [arg ...]]
@@ -209,6 +259,7 @@ enum ScriptingCommands {
     static func scriptLoad(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let body = ctx.argBytes(2)
         let sha = ScriptEngine.sha1Hex(body)
+        _ = try shebangFlags(body)
         if let failure = ctx.server.scripts.compile(body, sha: sha) { return .raw(failure) }
         return .bulk(sha)
     }
@@ -256,16 +307,416 @@ enum ScriptingCommands {
 }
 
 extension CommandTable {
-    static let scriptingRegistrations: [(String, Handler)] = [
-        ("eval", ScriptingCommands.eval),
-        ("eval_ro", ScriptingCommands.evalRo),
-        ("evalsha", ScriptingCommands.evalsha),
-        ("evalsha_ro", ScriptingCommands.evalshaRo),
-        ("script", { _ throws(CommandError) in .null }),
-        ("script|load", ScriptingCommands.scriptLoad),
-        ("script|exists", ScriptingCommands.scriptExists),
-        ("script|flush", ScriptingCommands.scriptFlush),
-        ("script|kill", ScriptingCommands.scriptKill),
-        ("script|help", ScriptingCommands.scriptHelp),
+    static let scriptingRegistrations: [(String, Handler)] =
+        [
+            ("eval", ScriptingCommands.eval),
+            ("eval_ro", ScriptingCommands.evalRo),
+            ("evalsha", ScriptingCommands.evalsha),
+            ("evalsha_ro", ScriptingCommands.evalshaRo),
+            ("script", { _ throws(CommandError) in .null }),
+            ("script|load", ScriptingCommands.scriptLoad),
+            ("script|exists", ScriptingCommands.scriptExists),
+            ("script|flush", ScriptingCommands.scriptFlush),
+            ("script|kill", ScriptingCommands.scriptKill),
+            ("script|help", ScriptingCommands.scriptHelp),
+        ] + ScriptingCommands.functionRegistrations
+}
+
+// MARK: Functions
+
+/// A function library (FUNCTION LOAD): its code and the functions it registered.
+public struct FunctionLibrary {
+    public struct Function {
+        public var name: String
+        public var description: [UInt8]?
+        public var flags: [String]
+    }
+    public var name: String
+    public var code: [UInt8]
+    public var functions: [Function]
+}
+
+extension ScriptEngine {
+    /// functionExtractLibMetaData: the engine and library name from `#!lua name=…`, and
+    /// where the code after that line starts.
+    static func libraryMetadata(_ code: [UInt8]) throws(CommandError) -> (engine: String, name: String, skip: Int) {
+        guard code.count >= 2, code[0] == UInt8(ascii: "#"), code[1] == UInt8(ascii: "!") else {
+            throw .generic("Missing library metadata")
+        }
+        guard let end = code.firstIndex(of: UInt8(ascii: "\n")) else { throw .generic("Invalid library metadata") }
+        let parts = String(decoding: code[..<end], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" })
+            .map(String.init)
+        guard let first = parts.first else { throw .generic("Invalid library metadata") }
+        var name: String?
+        for part in parts.dropFirst() {
+            if part.lowercased().hasPrefix("name=") {
+                if name != nil { throw .generic("Invalid metadata value, name argument was given multiple times") }
+                name = String(part.dropFirst(5))
+                continue
+            }
+            throw .generic("Invalid metadata value given: \(part)")
+        }
+        guard let name else { throw .generic("Library name was not given") }
+        return (String(first.dropFirst(2)), name, end)
+    }
+
+    static func validName(_ s: String) -> Bool {
+        !s.isEmpty
+            && s.utf8.allSatisfy {
+                ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95
+            }
+    }
+
+    /// FUNCTION LOAD's work: the library's name, or the error reply.
+    func loadLibrary(_ code: [UInt8], replace: Bool) throws(CommandError) -> Result<String, ReplyBytes> {
+        let meta = try Self.libraryMetadata(code)
+        if meta.engine.lowercased() != "lua" { throw .generic("Engine '\(meta.engine)' not found") }
+        if !Self.validName(meta.name) {
+            throw .generic(
+                "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
+            )
+        }
+        if libraries[meta.name] != nil && !replace { throw .generic("Library '\(meta.name)' already exists") }
+        var registered = swiftlet_buf()
+        var failure = swiftlet_buf()
+        defer {
+            swiftlet_buf_free(&registered)
+            swiftlet_buf_free(&failure)
+        }
+        let status = code.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) {
+                swiftlet_lua_library_load(lua, $0.baseAddress, $0.count, meta.skip, &registered, &failure)
+            }
+        }
+        if status != 0 {
+            return .failure(ReplyBytes(Array(UnsafeRawBufferPointer(start: failure.data, count: failure.len))))
+        }
+        let described = ReplyParser.parse(Array(UnsafeRawBufferPointer(start: registered.data, count: registered.len)))?
+            .0
+        var functions: [FunctionLibrary.Function] = []
+        if case .array(let items) = described {
+            for item in items {
+                guard case .array(let f) = item, f.count == 3, case .bulk(let name) = f[0] else { continue }
+                var description: [UInt8]?
+                if case .bulk(let d) = f[1] { description = d }
+                var flags: [String] = []
+                if case .array(let fl) = f[2] {
+                    for x in fl { if case .bulk(let b) = x { flags.append(String(decoding: b, as: UTF8.self)) } }
+                }
+                functions.append(
+                    .init(name: String(decoding: name, as: UTF8.self), description: description, flags: flags))
+            }
+        }
+        if functions.isEmpty { throw .generic("No functions registered") }
+        for f in functions {
+            if let owner = functionOwners[f.name], owner != meta.name {
+                throw .generic("Function \(f.name) already exists")
+            }
+        }
+        if let old = libraries[meta.name] { removeLibrary(old) }
+        swiftlet_lua_library_commit(lua)
+        for f in functions { functionOwners[f.name] = meta.name }
+        libraries[meta.name] = FunctionLibrary(name: meta.name, code: code, functions: functions)
+        return .success(meta.name)
+    }
+
+    func removeLibrary(_ library: FunctionLibrary) {
+        for f in library.functions {
+            swiftlet_lua_function_remove(lua, f.name)
+            functionOwners[f.name] = nil
+        }
+        libraries[library.name] = nil
+    }
+
+    func function(_ name: String) -> FunctionLibrary.Function? {
+        guard let owner = functionOwners[name] else { return nil }
+        return libraries[owner]?.functions.first { $0.name == name }
+    }
+
+    /// FCALL: runs a function for the client of `caller`.
+    func call(_ name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8] {
+        self.readOnly = readOnly
+        context.session.db = caller.session.db
+        context.session.protocolVersion = 2
+        let keyBytes = keys.map { caller.argBytes($0) }
+        let argBytes = args.map { caller.argBytes($0) }
+        var out = swiftlet_buf()
+        defer { swiftlet_buf_free(&out) }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        withCStrings(keyBytes) { kp, kl in
+            withCStrings(argBytes) { ap, al in
+                swiftlet_lua_fcall(
+                    lua, name, Int32(keyBytes.count), kp, kl, Int32(argBytes.count), ap, al,
+                    caller.session.resp3 ? 1 : 0, scriptExec, scriptLog, me, &out)
+            }
+        }
+        return Array(UnsafeRawBufferPointer(start: out.data, count: out.len))
+    }
+}
+
+extension ScriptEngine {
+    /// Every library's code, by name (for RDB files and FUNCTION DUMP).
+    public var libraryCodes: [[UInt8]] { libraries.values.sorted { $0.name < $1.name }.map(\.code) }
+}
+
+extension ServerState {
+    /// A library read from an RDB file: loaded, replacing one of the same name.
+    public func loadFunctionLibrary(_ code: [UInt8]) {
+        do {
+            if case .failure = try scripts.loadLibrary(code, replace: true) {
+                persistenceLog?("Failed loading a function library from the RDB file")
+            }
+        } catch {
+            persistenceLog?("Failed loading a function library from the RDB file: \(error.message)")
+        }
+    }
+}
+
+/// An error reply already encoded (a script engine's).
+public struct ReplyBytes: Error {
+    public let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}
+
+extension ScriptingCommands {
+    /// FUNCTION LOAD [REPLACE] function-code
+    static func functionLoad(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var replace = false
+        var i = 2
+        while i < ctx.argc - 1 {
+            guard ctx.argIs(i, "replace") else { throw .generic("Unknown option given: \(ctx.argString(i))") }
+            replace = true
+            i += 1
+        }
+        guard i == ctx.argc - 1 else { throw .generic("Function code is missing") }
+        switch try ctx.server.scripts.loadLibrary(ctx.argBytes(i), replace: replace) {
+        case .success(let name):
+            ctx.markDirty()
+            return .bulk(name)
+        case .failure(let reply):
+            return .raw(reply.bytes)
+        }
+    }
+
+    static func fcallGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
+        let name = ctx.argString(1)
+        guard let n = parseInt64(ctx.arg(2)) else { throw .generic("Bad number of keys provided") }
+        if n > Int64(ctx.argc - 3) { throw .numKeysTooMany }
+        if n < 0 { throw .numKeysNegative }
+        let engine = ctx.server.scripts
+        guard let function = engine.function(name) else { throw .generic("Function not found") }
+        let noWrites = function.flags.contains("no-writes")
+        if readOnly && !noWrites {
+            throw .generic("Can not execute a script with write flag using *_ro command.")
+        }
+        if !noWrites && !function.flags.contains("allow-oom") && ctx.server.memoryToFree > 0
+            && ctx.server.performEvictions() == .fail
+        {
+            throw .oom
+        }
+        let keysEnd = 3 + Int(n)
+        ctx.server.aof?.beginTransaction()
+        let reply = engine.call(name, caller: ctx, keys: 3..<keysEnd, args: keysEnd..<ctx.argc, readOnly: noWrites)
+        ctx.server.aof?.endTransaction()
+        if ctx.propagating { ctx.propagate() }
+        return .raw(reply)
+    }
+
+    /// FCALL function numkeys [key [key ...]] [arg [arg ...]]
+    static func fcall(_ ctx: CommandContext) throws(CommandError) -> Reply { try fcallGeneric(ctx, readOnly: false) }
+    /// FCALL_RO function numkeys [key [key ...]] [arg [arg ...]]
+    static func fcallRo(_ ctx: CommandContext) throws(CommandError) -> Reply { try fcallGeneric(ctx, readOnly: true) }
+
+    /// FUNCTION DELETE library-name
+    static func functionDelete(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let engine = ctx.server.scripts
+        guard let library = engine.libraries[ctx.argString(2)] else { throw .generic("Library not found") }
+        engine.removeLibrary(library)
+        ctx.markDirty()
+        return .ok
+    }
+
+    /// FUNCTION FLUSH [ASYNC | SYNC]
+    static func functionFlush(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.argc > 3 || (ctx.argc == 3 && !ctx.argIs(2, "async") && !ctx.argIs(2, "sync")) {
+            throw .generic("FUNCTION FLUSH only supports SYNC|ASYNC option")
+        }
+        let engine = ctx.server.scripts
+        for library in engine.libraries.values { engine.removeLibrary(library) }
+        ctx.markDirty()
+        return .ok
+    }
+
+    /// FUNCTION LIST [LIBRARYNAME library-name-pattern] [WITHCODE]
+    static func functionList(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var pattern: [UInt8]?
+        var withCode = false
+        var i = 2
+        while i < ctx.argc {
+            if ctx.argIs(i, "withcode") {
+                if withCode { throw .generic("Unknown argument withcode") }
+                withCode = true
+                i += 1
+            } else if ctx.argIs(i, "libraryname") {
+                if pattern != nil { throw .generic("Unknown argument libraryname") }
+                guard i + 1 < ctx.argc else { throw .generic("library name argument was not given") }
+                pattern = ctx.argBytes(i + 1)
+                i += 2
+            } else {
+                throw .generic("Unknown argument \(ctx.argString(i))")
+            }
+        }
+        let libraries = ctx.server.scripts.libraries.values.sorted { $0.name < $1.name }
+        var out: [Reply] = []
+        for library in libraries {
+            if let pattern, !globMatch(pattern, Array(library.name.utf8)) { continue }
+            var items: [Reply] = [
+                .bulk("library_name"), .bulk(library.name), .bulk("engine"), .bulk("LUA"), .bulk("functions"),
+                .array(
+                    library.functions.map { f in
+                        .map([
+                            .bulk("name"), .bulk(f.name), .bulk("description"),
+                            f.description.map { .bulk($0) } ?? .null,
+                            .bulk("flags"), .set(f.flags.map { .bulk($0) }),
+                        ])
+                    }),
+            ]
+            if withCode { items += [.bulk("library_code"), .bulk(library.code)] }
+            out.append(.map(items))
+        }
+        return .array(out)
+    }
+
+    /// FUNCTION STATS
+    static func functionStats(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let engine = ctx.server.scriptEngine
+        let libraries = engine?.libraries.count ?? 0
+        let functions = engine?.functionOwners.count ?? 0
+        return .map([
+            .bulk("running_script"), .null, .bulk("engines"),
+            .map([
+                .bulk("LUA"),
+                .map([
+                    .bulk("libraries_count"), .integer(Int64(libraries)), .bulk("functions_count"),
+                    .integer(Int64(functions)),
+                ]),
+            ]),
+        ])
+    }
+
+    /// FUNCTION DUMP
+    static func functionDump(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        .bulk(RDBWriter.functionsPayload(ctx.server.scriptEngine?.libraryCodes ?? []))
+    }
+
+    /// FUNCTION RESTORE serialized-value [FLUSH | APPEND | REPLACE]
+    static func functionRestore(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        var policy = "append"
+        if ctx.argc == 4 {
+            policy = ctx.argString(3).lowercased()
+            guard ["flush", "append", "replace"].contains(policy) else {
+                throw .generic("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+            }
+        } else if ctx.argc > 4 {
+            throw .wrongArity("function|restore")
+        }
+        guard let parsed = RDBReader.functionsPayload(ctx.argBytes(2)) else {
+            throw .generic("DUMP payload version or checksum are wrong")
+        }
+        guard case .success(let codes) = parsed else { throw .generic("given type is not a function") }
+        let engine = ctx.server.scripts
+        // Check everything before changing anything: the restore is all or nothing.
+        var names: [String] = []
+        for code in codes {
+            let meta = try ScriptEngine.libraryMetadata(code)
+            names.append(meta.name)
+            if policy == "append" && engine.libraries[meta.name] != nil {
+                throw .generic("Library \(meta.name) already exists")
+            }
+        }
+        let saved = engine.libraries.values.map(\.code)
+        if policy == "flush" { for library in engine.libraries.values { engine.removeLibrary(library) } }
+        for code in codes {
+            do {
+                if case .failure(let reply) = try engine.loadLibrary(code, replace: true) {
+                    restoreLibraries(engine, saved)
+                    return .raw(reply.bytes)
+                }
+            } catch {
+                restoreLibraries(engine, saved)
+                throw error
+            }
+        }
+        ctx.markDirty()
+        return .ok
+    }
+
+    /// Puts the libraries back as they were (a failed FUNCTION RESTORE).
+    static func restoreLibraries(_ engine: ScriptEngine, _ codes: [[UInt8]]) {
+        for library in engine.libraries.values { engine.removeLibrary(library) }
+        for code in codes { _ = try? engine.loadLibrary(code, replace: true) }
+    }
+
+    /// FUNCTION KILL
+    static func functionKill(_ ctx: CommandContext) throws(CommandError) -> Reply { throw .notBusy }
+
+    /// FUNCTION HELP
+    static func functionHelp(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        helpReply(
+            "FUNCTION",
+            [
+                "LOAD [REPLACE] <FUNCTION CODE>",
+                "    Create a new library with the given library name and code.",
+                "DELETE <LIBRARY NAME>",
+                "    Delete the given library.",
+                "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+                "    Return general information on all the libraries:",
+                "    * Library name",
+                "    * The engine used to run the Library",
+                "    * Library description",
+                "    * Functions list",
+                "    * Library code (if WITHCODE is given)",
+                "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+                "STATS",
+                "    Return information about the current function running:",
+                "    * Function name",
+                "    * Command used to run the function",
+                "    * Duration in MS that the function is running",
+                "    If no function is running, return nil",
+                "    In addition, returns a list of available engines.",
+                "KILL",
+                "    Kill the current running function.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Delete all the libraries.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the libraries.",
+                "    * SYNC: Synchronously flush the libraries.",
+                "DUMP",
+                "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+                "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+                "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+                "    control how to handle existing libraries (default APPEND):",
+                "    * FLUSH: delete all existing libraries.",
+                "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+                "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+                "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+                "      in case of functions name collision with another library).",
+            ])
+    }
+
+    static let functionRegistrations: [(String, Handler)] = [
+        ("fcall", ScriptingCommands.fcall),
+        ("fcall_ro", ScriptingCommands.fcallRo),
+        ("function", { _ throws(CommandError) in .null }),
+        ("function|load", ScriptingCommands.functionLoad),
+        ("function|delete", ScriptingCommands.functionDelete),
+        ("function|flush", ScriptingCommands.functionFlush),
+        ("function|list", ScriptingCommands.functionList),
+        ("function|stats", ScriptingCommands.functionStats),
+        ("function|kill", ScriptingCommands.functionKill),
+        ("function|dump", ScriptingCommands.functionDump),
+        ("function|restore", ScriptingCommands.functionRestore),
+        ("function|help", ScriptingCommands.functionHelp),
     ]
 }
