@@ -27,6 +27,14 @@ static struct {
 static _Atomic unsigned next_slot;
 static __thread int my_slot = -1;
 
+/* malloc_usable_size without the call: glibc keeps a chunk's size (with three flag bits)
+ * in the word before it; an mmapped chunk (flag 2) has a two-word header, others one. */
+static inline size_t usable(void *p) {
+    size_t head = ((size_t *)p)[-1];
+    size_t size = head & ~(size_t)7;
+    return (head & 2) ? size - 2 * sizeof(size_t) : size - sizeof(size_t);
+}
+
 static inline void count(long long delta) {
     int s = my_slot;
     if (s < 0) s = my_slot = (int)(atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed) % SLOTS);
@@ -41,27 +49,27 @@ size_t swiftlet_counted_bytes(void) {
 
 void *malloc(size_t n) {
     void *p = __libc_malloc(n);
-    if (p) count((long long)malloc_usable_size(p));
+    if (p) count((long long)usable(p));
     return p;
 }
 
 void free(void *p) {
     if (!p) return;
-    count(-(long long)malloc_usable_size(p));
+    count(-(long long)usable(p));
     __libc_free(p);
 }
 
 void *calloc(size_t n, size_t size) {
     void *p = __libc_calloc(n, size);
-    if (p) count((long long)malloc_usable_size(p));
+    if (p) count((long long)usable(p));
     return p;
 }
 
 void *realloc(void *old, size_t n) {
-    size_t before = old ? malloc_usable_size(old) : 0;
+    size_t before = old ? usable(old) : 0;
     void *p = __libc_realloc(old, n);
     if (p) {
-        count((long long)malloc_usable_size(p) - (long long)before);
+        count((long long)usable(p) - (long long)before);
     } else if (old && n == 0) {
         count(-(long long)before); /* realloc(p, 0) freed p */
     }
@@ -70,7 +78,7 @@ void *realloc(void *old, size_t n) {
 
 void *memalign(size_t alignment, size_t n) {
     void *p = __libc_memalign(alignment, n);
-    if (p) count((long long)malloc_usable_size(p));
+    if (p) count((long long)usable(p));
     return p;
 }
 

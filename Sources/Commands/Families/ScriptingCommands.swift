@@ -15,6 +15,9 @@ public final class ScriptEngine {
     let context: CommandContext
     /// The run in progress (read-only scripts refuse writes).
     var readOnly = false
+    /// Scratch for the key and argument pointers handed to the engine.
+    var pointers: [UnsafePointer<CChar>?] = []
+    var lengths: [Int] = []
 
     init(server: ServerState) {
         lua = swiftlet_lua_create()
@@ -65,19 +68,41 @@ public final class ScriptEngine {
 
     /// Runs a compiled script for the client of `caller`; its reply as RESP bytes.
     func run(sha: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8] {
+        invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
+            swiftlet_lua_run(
+                lua, sha, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
+                scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
+        }
+    }
+
+    /// Calls into the engine with pointers to the caller's key and argument bytes (they stay
+    /// in the caller's batch, untouched while the script runs).
+    func invoke(
+        caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool,
+        _ body: (
+            UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?,
+            UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+            UnsafePointer<Int>?, UnsafeMutablePointer<swiftlet_buf>
+        ) -> Void
+    ) -> [UInt8] {
         self.readOnly = readOnly
         context.session.db = caller.session.db
         context.session.protocolVersion = 2
-        let keyBytes = keys.map { caller.argBytes($0) }
-        let argBytes = args.map { caller.argBytes($0) }
         var out = swiftlet_buf()
         defer { swiftlet_buf_free(&out) }
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        withCStrings(keyBytes) { kp, kl in
-            withCStrings(argBytes) { ap, al in
-                swiftlet_lua_run(
-                    lua, sha, Int32(keyBytes.count), kp, kl, Int32(argBytes.count), ap, al,
-                    caller.session.resp3 ? 1 : 0, scriptExec, scriptLog, me, &out)
+        caller.batch.bytes.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+            pointers.removeAll(keepingCapacity: true)
+            lengths.removeAll(keepingCapacity: true)
+            for i in keys.lowerBound..<args.upperBound {
+                let span = caller.batch.spans[caller.argBase + i]
+                pointers.append((base + span.lowerBound).assumingMemoryBound(to: CChar.self))
+                lengths.append(span.count)
+            }
+            pointers.withUnsafeMutableBufferPointer { p in
+                lengths.withUnsafeBufferPointer { l in
+                    body(p.baseAddress, l.baseAddress, p.baseAddress! + keys.count, l.baseAddress! + keys.count, &out)
+                }
             }
         }
         return Array(UnsafeRawBufferPointer(start: out.data, count: out.len))
@@ -85,22 +110,27 @@ public final class ScriptEngine {
 
     /// redis.call: one command through the script client, checked as Redis checks script
     /// commands first.
-    func execute(_ args: [[UInt8]], resp: Int, into reply: UnsafeMutablePointer<swiftlet_buf>) {
-        func answer(_ bytes: [UInt8]) {
-            bytes.withUnsafeBytes { swiftlet_buf_append(reply, $0.baseAddress, $0.count) }
+    func execute(
+        argc: Int, argv: UnsafePointer<UnsafePointer<CChar>?>, lens: UnsafePointer<Int>, resp: Int,
+        into reply: UnsafeMutablePointer<swiftlet_buf>
+    ) {
+        func error(_ text: StaticString) {
+            swiftlet_buf_append(reply, "-", 1)
+            swiftlet_buf_append(reply, text.utf8Start, text.utf8CodeUnitCount)
+            swiftlet_buf_append(reply, "\r\n", 2)
         }
-        func error(_ text: String) { answer(Array("-\(text)\r\n".utf8)) }
+        func arg(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: argv[i], count: lens[i]) }
         let ctx = context
         let table = ctx.server.commands
-        guard var command = args[0].withUnsafeBytes({ table.lookup($0) }) else {
+        guard var command = table.lookup(arg(0)) else {
             return error("ERR Unknown Redis command called from script")
         }
-        if !command.subcommands.isEmpty && args.count >= 2,
-            let sub = command.subcommands[String(decoding: args[1], as: UTF8.self).lowercased()]
+        if !command.subcommands.isEmpty && argc >= 2,
+            let sub = command.subcommands[String(decoding: arg(1), as: UTF8.self).lowercased()]
         {
             command = sub
         }
-        if !command.acceptsArgumentCount(args.count) {
+        if !command.acceptsArgumentCount(argc) {
             return error("ERR Wrong number of args calling Redis command from script")
         }
         if (command.parent ?? command).flags.contains(.noscript) || command.flags.contains(.noscript) {
@@ -112,50 +142,22 @@ public final class ScriptEngine {
         ctx.session.protocolVersion = resp
         ctx.batch.removeAll()
         ctx.batch.commandStarts.append(0)
-        for a in args {
+        for i in 0..<argc {
             let start = ctx.batch.bytes.count
-            ctx.batch.bytes.append(contentsOf: a)
-            ctx.batch.spans.append(start..<(start + a.count))
+            ctx.batch.bytes.append(contentsOf: arg(i))
+            ctx.batch.spans.append(start..<(start + lens[i]))
         }
         ctx.batchCommands.removeAll(keepingCapacity: true)
         _ = ctx.execute(commandAt: 0)
-        answer(ctx.output)
+        ctx.output.withUnsafeBytes { swiftlet_buf_append(reply, $0.baseAddress, $0.count) }
         ctx.output.removeAll(keepingCapacity: true)
-    }
-}
-
-/// Pointers to each byte string (and their lengths) for a C call.
-func withCStrings<R>(
-    _ items: [[UInt8]], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?) -> R
-) -> R {
-    var pointers: [UnsafePointer<CChar>?] = []
-    var lengths: [Int] = []
-    var storage: [UnsafeMutablePointer<CChar>] = []
-    for item in items {
-        let p = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, item.count))
-        item.withUnsafeBytes { b in
-            if !b.isEmpty { UnsafeMutableRawPointer(p).copyMemory(from: b.baseAddress!, byteCount: b.count) }
-        }
-        storage.append(p)
-        pointers.append(UnsafePointer(p))
-        lengths.append(item.count)
-    }
-    defer { for p in storage { p.deallocate() } }
-    return pointers.withUnsafeMutableBufferPointer { pp in
-        lengths.withUnsafeBufferPointer { lp in body(pp.baseAddress, lp.baseAddress) }
     }
 }
 
 private let scriptExec: swiftlet_lua_exec_fn = { ctx, argc, argv, lens, resp, reply in
     guard let ctx, let argv, let lens, let reply else { return }
     let engine = Unmanaged<ScriptEngine>.fromOpaque(ctx).takeUnretainedValue()
-    var args: [[UInt8]] = []
-    args.reserveCapacity(Int(argc))
-    for i in 0..<Int(argc) {
-        let p = UnsafeRawPointer(argv[i]!)
-        args.append(Array(UnsafeRawBufferPointer(start: p, count: lens[i])))
-    }
-    engine.execute(args, resp: Int(resp), into: reply)
+    engine.execute(argc: Int(argc), argv: argv, lens: lens, resp: Int(resp), into: reply)
 }
 
 private let scriptLog: swiftlet_lua_log_fn = { ctx, level, message, length in
@@ -235,7 +237,9 @@ enum ScriptingCommands {
     }
 
     static func evalshaGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
-        let sha = ctx.argString(1).lowercased()
+        // Hex digits lowercased on the bytes: one string, no intermediate.
+        let sha = String(
+            decoding: ctx.arg(1).lazy.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
         _ = try keyRanges(ctx)
         guard sha.utf8.count == 40, let body = ctx.server.scripts.bodies[sha] else { throw .noScript }
         let flags = try shebangFlags(body)
@@ -435,22 +439,11 @@ extension ScriptEngine {
 
     /// FCALL: runs a function for the client of `caller`.
     func call(_ name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8] {
-        self.readOnly = readOnly
-        context.session.db = caller.session.db
-        context.session.protocolVersion = 2
-        let keyBytes = keys.map { caller.argBytes($0) }
-        let argBytes = args.map { caller.argBytes($0) }
-        var out = swiftlet_buf()
-        defer { swiftlet_buf_free(&out) }
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        withCStrings(keyBytes) { kp, kl in
-            withCStrings(argBytes) { ap, al in
-                swiftlet_lua_fcall(
-                    lua, name, Int32(keyBytes.count), kp, kl, Int32(argBytes.count), ap, al,
-                    caller.session.resp3 ? 1 : 0, scriptExec, scriptLog, me, &out)
-            }
+        invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
+            swiftlet_lua_fcall(
+                lua, name, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
+                scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
         }
-        return Array(UnsafeRawBufferPointer(start: out.data, count: out.len))
     }
 }
 
