@@ -18,6 +18,7 @@
 #include "csupport.h"
 
 int swiftlet_luaopen_cmsgpack(lua_State *L);
+int swiftlet_luaopen_struct(lua_State *L);
 
 struct swiftlet_lua {
     lua_State *L;
@@ -696,7 +697,7 @@ static void install_sandbox(lua_State *L) {
         lua_pushvalue(L, -1);
         lua_rawseti(L, names, ++n);
     }
-    static const char *libs[] = {"string", "math", "table", "redis", "cjson", "bit", "cmsgpack", "os", "coroutine", NULL};
+    static const char *libs[] = {"string", "math", "table", "redis", "cjson", "bit", "cmsgpack", "struct", "os", "coroutine", NULL};
     for (int i = 0; libs[i]; i++) {
         lua_getfield(L, real, libs[i]);
         if (lua_istable(L, -1)) {
@@ -773,6 +774,9 @@ swiftlet_lua *swiftlet_lua_create(void) {
     lua_pushcfunction(L, swiftlet_luaopen_cmsgpack);
     lua_call(L, 0, 1);
     lua_setglobal(L, "cmsgpack");
+    lua_pushcfunction(L, swiftlet_luaopen_struct);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "struct");
     lua_settop(L, 0);
 
     lua_pushlightuserdata(L, e);
@@ -896,6 +900,55 @@ static void set_global_array(lua_State *L, const char *name, int n, const char *
     lua_pop(L, 1);
 }
 
+/* After a script or function ran (status from lua_pcall, result or error on the stack): its
+ * reply, with Redis's "script: <name>, on <source>:<line>." suffix on errors; then the
+ * stack is cleared and, every 50 calls, the collector takes a step (LUA_GC_CYCLE_PERIOD). */
+static void finish_call(swiftlet_lua *e, int status, const char *name, int function, swiftlet_buf *out) {
+    lua_State *L = e->L;
+    if (status != 0) {
+        swiftlet_buf m = {0};
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "err");
+            lua_getfield(L, -2, "source");
+            lua_getfield(L, -3, "line");
+            size_t elen = 0;
+            const char *err = lua_tolstring(L, -3, &elen);
+            const char *source = lua_tostring(L, -2);
+            const char *line = lua_tostring(L, -1);
+            swiftlet_buf_append(&m, err ? err : "ERR unknown error", err ? elen : 17);
+            buf_str(&m, " script: ");
+            buf_str(&m, name);
+            buf_str(&m, ", on ");
+            buf_str(&m, source ? source : "?");
+            buf_str(&m, ":");
+            buf_str(&m, line ? line : "?");
+            buf_str(&m, ".");
+            lua_pop(L, 3);
+        } else if (function) {
+            const char *msg = lua_tostring(L, -1);
+            buf_str(&m, "ERR ");
+            buf_str(&m, msg ? msg : "unknown error");
+        } else {
+            buf_str(&m, "ERR Error running script (call to f_");
+            buf_str(&m, name);
+            buf_str(&m, "): @user_script: ");
+            const char *msg = lua_tostring(L, -1);
+            buf_str(&m, msg ? msg : "unknown error");
+        }
+        buf_line(out, '-', m.data, m.len);
+        swiftlet_buf_free(&m);
+    } else {
+        lua_to_resp(L, out, e->client_resp3, 0);
+    }
+    lua_settop(L, 0);
+    e->exec = NULL;
+    e->ctx = NULL;
+    if (++e->gc_count >= 50) {
+        lua_gc(L, LUA_GCSTEP, 50);
+        e->gc_count = 0;
+    }
+}
+
 void swiftlet_lua_run(swiftlet_lua *e, const char *sha, int nkeys, const char **keys, const size_t *key_lens,
                       int nargs, const char **args, const size_t *arg_lens, int client_resp3,
                       swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out) {
@@ -918,46 +971,7 @@ void swiftlet_lua_run(swiftlet_lua *e, const char *sha, int nkeys, const char **
         return;
     }
     int status = lua_pcall(L, 0, 1, handler);
-    if (status != 0) {
-        swiftlet_buf m = {0};
-        if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "err");
-            lua_getfield(L, -2, "source");
-            lua_getfield(L, -3, "line");
-            size_t elen = 0;
-            const char *err = lua_tolstring(L, -3, &elen);
-            const char *source = lua_tostring(L, -2);
-            const char *line = lua_tostring(L, -1);
-            swiftlet_buf_append(&m, err ? err : "ERR unknown error", err ? elen : 17);
-            buf_str(&m, " script: ");
-            buf_str(&m, sha);
-            buf_str(&m, ", on ");
-            buf_str(&m, source ? source : "?");
-            buf_str(&m, ":");
-            buf_str(&m, line ? line : "?");
-            buf_str(&m, ".");
-            lua_pop(L, 3);
-        } else {
-            buf_str(&m, "ERR Error running script (call to f_");
-            buf_str(&m, sha);
-            buf_str(&m, "): @user_script: ");
-            const char *msg = lua_tostring(L, -1);
-            buf_str(&m, msg ? msg : "unknown error");
-        }
-        /* The code (before the first space) stays; CR/LF become spaces. */
-        buf_line(out, '-', m.data, m.len);
-        swiftlet_buf_free(&m);
-    } else {
-        lua_to_resp(L, out, client_resp3, 0);
-    }
-    lua_settop(L, 0);
-    e->exec = NULL;
-    e->ctx = NULL;
-    /* Scripts leave garbage: a GC step of 50 every 50 calls, as Redis's LUA_GC_CYCLE_PERIOD. */
-    if (++e->gc_count >= 50) {
-        lua_gc(L, LUA_GCSTEP, 50);
-        e->gc_count = 0;
-    }
+    finish_call(e, status, sha, 0, out);
 }
 
 int swiftlet_lua_script_count(swiftlet_lua *e) { return e->scripts; }
@@ -1241,40 +1255,5 @@ void swiftlet_lua_fcall(swiftlet_lua *e, const char *name, int nkeys, const char
         lua_rawseti(L, -2, j + 1);
     }
     int status = lua_pcall(L, 2, 1, handler);
-    if (status != 0) {
-        swiftlet_buf m = {0};
-        if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "err");
-            lua_getfield(L, -2, "source");
-            lua_getfield(L, -3, "line");
-            size_t elen = 0;
-            const char *err = lua_tolstring(L, -3, &elen);
-            const char *source = lua_tostring(L, -2);
-            const char *line = lua_tostring(L, -1);
-            swiftlet_buf_append(&m, err ? err : "ERR unknown error", err ? elen : 17);
-            buf_str(&m, " script: ");
-            buf_str(&m, name);
-            buf_str(&m, ", on ");
-            buf_str(&m, source ? source : "?");
-            buf_str(&m, ":");
-            buf_str(&m, line ? line : "?");
-            buf_str(&m, ".");
-            lua_pop(L, 3);
-        } else {
-            const char *msg = lua_tostring(L, -1);
-            buf_str(&m, "ERR ");
-            buf_str(&m, msg ? msg : "unknown error");
-        }
-        buf_line(out, '-', m.data, m.len);
-        swiftlet_buf_free(&m);
-    } else {
-        lua_to_resp(L, out, client_resp3, 0);
-    }
-    lua_settop(L, 0);
-    e->exec = NULL;
-    e->ctx = NULL;
-    if (++e->gc_count >= 50) {
-        lua_gc(L, LUA_GCSTEP, 50);
-        e->gc_count = 0;
-    }
+    finish_call(e, status, name, 1, out);
 }

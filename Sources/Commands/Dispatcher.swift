@@ -242,7 +242,10 @@ extension CommandContext {
         }
         // maxmemory: evict first; when nothing more may go, commands that can grow memory
         // (and anything queued in MULTI) are refused.
-        if config.limits.maxmemory > 0 && !session.isLoader && server.performEvictions() == .fail {
+        // (Scripts' own commands follow the script's rule: see ScriptEngine.execute.)
+        if config.limits.maxmemory > 0 && !session.isLoader && !session.isScriptClient
+            && server.performEvictions() == .fail
+        {
             let name = command.name
             let denied =
                 command.flags.contains(.denyoom) || (name == "exec" && session.multiDenyOOM)

@@ -125,7 +125,13 @@ def test_noeviction_refuses_writes_but_serves_reads_and_del():
         assert raw.command("MULTI") == b"+OK\r\n"
         assert raw.command("GET", "k:0").startswith(b"-OOM")
         assert raw.command("EXEC").startswith(b"-EXECABORT")
-        assert raw.command("DEL", *[f"k:{j}" for j in range(2000)]) == b":2000\r\n"
+        # Scripts (Redis's scriptVerifyOOM): a command that may grow memory is refused until
+        # the script's first write; after one, the script runs to its end.
+        refused = raw.command("EVAL", "return redis.call('set', 'x', 'y')", "0")
+        assert refused.startswith(b"-" + OOM.encode() + b" script: ")
+        assert raw.command("EVAL", "redis.call('del', 'k:0') return redis.call('set', 'x', 'y')", "0") == b"+OK\r\n"
+        assert raw.command("EVAL", "return redis.call('get', 'x')", "0") == b"$1\r\ny\r\n"
+        assert raw.command("DEL", *[f"k:{j}" for j in range(1, 2001)]) == b":2000\r\n"
         assert raw.command("SET", "after", "ok") == b"+OK\r\n"
         assert r.info()["evicted_keys"] == 0
     finally:

@@ -31,6 +31,11 @@ SCRIPTS = [
     "return redis.REDIS_VERSION ~= nil", "return redis.LOG_WARNING", "redis.log(redis.LOG_NOTICE, 'hello')",
     "return redis.log()", "return redis.set_repl(redis.REPL_ALL)", "return redis.replicate_commands()",
     "return redis.breakpoint()", "return tonumber('12')", "return unpack({1, 2})",
+    "return struct.pack('>I2', 258)", "return {struct.unpack('<i4', struct.pack('<i4', -5))}",
+    "return struct.size('>iIhHbB')", "return {struct.unpack('BBc3', 'xyabc')}", "return struct.pack('s', 'ab')",
+    "return struct.pack('!4 b i', 1, 2)", "return {struct.unpack('bc0', struct.pack('b', 3) .. 'abc')}",
+    "return struct.pack('z', 1)", "return struct.size('s')", "return {struct.unpack('>d', struct.pack('>d', 1.5))}",
+    "return {struct.unpack('<I8', struct.pack('<I8', 2^40))}", "return {struct.unpack('i', 'ab')}",
 ]
 
 

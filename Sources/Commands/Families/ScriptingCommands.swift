@@ -15,6 +15,10 @@ public final class ScriptEngine {
     let context: CommandContext
     /// The run in progress (read-only scripts refuse writes).
     var readOnly = false
+    /// Over maxmemory when the running script started (and not allow-oom), and the dirty
+    /// count then.
+    var oomAtStart = false
+    var dirtyAtStart = 0
     /// Scratch for the key and argument pointers handed to the engine.
     var pointers: [UnsafePointer<CChar>?] = []
     var lengths: [Int] = []
@@ -88,6 +92,7 @@ public final class ScriptEngine {
         self.readOnly = readOnly
         context.session.db = caller.session.db
         context.session.protocolVersion = 2
+        dirtyAtStart = caller.server.dirty
         var out = swiftlet_buf()
         defer { swiftlet_buf_free(&out) }
         caller.batch.bytes.withUnsafeBufferPointer { bytes in
@@ -139,6 +144,12 @@ public final class ScriptEngine {
         if readOnly && command.flags.contains(.write) {
             return error("ERR Write commands are not allowed from read-only scripts.")
         }
+        // scriptVerifyOOM: over maxmemory when the script started, a command that may grow
+        // memory is refused until the script's first write (after it, the script must finish
+        // whole for the AOF).
+        if oomAtStart && command.flags.contains(.denyoom) && ctx.server.dirty == dirtyAtStart {
+            return error("OOM command not allowed when used memory > 'maxmemory'.")
+        }
         ctx.session.protocolVersion = resp
         ctx.batch.removeAll()
         ctx.batch.commandStarts.append(0)
@@ -181,14 +192,14 @@ enum ScriptingCommands {
         throws(CommandError) -> Reply
     {
         let (keys, args) = try keyRanges(ctx)
+        let outOfMemory =
+            ctx.config.limits.maxmemory > 0 && ctx.server.memoryToFree > 0
+            && ctx.server.performEvictions() == .fail
         // A script declaring flags may not start over maxmemory unless it cannot write or
         // says allow-oom (Redis's scriptPrepareForRun).
-        if let flags, !flags.allowOOM, !readOnly, ctx.server.memoryToFree > 0,
-            ctx.server.performEvictions() == .fail
-        {
-            throw .oom
-        }
+        if let flags, !flags.allowOOM, !readOnly, outOfMemory { throw .oom }
         let engine = ctx.server.scripts
+        engine.oomAtStart = outOfMemory && flags?.allowOOM != true
         ctx.server.aof?.beginTransaction()
         let reply = engine.run(sha: sha, caller: ctx, keys: keys, args: args, readOnly: readOnly)
         ctx.server.aof?.endTransaction()
@@ -502,11 +513,11 @@ extension ScriptingCommands {
         if readOnly && !noWrites {
             throw .generic("Can not execute a script with write flag using *_ro command.")
         }
-        if !noWrites && !function.flags.contains("allow-oom") && ctx.server.memoryToFree > 0
+        let outOfMemory =
+            ctx.config.limits.maxmemory > 0 && ctx.server.memoryToFree > 0
             && ctx.server.performEvictions() == .fail
-        {
-            throw .oom
-        }
+        if !noWrites && !function.flags.contains("allow-oom") && outOfMemory { throw .oom }
+        engine.oomAtStart = outOfMemory && !function.flags.contains("allow-oom")
         let keysEnd = 3 + Int(n)
         ctx.server.aof?.beginTransaction()
         let reply = engine.call(name, caller: ctx, keys: 3..<keysEnd, args: keysEnd..<ctx.argc, readOnly: noWrites)
