@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "csupport.h"
 
@@ -31,6 +32,14 @@ struct swiftlet_lua {
     int client_resp3;  /* protocol of the script's own reply */
     uint64_t rand48;   /* math.random's state (redisLrand48) */
     int gc_count;      /* calls since the last incremental GC step */
+    /* The script or function running as a coroutine (suspended past the busy threshold). */
+    lua_State *co;
+    int co_ref;
+    int function;         /* the running code is a function (FCALL), not a script */
+    char name[64];        /* its SHA-1 or function name */
+    long long started_ms; /* when it started */
+    long long busy_ms;    /* busy-reply-threshold (0: never suspend) */
+    int killed;           /* SCRIPT KILL / FUNCTION KILL asked */
 };
 
 /* ---- buffers ---- */
@@ -900,79 +909,187 @@ static void set_global_array(lua_State *L, const char *name, int n, const char *
     lua_pop(L, 1);
 }
 
-/* After a script or function ran (status from lua_pcall, result or error on the stack): its
- * reply, with Redis's "script: <name>, on <source>:<line>." suffix on errors; then the
- * stack is cleared and, every 50 calls, the collector takes a step (LUA_GC_CYCLE_PERIOD). */
-static void finish_call(swiftlet_lua *e, int status, const char *name, int function, swiftlet_buf *out) {
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether every frame of the coroutine is a Lua function: a yield across a C boundary
+ * (pcall, a metamethod, sort's comparator…) is not possible in Lua 5.1. */
+static int can_yield(lua_State *co) {
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(co, level, &ar); level++) {
+        lua_getinfo(co, "S", &ar);
+        if (ar.what[0] == 'C') return 0;
+    }
+    return 1;
+}
+
+/* Every 100 000 instructions: a kill ends the script; past busy-reply-threshold the
+ * script yields, so the server answers other clients (BUSY) between slices. */
+static void count_hook(lua_State *co, lua_Debug *ar) {
+    (void)ar;
+    swiftlet_lua *e = engine_of(co);
+    if (e->killed) {
+        const char *msg = "Script killed by user with SCRIPT KILL..."; /* functions too, as Redis */
+        push_error_table(co, msg, strlen(msg));
+        lua_error(co);
+        return;
+    }
+    if (e->busy_ms > 0 && now_ms() - e->started_ms >= e->busy_ms && can_yield(co)) lua_yield(co, 0);
+}
+
+/* The reply of a finished or failed coroutine (status from lua_resume), with Redis's
+ * "script: <name>, on <source>:<line>." suffix on errors; then the stack is cleared and,
+ * every 50 calls, the collector takes a step (LUA_GC_CYCLE_PERIOD). */
+static void finish_call(swiftlet_lua *e, int status, swiftlet_buf *out) {
     lua_State *L = e->L;
+    lua_State *co = e->co;
     if (status != 0) {
         swiftlet_buf m = {0};
-        if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "err");
-            lua_getfield(L, -2, "source");
-            lua_getfield(L, -3, "line");
-            size_t elen = 0;
-            const char *err = lua_tolstring(L, -3, &elen);
-            const char *source = lua_tostring(L, -2);
-            const char *line = lua_tostring(L, -1);
-            swiftlet_buf_append(&m, err ? err : "ERR unknown error", err ? elen : 17);
-            buf_str(&m, " script: ");
-            buf_str(&m, name);
-            buf_str(&m, ", on ");
-            buf_str(&m, source ? source : "?");
-            buf_str(&m, ":");
-            buf_str(&m, line ? line : "?");
-            buf_str(&m, ".");
-            lua_pop(L, 3);
-        } else if (function) {
-            const char *msg = lua_tostring(L, -1);
+        /* Where the error happened: the first Lua frame of the coroutine's stack (kept by
+         * lua_resume on error). */
+        const char *source = "?";
+        int line = -1;
+        lua_Debug ar;
+        for (int level = 0; lua_getstack(co, level, &ar); level++) {
+            lua_getinfo(co, "Sl", &ar);
+            if (ar.what[0] != 'C') {
+                source = ar.source;
+                line = ar.currentline;
+                break;
+            }
+        }
+        const char *err = NULL;
+        size_t elen = 0;
+        if (lua_istable(co, -1)) {
+            lua_getfield(co, -1, "err");
+            err = lua_tolstring(co, -1, &elen);
+            if (err) swiftlet_buf_append(&m, err, elen);
+        } else {
+            const char *msg = lua_tostring(co, -1);
             buf_str(&m, "ERR ");
             buf_str(&m, msg ? msg : "unknown error");
-        } else {
-            buf_str(&m, "ERR Error running script (call to f_");
-            buf_str(&m, name);
-            buf_str(&m, "): @user_script: ");
-            const char *msg = lua_tostring(L, -1);
-            buf_str(&m, msg ? msg : "unknown error");
+            err = msg;
         }
+        if (!err && lua_istable(co, -2)) buf_str(&m, "ERR unknown error");
+        char tail[64];
+        snprintf(tail, sizeof(tail), ":%d.", line);
+        buf_str(&m, " script: ");
+        buf_str(&m, e->name);
+        buf_str(&m, ", on ");
+        buf_str(&m, source);
+        if (line >= 0) buf_str(&m, tail); else buf_str(&m, ":?.");
         buf_line(out, '-', m.data, m.len);
         swiftlet_buf_free(&m);
     } else {
-        lua_to_resp(L, out, e->client_resp3, 0);
+        /* The first value returned is the reply (a call with one result, as Redis makes). */
+        if (lua_gettop(co) == 0) lua_pushnil(co);
+        lua_settop(co, 1);
+        lua_to_resp(co, out, e->client_resp3, 0);
     }
-    lua_settop(L, 0);
+    luaL_unref(L, LUA_REGISTRYINDEX, e->co_ref);
+    e->co = NULL;
     e->exec = NULL;
     e->ctx = NULL;
+    lua_settop(L, 0);
     if (++e->gc_count >= 50) {
         lua_gc(L, LUA_GCSTEP, 50);
         e->gc_count = 0;
     }
 }
 
-void swiftlet_lua_run(swiftlet_lua *e, const char *sha, int nkeys, const char **keys, const size_t *key_lens,
-                      int nargs, const char **args, const size_t *arg_lens, int client_resp3,
-                      swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out) {
+/* Resumes the coroutine: 1 while it is suspended, else 0 with its reply in `out`. */
+static int step(swiftlet_lua *e, int nargs, swiftlet_buf *out) {
+    int status = lua_resume(e->co, nargs);
+    if (status == LUA_YIELD) return 1;
+    finish_call(e, status, out);
+    return 0;
+}
+
+/* A coroutine with the callable on its stack, its hook installed. */
+static void start_coroutine(swiftlet_lua *e, const char *name, int function) {
     lua_State *L = e->L;
+    e->co = lua_newthread(L);
+    e->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    e->function = function;
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    e->started_ms = now_ms();
+    e->killed = 0;
+    lua_sethook(e->co, count_hook, LUA_MASKCOUNT, 100000);
+}
+
+static void begin_run(swiftlet_lua *e, int client_resp3, swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx) {
     e->exec = exec;
     e->log = log;
     e->ctx = ctx;
     e->resp = 2;
     e->client_resp3 = client_resp3;
+}
+
+int swiftlet_lua_run(swiftlet_lua *e, const char *sha, int nkeys, const char **keys, const size_t *key_lens,
+                     int nargs, const char **args, const size_t *arg_lens, int client_resp3,
+                     swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out) {
+    lua_State *L = e->L;
+    begin_run(e, client_resp3, exec, log, ctx);
     set_global_array(L, "KEYS", nkeys, keys, key_lens);
     set_global_array(L, "ARGV", nargs, args, arg_lens);
-    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_err_handler");
-    int handler = lua_gettop(L);
     push_scripts(L);
     lua_getfield(L, -1, sha);
-    lua_remove(L, -2);
     if (!lua_isfunction(L, -1)) {
         lua_settop(L, 0);
         buf_str(out, "-NOSCRIPT No matching script. Please use EVAL.\r\n");
-        return;
+        return 0;
     }
-    int status = lua_pcall(L, 0, 1, handler);
-    finish_call(e, status, sha, 0, out);
+    start_coroutine(e, sha, 0);
+    lua_xmove(L, e->co, 1); /* the script's function */
+    lua_settop(L, 0);
+    return step(e, 0, out);
 }
+
+int swiftlet_lua_fcall(swiftlet_lua *e, const char *name, int nkeys, const char **keys, const size_t *key_lens,
+                       int nargs, const char **args, const size_t *arg_lens, int client_resp3,
+                       swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out) {
+    lua_State *L = e->L;
+    begin_run(e, client_resp3, exec, log, ctx);
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_functions");
+    lua_getfield(L, -1, name);
+    if (!lua_isfunction(L, -1)) {
+        lua_settop(L, 0);
+        buf_str(out, "-ERR Function not found\r\n");
+        return 0;
+    }
+    start_coroutine(e, name, 1);
+    lua_pushvalue(L, -1); /* the function, then its two parameters */
+    lua_newtable(L);
+    for (int j = 0; j < nkeys; j++) {
+        lua_pushlstring(L, keys[j], key_lens[j]);
+        lua_rawseti(L, -2, j + 1);
+    }
+    lua_newtable(L);
+    for (int j = 0; j < nargs; j++) {
+        lua_pushlstring(L, args[j], arg_lens[j]);
+        lua_rawseti(L, -2, j + 1);
+    }
+    lua_xmove(L, e->co, 3);
+    lua_settop(L, 0);
+    return step(e, 2, out);
+}
+
+int swiftlet_lua_resume(swiftlet_lua *e, swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx,
+                        swiftlet_buf *out) {
+    e->exec = exec;
+    e->log = log;
+    e->ctx = ctx;
+    return step(e, 0, out);
+}
+
+void swiftlet_lua_kill(swiftlet_lua *e) { e->killed = 1; }
+
+void swiftlet_lua_set_busy_threshold(swiftlet_lua *e, long long ms) { e->busy_ms = ms; }
+
+long long swiftlet_lua_running_ms(swiftlet_lua *e) { return e->co ? now_ms() - e->started_ms : 0; }
 
 int swiftlet_lua_script_count(swiftlet_lua *e) { return e->scripts; }
 
@@ -1223,37 +1340,4 @@ void swiftlet_lua_function_remove(swiftlet_lua *e, const char *name) {
         lua_setfield(L, -2, name);
     }
     lua_settop(L, 0);
-}
-
-void swiftlet_lua_fcall(swiftlet_lua *e, const char *name, int nkeys, const char **keys, const size_t *key_lens,
-                        int nargs, const char **args, const size_t *arg_lens, int client_resp3,
-                        swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out) {
-    lua_State *L = e->L;
-    e->exec = exec;
-    e->log = log;
-    e->ctx = ctx;
-    e->resp = 2;
-    e->client_resp3 = client_resp3;
-    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_err_handler");
-    int handler = lua_gettop(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_functions");
-    lua_getfield(L, -1, name);
-    lua_remove(L, -2);
-    if (!lua_isfunction(L, -1)) {
-        lua_settop(L, 0);
-        buf_str(out, "-ERR Function not found\r\n");
-        return;
-    }
-    lua_newtable(L);
-    for (int j = 0; j < nkeys; j++) {
-        lua_pushlstring(L, keys[j], key_lens[j]);
-        lua_rawseti(L, -2, j + 1);
-    }
-    lua_newtable(L);
-    for (int j = 0; j < nargs; j++) {
-        lua_pushlstring(L, args[j], arg_lens[j]);
-        lua_rawseti(L, -2, j + 1);
-    }
-    int status = lua_pcall(L, 2, 1, handler);
-    finish_call(e, status, name, 1, out);
 }

@@ -135,7 +135,9 @@ public final class AppendOnlyFile {
     /// under `always`. Returns false when the write failed (the buffer is kept for a retry).
     @discardableResult
     public func flush() -> Bool {
-        guard !buffer.isEmpty, fd >= 0 else { return true }
+        // Not in the middle of a transaction (a script suspended past busy-reply-threshold):
+        // its MULTI goes in front when it ends.
+        guard !buffer.isEmpty, fd >= 0, transactionDepth == 0 else { return true }
         let failure = SnapshotFile.writeAll(fd, buffer)
         if failure != 0 {
             if lastWriteError == 0 {

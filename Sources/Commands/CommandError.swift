@@ -369,4 +369,11 @@ extension CommandError {
     public static let noScript = CommandError("NOSCRIPT No matching script. Please use EVAL.")
     public static let notBusy = CommandError("NOTBUSY No scripts in execution right now.")
     public static let scriptFlushMode = CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+    public static let unkillable = CommandError(
+        "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+    )
+    public static let busyScript = CommandError(
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+    public static let busyFunction = CommandError(
+        "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
 }

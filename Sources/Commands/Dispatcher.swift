@@ -216,6 +216,14 @@ extension CommandContext {
         aof.endTransaction()
     }
 
+    static func allowedWhileBusy(_ ctx: CommandContext, _ command: Command) -> Bool {
+        switch command.fullName {
+        case "script|kill", "function|kill", "function|stats": return true
+        case "shutdown": return (1..<ctx.argc).contains { ctx.argIs($0, "nosave") }
+        default: return false
+        }
+    }
+
     func dispatch() -> Dispatched {
         let table = server.commands
         let prepared = preparedCommand
@@ -239,6 +247,12 @@ extension CommandContext {
         }
         if session.inPubSubMode && !session.resp3 && !(command.parent ?? command).allowedWhileSubscribed {
             return reject(.subscribedContext(command.fullName), command)
+        }
+        // A suspended script holds the dataset: others get BUSY, except the kill commands
+        // and SHUTDOWN NOSAVE (Redis's CMD_ALLOW_BUSY).
+        if server.scriptIsBusy && !session.isScriptClient && !Self.allowedWhileBusy(self, command) {
+            let function = server.scriptEngine?.suspended?.function == true
+            return reject(function ? .busyFunction : .busyScript, command)
         }
         // maxmemory: evict first; when nothing more may go, commands that can grow memory
         // (and anything queued in MULTI) are refused.

@@ -161,6 +161,8 @@ public final class ServerState {
     public private(set) var scriptEngine: ScriptEngine?
     /// Where redis.log writes (level 0 debug … 3 warning).
     public var scriptLogHook: ((Int, String) -> Void)?
+    /// A script was suspended: the runtime continues it soon (resumeSuspendedScript).
+    public var scriptSuspendedHook: (() -> Void)?
     /// Objects handed to the lazy-free thread so far.
     var lazyfreePending = 0
     /// Memory in use once the server was set up (INFO used_memory_startup).

@@ -63,6 +63,15 @@ public final class ServerRuntime: @unchecked Sendable {
         }
         state.persistenceLog = { [unowned self] message in self.log.notice("\(message)") }
         state.backgroundSaveHook = { [unowned self] in self.scheduleBackgroundSaveStep() }
+        state.scriptLogHook = { [unowned self] level, message in
+            switch level {
+            case 0: self.log.debug("\(message)")
+            case 1: self.log.info("\(message)")
+            case 2: self.log.notice("\(message)")
+            default: self.log.warning("\(message)")
+            }
+        }
+        state.scriptSuspendedHook = { [unowned self] in self.continueScript() }
         // The snapshot's fsync and rename run off the loop, as Redis's happen in its child.
         state.backgroundSync = { [unowned self] work, report in
             // The work touches only the snapshot's own file; the report runs on the loop.
@@ -310,6 +319,24 @@ public final class ServerRuntime: @unchecked Sendable {
     }
 
     var evictionScheduled = false
+
+    /// A script past busy-reply-threshold runs in slices, the loop serving other clients
+    /// (with BUSY) in between; when it ends its caller gets the reply and goes on.
+    func continueScript() {
+        // A scheduled task, not execute(): the loop polls sockets before it runs, so other
+        // clients are read (and answered BUSY) between slices.
+        loop.scheduleTask(in: .microseconds(100)) {
+            guard self.state.scriptIsBusy else { return }
+            if let (callerID, reply) = self.state.resumeSuspendedScript() {
+                if let handler = self.connections[callerID], handler.blocked != nil {
+                    handler.blocked?.timeoutReply = .raw(reply)
+                    handler.blockTimedOut()
+                }
+            } else {
+                self.continueScript()
+            }
+        }
+    }
 
     func cron(hz: Int) {
         cronLoops += 1

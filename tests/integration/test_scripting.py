@@ -255,3 +255,41 @@ def test_function_libraries_cross_rdb_files_and_the_aof(tmp_path):
         assert aof.client().fcall("bump", 1, "x", 1) == 5
     finally:
         aof.stop()
+
+
+def busy_scenario(server):
+    """A script past busy-reply-threshold: others get BUSY, the wrong kill command is
+    refused, the right one stops it and its caller gets Redis's error; a function
+    likewise; a script that wrote is UNKILLABLE."""
+    import threading
+    import time
+
+    from conftest import RawConnection
+
+    c = RawConnection(server.port)
+    c.command("CONFIG", "SET", "busy-reply-threshold", "200")
+    c.command("FUNCTION", "LOAD", "REPLACE", "#!lua name=spin\nredis.register_function('spin', function() while true do end end)")
+    out = []
+    for script in (["EVAL", "local i = 0 while true do i = i + 1 end", "0"], ["FCALL", "spin", "0"]):
+        caller = RawConnection(server.port)
+        caller.send(__import__("conftest").encode(*script))
+        time.sleep(0.5)
+        out.append(c.command("GET", "x"))
+        out.append(c.command("FUNCTION" if script[0] == "EVAL" else "SCRIPT", "KILL"))
+        out.append(c.command("SCRIPT" if script[0] == "EVAL" else "FUNCTION", "KILL"))
+        out.append(caller.reply())
+        out.append(c.command("PING"))
+    caller = RawConnection(server.port)
+    caller.send(__import__("conftest").encode("EVAL", "redis.call('set', 'w', '1') local n = 0 while n < 3e7 do n = n + 1 end return n", "0"))
+    time.sleep(0.5)
+    out.append(c.command("SCRIPT", "KILL"))
+    out.append(caller.reply())
+    c.command("CONFIG", "SET", "busy-reply-threshold", "5000")
+    c.command("FUNCTION", "DELETE", "spin")
+    return out
+
+
+def test_busy_scripts_and_kill_like_redis(shared_swiftlet, reference_redis):
+    expected = busy_scenario(reference_redis)
+    assert busy_scenario(shared_swiftlet) == expected
+    assert expected[3].startswith(b"-ERR Script killed by user with SCRIPT KILL...")

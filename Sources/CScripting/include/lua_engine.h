@@ -31,10 +31,20 @@ int swiftlet_lua_has(swiftlet_lua *lua, const char *sha);
 /// Compiles a script body as `sha`; 0 on success, else -1 with the error reply (RESP) in `out`.
 int swiftlet_lua_compile(swiftlet_lua *lua, const char *sha, const char *body, size_t len, swiftlet_buf *out);
 /// Runs script `sha` with KEYS and ARGV; its reply, as RESP for a RESP2 or RESP3 client, goes
-/// into `out`.
-void swiftlet_lua_run(swiftlet_lua *lua, const char *sha, int nkeys, const char **keys, const size_t *key_lens,
+/// into `out` (0). Past the busy threshold the script is suspended instead (1): continue it
+/// with swiftlet_lua_resume.
+int swiftlet_lua_run(swiftlet_lua *lua, const char *sha, int nkeys, const char **keys, const size_t *key_lens,
                       int nargs, const char **args, const size_t *arg_lens, int client_resp3,
                       swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out);
+/// Continues a suspended script for another slice: 0 when it finished (reply in `out`).
+int swiftlet_lua_resume(swiftlet_lua *lua, swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx,
+                        swiftlet_buf *out);
+/// SCRIPT KILL / FUNCTION KILL: the running script ends with an error at its next check.
+void swiftlet_lua_kill(swiftlet_lua *lua);
+/// busy-reply-threshold in milliseconds (0: scripts are never suspended).
+void swiftlet_lua_set_busy_threshold(swiftlet_lua *lua, long long ms);
+/// How long the running script has run (0 when none).
+long long swiftlet_lua_running_ms(swiftlet_lua *lua);
 /// Number of compiled scripts and the Lua heap's bytes (INFO used_memory_lua).
 int swiftlet_lua_script_count(swiftlet_lua *lua);
 size_t swiftlet_lua_memory(swiftlet_lua *lua);
@@ -48,8 +58,9 @@ int swiftlet_lua_library_load(swiftlet_lua *lua, const char *code, size_t len, s
 void swiftlet_lua_library_commit(swiftlet_lua *lua);
 /// Forgets a function (its library was deleted or replaced).
 void swiftlet_lua_function_remove(swiftlet_lua *lua, const char *name);
-/// FCALL: runs function `name` with its keys and arguments as parameters.
-void swiftlet_lua_fcall(swiftlet_lua *lua, const char *name, int nkeys, const char **keys, const size_t *key_lens,
+/// FCALL: runs function `name` with its keys and arguments as parameters (0 done, 1
+/// suspended, as swiftlet_lua_run).
+int swiftlet_lua_fcall(swiftlet_lua *lua, const char *name, int nkeys, const char **keys, const size_t *key_lens,
                         int nargs, const char **args, const size_t *arg_lens, int client_resp3,
                         swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out);
 /// SHA-1 of `len` bytes as 40 lowercase hex digits plus a NUL in `out`.

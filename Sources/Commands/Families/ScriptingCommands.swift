@@ -15,6 +15,16 @@ public final class ScriptEngine {
     let context: CommandContext
     /// The run in progress (read-only scripts refuse writes).
     var readOnly = false
+    /// The script suspended past busy-reply-threshold: whose it is, what it is, and the
+    /// dirty count when it started (SCRIPT KILL refuses once it has written).
+    public struct Suspended {
+        public var callerID: Int64
+        public var function: Bool
+        public var name: String
+        var dirtyAtStart: Int
+    }
+    public internal(set) var suspended: Suspended?
+
     /// Over maxmemory when the running script started (and not allow-oom), and the dirty
     /// count then.
     var oomAtStart = false
@@ -70,31 +80,51 @@ public final class ScriptEngine {
         return nil
     }
 
-    /// Runs a compiled script for the client of `caller`; its reply as RESP bytes.
-    func run(sha: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8] {
-        invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
+    /// Runs a compiled script for the client of `caller`: its reply as RESP bytes, or nil
+    /// when it was suspended past busy-reply-threshold.
+    func run(sha: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
+        prepareRun(caller)
+        return invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
             swiftlet_lua_run(
                 lua, sha, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
                 scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
         }
     }
 
+    /// Scripts of a client that may wait are suspended past busy-reply-threshold; others
+    /// (inside MULTI, from the AOF) run to their end.
+    func prepareRun(_ caller: CommandContext) {
+        let threshold = caller.mayBlock && !caller.session.isLoader ? caller.config.int("busy-reply-threshold") : 0
+        swiftlet_lua_set_busy_threshold(lua, threshold)
+    }
+
+    /// Continues the suspended script: its reply when it ended, else nil.
+    func resume() -> [UInt8]? {
+        var out = swiftlet_buf()
+        defer { swiftlet_buf_free(&out) }
+        let status = swiftlet_lua_resume(lua, scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), &out)
+        return status == 0 ? Array(UnsafeRawBufferPointer(start: out.data, count: out.len)) : nil
+    }
+
+    func kill() { swiftlet_lua_kill(lua) }
+
     /// Calls into the engine with pointers to the caller's key and argument bytes (they stay
-    /// in the caller's batch, untouched while the script runs).
+    /// in the caller's batch, untouched while the script runs); nil when it was suspended.
     func invoke(
         caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool,
         _ body: (
             UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?,
             UnsafeMutablePointer<UnsafePointer<CChar>?>?,
             UnsafePointer<Int>?, UnsafeMutablePointer<swiftlet_buf>
-        ) -> Void
-    ) -> [UInt8] {
+        ) -> Int32
+    ) -> [UInt8]? {
         self.readOnly = readOnly
         context.session.db = caller.session.db
         context.session.protocolVersion = 2
         dirtyAtStart = caller.server.dirty
         var out = swiftlet_buf()
         defer { swiftlet_buf_free(&out) }
+        var status: Int32 = 0
         caller.batch.bytes.withUnsafeBufferPointer { bytes in
             let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
             pointers.removeAll(keepingCapacity: true)
@@ -106,10 +136,12 @@ public final class ScriptEngine {
             }
             pointers.withUnsafeMutableBufferPointer { p in
                 lengths.withUnsafeBufferPointer { l in
-                    body(p.baseAddress, l.baseAddress, p.baseAddress! + keys.count, l.baseAddress! + keys.count, &out)
+                    status = body(
+                        p.baseAddress, l.baseAddress, p.baseAddress! + keys.count, l.baseAddress! + keys.count, &out)
                 }
             }
         }
+        if status != 0 { return nil }
         return Array(UnsafeRawBufferPointer(start: out.data, count: out.len))
     }
 
@@ -202,10 +234,32 @@ enum ScriptingCommands {
         engine.oomAtStart = outOfMemory && flags?.allowOOM != true
         ctx.server.aof?.beginTransaction()
         let reply = engine.run(sha: sha, caller: ctx, keys: keys, args: args, readOnly: readOnly)
-        ctx.server.aof?.endTransaction()
+        return finishOrSuspend(ctx, engine, reply, function: false, name: sha)
+    }
+
+    /// A script's end (its reply), or its suspension: the caller waits as a blocked client
+    /// and the runtime continues the script between other clients' commands (which get
+    /// BUSY), until it ends or SCRIPT KILL / FUNCTION KILL stops it.
+    static func finishOrSuspend(
+        _ ctx: CommandContext, _ engine: ScriptEngine, _ reply: [UInt8]?, function: Bool, name: String
+    )
+        -> Reply
+    {
         // The commands the script ran were logged as they ran; the script itself is not.
         if ctx.propagating { ctx.propagate() }
-        return .raw(reply)
+        guard reply == nil else {
+            ctx.server.aof?.endTransaction()
+            return .raw(reply!)
+        }
+        engine.suspended = ScriptEngine.Suspended(
+            callerID: ctx.session.id, function: function, name: name, dirtyAtStart: engine.dirtyAtStart)
+        ctx.server.scriptLogHook?(
+            3,
+            "Slow script detected: still in execution after \(ctx.config.int("busy-reply-threshold")) milliseconds. You can try killing the script using the \(function ? "FUNCTION" : "SCRIPT") KILL command. Script name is: \(name)."
+        )
+        ctx.blockRequest = BlockRequest(keys: [], db: ctx.session.db, deadline: nil, timeoutReply: .null)
+        ctx.server.scriptSuspendedHook?()
+        return .null
     }
 
     /// Redis 7's script flags from a `#!lua flags=…` first line (nil without a shebang).
@@ -296,8 +350,16 @@ enum ScriptingCommands {
     }
 
     /// SCRIPT KILL
-    static func scriptKill(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        throw .notBusy
+    static func scriptKill(_ ctx: CommandContext) throws(CommandError) -> Reply { try kill(ctx, function: false) }
+
+    /// scriptKill: only a script that has not written may be killed, and only by its kind's
+    /// command.
+    static func kill(_ ctx: CommandContext, function: Bool) throws(CommandError) -> Reply {
+        guard let engine = ctx.server.scriptEngine, let running = engine.suspended else { throw .notBusy }
+        if ctx.server.dirty != running.dirtyAtStart { throw .unkillable }
+        if running.function != function { throw running.function ? .busyFunction : .busyScript }
+        engine.kill()
+        return .ok
     }
 
     /// SCRIPT HELP
@@ -448,9 +510,10 @@ extension ScriptEngine {
         return libraries[owner]?.functions.first { $0.name == name }
     }
 
-    /// FCALL: runs a function for the client of `caller`.
-    func call(_ name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8] {
-        invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
+    /// FCALL: runs a function for the client of `caller` (nil: suspended).
+    func call(_ name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
+        prepareRun(caller)
+        return invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
             swiftlet_lua_fcall(
                 lua, name, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
                 scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
@@ -464,6 +527,19 @@ extension ScriptEngine {
 }
 
 extension ServerState {
+    /// Continues the suspended script for a slice; when it ended, the caller's id and the
+    /// reply to give it.
+    public func resumeSuspendedScript() -> (callerID: Int64, reply: [UInt8])? {
+        guard let engine = scriptEngine, let running = engine.suspended else { return nil }
+        guard let reply = engine.resume() else { return nil }
+        engine.suspended = nil
+        aof?.endTransaction()
+        return (running.callerID, reply)
+    }
+
+    /// Whether a script is suspended (other clients get BUSY).
+    public var scriptIsBusy: Bool { scriptEngine?.suspended != nil }
+
     /// A library read from an RDB file: loaded, replacing one of the same name.
     public func loadFunctionLibrary(_ code: [UInt8]) {
         do {
@@ -521,9 +597,7 @@ extension ScriptingCommands {
         let keysEnd = 3 + Int(n)
         ctx.server.aof?.beginTransaction()
         let reply = engine.call(name, caller: ctx, keys: 3..<keysEnd, args: keysEnd..<ctx.argc, readOnly: noWrites)
-        ctx.server.aof?.endTransaction()
-        if ctx.propagating { ctx.propagate() }
-        return .raw(reply)
+        return finishOrSuspend(ctx, engine, reply, function: true, name: name)
     }
 
     /// FCALL function numkeys [key [key ...]] [arg [arg ...]]
@@ -662,7 +736,7 @@ extension ScriptingCommands {
     }
 
     /// FUNCTION KILL
-    static func functionKill(_ ctx: CommandContext) throws(CommandError) -> Reply { throw .notBusy }
+    static func functionKill(_ ctx: CommandContext) throws(CommandError) -> Reply { try kill(ctx, function: true) }
 
     /// FUNCTION HELP
     static func functionHelp(_ ctx: CommandContext) throws(CommandError) -> Reply {
