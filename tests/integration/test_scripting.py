@@ -280,7 +280,8 @@ def busy_scenario(server):
         out.append(caller.reply())
         out.append(c.command("PING"))
     caller = RawConnection(server.port)
-    caller.send(__import__("conftest").encode("EVAL", "redis.call('set', 'w', '1') local n = 0 while n < 3e7 do n = n + 1 end return n", "0"))
+    caller.send(__import__("conftest").encode("EVAL", "redis.call('set', 'w', '1') local t = tonumber(redis.call('time')[1]) "
+        "while tonumber(redis.call('time')[1]) < t + 2 do end return 1", "0"))
     time.sleep(0.5)
     out.append(c.command("SCRIPT", "KILL"))
     out.append(caller.reply())
