@@ -23,7 +23,6 @@ int swiftlet_luaopen_struct(lua_State *L);
 
 struct swiftlet_lua {
     lua_State *L;
-    int scripts;
     /* The run in progress: where redis.call sends commands. */
     swiftlet_lua_exec_fn exec;
     swiftlet_lua_log_fn log;
@@ -35,7 +34,6 @@ struct swiftlet_lua {
     /* The script or function running as a coroutine (suspended past the busy threshold). */
     lua_State *co;
     int co_ref;
-    int function;         /* the running code is a function (FCALL), not a script */
     char name[64];        /* its SHA-1 or function name */
     long long started_ms; /* when it started */
     long long busy_ms;    /* busy-reply-threshold (0: never suspend) */
@@ -140,8 +138,6 @@ static void push_error_table(lua_State *L, const char *msg, size_t len) {
     }
     lua_settable(L, -3);
 }
-
-static int raise_error_table(lua_State *L) { return lua_error(L); }
 
 static swiftlet_lua *engine_of(lua_State *L) {
     lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_engine");
@@ -283,7 +279,7 @@ static int redis_generic_command(lua_State *L, int raise) {
     int argc = lua_gettop(L);
     if (argc == 0) {
         push_error_table(L, "Please specify at least one argument for this redis lib call", strlen("Please specify at least one argument for this redis lib call"));
-        return raise ? raise_error_table(L) : 1;
+        return raise ? lua_error(L) : 1;
     }
     const char **argv = malloc(sizeof(char *) * (size_t)argc);
     size_t *lens = malloc(sizeof(size_t) * (size_t)argc);
@@ -304,7 +300,7 @@ static int redis_generic_command(lua_State *L, int raise) {
             free(lens);
             free(numbuf);
             push_error_table(L, "Lua redis lib command arguments must be strings or integers", strlen("Lua redis lib command arguments must be strings or integers"));
-            return raise ? raise_error_table(L) : 1;
+            return raise ? lua_error(L) : 1;
         }
     }
     swiftlet_buf reply = {0};
@@ -315,7 +311,7 @@ static int redis_generic_command(lua_State *L, int raise) {
     int is_error = reply.len > 0 && reply.data[0] == '-';
     resp_to_lua(L, reply.data, reply.data + reply.len, e->resp == 3);
     swiftlet_buf_free(&reply);
-    if (is_error && raise) return raise_error_table(L);
+    if (is_error && raise) return lua_error(L);
     return 1;
 }
 
@@ -755,6 +751,19 @@ static void set_number(lua_State *L, const char *name, int n) {
     lua_settable(L, -3);
 }
 
+/* The log levels and version fields of the `redis` table (on top of the stack), shared by
+ * scripts and by libraries while they load. */
+static void set_log_and_version(lua_State *L) {
+    set_number(L, "LOG_DEBUG", 0);
+    set_number(L, "LOG_VERBOSE", 1);
+    set_number(L, "LOG_NOTICE", 2);
+    set_number(L, "LOG_WARNING", 3);
+    lua_pushstring(L, "REDIS_VERSION");
+    lua_pushstring(L, "7.4.0");
+    lua_settable(L, -3);
+    set_number(L, "REDIS_VERSION_NUM", 0x070400);
+}
+
 static void open_lib(lua_State *L, const char *name, lua_CFunction f) {
     lua_pushcfunction(L, f);
     lua_pushstring(L, name);
@@ -822,19 +831,12 @@ swiftlet_lua *swiftlet_lua_create(void) {
     set_function(L, "replicate_commands", redis_true);
     set_function(L, "breakpoint", redis_false);
     set_function(L, "debug", redis_nothing);
-    set_number(L, "LOG_DEBUG", 0);
-    set_number(L, "LOG_VERBOSE", 1);
-    set_number(L, "LOG_NOTICE", 2);
-    set_number(L, "LOG_WARNING", 3);
+    set_log_and_version(L);
     set_number(L, "REPL_NONE", 0);
     set_number(L, "REPL_AOF", 1);
     set_number(L, "REPL_SLAVE", 2);
     set_number(L, "REPL_REPLICA", 2);
     set_number(L, "REPL_ALL", 3);
-    lua_pushstring(L, "REDIS_VERSION");
-    lua_pushstring(L, "7.4.0");
-    lua_settable(L, -3);
-    set_number(L, "REDIS_VERSION_NUM", 0x070400);
     lua_setglobal(L, "redis");
 
     /* The error handler, kept in the registry before the sandbox hides debug. */
@@ -860,6 +862,18 @@ void swiftlet_lua_destroy(swiftlet_lua *e) {
 
 static void push_scripts(lua_State *L) { lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_scripts"); }
 
+/* A compile error (the message luaL_loadbuffer left on the stack) as an error reply. */
+static void compile_error(lua_State *L, const char *prefix, swiftlet_buf *out) {
+    size_t mlen;
+    const char *msg = lua_tolstring(L, -1, &mlen);
+    swiftlet_buf m = {0};
+    buf_str(&m, prefix);
+    swiftlet_buf_append(&m, msg ? msg : "", msg ? mlen : 0);
+    buf_line(out, '-', m.data, m.len);
+    swiftlet_buf_free(&m);
+    lua_settop(L, 0);
+}
+
 int swiftlet_lua_has(swiftlet_lua *e, const char *sha) {
     lua_State *L = e->L;
     push_scripts(L);
@@ -879,14 +893,7 @@ int swiftlet_lua_compile(swiftlet_lua *e, const char *sha, const char *body, siz
     }
     int status = luaL_loadbuffer(L, len > skip ? body + skip : "", len - skip, "@user_script");
     if (status != 0) {
-        size_t mlen;
-        const char *msg = lua_tolstring(L, -1, &mlen);
-        swiftlet_buf m = {0};
-        buf_str(&m, "ERR Error compiling script (new function): ");
-        swiftlet_buf_append(&m, msg ? msg : "", msg ? mlen : 0);
-        buf_line(out, '-', m.data, m.len);
-        swiftlet_buf_free(&m);
-        lua_pop(L, 1);
+        compile_error(L, "ERR Error compiling script (new function): ", out);
         return -1;
     }
     /* The chunk runs in the sandboxed globals. */
@@ -894,17 +901,21 @@ int swiftlet_lua_compile(swiftlet_lua *e, const char *sha, const char *body, siz
     lua_pushvalue(L, -2);
     lua_setfield(L, -2, sha);
     lua_pop(L, 2);
-    e->scripts++;
     return 0;
 }
 
-static void set_global_array(lua_State *L, const char *name, int n, const char **items, const size_t *lens) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_globals");
+/* A Lua array of byte strings (KEYS, ARGV, a function's parameters). */
+static void push_string_array(lua_State *L, int n, const char **items, const size_t *lens) {
     lua_newtable(L);
     for (int j = 0; j < n; j++) {
         lua_pushlstring(L, items[j], lens[j]);
         lua_rawseti(L, -2, j + 1);
     }
+}
+
+static void set_global_array(lua_State *L, const char *name, int n, const char **items, const size_t *lens) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_globals");
+    push_string_array(L, n, items, lens);
     lua_setfield(L, -2, name);
     lua_pop(L, 1);
 }
@@ -1009,11 +1020,10 @@ static int step(swiftlet_lua *e, int nargs, swiftlet_buf *out) {
 }
 
 /* A coroutine with the callable on its stack, its hook installed. */
-static void start_coroutine(swiftlet_lua *e, const char *name, int function) {
+static void start_coroutine(swiftlet_lua *e, const char *name) {
     lua_State *L = e->L;
     e->co = lua_newthread(L);
     e->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    e->function = function;
     snprintf(e->name, sizeof(e->name), "%s", name);
     e->started_ms = now_ms();
     e->killed = 0;
@@ -1042,7 +1052,7 @@ int swiftlet_lua_run(swiftlet_lua *e, const char *sha, int nkeys, const char **k
         buf_str(out, "-NOSCRIPT No matching script. Please use EVAL.\r\n");
         return 0;
     }
-    start_coroutine(e, sha, 0);
+    start_coroutine(e, sha);
     lua_xmove(L, e->co, 1); /* the script's function */
     lua_settop(L, 0);
     return step(e, 0, out);
@@ -1060,18 +1070,10 @@ int swiftlet_lua_fcall(swiftlet_lua *e, const char *name, int nkeys, const char 
         buf_str(out, "-ERR Function not found\r\n");
         return 0;
     }
-    start_coroutine(e, name, 1);
+    start_coroutine(e, name);
     lua_pushvalue(L, -1); /* the function, then its two parameters */
-    lua_newtable(L);
-    for (int j = 0; j < nkeys; j++) {
-        lua_pushlstring(L, keys[j], key_lens[j]);
-        lua_rawseti(L, -2, j + 1);
-    }
-    lua_newtable(L);
-    for (int j = 0; j < nargs; j++) {
-        lua_pushlstring(L, args[j], arg_lens[j]);
-        lua_rawseti(L, -2, j + 1);
-    }
+    push_string_array(L, nkeys, keys, key_lens);
+    push_string_array(L, nargs, args, arg_lens);
     lua_xmove(L, e->co, 3);
     lua_settop(L, 0);
     return step(e, 2, out);
@@ -1089,9 +1091,7 @@ void swiftlet_lua_kill(swiftlet_lua *e) { e->killed = 1; }
 
 void swiftlet_lua_set_busy_threshold(swiftlet_lua *e, long long ms) { e->busy_ms = ms; }
 
-long long swiftlet_lua_running_ms(swiftlet_lua *e) { return e->co ? now_ms() - e->started_ms : 0; }
 
-int swiftlet_lua_script_count(swiftlet_lua *e) { return e->scripts; }
 
 size_t swiftlet_lua_memory(swiftlet_lua *e) {
     return (size_t)lua_gc(e->L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(e->L, LUA_GCCOUNTB, 0);
@@ -1206,14 +1206,7 @@ static void push_load_time_redis(lua_State *L) {
     set_function(L, "register_function", redis_register_function);
     set_function(L, "log", redis_log);
     set_function(L, "setresp", redis_setresp);
-    set_number(L, "LOG_DEBUG", 0);
-    set_number(L, "LOG_VERBOSE", 1);
-    set_number(L, "LOG_NOTICE", 2);
-    set_number(L, "LOG_WARNING", 3);
-    lua_pushstring(L, "REDIS_VERSION");
-    lua_pushstring(L, "7.4.0");
-    lua_settable(L, -3);
-    set_number(L, "REDIS_VERSION_NUM", 0x070400);
+    set_log_and_version(L);
     /* Reads of anything else fail as a missing global does. */
     int t = lua_gettop(L);
     lua_newtable(L);
@@ -1233,14 +1226,7 @@ int swiftlet_lua_library_load(swiftlet_lua *e, const char *code, size_t len, siz
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_pending");
     if (luaL_loadbuffer(L, code + skip, len - skip, "@user_function") != 0) {
-        size_t mlen;
-        const char *msg = lua_tolstring(L, -1, &mlen);
-        swiftlet_buf m = {0};
-        buf_str(&m, "ERR Error compiling function: ");
-        swiftlet_buf_append(&m, msg ? msg : "", msg ? mlen : 0);
-        buf_line(error, '-', m.data, m.len);
-        swiftlet_buf_free(&m);
-        lua_settop(L, 0);
+        compile_error(L, "ERR Error compiling function: ", error);
         return -1;
     }
     int chunk = lua_gettop(L);

@@ -91,6 +91,11 @@ public final class CommandContext {
     /// Logs `commands` for the running command instead of its arguments (nothing, when
     /// none are given). Call only when `propagating`.
     public func propagate(as commands: [[UInt8]]...) {
+        propagate(commands)
+    }
+
+    /// The same, for a list built as the command ran.
+    public func propagate(_ commands: [[[UInt8]]]) {
         propagationOverridden = true
         propagation.append(contentsOf: commands)
     }

@@ -59,6 +59,10 @@ extension ServerState {
         return counted > Int(limit) ? counted - Int(limit) : 0
     }
 
+    /// Over `maxmemory` with nothing more that may be evicted (Redis's pre-command OOM
+    /// state, which scripts consult).
+    public var outOfMemory: Bool { memoryToFree > 0 && performEvictions() == .fail }
+
     /// Redis's evictionTimeLimitUs: 50 µs per tenacity step up to 10, then 15% more per
     /// step, none at 100.
     var evictionTimeLimitMicros: Int64 {

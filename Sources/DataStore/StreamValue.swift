@@ -102,6 +102,18 @@ public struct StreamID: Comparable, Hashable, Sendable {
     }
 }
 
+/// Where `name` is (or would go) among `items` kept in byte order of their names (groups,
+/// consumers: Redis lists both in its radix tree's order).
+func nameIndex<T>(_ items: [T], _ name: some Collection<UInt8>, _ nameOf: (T) -> [UInt8]) -> (Int, found: Bool) {
+    var lo = 0
+    var hi = items.count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if nameOf(items[mid]).lexicographicallyPrecedes(name) { lo = mid + 1 } else { hi = mid }
+    }
+    return (lo, lo < items.count && nameOf(items[lo]).elementsEqual(name))
+}
+
 /// IDs kept in order: a consumer's or a group's pending entries.
 public struct SortedStreamIDs: Sendable {
     public private(set) var ids: [StreamID] = []
@@ -197,13 +209,7 @@ public final class StreamConsumerGroup {
     }
 
     func consumerIndex(_ name: some Collection<UInt8>) -> (Int, found: Bool) {
-        var lo = 0
-        var hi = consumers.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if consumers[mid].name.lexicographicallyPrecedes(name) { lo = mid + 1 } else { hi = mid }
-        }
-        return (lo, lo < consumers.count && consumers[lo].name.elementsEqual(name))
+        nameIndex(consumers, name, \.name)
     }
 
     public func consumer(_ name: some Collection<UInt8>) -> StreamConsumer? {
@@ -563,13 +569,7 @@ public final class StreamValue {
     // MARK: Consumer groups
 
     func groupIndex(_ name: some Collection<UInt8>) -> (Int, found: Bool) {
-        var lo = 0
-        var hi = groups.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if groups[mid].name.lexicographicallyPrecedes(name) { lo = mid + 1 } else { hi = mid }
-        }
-        return (lo, lo < groups.count && groups[lo].name.elementsEqual(name))
+        nameIndex(groups, name, \.name)
     }
 
     public func group(_ name: some Collection<UInt8>) -> StreamConsumerGroup? {

@@ -157,6 +157,8 @@ public struct EncodingLimits: Sendable {
     public var lfuDecayTime: Int64 = 1
     public var lazyfreeEviction = false
     public var lazyfreeUserDel = false
+    /// `busy-reply-threshold`: milliseconds before a running script answers others BUSY.
+    public var busyReplyThreshold: Int64 = 5000
     public var streamNodeMaxBytes: Int64 = 4096
     public var streamNodeMaxEntries: Int64 = 100
     public var protoMaxBulkLen: Int64 = 512 * 1024 * 1024
@@ -194,6 +196,7 @@ public struct EncodingLimits: Sendable {
         lfuDecayTime = config.int("lfu-decay-time")
         lazyfreeEviction = config.bool("lazyfree-lazy-eviction")
         lazyfreeUserDel = config.bool("lazyfree-lazy-user-del")
+        busyReplyThreshold = config.int("busy-reply-threshold")
         streamNodeMaxBytes = config.int("stream-node-max-bytes")
         streamNodeMaxEntries = config.int("stream-node-max-entries")
         protoMaxBulkLen = config.int("proto-max-bulk-len")

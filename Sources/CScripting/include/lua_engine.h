@@ -43,10 +43,7 @@ int swiftlet_lua_resume(swiftlet_lua *lua, swiftlet_lua_exec_fn exec, swiftlet_l
 void swiftlet_lua_kill(swiftlet_lua *lua);
 /// busy-reply-threshold in milliseconds (0: scripts are never suspended).
 void swiftlet_lua_set_busy_threshold(swiftlet_lua *lua, long long ms);
-/// How long the running script has run (0 when none).
-long long swiftlet_lua_running_ms(swiftlet_lua *lua);
-/// Number of compiled scripts and the Lua heap's bytes (INFO used_memory_lua).
-int swiftlet_lua_script_count(swiftlet_lua *lua);
+/// The Lua heap's bytes (INFO used_memory_lua).
 size_t swiftlet_lua_memory(swiftlet_lua *lua);
 /// Runs a function library's code (from `skip`, past its shebang line) with
 /// redis.register_function available. On success its registrations are pending — described

@@ -15,10 +15,13 @@ enum BlockingCommands {
         return ctx.now + Int64(ms.rounded(.up))
     }
 
-    static func block(_ ctx: CommandContext, keys: Range<Int>, deadline: Int64?, timeoutReply: Reply) -> Reply {
+    static func block(
+        _ ctx: CommandContext, keys: Range<Int>, deadline: Int64?, timeoutReply: Reply, streamIDs: [StreamID]? = nil
+    ) -> Reply {
         guard ctx.mayBlock else { return timeoutReply }
         ctx.blockRequest = BlockRequest(
-            keys: keys.map { ctx.argBytes($0) }, db: ctx.session.db, deadline: deadline, timeoutReply: timeoutReply)
+            keys: keys.map { ctx.argBytes($0) }, db: ctx.session.db, deadline: deadline, timeoutReply: timeoutReply,
+            streamIDs: streamIDs)
         return .null
     }
 

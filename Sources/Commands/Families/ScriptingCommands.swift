@@ -94,7 +94,7 @@ public final class ScriptEngine {
     /// Scripts of a client that may wait are suspended past busy-reply-threshold; others
     /// (inside MULTI, from the AOF) run to their end.
     func prepareRun(_ caller: CommandContext) {
-        let threshold = caller.mayBlock && !caller.session.isLoader ? caller.config.int("busy-reply-threshold") : 0
+        let threshold = caller.mayBlock && !caller.session.isLoader ? caller.config.limits.busyReplyThreshold : 0
         swiftlet_lua_set_busy_threshold(lua, threshold)
     }
 
@@ -224,9 +224,7 @@ enum ScriptingCommands {
         throws(CommandError) -> Reply
     {
         let (keys, args) = try keyRanges(ctx)
-        let outOfMemory =
-            ctx.config.limits.maxmemory > 0 && ctx.server.memoryToFree > 0
-            && ctx.server.performEvictions() == .fail
+        let outOfMemory = ctx.server.outOfMemory
         // A script declaring flags may not start over maxmemory unless it cannot write or
         // says allow-oom (Redis's scriptPrepareForRun).
         if let flags, !flags.allowOOM, !readOnly, outOfMemory { throw .oom }
@@ -255,7 +253,7 @@ enum ScriptingCommands {
             callerID: ctx.session.id, function: function, name: name, dirtyAtStart: engine.dirtyAtStart)
         ctx.server.scriptLogHook?(
             3,
-            "Slow script detected: still in execution after \(ctx.config.int("busy-reply-threshold")) milliseconds. You can try killing the script using the \(function ? "FUNCTION" : "SCRIPT") KILL command. Script name is: \(name)."
+            "Slow script detected: still in execution after \(ctx.config.limits.busyReplyThreshold) milliseconds. You can try killing the script using the \(function ? "FUNCTION" : "SCRIPT") KILL command. Script name is: \(name)."
         )
         ctx.blockRequest = BlockRequest(keys: [], db: ctx.session.db, deadline: nil, timeoutReply: .null)
         ctx.server.scriptSuspendedHook?()
@@ -589,9 +587,7 @@ extension ScriptingCommands {
         if readOnly && !noWrites {
             throw .generic("Can not execute a script with write flag using *_ro command.")
         }
-        let outOfMemory =
-            ctx.config.limits.maxmemory > 0 && ctx.server.memoryToFree > 0
-            && ctx.server.performEvictions() == .fail
+        let outOfMemory = ctx.server.outOfMemory
         if !noWrites && !function.flags.contains("allow-oom") && outOfMemory { throw .oom }
         engine.oomAtStart = outOfMemory && !function.flags.contains("allow-oom")
         let keysEnd = 3 + Int(n)

@@ -509,7 +509,7 @@ enum StreamCommands {
             }
         }
         if ctx.propagating && isGroupRead {
-            propagationOverride(ctx, propagation)
+            ctx.propagate(propagation)
         }
         if !served.isEmpty {
             if ctx.session.resp3 {
@@ -518,19 +518,11 @@ enum StreamCommands {
             return .array(served.map { .array([.bulk($0.key), $0.entries]) })
         }
         if timeout >= 0 {
-            guard ctx.mayBlock else { return .nullArray }
-            let deadline: Int64? = timeout == 0 ? nil : clock(ctx) + timeout
-            ctx.blockRequest = BlockRequest(
-                keys: (streamsArg..<(streamsArg + streamCount)).map { ctx.argBytes($0) }, db: ctx.session.db,
-                deadline: deadline, timeoutReply: .nullArray, streamIDs: resumed ?? ids)
-            return .null
+            return BlockingCommands.block(
+                ctx, keys: streamsArg..<(streamsArg + streamCount), deadline: timeout == 0 ? nil : clock(ctx) + timeout,
+                timeoutReply: .nullArray, streamIDs: resumed ?? ids)
         }
         return .nullArray
-    }
-
-    static func propagationOverride(_ ctx: CommandContext, _ commands: [[[UInt8]]]) {
-        ctx.propagationOverridden = true
-        ctx.propagation.append(contentsOf: commands)
     }
 
     /// A new entry read through a group: the group's position and read counter move, and
@@ -937,7 +929,7 @@ enum StreamCommands {
             changed += 1
         }
         if changed > 0 { ctx.markDirty(changed) }
-        if ctx.propagating { propagationOverride(ctx, propagation) }
+        if ctx.propagating { ctx.propagate(propagation) }
         return .array(items)
     }
 
@@ -1011,7 +1003,7 @@ enum StreamCommands {
         }
         let next = i < group.pel.count ? group.pel.ids[i] : .zero
         if changed > 0 { ctx.markDirty(changed) }
-        if ctx.propagating { propagationOverride(ctx, propagation) }
+        if ctx.propagating { ctx.propagate(propagation) }
         return .array([idReply(next), .array(items), .array(deletedIDs)])
     }
 
