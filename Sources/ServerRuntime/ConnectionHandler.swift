@@ -193,7 +193,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         session.queryBufferLength = pending?.readableBytes ?? 0
         if runtime.state.evictionPending { runtime.continueEvictions() }
-        runtime.flushAppendOnly(beforeReplies: true)
+        runtime.flushAppendOnly()
         flush(context)
         if paused { runtime.parkPaused(self) }
         if session.closeAfterReply && !closed {

@@ -281,31 +281,17 @@ public final class ServerRuntime: @unchecked Sendable {
         return true
     }
 
-    /// The AOF's buffer goes to its file before replies go out: at once under `always`,
-    /// else once per loop turn.
-    func flushAppendOnly(beforeReplies: Bool) {
+    /// The AOF's buffer goes to its file before replies go out, whatever the fsync policy
+    /// (Redis writes in beforeSleep, before replies): an acknowledged write is in the
+    /// kernel even if the process is killed right after. `always` also syncs it.
+    func flushAppendOnly() {
         guard let aof = state.aof, !aof.buffer.isEmpty else { return }
-        if aof.policy == .always {
-            if !aof.flush() {
-                // As Redis: with `always`, an unwritable AOF stops the server.
-                log.warning(
-                    "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
-                exit(1)
-            }
-        } else if beforeReplies {
-            if !aofFlushScheduled {
-                aofFlushScheduled = true
-                loop.execute {
-                    self.aofFlushScheduled = false
-                    self.state.aof?.flush()
-                }
-            }
-        } else {
-            aof.flush()
+        if !aof.flush() && aof.policy == .always {
+            // As Redis: with `always`, an unwritable AOF stops the server.
+            log.warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
+            exit(1)
         }
     }
-
-    var aofFlushScheduled = false
 
     /// An eviction round stopped at its time limit: it goes on between commands (Redis's
     /// eviction time proc) until memory is under `maxmemory` or nothing may be evicted.
@@ -341,7 +327,7 @@ public final class ServerRuntime: @unchecked Sendable {
     func cron(hz: Int) {
         cronLoops += 1
         if state.loading != nil { return }
-        flushAppendOnly(beforeReplies: false)
+        flushAppendOnly()
         state.aof?.fsyncIfDue(background: state.backgroundSync)
         if state.backgroundSave == nil {
             if state.aofRewriteScheduled {
