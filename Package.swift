@@ -30,11 +30,12 @@ let package = Package(
                 .linkedLibrary("lua5.1"), .linkedLibrary("lua5.1-cjson"), .linkedLibrary("lua5.1-bitop"),
             ]
         ),
-        .target(name: "RESP", swiftSettings: swiftSettings),
+        .target(name: "ByteStorage", swiftSettings: swiftSettings),
+        .target(name: "RESP", dependencies: ["ByteStorage"], swiftSettings: swiftSettings),
         .target(
             name: "DataStore",
             dependencies: [
-                "CSupport",
+                "CSupport", "ByteStorage",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],

@@ -4,35 +4,53 @@
 /// moves, one way, to an ordered table — and OBJECT ENCODING says `hashtable`. Either way
 /// HGETALL, HKEYS and HSCAN answer in insertion order (for a table, until a deletion).
 public final class HashValue {
+    // Three words after the object header, so a small hash's object takes the 48-byte
+    // malloc class: the packed bytes, the rarely needed parts behind one reference, and
+    // the entry count with the encoding flag.
+
     /// The listpack form: `varint(len) field varint(len) value` per entry.
     var packed: [UInt8] = []
-    var packedCount = 0
-    /// The hashtable form, allocated only when a hash converts (a small hash carries one
-    /// pointer for it instead of the table's fields).
-    var tableBox: HashTableBox?
-    var table: BytesTable<[UInt8]> {
-        get { tableBox?.table ?? BytesTable() }
-        set {
-            if let box = tableBox {
-                box.table = newValue
-            } else {
-                let box = HashTableBox()
-                box.table = newValue
-                tableBox = box
-            }
-        }
-        _modify {
-            if tableBox == nil { tableBox = HashTableBox() }
-            yield &tableBox!.table
-        }
-    }
+    /// The hashtable form and field expiry, allocated only when a hash converts or a field
+    /// gets a time to live.
+    var extras: HashExtras?
+    var packedEntries: Int32 = 0
     /// Once a hash has grown past the listpack limits, Redis never converts it back.
     public private(set) var isHashtable = false
+
+    var packedCount: Int {
+        get { Int(packedEntries) }
+        set { packedEntries = Int32(truncatingIfNeeded: newValue) }
+    }
+
+    var table: BytesTable<[UInt8]> {
+        get { extras?.table ?? BytesTable() }
+        _modify {
+            if extras == nil { extras = HashExtras() }
+            yield &extras!.table
+        }
+    }
+
     /// Redis 7.4 field expiry: unix milliseconds per field that has a time to live. Empty
     /// (and allocation-free) for the common hash without any.
-    public var fieldExpires: [[UInt8]: Int64] = [:]
+    public var fieldExpires: [[UInt8]: Int64] {
+        get { extras?.fieldExpires ?? [:] }
+        _modify {
+            if extras == nil { extras = HashExtras() }
+            yield &extras!.fieldExpires
+        }
+    }
+
     /// The earliest time in `fieldExpires`, so reads check one number.
-    public private(set) var nextFieldExpiry = Int64.max
+    public private(set) var nextFieldExpiry: Int64 {
+        get { extras?.nextFieldExpiry ?? .max }
+        set {
+            if extras == nil {
+                if newValue == .max { return }
+                extras = HashExtras()
+            }
+            extras!.nextFieldExpiry = newValue
+        }
+    }
 
     public init() {}
 
@@ -210,7 +228,8 @@ public final class HashValue {
     public func trimCapacity() {
         guard !isHashtable else { return }
         let n = packed.count
-        guard packed.capacity - n > max(16, n / 8) else { return }
+        // A tight allocation leaves at most 15 bytes to malloc's 16-byte rounding.
+        guard packed.capacity - n > 15 else { return }
         packed = Array(unsafeUninitializedCapacity: n) { buffer, count in
             packed.withUnsafeBufferPointer { source in
                 if n > 0 { buffer.baseAddress!.initialize(from: source.baseAddress!, count: n) }
@@ -280,14 +299,19 @@ public final class HashValue {
         h.packedCount = packedCount
         if isHashtable { h.table = table }
         h.isHashtable = isHashtable
-        h.fieldExpires = fieldExpires
-        h.nextFieldExpiry = nextFieldExpiry
+        if hasFieldExpiry {
+            h.fieldExpires = fieldExpires
+            h.nextFieldExpiry = nextFieldExpiry
+        }
         return h
     }
 
     // MARK: Field expiry
 
-    public var hasFieldExpiry: Bool { !fieldExpires.isEmpty }
+    public var hasFieldExpiry: Bool {
+        guard let extras else { return false }
+        return !extras.fieldExpires.isEmpty
+    }
 
     public func setFieldExpiry(_ field: [UInt8], at time: Int64) {
         fieldExpires[field] = time
@@ -297,7 +321,7 @@ public final class HashValue {
     /// Forgets a field's time to live; true if it had one.
     @discardableResult
     public func removeFieldExpiry(_ field: [UInt8]) -> Bool {
-        if fieldExpires.isEmpty { return false }
+        if !hasFieldExpiry { return false }
         guard fieldExpires.removeValue(forKey: field) != nil else { return false }
         if fieldExpires.isEmpty { nextFieldExpiry = .max }
         return true
@@ -335,7 +359,9 @@ public final class HashValue {
     import Darwin
 #endif
 
-/// A converted hash's table, behind one reference.
-final class HashTableBox {
+/// What only some hashes need: a converted hash's table, and field expiry.
+final class HashExtras {
     var table = BytesTable<[UInt8]>()
+    var fieldExpires: [[UInt8]: Int64] = [:]
+    var nextFieldExpiry = Int64.max
 }

@@ -1,3 +1,4 @@
+@_exported import ByteStorage
 import CSupport
 
 /// Hashes bytes a word at a time (a small multiply-xorshift mix, seeded per process so
@@ -32,30 +33,69 @@ func bytesEqual(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
     if a.count != b.count { return false }
     return a.withUnsafeBytes { pa in
         if pa.count == 0 { return true }
-        return memcmpBytes(pa.baseAddress!, b.baseAddress!, pa.count)
+        return memoryEqual(pa.baseAddress!, b.baseAddress!, pa.count)
     }
 }
 
-@inline(__always)
-func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
-    var i = 0
-    while i + 8 <= n {
-        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
-            return false
+/// Up to 14 bytes of a key, kept inside its slot: most keys (`user:1042`, `rate:ip:…`)
+/// need no allocation of their own and compare as three words. The last byte is the length.
+public struct InlineKey: Equatable, Sendable {
+    var w0: UInt64
+    var w1: UInt32
+    var w2: UInt16
+    var length: UInt8
+
+    public static let capacity = 14
+
+    static let empty = InlineKey(w0: 0, w1: 0, w2: 0, length: 0)
+
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeBytes(of: self) { try body(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(length)))) }
+    }
+}
+
+extension InlineKey {
+    /// The inline form of `bytes`, which must be at most `capacity` long.
+    @inline(__always)
+    init(_ bytes: UnsafeRawBufferPointer) {
+        var key = InlineKey(w0: 0, w1: 0, w2: 0, length: UInt8(truncatingIfNeeded: bytes.count))
+        if bytes.count > 0 {
+            withUnsafeMutableBytes(of: &key) {
+                $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            }
         }
-        i += 8
+        self = key
     }
-    while i < n {
-        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
-        i += 1
-    }
-    return true
 }
 
-/// One slot of the key table.
+/// Where a key's bytes live: in the slot when short, else in a block of their own.
+public enum KeyBytes {
+    case inline(InlineKey)
+    case heap(ByteBlock)
+
+    @inline(__always)
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self = bytes.count <= InlineKey.capacity ? .inline(InlineKey(bytes)) : .heap(ByteBlock.make(bytes))
+    }
+
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case .inline(let k): return try k.withBytes(body)
+        case .heap(let b): return try b.withBytes(body)
+        }
+    }
+}
+
+/// One slot of the key table: 48 bytes, the key inside it when short. There is no cached
+/// hash: short keys compare as words, and a resize rehashes (as Redis's dict does).
 public struct KeyEntry {
-    public var key: [UInt8]
+    // The field order is the layout: 16 + 9 (+3 for `lru`) + 8 + 4 + 4.
+    var storedKey: KeyBytes
     public var value: Value
+    /// Redis's LRU clock (seconds resolution) or LFU data, for OBJECT IDLETIME/FREQ.
+    public var lru: UInt32
     /// Absolute expiry in Unix milliseconds, or `noExpiry`.
     public var expireAt: Int64
     /// Next slot in the same bucket, or -1.
@@ -63,14 +103,25 @@ public struct KeyEntry {
     /// Position in the table's list of volatile slots, -1 when the key has no expiry,
     /// -2 when the slot is free.
     var volatileIndex: Int32
-    var hash: UInt32
-    /// Redis's LRU clock (seconds resolution) or LFU data, for OBJECT IDLETIME/FREQ.
-    public var lru: UInt32
 
     public static let noExpiry: Int64 = -1
 
     /// Whether this slot holds a key (free slots wait on the free list).
     public var isLive: Bool { volatileIndex != -2 }
+
+    /// A copy of the key's bytes.
+    public var key: [UInt8] { storedKey.withBytes { Array($0) } }
+
+    /// The key's bytes, borrowed.
+    @inline(__always)
+    public func withKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try storedKey.withBytes(body)
+    }
+
+    static var free: KeyEntry {
+        KeyEntry(
+            storedKey: .inline(.empty), value: .int(0), lru: 0, expireAt: noExpiry, next: -1, volatileIndex: -2)
+    }
 }
 
 /// A chained hash table over an array of slots, with power-of-two bucket counts. It is
@@ -113,13 +164,28 @@ public struct KeyTable {
         let h = hashOf(key)
         return slots.withUnsafeBufferPointer { entries -> Int? in
             var i = buckets[Int(h) & mask]
-            while i >= 0 {
-                let idx = Int(i)
-                if entries[idx].hash == h && bytesEqual(entries[idx].key, key) { return idx }
-                i = entries[idx].next
+            if key.count <= InlineKey.capacity {
+                let probe = InlineKey(key)
+                while i >= 0 {
+                    let idx = Int(i)
+                    if case .inline(let k) = entries[idx].storedKey, k == probe { return idx }
+                    i = entries[idx].next
+                }
+            } else {
+                while i >= 0 {
+                    let idx = Int(i)
+                    if case .heap(let b) = entries[idx].storedKey, b.equals(key) { return idx }
+                    i = entries[idx].next
+                }
             }
             return nil
         }
+    }
+
+    /// The hash of the key in `slot`.
+    @inline(__always)
+    func hashOf(slot: Int) -> UInt32 {
+        slots[slot].storedKey.withBytes { hashOf($0) }
     }
 
     public func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
@@ -151,20 +217,29 @@ public struct KeyTable {
         let i = buckets[Int(h) & mask]
         guard i >= 0 else { return }
         slots.withUnsafeBufferPointer { entries in
-            let keyWord = UnsafeRawPointer(entries.baseAddress! + Int(i)).load(
-                fromByteOffset: Self.keyOffset, as: UInt.self)
-            swiftlet_prefetch(UnsafeRawPointer(bitPattern: keyWord))
-            // The value's first word is its heap object for strings (an integer otherwise, and
-            // prefetching any address is harmless); reading it raw avoids a retain, which
-            // would itself wait for the miss.
+            // Raw reads avoid a retain, which would itself wait for the miss. A long key's
+            // block pointer is the key field's first word (the enum's tag is its last byte);
+            // the value's first word is its heap object for strings (an integer otherwise,
+            // and prefetching any address is harmless).
             let entry = UnsafeRawPointer(entries.baseAddress! + Int(i))
+            if entry.load(fromByteOffset: Self.keyTagOffset, as: UInt8.self) == Self.heapKeyTag {
+                swiftlet_prefetch(UnsafeRawPointer(bitPattern: entry.load(as: UInt.self)))
+            }
             let word = entry.load(fromByteOffset: Self.valueOffset, as: UInt.self)
             swiftlet_prefetch(UnsafeRawPointer(bitPattern: word))
         }
     }
 
     static let valueOffset = MemoryLayout<KeyEntry>.offset(of: \KeyEntry.value)!
-    static let keyOffset = MemoryLayout<KeyEntry>.offset(of: \KeyEntry.key)!
+    static let keyTagOffset = MemoryLayout<KeyBytes>.size - 1
+    /// The tag byte Swift gives `KeyBytes.heap`, read once from a sample.
+    static let heapKeyTag: UInt8 = {
+        var sample = KeyBytes.heap(ByteBlock.make([UInt8](repeating: 0, count: 1)))
+        let tag = withUnsafeBytes(of: &sample) { $0[keyTagOffset] }
+        var inline = KeyBytes.inline(.empty)
+        let inlineTag = withUnsafeBytes(of: &inline) { $0[keyTagOffset] }
+        return tag == inlineTag ? 0xFF : tag
+    }()
 
     @inline(__always)
     public func hash(_ key: UnsafeRawBufferPointer) -> UInt32 { hashOf(key) }
@@ -181,13 +256,27 @@ public struct KeyTable {
     public mutating func insertNew(
         _ key: [UInt8], value: Value, expireAt: Int64 = KeyEntry.noExpiry, lru: UInt32? = nil
     ) -> Int {
+        key.withUnsafeBytes { insertNew($0, value: value, expireAt: expireAt, lru: lru) }
+    }
+
+    @discardableResult
+    public mutating func insertNew(
+        _ key: ArraySlice<UInt8>, value: Value, expireAt: Int64 = KeyEntry.noExpiry, lru: UInt32? = nil
+    ) -> Int {
+        key.withUnsafeBytes { insertNew($0, value: value, expireAt: expireAt, lru: lru) }
+    }
+
+    @discardableResult
+    public mutating func insertNew(
+        _ key: UnsafeRawBufferPointer, value: Value, expireAt: Int64 = KeyEntry.noExpiry, lru: UInt32? = nil
+    ) -> Int {
         let lru = lru ?? clock.value
         if count + 1 > buckets.count { resize(to: buckets.count * 2) }
-        let h = key.withUnsafeBytes { hashOf($0) }
+        let h = hashOf(key)
         let b = Int(h) & mask
         let entry = KeyEntry(
-            key: key, value: value, expireAt: KeyEntry.noExpiry, next: buckets[b], volatileIndex: -1,
-            hash: h, lru: lru)
+            storedKey: KeyBytes(key), value: value, lru: lru, expireAt: KeyEntry.noExpiry, next: buckets[b],
+            volatileIndex: -1)
         let idx: Int
         if freeHead >= 0 {
             idx = Int(freeHead)
@@ -195,6 +284,12 @@ public struct KeyTable {
             slots[idx] = entry
         } else {
             idx = slots.count
+            // Grow by half rather than double: the slot array is most of the table's
+            // memory, and under maxmemory a doubling would count (and evict for) twice the
+            // slots in one step.
+            if slots.count == slots.capacity && slots.count >= 64 {
+                slots.reserveCapacity(slots.count + slots.count / 2)
+            }
             slots.append(entry)
         }
         buckets[b] = Int32(idx)
@@ -232,7 +327,7 @@ public struct KeyTable {
     public mutating func remove(slot: Int) -> KeyEntry {
         let expireAt = slots[slot].expireAt
         removeExpire(slot: slot)
-        let h = slots[slot].hash
+        let h = hashOf(slot: slot)
         let b = Int(h) & mask
         var prev: Int32 = -1
         var i = buckets[b]
@@ -244,9 +339,8 @@ public struct KeyTable {
         if prev < 0 { buckets[b] = slots[slot].next } else { slots[Int(prev)].next = slots[slot].next }
         var old = slots[slot]
         old.expireAt = expireAt
-        slots[slot] = KeyEntry(
-            key: [], value: .string([]), expireAt: KeyEntry.noExpiry, next: freeHead,
-            volatileIndex: -2, hash: 0, lru: 0)
+        slots[slot] = KeyEntry.free
+        slots[slot].next = freeHead
         freeHead = Int32(slot)
         count -= 1
         if buckets.count > 4 && count * 10 < buckets.count { resize(to: max(4, buckets.count / 2)) }
@@ -278,7 +372,7 @@ public struct KeyTable {
         let newMask = size - 1
         // Relink slot by slot, preserving each chain's relative order is not needed.
         for idx in slots.indices where slots[idx].volatileIndex != -2 {
-            let b = Int(slots[idx].hash) & newMask
+            let b = Int(hashOf(slot: idx)) & newMask
             slots[idx].next = newBuckets[b]
             newBuckets[b] = Int32(idx)
         }

@@ -1,7 +1,8 @@
 /// A value stored under a key. Strings that are canonical 64-bit integers are kept as
 /// integers (Redis's `int` encoding), so INCR and friends allocate nothing.
 public enum Value {
-    case string([UInt8])
+    /// A string as it was set, in one block (Redis's `embstr`/`raw` by length).
+    case string(ByteBlock)
     case int(Int64)
     /// A string modified in place (APPEND, SETRANGE, SETBIT, …): Redis's `raw` encoding
     /// whatever its length.
@@ -47,7 +48,8 @@ public enum Value {
     /// The string's bytes, for values of the string type.
     public var stringBytes: [UInt8]? {
         switch self {
-        case .string(let b), .rawString(let b): return b
+        case .string(let b): return b.bytes
+        case .rawString(let b): return b
         case .int(let n): return formatInt64(n)
         case .list, .hash, .set, .zset, .stream: return nil
         }
@@ -69,7 +71,28 @@ public enum Value {
     /// Stores bytes as Redis would: as an integer when they are one (and at most 20 long).
     public static func fromBytes<C: Collection>(_ bytes: C) -> Value where C.Element == UInt8 {
         if bytes.count <= 20, let n = parseInt64(bytes) { return .int(n) }
-        return .string(Array(bytes))
+        return .string(ByteBlock.make(bytes))
+    }
+
+    /// The string's bytes, borrowed, for values of the string type (nil otherwise).
+    @inline(__always)
+    public func withStringBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
+        switch self {
+        case .string(let b): return try b.withBytes(body)
+        case .rawString(let b): return try b.withUnsafeBytes(body)
+        case .int(let n): return try formatInt64(n).withUnsafeBytes(body)
+        case .list, .hash, .set, .zset, .stream: return nil
+        }
+    }
+
+    /// The length of a string value (STRLEN), without formatting an integer's digits twice.
+    public var stringLength: Int? {
+        switch self {
+        case .string(let b): return b.count
+        case .rawString(let b): return b.count
+        case .int(let n): return formatInt64(n).count
+        case .list, .hash, .set, .zset, .stream: return nil
+        }
     }
 
     /// Bytes Redis would use for this value, by jemalloc's size classes (MEMORY USAGE).

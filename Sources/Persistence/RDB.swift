@@ -184,7 +184,8 @@ public struct RDBWriter: SnapshotEncoder {
     /// A value's serialization, after its type byte (and key).
     mutating func body(_ v: Value) {
         switch v {
-        case .string(let b), .rawString(let b): string(b)
+        case .string(let b): b.withBytes { string($0) }
+        case .rawString(let b): string(b)
         case .int(let n):
             if n >= Int64(Int32.min) && n <= Int64(Int32.max) { integer(n) } else { string(formatInt64(n)) }
         case .list(let l):

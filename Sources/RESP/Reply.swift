@@ -1,3 +1,5 @@
+import ByteStorage
+
 /// A reply as a value. The encoder decides how each case looks on the wire for the
 /// session's protocol version (RESP2 or RESP3).
 public enum Reply: Sendable, Hashable {
@@ -7,6 +9,8 @@ public enum Reply: Sendable, Hashable {
     case error(String)
     case integer(Int64)
     case bulk([UInt8])
+    /// A bulk string held in a block (a stored string value, sent without copying it).
+    case bulkBlock(ByteBlock)
     /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
     case null
     /// Null array: `*-1` in RESP2, `_` in RESP3.

@@ -71,6 +71,12 @@ public enum ReplyEncoder {
             crlf(&out)
         case .bulk(let b):
             appendBulk(b, to: &out)
+        case .bulkBlock(let b):
+            b.withBytes { bytes in
+                header(UInt8(ascii: "$"), bytes.count, &out)
+                out.append(contentsOf: bytes)
+            }
+            crlf(&out)
         case .null:
             if resp3 { out.append(contentsOf: [95, 13, 10]) } else { out.append(contentsOf: [36, 45, 49, 13, 10]) }
         case .nullArray:

@@ -23,6 +23,45 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(t.slots.count == 1000)
     }
 
+    /// Keys of every length around the inline limit (14 bytes), binary and empty ones, are
+    /// found, told apart from their prefixes and extensions, and survive resizes.
+    @Test func inlineAndHeapKeysAcrossTheLimit() {
+        var t = KeyTable()
+        var keys: [[UInt8]] = [[]]
+        for n in 1...40 {
+            keys.append((0..<n).map { UInt8(truncatingIfNeeded: $0 * 7 + n) })
+            keys.append([UInt8](repeating: 0, count: n))
+        }
+        for (i, k) in keys.enumerated() { t.insertNew(k, value: .int(Int64(i))) }
+        #expect(t.count == keys.count)
+        for (i, k) in keys.enumerated() {
+            guard let slot = t.find(k) else {
+                Issue.record("key of \(k.count) bytes not found")
+                continue
+            }
+            #expect(t[slot].key == k)
+            t[slot].withKey { #expect(Array($0) == k) }
+            if case .int(let n) = t[slot].value { #expect(n == Int64(i)) } else { Issue.record("wrong value") }
+        }
+        #expect(t.find([UInt8](repeating: 0, count: 41)) == nil)
+        #expect(t.find([UInt8](repeating: 1, count: 14)) == nil)
+        for k in keys where k.count % 3 == 0 { t.remove(slot: t.find(k)!) }
+        for k in keys { #expect((t.find(k) != nil) == (k.count % 3 != 0)) }
+    }
+
+    /// The slot stays at 48 bytes (a string key's whole cost is slot, bucket and value
+    /// block), and a 32-byte string value fits malloc's 64-byte class.
+    @Test func layoutSizes() {
+        #expect(MemoryLayout<KeyBytes>.size == 16)
+        #expect(MemoryLayout<Value>.size == 9)
+        #expect(MemoryLayout<KeyEntry>.stride == 48)
+        let block = ByteBlock.make(b("0123456789abcdef0123456789abcdef"))
+        #expect(block.count == 32 && block.bytes == b("0123456789abcdef0123456789abcdef"))
+        #expect(block == ByteBlock.make(b("0123456789abcdef0123456789abcdef")))
+        #expect(block != ByteBlock.make(b("0123456789abcdef0123456789abcdeF")))
+        #expect(ByteBlock.make([UInt8]()).count == 0)
+    }
+
     @Test func expiryIndexTracksVolatileKeys() {
         var t = KeyTable()
         let a = t.insertNew(b("a"), value: .int(1), expireAt: 100)

@@ -26,7 +26,7 @@ import Testing
     @Test func everyTypeRoundTrips() throws {
         let ks = Keyspace(databases: 16)
         let now: Int64 = 1_700_000_000_000
-        ks.databases[0].table.insertNew(Array("s".utf8), value: .string(Array("hello".utf8)))
+        ks.databases[0].table.insertNew(Array("s".utf8), value: .string(ByteBlock.make(Array("hello".utf8))))
         ks.databases[0].table.insertNew(Array("n".utf8), value: .int(-123_456_789_012))
         ks.databases[0].table.insertNew(
             Array("big".utf8), value: .rawString(Array(repeating: UInt8(ascii: "z"), count: 500)),

@@ -4,7 +4,16 @@ import RESP
 enum BitmapCommands {
     /// Bytes of the string at `slot` (WRONGTYPE otherwise).
     static func bytes(_ ctx: CommandContext, _ slot: Int) throws(CommandError) -> [UInt8] {
-        try ctx.stringValue(at: slot).stringBytes!
+        let value = try ctx.stringValue(at: slot)
+        // A long string set whole (a block) is kept as an array from its first bit read on,
+        // so that GETBIT or BITCOUNT in a loop does not copy it each time. Both forms are
+        // Redis's `raw` encoding past 44 bytes; the bytes stay the same.
+        if case .string(let block) = value, block.count > 44 {
+            let bytes = block.bytes
+            ctx.db.table[slot].value = .rawString(bytes)
+            return bytes
+        }
+        return value.stringBytes!
     }
 
     /// Redis's getBitOffsetFromArgument: a bit offset within 512 MB, optionally `#n` times

@@ -7,7 +7,8 @@ enum HyperLogLogCommands {
     static func hll(_ ctx: CommandContext, _ slot: Int) throws(CommandError) -> [UInt8] {
         let bytes: [UInt8]
         switch ctx.db.table[slot].value {
-        case .string(let b), .rawString(let b): bytes = b
+        case .string(let b): bytes = b.bytes
+        case .rawString(let b): bytes = b
         // An integer-encoded string is never a HyperLogLog (Redis checks for sds encoding).
         case .int: throw .notHyperLogLog
         default: throw .wrongType

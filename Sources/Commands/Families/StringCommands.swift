@@ -82,7 +82,8 @@ extension Value {
     @inline(__always)
     var bulkReply: Reply {
         switch self {
-        case .string(let b), .rawString(let b): return .bulk(b)
+        case .string(let b): return .bulkBlock(b)
+        case .rawString(let b): return .bulk(b)
         case .int(let n): return .bulk(formatInt64(n))
         case .list, .hash, .set, .zset, .stream: return .null
         }
@@ -92,7 +93,8 @@ extension Value {
     var integerValue: Int64? {
         switch self {
         case .int(let n): return n
-        case .string(let b), .rawString(let b): return parseInt64(b)
+        case .string(let b): return b.withBytes { parseInt64($0) }
+        case .rawString(let b): return parseInt64(b)
         case .list, .hash, .set, .zset, .stream: return nil
         }
     }
@@ -277,7 +279,10 @@ enum StringCommands {
             guard value.isString else { throw .wrongType }
             switch value {
             case .int(let n): current = Float80(n)
-            case .string(let b), .rawString(let b):
+            case .string(let b):
+                guard let v = b.withBytes({ parseLongDouble($0) }) else { throw .notFloat }
+                current = v
+            case .rawString(let b):
                 guard let v = parseLongDouble(b) else { throw .notFloat }
                 current = v
             case .list, .hash, .set, .zset, .stream: throw .wrongType
@@ -288,9 +293,9 @@ enum StringCommands {
         if result.isNaN || result.isInfinite { throw .nanOrInfinity }
         let bytes = formatLongDouble(result)
         if let slot {
-            ctx.db.table[slot].value = .string(bytes)
+            ctx.db.table[slot].value = .string(ByteBlock.make(bytes))
         } else {
-            ctx.db.table.insertNew(ctx.argBytes(1), value: .string(bytes))
+            ctx.db.table.insertNew(ctx.argBytes(1), value: .string(ByteBlock.make(bytes)))
         }
         ctx.markDirty()
         // Logged as the value it produced: float formatting must not differ on replay.
@@ -325,11 +330,8 @@ enum StringCommands {
     static func strlen(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let slot = ctx.lookupRead(1) else { return .zero }
         let value = try ctx.stringValue(at: slot)
-        switch value {
-        case .string(let b), .rawString(let b): return .integer(Int64(b.count))
-        case .int(let n): return .integer(Int64(formatInt64(n).count))
-        case .list, .hash, .set, .zset, .stream: throw .wrongType
-        }
+        guard let length = value.stringLength else { throw .wrongType }
+        return .integer(Int64(length))
     }
 
     /// GETRANGE key start end
@@ -337,16 +339,17 @@ enum StringCommands {
         var start = try ctx.int64(2)
         var end = try ctx.int64(3)
         guard let slot = ctx.lookupRead(1) else { return .bulk([]) }
-        let bytes = try ctx.stringValue(at: slot).stringBytes!
-        let len = Int64(bytes.count)
-        if start < 0 && end < 0 && start > end { return .bulk([]) }
-        if start < 0 { start = len + start }
-        if end < 0 { end = len + end }
-        if start < 0 { start = 0 }
-        if end < 0 { end = 0 }
-        if end >= len { end = len - 1 }
-        if start > end || len == 0 { return .bulk([]) }
-        return .bulk(Array(bytes[Int(start)...Int(end)]))
+        return try ctx.stringValue(at: slot).withStringBytes { bytes -> Reply in
+            let len = Int64(bytes.count)
+            if start < 0 && end < 0 && start > end { return .bulk([]) }
+            if start < 0 { start = len + start }
+            if end < 0 { end = len + end }
+            if start < 0 { start = 0 }
+            if end < 0 { end = 0 }
+            if end >= len { end = len - 1 }
+            if start > end || len == 0 { return .bulk([]) }
+            return .bulk(Array(bytes[Int(start)...Int(end)]))
+        }!
     }
 
     /// SETRANGE key offset value

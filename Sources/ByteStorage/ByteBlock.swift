@@ -1,0 +1,84 @@
+/// An immutable byte string in one heap allocation: a 4-byte length after the object
+/// header, then the bytes. A `[UInt8]` spends 32 bytes of header and rounds up to its
+/// capacity; this spends 20, which is what lets a 32-byte string value fit the 64-byte
+/// malloc class (an array of the same bytes takes 80). The keyspace stores string values
+/// and long keys in these, and a reply can carry one without copying it.
+///
+/// A block is never changed after it is made, which is what makes sharing it across
+/// threads (a reply, a lazily freed value) safe.
+public struct ByteBlock: @unchecked Sendable {
+    @usableFromInline let storage: ByteBlockStorage
+
+    /// A block holding a copy of `bytes`.
+    @inline(__always)
+    public static func make(_ bytes: UnsafeRawBufferPointer) -> ByteBlock {
+        let n = bytes.count
+        let storage = unsafeDowncast(
+            ByteBlockStorage.create(minimumCapacity: n) { _ in UInt32(truncatingIfNeeded: n) },
+            to: ByteBlockStorage.self)
+        if n > 0 {
+            storage.withUnsafeMutablePointerToElements {
+                $0.update(from: bytes.bindMemory(to: UInt8.self).baseAddress!, count: n)
+            }
+        }
+        return ByteBlock(storage: storage)
+    }
+
+    public static func make<C: Collection>(_ bytes: C) -> ByteBlock where C.Element == UInt8 {
+        if let block = bytes.withContiguousStorageIfAvailable({ make(UnsafeRawBufferPointer($0)) }) { return block }
+        return Array(bytes).withUnsafeBytes { make($0) }
+    }
+
+    /// The number of bytes.
+    @inline(__always)
+    public var count: Int { Int(storage.header) }
+
+    @inline(__always)
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try storage.withUnsafeMutablePointerToElements {
+            try body(UnsafeRawBufferPointer(start: $0, count: Int(storage.header)))
+        }
+    }
+
+    /// A copy of the bytes as an array.
+    public var bytes: [UInt8] { withBytes { Array($0) } }
+
+    /// Whether the bytes equal `other`.
+    @inline(__always)
+    public func equals(_ other: UnsafeRawBufferPointer) -> Bool {
+        withBytes { mine in
+            mine.count == other.count
+                && (mine.count == 0 || memoryEqual(mine.baseAddress!, other.baseAddress!, mine.count))
+        }
+    }
+}
+
+extension ByteBlock: Hashable {
+    public static func == (a: ByteBlock, b: ByteBlock) -> Bool {
+        a.storage === b.storage || b.withBytes { a.equals($0) }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        withBytes { hasher.combine(bytes: $0) }
+    }
+}
+
+/// The allocation behind a `ByteBlock`: the length as the header, the bytes as elements.
+public final class ByteBlockStorage: ManagedBuffer<UInt32, UInt8> {}
+
+/// Byte-wise equality of two equally long regions, a word at a time.
+@inline(__always)
+public func memoryEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+    var i = 0
+    while i + 8 <= n {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+            return false
+        }
+        i += 8
+    }
+    while i < n {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i += 1
+    }
+    return true
+}
