@@ -116,7 +116,14 @@ public enum Value {
             return bytes
         case .set(let s):
             switch s.encoding {
-            case .intset: return 16 + mallocSize(8 + s.count * 8)
+            case .intset:
+                // Redis's intset stores every member at the width its widest one needs.
+                let width = s.allMembers.reduce(2) { width, member in
+                    let n = parseInt64(member) ?? 0
+                    if n >= Int64(Int16.min) && n <= Int64(Int16.max) { return width }
+                    return max(width, n >= Int64(Int32.min) && n <= Int64(Int32.max) ? 4 : 8)
+                }
+                return 16 + mallocSize(8 + s.count * width)
             case .listpack: return 16 + mallocSize(s.payloadBytes + s.count * 2 + 7)
             case .hashtable: return 16 + 96 + s.allMembers.reduce(0) { $0 + 24 + mallocSize($1.count + 4) }
             }

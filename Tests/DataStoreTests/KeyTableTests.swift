@@ -189,4 +189,26 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(Value.fromBytes([UInt8](repeating: 65, count: 45)).encodingName == "raw")
         #expect(mallocSize(24) == 32 && mallocSize(129) == 160 && mallocSize(257) == 320)
     }
+
+    /// MEMORY USAGE's value part for each string encoding and each intset width, as
+    /// redis-server 7.0.15 reports it (its figure less the 24-byte dictEntry and the key's
+    /// sds): `integration/test_memory.py` also checks the totals side by side.
+    @Test func memoryUsageOfEachEncoding() {
+        #expect(Value.fromBytes(b("12345")).memoryUsage == 16)
+        #expect(Value.fromBytes(b("hello")).memoryUsage == 32)
+        #expect(Value.fromBytes([UInt8](repeating: 120, count: 100)).memoryUsage == 16 + 112)
+        #expect(Value.rawString(b("abc")).memoryUsage == 16 + 8)
+        func intset(_ members: [String]) -> Value {
+            let set = SetValue()
+            for m in members { set.add(b(m), limits: SetValue.Limits()) }
+            return .set(set)
+        }
+        #expect(intset(["1", "2", "3"]).memoryUsage == 16 + 16)
+        #expect(intset(["1", "70000"]).memoryUsage == 16 + 16)
+        #expect(intset(["1", "5000000000"]).memoryUsage == 16 + 32)
+        let hash = HashValue()
+        _ = hash.set(b("f1"), b("v1"), maxEntries: 128, maxValue: 64)
+        _ = hash.set(b("f2"), b("v2"), maxEntries: 128, maxValue: 64)
+        #expect(Value.hash(hash).memoryUsage == 16 + 32)
+    }
 }

@@ -317,7 +317,9 @@ enum StringCommands {
             ctx.markDirty()
             return .integer(Int64(bytes.count))
         }
-        ctx.db.table.insertNew(ctx.argBytes(1), value: .rawString(ctx.argBytes(2)))
+        // A new key holds the argument as SET would store it (Redis's tryObjectEncoding:
+        // `int`, `embstr` or `raw`); only appending to an existing string makes it `raw`.
+        ctx.db.table.insertNew(ctx.arg(1), value: .fromBytes(ctx.arg(2)))
         ctx.markDirty()
         return .integer(Int64(ctx.arg(2).count))
     }
