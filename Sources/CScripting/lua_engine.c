@@ -34,6 +34,16 @@ struct swiftlet_lua {
     /* The script or function running as a coroutine (suspended past the busy threshold). */
     lua_State *co;
     int co_ref;
+    /* A coroutine whose last script ended normally, kept for the next one: creating a
+     * thread per call (and collecting it) was a fifth of a small script's cost. */
+    lua_State *idle;
+    int idle_ref;
+    /* The globals table (registry reference), and the function EVALSHA ran last: a
+     * client calls the same script again and again, and looking it up by its 40-byte name
+     * hashes that name each time. */
+    int globals_ref;
+    char last_sha[41];
+    int last_fn_ref;
     char name[64];        /* its SHA-1 or function name */
     long long started_ms; /* when it started */
     long long busy_ms;    /* busy-reply-threshold (0: never suspend) */
@@ -851,6 +861,9 @@ swiftlet_lua *swiftlet_lua_create(void) {
     install_sandbox(L);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_scripts");
+    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_globals");
+    e->globals_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    e->last_fn_ref = LUA_NOREF;
     return e;
 }
 
@@ -906,15 +919,16 @@ int swiftlet_lua_compile(swiftlet_lua *e, const char *sha, const char *body, siz
 
 /* A Lua array of byte strings (KEYS, ARGV, a function's parameters). */
 static void push_string_array(lua_State *L, int n, const char **items, const size_t *lens) {
-    lua_newtable(L);
+    lua_createtable(L, n, 0);
     for (int j = 0; j < n; j++) {
         lua_pushlstring(L, items[j], lens[j]);
         lua_rawseti(L, -2, j + 1);
     }
 }
 
-static void set_global_array(lua_State *L, const char *name, int n, const char **items, const size_t *lens) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_globals");
+static void set_global_array(swiftlet_lua *e, const char *name, int n, const char **items, const size_t *lens) {
+    lua_State *L = e->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->globals_ref);
     push_string_array(L, n, items, lens);
     lua_setfield(L, -2, name);
     lua_pop(L, 1);
@@ -1000,7 +1014,14 @@ static void finish_call(swiftlet_lua *e, int status, swiftlet_buf *out) {
         lua_settop(co, 1);
         lua_to_resp(co, out, e->client_resp3, 0);
     }
-    luaL_unref(L, LUA_REGISTRYINDEX, e->co_ref);
+    if (status == 0 && !e->idle) {
+        lua_settop(co, 0);
+        e->idle = co;
+        e->idle_ref = e->co_ref;
+    } else {
+        /* A coroutine that raised an error is dead in Lua 5.1. */
+        luaL_unref(L, LUA_REGISTRYINDEX, e->co_ref);
+    }
     e->co = NULL;
     e->exec = NULL;
     e->ctx = NULL;
@@ -1022,12 +1043,21 @@ static int step(swiftlet_lua *e, int nargs, swiftlet_buf *out) {
 /* A coroutine with the callable on its stack, its hook installed. */
 static void start_coroutine(swiftlet_lua *e, const char *name) {
     lua_State *L = e->L;
-    e->co = lua_newthread(L);
-    e->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    snprintf(e->name, sizeof(e->name), "%s", name);
+    if (e->idle) {
+        e->co = e->idle;
+        e->co_ref = e->idle_ref;
+        e->idle = NULL;
+    } else {
+        e->co = lua_newthread(L);
+        e->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_sethook(e->co, count_hook, LUA_MASKCOUNT, 100000);
+    }
+    size_t n = strlen(name);
+    if (n >= sizeof(e->name)) n = sizeof(e->name) - 1;
+    memcpy(e->name, name, n);
+    e->name[n] = 0;
     e->started_ms = now_ms();
     e->killed = 0;
-    lua_sethook(e->co, count_hook, LUA_MASKCOUNT, 100000);
 }
 
 static void begin_run(swiftlet_lua *e, int client_resp3, swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx) {
@@ -1043,14 +1073,24 @@ int swiftlet_lua_run(swiftlet_lua *e, const char *sha, int nkeys, const char **k
                      swiftlet_lua_exec_fn exec, swiftlet_lua_log_fn log, void *ctx, swiftlet_buf *out) {
     lua_State *L = e->L;
     begin_run(e, client_resp3, exec, log, ctx);
-    set_global_array(L, "KEYS", nkeys, keys, key_lens);
-    set_global_array(L, "ARGV", nargs, args, arg_lens);
-    push_scripts(L);
-    lua_getfield(L, -1, sha);
-    if (!lua_isfunction(L, -1)) {
-        lua_settop(L, 0);
-        buf_str(out, "-NOSCRIPT No matching script. Please use EVAL.\r\n");
-        return 0;
+    set_global_array(e, "KEYS", nkeys, keys, key_lens);
+    set_global_array(e, "ARGV", nargs, args, arg_lens);
+    if (e->last_fn_ref != LUA_NOREF && strcmp(e->last_sha, sha) == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->last_fn_ref);
+    } else {
+        push_scripts(L);
+        lua_getfield(L, -1, sha);
+        if (!lua_isfunction(L, -1)) {
+            lua_settop(L, 0);
+            buf_str(out, "-NOSCRIPT No matching script. Please use EVAL.\r\n");
+            return 0;
+        }
+        if (strlen(sha) < sizeof(e->last_sha)) {
+            luaL_unref(L, LUA_REGISTRYINDEX, e->last_fn_ref);
+            lua_pushvalue(L, -1);
+            e->last_fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            strcpy(e->last_sha, sha);
+        }
     }
     start_coroutine(e, sha);
     lua_xmove(L, e->co, 1); /* the script's function */

@@ -5,25 +5,40 @@
 #endif
 
 /// Redis's string2ll: an optional '-', digits without leading zeros, no spaces, no '+',
-/// within Int64.
+/// within Int64. Inlinable so that callers in other modules get it specialized for their
+/// collection (an unspecialized generic walks the bytes through witness tables).
+@inlinable
 public func parseInt64<C: Collection>(_ bytes: C) -> Int64? where C.Element == UInt8 {
-    var it = bytes.makeIterator()
-    guard var c = it.next() else { return nil }
-    if bytes.count == 1 && c == 48 { return 0 }
+    if let parsed = bytes.withContiguousStorageIfAvailable({ parseInt64(UnsafeRawBufferPointer($0)) }) {
+        return parsed
+    }
+    return Array(bytes).withUnsafeBytes { parseInt64($0) }
+}
+
+public func parseInt64(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+    let n = bytes.count
+    guard n > 0 else { return nil }
+    var i = 0
+    var c = bytes[0]
+    if n == 1 && c == 48 { return 0 }
     var negative = false
     if c == UInt8(ascii: "-") {
         negative = true
-        guard let d = it.next() else { return nil }
-        c = d
+        guard n > 1 else { return nil }
+        i = 1
+        c = bytes[1]
     }
     guard c >= 49 && c <= 57 else { return nil }
     var magnitude = UInt64(c - 48)
-    while let d = it.next() {
+    i += 1
+    while i < n {
+        let d = bytes[i]
         guard d >= 48 && d <= 57 else { return nil }
         let (m, o1) = magnitude.multipliedReportingOverflow(by: 10)
         let (s, o2) = m.addingReportingOverflow(UInt64(d - 48))
         if o1 || o2 { return nil }
         magnitude = s
+        i += 1
     }
     if negative {
         if magnitude > UInt64(Int64.max) + 1 { return nil }
@@ -95,7 +110,7 @@ public func formatLongDouble(_ value: Float80) -> [UInt8] {
 func isSpaceByte(_ c: UInt8) -> Bool { c == 32 || (c >= 9 && c <= 13) }
 
 /// ASCII case-insensitive comparison of an argument with a keyword.
-@inline(__always)
+@inlinable
 public func equalsIgnoringCase<C: Collection>(_ bytes: C, _ keyword: StaticString) -> Bool where C.Element == UInt8 {
     guard bytes.count == keyword.utf8CodeUnitCount else { return false }
     return keyword.withUTF8Buffer { kw in

@@ -29,6 +29,14 @@ public final class ScriptEngine {
     /// count then.
     var oomAtStart = false
     var dirtyAtStart = 0
+    /// The script EVALSHA ran last, as its caller spelled the SHA: clients call the same few
+    /// scripts over and over, and a repeat then skips lowercasing, hashing and the shebang.
+    struct RecentScript {
+        var shaArgument: [UInt8]
+        var sha: String
+        var flags: ScriptingCommands.ShebangFlags?
+    }
+    var recent: RecentScript?
     /// Scratch for the key and argument pointers handed to the engine.
     var pointers: [UnsafePointer<CChar>?] = []
     var lengths: [Int] = []
@@ -54,6 +62,7 @@ public final class ScriptEngine {
         swiftlet_lua_destroy(lua)
         lua = swiftlet_lua_create()
         bodies.removeAll()
+        recent = nil
         let kept = libraries.values.sorted { $0.name < $1.name }
         libraries.removeAll()
         functionOwners.removeAll()
@@ -84,10 +93,14 @@ public final class ScriptEngine {
     /// when it was suspended past busy-reply-threshold.
     func run(sha: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
         prepareRun(caller)
-        return invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
-            swiftlet_lua_run(
-                lua, sha, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
-                scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
+        // withCString borrows the string's own bytes; passing the String straight to C
+        // inside the closure below made a copy of it on every call.
+        return sha.withCString { name in
+            invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
+                swiftlet_lua_run(
+                    lua, name, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
+                    scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
+            }
         }
     }
 
@@ -190,7 +203,9 @@ public final class ScriptEngine {
             ctx.batch.bytes.append(contentsOf: arg(i))
             ctx.batch.spans.append(start..<(start + lens[i]))
         }
+        // The command found above runs as is: dispatch need not look it up again.
         ctx.batchCommands.removeAll(keepingCapacity: true)
+        ctx.batchCommands.append(command)
         _ = ctx.execute(commandAt: 0)
         ctx.output.withUnsafeBytes { swiftlet_buf_append(reply, $0.baseAddress, $0.count) }
         ctx.output.removeAll(keepingCapacity: true)
@@ -300,12 +315,21 @@ enum ScriptingCommands {
     }
 
     static func evalshaGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
-        // Hex digits lowercased on the bytes: one string, no intermediate.
-        let sha = String(
-            decoding: ctx.arg(1).lazy.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
         _ = try keyRanges(ctx)
-        guard sha.utf8.count == 40, let body = ctx.server.scripts.bodies[sha] else { throw .noScript }
+        let engine = ctx.server.scripts
+        if let recent = engine.recent, ctx.arg(1).elementsEqual(recent.shaArgument) {
+            let flags = recent.flags
+            return try runScript(ctx, sha: recent.sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
+        }
+        let argument = ctx.arg(1)
+        guard argument.count == 40 else { throw .noScript }
+        let sha = String(unsafeUninitializedCapacity: 40) { out in
+            for (i, c) in argument.enumerated() { out[i] = (c >= 65 && c <= 90) ? c + 32 : c }
+            return 40
+        }
+        guard let body = engine.bodies[sha] else { throw .noScript }
         let flags = try shebangFlags(body)
+        engine.recent = ScriptEngine.RecentScript(shaArgument: Array(argument), sha: sha, flags: flags)
         return try runScript(ctx, sha: sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
     }
 
@@ -511,10 +535,12 @@ extension ScriptEngine {
     /// FCALL: runs a function for the client of `caller` (nil: suspended).
     func call(_ name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
         prepareRun(caller)
-        return invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
-            swiftlet_lua_fcall(
-                lua, name, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
-                scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
+        return name.withCString { cName in
+            invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
+                swiftlet_lua_fcall(
+                    lua, cName, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
+                    scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
+            }
         }
     }
 }
