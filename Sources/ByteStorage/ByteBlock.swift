@@ -9,8 +9,10 @@
 public struct ByteBlock: @unchecked Sendable {
     @usableFromInline let storage: ByteBlockStorage
 
+    @usableFromInline init(storage: ByteBlockStorage) { self.storage = storage }
+
     /// A block holding a copy of `bytes`.
-    @inline(__always)
+    @inlinable
     public static func make(_ bytes: UnsafeRawBufferPointer) -> ByteBlock {
         let n = bytes.count
         let storage = unsafeDowncast(
@@ -24,16 +26,17 @@ public struct ByteBlock: @unchecked Sendable {
         return ByteBlock(storage: storage)
     }
 
+    @inlinable
     public static func make<C: Collection>(_ bytes: C) -> ByteBlock where C.Element == UInt8 {
         if let block = bytes.withContiguousStorageIfAvailable({ make(UnsafeRawBufferPointer($0)) }) { return block }
         return Array(bytes).withUnsafeBytes { make($0) }
     }
 
     /// The number of bytes.
-    @inline(__always)
+    @inlinable
     public var count: Int { Int(storage.header) }
 
-    @inline(__always)
+    @inlinable
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try storage.withUnsafeMutablePointerToElements {
             try body(UnsafeRawBufferPointer(start: $0, count: Int(storage.header)))

@@ -37,11 +37,12 @@ extension CommandContext {
         let dbIndex = session.db
         batchCommands.removeAll(keepingCapacity: true)
         batchCommands.append(contentsOf: repeatElement(nil, count: batch.count))
-        // Borrow the database through a buffer pointer: an array subscript would copy the
-        // struct and retain its tables for every call.
         var queuing = session.inMulti
-        server.keyspace.databases.withUnsafeBufferPointer { dbs in
-            let db = dbs.baseAddress! + dbIndex
+        do {
+            // One copy of the key table per batch (a method called through the database
+            // array, or a pointer into it, copies the struct — four retains and releases —
+            // every time); it is gone before any command can write to the table.
+            let keyTable = server.keyspace.databases[dbIndex].table
             for i in start..<batch.count {
                 let spans = batch.arguments(of: i)
                 guard let command = batch.argument(spans.lowerBound).withUnsafeBytes({ table.lookup($0) }) else {
@@ -60,16 +61,16 @@ extension CommandContext {
                 let last = command.lastKey >= 0 ? command.lastKey : spans.count + command.lastKey
                 var k = first
                 while k <= last && k < spans.count {
-                    let h = batch.argument(spans.lowerBound + k).withUnsafeBytes { db.pointee.table.hash($0) }
+                    let h = batch.argument(spans.lowerBound + k).withUnsafeBytes { keyTable.hash($0) }
                     prefetchHashes.append(h)
-                    db.pointee.table.prefetchBucket(hash: h)
+                    keyTable.prefetchBucket(hash: h)
                     k += step
                 }
             }
             // Too few keys to overlap anything: let the commands look them up directly.
             guard prefetchHashes.count >= 4 else { return }
-            for h in prefetchHashes { db.pointee.table.prefetchSlot(hash: h) }
-            for h in prefetchHashes { db.pointee.table.prefetchKey(hash: h) }
+            for h in prefetchHashes { keyTable.prefetchSlot(hash: h) }
+            for h in prefetchHashes { keyTable.prefetchKey(hash: h) }
         }
         guard prefetchHashes.count >= 4 else { return }
         prefetchMembers(from: start)

@@ -69,21 +69,25 @@ extension InlineKey {
     }
 }
 
-/// Where a key's bytes live: in the slot when short, else in a block of their own.
+/// Where a key's bytes live: in the slot when short, else in a block of their own. A long
+/// key keeps its hash beside the block pointer (the case has room for it): a lookup skips
+/// other keys of its chain without reading their blocks, and a resize need not rehash it.
 public enum KeyBytes {
     case inline(InlineKey)
-    case heap(ByteBlock)
+    case heap(ByteBlock, hash: UInt32)
 
     @inline(__always)
-    init(_ bytes: UnsafeRawBufferPointer) {
-        self = bytes.count <= InlineKey.capacity ? .inline(InlineKey(bytes)) : .heap(ByteBlock.make(bytes))
+    init(_ bytes: UnsafeRawBufferPointer, hash: UInt32) {
+        self =
+            bytes.count <= InlineKey.capacity
+            ? .inline(InlineKey(bytes)) : .heap(ByteBlock.make(bytes), hash: hash)
     }
 
     @inline(__always)
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         switch self {
         case .inline(let k): return try k.withBytes(body)
-        case .heap(let b): return try b.withBytes(body)
+        case .heap(let b, _): return try b.withBytes(body)
         }
     }
 }
@@ -174,7 +178,11 @@ public struct KeyTable {
             } else {
                 while i >= 0 {
                     let idx = Int(i)
-                    if case .heap(let b) = entries[idx].storedKey, b.equals(key) { return idx }
+                    if case .heap(_, let stored) = entries[idx].storedKey, stored == h,
+                        case .heap(let b, _) = entries[idx].storedKey, b.equals(key)
+                    {
+                        return idx
+                    }
                     i = entries[idx].next
                 }
             }
@@ -185,7 +193,8 @@ public struct KeyTable {
     /// The hash of the key in `slot`.
     @inline(__always)
     func hashOf(slot: Int) -> UInt32 {
-        slots[slot].storedKey.withBytes { hashOf($0) }
+        if case .heap(_, let h) = slots[slot].storedKey { return h }
+        return slots[slot].storedKey.withBytes { hashOf($0) }
     }
 
     public func find(_ key: [UInt8]) -> Int? { key.withUnsafeBytes { find($0) } }
@@ -234,7 +243,7 @@ public struct KeyTable {
     static let keyTagOffset = MemoryLayout<KeyBytes>.size - 1
     /// The tag byte Swift gives `KeyBytes.heap`, read once from a sample.
     static let heapKeyTag: UInt8 = {
-        var sample = KeyBytes.heap(ByteBlock.make([UInt8](repeating: 0, count: 1)))
+        var sample = KeyBytes.heap(ByteBlock.make([UInt8](repeating: 0, count: 1)), hash: 0)
         let tag = withUnsafeBytes(of: &sample) { $0[keyTagOffset] }
         var inline = KeyBytes.inline(.empty)
         let inlineTag = withUnsafeBytes(of: &inline) { $0[keyTagOffset] }
@@ -275,7 +284,7 @@ public struct KeyTable {
         let h = hashOf(key)
         let b = Int(h) & mask
         let entry = KeyEntry(
-            storedKey: KeyBytes(key), value: value, lru: lru, expireAt: KeyEntry.noExpiry, next: buckets[b],
+            storedKey: KeyBytes(key, hash: h), value: value, lru: lru, expireAt: KeyEntry.noExpiry, next: buckets[b],
             volatileIndex: -1)
         let idx: Int
         if freeHead >= 0 {

@@ -55,13 +55,17 @@ public func formatInt64(_ n: Int64) -> [UInt8] {
 
 /// Redis's string2d / strtod rules for a float argument: the whole text must parse, no
 /// leading space, and NaN is refused.
+@inlinable
 public func parseDouble<C: Collection>(_ bytes: C) -> Double? where C.Element == UInt8 {
-    if bytes.isEmpty || bytes.count > 5000 { return nil }
-    var buf = Array(bytes)
-    if isSpaceByte(buf[0]) { return nil }
-    buf.append(0)
-    return buf.withUnsafeBufferPointer { p -> Double? in
-        let start = UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)
+    if let parsed = bytes.withContiguousStorageIfAvailable({ parseDouble(UnsafeRawBufferPointer($0)) }) {
+        return parsed
+    }
+    return Array(bytes).withUnsafeBytes { parseDouble($0) }
+}
+
+public func parseDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
+    if bytes.isEmpty || bytes.count > 5000 || isSpaceByte(bytes[0]) { return nil }
+    return withCString(bytes) { start in
         var end: UnsafeMutablePointer<CChar>? = nil
         errno = 0
         let v = strtod(start, &end)
@@ -73,19 +77,34 @@ public func parseDouble<C: Collection>(_ bytes: C) -> Double? where C.Element ==
 }
 
 /// Like parseDouble but with long double precision, as INCRBYFLOAT and HINCRBYFLOAT use.
+@inlinable
 public func parseLongDouble<C: Collection>(_ bytes: C) -> Float80? where C.Element == UInt8 {
-    if bytes.isEmpty || bytes.count > 5000 { return nil }
-    var buf = Array(bytes)
-    if isSpaceByte(buf[0]) { return nil }
-    buf.append(0)
-    return buf.withUnsafeBufferPointer { p -> Float80? in
-        let start = UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)
+    if let parsed = bytes.withContiguousStorageIfAvailable({ parseLongDouble(UnsafeRawBufferPointer($0)) }) {
+        return parsed
+    }
+    return Array(bytes).withUnsafeBytes { parseLongDouble($0) }
+}
+
+public func parseLongDouble(_ bytes: UnsafeRawBufferPointer) -> Float80? {
+    if bytes.isEmpty || bytes.count > 5000 || isSpaceByte(bytes[0]) { return nil }
+    return withCString(bytes) { start in
         var end: UnsafeMutablePointer<CChar>? = nil
         errno = 0
         let v = strtold(start, &end)
         guard let end, end - UnsafeMutablePointer(mutating: start) == bytes.count else { return nil }
         if v.isNaN || errno == ERANGE { return nil }
         return v
+    }
+}
+
+/// The bytes with a terminating NUL, on the stack, for the C parsers.
+@inline(__always)
+func withCString<R>(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafePointer<CChar>) -> R) -> R {
+    withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buffer in
+        let base = buffer.baseAddress!
+        UnsafeMutableRawPointer(base).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        base[bytes.count] = 0
+        return body(base)
     }
 }
 

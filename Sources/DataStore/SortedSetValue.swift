@@ -15,7 +15,9 @@ public final class SortedSetValue {
     static let chunkCapacity = 256
 
     var chunks: [[Entry]] = []
-    public private(set) var scores: [[UInt8]: Double] = [:]
+    /// Each member's score, in a table that hashes a member's bytes in one pass (a
+    /// Dictionary keyed by `[UInt8]` feeds its hasher a byte at a time).
+    public private(set) var scores = BytesTable<Double>()
     public private(set) var count = 0
     /// Redis converts to a skiplist past `zset-max-listpack-*` and never back.
     public var isSkiplist = false
@@ -68,7 +70,7 @@ public final class SortedSetValue {
             removeEntry(old, member)
         }
         insertEntry(Entry(score: score, member: member))
-        scores[member] = score
+        scores.updateValue(score, forKey: member)
         return old
     }
 

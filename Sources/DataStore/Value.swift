@@ -69,13 +69,14 @@ public enum Value {
     }
 
     /// Stores bytes as Redis would: as an integer when they are one (and at most 20 long).
+    @inlinable
     public static func fromBytes<C: Collection>(_ bytes: C) -> Value where C.Element == UInt8 {
         if bytes.count <= 20, let n = parseInt64(bytes) { return .int(n) }
         return .string(ByteBlock.make(bytes))
     }
 
     /// The string's bytes, borrowed, for values of the string type (nil otherwise).
-    @inline(__always)
+    @inlinable
     public func withStringBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
         switch self {
         case .string(let b): return try b.withBytes(body)
