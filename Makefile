@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 REDIS_PY_VERSION := 8.1.0
 REDIS_PY_SRC := $(VENV)/redis-py/redis-$(REDIS_PY_VERSION)
 
-.PHONY: run test release debug deps-build deps-system deps-python unit integration redis-py lint warnings bench clean
+.PHONY: run test release debug deps-build deps-system deps-python unit integration redis-py lint warnings bench clean docs
 
 run: release
 	mkdir -p data
@@ -70,6 +70,11 @@ redis-py: deps-system deps-python release
 	$(PY) tests/run_redis_py_suite.py --suite $(REDIS_PY_SRC) --must-pass tests/redis-py-must-pass.txt
 
 test: deps-system deps-python lint warnings unit release integration redis-py
+
+# Regenerates docs/COMPATIBILITY.md and docs/CONFIG.md from the command and directive tables.
+docs: deps-build
+	mkdir -p docs
+	UPDATE_DOCS=1 swift test --filter ReferenceDocsTests
 
 bench: release
 	bash benchmarks/run-vs-redis.sh

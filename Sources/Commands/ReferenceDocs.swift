@@ -1,0 +1,179 @@
+import RESP
+import ServerConfig
+
+/// The generated reference pages: `docs/COMPATIBILITY.md` from the command table and
+/// `docs/CONFIG.md` from the directive table. A test regenerates both and fails when the
+/// files in the repository differ (`make docs` rewrites them).
+public enum ReferenceDocs {
+    /// Redis 7.2 and 7.4 commands the metadata (taken from redis-server 7.0.15 plus
+    /// `CommandMetadata.additions`) does not carry: listed so that the page covers 7.4.
+    static let laterCommands: [(name: String, since: String, group: String, summary: String)] = [
+        (
+            "waitaof", "7.2.0", "generic",
+            "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas."
+        ),
+        ("cluster|myshardid", "7.2.0", "cluster", "Returns the shard ID of a node."),
+    ]
+
+    /// Why a command is not there, by command or by group.
+    static let notes: [String: String] = [
+        "cluster": "no cluster mode: Swiftlet runs as a standalone server (as `cluster-enabled no`)",
+        "sentinel": "Sentinel itself is not built in; a Swiftlet server can be monitored by Redis Sentinel",
+        "acl": "a single user: `requirepass`/AUTH; ACL rules are not implemented",
+        "replicaof": "replication is not implemented yet",
+        "slaveof": "replication is not implemented yet",
+        "sync": "replication is not implemented yet",
+        "psync": "replication is not implemented yet",
+        "replconf": "replication is not implemented yet",
+        "failover": "replication is not implemented yet",
+        "wait": "replication is not implemented yet",
+        "waitaof": "not implemented yet",
+        "module": "Redis modules (C shared objects) cannot load into Swiftlet",
+        "readonly": "cluster replicas only",
+        "readwrite": "cluster replicas only",
+        "asking": "cluster only",
+        "restore-asking": "cluster only",
+        "migrate": "not implemented yet (DUMP and RESTORE are)",
+        "script|debug": "the Lua debugger (ldb) is not implemented",
+        "pfselftest": "Redis's internal self-test",
+    ]
+
+    /// `docs/COMPATIBILITY.md`.
+    public static func compatibility() -> String {
+        let registered = Set(CommandTable.allRegistrations.map { $0.0 })
+        struct Row {
+            var name: String
+            var group: String
+            var since: String
+            var summary: String
+            var supported: Bool
+        }
+        var rows: [Row] = []
+        for m in CommandMetadata.reference + CommandMetadata.additions where !m.name.contains("|") {
+            let docs = docsMap(m.docs)
+            let subDocs = docs["subcommands"].map(mapOf) ?? [:]
+            rows.append(
+                Row(
+                    name: m.name, group: text(docs["group"]), since: text(docs["since"]),
+                    summary: text(docs["summary"]),
+                    supported: registered.contains(m.name)))
+            for sub in m.subcommands {
+                let d = subDocs[sub.name].map(mapOf) ?? docsMap(sub.docs)
+                rows.append(
+                    Row(
+                        name: sub.name, group: text(d["group"]), since: text(d["since"]), summary: text(d["summary"]),
+                        supported: registered.contains(sub.name)))
+            }
+        }
+        // Subcommands of 7.2+ that the 7.0 metadata lacks come from `additions` on their own.
+        for m in CommandMetadata.additions where m.name.contains("|") && !rows.contains(where: { $0.name == m.name }) {
+            let d = docsMap(m.docs)
+            rows.append(
+                Row(
+                    name: m.name, group: text(d["group"]), since: text(d["since"]), summary: text(d["summary"]),
+                    supported: registered.contains(m.name)))
+        }
+        for later in laterCommands where !rows.contains(where: { $0.name == later.name }) {
+            rows.append(
+                Row(
+                    name: later.name, group: later.group, since: later.since, summary: later.summary,
+                    supported: registered.contains(later.name)))
+        }
+        let groups = Set(rows.map(\.group)).sorted()
+        let supported = rows.filter(\.supported).count
+        var out = """
+            # Command compatibility
+
+            Generated from Swiftlet's command table (`make docs`; a test fails when this file is
+            stale). Every command of Redis 7.4 with its subcommands: **\(supported) of \(rows.count)**
+            are implemented, with Redis's arity, flags, key positions, replies and error texts
+            (COMMAND INFO and COMMAND DOCS answer from the same table). A command that is not
+            implemented answers `-ERR unknown command` (or `unknown subcommand`), as an older
+            Redis would.
+
+
+            """
+        for group in groups {
+            out += "## \(group)\n\n| command | since | status | summary |\n|---|---|---|---|\n"
+            for row in rows.filter({ $0.group == group }).sorted(by: { $0.name < $1.name }) {
+                let display = row.name.split(separator: "|").map { $0.uppercased() }.joined(separator: " ")
+                let base = String(row.name.split(separator: "|").first ?? "")
+                let status: String
+                if row.supported {
+                    status = "yes"
+                } else if let note = notes[row.name] ?? notes[base] ?? notes[group] {
+                    status = "no — \(note)"
+                } else {
+                    status = "no"
+                }
+                let summary = row.summary.split(separator: "|", omittingEmptySubsequences: false).joined(
+                    separator: "\\|")
+                out += "| `\(display)` | \(row.since) | \(status) | \(summary) |\n"
+            }
+            out += "\n"
+        }
+        return out
+    }
+
+    /// `docs/CONFIG.md`.
+    public static func configuration() -> String {
+        var out = """
+            # Configuration directives
+
+            Generated from Swiftlet's directive table (`make docs`; a test fails when this file is
+            stale). Every directive of Redis 7 is accepted in `redis.conf`, as a `--name value`
+            argument and by `CONFIG GET`/`CONFIG SET`/`CONFIG REWRITE`, with Redis's defaults,
+            types, bounds and error texts. "Runtime" says whether `CONFIG SET` may change it.
+
+            | directive | type | default | runtime | aliases |
+            |---|---|---|---|---|
+
+            """
+        for d in Directive.all.sorted(by: { $0.name < $1.name }) {
+            let value = d.defaultValue.isEmpty ? "\"\"" : "`\(d.defaultValue)`"
+            let aliases = d.aliases.map { "`\($0)`" }.joined(separator: ", ")
+            out += "| `\(d.name)` | \(kindName(d.kind)) | \(value) | \(d.mutable ? "yes" : "no") | \(aliases) |\n"
+        }
+        return out
+    }
+
+    static func kindName(_ kind: DirectiveKind) -> String {
+        switch kind {
+        case .bool: return "yes/no"
+        case .integer(let min, let max): return "integer \(min)…\(max == Int64.max ? "" : String(max))"
+        case .memory: return "bytes (units: k, kb, m, mb, g, gb)"
+        case .enumeration(let values): return values.joined(separator: " / ")
+        case .string: return "string"
+        case .octal: return "octal"
+        case .stringList: return "list"
+        case .save: return "save points"
+        case .clientOutputBufferLimit: return "class limits"
+        case .keyspaceEvents: return "event classes"
+        }
+    }
+
+    static func docsMap(_ resp: String) -> [String: Reply] {
+        guard let (reply, _) = ReplyParser.parse(Array(resp.utf8)) else { return [:] }
+        return mapOf(reply)
+    }
+
+    static func mapOf(_ reply: Reply) -> [String: Reply] {
+        guard case .map(let flat) = reply else { return [:] }
+        var out: [String: Reply] = [:]
+        var i = 0
+        while i + 1 < flat.count {
+            out[text(flat[i])] = flat[i + 1]
+            i += 2
+        }
+        return out
+    }
+
+    static func text(_ reply: Reply?) -> String {
+        switch reply {
+        case .bulk(let b)?: return String(decoding: b, as: UTF8.self)
+        case .simple(let s)?: return s
+        case .verbatim(_, let b)?: return String(decoding: b, as: UTF8.self)
+        default: return ""
+        }
+    }
+}
