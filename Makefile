@@ -21,6 +21,7 @@ release: deps-build
 	swift build -c release --product swiftlet-server
 	swift build -c release --product swiftlet-check-rdb
 	swift build -c release --product swiftlet-check-aof
+	swift build -c release --product swiftlet-cli
 
 debug: deps-build
 	swift build

@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "swiftlet-server", targets: ["swiftlet-server"]),
         .executable(name: "swiftlet-check-rdb", targets: ["swiftlet-check-rdb"]),
         .executable(name: "swiftlet-check-aof", targets: ["swiftlet-check-aof"]),
+        .executable(name: "swiftlet-cli", targets: ["swiftlet-cli"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -74,6 +75,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "swiftlet-check-rdb", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "swiftlet-cli", swiftSettings: swiftSettings),
         .executableTarget(
             name: "swiftlet-check-aof", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(name: "RESPTests", dependencies: ["RESP"], swiftSettings: swiftSettings),

@@ -1,0 +1,129 @@
+"""swiftlet-cli against redis-cli: the same command lines, byte for byte the same output on
+stdout and stderr and the same exit code — raw (a pipe, the default here) and formatted
+(--no-raw), RESP2 and RESP3, commands from arguments and from standard input."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT, free_port
+
+CLI = os.path.join(ROOT, ".build", "release", "swiftlet-cli")
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+
+
+def run(binary, args, stdin=None):
+    p = subprocess.run([binary] + args, input=stdin, capture_output=True, timeout=20)
+    return p.stdout, p.stderr, p.returncode
+
+
+def same(args, stdin=None):
+    ours = run(CLI, args, stdin)
+    theirs = run(REDIS_CLI, args, stdin)
+    assert ours == theirs, (args, ours, theirs)
+    return ours
+
+
+@pytest.fixture(scope="module")
+def server(shared_swiftlet):
+    r = shared_swiftlet.client()
+    r.flushall()
+    r.rpush("cli:list", "a", "b c", 'q"x', "")
+    r.hset("cli:hash", mapping={"f1": "v1", "f 2": "x y"})
+    r.sadd("cli:set", "m1")
+    r.sadd("cli:ints", 1, 2, 3)
+    r.zadd("cli:z", {"a": 1.5, "b": 2})
+    r.set("cli:bin", b"a\x01b\"c\n\t\\\xff")
+    r.set("cli:num", 42)
+    r.xadd("cli:stream", {"f": "v"}, id="1-1")
+    yield shared_swiftlet
+    r.flushall()
+
+
+READ_ONLY = [
+    ["GET", "cli:missing"],
+    ["GET", "cli:bin"],
+    ["GET", "cli:num"],
+    ["STRLEN", "cli:bin"],
+    ["LRANGE", "cli:list", "0", "-1"],
+    ["LRANGE", "cli:nothing", "0", "-1"],
+    ["HGETALL", "cli:hash"],
+    ["HGETALL", "cli:nothing"],
+    ["SMEMBERS", "cli:set"],
+    ["SMEMBERS", "cli:ints"],
+    ["ZRANGE", "cli:z", "0", "-1", "WITHSCORES"],
+    ["ZSCORE", "cli:z", "a"],
+    ["XRANGE", "cli:stream", "-", "+"],
+    ["EXISTS", "cli:num", "cli:missing"],
+    ["TYPE", "cli:hash"],
+    ["PING"],
+    ["ECHO", "hello world"],
+    ["CONFIG", "GET", "maxmemory*"],
+    ["NOSUCHCOMMAND", "x"],
+    ["INCR", "cli:bin"],
+    ["GET"],
+    ["COMMAND", "INFO", "get"],
+    ["OBJECT", "ENCODING", "cli:list"],
+]
+
+
+@pytest.mark.parametrize("flags", [[], ["--no-raw"], ["-3"], ["-3", "--no-raw"], ["--raw"]])
+def test_replies_print_as_redis_cli_prints_them(server, flags):
+    for command in READ_ONLY:
+        same(["-p", str(server.port)] + flags + command)
+
+
+def test_commands_from_standard_input(server):
+    script = (
+        b"get cli:num\n"
+        b"lrange cli:list 0 -1\n"
+        b'echo "tab\\there" \'single q\'\n'
+        b"hgetall cli:hash\n"
+        b"nosuch\n"
+        b'echo "unbalanced\n'
+        b"\n"
+        b"ping\n"
+    )
+    for flags in [[], ["--no-raw"], ["-3", "--no-raw"]]:
+        same(["-p", str(server.port)] + flags, stdin=script)
+
+
+def test_options(server):
+    port = str(server.port)
+    # -x: the last argument from standard input.
+    run(REDIS_CLI, ["-p", port, "-x", "SET", "cli:x1"], stdin=b"from stdin\n")
+    run(CLI, ["-p", port, "-x", "SET", "cli:x2"], stdin=b"from stdin\n")
+    assert same(["-p", port, "GET", "cli:x1"]) == same(["-p", port, "GET", "cli:x2"])
+    # -e: errors on standard error and exit code 1.
+    out = same(["-p", port, "-e", "NOSUCH"])
+    assert out[2] == 1 and out[1].startswith(b"ERR unknown command")
+    same(["-p", port, "-e", "PING"])
+    # -n, -u with a database, -r.
+    same(["-p", port, "-n", "3", "SET", "cli:db3", "x"])
+    same(["-p", port, "-n", "3", "GET", "cli:db3"])
+    same(["-u", f"redis://127.0.0.1:{port}/3", "GET", "cli:db3"])
+    run(REDIS_CLI, ["-p", port, "-r", "3", "INCR", "cli:r1"])
+    assert run(CLI, ["-p", port, "-r", "3", "INCR", "cli:r2"])[0] == b"1\n2\n3\n"
+    # A password on the command line: the warning, and AUTH's error when it is wrong.
+    same(["-p", port, "-a", "wrong", "PING"])
+    same(["-p", port, "--no-auth-warning", "-a", "wrong", "PING"])
+    # Options after the command name belong to the command.
+    assert run(CLI, ["-p", port, "INCRBY", "cli:neg1", "-5"]) == run(REDIS_CLI, ["-p", port, "INCRBY", "cli:neg2", "-5"])
+    # Nothing listening.
+    closed = str(free_port())
+    same(["-p", closed, "PING"])
+
+
+def test_password_and_resp3_hello(tmp_path):
+    from conftest import SWIFTLET, Server
+
+    s = Server(SWIFTLET, ["--requirepass", "pw"])
+    try:
+        port = str(s.port)
+        same(["-p", port, "PING"])
+        same(["-p", port, "--no-auth-warning", "-a", "pw", "PING"])
+        same(["-p", port, "--no-auth-warning", "-a", "pw", "-3", "HGETALL", "nothing"])
+        same(["-p", port, "--no-auth-warning", "--user", "default", "--pass", "pw", "PING"])
+    finally:
+        s.stop()
