@@ -64,6 +64,8 @@ extension Directive {
         // Swiftlet's own: the RDB version snapshots are written with (9: Redis 5–6, 10: 7.0,
         // 11: 7.2, 12: 7.4). Hashes with field TTLs need 12 and raise it while they exist.
         Directive("rdb-version", .integer(min: 9, max: 12), default: "10"),
+        // Swiftlet's Prometheus endpoint (GET /metrics over HTTP); 0 keeps it off.
+        Directive("metrics-port", .integer(min: 0, max: 65535), default: "0", mutable: false),
         Directive("crash-log-enabled", .bool, default: "yes"),
         Directive("cluster-announce-port", .integer(min: 0, max: 9223372036854775807), default: "0"),
         Directive("tls-protocols", .string, default: ""),

@@ -151,6 +151,12 @@ public final class ServerRuntime: @unchecked Sendable {
             channels.append(channel)
             log.notice("The server is now ready to accept connections at \(unixPath)")
         }
+        do {
+            try startMetricsEndpoint()
+        } catch {
+            log.warning("Could not open the metrics port: \(error)")
+            throw ServerStartError("Failed listening on metrics port \(state.config.int("metrics-port")), aborting.")
+        }
         log.notice("Running mode=standalone, port=\(port).")
         log.notice("Server initialized")
         if let load {
