@@ -27,6 +27,11 @@ struct Options {
     var lastArgFromStdin = false
     var exitCodeOnError = false
     var command: [[UInt8]] = []
+    enum Mode { case command, scan, bigKeys, memKeys, pipe }
+    var mode = Mode.command
+    var pattern: String?
+    var count: Int?
+    var memKeysSamples: Int?
 }
 
 /// Writes to a file descriptor directly (stdio's streams are shared mutable state to Swift 6).
@@ -75,6 +80,15 @@ func parseOptions(_ argv: [String]) -> Options {
         case "-i": o.interval = Double(value()) ?? 0
         case "-x": o.lastArgFromStdin = true
         case "-e": o.exitCodeOnError = true
+        case "--scan": o.mode = .scan
+        case "--pattern": o.pattern = value()
+        case "--count": o.count = Int(value())
+        case "--bigkeys": o.mode = .bigKeys
+        case "--memkeys": o.mode = .memKeys
+        case "--memkeys-samples":
+            o.mode = .memKeys
+            o.memKeysSamples = Int(value())
+        case "--pipe": o.mode = .pipe
         case "--help":
             writeOut(1, usage + "\n")
             exit(0)
@@ -158,6 +172,13 @@ let usage = """
       -3                 Start session in RESP3 protocol mode.
       -x                 Read last argument from STDIN.
       -e                 Return exit error code when command execution fails.
+      --scan             List all keys using the SCAN command.
+      --pattern <pat>    Keys pattern when using the --scan or --bigkeys options.
+      --count <count>    Count option when using the --scan or --bigkeys options.
+      --bigkeys          Sample keys looking for keys with many elements (complexity).
+      --memkeys          Sample keys looking for keys consuming a lot of memory.
+      --memkeys-samples <n> Like --memkeys, with MEMORY USAGE's SAMPLES.
+      --pipe             Transfer raw Redis protocol from stdin to server.
       --raw              Use raw formatting for replies (default when STDOUT is not a tty).
       --no-raw           Force formatted output even when STDOUT is not a tty.
       --no-auth-warning  Don't show warning message when using password on command line.
@@ -577,6 +598,13 @@ var hadError = false
 
 handshake()
 
+switch options.mode {
+case .scan: scanMode()
+case .bigKeys, .memKeys: bigKeysMode(memory: options.mode == .memKeys)
+case .pipe: pipeMode()
+case .command: break
+}
+
 if !options.command.isEmpty {
     var command = options.command
     if options.lastArgFromStdin { command.append(readAllStdin()) }
@@ -625,3 +653,188 @@ for line in input.split(separator: 10, omittingEmptySubsequences: true) {
     _ = run(args)
 }
 exit(options.exitCodeOnError && hadError ? 1 : 0)
+
+// MARK: - Modes
+
+/// One SCAN call: the next cursor and the keys.
+@MainActor func scanStep(_ cursor: [UInt8]) -> ([UInt8], [[UInt8]]) {
+    var args: [[UInt8]] = [Array("SCAN".utf8), cursor]
+    if let pattern = options.pattern { args += [Array("MATCH".utf8), Array(pattern.utf8)] }
+    if let count = options.count { args += [Array("COUNT".utf8), Array(String(count).utf8)] }
+    connection.send(args)
+    let reply = connection.reply()
+    guard case .aggregate(_, let parts) = reply, parts.count == 2, case .string(let next) = parts[0],
+        case .aggregate(_, let keys) = parts[1]
+    else {
+        if case .error(let e) = reply { fail("ERROR: " + String(decoding: e, as: UTF8.self)) }
+        fail("ERROR: unexpected SCAN reply")
+    }
+    return (
+        next,
+        keys.compactMap {
+            if case .string(let k) = $0 { return k }
+            return nil
+        }
+    )
+}
+
+/// --scan: every key matching --pattern, one per line.
+@MainActor func scanMode() -> Never {
+    var cursor = Array("0".utf8)
+    repeat {
+        let (next, keys) = scanStep(cursor)
+        var out: [UInt8] = []
+        for key in keys { out += key + [10] }
+        writeBytes(1, out)
+        cursor = next
+    } while cursor != Array("0".utf8)
+    exit(0)
+}
+
+/// Pipelined replies to `commands`, in order.
+@MainActor func pipelined(_ commands: [[[UInt8]]]) -> [CLIReply] {
+    for c in commands { connection.send(c) }
+    return commands.map { _ in connection.reply() }
+}
+
+func formatPercent(_ value: Double) -> String {
+    // C's %05.2f.
+    var text = fixed2(value)
+    while text.count < 5 { text = "0" + text }
+    return text
+}
+
+func fixed2(_ value: Double) -> String {
+    let scaled = (value * 100).rounded()
+    let whole = Int(scaled) / 100
+    let fraction = Int(abs(scaled)) % 100
+    return "\(whole).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+func padded(_ text: String, _ width: Int, left: Bool) -> String {
+    let pad = String(repeating: " ", count: max(0, width - text.count))
+    return left ? text + pad : pad + text
+}
+
+/// --bigkeys / --memkeys: redis-cli's findBigKeys, the same lines in the same order (the
+/// summary lists types in a fixed order where redis-cli's follows its hash table).
+@MainActor func bigKeysMode(memory: Bool) -> Never {
+    struct TypeInfo {
+        var name: String
+        var sizeCommand: String
+        var unit: String
+        var biggest: Int64 = 0
+        var biggestKey: String?
+        var count = 0
+        var total: Int64 = 0
+    }
+    var types: [String: TypeInfo] = [
+        "string": TypeInfo(name: "string", sizeCommand: "STRLEN", unit: "bytes"),
+        "list": TypeInfo(name: "list", sizeCommand: "LLEN", unit: "items"),
+        "set": TypeInfo(name: "set", sizeCommand: "SCARD", unit: "members"),
+        "hash": TypeInfo(name: "hash", sizeCommand: "HLEN", unit: "fields"),
+        "zset": TypeInfo(name: "zset", sizeCommand: "ZCARD", unit: "members"),
+        "stream": TypeInfo(name: "stream", sizeCommand: "XLEN", unit: "entries"),
+    ]
+    let order = ["string", "list", "set", "hash", "zset", "stream"]
+    var out = "\n# Scanning the entire keyspace to find biggest keys as well as\n"
+    out += "# average sizes per key type.  You can use -i 0.1 to sleep 0.1 sec\n"
+    out += "# per 100 SCAN commands (not usually needed).\n\n"
+    writeOut(1, out)
+    connection.send([Array("DBSIZE".utf8)])
+    guard case .integer(let totalText) = connection.reply(),
+        let totalKeys = Int(String(decoding: totalText, as: UTF8.self))
+    else { fail("ERROR: couldn't determine DBSIZE!") }
+    var sampled = 0
+    var totalLength = 0
+    var cursor = Array("0".utf8)
+    repeat {
+        let pct = totalKeys > 0 ? 100 * Double(sampled) / Double(totalKeys) : 0
+        let (next, keys) = scanStep(cursor)
+        cursor = next
+        let typeReplies = pipelined(keys.map { [Array("TYPE".utf8), $0] })
+        let names: [String?] = typeReplies.map {
+            if case .status(let t) = $0 { return String(decoding: t, as: UTF8.self) }
+            return nil
+        }
+        var sizeCommands: [[[UInt8]]] = []
+        for (key, name) in zip(keys, names) {
+            guard let name, let info = types[name] else { continue }
+            if memory {
+                var c = [Array("MEMORY".utf8), Array("USAGE".utf8), key]
+                if let samples = options.memKeysSamples { c += [Array("SAMPLES".utf8), Array(String(samples).utf8)] }
+                sizeCommands.append(c)
+            } else {
+                sizeCommands.append([Array(info.sizeCommand.utf8), key])
+            }
+        }
+        var sizes = pipelined(sizeCommands).makeIterator()
+        var text = ""
+        for (key, name) in zip(keys, names) {
+            guard let name, types[name] != nil else { continue }
+            var size: Int64 = 0
+            if case .integer(let n)? = sizes.next() { size = Int64(String(decoding: n, as: UTF8.self)) ?? 0 }
+            types[name]!.total += size
+            types[name]!.count += 1
+            totalLength += key.count
+            sampled += 1
+            if types[name]!.biggest < size {
+                let shown = String(decoding: quoted(key), as: UTF8.self)
+                types[name]!.biggestKey = shown
+                text +=
+                    "[\(formatPercent(pct))%] Biggest \(padded(name, 6, left: true)) found so far '\(shown)' with \(size) \(memory ? "bytes" : types[name]!.unit)\n"
+                types[name]!.biggest = size
+            }
+            if sampled % 1_000_000 == 0 { text += "[\(formatPercent(pct))%] Sampled \(sampled) keys so far\n" }
+        }
+        writeOut(1, text)
+        if sampled > 0 && sampled % 100 == 0 && options.interval > 0 { usleep(UInt32(options.interval * 1_000_000)) }
+    } while cursor != Array("0".utf8)
+    out = "\n-------- summary -------\n\n"
+    out += "Sampled \(sampled) keys in the keyspace!\n"
+    out +=
+        "Total key length in bytes is \(totalLength) (avg len \(fixed2(sampled > 0 ? Double(totalLength) / Double(sampled) : 0)))\n\n"
+    for name in order {
+        let t = types[name]!
+        if let key = t.biggestKey {
+            out +=
+                "Biggest \(padded(name, 6, left: false)) found '\(key)' has \(t.biggest) \(memory ? "bytes" : t.unit)\n"
+        }
+    }
+    out += "\n"
+    for name in order {
+        let t = types[name]!
+        let share = sampled > 0 ? 100 * Double(t.count) / Double(sampled) : 0
+        let average = t.count > 0 ? Double(t.total) / Double(t.count) : 0
+        out +=
+            "\(t.count) \(name)s with \(t.total) \(memory ? "bytes" : t.unit) (\(formatPercent(share))% of keys, avg size \(fixed2(average)))\n"
+    }
+    writeOut(1, out)
+    exit(0)
+}
+
+/// --pipe: raw protocol from standard input, then an ECHO of a random marker; counts the
+/// replies until the marker comes back (redis-cli's pipe mode).
+@MainActor func pipeMode() -> Never {
+    let input = readAllStdin()
+    var marker: [UInt8] = []
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<20 { marker.append(UInt8(ascii: "a") + UInt8.random(in: 0..<26, using: &rng)) }
+    writeBytes(connection.fd, input)
+    connection.send([Array("ECHO".utf8), marker])
+    writeOut(1, "All data transferred. Waiting for the last reply...\n")
+    var replies = 0
+    var errors = 0
+    while true {
+        let reply = connection.reply()
+        if case .string(let s) = reply, s == marker { break }
+        replies += 1
+        if case .error(let e) = reply {
+            errors += 1
+            writeBytes(2, e + [10])
+        }
+    }
+    writeOut(1, "Last reply received from server.\n")
+    writeOut(1, "errors: \(errors), replies: \(replies)\n")
+    exit(errors > 0 ? 1 : 0)
+}

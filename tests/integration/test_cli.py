@@ -127,3 +127,32 @@ def test_password_and_resp3_hello(tmp_path):
         same(["-p", port, "--no-auth-warning", "--user", "default", "--pass", "pw", "PING"])
     finally:
         s.stop()
+
+
+def test_scan_bigkeys_memkeys_and_pipe(shared_swiftlet):
+    r = shared_swiftlet.client()
+    port = str(shared_swiftlet.port)
+    p = r.pipeline(transaction=False)
+    for i in range(250):
+        p.set(f"big:{i}", "v" * (i % 17))
+    p.rpush("big:list", *range(30))
+    p.hset("big:hash", mapping={f"f{i}": i for i in range(12)})
+    p.sadd("big:set", "a", "b")
+    p.zadd("big:zset", {"m": 1})
+    p.xadd("big:stream", {"a": "b"})
+    p.execute()
+    same(["-p", port, "--scan", "--pattern", "big:1*"])
+    for mode in ["--bigkeys", "--memkeys"]:
+        ours, theirs = run(CLI, ["-p", port, mode]), run(REDIS_CLI, ["-p", port, mode])
+        assert ours[1:] == theirs[1:]
+        # Up to the summary the lines are identical; the summary's blocks list the types in
+        # the order of redis-cli's hash table (seeded at random), so they compare as sets.
+        head = lambda out: out.split(b"-------- summary -------")[0]
+        assert head(ours[0]) == head(theirs[0])
+        assert sorted(ours[0].splitlines()) == sorted(theirs[0].splitlines())
+    # --pipe: the counts on stdout, the errors on stderr, exit code 1 when there were any.
+    protocol = b"SET pipe:a 1\r\nGET pipe:a\r\n*2\r\n$4\r\nINCR\r\n$6\r\npipe:b\r\nNOSUCH\r\n"
+    same(["-p", port, "--pipe"], stdin=protocol)
+    same(["-p", port, "--pipe"], stdin=b"PING\r\n")
+    for i in range(250):
+        r.delete(f"big:{i}")
