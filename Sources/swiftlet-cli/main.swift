@@ -27,7 +27,7 @@ struct Options {
     var lastArgFromStdin = false
     var exitCodeOnError = false
     var command: [[UInt8]] = []
-    enum Mode { case command, scan, bigKeys, memKeys, pipe }
+    enum Mode { case command, scan, bigKeys, memKeys, pipe, stat, latency, latencyHistory }
     var mode = Mode.command
     var pattern: String?
     var count: Int?
@@ -89,6 +89,9 @@ func parseOptions(_ argv: [String]) -> Options {
             o.mode = .memKeys
             o.memKeysSamples = Int(value())
         case "--pipe": o.mode = .pipe
+        case "--stat": o.mode = .stat
+        case "--latency": o.mode = .latency
+        case "--latency-history": o.mode = .latencyHistory
         case "--help":
             writeOut(1, usage + "\n")
             exit(0)
@@ -179,6 +182,10 @@ let usage = """
       --memkeys          Sample keys looking for keys consuming a lot of memory.
       --memkeys-samples <n> Like --memkeys, with MEMORY USAGE's SAMPLES.
       --pipe             Transfer raw Redis protocol from stdin to server.
+      --stat             Print rolling stats about server: mem, clients, ...
+      --latency          Enter a special mode continuously sampling latency.
+      --latency-history  Like --latency but tracking latency changes over time
+                         (default interval 15 seconds; change it with -i).
       --raw              Use raw formatting for replies (default when STDOUT is not a tty).
       --no-raw           Force formatted output even when STDOUT is not a tty.
       --no-auth-warning  Don't show warning message when using password on command line.
@@ -602,6 +609,8 @@ switch options.mode {
 case .scan: scanMode()
 case .bigKeys, .memKeys: bigKeysMode(memory: options.mode == .memKeys)
 case .pipe: pipeMode()
+case .stat: statMode()
+case .latency, .latencyHistory: latencyMode(history: options.mode == .latencyHistory)
 case .command: break
 }
 
@@ -837,4 +846,123 @@ func padded(_ text: String, _ width: Int, left: Bool) -> String {
     writeOut(1, "Last reply received from server.\n")
     writeOut(1, "errors: \(errors), replies: \(replies)\n")
     exit(errors > 0 ? 1 : 0)
+}
+
+func milliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+/// --latency / --latency-history: PING every 10 ms (redis-cli's latencyMode). On a terminal
+/// the line is redrawn; otherwise --latency prints one line after a second (or -i) and
+/// exits, and --latency-history prints every sample.
+@MainActor func latencyMode(history: Bool) -> Never {
+    let terminal = !raw
+    let historyInterval: Int64 = options.interval > 0 ? Int64(options.interval * 1000) : 15000
+    let reportAfter: Int64 = options.interval > 0 ? Int64(options.interval * 1000) : 1000
+    var historyStart = milliseconds()
+    var minimum: Int64 = 0
+    var maximum: Int64 = 0
+    var total: Int64 = 0
+    var count: Int64 = 0
+    func line() -> String {
+        let average = count > 0 ? Double(total) / Double(count) : 0
+        return terminal
+            ? "min: \(minimum), max: \(maximum), avg: \(fixed2(average)) (\(count) samples)"
+            : "\(minimum) \(maximum) \(fixed2(average)) \(count)\n"
+    }
+    while true {
+        let start = milliseconds()
+        connection.send([Array("PING".utf8)])
+        _ = connection.reply()
+        let latency = milliseconds() - start
+        count += 1
+        if count == 1 {
+            minimum = latency
+            maximum = latency
+            total = latency
+        } else {
+            minimum = min(minimum, latency)
+            maximum = max(maximum, latency)
+            total += latency
+        }
+        if terminal {
+            writeOut(1, "\u{1b}[0G\u{1b}[2K" + line())
+        } else if history {
+            writeOut(1, line())
+        } else if milliseconds() - historyStart > reportAfter {
+            writeOut(1, line())
+            exit(0)
+        }
+        if history && milliseconds() - historyStart > historyInterval {
+            let seconds = Double(milliseconds() - historyStart) / 1000
+            writeOut(1, " -- \(fixed2(seconds)) seconds range\n")
+            historyStart = milliseconds()
+            minimum = 0
+            maximum = 0
+            total = 0
+            count = 0
+        }
+        usleep(10_000)
+    }
+}
+
+/// redis-cli's bytesToHuman.
+func humanBytes(_ value: Int64) -> String {
+    var n = Double(value)
+    let units = ["B", "K", "M", "G", "T", "P"]
+    if value < 1024 { return "\(value)B" }
+    var unit = 0
+    while n >= 1024 && unit < units.count - 1 {
+        n /= 1024
+        unit += 1
+    }
+    return fixed2(n) + units[unit]
+}
+
+/// --stat: a line of rolling figures per second (-i), a header every 20 lines.
+@MainActor func statMode() -> Never {
+    var lines = 0
+    var lastRequests: Int64 = 0
+    let interval = options.interval > 0 ? options.interval : 1
+    while true {
+        connection.send([Array("INFO".utf8)])
+        guard case .string(let text) = connection.reply() else { fail("ERROR: INFO failed") }
+        var fields: [String: String] = [:]
+        for line in String(decoding: text, as: UTF8.self).split(whereSeparator: \.isNewline) {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = String(line[line.index(after: colon)...])
+        }
+        func long(_ name: String) -> Int64 { Int64(fields[name] ?? "") ?? 0 }
+        var out = ""
+        if lines % 20 == 0 {
+            out += "------- data ------ --------------------- load -------------------- - child -\n"
+            out += "keys       mem      clients blocked requests            connections          \n"
+        }
+        lines += 1
+        var keys: Int64 = 0
+        for db in 0..<20 {
+            guard let value = fields["db\(db)"], value.hasPrefix("keys=") else { continue }
+            keys += Int64(value.dropFirst(5).prefix { $0 != "," }) ?? 0
+        }
+        out += padded(String(keys), 11, left: true)
+        out += padded(humanBytes(long("used_memory")), 8, left: true)
+        out += " " + padded(String(long("connected_clients")), 8, left: true)
+        out += padded(String(long("blocked_clients")), 8, left: true)
+        let requests = long("total_commands_processed")
+        out += padded("\(requests) (+\(lastRequests == 0 ? 0 : requests - lastRequests))", 19, left: true)
+        lastRequests = requests
+        out += " " + padded(String(long("total_connections_received")), 12, left: true)
+        let children = long("rdb_bgsave_in_progress") | long("aof_rewrite_in_progress") << 1 | long("loading") << 2
+        switch children {
+        case 1: out += "SAVE"
+        case 2: out += "AOF"
+        case 3: out += "SAVE+AOF"
+        case 4: out += "LOAD"
+        default: break
+        }
+        writeOut(1, out + "\n")
+        usleep(UInt32(interval * 1_000_000))
+    }
 }

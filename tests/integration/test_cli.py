@@ -156,3 +156,31 @@ def test_scan_bigkeys_memkeys_and_pipe(shared_swiftlet):
     same(["-p", port, "--pipe"], stdin=b"PING\r\n")
     for i in range(250):
         r.delete(f"big:{i}")
+
+
+def test_stat_and_latency_modes(shared_swiftlet):
+    import re
+
+    port = str(shared_swiftlet.port)
+    # --latency through a pipe: one "min max avg samples" line after a second, exit 0.
+    out, err, code = run(CLI, ["-p", port, "--latency"])
+    assert code == 0 and err == b"" and re.fullmatch(rb"\d+ \d+ \d+\.\d\d \d+\n", out), out
+    # --latency-history: a line per sample, and the range line when the interval ends.
+    proc = subprocess.Popen([CLI, "-p", port, "--latency-history", "-i", "0.3"], stdout=subprocess.PIPE)
+    try:
+        lines = [proc.stdout.readline() for _ in range(40)]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert all(re.fullmatch(rb"(\d+ \d+ \d+\.\d\d \d+| -- \d+\.\d\d seconds range)\n", l) for l in lines), lines
+    assert any(l.startswith(b" -- ") for l in lines)
+    # --stat: redis-cli's header, then a line per interval.
+    proc = subprocess.Popen([CLI, "-p", port, "--stat", "-i", "0.2"], stdout=subprocess.PIPE)
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert lines[0] == b"------- data ------ --------------------- load -------------------- - child -\n"
+    assert lines[1] == b"keys       mem      clients blocked requests            connections          \n"
+    assert re.fullmatch(rb"\d+ +\d+(\.\d\d)?[BKMG] +\d+ +\d+ +\d+ \(\+\d+\) +\d+ *\n", lines[2]), lines[2]
