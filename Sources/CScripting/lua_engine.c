@@ -42,6 +42,7 @@ struct swiftlet_lua {
      * client calls the same script again and again, and looking it up by its 40-byte name
      * hashes that name each time. */
     int globals_ref;
+    int hook_yielded; /* the count hook suspended a coroutine (not the script itself) */
     char last_sha[41];
     int last_fn_ref;
     char name[64];        /* its SHA-1 or function name */
@@ -697,6 +698,8 @@ static void push_readonly_proxy(lua_State *L, int index) {
     lua_setmetatable(L, -2);
 }
 
+static void install_yieldable_pcall(lua_State *L);
+
 static void install_sandbox(lua_State *L) {
     lua_newtable(L);
     int real = lua_gettop(L);
@@ -858,6 +861,7 @@ swiftlet_lua *swiftlet_lua_create(void) {
     lua_pushnil(L);
     lua_setglobal(L, "debug");
 
+    install_yieldable_pcall(L);
     install_sandbox(L);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_scripts");
@@ -953,16 +957,85 @@ static int can_yield(lua_State *co) {
 
 /* Every 100 000 instructions: a kill ends the script; past busy-reply-threshold the
  * script yields, so the server answers other clients (BUSY) between slices. */
+static const char *killed_message = "ERR Script killed by user with SCRIPT KILL...";
+
 static void count_hook(lua_State *co, lua_Debug *ar) {
     (void)ar;
     swiftlet_lua *e = engine_of(co);
     if (e->killed) {
-        const char *msg = "Script killed by user with SCRIPT KILL..."; /* functions too, as Redis */
-        push_error_table(co, msg, strlen(msg));
+        /* From now on on every line, as Redis's hook: a pcall may catch one raise, the
+         * script's next line gets the next. What a pcall catches is this string, as in
+         * Redis (functions get the same text). */
+        lua_sethook(co, count_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1000);
+        lua_pushstring(co, killed_message);
         lua_error(co);
         return;
     }
-    if (e->busy_ms > 0 && now_ms() - e->started_ms >= e->busy_ms && can_yield(co)) lua_yield(co, 0);
+    if (e->busy_ms > 0 && now_ms() - e->started_ms >= e->busy_ms && can_yield(co)) {
+        e->hook_yielded = 1;
+        lua_yield(co, 0);
+    }
+}
+
+/* For the pcall below: whether the hook made the last yield (cleared as it is read). */
+static int hook_yielded(lua_State *L) {
+    swiftlet_lua *e = engine_of(L);
+    lua_pushboolean(L, e->hook_yielded);
+    e->hook_yielded = 0;
+    return 1;
+}
+
+/* pcall of a Lua function runs it as a coroutine: Lua 5.1 cannot yield across the C
+ * pcall, so a script spinning inside one could not be suspended past busy-reply-threshold
+ * (the server would stop answering). A hook's yield inside is passed up to the script's
+ * own coroutine; a script's own coroutine.yield inside gets Lua 5.1's error, as before.
+ * A kill's error is caught like any other, as Redis's pcall catches it (the hook then
+ * raises it again on every line, as Redis's does). C functions (pcall(redis.call, ...),
+ * pcall(cjson.decode, ...)) and non-functions go to the real pcall. */
+static const char *yieldable_pcall_lua =
+    "local real_pcall, hook_yielded = ...\n"
+    "local create, resume, status, yield = coroutine.create, coroutine.resume, coroutine.status, coroutine.yield\n"
+    "local type, select, unpack = type, select, unpack\n"
+    "local function pack(...) return {n = select('#', ...), ...} end\n"
+    "return function(f, ...)\n"
+    "  if type(f) ~= 'function' or iscfunction(f) then return real_pcall(f, ...) end\n"
+    "  local co = create(f)\n"
+    "  local r = pack(resume(co, ...))\n"
+    "  while status(co) == 'suspended' do\n"
+    "    if not hook_yielded() then return false, 'attempt to yield across metamethod/C-call boundary' end\n"
+    "    yield()\n"
+    "    r = pack(resume(co))\n"
+    "  end\n"
+    "  return unpack(r, 1, r.n)\n"
+    "end\n";
+
+static int is_c_function(lua_State *L) {
+    lua_pushboolean(L, lua_iscfunction(L, 1));
+    return 1;
+}
+
+/* Replaces the global pcall (before the sandbox freezes the globals). */
+static void install_yieldable_pcall(lua_State *L) {
+    if (luaL_loadbuffer(L, yieldable_pcall_lua, strlen(yieldable_pcall_lua), "=pcall") != 0) {
+        lua_pop(L, 1);
+        return;
+    }
+    /* The chunk reads `iscfunction` as a global: give it an environment that has it. */
+    lua_newtable(L);
+    lua_pushcfunction(L, is_c_function);
+    lua_setfield(L, -2, "iscfunction");
+    lua_newtable(L);
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_setfenv(L, -2);
+    lua_getglobal(L, "pcall");
+    lua_pushcfunction(L, hook_yielded);
+    if (lua_pcall(L, 2, 1, 0) != 0) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_setglobal(L, "pcall");
 }
 
 /* The reply of a finished or failed coroutine (status from lua_resume), with Redis's
@@ -980,7 +1053,7 @@ static void finish_call(swiftlet_lua *e, int status, swiftlet_buf *out) {
         lua_Debug ar;
         for (int level = 0; lua_getstack(co, level, &ar); level++) {
             lua_getinfo(co, "Sl", &ar);
-            if (ar.what[0] != 'C') {
+            if (ar.what[0] != 'C' && strcmp(ar.source, "=pcall") != 0) {
                 source = ar.source;
                 line = ar.currentline;
                 break;
@@ -994,7 +1067,8 @@ static void finish_call(swiftlet_lua *e, int status, swiftlet_buf *out) {
             if (err) swiftlet_buf_append(&m, err, elen);
         } else {
             const char *msg = lua_tostring(co, -1);
-            buf_str(&m, "ERR ");
+            /* The kill's text already carries its code. */
+            if (!(e->killed && msg && strcmp(msg, killed_message) == 0)) buf_str(&m, "ERR ");
             buf_str(&m, msg ? msg : "unknown error");
             err = msg;
         }

@@ -294,3 +294,39 @@ def test_busy_scripts_and_kill_like_redis(shared_swiftlet, reference_redis):
     expected = busy_scenario(reference_redis)
     assert busy_scenario(shared_swiftlet) == expected
     assert expected[3].startswith(b"-ERR Script killed by user with SCRIPT KILL...")
+
+
+def pcall_kill_scenario(server):
+    """Scripts spinning inside pcall: the server still answers (BUSY), SCRIPT KILL stops
+    them, and what pcall catches of the kill — and what escapes it — is Redis's."""
+    import time
+
+    from conftest import RawConnection, encode
+
+    c = RawConnection(server.port)
+    c.command("CONFIG", "SET", "busy-reply-threshold", "200")
+    out = []
+    for body in [
+        "return pcall(function() while true do end end)",
+        "local ok = pcall(function() while true do end end) return ok",
+        "while true do pcall(function() for i = 1, 10 do end end) end",
+        "local ok, e = pcall(function() while true do end end) return e",
+        "return {pcall(function() local t = {} while true do t[1] = 1 end end)}",
+    ]:
+        caller = RawConnection(server.port)
+        caller.send(encode("EVAL", body, "0"))
+        time.sleep(0.5)
+        out.append(c.command("PING"))
+        out.append(c.command("SCRIPT", "KILL"))
+        out.append(caller.reply())
+        out.append(c.command("PING"))
+    # A script's own yield inside pcall is still Lua 5.1's error.
+    out.append(c.command("EVAL", "return {pcall(function() coroutine.yield(1) end)}", "0"))
+    c.command("CONFIG", "SET", "busy-reply-threshold", "5000")
+    return out
+
+
+def test_scripts_spinning_inside_pcall_can_be_killed_like_redis(shared_swiftlet, reference_redis):
+    expected = pcall_kill_scenario(reference_redis)
+    assert pcall_kill_scenario(shared_swiftlet) == expected
+    assert expected[0].startswith(b"-BUSY")
