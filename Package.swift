@@ -82,7 +82,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "swiftlet-check-rdb", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
-        .executableTarget(name: "swiftlet-cli", swiftSettings: swiftSettings),
+        .executableTarget(name: "swiftlet-cli", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "swiftlet-check-aof", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(name: "RESPTests", dependencies: ["RESP"], swiftSettings: swiftSettings),

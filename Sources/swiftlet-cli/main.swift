@@ -6,6 +6,8 @@
 // Replies print as redis-cli prints them: quoted and numbered on a terminal (or with
 // --no-raw), raw when the output is a pipe (or with --raw).
 
+import RESP
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -452,85 +454,6 @@ func output(_ r: CLIReply, raw: Bool) {
     writeBytes(1, bytes)
 }
 
-// MARK: - Splitting typed lines (sdssplitargs)
-
-func splitArguments(_ line: [UInt8]) -> [[UInt8]]? {
-    var args: [[UInt8]] = []
-    var i = 0
-    let n = line.count
-    func isSpace(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 10 || c == 13 || c == 11 || c == 12 }
-    func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 97...102: return c - 87
-        case 65...70: return c - 55
-        default: return nil
-        }
-    }
-    while true {
-        while i < n && isSpace(line[i]) { i += 1 }
-        if i >= n { return args }
-        var current: [UInt8] = []
-        var inDouble = false
-        var inSingle = false
-        var done = false
-        while !done {
-            if inDouble {
-                if i >= n { return nil }
-                let c = line[i]
-                if c == 92 && i + 3 < n && line[i + 1] == UInt8(ascii: "x"), let h = hexValue(line[i + 2]),
-                    let l = hexValue(line[i + 3])
-                {
-                    current.append(h << 4 | l)
-                    i += 3
-                } else if c == 92 && i + 1 < n {
-                    i += 1
-                    switch line[i] {
-                    case UInt8(ascii: "n"): current.append(10)
-                    case UInt8(ascii: "r"): current.append(13)
-                    case UInt8(ascii: "t"): current.append(9)
-                    case UInt8(ascii: "b"): current.append(8)
-                    case UInt8(ascii: "a"): current.append(7)
-                    default: current.append(line[i])
-                    }
-                } else if c == 34 {
-                    // The closing quote must be followed by a space or the end.
-                    if i + 1 < n && !isSpace(line[i + 1]) { return nil }
-                    done = true
-                } else {
-                    current.append(c)
-                }
-            } else if inSingle {
-                if i >= n { return nil }
-                let c = line[i]
-                if c == 92 && i + 1 < n && line[i + 1] == 39 {
-                    i += 1
-                    current.append(39)
-                } else if c == 39 {
-                    if i + 1 < n && !isSpace(line[i + 1]) { return nil }
-                    done = true
-                } else {
-                    current.append(c)
-                }
-            } else {
-                if i >= n { break }
-                let c = line[i]
-                if isSpace(c) {
-                    done = true
-                } else if c == 34 {
-                    inDouble = true
-                } else if c == 39 {
-                    inSingle = true
-                } else {
-                    current.append(c)
-                }
-            }
-            if i < n { i += 1 }
-        }
-        args.append(current)
-    }
-}
-
 // MARK: - Running
 
 func readAllStdin() -> [UInt8] {
@@ -636,7 +559,7 @@ if isatty(0) != 0 {
         let place = options.socketPath ?? "\(options.host):\(options.port)"
         let prompt = database == 0 ? "\(place)> " : "\(place)[\(database)]> "
         guard let line = readLine(prompt: prompt) else { break }
-        guard let args = splitArguments(line) else {
+        guard let args = line.withUnsafeBytes({ splitArgs($0) }) else {
             writeOut(1, "Invalid argument(s)\n")
             continue
         }
@@ -654,7 +577,7 @@ if isatty(0) != 0 {
 // Commands from standard input, one per line.
 let input = readAllStdin()
 for line in input.split(separator: 10, omittingEmptySubsequences: true) {
-    guard let args = splitArguments(Array(line)) else {
+    guard let args = Array(line).withUnsafeBytes({ splitArgs($0) }) else {
         writeOut(1, "Invalid argument(s)\n")
         continue
     }
