@@ -500,6 +500,12 @@ var hadError = false
     return reply
 }
 
+/// `help` and `?` are answered by the client, as redis-cli does.
+func isHelp(_ args: [[UInt8]]) -> Bool {
+    let name = String(decoding: args[0], as: UTF8.self).lowercased()
+    return name == "help" || name == "?"
+}
+
 @MainActor func handshake() {
     if options.resp3 {
         var hello: [[UInt8]] = [Array("HELLO".utf8), Array("3".utf8)]
@@ -555,10 +561,17 @@ if !options.command.isEmpty {
 if isatty(0) != 0 {
     // Interactive: redis-cli's prompt, `quit`/`exit` to leave.
     var database = options.database
+    let editor = LineEditor()
     while true {
         let place = options.socketPath ?? "\(options.host):\(options.port)"
         let prompt = database == 0 ? "\(place)> " : "\(place)[\(database)]> "
-        guard let line = readLine(prompt: prompt) else { break }
+        guard let text = editor.read(prompt: prompt) else { break }
+        editor.remember(text)
+        if text == ":set hints" || text == ":set nohints" {
+            editor.hints = text == ":set hints"
+            continue
+        }
+        let line = Array(text.utf8)
         guard let args = line.withUnsafeBytes({ splitArgs($0) }) else {
             writeOut(1, "Invalid argument(s)\n")
             continue
@@ -566,6 +579,10 @@ if isatty(0) != 0 {
         if args.isEmpty { continue }
         let name = String(decoding: args[0], as: UTF8.self).lowercased()
         if name == "quit" || name == "exit" { break }
+        if isHelp(args) {
+            outputHelp(args.dropFirst().map { String(decoding: $0, as: UTF8.self) })
+            continue
+        }
         let reply = run(args)
         if name == "select", case .status = reply, args.count > 1 {
             database = Int(String(decoding: args[1], as: UTF8.self)) ?? database
@@ -582,6 +599,10 @@ for line in input.split(separator: 10, omittingEmptySubsequences: true) {
         continue
     }
     if args.isEmpty { continue }
+    if isHelp(args) {
+        outputHelp(args.dropFirst().map { String(decoding: $0, as: UTF8.self) })
+        continue
+    }
     _ = run(args)
 }
 exit(options.exitCodeOnError && hadError ? 1 : 0)

@@ -184,3 +184,52 @@ def test_stat_and_latency_modes(shared_swiftlet):
     assert lines[0] == b"------- data ------ --------------------- load -------------------- - child -\n"
     assert lines[1] == b"keys       mem      clients blocked requests            connections          \n"
     assert re.fullmatch(rb"\d+ +\d+(\.\d\d)?[BKMG] +\d+ +\d+ +\d+ \(\+\d+\) +\d+ *\n", lines[2]), lines[2]
+
+
+def test_help_like_redis_cli(shared_swiftlet):
+    port = str(shared_swiftlet.port)
+    script = b"help get\nhelp @hyperloglog\nhelp client kill\nhelp client\nhelp nosuch\nhelp @string\nhelp xadd\n"
+    same(["-p", port], stdin=script)
+
+
+def test_prompt_edits_completes_and_remembers(shared_swiftlet, tmp_path):
+    """The prompt on a pseudo-terminal: Tab completes a command name, the arrow keys walk
+    the history, which is kept in REDISCLI_HISTFILE."""
+    import pty
+    import select
+    import time
+
+    history = tmp_path / "history"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["REDISCLI_HISTFILE"] = str(history)
+        os.execv(CLI, [CLI, "-p", str(shared_swiftlet.port)])
+    output = b""
+
+    def read_for(seconds):
+        nonlocal output
+        end = time.time() + seconds
+        while time.time() < end:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    output += os.read(fd, 4096)
+                except OSError:
+                    return
+
+    try:
+        read_for(0.5)
+        os.write(fd, b"ECHO hello\r")
+        read_for(0.5)
+        os.write(fd, b"PI\t\r")  # completes to PING
+        read_for(0.5)
+        os.write(fd, b"\x1b[A\x1b[A\r")  # two lines back: ECHO hello again
+        read_for(0.5)
+        os.write(fd, b"quit\r")
+        read_for(0.5)
+    finally:
+        os.close(fd)
+        os.waitpid(pid, 0)
+    assert output.count(b'"hello"') == 2, output
+    assert b"PONG" in output
+    assert history.read_text().splitlines() == ["ECHO hello", "PING", "ECHO hello", "quit"]
