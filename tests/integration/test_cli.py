@@ -158,6 +158,16 @@ def test_scan_bigkeys_memkeys_and_pipe(shared_swiftlet):
         r.delete(f"big:{i}")
 
 
+def first_lines(args, n):
+    """The first n lines a never-ending mode prints, then the process is stopped."""
+    proc = subprocess.Popen([CLI] + args, stdout=subprocess.PIPE)
+    try:
+        return [proc.stdout.readline() for _ in range(n)]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_stat_and_latency_modes(shared_swiftlet):
     import re
 
@@ -166,21 +176,11 @@ def test_stat_and_latency_modes(shared_swiftlet):
     out, err, code = run(CLI, ["-p", port, "--latency"])
     assert code == 0 and err == b"" and re.fullmatch(rb"\d+ \d+ \d+\.\d\d \d+\n", out), out
     # --latency-history: a line per sample, and the range line when the interval ends.
-    proc = subprocess.Popen([CLI, "-p", port, "--latency-history", "-i", "0.3"], stdout=subprocess.PIPE)
-    try:
-        lines = [proc.stdout.readline() for _ in range(40)]
-    finally:
-        proc.kill()
-        proc.wait()
+    lines = first_lines(["-p", port, "--latency-history", "-i", "0.3"], 40)
     assert all(re.fullmatch(rb"(\d+ \d+ \d+\.\d\d \d+| -- \d+\.\d\d seconds range)\n", l) for l in lines), lines
     assert any(l.startswith(b" -- ") for l in lines)
     # --stat: redis-cli's header, then a line per interval.
-    proc = subprocess.Popen([CLI, "-p", port, "--stat", "-i", "0.2"], stdout=subprocess.PIPE)
-    try:
-        lines = [proc.stdout.readline() for _ in range(4)]
-    finally:
-        proc.kill()
-        proc.wait()
+    lines = first_lines(["-p", port, "--stat", "-i", "0.2"], 4)
     assert lines[0] == b"------- data ------ --------------------- load -------------------- - child -\n"
     assert lines[1] == b"keys       mem      clients blocked requests            connections          \n"
     assert re.fullmatch(rb"\d+ +\d+(\.\d\d)?[BKMG] +\d+ +\d+ +\d+ \(\+\d+\) +\d+ *\n", lines[2]), lines[2]
