@@ -38,6 +38,13 @@ public enum ReferenceDocs {
         "pfselftest": "Redis's internal self-test",
     ]
 
+    /// What an implemented command does not do (yet).
+    static let partial: [String: String] = [
+        "sync": "a snapshot for `REPLCONF rdb-only 1` clients (redis-cli --rdb); no replication stream",
+        "psync": "as SYNC: a snapshot for rdb-only clients",
+        "replconf": "`rdb-only` and `capa eof` are honoured; replica options are accepted and ignored",
+    ]
+
     /// `docs/COMPATIBILITY.md`.
     public static func compatibility() -> String {
         let registered = Set(CommandTable.allRegistrations.map { $0.0 })
@@ -100,7 +107,7 @@ public enum ReferenceDocs {
                 let base = String(row.name.split(separator: "|").first ?? "")
                 let status: String
                 if row.supported {
-                    status = "yes"
+                    status = partial[row.name].map { "yes — \($0)" } ?? "yes"
                 } else if let note = notes[row.name] ?? notes[base] ?? notes[group] {
                     status = "no — \(note)"
                 } else {

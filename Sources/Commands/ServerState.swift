@@ -42,6 +42,10 @@ public final class ClientSession {
     public var noTouch = false
     /// Set by QUIT or a protocol error: the runtime closes after writing the replies.
     public var closeAfterReply = false
+    /// REPLCONF of a client asking for a snapshot (redis-cli --rdb): rdb-only, and whether
+    /// it takes the EOF-marker form of the payload (capa eof).
+    public var rdbOnly = false
+    public var capaEOF = false
     /// Set by CLIENT KILL from another client; the runtime closes the connection.
     public var closeHook: (() -> Void)?
     public var isUnixSocket = false

@@ -309,3 +309,47 @@ func humanBytes(_ value: Int64) -> String {
         usleep(UInt32(interval * 1_000_000))
     }
 }
+
+/// --rdb <file>: a snapshot of the server's dataset, fetched as redis-cli fetches it
+/// (REPLCONF capa eof, REPLCONF rdb-only 1, SYNC), with its messages on standard error.
+@MainActor func rdbMode(path: String) -> Never {
+    for (option, value) in [("capa", "eof"), ("rdb-only", "1")] {
+        writeOut(2, "sending REPLCONF \(option) \(value)\n")
+        connection.send([Array("REPLCONF".utf8), Array(option.utf8), Array(value.utf8)])
+        if case .error(let e) = connection.reply() {
+            writeOut(2, "REPLCONF \(option) error: " + String(decoding: e, as: UTF8.self) + "\n")
+        }
+    }
+    connection.send([Array("SYNC".utf8)])
+    var header = connection.line()
+    while header.isEmpty { header = connection.line() }  // keep-alive newlines come first
+    guard header.first == UInt8(ascii: "$") else {
+        writeOut(2, "SYNC with master failed: " + String(decoding: header, as: UTF8.self) + "\n")
+        exit(1)
+    }
+    guard let file = fopen(path, "wb") else {
+        writeOut(2, "Error opening '\(path)': \(String(cString: strerror(errno)))\n")
+        exit(1)
+    }
+    var payload: [UInt8] = []
+    let text = String(decoding: header.dropFirst(), as: UTF8.self)
+    if text.hasPrefix("EOF:") {
+        let mark = Array(header.dropFirst(5))
+        writeOut(2, "SYNC sent to master, writing bytes of bulk transfer until EOF marker to '\(path)'\n")
+        while payload.count < mark.count || !payload.suffix(mark.count).elementsEqual(mark) {
+            payload.append(connection.byte())
+        }
+        payload.removeLast(mark.count)
+    } else {
+        let length = Int(text) ?? 0
+        writeOut(2, "SYNC sent to master, writing \(length) bytes to '\(path)'\n")
+        for _ in 0..<length { payload.append(connection.byte()) }
+    }
+    _ = payload.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+    fclose(file)
+    writeOut(
+        2,
+        text.hasPrefix("EOF:")
+            ? "Transfer finished with success after \(payload.count) bytes\n" : "Transfer finished with success.\n")
+    exit(0)
+}

@@ -29,7 +29,8 @@ struct Options {
     var lastArgFromStdin = false
     var exitCodeOnError = false
     var command: [[UInt8]] = []
-    enum Mode { case command, scan, bigKeys, memKeys, pipe, stat, latency, latencyHistory }
+    enum Mode { case command, scan, bigKeys, memKeys, pipe, stat, latency, latencyHistory, rdb }
+    var rdbPath = ""
     var mode = Mode.command
     var pattern: String?
     var count: Int?
@@ -94,6 +95,9 @@ func parseOptions(_ argv: [String]) -> Options {
         case "--stat": o.mode = .stat
         case "--latency": o.mode = .latency
         case "--latency-history": o.mode = .latencyHistory
+        case "--rdb":
+            o.mode = .rdb
+            o.rdbPath = value()
         case "--help":
             writeOut(1, usage + "\n")
             exit(0)
@@ -186,6 +190,7 @@ let usage = """
       --pipe             Transfer raw Redis protocol from stdin to server.
       --stat             Print rolling stats about server: mem, clients, ...
       --latency          Enter a special mode continuously sampling latency.
+      --rdb <filename>   Transfer an RDB dump from remote server to local file.
       --latency-history  Like --latency but tracking latency changes over time
                          (default interval 15 seconds; change it with -i).
       --raw              Use raw formatting for replies (default when STDOUT is not a tty).
@@ -540,6 +545,7 @@ case .bigKeys, .memKeys: bigKeysMode(memory: options.mode == .memKeys)
 case .pipe: pipeMode()
 case .stat: statMode()
 case .latency, .latencyHistory: latencyMode(history: options.mode == .latencyHistory)
+case .rdb: rdbMode(path: options.rdbPath)
 case .command: break
 }
 

@@ -2,6 +2,7 @@
 stdout and stderr and the same exit code — raw (a pipe, the default here) and formatted
 (--no-raw), RESP2 and RESP3, commands from arguments and from standard input."""
 import os
+import re
 import shutil
 import subprocess
 
@@ -233,3 +234,31 @@ def test_prompt_edits_completes_and_remembers(shared_swiftlet, tmp_path):
     assert output.count(b'"hello"') == 2, output
     assert b"PONG" in output
     assert history.read_text().splitlines() == ["ECHO hello", "PING", "ECHO hello", "quit"]
+
+
+def test_rdb_snapshot_like_redis_cli(tmp_path):
+    """--rdb against Swiftlet (REPLCONF rdb-only + SYNC): the same messages as redis-cli's,
+    files redis-check-rdb accepts, with the dataset in them."""
+    from conftest import SWIFTLET, Server
+
+    s = Server(SWIFTLET, [])
+    try:
+        r = s.client()
+        r.set("rdb:a", "1")
+        r.hset("rdb:h", mapping={"f": "v"})
+        r.rpush("rdb:l", "x", "y")
+        port = str(s.port)
+        ours = run(CLI, ["-p", port, "--rdb", str(tmp_path / "ours.rdb")])
+        theirs = run(REDIS_CLI, ["-p", port, "--rdb", str(tmp_path / "theirs.rdb")])
+        strip = lambda err: re.sub(rb"after \d+ bytes", b"after N bytes", err).replace(b"theirs.rdb", b"ours.rdb")
+        assert (ours[0], strip(ours[1]), ours[2]) == (theirs[0], strip(theirs[1]), theirs[2])
+        assert ours[2] == 0 and b"Transfer finished with success" in ours[1]
+        for name in ["ours.rdb", "theirs.rdb"]:
+            check = subprocess.run(["redis-check-rdb", str(tmp_path / name)], capture_output=True, timeout=30)
+            assert b"RDB looks OK" in check.stdout, check.stdout
+        # Without rdb-only a SYNC is refused: there is no replication stream to follow it.
+        with pytest.raises(Exception, match="Replication is not supported"):
+            s.client().execute_command("SYNC")
+        assert r.ping()
+    finally:
+        s.stop()

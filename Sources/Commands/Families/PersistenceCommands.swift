@@ -184,5 +184,60 @@ extension CommandTable {
         ("lastsave", PersistenceCommands.lastsave),
         ("dump", PersistenceCommands.dump),
         ("restore", PersistenceCommands.restore),
+        ("replconf", PersistenceCommands.replconf),
+        ("sync", PersistenceCommands.sync),
+        ("psync", PersistenceCommands.sync),
     ]
+}
+
+extension PersistenceCommands {
+    /// REPLCONF option value [option value ...]: what a snapshot client says of itself
+    /// (`rdb-only`, `capa eof`); the options of real replicas are accepted and ignored.
+    static func replconf(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.argc % 2 == 0 { throw .syntax }
+        var i = 1
+        while i + 1 < ctx.argc {
+            if ctx.argIs(i, "rdb-only") {
+                ctx.session.rdbOnly = ctx.argIs(i + 1, "1")
+            } else if ctx.argIs(i, "capa") && ctx.argIs(i + 1, "eof") {
+                ctx.session.capaEOF = true
+            }
+            i += 2
+        }
+        return .ok
+    }
+
+    /// SYNC / PSYNC for a snapshot client: the dataset as an RDB payload — `$EOF:<mark>`
+    /// … `<mark>` when it took `capa eof` (Redis's diskless form), `$<length>` otherwise —
+    /// then the connection closes, as Redis closes an rdb-only client.
+    static func sync(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard ctx.session.rdbOnly else { throw .replicationUnsupported }
+        let state = ctx.server
+        var writer = RDBWriter(
+            compress: state.config.bool("rdbcompression"), version: state.rdbVersionToWrite,
+            checksum: state.config.bool("rdbchecksum"))
+        let now = state.keyspace.now
+        writer.header(now: now, aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")])
+        writer.functionLibraries(state.scriptEngine?.libraryCodes ?? [])
+        for (index, db) in state.keyspace.databases.enumerated() where db.count > 0 {
+            writer.selectDB(index, size: db.count, expires: db.volatileCount)
+            db.table.forEach { e in
+                if e.expireAt != KeyEntry.noExpiry && e.expireAt < now { return }
+                writer.entry(key: e.key, value: e.value, expireAt: e.expireAt)
+            }
+        }
+        writer.finish()
+        let payload = writer.bytes
+        var out: [UInt8] = []
+        if ctx.session.capaEOF {
+            var rng = SystemRandomNumberGenerator()
+            let hex = Array("0123456789abcdef".utf8)
+            let mark = (0..<40).map { _ in hex[Int.random(in: 0..<16, using: &rng)] }
+            out = Array("$EOF:".utf8) + mark + [13, 10] + payload + mark
+        } else {
+            out = Array("$\(payload.count)\r\n".utf8) + payload
+        }
+        ctx.session.closeAfterReply = true
+        return .raw(out)
+    }
 }
