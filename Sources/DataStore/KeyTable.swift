@@ -92,10 +92,12 @@ public enum KeyBytes {
     }
 }
 
-/// One slot of the key table: 48 bytes, the key inside it when short. There is no cached
-/// hash: short keys compare as words, and a resize rehashes (as Redis's dict does).
+/// One slot of the key table: 48 bytes, the key inside it when short. A short key has no
+/// cached hash (it compares as words, and a resize rehashes it, as Redis's dict does); a
+/// long key keeps its hash in `KeyBytes.heap`.
 public struct KeyEntry {
-    // The field order is the layout: 16 + 9 (+3 for `lru`) + 8 + 4 + 4.
+    // The field order is the layout: key 16, value 9, 3 bytes of padding, lru 4,
+    // expireAt 8, next 4, volatileIndex 4.
     var storedKey: KeyBytes
     public var value: Value
     /// Redis's LRU clock (seconds resolution) or LFU data, for OBJECT IDLETIME/FREQ.
