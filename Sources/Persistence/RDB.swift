@@ -357,9 +357,13 @@ public struct RDBWriter: SnapshotEncoder {
         drain(force: true)
     }
 
-    /// The whole file: header, AUX fields, every database, EOF and checksum.
-    public mutating func dataset(_ keyspace: Keyspace, now: Int64, aux extra: [(String, String)] = []) {
+    /// The whole file: header, AUX fields, function libraries, every database, EOF and
+    /// checksum.
+    public mutating func dataset(
+        _ keyspace: Keyspace, now: Int64, aux extra: [(String, String)] = [], functions: [[UInt8]] = []
+    ) {
         header(now: now, aux: extra)
+        functionLibraries(functions)
         for (index, db) in keyspace.databases.enumerated() where db.count > 0 {
             selectDB(index, size: db.count, expires: db.volatileCount)
             db.table.forEach { e in

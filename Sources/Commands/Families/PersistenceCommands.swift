@@ -216,17 +216,10 @@ extension PersistenceCommands {
         var writer = RDBWriter(
             compress: state.config.bool("rdbcompression"), version: state.rdbVersionToWrite,
             checksum: state.config.bool("rdbchecksum"))
-        let now = state.keyspace.now
-        writer.header(now: now, aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")])
-        writer.functionLibraries(state.scriptEngine?.libraryCodes ?? [])
-        for (index, db) in state.keyspace.databases.enumerated() where db.count > 0 {
-            writer.selectDB(index, size: db.count, expires: db.volatileCount)
-            db.table.forEach { e in
-                if e.expireAt != KeyEntry.noExpiry && e.expireAt < now { return }
-                writer.entry(key: e.key, value: e.value, expireAt: e.expireAt)
-            }
-        }
-        writer.finish()
+        writer.dataset(
+            state.keyspace, now: state.keyspace.now,
+            aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")],
+            functions: state.scriptEngine?.libraryCodes ?? [])
         let payload = writer.bytes
         var out: [UInt8] = []
         if ctx.session.capaEOF {

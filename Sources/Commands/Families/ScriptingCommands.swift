@@ -92,13 +92,26 @@ public final class ScriptEngine {
     /// Runs a compiled script for the client of `caller`: its reply as RESP bytes, or nil
     /// when it was suspended past busy-reply-threshold.
     func run(sha: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
+        start(swiftlet_lua_run, name: sha, caller: caller, keys: keys, args: args, readOnly: readOnly)
+    }
+
+    /// A script (by SHA) or a function (by name) started through the engine's entry point
+    /// for it; both take the same arguments.
+    func start(
+        _ entry: (
+            OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+            UnsafePointer<Int>?, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?, Int32,
+            swiftlet_lua_exec_fn?, swiftlet_lua_log_fn?, UnsafeMutableRawPointer?, UnsafeMutablePointer<swiftlet_buf>?
+        ) -> Int32,
+        name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool
+    ) -> [UInt8]? {
         prepareRun(caller)
         // withCString borrows the string's own bytes; passing the String straight to C
         // inside the closure below made a copy of it on every call.
-        return sha.withCString { name in
+        return name.withCString { cName in
             invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
-                swiftlet_lua_run(
-                    lua, name, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
+                entry(
+                    lua, cName, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
                     scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
             }
         }
@@ -534,14 +547,7 @@ extension ScriptEngine {
 
     /// FCALL: runs a function for the client of `caller` (nil: suspended).
     func call(_ name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
-        prepareRun(caller)
-        return name.withCString { cName in
-            invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
-                swiftlet_lua_fcall(
-                    lua, cName, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
-                    scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
-            }
-        }
+        start(swiftlet_lua_fcall, name: name, caller: caller, keys: keys, args: args, readOnly: readOnly)
     }
 }
 
