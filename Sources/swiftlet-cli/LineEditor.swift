@@ -1,6 +1,8 @@
 // The interactive prompt's line editing (what linenoise gives redis-cli): cursor keys,
 // history (~/.rediscli_history, or $REDISCLI_HISTFILE), Tab completion of command names and
-// a grey hint with the command's arguments (from COMMAND DOCS).
+// a grey hint with the arguments still to type (from COMMAND DOCS).
+
+import RESP
 
 #if canImport(Glibc)
     import Glibc
@@ -44,15 +46,25 @@
         fclose(file)
     }
 
-    /// The grey hint after what was typed: the command's arguments once its name and a
-    /// space are there (redis-cli shows the syntax still to type).
+    /// The grey hint after what was typed, as redis-cli 7.0 draws it: the syntax of the
+    /// longest command name the line starts with, less one leading argument per argument
+    /// already typed (up to the first optional one), with a space in front when the line
+    /// doesn't end in one.
     func hint(for line: String) -> String {
-        guard hints, line.hasSuffix(" ") else { return "" }
-        let words = line.split(separator: " ").map { $0.lowercased() }
-        guard !words.isEmpty else { return "" }
-        let entries = helpEntries()
-        if let e = entries.first(where: { $0.words == words }), !e.params.isEmpty { return e.params }
-        return ""
+        guard hints, let typed = splitArgs(line), !typed.isEmpty else { return "" }
+        let words = typed.map { String(decoding: $0, as: UTF8.self).lowercased() }
+        var best: HelpEntry?
+        for e in helpEntries() where e.words.count <= words.count && e.words.count > (best?.words.count ?? 0) {
+            if Array(words[..<e.words.count]) == e.words { best = e }
+        }
+        guard let best else { return "" }
+        var hint = Substring(best.params)
+        var toRemove = words.count - best.words.count
+        while toRemove > 0, let first = hint.first, first != "[" {
+            if first == " " { toRemove -= 1 }
+            hint.removeFirst()
+        }
+        return line.last.map { $0 == " " || $0 == "\t" } == true ? String(hint) : " " + hint
     }
 
     func completions(for line: String) -> [String] {
@@ -67,6 +79,13 @@
             names.append(line.isEmpty || line.first!.isUppercase ? e.name : e.name.lowercased())
         }
         return names
+    }
+
+    /// The terminal's width (80 when it can't be told, as linenoise assumes).
+    func columns() -> Int {
+        var size = winsize()
+        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
     }
 
     /// Reads one line in raw mode; nil at end of input (Ctrl-D on an empty line).
@@ -88,7 +107,10 @@
         func refresh() {
             let line = String(buffer)
             var out = "\r" + prompt + line
-            let h = hint(for: line)
+            // As linenoise: no hint once the line fills the terminal, and a hint cut to
+            // what still fits.
+            let room = columns() - prompt.count - buffer.count
+            let h = room > 0 ? String(hint(for: line).prefix(room)) : ""
             if !h.isEmpty { out += "\u{1b}[90m" + h + "\u{1b}[0m" }
             out += "\u{1b}[0K"
             let back = (buffer.count - cursor) + h.count

@@ -236,6 +236,75 @@ def test_prompt_edits_completes_and_remembers(shared_swiftlet, tmp_path):
     assert history.read_text().splitlines() == ["ECHO hello", "PING", "ECHO hello", "quit"]
 
 
+HINT = re.compile(rb"\x1b\[(?:0;)?90(?:;49)?m(.*?)\x1b\[0m")
+
+
+def hints_while_typing(binary, port, lines, columns):
+    """Types each line a key at a time on a pseudo-terminal of the given width and returns
+    the grey hint shown after every key (redis-cli draws it with linenoise's escape codes,
+    we with plain ones: only the text is compared)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["REDISCLI_HISTFILE"] = "/dev/null"
+        os.execv(binary, [binary, "-p", str(port)])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+
+    def settle(wait=2.0):
+        out = b""
+        deadline = time.time() + wait
+        while time.time() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+                deadline = time.time() + 0.05
+        return out
+
+    seen = []
+    try:
+        start = b""
+        for _ in range(20):
+            start += settle()
+            if b"> " in start:
+                break
+        for line in lines:
+            for i in range(len(line)):
+                os.write(fd, line[i].encode())
+                shown = HINT.findall(settle())
+                seen.append((line[: i + 1], shown[-1].decode() if shown else ""))
+            os.write(fd, b"\x15")  # Ctrl-U: clear the line
+            settle()
+        os.write(fd, b"quit\r")
+        settle()
+    finally:
+        os.close(fd)
+        os.waitpid(pid, 0)
+    return seen
+
+
+@pytest.mark.parametrize("columns", [200, 40])
+def test_hints_narrow_as_arguments_are_typed(shared_swiftlet, columns):
+    """The grey hint after each key: the syntax still to type once arguments are there (up
+    to the first optional one), a subcommand's own syntax, nothing for unknown commands,
+    cut to the terminal's width — the same text redis-cli shows against the same server."""
+    lines = ["SET k v EX 10 ", "get a b", "client kill 1.2.3.4:5 ", "CONFIG get x", "zadd z NX 1 m ", "nosuch x "]
+    ours = hints_while_typing(CLI, shared_swiftlet.port, lines, columns)
+    theirs = hints_while_typing(REDIS_CLI, shared_swiftlet.port, lines, columns)
+    assert ours == theirs
+    if columns == 200:
+        assert ("SET k v ", "[NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]") in ours
+        assert ("get a", " ") in ours
+
+
 def test_rdb_snapshot_like_redis_cli(tmp_path):
     """--rdb against Swiftlet (REPLCONF rdb-only + SYNC): the same messages as redis-cli's,
     files redis-check-rdb accepts, with the dataset in them."""
