@@ -201,7 +201,7 @@ func milliseconds() -> Int64 {
 /// the line is redrawn; otherwise --latency prints one line after a second (or -i) and
 /// exits, and --latency-history prints every sample.
 @MainActor func latencyMode(history: Bool) -> Never {
-    let terminal = !raw
+    let terminal = !raw && !options.csv
     let historyInterval: Int64 = options.interval > 0 ? Int64(options.interval * 1000) : 15000
     let reportAfter: Int64 = options.interval > 0 ? Int64(options.interval * 1000) : 1000
     var historyStart = milliseconds()
@@ -213,7 +213,9 @@ func milliseconds() -> Int64 {
         let average = count > 0 ? Double(total) / Double(count) : 0
         return terminal
             ? "min: \(minimum), max: \(maximum), avg: \(fixed2(average)) (\(count) samples)"
-            : "\(minimum) \(maximum) \(fixed2(average)) \(count)\n"
+            : [String(minimum), String(maximum), fixed2(average), String(count)].joined(
+                separator: options.csv ? "," : " ")
+                + "\n"
     }
     while true {
         let start = milliseconds()

@@ -23,6 +23,7 @@ struct Options {
     var database = 0
     var resp3 = false
     var raw: Bool? = nil
+    var csv = false  // the last of --raw, --no-raw and --csv wins, as in redis-cli
     var authWarning = true
     var repeatCount = 1
     var interval: Double = 0
@@ -76,8 +77,13 @@ func parseOptions(_ argv: [String]) -> Options {
         case "-n": o.database = Int(value()) ?? 0
         case "-3": o.resp3 = true
         case "-2": o.resp3 = false
-        case "--raw": o.raw = true
-        case "--no-raw": o.raw = false
+        case "--raw":
+            o.raw = true
+            o.csv = false
+        case "--no-raw":
+            o.raw = false
+            o.csv = false
+        case "--csv": o.csv = true
         case "--no-auth-warning": o.authWarning = false
         case "-r": o.repeatCount = Int(value()) ?? 1
         case "-i": o.interval = Double(value()) ?? 0
@@ -194,6 +200,7 @@ let usage = """
       --latency-history  Like --latency but tracking latency changes over time
                          (default interval 15 seconds; change it with -i).
       --raw              Use raw formatting for replies (default when STDOUT is not a tty).
+      --csv              Output in CSV format.
       --no-raw           Force formatted output even when STDOUT is not a tty.
       --no-auth-warning  Don't show warning message when using password on command line.
       --help             Output this help and exit.
@@ -454,8 +461,26 @@ func formatRaw(_ r: CLIReply) -> [UInt8] {
     }
 }
 
-func output(_ r: CLIReply, raw: Bool) {
-    let bytes = raw ? formatRaw(r) + [10] : formatTTY(r)
+/// cliFormatReplyCSV: strings quoted, aggregates (maps too) flattened with commas.
+func formatCSV(_ r: CLIReply) -> [UInt8] {
+    switch r {
+    case .null: return Array("NULL".utf8)
+    case .error(let e): return Array("ERROR,".utf8) + quoted(e)
+    case .status(let s), .string(let s), .verbatim(let s): return quoted(s)
+    case .integer(let s), .double(let s), .bigNumber(let s): return s
+    case .bool(let b): return Array((b ? "true" : "false").utf8)
+    case .aggregate(_, let items):
+        var out: [UInt8] = []
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += formatCSV(item)
+        }
+        return out
+    }
+}
+
+@MainActor func output(_ r: CLIReply, raw: Bool) {
+    let bytes = options.csv ? formatCSV(r) + [10] : raw ? formatRaw(r) + [10] : formatTTY(r)
     writeBytes(1, bytes)
 }
 

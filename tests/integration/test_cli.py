@@ -69,7 +69,9 @@ READ_ONLY = [
 ]
 
 
-@pytest.mark.parametrize("flags", [[], ["--no-raw"], ["-3"], ["-3", "--no-raw"], ["--raw"]])
+@pytest.mark.parametrize(
+    "flags", [[], ["--no-raw"], ["-3"], ["-3", "--no-raw"], ["--raw"], ["--csv"], ["-3", "--csv"], ["--csv", "--raw"], ["--raw", "--csv"]]
+)
 def test_replies_print_as_redis_cli_prints_them(server, flags):
     for command in READ_ONLY:
         same(["-p", str(server.port)] + flags + command)
@@ -176,6 +178,9 @@ def test_stat_and_latency_modes(shared_swiftlet):
     # --latency through a pipe: one "min max avg samples" line after a second, exit 0.
     out, err, code = run(CLI, ["-p", port, "--latency"])
     assert code == 0 and err == b"" and re.fullmatch(rb"\d+ \d+ \d+\.\d\d \d+\n", out), out
+    # With --csv the same figures, comma-separated (redis-cli's latencyModePrint).
+    out, err, code = run(CLI, ["-p", port, "--latency", "--csv"])
+    assert code == 0 and err == b"" and re.fullmatch(rb"\d+,\d+,\d+\.\d\d,\d+\n", out), out
     # --latency-history: a line per sample, and the range line when the interval ends.
     lines = first_lines(["-p", port, "--latency-history", "-i", "0.3"], 40)
     assert all(re.fullmatch(rb"(\d+ \d+ \d+\.\d\d \d+| -- \d+\.\d\d seconds range)\n", l) for l in lines), lines
