@@ -83,7 +83,7 @@ public final class BackgroundSave {
             writer.selectDB(index)
             selected = index
         }
-        writer.entry(key: e.key, value: e.value, expireAt: e.expireAt)
+        writer.entry(e)
         keys += 1
     }
 

@@ -197,7 +197,8 @@ public struct AOFCommandWriter: SnapshotEncoder {
         }
     }
 
-    public mutating func entry(key: [UInt8], value: Value, expireAt: Int64) {
+    public mutating func entry(key borrowed: UnsafeRawBufferPointer, value: Value, expireAt: Int64) {
+        let key = Array(borrowed)  // command form: the key goes into argument arrays
         switch value {
         case .string, .rawString, .int:
             AOFEncoding.append([Array("SET".utf8), key, value.stringBytes ?? []], into: &buffer)
@@ -288,10 +289,22 @@ public protocol SnapshotEncoder {
     var failure: Int32 { get }
     mutating func header(now: Int64, aux: [(String, String)])
     mutating func selectDB(_ index: Int)
-    mutating func entry(key: [UInt8], value: Value, expireAt: Int64)
+    /// One key; its bytes are borrowed (short keys live inside the table's slot).
+    mutating func entry(key: UnsafeRawBufferPointer, value: Value, expireAt: Int64)
     mutating func finish()
     /// Function libraries, written before the keys.
     mutating func functionLibraries(_ codes: [[UInt8]])
+}
+
+extension SnapshotEncoder {
+    public mutating func entry(key: [UInt8], value: Value, expireAt: Int64) {
+        key.withUnsafeBytes { entry(key: $0, value: value, expireAt: expireAt) }
+    }
+
+    /// A table slot's key and value, the key's bytes borrowed from the slot.
+    public mutating func entry(_ e: KeyEntry) {
+        e.withKey { entry(key: $0, value: e.value, expireAt: e.expireAt) }
+    }
 }
 
 /// Reads the commands of an AOF file (Redis's loadSingleAppendOnlyFile): an optional RDB

@@ -277,7 +277,7 @@ public struct RDBWriter: SnapshotEncoder {
     }
 
     /// One key with its type byte.
-    mutating func value(key: [UInt8], _ v: Value) {
+    mutating func value<Key: Collection<UInt8>>(key: Key, _ v: Value) {
         byte(Self.typeByte(v, version: version))
         string(key)
         body(v)
@@ -336,7 +336,7 @@ public struct RDBWriter: SnapshotEncoder {
     }
 
     /// One key, with its expiry when it has one.
-    public mutating func entry(key: [UInt8], value: Value, expireAt: Int64) {
+    public mutating func entry(key: UnsafeRawBufferPointer, value: Value, expireAt: Int64) {
         if expireAt != KeyEntry.noExpiry {
             byte(RDBOpcode.expireTimeMs)
             littleEndian(expireAt)
@@ -368,7 +368,7 @@ public struct RDBWriter: SnapshotEncoder {
             selectDB(index, size: db.count, expires: db.volatileCount)
             db.table.forEach { e in
                 if e.expireAt != KeyEntry.noExpiry && e.expireAt < now { return }
-                entry(key: e.key, value: e.value, expireAt: e.expireAt)
+                entry(e)
             }
         }
         finish()
