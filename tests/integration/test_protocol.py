@@ -161,3 +161,25 @@ def test_resp3_types(swiftlet):
     assert c.command("HELLO", "2").startswith(b"*14\r\n")
     assert c.command("GET", "missing") == b"$-1\r\n"
     assert c.command("HELLO", "4") == b"-NOPROTO unsupported protocol version\r\n"
+
+
+def test_debug_protocol_and_error_like_redis(swiftlet, reference_redis):
+    """DEBUG PROTOCOL's sample of every reply type (attribute and push before an ordinary
+    reply, RESP3 only) and DEBUG ERROR's error line, as clients' own tests use them: byte
+    for byte what redis-server sends, in RESP2 and RESP3."""
+    types = "string integer double bignum null array set map attrib push verbatim true false nosuch".split()
+    errors = [b"LOADING fake message", b"", b"a\r\nb", b"ERR x", b"READONLY You can't write against a read only replica."]
+    seen = []
+    for server in (reference_redis, swiftlet):
+        c = server.raw()
+        out = []
+        for protocol in (2, 3):
+            c.command("HELLO", protocol)
+            out += [c.command("DEBUG", "PROTOCOL", t) for t in types]
+            # attrib and push send two replies each: the stream is compared as a whole
+            out += [c.reply() for t in types if t in ("attrib", "push") and protocol == 3]
+            out += [c.command("DEBUG", "ERROR", e) for e in errors]
+        c.close()
+        seen.append(out)
+    assert seen[0] == seen[1]
+    assert b"-LOADING fake message\r\n" in seen[1]

@@ -285,6 +285,43 @@ enum ServerCommands {
         return .ok
     }
 
+    /// DEBUG PROTOCOL type: one reply of each RESP type, as Redis sends it (for clients'
+    /// tests); an attribute or push comes before an ordinary reply, in RESP3 only.
+    static func debugProtocol(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        switch ctx.argString(2).lowercased() {
+        case "string": return .bulk("Hello World")
+        case "integer": return .integer(12345)
+        case "double": return .double(3.141)
+        case "bignum": return .bigNumber("1234567999999999999999999999999999999")
+        case "null": return .null
+        case "array": return .array((0..<3).map { .integer($0) })
+        case "set": return .set((0..<3).map { .integer($0) })
+        case "map": return .map((0..<3).flatMap { [Reply.integer($0), .bool($0 == 1)] })
+        case "attrib":
+            var out: [UInt8] = []
+            if ctx.session.resp3 {
+                out = Array("|1\r\n".utf8)
+                ReplyEncoder.encode(.bulk("key-popularity"), resp3: true, into: &out)
+                ReplyEncoder.encode(.array([.bulk("key:123"), .integer(90)]), resp3: true, into: &out)
+            }
+            ReplyEncoder.encode(.bulk("Some real reply following the attribute"), resp3: ctx.session.resp3, into: &out)
+            return .raw(out)
+        case "push":
+            guard ctx.session.resp3 else { throw CommandError("ERR RESP2 is not supported by this command") }
+            var out: [UInt8] = []
+            ReplyEncoder.encode(.push([.bulk("server-cpu-usage"), .integer(42)]), resp3: true, into: &out)
+            ReplyEncoder.encode(.bulk("Some real reply following the push reply"), resp3: true, into: &out)
+            return .raw(out)
+        case "true": return .bool(true)
+        case "false": return .bool(false)
+        case "verbatim": return .verbatim(format: "txt", Array("This is a verbatim\nstring".utf8))
+        default:
+            throw CommandError(
+                "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"
+            )
+        }
+    }
+
     /// DEBUG subcommand [argument ...]
     static func debug(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard debugAllowed(ctx) else {
@@ -314,6 +351,13 @@ enum ServerCommands {
             return debugDigestValue(ctx)
         } else if ctx.argIs(1, "populate") && (3...5).contains(ctx.argc) {
             return try debugPopulate(ctx)
+        } else if ctx.argIs(1, "error") && ctx.argc == 3 {
+            // The argument is the whole error line (clients test their error handling with it);
+            // line breaks would end the reply early.
+            let line = String(decoding: ctx.argBytes(2).map { $0 == 13 || $0 == 10 ? 32 : $0 }, as: UTF8.self)
+            throw CommandError(line)
+        } else if ctx.argIs(1, "protocol") && ctx.argc == 3 {
+            return try debugProtocol(ctx)
         } else if ctx.argIs(1, "loadaof") && ctx.argc == 2 {
             if let failure = ctx.server.reloadAppendOnly() { throw CommandError("ERR \(failure)") }
             ctx.server.persistenceLog?("Append Only File loaded by DEBUG LOADAOF")
@@ -337,6 +381,8 @@ enum ServerCommands {
                     "DIGEST", "    Output a hex signature representing the current DB content.",
                     "DIGEST-VALUE <key> [<key> ...]",
                     "    Output a hex signature of the values of all the specified keys.",
+                    "ERROR <string>", "    Return a Redis protocol error with <string> as message. Useful for clients",
+                    "    unit tests to simulate Redis errors.",
                     "LOG <message>", "    Write <message> to the server log.",
                     "OBJECT <key>", "    Show low level info about `key` and associated value.",
                     "POPULATE <count> [<prefix>] [<size>]",
@@ -344,6 +390,10 @@ enum ServerCommands {
                     "    it is used instead of the 'key' prefix. These are not propagated to",
                     "    replicas. Cluster slots are not respected so keys not belonging to the",
                     "    current node can be created in cluster mode.",
+                    "PROTOCOL <type>",
+                    "    Reply with a test value of the specified type. <type> can be: string,",
+                    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+                    "    true, false.",
                     "SET-ACTIVE-EXPIRE <0|1>",
                     "    Setting it to 0 disables expiring keys in background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
                     "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
