@@ -206,8 +206,25 @@ public final class Command {
         return .array(items)
     }
 
+    /// The COMMAND DOCS entry; a subcommand's is the one its container's docs list (Redis's
+    /// metadata keeps subcommand docs there only).
     public var docsReply: Reply {
-        ReplyParser.parseAll(Array(metadata.docs.utf8)).first ?? .map([])
+        let own = ReplyParser.parseAll(Array(metadata.docs.utf8)).first ?? .map([])
+        guard let parent, case .map(let fields) = own, fields.isEmpty,
+            case .map(let parentFields) = parent.docsReply
+        else { return own }
+        var i = 0
+        while i + 1 < parentFields.count {
+            if parentFields[i] == .bulk("subcommands"), case .map(let subs) = parentFields[i + 1] {
+                var j = 0
+                while j + 1 < subs.count {
+                    if subs[j] == .bulk(fullName) { return subs[j + 1] }
+                    j += 2
+                }
+            }
+            i += 2
+        }
+        return own
     }
 }
 

@@ -28,7 +28,6 @@ public enum ReferenceDocs {
         "failover": "replication is not implemented yet",
         "wait": "replication is not implemented yet",
         "waitaof": "not implemented yet",
-        "module": "Redis modules (C shared objects) cannot load into Swiftlet",
         "readonly": "cluster replicas only",
         "readwrite": "cluster replicas only",
         "asking": "cluster only",
@@ -40,6 +39,10 @@ public enum ReferenceDocs {
 
     /// What an implemented command does not do (yet).
     static let partial: [String: String] = [
+        "module|load":
+            "always fails, as for a library Redis cannot open: Redis modules (C shared objects) cannot load into Swiftlet",
+        "module|loadex": "as MODULE LOAD",
+        "module|list": "always empty",
         "sync": "a snapshot for `REPLCONF rdb-only 1` clients (redis-cli --rdb); no replication stream",
         "psync": "as SYNC: a snapshot for rdb-only clients",
         "replconf": "`rdb-only` and `capa eof` are honoured; replica options are accepted and ignored",

@@ -286,6 +286,10 @@ COMMANDS = [
     ["HELLO", "abc"], ["HELLO", "1"], ["HELLO", "3", "FOO"], ["HELLO", "3", "AUTH", "default"],
     ["HELLO", "3", "SETNAME", "a b"], ["LOLWUT", "VERSION", "abc"], ["SHUTDOWN", "FOO"], ["SHUTDOWN", "ABORT", "NOW"],
     ["SET", "k"], ["GET"], ["GET", "a", "b"], ["EXPIRE", "a"],
+    # modules: none loaded; loading refused under the default enable-module-command
+    ["MODULE", "LIST"], ["MODULE", "LIST", "x"], ["MODULE", "HELP"], ["MODULE"], ["MODULE", "NOSUCH"],
+    ["MODULE", "LOAD", "/nonexistent.so"], ["MODULE", "LOADEX", "/x.so", "CONFIG", "a", "b"],
+    ["MODULE", "UNLOAD", "foo"], ["MODULE", "LOAD"],
 ]
 
 
@@ -309,3 +313,24 @@ def test_replies_equal_redis(shared_swiftlet, reference_redis, resp3):
     actual = run_all(shared_swiftlet, resp3)
     mismatches = [(cmd, e, a) for (cmd, e), (_, a) in zip(expected, actual) if e != a]
     assert mismatches == [], "\n".join("%r\n  redis:    %r\n  swiftlet: %r" % m for m in mismatches[:30])
+
+
+def test_command_docs_of_every_subcommand_equal_redis(shared_swiftlet, reference_redis):
+    """A subcommand's COMMAND DOCS (what redis-cli's help and hints use) is the entry its
+    container lists, for every subcommand both servers have."""
+    names = set(shared_swiftlet.client().command_list()) & set(reference_redis.client().command_list())
+    subcommands = sorted(name for name in names if b"|" in name)
+    assert len(subcommands) > 50
+    ours, theirs = shared_swiftlet.raw(), reference_redis.raw()
+    for name in subcommands:
+        assert ours.command("COMMAND", "DOCS", name) == theirs.command("COMMAND", "DOCS", name), name
+
+
+def test_module_commands_when_enabled_fail_like_redis(start_swiftlet, tmp_path):
+    """With enable-module-command yes a load fails with the error Redis gives for a library
+    it cannot open, and unloading names no module."""
+    s = start_swiftlet("--enable-module-command", "yes")
+    c = s.raw()
+    assert c.command("MODULE", "LOAD", "/nonexistent.so") == b"-ERR Error loading the extension. Please check the server logs.\r\n"
+    assert c.command("MODULE", "UNLOAD", "foo") == b"-ERR Error unloading module: no such module with that name\r\n"
+    assert c.command("MODULE", "LIST") == b"*0\r\n"

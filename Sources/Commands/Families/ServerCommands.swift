@@ -261,6 +261,45 @@ enum ServerCommands {
         }
     }
 
+    /// MODULE LOAD/LOADEX/UNLOAD are refused unless `enable-module-command` allows them (as
+    /// DEBUG); no library loads (Redis modules are C against Redis's own API), so LIST is
+    /// always empty and a load fails as Redis's does for a library it cannot open.
+    static func moduleAllowed(_ ctx: CommandContext) throws(CommandError) {
+        let setting = ctx.config["enable-module-command"]
+        let a = ctx.session.address
+        let local = ctx.session.isUnixSocket || a.hasPrefix("127.") || a.hasPrefix("[::1]") || a.hasPrefix("::1")
+        if setting == "yes" || (setting == "local" && local) { return }
+        throw CommandError(
+            "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+        )
+    }
+
+    /// MODULE LOAD path [arg ...] / MODULE LOADEX path [CONFIG name value ...] [ARGS arg ...]
+    static func moduleLoad(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        try moduleAllowed(ctx)
+        ctx.server.persistenceLog?("Module \(ctx.argString(2)) failed to load: Redis modules cannot load into Swiftlet")
+        throw CommandError("ERR Error loading the extension. Please check the server logs.")
+    }
+
+    /// MODULE UNLOAD name
+    static func moduleUnload(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        try moduleAllowed(ctx)
+        throw CommandError("ERR Error unloading module: no such module with that name")
+    }
+
+    static func moduleHelp(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        helpReply(
+            "MODULE",
+            [
+                "LIST", "    Return a list of loaded modules.",
+                "LOAD <path> [<arg> ...]",
+                "    Load a module library from <path>, passing to it any optional arguments.",
+                "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+                "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+                "UNLOAD <name>", "    Unload a module.",
+            ])
+    }
+
     /// DEBUG POPULATE count [prefix] [size]: string keys `prefix:N` holding `value:N` (cut or
     /// zero-padded to `size`), skipping keys that exist; not a write anyone logs.
     static func debugPopulate(_ ctx: CommandContext) throws(CommandError) -> Reply {
@@ -589,6 +628,12 @@ extension CommandTable {
         ("role", ServerCommands.role),
         ("debug", ServerCommands.debug),
         ("shutdown", ServerCommands.shutdown),
+        ("module", { _ throws(CommandError) in .null }),
+        ("module|list", { _ throws(CommandError) in .array([]) }),
+        ("module|load", ServerCommands.moduleLoad),
+        ("module|loadex", ServerCommands.moduleLoad),
+        ("module|unload", ServerCommands.moduleUnload),
+        ("module|help", ServerCommands.moduleHelp),
         ("memory", { _ throws(CommandError) in .null }),
         ("memory|usage", ServerCommands.memoryUsage),
         ("memory|stats", ServerCommands.memoryStats),
