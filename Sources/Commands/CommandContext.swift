@@ -25,7 +25,7 @@ public final class CommandContext {
     public var resumedStreamIDs: [StreamID]?
     /// Scratch space for prefetching a batch's keys.
     var prefetchHashes: [UInt32] = []
-    var memberPrefetches: [(MemberOwner, UInt32)] = []
+    var memberHashes: [UInt32] = []
     /// The command of each batch entry, found while prefetching so dispatch need not look
     /// it up again (valid only for the batch `prefetchBatchKeys` saw).
     var batchCommands: [Command?] = []

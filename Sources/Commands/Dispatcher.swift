@@ -79,46 +79,44 @@ extension CommandContext {
     /// The same for the members pipelined commands name inside large hashes and sets
     /// (SADD myset m1, SADD myset m2, …): the index slot of each first, then its key bytes.
     func prefetchMembers(from start: Int) {
-        memberPrefetches.removeAll(keepingCapacity: true)
+        memberHashes.removeAll(keepingCapacity: true)
         let dbIndex = session.db
+        // Consecutive commands on one key (the common pipeline) are one run: its members
+        // go to the set or hash in one call, which borrows the table once.
+        var owner: MemberOwner?
+        var ownerSlot = -1
+        func flush() {
+            defer { memberHashes.removeAll(keepingCapacity: true) }
+            guard let owner, !memberHashes.isEmpty else { return }
+            memberHashes.withUnsafeMutableBufferPointer { hashes in
+                switch owner {
+                case .set(let s): s.prefetchMembers(hashes: hashes)
+                case .hash(let h): h.prefetchFields(hashes: hashes)
+                }
+            }
+        }
+        let keyTable = server.keyspace.databases[dbIndex].table
         for i in start..<batch.count {
             let spans = batch.arguments(of: i)
             guard spans.count >= 3, let command = batchCommands[i],
                 let (first, step) = command.memberArguments,
-                let slot = batch.argument(spans.lowerBound + 1).withUnsafeBytes({
-                    server.keyspace.databases[dbIndex].table.find($0)
-                })
+                let slot = batch.argument(spans.lowerBound + 1).withUnsafeBytes({ keyTable.find($0) })
             else { continue }
-            switch server.keyspace.databases[dbIndex].table[slot].value {
-            case .set(let s):
-                for k in stride(from: first, to: spans.count, by: step) {
-                    if let h = s.prefetch(batch.argument(spans.lowerBound + k)) {
-                        memberPrefetches.append((.set(s), h))
-                    }
+            if slot != ownerSlot {
+                flush()
+                ownerSlot = slot
+                switch keyTable[slot].value {
+                case .set(let s): owner = .set(s)
+                case .hash(let h): owner = .hash(h)
+                default: owner = nil
                 }
-            case .hash(let hv):
-                for k in stride(from: first, to: spans.count, by: step) {
-                    if let h = hv.prefetch(batch.argument(spans.lowerBound + k)) {
-                        memberPrefetches.append((.hash(hv), h))
-                    }
-                }
-            default: continue
+            }
+            guard owner != nil else { continue }
+            for k in stride(from: first, to: spans.count, by: step) {
+                memberHashes.append(batch.argument(spans.lowerBound + k).withUnsafeBytes { BytesTable<Void>.hash($0) })
             }
         }
-        for k in memberPrefetches.indices {
-            let (owner, h) = memberPrefetches[k]
-            switch owner {
-            case .set(let s): memberPrefetches[k].1 = UInt32(bitPattern: Int32(s.prefetchReference(hash: h)))
-            case .hash(let hv): memberPrefetches[k].1 = UInt32(bitPattern: Int32(hv.prefetchReference(hash: h)))
-            }
-        }
-        for (owner, e) in memberPrefetches {
-            let entry = Int(Int32(bitPattern: e))
-            switch owner {
-            case .set(let s): s.prefetchMember(entry: entry)
-            case .hash(let hv): hv.prefetchField(entry: entry)
-            }
-        }
+        flush()
     }
 
     public func execute(commandAt index: Int) -> DispatchOutcome {

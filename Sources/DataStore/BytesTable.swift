@@ -12,7 +12,6 @@ public struct BytesTable<Value> {
     /// 0 = empty; otherwise `hash << 32 | (entry + 1)`.
     var slots: [UInt64] = []
     var mask = -1
-    let seed: UInt64 = 0x2545_F491_4F6C_DD1D
 
     public init() {}
 
@@ -24,8 +23,12 @@ public struct BytesTable<Value> {
     public var isEmpty: Bool { keys.isEmpty }
 
     @inline(__always)
-    func hash(_ key: UnsafeRawBufferPointer) -> UInt32 {
-        let h = hashBytes(key, seed: seed)
+    func hash(_ key: UnsafeRawBufferPointer) -> UInt32 { Self.hash(key) }
+
+    /// A key's hash, the same in every table (what `prefetch(hashes:)` takes).
+    @inline(__always)
+    public static func hash(_ key: UnsafeRawBufferPointer) -> UInt32 {
+        let h = hashBytes(key, seed: 0x2545_F491_4F6C_DD1D)
         return UInt32(truncatingIfNeeded: h ^ (h >> 32))
     }
 
@@ -125,34 +128,36 @@ public struct BytesTable<Value> {
         return isNew
     }
 
-    /// Starts loading the index slot a key would probe first (pipelined lookups).
-    @inline(__always)
-    public func prefetch(_ key: ArraySlice<UInt8>) -> UInt32 {
-        let h = key.withUnsafeBytes { hash($0) }
-        if !slots.isEmpty { slots.withUnsafeBufferPointer { swiftlet_prefetch($0.baseAddress! + (Int(h) & mask)) } }
-        return h
-    }
-
-    /// Second stage: reads the prefetched slot and starts loading the entry's key
-    /// reference; returns the entry to finish with `prefetchEntry`, or -1.
-    @inline(__always)
-    public func prefetchReference(hash h: UInt32) -> Int {
-        if slots.isEmpty { return -1 }
-        let s = slots[Int(h) & mask]
-        guard s != 0 else { return -1 }
-        let e = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
-        keys.withUnsafeBufferPointer { swiftlet_prefetch(UnsafeRawPointer($0.baseAddress! + e)) }
-        return e
-    }
-
-    /// Third stage: starts loading the entry's key bytes. The key array's storage reference
-    /// is read raw: retaining it would wait for the very miss we want to start.
-    @inline(__always)
-    public func prefetchEntry(_ e: Int) {
-        guard e >= 0 && e < keys.count else { return }
-        keys.withUnsafeBufferPointer { buf in
-            let word = UnsafeRawPointer(buf.baseAddress! + e).load(as: UInt.self)
-            swiftlet_prefetch(UnsafeRawPointer(bitPattern: word))
+    /// The three prefetch stages for a run of keys at once, by their hashes: the index
+    /// slots first, then the entries' key references, then the key bytes (and the values'
+    /// storage when `values` is set), so each stage's misses overlap. The arrays are
+    /// borrowed once for the run, not per key.
+    public func prefetch(hashes: UnsafeMutableBufferPointer<UInt32>, values withValues: Bool) {
+        guard !slots.isEmpty else { return }
+        let mask = self.mask
+        slots.withUnsafeBufferPointer { slotBuffer in
+            keys.withUnsafeBufferPointer { keyBuffer in
+                for h in hashes { swiftlet_prefetch(slotBuffer.baseAddress! + (Int(h) & mask)) }
+                for i in hashes.indices {
+                    let s = slotBuffer[Int(hashes[i]) & mask]
+                    let e = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
+                    hashes[i] = s == 0 ? UInt32.max : UInt32(truncatingIfNeeded: e)
+                    if s != 0 { swiftlet_prefetch(UnsafeRawPointer(keyBuffer.baseAddress! + e)) }
+                }
+                for e in hashes where e != UInt32.max && Int(e) < keyBuffer.count {
+                    // The key array's storage reference, read raw: retaining it would wait
+                    // for the very miss we want to start.
+                    let word = UnsafeRawPointer(keyBuffer.baseAddress! + Int(e)).load(as: UInt.self)
+                    swiftlet_prefetch(UnsafeRawPointer(bitPattern: word))
+                }
+            }
+            guard withValues, MemoryLayout<Value>.size == MemoryLayout<UInt>.size else { return }
+            values.withUnsafeBufferPointer { valueBuffer in
+                for e in hashes where e != UInt32.max && Int(e) < valueBuffer.count {
+                    let word = UnsafeRawPointer(valueBuffer.baseAddress! + Int(e)).load(as: UInt.self)
+                    swiftlet_prefetch(UnsafeRawPointer(bitPattern: word))
+                }
+            }
         }
     }
 
@@ -214,18 +219,5 @@ public struct BytesTable<Value> {
 
     public mutating func removeAll() {
         self = BytesTable()
-    }
-}
-
-extension BytesTable where Value == [UInt8] {
-    /// Third stage for byte-string values: the key bytes and the value the write replaces.
-    @inline(__always)
-    public func prefetchEntryAndValue(_ e: Int) {
-        guard e >= 0 && e < keys.count else { return }
-        prefetchEntry(e)
-        values.withUnsafeBufferPointer { buf in
-            let word = UnsafeRawPointer(buf.baseAddress! + e).load(as: UInt.self)
-            swiftlet_prefetch(UnsafeRawPointer(bitPattern: word))
-        }
     }
 }

@@ -246,17 +246,10 @@ public final class HashValue {
         return set(Array(field), value, maxEntries: maxEntries, maxValue: maxValue)
     }
 
-    /// Starts loading what a lookup of `field` will touch (pipelined batches).
-    public func prefetch(_ field: ArraySlice<UInt8>) -> UInt32? {
-        isHashtable ? table.prefetch(field) : nil
-    }
-
-    public func prefetchReference(hash: UInt32) -> Int {
-        isHashtable ? table.prefetchReference(hash: hash) : -1
-    }
-
-    public func prefetchField(entry: Int) {
-        if isHashtable { table.prefetchEntryAndValue(entry) }
+    /// Prefetches the fields (and the values they hold) of a pipelined run of commands, by
+    /// `BytesTable.hash`; the table is reached through `extras` in place, not copied.
+    public func prefetchFields(hashes: UnsafeMutableBufferPointer<UInt32>) {
+        if isHashtable { extras?.table.prefetch(hashes: hashes, values: true) }
     }
 
     func lengthOfLength(_ n: Int) -> Int {

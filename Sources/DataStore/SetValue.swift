@@ -104,17 +104,9 @@ public final class SetValue {
         return add(Array(member), limits: limits)
     }
 
-    /// Starts loading what a lookup of `member` will touch (pipelined batches).
-    public func prefetch(_ member: ArraySlice<UInt8>) -> UInt32? {
-        encoding == .hashtable ? table.prefetch(member) : nil
-    }
-
-    public func prefetchReference(hash: UInt32) -> Int {
-        encoding == .hashtable ? table.prefetchReference(hash: hash) : -1
-    }
-
-    public func prefetchMember(entry: Int) {
-        if encoding == .hashtable { table.prefetchEntry(entry) }
+    /// Prefetches the members of a pipelined run of commands, by `BytesTable.hash`.
+    public func prefetchMembers(hashes: UnsafeMutableBufferPointer<UInt32>) {
+        if encoding == .hashtable { table.prefetch(hashes: hashes, values: false) }
     }
 
     /// The encoding a new set starting with `first` gets.
