@@ -46,6 +46,25 @@ public struct ByteBlock: @unchecked Sendable {
     /// A copy of the bytes as an array.
     public var bytes: [UInt8] { withBytes { Array($0) } }
 
+    /// Where a block's length and bytes sit from its object's address, measured on a sample
+    /// (the key table compares long keys through raw slot memory, without retaining them).
+    public static let rawOffsets: (length: Int, bytes: Int) = {
+        let sample = make(UnsafeRawBufferPointer(start: nil, count: 0))
+        let object = UnsafeRawPointer(Unmanaged.passUnretained(sample.storage).toOpaque())
+        return sample.storage.withUnsafeMutablePointers { header, bytes in
+            (UnsafeRawPointer(header) - object, UnsafeRawPointer(bytes) - object)
+        }
+    }()
+
+    /// Whether the block whose object is at `object` holds exactly `other`; the caller
+    /// keeps the block alive.
+    @inline(__always)
+    public static func equals(objectAt object: UnsafeRawPointer, _ other: UnsafeRawBufferPointer) -> Bool {
+        let offsets = rawOffsets
+        let n = Int(object.load(fromByteOffset: offsets.length, as: UInt32.self))
+        return n == other.count && (n == 0 || memoryEqual(object + offsets.bytes, other.baseAddress!, n))
+    }
+
     /// Whether the bytes equal `other`.
     @inline(__always)
     public func equals(_ other: UnsafeRawBufferPointer) -> Bool {

@@ -180,8 +180,12 @@ public struct KeyTable {
             } else {
                 while i >= 0 {
                     let idx = Int(i)
+                    // The block is compared through the slot's raw memory: binding it would
+                    // retain and release it on every probe.
                     if case .heap(_, let stored) = entries[idx].storedKey, stored == h,
-                        case .heap(let b, _) = entries[idx].storedKey, b.equals(key)
+                        let object = UnsafeRawPointer(
+                            bitPattern: UnsafeRawPointer(entries.baseAddress! + idx).load(as: UInt.self)),
+                        ByteBlock.equals(objectAt: object, key)
                     {
                         return idx
                     }

@@ -60,6 +60,16 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(block == ByteBlock.make(b("0123456789abcdef0123456789abcdef")))
         #expect(block != ByteBlock.make(b("0123456789abcdef0123456789abcdeF")))
         #expect(ByteBlock.make([UInt8]()).count == 0)
+        // What find's raw comparison of long keys relies on: the key field first in the
+        // slot, a long key's block pointer its first word, the block's length and bytes at
+        // rawOffsets from the object.
+        #expect(MemoryLayout<KeyEntry>.offset(of: \KeyEntry.storedKey) == 0)
+        var long = b("a key longer than fourteen bytes").withUnsafeBytes { KeyBytes($0, hash: 7) }
+        let object = withUnsafeBytes(of: &long) { UnsafeRawPointer(bitPattern: $0.load(as: UInt.self))! }
+        #expect(b("a key longer than fourteen bytes").withUnsafeBytes { ByteBlock.equals(objectAt: object, $0) })
+        #expect(!b("a key longer than fourteen byteS").withUnsafeBytes { ByteBlock.equals(objectAt: object, $0) })
+        #expect(!b("a key longer").withUnsafeBytes { ByteBlock.equals(objectAt: object, $0) })
+        withExtendedLifetime(long) {}
     }
 
     @Test func expiryIndexTracksVolatileKeys() {
