@@ -172,7 +172,10 @@ public final class Command {
         switch fullName {
         case "zunion", "zinter", "zdiff", "zintercard", "sintercard", "lmpop", "zmpop": return numkeys(1)
         case "blmpop", "bzmpop", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro": return numkeys(2)
-        case "zunionstore", "zinterstore", "zdiffstore": return [1] + numkeys(2)
+        case "zunionstore", "zinterstore", "zdiffstore":
+            // A bad count finds no key at all, the destination included (Redis's getkeys proc).
+            let sources = numkeys(2)
+            return sources.isEmpty ? [] : [1] + sources
         case "sort", "sort_ro":
             return [1] + (fullName == "sort" ? keyword("store", from: 2).map { [$0] } ?? [] : [])
         case "georadius", "georadiusbymember":

@@ -93,6 +93,7 @@ extension CommandError {
     public static let getkeysInvalidCommand = CommandError("ERR Invalid command specified")
     public static let getkeysArity = CommandError("ERR Invalid number of arguments specified for command")
     public static let getkeysNoKeys = CommandError("ERR The command has no key arguments")
+    public static let getkeysBadArguments = CommandError("ERR Invalid arguments specified for command")
     public static let noShutdownInProgress = CommandError("ERR No shutdown in progress.")
     public static func unsupportedOption(_ option: String) -> CommandError {
         CommandError("ERR Unsupported option \(option)")

@@ -334,3 +334,28 @@ def test_module_commands_when_enabled_fail_like_redis(start_swiftlet, tmp_path):
     assert c.command("MODULE", "LOAD", "/nonexistent.so") == b"-ERR Error loading the extension. Please check the server logs.\r\n"
     assert c.command("MODULE", "UNLOAD", "foo") == b"-ERR Error unloading module: no such module with that name\r\n"
     assert c.command("MODULE", "LIST") == b"*0\r\n"
+
+
+GETKEYS_ARGUMENTS = [
+    [], ["k1"], ["k1", "k2"], ["k1", "k2", "k3"], ["k1", "2", "k2", "k3"], ["k1", "0", "k2"], ["2", "k1", "k2", "x"],
+    ["k1", "k2", "STORE", "d"], ["STREAMS", "s1", "s2", "0", "0"], ["k1", "1", "k2", "k3", "k4", "k5"],
+    ["k1", "-1", "x"], ["1", "k1", "LEFT"], ["0", "1", "k1", "LEFT"],
+]
+# Arity changed after 7.0 (ZRANK/ZREVRANK WITHSCORE in 7.2); PFMERGE with no source key.
+GETKEYS_SKIP = {b"zrank", b"zrevrank", b"pfmerge"}
+
+
+def test_command_getkeys_equal_redis(shared_swiftlet, reference_redis):
+    """COMMAND GETKEYS for every command both servers have, with argument lists shaped for
+    fixed, numkeys and keyword key positions: the same keys or the same error (no keys,
+    a container's unknown subcommand, bad arity, a bad key count)."""
+    names = set(shared_swiftlet.client().command_list()) & set(reference_redis.client().command_list())
+    ours, theirs = shared_swiftlet.raw(), reference_redis.raw()
+    mismatches = []
+    for name in sorted(names - GETKEYS_SKIP):
+        for extra in GETKEYS_ARGUMENTS:
+            args = ["COMMAND", "GETKEYS"] + name.decode().split("|") + extra
+            expected, actual = theirs.command(*args), ours.command(*args)
+            if expected != actual:
+                mismatches.append((args, expected, actual))
+    assert mismatches == [], mismatches[:20]

@@ -177,14 +177,21 @@ enum ServerCommands {
         guard let cmd = find(ctx, ctx.argString(2)) else { throw .getkeysInvalidCommand }
         var command = cmd
         let argc = ctx.argc - 2
-        if !command.subcommands.isEmpty && argc >= 2, let sub = command.subcommands[ctx.argString(3).lowercased()] {
+        if !command.subcommands.isEmpty && argc >= 2 {
+            guard let sub = command.subcommands[ctx.argString(3).lowercased()] else { throw .getkeysInvalidCommand }
             command = sub
         }
+        // Redis's order: a command without key specs, then the arity, then what the specs
+        // find — nothing is an empty answer only for commands whose keys are optional
+        // (EVAL with no keys), a bad argument otherwise.
+        let info = command.metadata.info
+        // Shard channels are key specs flagged not_key: no keys to Redis either.
+        guard info.contains("begin_search") && !info.contains("not_key") else { throw .getkeysNoKeys }
         guard command.acceptsArgumentCount(argc) else {
             throw .getkeysArity
         }
         let positions = command.keyPositions(argc: argc) { ctx.arg($0 + 2) }
-        if positions.isEmpty { throw .getkeysNoKeys }
+        if positions.isEmpty && !command.metadata.flags.contains("no_mandatory_keys") { throw .getkeysBadArguments }
         return (command, positions)
     }
 
