@@ -32,7 +32,6 @@ public enum ReferenceDocs {
         "readwrite": "cluster replicas only",
         "asking": "cluster only",
         "restore-asking": "cluster only",
-        "migrate": "not implemented yet (DUMP and RESTORE are)",
         "script|debug": "the Lua debugger (ldb) is not implemented",
         "pfselftest": "Redis's internal self-test",
     ]
@@ -43,6 +42,7 @@ public enum ReferenceDocs {
             "always fails, as for a library Redis cannot open: Redis modules (C shared objects) cannot load into Swiftlet",
         "module|loadex": "as MODULE LOAD",
         "module|list": "always empty",
+        "migrate": "the connection to the target is opened for each call (Redis keeps it for 10 seconds)",
         "sync": "a snapshot for `REPLCONF rdb-only 1` clients (redis-cli --rdb); no replication stream",
         "psync": "as SYNC: a snapshot for rdb-only clients",
         "replconf": "`rdb-only` and `capa eof` are honoured; replica options are accepted and ignored",

@@ -658,5 +658,5 @@ extension CommandTable {
         + transactionRegistrations + pubSubRegistrations + slowlogRegistrations + monitorRegistrations
         + trackingRegistrations + latencyRegistrations + persistenceRegistrations
         + blockingRegistrations + streamRegistrations + scriptingRegistrations
-        + serverRegistrations
+        + serverRegistrations + migrateRegistrations
 }
