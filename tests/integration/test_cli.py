@@ -198,12 +198,30 @@ def test_help_like_redis_cli(shared_swiftlet):
     same(["-p", port], stdin=script)
 
 
+def read_pty(fd, seconds, quiet=None):
+    """What a pseudo-terminal prints within `seconds` — or, with `quiet`, until it has been
+    silent that long after printing something."""
+    import select
+    import time
+
+    out = b""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                break
+            if quiet is not None:
+                deadline = time.time() + quiet
+    return out
+
+
 def test_prompt_edits_completes_and_remembers(shared_swiftlet, tmp_path):
     """The prompt on a pseudo-terminal: Tab completes a command name, the arrow keys walk
     the history, which is kept in REDISCLI_HISTFILE."""
     import pty
-    import select
-    import time
 
     history = tmp_path / "history"
     pid, fd = pty.fork()
@@ -214,14 +232,7 @@ def test_prompt_edits_completes_and_remembers(shared_swiftlet, tmp_path):
 
     def read_for(seconds):
         nonlocal output
-        end = time.time() + seconds
-        while time.time() < end:
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready:
-                try:
-                    output += os.read(fd, 4096)
-                except OSError:
-                    return
+        output += read_pty(fd, seconds)
 
     try:
         read_for(0.5)
@@ -250,10 +261,8 @@ def hints_while_typing(binary, port, lines, columns):
     we with plain ones: only the text is compared)."""
     import fcntl
     import pty
-    import select
     import struct
     import termios
-    import time
 
     pid, fd = pty.fork()
     if pid == 0:
@@ -262,17 +271,7 @@ def hints_while_typing(binary, port, lines, columns):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
 
     def settle(wait=2.0):
-        out = b""
-        deadline = time.time() + wait
-        while time.time() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready:
-                try:
-                    out += os.read(fd, 4096)
-                except OSError:
-                    break
-                deadline = time.time() + 0.05
-        return out
+        return read_pty(fd, wait, quiet=0.05)
 
     seen = []
     try:
