@@ -120,6 +120,12 @@ public final class Command {
         "hexists": (2, 1), "hstrlen": (2, 1), "hincrby": (2, 2), "hincrbyfloat": (2, 2),
     ]
 
+    /// The ACL bit of this command (or subcommand), and its ACL categories' bits.
+    public internal(set) var aclId = 0
+    public internal(set) var aclCategories: UInt32 = 0
+    /// The key specs of COMMAND INFO, read once for ACL key checks.
+    var keySpecs: [KeySpec] = []
+
     public var calls = 0
     /// How long its calls took (LATENCY HISTOGRAM, INFO latencystats).
     public var latency = LatencyHistogram()
@@ -138,6 +144,18 @@ public final class Command {
         self.metadata = metadata
         self.flags = CommandFlags(names: metadata.flags)
         self.handler = handler
+        let items = ReplyParser.parseAll(Array(metadata.info.utf8))
+        if items.count > 6, case .set(let categories) = items[6] {
+            for case .simple(let name) in categories {
+                if let bit = ACLCategories.bit(String(name.dropFirst())) { aclCategories |= bit }
+            }
+        }
+        if items.count > 8 {
+            switch items[8] {
+            case .array(let specs), .set(let specs): keySpecs = specs.compactMap(KeySpec.init)
+            default: break
+            }
+        }
     }
 
     /// Redis's arity rule: a positive arity is exact, a negative one a minimum.
@@ -273,6 +291,32 @@ public final class CommandTable {
             child.parent = parent
             parent.subcommands[parts[1]] = child
         }
+        for command in allCommands {
+            command.aclId = aclIdCount
+            aclIdCount += 1
+        }
+    }
+
+    /// Every command and `container|sub` name Redis 7.4 has, implemented here or not.
+    static let redisCommandNames: Set<String> = {
+        var names = Set<String>()
+        for m in CommandMetadata.reference + CommandMetadata.additions {
+            names.insert(m.name)
+            for sub in m.subcommands { names.insert(sub.name) }
+        }
+        for later in ReferenceDocs.laterCommands { names.insert(later.name) }
+        return names
+    }()
+
+    /// How many ACL command bits there are (one per command and subcommand).
+    public private(set) var aclIdCount = 0
+
+    /// A command or `container|sub` by name for ACL rules (lookupCommandBySdsLogic).
+    func aclLookup(_ name: String) -> Command? {
+        let parts = name.lowercased().split(separator: "|", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let base = lookup(String(parts[0])) else { return nil }
+        if parts.count == 1 { return base }
+        return base.subcommands[String(parts[1])]
     }
 
     func insert(_ command: Command) {

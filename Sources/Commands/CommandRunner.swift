@@ -17,6 +17,7 @@ public final class CommandRunner {
         let session = ClientSession(
             id: server.makeClientId(), address: "127.0.0.1:50000",
             localAddress: "127.0.0.1:6379", fd: 8, authenticated: authenticated, now: now)
+        session.aclUser = server.acl.defaultUser
         server.register(session)
         context = CommandContext(server: server, session: session)
         clockOwner = self

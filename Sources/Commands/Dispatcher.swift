@@ -172,6 +172,29 @@ extension CommandContext {
         return Dispatched(reply: .error(error.message))
     }
 
+    /// An ACL refusal: logged to ACL LOG, answered with Redis's NOPERM text (another one
+    /// when EXEC finds the rules changed since the command was queued).
+    func rejectByACL(_ user: ACLUser, _ command: Command, _ denial: ACLDenial, _ position: Int) -> Dispatched {
+        let object = denial == .command ? Array(command.fullName.utf8) : argBytes(position)
+        server.acl.addLogEntry(
+            reason: denial.reason, context: session.inExec || session.inMulti ? "multi" : "toplevel", object: object,
+            username: Array(user.name.utf8), clientInfo: ClientCommands.infoLine(self, session),
+            now: server.clock(), maxLength: Int(config.int("acllog-max-len")))
+        if session.inExec {
+            let reason: String
+            switch denial {
+            case .command: reason = "no permission to execute the command or subcommand"
+            case .key: reason = "no permission to touch the specified keys"
+            case .channel: reason = "no permission to access one of the channels used as arguments"
+            }
+            return reject(
+                CommandError(
+                    "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: \(reason)"
+                ), command)
+        }
+        return reject(CommandError("NOPERM " + AccessControl.denialMessage(denial, user, command, nil)), command)
+    }
+
     func countError(_ error: CommandError) {
         server.stats.totalErrorReplies += 1
         server.stats.errorCounts[String(error.code), default: 0] += 1
@@ -243,6 +266,9 @@ extension CommandContext {
         }
         if !session.authenticated && !command.flags.contains(.noAuth) {
             return reject(.noAuth, command)
+        }
+        if let user = session.aclUser, !user.unrestricted, let (denial, position) = user.check(command, self) {
+            return rejectByACL(user, command, denial, position)
         }
         if session.inPubSubMode && !session.resp3 && !(command.parent ?? command).allowedWhileSubscribed {
             return reject(.subscribedContext(command.fullName), command)

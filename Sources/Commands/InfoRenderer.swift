@@ -296,10 +296,10 @@ enum InfoRenderer {
                     ("eventloop_duration_cmd_sum", "0"),
                     ("instantaneous_eventloop_cycles_per_sec", "0"),
                     ("instantaneous_eventloop_duration_usec", "0"),
-                    ("acl_access_denied_auth", "0"),
-                    ("acl_access_denied_cmd", "0"),
-                    ("acl_access_denied_key", "0"),
-                    ("acl_access_denied_channel", "0"),
+                    ("acl_access_denied_auth", "\(s.acl.deniedAuth)"),
+                    ("acl_access_denied_cmd", "\(s.acl.deniedCommand)"),
+                    ("acl_access_denied_key", "\(s.acl.deniedKey)"),
+                    ("acl_access_denied_channel", "\(s.acl.deniedChannel)"),
                 ] + extra)
         case "replication":
             return render(

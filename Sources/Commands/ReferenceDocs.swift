@@ -19,7 +19,6 @@ public enum ReferenceDocs {
     static let notes: [String: String] = [
         "cluster": "no cluster mode: Swiftlet runs as a standalone server (as `cluster-enabled no`)",
         "sentinel": "Sentinel itself is not built in; a Swiftlet server can be monitored by Redis Sentinel",
-        "acl": "a single user: `requirepass`/AUTH; ACL rules are not implemented",
         "replicaof": "replication is not implemented yet",
         "slaveof": "replication is not implemented yet",
         "sync": "replication is not implemented yet",

@@ -23,7 +23,12 @@ public final class ClientSession {
     public var db = 0
     public var protocolVersion = 2
     public var authenticated: Bool
-    public var user = "default"
+    /// The ACL user this connection runs as; nil for the server's own clients (the AOF
+    /// loader, the script engine's), which ACL does not restrict.
+    public var aclUser: ACLUser?
+    public var user: String { aclUser?.name ?? "default" }
+    /// EXEC is running this client's queued commands (ACL refusals then say so).
+    public var inExec = false
     public var libName = ""
     public var libVersion = ""
     public let createdAt: Int64
@@ -144,6 +149,8 @@ public final class ServerState {
     public let keyspace: Keyspace
     public let config: Config
     public let commands: CommandTable
+    /// ACL users and the ACL LOG.
+    public let acl: AccessControl
     public var clients: [Int64: ClientSession] = [:]
     public var nextClientId: Int64 = 1
     public var stats = ServerStats()
@@ -251,6 +258,12 @@ public final class ServerState {
         self.config = config
         self.keyspace = Keyspace(databases: Int(config.int("databases")), seed: UInt64.random(in: 0...UInt64.max))
         self.commands = CommandTable(registrations: CommandTable.allRegistrations)
+        self.acl = AccessControl(table: commands)
+        acl.applyRequirepass(config["requirepass"])
+        config.userLinesForRewrite = { [unowned config, acl] in
+            guard config["aclfile"].isEmpty else { return nil }
+            return acl.sortedUsers.map { "user \($0.name) \($0.describe(acl.table))" }
+        }
         self.clock = clock
         let now = clock()
         self.startTime = now
@@ -384,6 +397,10 @@ public final class ServerState {
     /// CONFIG RESETSTAT, and the end of an AOF load (its commands are not the clients').
     public func resetStatistics() {
         stats = ServerStats()
+        acl.deniedAuth = 0
+        acl.deniedCommand = 0
+        acl.deniedKey = 0
+        acl.deniedChannel = 0
         keyspace.keyspaceHits = 0
         keyspace.keyspaceMisses = 0
         evictedKeys = 0
@@ -404,8 +421,12 @@ public final class ServerState {
         return nextClientId
     }
 
-    /// Whether a new connection starts authenticated (no requirepass).
-    public var authRequired: Bool { !config["requirepass"].isEmpty }
+    /// Whether a new connection must authenticate: the default user has a password or is
+    /// off (Redis's authRequired at connection time).
+    public var authRequired: Bool {
+        acl.applyRequirepass(config["requirepass"])
+        return !acl.defaultUserNeedsNoAuth
+    }
 }
 
 public func wallClockMillis() -> Int64 {

@@ -96,6 +96,10 @@ extension Config {
                     do { included = try readFile(values[0]) } catch { throw fail(error.message) }
                     try apply(text: included, depth: depth + 1)
                 }
+                if name == "user" {
+                    guard !values.isEmpty else { throw fail("Bad directive or wrong number of arguments") }
+                    userDirectives.append(values)
+                }
                 continue
             }
             do {

@@ -46,6 +46,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             localAddress: isUnix ? (state.config["unixsocket"] + ":0") : local, fd: runtime.nextFD(),
             authenticated: !state.authRequired, now: now)
         session.isUnixSocket = isUnix
+        session.aclUser = state.acl.defaultUser
         self.session = session
         self.context = CommandContext(server: state, session: session)
         if state.clients.count >= Int(state.config.int("maxclients")) {

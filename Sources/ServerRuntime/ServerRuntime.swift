@@ -111,6 +111,10 @@ public final class ServerRuntime: @unchecked Sendable {
         log.notice(
             "Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started"
         )
+        if let error = state.loadUsersAtStartup() {
+            log.warning("\(error)")
+            throw ServerStartError("Critical error while loading ACLs. Exiting.")
+        }
         // What to load is settled before any socket opens; the loading itself runs in steps
         // on the loop, clients getting -LOADING until it ends.
         let load: DatasetLoad?

@@ -11,6 +11,8 @@ size_t swiftlet_counted_bytes(void);
 int swiftlet_malloc_trim(void);
 /// SHA-1 of `len` bytes at `data` into `out`.
 void swiftlet_sha1(const void *data, size_t len, unsigned char out[20]);
+/// SHA-256 of `len` bytes at `data` into `out` (ACL password hashes, as Redis's sha256.c).
+void swiftlet_sha256(const void *data, size_t len, unsigned char out[32]);
 
 
 

@@ -142,6 +142,9 @@ enum ClientCommands {
                 guard isKnownType(t) else { throw .unknownClientType(value) }
                 type = t
             } else if ctx.argIs(j, "user") {
+                guard ctx.server.acl.user(named: value) != nil else {
+                    throw CommandError("ERR No such user '\(value)'")
+                }
                 user = value
             } else if ctx.argIs(j, "addr") {
                 addr = value

@@ -33,7 +33,7 @@ enum ConnectionCommands {
         s.name = []
         s.noEvict = false
         s.noTouch = false
-        s.user = "default"
+        s.aclUser = ctx.server.acl.defaultUser
         s.authenticated = !ctx.server.authRequired
         return .simple("RESET")
     }
@@ -48,34 +48,31 @@ enum ConnectionCommands {
         return .ok
     }
 
-    /// Checks a username and password against the default user (requirepass).
+    /// Checks a username and password against the ACL users; on success the connection
+    /// runs as that user. A failure is logged to ACL LOG (object: the command's name).
     static func authenticate(_ ctx: CommandContext, user: [UInt8], password: [UInt8]) -> Bool {
-        let required = ctx.config["requirepass"]
-        guard user == Array("default".utf8) else { return false }
-        // The default user without a password accepts any password, as Redis's "nopass".
-        if required.isEmpty { return true }
-        return constantTimeEqual(Array(required.utf8), password)
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = a.count ^ b.count
-        for i in 0..<max(a.count, b.count) {
-            let x = i < a.count ? a[i] : 0
-            let y = i < b.count ? b[i] : 0
-            diff |= Int(x ^ y)
+        let acl = ctx.server.acl
+        acl.applyRequirepass(ctx.config["requirepass"])
+        guard let found = acl.authenticate(user: user, password: password) else {
+            acl.addLogEntry(
+                reason: "auth", context: ctx.session.inMulti ? "multi" : "toplevel", object: ctx.argBytes(0),
+                username: user, clientInfo: ClientCommands.infoLine(ctx, ctx.session), now: ctx.server.clock(),
+                maxLength: Int(ctx.config.int("acllog-max-len")))
+            return false
         }
-        return diff == 0
+        ctx.session.authenticated = true
+        ctx.session.aclUser = found
+        return true
     }
 
     /// AUTH [username] password
     static func auth(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc > 3 { throw .syntax }
-        if ctx.argc == 2 && ctx.config["requirepass"].isEmpty { throw .authWithoutPassword }
+        ctx.server.acl.applyRequirepass(ctx.config["requirepass"])
+        if ctx.argc == 2 && ctx.server.acl.defaultUser.nopass { throw .authWithoutPassword }
         let user = ctx.argc == 3 ? ctx.argBytes(1) : Array("default".utf8)
         let password = ctx.argBytes(ctx.argc - 1)
         guard authenticate(ctx, user: user, password: password) else { throw .wrongPass }
-        ctx.session.authenticated = true
-        ctx.session.user = "default"
         return .ok
     }
 
@@ -108,7 +105,6 @@ enum ConnectionCommands {
         }
         if let (user, password) = credentials {
             guard authenticate(ctx, user: user, password: password) else { throw .wrongPass }
-            ctx.session.authenticated = true
         }
         if !ctx.session.authenticated {
             throw CommandError(

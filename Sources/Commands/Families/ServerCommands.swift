@@ -69,6 +69,7 @@ enum ServerCommands {
         for i in stride(from: 2, to: ctx.argc, by: 2) { pairs.append((ctx.argString(i), ctx.argString(i + 1))) }
         do {
             try ctx.config.set(pairs)
+            ctx.server.acl.applyRequirepass(ctx.config["requirepass"])
         } catch {
             if error.directive == nil { throw .generic(error.message) }
             throw .configSet(error.message, directive: error.directive)
@@ -658,5 +659,5 @@ extension CommandTable {
         + transactionRegistrations + pubSubRegistrations + slowlogRegistrations + monitorRegistrations
         + trackingRegistrations + latencyRegistrations + persistenceRegistrations
         + blockingRegistrations + streamRegistrations + scriptingRegistrations
-        + serverRegistrations + migrateRegistrations
+        + serverRegistrations + migrateRegistrations + aclRegistrations
 }

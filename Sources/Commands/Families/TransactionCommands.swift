@@ -74,6 +74,8 @@ enum TransactionCommands {
         swap(&ctx.batch, &queue)
         ctx.mayBlock = false
         ctx.emitArrayHeader(ctx.batch.count)
+        s.inExec = true
+        defer { s.inExec = false }
         // The AOF logs the transaction's writes as one MULTI/EXEC.
         let aof = ctx.server.aof
         aof?.beginTransaction()
