@@ -80,7 +80,7 @@ extension Command {
     /// STORE, MIGRATE's KEYS) — from the command's own key finder, each key needing every
     /// access its specs mention.
     func aclKeys(_ ctx: CommandContext) -> [(Int, UInt8)] {
-        let specs = keySpecs.filter { !$0.notKey }
+        let specs = keySpecs
         if specs.isEmpty { return [] }
         let argc = ctx.argc
         // Flags that depend on the arguments come from the getkeys procs (setGetKeys,
@@ -112,7 +112,7 @@ extension Command {
             default: break
             }
         }
-        if !specs.contains(where: { $0.incomplete || $0.variableFlags || $0.begin == nil || $0.find == nil }) {
+        if keySpecsComplete {
             var keys: [(Int, UInt8)] = []
             var valid = true
             for spec in specs {

@@ -443,9 +443,8 @@ public final class ACLUser {
     /// refusal to report (a command refusal unless a selector got as far as a key or
     /// channel; the last argument at fault).
     func check(_ command: Command, _ ctx: CommandContext) -> (ACLDenial, Int)? {
-        var relevant = ACLDenial.command
-        var lastIndex = 0
-        for selector in CollectionOfOne(root) + selectors {
+        guard var (relevant, lastIndex) = root.check(command, ctx) else { return nil }
+        for selector in selectors {
             guard let (denial, index) = selector.check(command, ctx) else { return nil }
             if denial > relevant || (denial == relevant && index > lastIndex) {
                 relevant = denial

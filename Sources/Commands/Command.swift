@@ -123,8 +123,10 @@ public final class Command {
     /// The ACL bit of this command (or subcommand), and its ACL categories' bits.
     public internal(set) var aclId = 0
     public internal(set) var aclCategories: UInt32 = 0
-    /// The key specs of COMMAND INFO, read once for ACL key checks.
+    /// The key specs of COMMAND INFO, read once for ACL key checks, and whether they find
+    /// every key with its flags (else the command's own key finder is used).
     var keySpecs: [KeySpec] = []
+    var keySpecsComplete = true
 
     public var calls = 0
     /// How long its calls took (LATENCY HISTOGRAM, INFO latencystats).
@@ -152,7 +154,12 @@ public final class Command {
         }
         if items.count > 8 {
             switch items[8] {
-            case .array(let specs), .set(let specs): keySpecs = specs.compactMap(KeySpec.init)
+            case .array(let specs), .set(let specs):
+                // Shard channels are specs flagged not_key: not keys to ACL.
+                keySpecs = specs.compactMap(KeySpec.init).filter { !$0.notKey }
+                keySpecsComplete = !keySpecs.contains {
+                    $0.incomplete || $0.variableFlags || $0.begin == nil || $0.find == nil
+                }
             default: break
             }
         }
