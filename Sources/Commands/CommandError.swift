@@ -35,6 +35,7 @@ extension CommandError {
     public static let noProto = CommandError("NOPROTO unsupported protocol version")
     public static let timeoutNotFloat = CommandError("ERR timeout is not a float or out of range")
     public static let timeoutNegative = CommandError("ERR timeout is negative")
+    public static let timeoutOutOfRange = CommandError("ERR timeout is out of range")
     public static let invalidCursor = CommandError("ERR invalid cursor")
     public static let noSuchClient = CommandError("ERR No such client")
     public static let clientNameSpaces = CommandError(

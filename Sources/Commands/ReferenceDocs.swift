@@ -19,17 +19,10 @@ public enum ReferenceDocs {
     static let notes: [String: String] = [
         "cluster": "no cluster mode: Swiftlet runs as a standalone server (as `cluster-enabled no`)",
         "sentinel": "Sentinel itself is not built in; a Swiftlet server can be monitored by Redis Sentinel",
-        "replicaof": "replication is not implemented yet",
-        "slaveof": "replication is not implemented yet",
         "sync": "replication is not implemented yet",
         "psync": "replication is not implemented yet",
         "replconf": "replication is not implemented yet",
-        "failover": "replication is not implemented yet",
-        "wait": "replication is not implemented yet",
         "waitaof": "not implemented yet",
-        "readonly": "cluster replicas only",
-        "readwrite": "cluster replicas only",
-        "asking": "cluster only",
         "restore-asking": "cluster only",
         "script|debug": "the Lua debugger (ldb) is not implemented",
         "pfselftest": "Redis's internal self-test",
@@ -37,6 +30,14 @@ public enum ReferenceDocs {
 
     /// What an implemented command does not do (yet).
     static let partial: [String: String] = [
+        "cluster": "answers as Redis with `cluster-enabled no`: \"This instance has cluster support disabled\"",
+        "readonly": "as CLUSTER: a standalone server",
+        "readwrite": "as CLUSTER: a standalone server",
+        "asking": "as CLUSTER: a standalone server",
+        "wait": "no replicas: 0, at once when none are asked for, else after the timeout",
+        "failover": "no replicas: Redis's \"FAILOVER requires connected replicas\"",
+        "replicaof": "`NO ONE` (already a master); following a master is not implemented yet",
+        "slaveof": "as REPLICAOF",
         "module|load":
             "always fails, as for a library Redis cannot open: Redis modules (C shared objects) cannot load into Swiftlet",
         "module|loadex": "as MODULE LOAD",
@@ -109,7 +110,9 @@ public enum ReferenceDocs {
                 let base = String(row.name.split(separator: "|").first ?? "")
                 let status: String
                 if row.supported {
-                    status = partial[row.name].map { "yes — \($0)" } ?? "yes"
+                    // CLUSTER's subcommands share the container's note.
+                    let note = partial[row.name] ?? (base == "cluster" ? partial[base] : nil)
+                    status = note.map { "yes — \($0)" } ?? "yes"
                 } else if let note = notes[row.name] ?? notes[base] ?? notes[group] {
                     status = "no — \(note)"
                 } else {

@@ -5,6 +5,8 @@ import time
 
 import redis
 
+from conftest import encode
+
 
 def test_blpop_timeout_and_wakeup(swiftlet):
     r = swiftlet.client()
@@ -94,6 +96,11 @@ def test_timeout_errors(swiftlet):
     c = swiftlet.raw()
     assert c.command("BLPOP", "k", "abc") == b"-ERR timeout is not a float or out of range\r\n"
     assert c.command("BLPOP", "k", "-1") == b"-ERR timeout is negative\r\n"
+    # Redis 7.4 (7.0 overflowed into "timeout is negative" or a wait without end).
+    for command in (("BLPOP", "k", "1e300"), ("BLPOP", "k", "9223372036854775807"), ("WAIT", "1", "9223372036854775807"),
+                    ("XREAD", "BLOCK", "9223372036854775807", "STREAMS", "s", "0"),
+                    ("CLIENT", "PAUSE", "9223372036854775807")):
+        assert c.command(*command) == b"-ERR timeout is out of range\r\n"
 
 
 def test_client_unblock_timeout_and_error(swiftlet):
@@ -135,3 +142,22 @@ def test_bzmpop_wakes_on_zadd_and_zunionstore(swiftlet):
     assert results[0] == [b"z2", [[b"c", b"3"], [b"b", b"2"]]]
     assert results[1] == [b"z3", [[b"only", b"7"]]]
     assert r.zrange("z2", 0, -1) == [b"a"] and r.exists("z3") == 0
+
+
+def test_wait_without_replicas(swiftlet):
+    """WAIT on a master with no replicas: 0 at once when none are asked for, else after
+    the timeout; inside MULTI it cannot block; CLIENT UNBLOCK ends a WAIT with no timeout."""
+    c = swiftlet.raw()
+    assert c.command("WAIT", "0", "0") == b":0\r\n"
+    started = time.monotonic()
+    assert c.command("WAIT", "2", "150") == b":0\r\n"
+    assert time.monotonic() - started >= 0.14
+    assert c.command("MULTI") == b"+OK\r\n"
+    assert c.command("WAIT", "1", "0") == b"+QUEUED\r\n"
+    assert c.command("EXEC") == b"*1\r\n:0\r\n"
+    waiter = swiftlet.raw()
+    waiter_id = int(waiter.command("CLIENT", "ID")[1:-2])
+    waiter.send(encode("WAIT", "1", "0"))
+    time.sleep(0.1)
+    assert c.command("CLIENT", "UNBLOCK", str(waiter_id)) == b":1\r\n"
+    assert waiter.reply() == b":0\r\n"

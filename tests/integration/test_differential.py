@@ -10,6 +10,12 @@ COMMANDS = [
     ["PING"], ["PING", "hi"], ["PING", "a", "b"], ["ECHO", "x"], ["ECHO"], ["SELECT", "1"], ["SELECT", "0"],
     ["SELECT", "16"], ["SELECT", "abc"], ["SELECT", "-1"], ["AUTH", "x"], ["AUTH", "a", "b", "c"],
     ["NOSUCHCOMMAND", "a", "b"], ["nosuch"], ["NOSUCH", "x" * 200, "y"],
+    # a standalone master: cluster commands refused, no replicas to wait for or fail over to
+    ["CLUSTER", "INFO"], ["CLUSTER", "SLOTS"], ["CLUSTER", "HELP"], ["CLUSTER", "NOSUCH"], ["CLUSTER"], ["READONLY"],
+    ["READWRITE"], ["ASKING"], ["WAIT", "0", "0"], ["WAIT", "1", "10"], ["WAIT", "x", "0"], ["WAIT", "1", "x"],
+    ["WAIT", "1", "-1"], ["FAILOVER"], ["FAILOVER", "ABORT"], ["FAILOVER", "TIMEOUT", "0"], ["FAILOVER", "TO", "h", "x"],
+    ["FAILOVER", "FORCE", "FORCE"], ["FAILOVER", "TO", "h", "1", "TIMEOUT", "5", "FORCE"], ["REPLICAOF", "NO", "ONE"],
+    ["SLAVEOF", "no", "one"], ["REPLICAOF", "h", "x"], ["REPLICAOF", "h", "70000"],
     # strings
     ["SET", "s", "hello"], ["GET", "s"], ["SET", "s", "v", "NX"], ["SET", "s", "v", "XX"], ["GET", "s"],
     ["SET", "s2", "v", "XX"], ["SET", "s", "v2", "GET"], ["SET", "nx", "v", "NX", "GET"], ["SET", "s", "v", "NX", "XX"],

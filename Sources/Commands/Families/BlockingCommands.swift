@@ -5,14 +5,17 @@ import RESP
 /// `blockRequest`; the runtime parks the client and runs the command again when one of the
 /// keys is written (clients served in the order they blocked), or answers the timeout reply.
 enum BlockingCommands {
-    /// Redis's getTimeoutFromObjectOrReply: seconds as a float; 0 waits forever.
+    /// Redis 7.4's getTimeoutFromObjectOrReply: seconds as a float; 0 waits forever; a
+    /// deadline past the clock's range is "timeout is out of range".
     static func deadline(_ ctx: CommandContext, _ i: Int) throws(CommandError) -> Int64? {
         guard let t = parseLongDouble(ctx.arg(i)), t.isFinite else { throw .timeoutNotFloat }
-        if t < 0 { throw .timeoutNegative }
-        if t == 0 { return nil }
         let ms = t * 1000
-        if ms > Float80(Int64.max / 2) { throw .timeoutNotFloat }
-        return ctx.now + Int64(ms.rounded(.up))
+        if ms > Float80(Int64.max) { throw .timeoutOutOfRange }
+        if t < 0 { throw .timeoutNegative }
+        let tval = Int64(ms.rounded(.up))
+        if tval == 0 { return nil }
+        if tval > Int64.max - ctx.now { throw .timeoutOutOfRange }
+        return ctx.now + tval
     }
 
     static func block(

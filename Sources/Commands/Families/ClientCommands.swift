@@ -229,6 +229,7 @@ enum ClientCommands {
             throw .timeoutNotInteger
         }
         if timeout < 0 { throw .timeoutNegative }
+        if timeout > Int64.max - ctx.now { throw .timeoutOutOfRange }
         var writesOnly = false
         if ctx.argc == 4 {
             if ctx.argIs(3, "write") {

@@ -659,5 +659,5 @@ extension CommandTable {
         + transactionRegistrations + pubSubRegistrations + slowlogRegistrations + monitorRegistrations
         + trackingRegistrations + latencyRegistrations + persistenceRegistrations
         + blockingRegistrations + streamRegistrations + scriptingRegistrations
-        + serverRegistrations + migrateRegistrations + aclRegistrations
+        + serverRegistrations + migrateRegistrations + aclRegistrations + standaloneRegistrations
 }

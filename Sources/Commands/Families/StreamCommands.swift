@@ -376,6 +376,7 @@ enum StreamCommands {
                 i += 1
                 guard let t = parseInt64(ctx.arg(i)) else { throw .timeoutNotInteger }
                 if t < 0 { throw .timeoutNegative }
+                if t > Int64.max - ctx.now { throw .timeoutOutOfRange }
                 timeout = t
             } else if ctx.argIs(i, "count") && more > 0 {
                 i += 1
