@@ -426,3 +426,41 @@ def test_config_rewrite_writes_the_users_like_redis(start_swiftlet, tmp_path):
         results.append([normalise(l) for l in conf.read_text().splitlines() if l.startswith("user ")])
     assert results[1] == results[0]
     assert results[1][0] == "user bob on nopass ~b:* resetchannels -@all +@read"
+
+
+def test_credentials_are_redacted_like_redis(start_swiftlet):
+    """SLOWLOG and MONITOR never show passwords: AUTH, HELLO AUTH, ACL SETUSER/GETUSER/
+    DELUSER, MIGRATE AUTH/AUTH2, CONFIG SET requirepass (redactClientCommandArgument)."""
+    commands = [
+        ("ACL", "SETUSER", "u", "on", ">secret", "~*", "+@all"),
+        ("ACL", "GETUSER", "u"),
+        ("AUTH", "u", "secret"),
+        ("HELLO", "2", "AUTH", "u", "secret", "SETNAME", "n"),
+        ("MIGRATE", "127.0.0.1", "1", "", "0", "10", "AUTH", "pw", "KEYS", "auth", "x"),
+        ("MIGRATE", "127.0.0.1", "1", "k", "0", "10", "AUTH2", "user", "pw"),
+        ("CONFIG", "SET", "maxmemory", "0", "requirepass", "pw2"),
+        ("AUTH", "pw2"),
+        ("CONFIG", "SET", "requirepass", ""),
+        ("ACL", "DELUSER", "u"),
+    ]
+    logs = []
+    for server in (Server(REDIS_SERVER), start_swiftlet()):
+        try:
+            conn = RawConnection(server.port)
+            conn.command("CONFIG", "SET", "slowlog-log-slower-than", "0")
+            conn.command("SLOWLOG", "RESET")
+            for command in commands:
+                conn.command(*command)
+            r = redis.Redis(port=server.port)
+            entries = [e["command"] for e in reversed(r.slowlog_get(100))]
+            # Ours, after SLOWLOG RESET and before redis-py's own connection's commands.
+            logs.append(entries[1:1 + len(commands)])
+        finally:
+            if server.proc.args[0] == REDIS_SERVER:
+                server.stop()
+    # Redis 7.4 redacts ACL GETUSER's and DELUSER's user names too (7.0 did not).
+    assert logs[0][1] == b"ACL GETUSER u" and logs[0][-1] == b"ACL DELUSER u"
+    logs[0][1] = b"ACL GETUSER (redacted)"
+    logs[0][-1] = b"ACL DELUSER (redacted)"
+    assert logs[1] == logs[0]
+    assert not any(b"secret" in c or b"pw" in c for c in logs[1]), logs[1]

@@ -53,15 +53,11 @@ extension CommandContext {
         line += Array((String(repeating: "0", count: max(0, 6 - micros.count)) + micros).utf8)
         let origin = session.isUnixSocket ? "unix:\(config["unixsocket"])" : session.address
         line += Array(" [\(session.db) \(origin)]".utf8)
-        let name = command.parent?.name ?? command.name
+        // Credentials never reach a monitor.
+        let redacted = redactedArguments(command)
         for i in 0..<argc {
             line.append(32)
-            // AUTH's and HELLO AUTH's password never reach a monitor.
-            let redact =
-                (name == "auth" && i > 0)
-                || (name == "hello" && i >= 3 && equalsIgnoringCase(arg(i - 2), "auth"))
-                || (name == "hello" && i >= 2 && equalsIgnoringCase(arg(i - 1), "auth"))
-            if redact {
+            if redacted.contains(i) {
                 line += Array("\"(redacted)\"".utf8)
             } else {
                 MonitorCommands.quote(arg(i), into: &line)

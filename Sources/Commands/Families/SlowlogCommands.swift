@@ -34,18 +34,8 @@ extension CommandContext {
             }
         }
         // Passwords never reach the log.
-        let name = command.parent?.name ?? command.name
-        if name == "auth" {
-            for i in 1..<args.count { args[i] = Array("(redacted)".utf8) }
-        } else if name == "hello" {
-            var i = 2
-            while i < args.count {
-                if equalsIgnoringCase(args[i], "auth"), i + 2 < args.count {
-                    args[i + 2] = Array("(redacted)".utf8)
-                    i += 2
-                }
-                i += 1
-            }
+        for i in redactedArguments(command) where i < args.count && !(shown < argc && i == shown - 1) {
+            args[i] = Array("(redacted)".utf8)
         }
         let s = server
         s.slowlog.insert(
@@ -112,4 +102,51 @@ extension CommandTable {
         ("slowlog|reset", SlowlogCommands.reset),
         ("slowlog|help", SlowlogCommands.help),
     ]
+}
+
+extension CommandContext {
+    /// The arguments Redis redacts from SLOWLOG and MONITOR (redactClientCommandArgument):
+    /// AUTH's, HELLO AUTH's and MIGRATE AUTH/AUTH2's credentials, ACL SETUSER/DELUSER/GETUSER's
+    /// arguments, and the values of sensitive directives in CONFIG SET.
+    func redactedArguments(_ command: Command) -> [Int] {
+        switch command.fullName {
+        case "auth": return Array(1..<argc)
+        case "hello":
+            var out: [Int] = []
+            var i = 2
+            while i < argc {
+                if argIs(i, "auth") && i + 2 < argc {
+                    out += [i + 1, i + 2]
+                    i += 3
+                } else {
+                    i += 1
+                }
+            }
+            return out
+        case "acl|setuser", "acl|deluser", "acl|getuser": return Array(2..<argc)
+        case "migrate":
+            var out: [Int] = []
+            var i = 6
+            while i < argc {
+                if argIs(i, "keys") { break }
+                if argIs(i, "auth") && i + 1 < argc {
+                    out.append(i + 1)
+                    i += 2
+                } else if argIs(i, "auth2") && i + 2 < argc {
+                    out += [i + 1, i + 2]
+                    i += 3
+                } else {
+                    i += 1
+                }
+            }
+            return out
+        case "config|set":
+            return stride(from: 2, to: argc - 1, by: 2).filter {
+                let name = argString($0).lowercased()
+                return name == "requirepass" || name == "masterauth" || name == "tls-key-file-pass"
+                    || name == "tls-client-key-file-pass"
+            }.map { $0 + 1 }
+        default: return []
+        }
+    }
 }
