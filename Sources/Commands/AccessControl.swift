@@ -401,24 +401,18 @@ public final class ACLUser {
             try root.apply(Array("-@all".utf8), table: table)
         default:
             let first = op[0]
+            // `>pw`/`<pw` name a password in clear, `#hash`/`!hash` by its SHA-256.
+            func hash(clear: Bool) throws(ACLRuleError) -> String {
+                if clear { return AccessControl.hashPassword(op[1...]) }
+                guard AccessControl.isPasswordHash(op[1...]) else { throw .badHash }
+                return String(decoding: op[1...], as: UTF8.self)
+            }
             if first == UInt8(ascii: ">") || first == UInt8(ascii: "#") {
-                let hash: String
-                if first == UInt8(ascii: ">") {
-                    hash = AccessControl.hashPassword(op[1...])
-                } else {
-                    guard AccessControl.isPasswordHash(op[1...]) else { throw .badHash }
-                    hash = String(decoding: op[1...], as: UTF8.self)
-                }
+                let hash = try hash(clear: first == UInt8(ascii: ">"))
                 if !passwords.contains(hash) { passwords.append(hash) }
                 nopass = false
             } else if first == UInt8(ascii: "<") || first == UInt8(ascii: "!") {
-                let hash: String
-                if first == UInt8(ascii: "<") {
-                    hash = AccessControl.hashPassword(op[1...])
-                } else {
-                    guard AccessControl.isPasswordHash(op[1...]) else { throw .badHash }
-                    hash = String(decoding: op[1...], as: UTF8.self)
-                }
+                let hash = try hash(clear: first == UInt8(ascii: "<"))
                 guard let i = passwords.firstIndex(of: hash) else { throw .noSuchPassword }
                 passwords.remove(at: i)
             } else if first == UInt8(ascii: "(") && op.last == UInt8(ascii: ")") {

@@ -67,9 +67,14 @@ public final class CommandContext {
         equalsIgnoringCase(arg(i), keyword)
     }
 
-    /// The selected database, modified in place.
+    /// The selected database, modified in place. Read through its address: reading the
+    /// array element would copy the struct (a retain and a release of each of its buffers
+    /// per command). The keyspace owns the array, which nothing resizes while a command
+    /// reads.
     public var db: Database {
-        @inline(__always) _read { yield server.keyspace.databases[session.db] }
+        @inline(__always) unsafeAddress {
+            server.keyspace.databases.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) } + session.db
+        }
         @inline(__always) _modify { yield &server.keyspace.databases[session.db] }
     }
 
@@ -147,7 +152,7 @@ public final class CommandContext {
         if keyspace.lfuPolicy {
             let limits = config.limits
             let r = Double(keyspace.rng.next() >> 11) / Double(1 << 53)
-            let old = keyspace.databases[session.db].table[slot].lru
+            let old = db.table[slot].lru
             keyspace.databases[session.db].table[slot].lru = LFU.touch(
                 old, nowMs: keyspace.now, decayTime: limits.lfuDecayTime, logFactor: limits.lfuLogFactor, random: r)
         } else {

@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import ServerConfig
 
 #if canImport(Glibc)
     import Glibc
@@ -109,21 +110,15 @@ enum ACLCommands {
     /// Reads the ACL file and, if every line is good, replaces the users: clients of a
     /// user that is gone, or that lost a channel they listen to, are disconnected.
     static func loadFile(_ server: ServerState, _ file: String) -> Result<Void, AccessControlLoadError> {
-        guard let f = fopen(file, "r") else {
+        let text: String
+        do {
+            text = try readFile(file)
+        } catch {
             return .failure(
                 AccessControlLoadError(
                     message: "Error loading ACLs, opening file '\(file)': \(String(cString: strerror(errno)))"))
         }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, f)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        fclose(f)
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            .map(String.init)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let acl = server.acl
         let parsed = acl.parseUsers(
             lines: lines, fileName: file, allChannelsByDefault: server.config["acl-pubsub-default"] == "allchannels")
