@@ -23,7 +23,6 @@ public enum ReferenceDocs {
         "psync": "replication is not implemented yet",
         "replconf": "replication is not implemented yet",
         "waitaof": "not implemented yet",
-        "restore-asking": "cluster only",
         "script|debug": "the Lua debugger (ldb) is not implemented",
         "pfselftest": "Redis's internal self-test",
     ]

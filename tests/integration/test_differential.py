@@ -15,7 +15,8 @@ COMMANDS = [
     ["READWRITE"], ["ASKING"], ["WAIT", "0", "0"], ["WAIT", "1", "10"], ["WAIT", "x", "0"], ["WAIT", "1", "x"],
     ["WAIT", "1", "-1"], ["FAILOVER"], ["FAILOVER", "ABORT"], ["FAILOVER", "TIMEOUT", "0"], ["FAILOVER", "TO", "h", "x"],
     ["FAILOVER", "FORCE", "FORCE"], ["FAILOVER", "TO", "h", "1", "TIMEOUT", "5", "FORCE"], ["REPLICAOF", "NO", "ONE"],
-    ["SLAVEOF", "no", "one"], ["REPLICAOF", "h", "x"], ["REPLICAOF", "h", "70000"],
+    ["SLAVEOF", "no", "one"], ["REPLICAOF", "h", "x"], ["REPLICAOF", "h", "70000"], ["RESTORE-ASKING", "ra", "0", "x"],
+    ["RESTORE-ASKING", "ra"],
     # strings
     ["SET", "s", "hello"], ["GET", "s"], ["SET", "s", "v", "NX"], ["SET", "s", "v", "XX"], ["GET", "s"],
     ["SET", "s2", "v", "XX"], ["SET", "s", "v2", "GET"], ["SET", "nx", "v", "NX", "GET"], ["SET", "s", "v", "NX", "XX"],

@@ -184,6 +184,8 @@ extension CommandTable {
         ("lastsave", PersistenceCommands.lastsave),
         ("dump", PersistenceCommands.dump),
         ("restore", PersistenceCommands.restore),
+        // Cluster migration's RESTORE; a standalone server runs it as RESTORE, as Redis does.
+        ("restore-asking", PersistenceCommands.restore),
         ("replconf", PersistenceCommands.replconf),
         ("sync", PersistenceCommands.sync),
         ("psync", PersistenceCommands.sync),
