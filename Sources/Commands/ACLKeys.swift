@@ -147,7 +147,9 @@ extension Command {
                     }
                     step = keyStep
                 case .keynum(let index, let firstKey, let keyStep):
-                    guard first + index < argc, let n = parseInt64(ctx.arg(first + index)), n >= 0 else {
+                    // A count past the arguments is invalid anyway (and must not overflow).
+                    guard first + index < argc, let n = parseInt64(ctx.arg(first + index)), n >= 0, n <= argc
+                    else {
                         valid = false
                         break
                     }

@@ -183,7 +183,8 @@ public final class Command {
     /// destination, XREAD's STREAMS), as Redis's key specs and getkeys procs find them.
     public func keyPositions(argc: Int, arg: (Int) -> ArraySlice<UInt8>) -> [Int] {
         func numkeys(_ at: Int, firstKeyAfter: Int = 1) -> [Int] {
-            guard at < argc, let n = parseInt64(arg(at)), n > 0, at + Int(n) < argc else { return [] }
+            // (n compared before adding: a huge count must not overflow.)
+            guard at < argc, let n = parseInt64(arg(at)), n > 0, n < Int64(argc - at) else { return [] }
             return Array((at + firstKeyAfter)..<(at + firstKeyAfter + Int(n)))
         }
         func keyword(_ word: StaticString, from: Int) -> Int? {

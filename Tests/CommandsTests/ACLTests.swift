@@ -92,6 +92,11 @@ import Testing
         #expect(r.run("ZUNIONSTORE", "w:z", "2", "r:z", "x") == .error("NOPERM No permissions to access a key"))
         #expect(r.run("XREAD", "STREAMS", "r:s", "0") == .nullArray)
         #expect(r.run("XREAD", "STREAMS", "x", "0") == .error("NOPERM No permissions to access a key"))
+        // A key count past the arguments finds no keys (the command reports the error).
+        #expect(
+            r.run("EVAL", "return 1", "9223372036854775807")
+                == .error("ERR Number of keys can't be greater than number of args"))
+        #expect(r.run("ZUNIONSTORE", "w:z", "9223372036854775807", "r:z") != .integer(0))
     }
 
     @Test func selectorsAllowWhatAnyOfThemAllows() {

@@ -17,6 +17,11 @@ COMMANDS = [
     ["FAILOVER", "FORCE", "FORCE"], ["FAILOVER", "TO", "h", "1", "TIMEOUT", "5", "FORCE"], ["REPLICAOF", "NO", "ONE"],
     ["SLAVEOF", "no", "one"], ["REPLICAOF", "h", "x"], ["REPLICAOF", "h", "70000"], ["RESTORE-ASKING", "ra", "0", "x"],
     ["RESTORE-ASKING", "ra"],
+    # key counts past the arguments (they must not overflow the key finder)
+    ["COMMAND", "GETKEYS", "EVAL", "x", "9223372036854775807"],
+    ["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "9223372036854775807", "a"],
+    ["COMMAND", "GETKEYS", "SINTERCARD", "9223372036854775807", "a"],
+    ["COMMAND", "GETKEYS", "LMPOP", "9223372036854775807", "a", "LEFT"],
     # strings
     ["SET", "s", "hello"], ["GET", "s"], ["SET", "s", "v", "NX"], ["SET", "s", "v", "XX"], ["GET", "s"],
     ["SET", "s2", "v", "XX"], ["SET", "s", "v2", "GET"], ["SET", "nx", "v", "NX", "GET"], ["SET", "s", "v", "NX", "XX"],
