@@ -328,6 +328,14 @@ enum StringCommands {
         if length > Int(ctx.config.limits.protoMaxBulkLen) { throw .stringTooLong }
     }
 
+    /// Redis's checkStringLength(size, append): the sum past the limit, or past 64 bits.
+    static func checkStringLength(_ ctx: CommandContext, _ size: Int, plus append: Int) throws(CommandError) -> Int {
+        let (total, overflow) = size.addingReportingOverflow(append)
+        if overflow { throw .stringTooLong }
+        try checkStringLength(ctx, total)
+        return total
+    }
+
     /// STRLEN key
     static func strlen(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let slot = ctx.lookupRead(1) else { return .zero }
@@ -367,8 +375,7 @@ enum StringCommands {
         } else if patch.isEmpty {
             return .zero
         }
-        try checkStringLength(ctx, Int(offset) + patch.count)
-        let needed = Int(offset) + patch.count
+        let needed = try checkStringLength(ctx, Int(offset), plus: patch.count)
         if bytes.count < needed { bytes.append(contentsOf: repeatElement(0, count: needed - bytes.count)) }
         bytes.replaceSubrange(Int(offset)..<needed, with: patch)
         if let slot {
