@@ -16,7 +16,13 @@ SKIP = {
     "script|kill", "function|kill", "module|load", "module|loadex",
 }
 VALUES = ["9223372036854775807", "-9223372036854775808", "18446744073709551616", "-1", "0", "4294967296", "1e308",
-          "nan", "inf", "-inf", "k", "k2", "LIMIT", "COUNT", "STORE", "BYSCORE", "REV", "WITHSCORES", "MATCH"]
+          "nan", "inf", "-inf", "k", "k2", "LIMIT", "COUNT", "STORE", "BYSCORE", "REV", "WITHSCORES", "MATCH",
+          "s", "l", "h", "st", "z", "x", "p", "2147483648", "-4294967297", "1.5", "(1", "[a", "-", "+", "$", ">", "0-0",
+          "GET", "SET", "INCRBY", "i64", "u63", "#1", "OVERFLOW", "BIT", "BYTE", "LEFT", "RIGHT", "NX", "GT", "FIELDS"]
+# A key of every type, made again every few commands (many commands delete or change them).
+SEED_KEYS = [("SET", "s", "hello world"), ("RPUSH", "l", "a", "b", "c", "1", "2"), ("HSET", "h", "f", "1", "g", "v"),
+             ("SADD", "st", "a", "b", "1"), ("ZADD", "z", "1", "a", "2", "b", "3", "c"), ("XADD", "x", "*", "f", "v"),
+             ("PFADD", "p", "a", "b")]
 
 
 def test_extreme_arguments_never_stop_the_server():
@@ -34,6 +40,10 @@ def test_extreme_arguments_never_stop_the_server():
                 continue
             for count in range(1, 6):
                 for _ in range(8):
+                    if sent % 40 == 0:
+                        for seed in SEED_KEYS:
+                            conn.command("DEL", seed[1])
+                            conn.command(*seed)
                     args = name.split("|") + [rng.choice(VALUES) for _ in range(count)]
                     try:
                         reply = conn.command(*args)
