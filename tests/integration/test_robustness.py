@@ -1,8 +1,9 @@
 """No argument takes the server down: every command and subcommand gets integers at the
 edges of 64 bits (and beyond), floats that are not numbers, and keywords in random places;
-each must answer (a reply or an error) and the server must stay up."""
+each must answer (a reply or an error) and the server must stay up, in RESP2 and RESP3."""
 import random
 
+import pytest
 import redis
 
 from conftest import SWIFTLET, RawConnection, Server
@@ -25,7 +26,8 @@ SEED_KEYS = [("SET", "s", "hello world"), ("RPUSH", "l", "a", "b", "c", "1", "2"
              ("PFADD", "p", "a", "b")]
 
 
-def test_extreme_arguments_never_stop_the_server():
+@pytest.mark.parametrize("protocol", ["2", "3"])
+def test_extreme_arguments_never_stop_the_server(protocol):
     server = Server(SWIFTLET, ["--enable-debug-command", "yes"])
     try:
         names = []
@@ -34,6 +36,7 @@ def test_extreme_arguments_never_stop_the_server():
             names += [sub[0].decode() for sub in info.get("subcommands") or []]
         rng = random.Random(7)
         conn = RawConnection(server.port)
+        conn.command("HELLO", protocol)
         sent = 0
         for name in sorted(names):
             if name in SKIP or name.split("|")[0] in SKIP:
@@ -50,7 +53,7 @@ def test_extreme_arguments_never_stop_the_server():
                     except ConnectionError:
                         open("/tmp/robust.log", "w").write(server.read_log())
                         raise AssertionError(f"connection lost after {args}")
-                    assert reply[:1] in (b"+", b"-", b":", b"$", b"*", b"%", b"~", b",", b"_", b"#", b"=", b"("), args
+                    assert reply[:1] in (b"+", b"-", b":", b"$", b"*", b"%", b"~", b",", b"_", b"#", b"=", b"(", b">"), args
                     sent += 1
         assert server.alive() and RawConnection(server.port).command("PING") == b"+PONG\r\n"
         assert sent > 10000
