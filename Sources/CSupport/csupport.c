@@ -38,12 +38,14 @@ static void sha1_block(uint32_t state[5], const unsigned char block[64]) {
     state[0] += a; state[1] += b; state[2] += c; state[3] += d; state[4] += e;
 }
 
-void swiftlet_sha1(const void *data, size_t len, unsigned char out[20]) {
-    uint32_t state[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+/* The Merkle-Damgard part SHA-1 and SHA-256 share: whole blocks, the padding with the
+ * message's bit length, and the state written out big-endian. */
+static void md_digest(uint32_t *state, int words, void (*block)(uint32_t *, const unsigned char *),
+                      const void *data, size_t len, unsigned char *out) {
     const unsigned char *p = data;
     size_t left = len;
     while (left >= 64) {
-        sha1_block(state, p);
+        block(state, p);
         p += 64;
         left -= 64;
     }
@@ -54,9 +56,9 @@ void swiftlet_sha1(const void *data, size_t len, unsigned char out[20]) {
     size_t tailLen = left < 56 ? 64 : 128;
     uint64_t bits = (uint64_t)len * 8;
     for (int i = 0; i < 8; i++) tail[tailLen - 1 - i] = (unsigned char)(bits >> (8 * i));
-    sha1_block(state, tail);
-    if (tailLen == 128) sha1_block(state, tail + 64);
-    for (int i = 0; i < 5; i++) {
+    block(state, tail);
+    if (tailLen == 128) block(state, tail + 64);
+    for (int i = 0; i < words; i++) {
         out[i * 4] = (unsigned char)(state[i] >> 24);
         out[i * 4 + 1] = (unsigned char)(state[i] >> 16);
         out[i * 4 + 2] = (unsigned char)(state[i] >> 8);
@@ -64,8 +66,13 @@ void swiftlet_sha1(const void *data, size_t len, unsigned char out[20]) {
     }
 }
 
+void swiftlet_sha1(const void *data, size_t len, unsigned char out[20]) {
+    uint32_t state[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    md_digest(state, 5, sha1_block, data, len, out);
+}
+
 /* SHA-256 (FIPS 180-4), for ACL password hashes. */
-static const unsigned int sha256_k[64] = {
+static const uint32_t sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -77,51 +84,30 @@ static const unsigned int sha256_k[64] = {
 
 #define SHA256_ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-static void sha256_block(unsigned int h[8], const unsigned char *p) {
-    unsigned int w[64];
+static void sha256_block(uint32_t h[8], const unsigned char *p) {
+    uint32_t w[64];
     for (int i = 0; i < 16; i++)
-        w[i] = ((unsigned int)p[i * 4] << 24) | ((unsigned int)p[i * 4 + 1] << 16) |
-               ((unsigned int)p[i * 4 + 2] << 8) | (unsigned int)p[i * 4 + 3];
+        w[i] = ((uint32_t)p[i * 4] << 24) | ((uint32_t)p[i * 4 + 1] << 16) |
+               ((uint32_t)p[i * 4 + 2] << 8) | (uint32_t)p[i * 4 + 3];
     for (int i = 16; i < 64; i++) {
-        unsigned int s0 = SHA256_ROTR(w[i - 15], 7) ^ SHA256_ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        unsigned int s1 = SHA256_ROTR(w[i - 2], 17) ^ SHA256_ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        uint32_t s0 = SHA256_ROTR(w[i - 15], 7) ^ SHA256_ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = SHA256_ROTR(w[i - 2], 17) ^ SHA256_ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    unsigned int a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
     for (int i = 0; i < 64; i++) {
-        unsigned int S1 = SHA256_ROTR(e, 6) ^ SHA256_ROTR(e, 11) ^ SHA256_ROTR(e, 25);
-        unsigned int ch = (e & f) ^ (~e & g);
-        unsigned int t1 = hh + S1 + ch + sha256_k[i] + w[i];
-        unsigned int S0 = SHA256_ROTR(a, 2) ^ SHA256_ROTR(a, 13) ^ SHA256_ROTR(a, 22);
-        unsigned int maj = (a & b) ^ (a & c) ^ (b & c);
-        unsigned int t2 = S0 + maj;
+        uint32_t S1 = SHA256_ROTR(e, 6) ^ SHA256_ROTR(e, 11) ^ SHA256_ROTR(e, 25);
+        uint32_t ch = (e & f) ^ (~e & g);
+        uint32_t t1 = hh + S1 + ch + sha256_k[i] + w[i];
+        uint32_t S0 = SHA256_ROTR(a, 2) ^ SHA256_ROTR(a, 13) ^ SHA256_ROTR(a, 22);
+        uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+        uint32_t t2 = S0 + maj;
         hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
     }
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
 void swiftlet_sha256(const void *data, size_t len, unsigned char out[32]) {
-    unsigned int h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    const unsigned char *p = data;
-    size_t left = len;
-    while (left >= 64) {
-        sha256_block(h, p);
-        p += 64;
-        left -= 64;
-    }
-    unsigned char tail[128] = {0};
-    if (left) memcpy(tail, p, left);
-    tail[left] = 0x80;
-    size_t tailLen = left < 56 ? 64 : 128;
-    unsigned long long bits = (unsigned long long)len * 8;
-    for (int i = 0; i < 8; i++) tail[tailLen - 1 - i] = (unsigned char)(bits >> (8 * i));
-    sha256_block(h, tail);
-    if (tailLen == 128) sha256_block(h, tail + 64);
-    for (int i = 0; i < 8; i++) {
-        out[i * 4] = (unsigned char)(h[i] >> 24);
-        out[i * 4 + 1] = (unsigned char)(h[i] >> 16);
-        out[i * 4 + 2] = (unsigned char)(h[i] >> 8);
-        out[i * 4 + 3] = (unsigned char)h[i];
-    }
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    md_digest(h, 8, sha256_block, data, len, out);
 }

@@ -264,24 +264,17 @@ struct ACLSelector {
     }
 
     func describeChannels() -> String {
-        allChannels ? "&*" : channels.map { "&" + String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+        allChannels ? "&*" : channels.map(Self.channelRule).joined(separator: " ")
     }
 
-    /// ACLDescribeSelector: keys, channels, then commands.
+    static func channelRule(_ channel: [UInt8]) -> String { "&" + String(decoding: channel, as: UTF8.self) }
+
+    /// ACLDescribeSelector: keys, channels (from `resetchannels` unless all), then commands.
     func describe(_ table: CommandTable) -> String {
-        var out = ""
-        if allKeys {
-            out += "~* "
-        } else {
-            for p in keyPatterns { out += p.description + " " }
-        }
-        if allChannels {
-            out += "&* "
-        } else {
-            out += "resetchannels "
-            for c in channels { out += "&" + String(decoding: c, as: UTF8.self) + " " }
-        }
-        return out + describeCommands(table)
+        var parts = allKeys ? ["~*"] : keyPatterns.map(\.description)
+        parts += allChannels ? ["&*"] : ["resetchannels"] + channels.map(Self.channelRule)
+        parts.append(describeCommands(table))
+        return parts.joined(separator: " ")
     }
 
     func keyAllowed(_ key: ArraySlice<UInt8>, access: UInt8) -> Bool {
@@ -491,12 +484,18 @@ public final class AccessControl {
 
     init(table: CommandTable) {
         self.table = table
-        defaultUser = ACLUser(name: "default", commandCount: table.aclIdCount, allChannels: false)
-        for rule in ["+@all", "~*", "&*", "on", "nopass"] {
-            try? defaultUser.apply(Array(rule.utf8), table: table, allChannelsByDefault: false)
-        }
-        defaultUser.refresh()
+        defaultUser = Self.makeDefaultUser(table)
         users["default"] = defaultUser
+    }
+
+    /// ACLCreateDefaultUser: every command, key and channel, no password.
+    static func makeDefaultUser(_ table: CommandTable) -> ACLUser {
+        let user = ACLUser(name: "default", commandCount: table.aclIdCount, allChannels: false)
+        for rule in ["+@all", "~*", "&*", "on", "nopass"] {
+            try? user.apply(Array(rule.utf8), table: table, allChannelsByDefault: false)
+        }
+        user.refresh()
+        return user
     }
 
     public func user(named name: String) -> ACLUser? { users[name] }
@@ -580,8 +579,8 @@ public final class AccessControl {
     /// ACLStringSetUser: applies every rule to a copy, and to the user only if all of them
     /// are good; returns the error text otherwise.
     func setUser(_ name: String, rules: [[UInt8]], allChannelsByDefault: Bool) -> String? {
-        guard let merged = mergeSelectors(rules) else {
-            let start = rules.firstIndex { $0.first == UInt8(ascii: "(") && $0.last != UInt8(ascii: ")") } ?? 0
+        let (merged, unmatched) = mergeSelectors(rules)
+        if let start = unmatched {
             return
                 "Unmatched parenthesis in acl selector starting at '\(String(decoding: rules[start], as: UTF8.self))'."
         }
@@ -609,12 +608,7 @@ public final class AccessControl {
     /// Replaces every user but keeps the default user's object (sessions point at it).
     func replaceUsers(_ loaded: [String: ACLUser]) {
         var next = loaded
-        if let newDefault = loaded["default"] {
-            defaultUser.copyRules(from: newDefault)
-        } else {
-            let fresh = AccessControl(table: table).defaultUser
-            defaultUser.copyRules(from: fresh)
-        }
+        defaultUser.copyRules(from: loaded["default"] ?? Self.makeDefaultUser(table))
         next["default"] = defaultUser
         users = next
     }
@@ -683,7 +677,8 @@ public final class AccessControl {
             loaded[argv[1]] = user
             let rules = argv.dropFirst(2).map { Array($0.utf8) }
             var syntaxError = false
-            guard let merged = mergeSelectors(Array(rules)) else {
+            let (merged, unmatched) = mergeSelectors(Array(rules))
+            if unmatched != nil {
                 errors += "\(fileName):\(lineNumber): Unmatched parenthesis in selector definition."
                 continue
             }
@@ -713,28 +708,26 @@ public final class AccessControl {
     }
 
     /// ACLMergeSelectorArguments: a selector split over several arguments joined back
-    /// into one rule; nil when a parenthesis is left open.
-    func mergeSelectors(_ rules: [[UInt8]]) -> [[UInt8]]? {
+    /// into one rule; `unmatched` is the argument whose parenthesis is left open.
+    func mergeSelectors(_ rules: [[UInt8]]) -> (merged: [[UInt8]], unmatched: Int?) {
         var merged: [[UInt8]] = []
-        var open: [UInt8]?
-        for rule in rules {
-            if open == nil, rule.first == UInt8(ascii: "("), rule.last != UInt8(ascii: ")") {
-                open = rule
-                continue
-            }
+        var open: (start: Int, rule: [UInt8])?
+        for (i, rule) in rules.enumerated() {
             if let selector = open {
-                let joined = selector + [UInt8(ascii: " ")] + rule
+                let joined = selector.rule + [UInt8(ascii: " ")] + rule
                 if rule.last == UInt8(ascii: ")") {
                     merged.append(joined)
                     open = nil
                 } else {
-                    open = joined
+                    open = (selector.start, joined)
                 }
-                continue
+            } else if rule.first == UInt8(ascii: "("), rule.last != UInt8(ascii: ")") {
+                open = (i, rule)
+            } else {
+                merged.append(rule)
             }
-            merged.append(rule)
         }
-        return open == nil ? merged : nil
+        return (merged, open?.start)
     }
 
     /// The ACL file's text (ACL SAVE).
@@ -758,6 +751,13 @@ extension String {
 }
 
 extension ServerState {
+    /// addACLLogEntry with the server's clock and `acllog-max-len`.
+    func logACLDenial(reason: String, context: String, object: [UInt8], username: [UInt8], clientInfo: String) {
+        acl.addLogEntry(
+            reason: reason, context: context, object: object, username: username, clientInfo: clientInfo, now: clock(),
+            maxLength: Int(config.int("acllog-max-len")))
+    }
+
     /// ACLLoadUsersAtStartup: the configuration's `user` lines, then the ACL file; the
     /// text to log when the server must not start.
     public func loadUsersAtStartup() -> String? {
@@ -779,7 +779,7 @@ extension ServerState {
                 return "Error loading ACL rule for the user named '\(name)': \(error)"
             }
         }
-        if !file.isEmpty, case .failure(let error) = ACLCommands.loadFile(self, file) {
+        if !file.isEmpty, case .failure(let error) = ACLCommands.loadFile(self, file, caller: nil) {
             return "Aborting Redis startup because of ACL errors: \(error.message)"
         }
         return nil

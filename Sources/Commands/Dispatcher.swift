@@ -175,11 +175,10 @@ extension CommandContext {
     /// An ACL refusal: logged to ACL LOG, answered with Redis's NOPERM text (another one
     /// when EXEC finds the rules changed since the command was queued).
     func rejectByACL(_ user: ACLUser, _ command: Command, _ denial: ACLDenial, _ position: Int) -> Dispatched {
-        let object = denial == .command ? Array(command.fullName.utf8) : argBytes(position)
-        server.acl.addLogEntry(
-            reason: denial.reason, context: session.inExec || session.inMulti ? "multi" : "toplevel", object: object,
-            username: Array(user.name.utf8), clientInfo: ClientCommands.infoLine(self, session),
-            now: server.clock(), maxLength: Int(config.int("acllog-max-len")))
+        server.logACLDenial(
+            reason: denial.reason, context: session.inExec || session.inMulti ? "multi" : "toplevel",
+            object: aclDeniedObject(denial, command, position), username: Array(user.name.utf8),
+            clientInfo: ClientCommands.infoLine(self, session))
         if session.inExec {
             let reason: String
             switch denial {
@@ -193,6 +192,11 @@ extension CommandContext {
                 ), command)
         }
         return reject(CommandError("NOPERM " + AccessControl.denialMessage(denial, user, command, nil)), command)
+    }
+
+    /// What ACL LOG names for a refusal: the command, or the key or channel at fault.
+    func aclDeniedObject(_ denial: ACLDenial, _ command: Command, _ position: Int) -> [UInt8] {
+        denial == .command ? Array(command.fullName.utf8) : argBytes(position)
     }
 
     func countError(_ error: CommandError) {

@@ -423,10 +423,7 @@ public final class ServerState {
 
     /// Whether a new connection must authenticate: the default user has a password or is
     /// off (Redis's authRequired at connection time).
-    public var authRequired: Bool {
-        acl.applyRequirepass(config["requirepass"])
-        return !acl.defaultUserNeedsNoAuth
-    }
+    public var authRequired: Bool { !acl.defaultUserNeedsNoAuth }
 }
 
 public func wallClockMillis() -> Int64 {

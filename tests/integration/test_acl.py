@@ -152,6 +152,7 @@ SCRIPT = [
     ("admin", ["ACL", "SETUSER", "bad", "%RR~a"]),
     ("admin", ["ACL", "SETUSER", "bad", "~a b"]),
     ("admin", ["ACL", "SETUSER", "bad", "(+get", "~x"]),
+    ("admin", ["ACL", "SETUSER", "bad", "(+get", "~x)", "(+set"]),
     ("admin", ["ACL", "SETUSER", "a b"]),
     ("admin", ["ACL", "GETUSER", "bad"]),
     ("admin", ["ACL", "SETUSER", "sel", "on", "nopass", "(+get ~s:*)", "(", "%R~r:*", "+set", ")"]),

@@ -20,27 +20,30 @@ enum ACLCommands {
         {
             throw CommandError("ERR " + error)
         }
-        if let user = acl.user(named: username) { closeSubscribersLosingChannels(ctx, user) }
+        if let user = acl.user(named: username) {
+            closeSubscribersLosingChannels(ctx.server, user, caller: ctx.session)
+        }
         return .ok
     }
 
     /// Clients of `user` subscribed to a channel or pattern the user may no longer use are
     /// disconnected (ACLKillPubsubClientsIfNeeded).
-    static func closeSubscribersLosingChannels(_ ctx: CommandContext, _ user: ACLUser) {
-        for c in ctx.server.clients.values where c.aclUser === user && c.inPubSubMode {
+    static func closeSubscribersLosingChannels(_ server: ServerState, _ user: ACLUser, caller: ClientSession?) {
+        for c in server.clients.values where c.aclUser === user && c.inPubSubMode {
             let lost =
                 c.patterns.contains { !user.channelAllowed($0, isPattern: true) }
                 || c.channels.contains { !user.channelAllowed($0, isPattern: false) }
                 || c.shardChannels.contains { !user.channelAllowed($0, isPattern: false) }
-            if lost { deauthenticateAndClose(ctx, c) }
+            if lost { deauthenticateAndClose(server, c, caller: caller) }
         }
     }
 
-    /// deauthenticateAndCloseClient: back to the default user, unauthenticated, closed.
-    static func deauthenticateAndClose(_ ctx: CommandContext, _ c: ClientSession) {
-        c.aclUser = ctx.server.acl.defaultUser
+    /// deauthenticateAndCloseClient: back to the default user, unauthenticated, closed —
+    /// after its reply when it is the client running the command.
+    static func deauthenticateAndClose(_ server: ServerState, _ c: ClientSession, caller: ClientSession?) {
+        c.aclUser = server.acl.defaultUser
         c.authenticated = false
-        ClientCommands.close(ctx, c)
+        ClientCommands.close(c, caller: caller)
     }
 
     /// ACL DELUSER username [username ...]
@@ -51,7 +54,9 @@ enum ACLCommands {
         for name in names {
             guard let user = ctx.server.acl.deleteUser(name) else { continue }
             deleted += 1
-            for c in ctx.server.clients.values where c.aclUser === user { deauthenticateAndClose(ctx, c) }
+            for c in ctx.server.clients.values where c.aclUser === user {
+                deauthenticateAndClose(ctx.server, c, caller: ctx.session)
+            }
         }
         return .integer(deleted)
     }
@@ -101,15 +106,18 @@ enum ACLCommands {
     static func load(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let file = ctx.config["aclfile"]
         if file.isEmpty { throw noFileError }
-        switch loadFile(ctx.server, file) {
+        switch loadFile(ctx.server, file, caller: ctx.session) {
         case .failure(let error): throw CommandError("ERR " + error.message)
         case .success: return .ok
         }
     }
 
     /// Reads the ACL file and, if every line is good, replaces the users: clients of a
-    /// user that is gone, or that lost a channel they listen to, are disconnected.
-    static func loadFile(_ server: ServerState, _ file: String) -> Result<Void, AccessControlLoadError> {
+    /// user that is gone, or that lost a channel they listen to, are disconnected. `caller`
+    /// is the client running ACL LOAD (nil at start-up).
+    static func loadFile(_ server: ServerState, _ file: String, caller: ClientSession?) -> Result<
+        Void, AccessControlLoadError
+    > {
         let text: String
         do {
             text = try readFile(file)
@@ -120,25 +128,23 @@ enum ACLCommands {
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let acl = server.acl
-        let parsed = acl.parseUsers(
+        let loaded: [String: ACLUser]
+        switch acl.parseUsers(
             lines: lines, fileName: file, allChannelsByDefault: server.config["acl-pubsub-default"] == "allchannels")
-        guard case .success(let loaded) = parsed else {
-            if case .failure(let error) = parsed { return .failure(error) }
-            return .success(())
+        {
+        case .failure(let error): return .failure(error)
+        case .success(let users): loaded = users
         }
         acl.replaceUsers(loaded)
-        let ctx = CommandContext(
-            server: server,
-            session: ClientSession(id: -1, address: "", localAddress: "", fd: -1, authenticated: true, now: 0))
         for c in server.clients.values {
             guard let old = c.aclUser else { continue }
             guard let new = acl.user(named: old.name) else {
-                deauthenticateAndClose(ctx, c)
+                deauthenticateAndClose(server, c, caller: caller)
                 continue
             }
             c.aclUser = new
         }
-        for user in acl.users.values { closeSubscribersLosingChannels(ctx, user) }
+        for user in acl.users.values { closeSubscribersLosingChannels(server, user, caller: caller) }
         return .success(())
     }
 

@@ -118,7 +118,7 @@ enum ClientCommands {
             guard let target = ctx.server.clients.values.first(where: { $0.address == addr }) else {
                 throw .noSuchClient
             }
-            close(ctx, target)
+            close(target, caller: ctx.session)
             return .ok
         }
         var id: Int64?
@@ -175,14 +175,15 @@ enum ClientCommands {
             if let laddr, c.localAddress != laddr { continue }
             if let maxAge, (now - c.createdAt) / 1000 < maxAge { continue }
             if skipMe && c === ctx.session { continue }
-            close(ctx, c)
+            close(c, caller: ctx.session)
             killed += 1
         }
         return .integer(killed)
     }
 
-    static func close(_ ctx: CommandContext, _ target: ClientSession) {
-        if target === ctx.session {
+    /// Closes `target`: after the reply when it is `caller`, the client running the command.
+    static func close(_ target: ClientSession, caller: ClientSession?) {
+        if target === caller {
             target.closeAfterReply = true
         } else {
             target.closeHook?()

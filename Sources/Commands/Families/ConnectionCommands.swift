@@ -51,13 +51,10 @@ enum ConnectionCommands {
     /// Checks a username and password against the ACL users; on success the connection
     /// runs as that user. A failure is logged to ACL LOG (object: the command's name).
     static func authenticate(_ ctx: CommandContext, user: [UInt8], password: [UInt8]) -> Bool {
-        let acl = ctx.server.acl
-        acl.applyRequirepass(ctx.config["requirepass"])
-        guard let found = acl.authenticate(user: user, password: password) else {
-            acl.addLogEntry(
+        guard let found = ctx.server.acl.authenticate(user: user, password: password) else {
+            ctx.server.logACLDenial(
                 reason: "auth", context: ctx.session.inMulti ? "multi" : "toplevel", object: ctx.argBytes(0),
-                username: user, clientInfo: ClientCommands.infoLine(ctx, ctx.session), now: ctx.server.clock(),
-                maxLength: Int(ctx.config.int("acllog-max-len")))
+                username: user, clientInfo: ClientCommands.infoLine(ctx, ctx.session))
             return false
         }
         ctx.session.authenticated = true
@@ -68,7 +65,6 @@ enum ConnectionCommands {
     /// AUTH [username] password
     static func auth(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc > 3 { throw .syntax }
-        ctx.server.acl.applyRequirepass(ctx.config["requirepass"])
         if ctx.argc == 2 && ctx.server.acl.defaultUser.nopass { throw .authWithoutPassword }
         let user = ctx.argc == 3 ? ctx.argBytes(1) : Array("default".utf8)
         let password = ctx.argBytes(ctx.argc - 1)

@@ -37,15 +37,14 @@ public final class ScriptEngine {
         var flags: ScriptingCommands.ShebangFlags?
     }
     var recent: RecentScript?
-    /// The ACL user of the client whose script runs, and that client (ACL LOG's
-    /// client-info names it).
+    /// The ACL user of the client whose script runs (kept for the whole run, even if the
+    /// client goes), and that client's context (ACL LOG's client-info names it).
     var callerUser: ACLUser?
-    weak var callerSession: ClientSession?
     weak var callerContext: CommandContext?
 
     func callerInfo() -> String {
-        guard let session = callerSession, let ctx = callerContext else { return "" }
-        return ClientCommands.infoLine(ctx, session)
+        guard let ctx = callerContext else { return "" }
+        return ClientCommands.infoLine(ctx, ctx.session)
     }
     /// Scratch for the key and argument pointers handed to the engine.
     var pointers: [UnsafePointer<CChar>?] = []
@@ -131,7 +130,6 @@ public final class ScriptEngine {
     /// (inside MULTI, from the AOF) run to their end.
     func prepareRun(_ caller: CommandContext) {
         callerUser = caller.session.aclUser
-        callerSession = caller.session
         callerContext = caller
         let threshold = caller.mayBlock && !caller.session.isLoader ? caller.config.limits.busyReplyThreshold : 0
         swiftlet_lua_set_busy_threshold(lua, threshold)
@@ -237,12 +235,9 @@ public final class ScriptEngine {
             ctx.argBase = 0
             ctx.argc = argc
             if let (denial, position) = user.check(command, ctx) {
-                let object = denial == .command ? Array(command.fullName.utf8) : ctx.argBytes(position)
-                let server = ctx.server
-                server.acl.addLogEntry(
-                    reason: denial.reason, context: "lua", object: object, username: Array(user.name.utf8),
-                    clientInfo: callerInfo(), now: server.clock(),
-                    maxLength: Int(server.config.int("acllog-max-len")))
+                ctx.server.logACLDenial(
+                    reason: denial.reason, context: "lua", object: ctx.aclDeniedObject(denial, command, position),
+                    username: Array(user.name.utf8), clientInfo: callerInfo())
                 let text = "-ERR ACL failure in script: " + AccessControl.denialMessage(denial, user, command, nil)
                 text.utf8CString.withUnsafeBufferPointer { swiftlet_buf_append(reply, $0.baseAddress, $0.count - 1) }
                 swiftlet_buf_append(reply, "\r\n", 2)
