@@ -640,8 +640,10 @@ static void lua_to_resp(lua_State *L, swiftlet_buf *out, int resp3, int depth) {
         swiftlet_buf body = {0};
         long long n = 0;
         for (;;) {
+            /* Raw, as Redis reads it: a metatable's __index (the sandbox's _G raises for
+             * missing names) never runs while a reply is built. */
             lua_pushnumber(L, (lua_Number)(n + 1));
-            lua_gettable(L, -2);
+            lua_rawget(L, -2);
             if (lua_type(L, -1) == LUA_TNIL) {
                 lua_pop(L, 1);
                 break;
@@ -1038,6 +1040,41 @@ static void install_yieldable_pcall(lua_State *L) {
     lua_setglobal(L, "pcall");
 }
 
+/* Converts the value on top of L to a reply inside a protected call, so an error the
+ * conversion raises (out of memory in a huge or deep table) becomes an error reply
+ * instead of Lua's panic. */
+struct reply_args {
+    swiftlet_buf *out;
+    int resp3;
+};
+
+static int reply_body(lua_State *L) {
+    struct reply_args *a = (struct reply_args *)lua_touserdata(L, 2);
+    lua_settop(L, 1);
+    lua_to_resp(L, a->out, a->resp3, 0);
+    return 0;
+}
+
+static void reply_protected(lua_State *L, swiftlet_buf *out, int resp3) {
+    swiftlet_buf body = {0};
+    struct reply_args a = {&body, resp3};
+    lua_pushcfunction(L, reply_body);
+    lua_insert(L, -2);
+    lua_pushlightuserdata(L, &a);
+    if (lua_pcall(L, 2, 0, 0) != 0) {
+        const char *msg = lua_tostring(L, -1);
+        swiftlet_buf m = {0};
+        buf_str(&m, "ERR ");
+        buf_str(&m, msg ? msg : "unknown error");
+        buf_line(out, '-', m.data, m.len);
+        swiftlet_buf_free(&m);
+        lua_pop(L, 1);
+    } else {
+        swiftlet_buf_append(out, body.data, body.len);
+    }
+    swiftlet_buf_free(&body);
+}
+
 /* The reply of a finished or failed coroutine (status from lua_resume), with Redis's
  * "script: <name>, on <source>:<line>." suffix on errors; then the stack is cleared and,
  * every 50 calls, the collector takes a step (LUA_GC_CYCLE_PERIOD). */
@@ -1062,7 +1099,9 @@ static void finish_call(swiftlet_lua *e, int status, swiftlet_buf *out) {
         const char *err = NULL;
         size_t elen = 0;
         if (lua_istable(co, -1)) {
-            lua_getfield(co, -1, "err");
+            /* Raw: an error table's metatable must not run here, outside any protection. */
+            lua_pushstring(co, "err");
+            lua_rawget(co, -2);
             err = lua_tolstring(co, -1, &elen);
             if (err) swiftlet_buf_append(&m, err, elen);
         } else {
@@ -1086,7 +1125,7 @@ static void finish_call(swiftlet_lua *e, int status, swiftlet_buf *out) {
         /* The first value returned is the reply (a call with one result, as Redis makes). */
         if (lua_gettop(co) == 0) lua_pushnil(co);
         lua_settop(co, 1);
-        lua_to_resp(co, out, e->client_resp3, 0);
+        reply_protected(co, out, e->client_resp3);
     }
     if (status == 0 && !e->idle) {
         lua_settop(co, 0);

@@ -152,6 +152,12 @@ extension CommandContext {
         }
     }
 
+    /// A pub/sub confirmation: sent whatever CLIENT REPLY says, as Redis marks such replies
+    /// CLIENT_PUSHING (a subscriber with replies off still learns its subscriptions).
+    func emitPush(_ reply: Reply) {
+        ReplyEncoder.encode(reply, resp3: session.resp3, into: &output)
+    }
+
     /// Encodes a reply that bypasses the command flow (protocol errors).
     public func emitDirect(_ reply: Reply) {
         ReplyEncoder.encode(reply, resp3: session.resp3, into: &output)
@@ -372,9 +378,11 @@ extension CommandContext {
                 }
                 if session.tracking.on { rememberTrackedKeys(command) }
             }
-            // A key deleted under a blocked XREADGROUP ends its wait with an error.
+            // Every key written may serve blocked clients, or (deleted, or replaced by another
+            // type) end a blocked XREADGROUP with an error: Redis signals keys as ready from
+            // dbAdd, dbSetValue and deletion alike.
             if server.blockedClients > 0 && server.dirty != dirtyBefore {
-                for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc && !exists(i) {
+                for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {
                     server.signalKeyReady(db: session.db, key: arg(i))
                 }
             }

@@ -119,6 +119,12 @@ public struct BlockRequest {
     public var timeoutReply: Reply
     /// XREAD's IDs as they were when it blocked (`$` resolved then, not at each retry).
     public var streamIDs: [StreamID]? = nil
+    /// The type of key that can serve it (TYPE's name), nil for waits on no key. A key
+    /// written as another type leaves the client blocked, as Redis serves a ready key only
+    /// to the clients of its type.
+    public var awaits: String? = nil
+    /// XREADGROUP: a key deleted or replaced by another type ends the wait with an error.
+    public var groupRead = false
 }
 
 /// Runtime statistics that INFO reports.
@@ -181,6 +187,17 @@ public final class ServerState {
     var evictionPool = EvictionPool()
     var evictionNextDB = 0
     public internal(set) var evictionPending = false
+
+    /// The keys clients are blocked on in a database (the runtime keeps the waiting lists).
+    public var blockedKeysHook: ((Int) -> [[UInt8]])?
+
+    /// A whole database changed under its blocked clients (FLUSHDB, FLUSHALL, SWAPDB): every
+    /// key they wait on is looked at again, as Redis's scanDatabaseForReadyKeys and
+    /// scanDatabaseForDeletedKeys do.
+    public func signalBlockedKeys(db: Int) {
+        guard blockedClients > 0, let keys = blockedKeysHook?(db) else { return }
+        for key in keys { readyKeys.append((db, key)) }
+    }
 
     /// Marks a key as possibly able to serve blocked clients (a list or sorted set grew).
     @inline(__always)

@@ -173,6 +173,12 @@ public final class Keyspace {
 
     public var keyCount: Int { databases.reduce(0) { $0 + $1.count } }
 
+    /// TYPE's name for a live key, nil when it does not exist (expired keys go here).
+    public func typeName(db: Int, key: [UInt8]) -> String? {
+        guard databases.indices.contains(db), let slot = databases[db].lookup(key, now: now) else { return nil }
+        return databases[db].table[slot].value.typeName
+    }
+
     /// Redis's count rules for random picks (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) over a
     /// collection of `size` elements: a positive count gives distinct indexes (all of them
     /// when it reaches `size`), a negative count gives exactly -count indexes, repeats allowed.

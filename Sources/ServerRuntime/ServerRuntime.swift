@@ -72,6 +72,7 @@ public final class ServerRuntime: @unchecked Sendable {
             }
         }
         state.scriptSuspendedHook = { [unowned self] in self.continueScript() }
+        state.blockedKeysHook = { [unowned self] db in self.waiting.keys.filter { $0.db == db }.map(\.key) }
         // The snapshot's fsync and rename run off the loop, as Redis's happen in its child.
         state.backgroundSync = { [unowned self] work, report in
             // The work touches only the snapshot's own file; the report runs on the loop.
@@ -463,8 +464,14 @@ public final class ServerRuntime: @unchecked Sendable {
             guardCount += 1
             let (db, key) = state.readyKeys.removeFirst()
             guard let clients = waiting[WaitKey(db: db, key: key)] else { continue }
-            for handler in clients where handler.blocked != nil {
-                _ = handler.retryBlocked()
+            let type = state.keyspace.typeName(db: db, key: key)
+            for handler in clients {
+                guard let request = handler.blocked else { continue }
+                if request.groupRead && type != "stream" {
+                    handler.blockTimedOut(error: .streamKeyGone)
+                } else if request.awaits == nil || request.awaits == type {
+                    _ = handler.retryBlocked()
+                }
             }
         }
     }

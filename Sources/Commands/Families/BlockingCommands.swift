@@ -19,12 +19,13 @@ enum BlockingCommands {
     }
 
     static func block(
-        _ ctx: CommandContext, keys: Range<Int>, deadline: Int64?, timeoutReply: Reply, streamIDs: [StreamID]? = nil
+        _ ctx: CommandContext, keys: Range<Int>, deadline: Int64?, timeoutReply: Reply, awaits: String,
+        streamIDs: [StreamID]? = nil, groupRead: Bool = false
     ) -> Reply {
         guard ctx.mayBlock else { return timeoutReply }
         ctx.blockRequest = BlockRequest(
             keys: keys.map { ctx.argBytes($0) }, db: ctx.session.db, deadline: deadline, timeoutReply: timeoutReply,
-            streamIDs: streamIDs)
+            streamIDs: streamIDs, awaits: awaits, groupRead: groupRead)
         return .null
     }
 
@@ -38,7 +39,7 @@ enum BlockingCommands {
             ListCommands.deleteIfEmpty(ctx, k, l)
             return .array([.bulk(ctx.argBytes(k)), .bulk(item)])
         }
-        return block(ctx, keys: 1..<(ctx.argc - 1), deadline: deadline, timeoutReply: .nullArray)
+        return block(ctx, keys: 1..<(ctx.argc - 1), deadline: deadline, timeoutReply: .nullArray, awaits: "list")
     }
 
     /// BLPOP key [key ...] timeout
@@ -53,7 +54,7 @@ enum BlockingCommands {
         if let slot = ctx.lookupWrite(1), try ListCommands.list(ctx, slot).count > 0 {
             return try ListCommands.move(ctx, from: from, to: to)
         }
-        return block(ctx, keys: 1..<2, deadline: deadline, timeoutReply: .null)
+        return block(ctx, keys: 1..<2, deadline: deadline, timeoutReply: .null, awaits: "list")
     }
 
     /// BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout
@@ -73,7 +74,7 @@ enum BlockingCommands {
         let deadline = try deadline(ctx, 1)
         let (keys, from, count) = try ListCommands.mpopArguments(ctx, numkeysArg: 2)
         if let popped = try ListCommands.mpop(ctx, keys: keys, from, count: count) { return popped }
-        return block(ctx, keys: keys, deadline: deadline, timeoutReply: .nullArray)
+        return block(ctx, keys: keys, deadline: deadline, timeoutReply: .nullArray, awaits: "list")
     }
 
     static func blockingZpop(_ ctx: CommandContext, max: Bool) throws(CommandError) -> Reply {
@@ -88,7 +89,7 @@ enum BlockingCommands {
             SortedSetCommands.deleteIfEmpty(ctx, z, k)
             return .array([.bulk(ctx.argBytes(k)), .bulk(e.member), .double(e.score)])
         }
-        return block(ctx, keys: 1..<(ctx.argc - 1), deadline: deadline, timeoutReply: .nullArray)
+        return block(ctx, keys: 1..<(ctx.argc - 1), deadline: deadline, timeoutReply: .nullArray, awaits: "zset")
     }
 
     /// BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]
@@ -96,7 +97,7 @@ enum BlockingCommands {
         let deadline = try deadline(ctx, 1)
         let (keys, max, count) = try SortedSetCommands.mpopArguments(ctx, numkeysArg: 2)
         if let popped = try SortedSetCommands.mpop(ctx, keys: keys, max: max, count: count) { return popped }
-        return block(ctx, keys: keys, deadline: deadline, timeoutReply: .nullArray)
+        return block(ctx, keys: keys, deadline: deadline, timeoutReply: .nullArray, awaits: "zset")
     }
 
     /// BZPOPMIN key [key ...] timeout

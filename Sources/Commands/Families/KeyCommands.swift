@@ -241,6 +241,8 @@ enum KeyCommands {
         guard a >= 0 && a < n && b >= 0 && b < n else { throw .dbIndexOutOfRange }
         if a != b {
             ctx.keyspace.databases.swapAt(Int(a), Int(b))
+            ctx.server.signalBlockedKeys(db: Int(a))
+            ctx.server.signalBlockedKeys(db: Int(b))
             ctx.markDirty()
         }
         return .ok
@@ -363,6 +365,7 @@ enum KeyCommands {
             ctx.server.releaseInBackground(ctx.keyspace.databases[index].table)
         }
         ctx.keyspace.databases[index].removeAll()
+        ctx.server.signalBlockedKeys(db: index)
     }
 
     /// FLUSHDB [ASYNC | SYNC]

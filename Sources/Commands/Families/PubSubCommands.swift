@@ -47,7 +47,7 @@ enum PubSubCommands {
     /// One subscribe/unsubscribe confirmation, sent as its own message.
     static func confirm(_ ctx: CommandContext, _ name: String, _ target: [UInt8]?, _ count: Int) {
         let items: [Reply] = [.bulk(name), target.map { .bulk($0) } ?? .null, .integer(Int64(count))]
-        ctx.emit(ctx.session.resp3 ? .push(items) : .array(items))
+        ctx.emitPush(ctx.session.resp3 ? .push(items) : .array(items))
     }
 
     static func subscribe(_ ctx: CommandContext, _ kind: Kind) -> Reply {

@@ -369,6 +369,11 @@ enum ServerCommands {
         }
     }
 
+    static let debugInternalKnobs: [StaticString] = [
+        "quicklist-packed-threshold", "pause-cron", "set-skip-checksum-validation",
+        "set-disable-deny-scripts", "aof-flush-sleep",
+    ]
+
     /// DEBUG subcommand [argument ...]
     static func debug(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard debugAllowed(ctx) else {
@@ -382,6 +387,22 @@ enum ServerCommands {
             return .ok
         } else if ctx.argIs(1, "set-active-expire") && ctx.argc == 3 {
             ctx.server.activeExpireEnabled = parseInt64(ctx.arg(2)) != 0
+            return .ok
+        } else if ctx.argc == 4 && ctx.argIs(1, "replybuffer") {
+            // Reply-buffer resizing is Redis's allocator tuning; Swiftlet's buffers are NIO's.
+            guard ctx.argIs(2, "peak-reset-time") || ctx.argIs(2, "resizing") else { throw .syntax }
+            return .ok
+        } else if ctx.argc == 3, let knob = debugInternalKnobs.first(where: { ctx.argIs(1, $0) }) {
+            // Switches of Redis internals Swiftlet has no counterpart of (quicklist plain
+            // nodes, cron pausing, checksum skipping, AOF flush delays):
+            // accepted with their argument checked, so tests that set them run on.
+            if knob.description == "quicklist-packed-threshold" {
+                guard let size = parseMemory(ctx.argString(2)), size > 0, size < (1 << 32) else {
+                    throw CommandError("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
+                }
+            } else if parseInt64(ctx.arg(2)) == nil {
+                throw .notInteger
+            }
             return .ok
         } else if ctx.argIs(1, "object") && ctx.argc == 3 {
             guard let slot = ctx.lookupWrite(2) else { throw .noSuchKey }

@@ -521,7 +521,7 @@ enum StreamCommands {
         if timeout >= 0 {
             return BlockingCommands.block(
                 ctx, keys: streamsArg..<(streamsArg + streamCount), deadline: timeout == 0 ? nil : clock(ctx) + timeout,
-                timeoutReply: .nullArray, streamIDs: resumed ?? ids)
+                timeoutReply: .nullArray, awaits: "stream", streamIDs: resumed ?? ids, groupRead: isGroupRead)
         }
         return .nullArray
     }

@@ -1,0 +1,117 @@
+"""Crashes and hangs that Redis's own test suite (tests/compat) found, each kept as a test of
+our own: the same commands, and the same answer from redis-server 7.0.15 where it helps."""
+import socket
+import time
+
+import pytest
+from conftest import RawConnection, encode
+
+
+def crash_scripts():
+    return [
+        "return _G",
+        "return {_G}",
+        "return setmetatable({}, {__index = function() error('from index') end})",
+        "return {setmetatable({}, {__index = function() return redis.call('ping') end})}",
+        "local t = {} for i = 1, 200 do t = {t} end return t",
+    ]
+
+
+@pytest.mark.parametrize("script", crash_scripts())
+def test_script_replies_that_raise_do_not_stop_the_server(swiftlet, reference_redis, script):
+    # Converting a script's value to a reply reads tables raw, as Redis does, and runs
+    # protected: `return _G` took the server down with Lua's PANIC.
+    ours, theirs = swiftlet.raw(), reference_redis.raw()
+    assert ours.command("EVAL", script, 0) == theirs.command("EVAL", script, 0)
+    assert ours.command("PING") == b"+PONG\r\n"
+    assert swiftlet.alive()
+
+
+def test_function_returning_globals_does_not_stop_the_server(swiftlet, reference_redis):
+    lib = "#!lua name=g\nredis.register_function('g', function() return _G end)"
+    for server in (swiftlet, reference_redis):
+        c = server.raw()
+        assert c.command("FUNCTION", "LOAD", "REPLACE", lib) == b"$1\r\ng\r\n"
+    assert swiftlet.raw().command("FCALL", "g", 0) == reference_redis.raw().command("FCALL", "g", 0)
+    assert swiftlet.alive()
+
+
+def test_error_table_with_raising_metatable(swiftlet):
+    # The error object's fields are read raw outside any protection.
+    c = swiftlet.raw()
+    reply = c.command("EVAL", "error(setmetatable({}, {__index = function() error('x') end}))", 0)
+    assert reply.startswith(b"-")
+    assert c.command("PING") == b"+PONG\r\n"
+
+
+def read_with_timeout(conn, seconds=3):
+    conn.sock.settimeout(seconds)
+    try:
+        return conn.reply()
+    except socket.timeout:
+        return None
+
+
+def test_pubsub_confirmations_and_messages_under_client_reply_off(swiftlet):
+    # Subscribe confirmations and messages are pushes: CLIENT REPLY OFF does not hold them
+    # back (the client waited forever).
+    sub, pub = swiftlet.raw(), swiftlet.raw()
+    sub.send(encode("CLIENT", "REPLY", "OFF"))
+    sub.send(encode("SUBSCRIBE", "channel"))
+    assert read_with_timeout(sub) == b"*3\r\n$9\r\nsubscribe\r\n$7\r\nchannel\r\n:1\r\n"
+    sub.send(encode("PSUBSCRIBE", "ch*"))
+    assert read_with_timeout(sub) == b"*3\r\n$10\r\npsubscribe\r\n$3\r\nch*\r\n:2\r\n"
+    assert pub.command("PUBLISH", "channel", "hello") == b":2\r\n"
+    assert read_with_timeout(sub) == b"*3\r\n$7\r\nmessage\r\n$7\r\nchannel\r\n$5\r\nhello\r\n"
+    assert read_with_timeout(sub).startswith(b"*4\r\n$8\r\npmessage\r\n")
+    sub.send(encode("UNSUBSCRIBE", "channel"))
+    assert read_with_timeout(sub) == b"*3\r\n$11\r\nunsubscribe\r\n$7\r\nchannel\r\n:1\r\n"
+
+
+@pytest.mark.parametrize(
+    "replace",
+    [
+        [("SET", "mystream", "val1")],
+        [("DEL", "mystream")],
+        [("MULTI",), ("DEL", "mystream"), ("SADD", "mystream", "e1"), ("EXEC",)],
+        [("FLUSHALL",)],
+    ],
+)
+def test_blocked_xreadgroup_ends_when_its_stream_goes(swiftlet, replace):
+    c, blocked = swiftlet.raw(), swiftlet.raw()
+    c.command("DEL", "mystream")
+    c.command("XADD", "mystream", "666", "f", "v")
+    c.command("XGROUP", "CREATE", "mystream", "mygroup", "$")
+    blocked.send(encode("XREADGROUP", "GROUP", "mygroup", "Alice", "BLOCK", "0", "STREAMS", "mystream", ">"))
+    time.sleep(0.1)
+    for cmd in replace:
+        c.command(*cmd)
+    assert read_with_timeout(blocked) == b"-UNBLOCKED the stream key no longer exists\r\n"
+
+
+def test_list_waiter_not_woken_by_a_key_of_another_type(swiftlet):
+    # LPUSH + DEL + SET in one transaction leaves a string: the BLPOP client keeps waiting,
+    # and is served when the key is a list again.
+    c, blocked = swiftlet.raw(), swiftlet.raw()
+    c.command("DEL", "k")
+    blocked.send(encode("BLPOP", "k", "0"))
+    time.sleep(0.1)
+    for cmd in [("MULTI",), ("LPUSH", "k", "a"), ("DEL", "k"), ("SET", "k", "s"), ("EXEC",)]:
+        c.command(*cmd)
+    assert read_with_timeout(blocked, 0.5) is None
+    c.command("DEL", "k")
+    c.command("RPUSH", "k", "x")
+    assert read_with_timeout(blocked) == b"*2\r\n$1\r\nk\r\n$1\r\nx\r\n"
+
+
+def test_swapdb_serves_blocked_clients(swiftlet):
+    c, blocked = swiftlet.raw(), swiftlet.raw()
+    c.command("SELECT", "4")
+    c.command("FLUSHDB")
+    c.command("RPUSH", "k", "v")
+    blocked.command("SELECT", "9")
+    blocked.command("DEL", "k")
+    blocked.send(encode("BLPOP", "k", "0"))
+    time.sleep(0.1)
+    assert c.command("SWAPDB", "4", "9") == b"+OK\r\n"
+    assert read_with_timeout(blocked) == b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
