@@ -49,6 +49,8 @@ struct swiftlet_lua {
     long long started_ms; /* when it started */
     long long busy_ms;    /* busy-reply-threshold (0: never suspend) */
     int killed;           /* SCRIPT KILL / FUNCTION KILL asked */
+    int loading;          /* FUNCTION LOAD is running a library's code */
+    long long load_started_ms;
 };
 
 /* ---- buffers ---- */
@@ -745,7 +747,7 @@ static void install_sandbox(lua_State *L) {
 }
 
 static const char *error_handler_lua =
-    "local dbg = debug\n"
+    "local dbg, type, tostring = debug, type, tostring\n"
     "return function(err)\n"
     "  local i = dbg.getinfo(2, 'nSl')\n"
     "  if i and i.what == 'C' then i = dbg.getinfo(3, 'nSl') end\n"
@@ -783,6 +785,20 @@ static void open_lib(lua_State *L, const char *name, lua_CFunction f) {
     lua_pushcfunction(L, f);
     lua_pushstring(L, name);
     lua_call(L, 1, 0);
+}
+
+static int text_only_loadstring(lua_State *L) {
+    size_t len;
+    const char *code = lua_tolstring(L, 1, &len);
+    if (code && len > 0 && code[0] == LUA_SIGNATURE[0]) {
+        lua_pushnil(L);
+        lua_pushstring(L, "loadstring: binary chunks are not allowed");
+        return 2;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
 }
 
 swiftlet_lua *swiftlet_lua_create(void) {
@@ -828,6 +844,12 @@ swiftlet_lua *swiftlet_lua_create(void) {
     lua_setfield(L, -2, "clock");
     lua_setglobal(L, "os");
     lua_pop(L, 2);
+
+    /* loadstring refuses precompiled chunks, as Redis's Lua does (bytecode can break
+     * out of the sandbox): it answers nil and a message. */
+    lua_getglobal(L, "loadstring");
+    lua_pushcclosure(L, text_only_loadstring, 1);
+    lua_setglobal(L, "loadstring");
 
     lua_getglobal(L, "math");
     set_function(L, "random", redis_math_random);
@@ -1271,6 +1293,8 @@ static int valid_name(const char *s, size_t len) {
 /* redis.register_function(name, callback) or redis.register_function{function_name=…,
  * callback=…, flags={…}, description=…}: the registration goes to the pending table. */
 static int redis_register_function(lua_State *L) {
+    /* A callback that kept the load-time table could call it later: Redis checks too. */
+    if (!engine_of(L)->loading) return raise_msg(L, "redis.register_function can only be called on FUNCTION LOAD command");
     int argc = lua_gettop(L);
     if (argc < 1 || argc > 2) return raise_msg(L, "wrong number of arguments to redis.register_function");
     int name_idx = 0, cb_idx = 0, desc_idx = 0, flags_idx = 0;
@@ -1353,12 +1377,12 @@ static int redis_register_function(lua_State *L) {
     return 0;
 }
 
-/* The `redis` table a library sees while it loads: register_function and log only. */
+/* The `redis` table a library sees while it loads: register_function, log and the version
+ * fields only (as Redis's library API table). */
 static void push_load_time_redis(lua_State *L) {
     lua_newtable(L);
     set_function(L, "register_function", redis_register_function);
     set_function(L, "log", redis_log);
-    set_function(L, "setresp", redis_setresp);
     set_log_and_version(L);
     /* Reads of anything else fail as a missing global does. */
     int t = lua_gettop(L);
@@ -1371,6 +1395,14 @@ static void push_load_time_redis(lua_State *L) {
     lua_setmetatable(L, t);
     push_readonly_proxy(L, t);
     lua_remove(L, t);
+}
+
+static void load_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    swiftlet_lua *e = engine_of(L);
+    if (now_ms() - e->load_started_ms > 500) {
+        luaL_error(L, "FUNCTION LOAD timeout");
+    }
 }
 
 int swiftlet_lua_library_load(swiftlet_lua *e, const char *code, size_t len, size_t skip, swiftlet_buf *functions,
@@ -1390,10 +1422,29 @@ int swiftlet_lua_library_load(swiftlet_lua *e, const char *code, size_t len, siz
     int saved = lua_gettop(L);
     push_load_time_redis(L);
     lua_setfield(L, globals, "redis");
+    /* While the library's code runs, globals resolve to the load-time API alone (Redis
+     * points the globals' __index at its library API table): no math, no redis.call. */
+    lua_getmetatable(L, LUA_GLOBALSINDEX);
+    int meta = lua_gettop(L);
+    lua_getfield(L, meta, "__index");
+    int run_index = lua_gettop(L);
+    lua_newtable(L);
+    lua_getfield(L, globals, "redis");
+    lua_setfield(L, -2, "redis");
+    lua_pushcclosure(L, sandbox_index, 1);
+    lua_setfield(L, meta, "__index");
     lua_getfield(L, LUA_REGISTRYINDEX, "__swiftlet_err_handler");
     lua_pushvalue(L, chunk);
     e->exec = NULL;
+    /* A library whose code never ends is stopped (Redis's 500 ms load timeout). */
+    e->loading = 1;
+    e->load_started_ms = now_ms();
+    lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
     int status = lua_pcall(L, 0, 0, lua_gettop(L) - 1);
+    lua_sethook(L, NULL, 0, 0);
+    e->loading = 0;
+    lua_pushvalue(L, run_index);
+    lua_setfield(L, meta, "__index");
     lua_pushvalue(L, saved);
     lua_setfield(L, globals, "redis");
     if (status != 0) {

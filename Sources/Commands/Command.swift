@@ -129,8 +129,13 @@ public final class Command {
     var keySpecsComplete = true
 
     public var calls = 0
-    /// How long its calls took (LATENCY HISTOGRAM, INFO latencystats).
+    /// How long its calls took, since the server started (the metrics endpoint's
+    /// histogram, which must only grow).
     public var latency = LatencyHistogram()
+    /// `latency` when CONFIG RESETSTAT last ran: LATENCY HISTOGRAM and INFO latencystats
+    /// count from there, as Redis's do.
+    public var latencyAtReset = LatencyHistogram()
+    public var latencySinceReset: LatencyHistogram { latency.minus(latencyAtReset) }
     public var microseconds = 0
     public var rejectedCalls = 0
     public var failedCalls = 0

@@ -36,6 +36,12 @@ public final class CommandContext {
     /// arguments would replay differently (relative times, random picks) say it here.
     var propagation: [[[UInt8]]] = []
     var propagationOverridden = false
+    /// The command that blocked this client, counted in its stats once it completes.
+    var blockedCommand: Command?
+    /// Key arguments a write left as they were (SMOVE of a member the destination already
+    /// holds): no WATCH touch, invalidation or event for them, as Redis signals only the
+    /// keys it modified.
+    var unchangedKeyArgs: [Int] = []
 
     enum MemberOwner {
         case set(SetValue)

@@ -171,6 +171,7 @@ extension CommandError {
     public static let execWithoutMulti = CommandError("ERR EXEC without MULTI")
     public static let discardWithoutMulti = CommandError("ERR DISCARD without MULTI")
     public static let watchInsideMulti = CommandError("ERR WATCH inside MULTI is not allowed")
+    public static let noReplicas = CommandError("NOREPLICAS Not enough good replicas to write.")
     public static let execAbort = CommandError("EXECABORT Transaction discarded because of previous errors.")
     public static let notAllowedInMulti = CommandError("ERR Command not allowed inside a transaction")
     public static func subscribedContext(_ command: String) -> CommandError {

@@ -158,6 +158,15 @@ extension CommandContext {
         ReplyEncoder.encode(reply, resp3: session.resp3, into: &output)
     }
 
+    /// A blocked command ended without running again (its timeout, CLIENT UNBLOCK, an error
+    /// such as NOGROUP): its call is counted now, as Redis's updateStatsOnUnblock does.
+    public func countUnblocked(failed: Bool) {
+        guard let command = blockedCommand else { return }
+        command.calls += 1
+        if failed { command.failedCalls += 1 }
+        blockedCommand = nil
+    }
+
     /// Encodes a reply that bypasses the command flow (protocol errors).
     public func emitDirect(_ reply: Reply) {
         ReplyEncoder.encode(reply, resp3: session.resp3, into: &output)
@@ -174,6 +183,13 @@ extension CommandContext {
         // A command refused while queuing makes the transaction fail (flagTransaction).
         if session.inMulti { session.multiFailed = true }
         command?.rejectedCalls += 1
+        // A refused EXEC ends the transaction it would have run (Redis's execCommandAbort).
+        if session.inMulti && command?.name == "exec" {
+            TransactionCommands.discardTransaction(self)
+            let abort = CommandError("EXECABORT Transaction discarded because of: " + error.message)
+            countError(abort)
+            return Dispatched(reply: .error(abort.message))
+        }
         countError(error)
         return Dispatched(reply: .error(error.message))
     }
@@ -250,7 +266,9 @@ extension CommandContext {
 
     static func allowedWhileBusy(_ ctx: CommandContext, _ command: Command) -> Bool {
         switch command.fullName {
-        case "script|kill", "function|kill", "function|stats": return true
+        case "script|kill", "function|kill", "function|stats", "multi", "discard", "watch", "unwatch", "auth",
+            "hello", "quit", "reset", "replconf":
+            return true
         case "shutdown": return (1..<ctx.argc).contains { ctx.argIs($0, "nosave") }
         default: return false
         }
@@ -283,8 +301,8 @@ extension CommandContext {
         if session.inPubSubMode && !session.resp3 && !(command.parent ?? command).allowedWhileSubscribed {
             return reject(.subscribedContext(command.fullName), command)
         }
-        // A suspended script holds the dataset: others get BUSY, except the kill commands
-        // and SHUTDOWN NOSAVE (Redis's CMD_ALLOW_BUSY).
+        // A suspended script holds the dataset: others get BUSY, except the kill commands,
+        // SHUTDOWN NOSAVE and the connection and transaction commands (Redis's CMD_ALLOW_BUSY).
         if server.scriptIsBusy && !session.isScriptClient && !Self.allowedWhileBusy(self, command) {
             let function = server.scriptEngine?.suspended?.function == true
             return reject(function ? .busyFunction : .busyScript, command)
@@ -306,6 +324,13 @@ extension CommandContext {
             && !config.savePoints.isEmpty
         {
             return reject(.misconf, command)
+        }
+        // min-replicas-to-write: a primary without that many good replicas refuses writes (a
+        // standalone server has none).
+        if config.limits.minReplicasToWrite > 0 && !session.isLoader
+            && (command.flags.contains(.write) || (command.name == "exec" && session.multiWrites))
+        {
+            return reject(.noReplicas, command)
         }
         // Likewise while the AOF cannot be written.
         if let aof = server.aof, !aof.lastWriteOK, command.flags.contains(.write) {
@@ -372,7 +397,8 @@ extension CommandContext {
             }
             if server.trackingClients > 0 {
                 if server.dirty != dirtyBefore {
-                    for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {
+                    for i in command.keyPositions(argc: argc, arg: { self.arg($0) })
+                    where i < argc && !unchangedKeyArgs.contains(i) {
                         server.invalidateTrackedKey(db: session.db, key: arg(i), by: session)
                     }
                 }
@@ -387,10 +413,12 @@ extension CommandContext {
                 }
             }
             if server.dirty != dirtyBefore && server.hasWatchers {
-                for i in command.keyPositions(argc: argc, arg: { self.arg($0) }) where i < argc {
+                for i in command.keyPositions(argc: argc, arg: { self.arg($0) })
+                where i < argc && !unchangedKeyArgs.contains(i) {
                     server.touchWatchedKey(db: session.db, key: arg(i))
                 }
             }
+            if !unchangedKeyArgs.isEmpty { unchangedKeyArgs.removeAll() }
         }
         do {
             reply = try handler(self)
@@ -399,7 +427,9 @@ extension CommandContext {
             countError(error)
             reply = .error(error.message)
         }
-        command.calls += 1
+        // A command that blocks is counted when it completes (served, timed out or ended by
+        // an error), as Redis's call() skips blocked clients' stats.
+        if blockRequest == nil { command.calls += 1 } else { blockedCommand = command }
         // One clock read per command: the end of one command starts the next.
         let end = monotonicMicrosNow()
         command.microseconds += Int(end - server.commandClock)

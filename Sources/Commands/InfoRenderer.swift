@@ -356,10 +356,10 @@ enum InfoRenderer {
             let fmt = { (v: Double) in fixed(v, 3) }
             return render(
                 "Latencystats",
-                s.commands.allCommands.filter { $0.latency.calls > 0 }.map { c in
+                s.commands.allCommands.filter { $0.latencySinceReset.calls > 0 }.map { c in
                     (
                         "latency_percentiles_usec_\(c.fullName)",
-                        "p50=\(fmt(c.latency.percentile(50))),p99=\(fmt(c.latency.percentile(99))),p99.9=\(fmt(c.latency.percentile(99.9)))"
+                        "p50=\(fmt(c.latencySinceReset.percentile(50))),p99=\(fmt(c.latencySinceReset.percentile(99))),p99.9=\(fmt(c.latencySinceReset.percentile(99.9)))"
                     )
                 })
         case "cluster":

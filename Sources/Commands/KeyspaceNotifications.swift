@@ -183,7 +183,9 @@ extension CommandContext {
         case "smove":
             server.notifyKeyspaceEvent(.set, "srem", key: argBytes(1), db: dbIndex)
             if !exists(1) { server.notifyKeyspaceEvent(.generic, "del", key: argBytes(1), db: dbIndex) }
-            server.notifyKeyspaceEvent(.set, "sadd", key: argBytes(2), db: dbIndex)
+            if !unchangedKeyArgs.contains(2) {
+                server.notifyKeyspaceEvent(.set, "sadd", key: argBytes(2), db: dbIndex)
+            }
             return
         case "blpop", "brpop", "lmpop", "blmpop", "bzpopmin", "bzpopmax", "zmpop", "bzmpop":
             // The key served is the first of the keys that changed.

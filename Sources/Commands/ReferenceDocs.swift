@@ -153,6 +153,7 @@ public enum ReferenceDocs {
         case .bool: return "yes/no"
         case .integer(let min, let max): return "integer \(min)…\(max == Int64.max ? "" : String(max))"
         case .memory: return "bytes (units: k, kb, m, mb, g, gb)"
+        case .memoryOrPercent: return "bytes (units: k, kb, m, mb, g, gb) or a percentage of maxmemory (`N%`)"
         case .enumeration(let values): return values.joined(separator: " / ")
         case .string: return "string"
         case .octal: return "octal"

@@ -176,6 +176,8 @@ public final class ServerState {
         return engine
     }
     public private(set) var scriptEngine: ScriptEngine?
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands.
+    public var scriptsMayRunAnyCommand = false
     /// Where redis.log writes (level 0 debug … 3 warning).
     public var scriptLogHook: ((Int, String) -> Void)?
     /// A script was suspended: the runtime continues it soon (resumeSuspendedScript).
@@ -430,6 +432,7 @@ public final class ServerState {
             c.microseconds = 0
             c.rejectedCalls = 0
             c.failedCalls = 0
+            c.latencyAtReset = c.latency
         }
     }
 

@@ -14,6 +14,9 @@ public enum DirectiveKind: Sendable {
     case integer(min: Int64, max: Int64)
     /// Bytes, with Redis's units (`100mb`, `1gb`, `5k`); shown as a plain number.
     case memory(min: Int64, max: Int64)
+    /// Bytes, or a percentage of maxmemory written `N%` (Redis's PERCENT_CONFIG:
+    /// maxmemory-clients); kept as written.
+    case memoryOrPercent(min: Int64, max: Int64)
     case enumeration([String])
     case string
     /// Octal integer such as `unixsocketperm 700`.
@@ -33,16 +36,19 @@ public struct Directive: Sendable {
     public let defaultValue: String
     public let aliases: [String]
     public let mutable: Bool
+    /// Redis's HIDDEN_CONFIG: testing knobs that CONFIG GET shows only when asked by name.
+    public let hidden: Bool
 
     public init(
         _ name: String, _ kind: DirectiveKind, default value: String, aliases: [String] = [],
-        mutable: Bool = true
+        mutable: Bool = true, hidden: Bool = false
     ) {
         self.name = name
         self.kind = kind
         self.defaultValue = value
         self.aliases = aliases
         self.mutable = mutable
+        self.hidden = hidden
     }
 }
 
@@ -168,6 +174,8 @@ public struct EncodingLimits: Sendable {
     /// `notify-keyspace-events`, parsed (empty: no notifications, the fast path).
     public var keyspaceEvents: KeyspaceEvents = []
     public var slowlogMaxLen: Int64 = 128
+    /// min-replicas-to-write is in force (both it and min-replicas-max-lag above zero).
+    public var minReplicasToWrite: Int64 = 0
     /// `client-output-buffer-limit` for the normal and pubsub classes: hard bytes, soft
     /// bytes, soft seconds (plain fields, so reading a limit copies no storage).
     public var normalOutputLimit: (hard: Int64, soft: Int64, seconds: Int64) = (0, 0, 0)
@@ -205,6 +213,7 @@ public struct EncodingLimits: Sendable {
         latencyMonitorThreshold = config.int("latency-monitor-threshold")
         keyspaceEvents = KeyspaceEvents(parsing: config["notify-keyspace-events"]) ?? []
         slowlogMaxLen = config.int("slowlog-max-len")
+        minReplicasToWrite = config.int("min-replicas-max-lag") > 0 ? config.int("min-replicas-to-write") : 0
         let words = config["client-output-buffer-limit"].split(separator: " ").map(String.init)
         var i = 0
         while i + 3 < words.count {
@@ -298,6 +307,18 @@ public final class Config: @unchecked Sendable {
         case .memory(let lo, let hi):
             guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
             guard let v = parseMemory(args[0]) else { throw ConfigError("argument must be a memory value") }
+            guard v >= lo && v <= hi else { throw ConfigError("argument must be between \(lo) and \(hi) inclusive") }
+            return String(v)
+        case .memoryOrPercent(let lo, let hi):
+            guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
+            if args[0].hasSuffix("%") {
+                guard let p = Int64(args[0].dropLast()), p >= 0 else {
+                    throw ConfigError("argument must be a memory or percent value")
+                }
+                guard p <= 100 else { throw ConfigError("percentage argument must be less or equal to 100") }
+                return "\(p)%"
+            }
+            guard let v = parseMemory(args[0]) else { throw ConfigError("argument must be a memory or percent value") }
             guard v >= lo && v <= hi else { throw ConfigError("argument must be between \(lo) and \(hi) inclusive") }
             return String(v)
         case .octal:
@@ -449,9 +470,15 @@ public final class Config: @unchecked Sendable {
     }
 
     /// CONFIG GET: every directive or alias matching any of the glob patterns.
-    public func matching(_ matches: (String) -> Bool) -> [(String, String)] {
+    /// Directives (and aliases) whose names `matches`; hidden ones only where `named`
+    /// names them exactly.
+    public func matching(_ matches: (String) -> Bool, named: (String) -> Bool = { _ in false }) -> [(String, String)] {
         var result: [(String, String)] = []
         for d in Directive.all {
+            if d.hidden {
+                if named(d.name) { result.append((d.name, self[d.name])) }
+                continue
+            }
             if matches(d.name) { result.append((d.name, self[d.name])) }
             for a in d.aliases where matches(a) { result.append((a, self[d.name])) }
         }

@@ -265,6 +265,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func blockTimedOut(error: CommandError? = nil) {
         guard let request = blocked, let ctx = context, let i = resumeFrom else { return }
         runtime.unblock(self)
+        ctx.countUnblocked(failed: error != nil)
         ctx.emitDirect(error.map { .error($0.message) } ?? request.timeoutReply)
         resumeFrom = i + 1 < ctx.batch.count ? i + 1 : nil
         if resumeFrom == nil { ctx.batch.removeAll() }

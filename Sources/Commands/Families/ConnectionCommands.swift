@@ -27,6 +27,11 @@ enum ConnectionCommands {
         let s = ctx.session
         TransactionCommands.discardTransaction(ctx)
         ctx.server.unsubscribeAll(s)
+        // RESET leaves MONITOR: the monitor does not see its own RESET.
+        if s.isMonitor {
+            ctx.server.monitors.removeAll { $0 === s }
+            s.isMonitor = false
+        }
         s.db = 0
         s.protocolVersion = 2
         s.replyMode = .on

@@ -9,6 +9,14 @@ public struct LatencyHistogram {
     public var buckets = [Int](repeating: 0, count: 40)
     public var calls = 0
 
+    /// The calls recorded since `earlier` was taken.
+    public func minus(_ earlier: LatencyHistogram) -> LatencyHistogram {
+        var out = self
+        for i in buckets.indices { out.buckets[i] -= earlier.buckets[i] }
+        out.calls -= earlier.calls
+        return out
+    }
+
     @inline(__always)
     public mutating func record(_ micros: Int64) {
         let v = UInt64(max(1, micros))
@@ -123,35 +131,40 @@ enum LatencyCommands {
     static func histogram(_ ctx: CommandContext) throws(CommandError) -> Reply {
         var commands: [Command] = []
         if ctx.argc == 2 {
-            commands = ctx.server.commands.allCommands.filter { $0.latency.calls > 0 }
+            commands = ctx.server.commands.allCommands.filter { $0.latencySinceReset.calls > 0 }
         } else {
             for i in 2..<ctx.argc {
-                guard let c = ctx.server.commands.lookup(ctx.argString(i).lowercased()) else { continue }
+                // `container|sub` names one subcommand.
+                let name = ctx.argString(i).lowercased()
+                let parts = name.split(separator: "|", maxSplits: 1).map(String.init)
+                guard let container = ctx.server.commands.lookup(parts[0]) else { continue }
+                guard let c = parts.count == 2 ? container.subcommands[parts[1]] : container else { continue }
                 if c.subcommands.isEmpty {
-                    if c.latency.calls > 0 { commands.append(c) }
+                    if c.latencySinceReset.calls > 0 { commands.append(c) }
                 } else {
                     commands += c.subcommands.values.sorted { $0.fullName < $1.fullName }.filter {
-                        $0.latency.calls > 0
+                        $0.latencySinceReset.calls > 0
                     }
                 }
             }
         }
         var items: [Reply] = []
         for c in commands {
+            let latency = c.latencySinceReset
             var cumulative = 0
             var previous = -1
             var buckets: [Reply] = []
-            for (i, n) in c.latency.buckets.enumerated() {
+            for (i, n) in latency.buckets.enumerated() {
                 cumulative += n
                 if cumulative != previous && cumulative > 0 {
                     buckets += [.integer(Int64(1) << Int64(i)), .integer(Int64(cumulative))]
                     previous = cumulative
                 }
-                if cumulative == c.latency.calls { break }
+                if cumulative == latency.calls { break }
             }
             items.append(.bulk(Array(c.fullName.utf8)))
             items.append(
-                .map([.bulk("calls"), .integer(Int64(c.latency.calls)), .bulk("histogram_usec"), .map(buckets)]))
+                .map([.bulk("calls"), .integer(Int64(latency.calls)), .bulk("histogram_usec"), .map(buckets)]))
         }
         return .map(items)
     }

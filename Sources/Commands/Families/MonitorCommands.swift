@@ -43,15 +43,18 @@ enum MonitorCommands {
 }
 
 extension CommandContext {
-    /// Sends the command just run to MONITOR clients (replicationFeedMonitors).
-    func feedMonitors(_ command: Command) {
-        if command.flags.contains(.skipMonitor) || command.flags.contains(.admin) { return }
+    /// Sends the command just run to MONITOR clients (replicationFeedMonitors). Scripts and
+    /// functions (skip_monitor) are fed `explicitly` as they start, so the commands they run
+    /// follow them, shown from `lua`.
+    func feedMonitors(_ command: Command, explicitly: Bool = false) {
+        if (command.flags.contains(.skipMonitor) && !explicitly) || command.flags.contains(.admin) { return }
         var tv = timeval()
         gettimeofday(&tv, nil)
         var line: [UInt8] = Array("+\(tv.tv_sec).".utf8)
         let micros = String(tv.tv_usec)
         line += Array((String(repeating: "0", count: max(0, 6 - micros.count)) + micros).utf8)
-        let origin = session.isUnixSocket ? "unix:\(config["unixsocket"])" : session.address
+        let origin =
+            session.isScriptClient ? "lua" : session.isUnixSocket ? "unix:\(config["unixsocket"])" : session.address
         line += Array(" [\(session.db) \(origin)]".utf8)
         // Credentials never reach a monitor.
         let redacted = redactedArguments(command)

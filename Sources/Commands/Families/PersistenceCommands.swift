@@ -156,7 +156,13 @@ enum PersistenceCommands {
             return .ok
         }
         let slot = ctx.db.table.insertNew(ctx.argBytes(1), value: value, expireAt: ttl != 0 ? ttl : KeyEntry.noExpiry)
-        if idle >= 0 { ctx.db.table[slot].lru = UInt32(truncatingIfNeeded: max(0, ctx.now / 1000 - idle)) }
+        // IDLETIME sets the LRU clock under an LRU policy, FREQ the counter under an LFU one
+        // (Redis's objectSetLRUOrLFU); the other is ignored.
+        if ctx.keyspace.lfuPolicy {
+            if freq >= 0 { ctx.db.table[slot].lru = LFU.minutes(ctx.now) << 8 | UInt32(freq) }
+        } else if idle >= 0 {
+            ctx.db.table[slot].lru = UInt32(truncatingIfNeeded: max(0, ctx.now / 1000 - idle))
+        }
         if value.hasFieldExpiry { ctx.db.noteFieldExpiry(ctx.argBytes(1)) }
         ctx.markDirty()
         // A relative TTL is logged as the time it names (Redis's restoreCommand).

@@ -22,6 +22,9 @@ public final class ScriptEngine {
         public var function: Bool
         public var name: String
         var dirtyAtStart: Int
+        /// The caller's command and when it started (FUNCTION STATS' running_script).
+        var command: [[UInt8]] = []
+        var startedAt: Int64 = 0
     }
     public internal(set) var suspended: Suspended?
 
@@ -29,6 +32,8 @@ public final class ScriptEngine {
     /// count then.
     var oomAtStart = false
     var dirtyAtStart = 0
+    /// When the running script started (milliseconds of the server's clock).
+    var startedAt: Int64 = 0
     /// The script EVALSHA ran last, as its caller spelled the SHA: clients call the same few
     /// scripts over and over, and a repeat then skips lowercasing, hashing and the shebang.
     struct RecentScript {
@@ -129,6 +134,7 @@ public final class ScriptEngine {
     /// Scripts of a client that may wait are suspended past busy-reply-threshold; others
     /// (inside MULTI, from the AOF) run to their end.
     func prepareRun(_ caller: CommandContext) {
+        startedAt = caller.server.clock()
         callerUser = caller.session.aclUser
         callerContext = caller
         let threshold = caller.mayBlock && !caller.session.isLoader ? caller.config.limits.busyReplyThreshold : 0
@@ -207,7 +213,9 @@ public final class ScriptEngine {
         if !command.acceptsArgumentCount(argc) {
             return error("ERR Wrong number of args calling Redis command from script")
         }
-        if (command.parent ?? command).flags.contains(.noscript) || command.flags.contains(.noscript) {
+        if !ctx.server.scriptsMayRunAnyCommand
+            && ((command.parent ?? command).flags.contains(.noscript) || command.flags.contains(.noscript))
+        {
             return error("ERR This Redis command is not allowed from script")
         }
         if readOnly && command.flags.contains(.write) {
@@ -273,6 +281,12 @@ enum ScriptingCommands {
         return (3..<keysEnd, keysEnd..<ctx.argc)
     }
 
+    /// EVAL, EVALSHA and FCALL reach MONITOR before the commands they run (Redis feeds them
+    /// explicitly at the start, errors included).
+    static func feedMonitorsFirst(_ ctx: CommandContext) {
+        if !ctx.server.monitors.isEmpty, let command = ctx.command { ctx.feedMonitors(command, explicitly: true) }
+    }
+
     static func runScript(_ ctx: CommandContext, sha: String, readOnly: Bool, flags: ShebangFlags?)
         throws(CommandError) -> Reply
     {
@@ -303,7 +317,8 @@ enum ScriptingCommands {
             return .raw(reply!)
         }
         engine.suspended = ScriptEngine.Suspended(
-            callerID: ctx.session.id, function: function, name: name, dirtyAtStart: engine.dirtyAtStart)
+            callerID: ctx.session.id, function: function, name: name, dirtyAtStart: engine.dirtyAtStart,
+            command: (0..<ctx.argc).map { ctx.argBytes($0) }, startedAt: engine.startedAt)
         ctx.server.scriptLogHook?(
             3,
             "Slow script detected: still in execution after \(ctx.config.limits.busyReplyThreshold) milliseconds. You can try killing the script using the \(function ? "FUNCTION" : "SCRIPT") KILL command. Script name is: \(name)."
@@ -344,6 +359,7 @@ enum ScriptingCommands {
     }
 
     static func evalGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
+        feedMonitorsFirst(ctx)
         let body = ctx.argBytes(1)
         let sha = ScriptEngine.sha1Hex(body)
         _ = try keyRanges(ctx)
@@ -353,6 +369,7 @@ enum ScriptingCommands {
     }
 
     static func evalshaGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
+        feedMonitorsFirst(ctx)
         _ = try keyRanges(ctx)
         let engine = ctx.server.scripts
         if let recent = engine.recent, ctx.arg(1).elementsEqual(recent.shaArgument) {
@@ -546,13 +563,14 @@ extension ScriptEngine {
         }
         if functions.isEmpty { throw .generic("No functions registered") }
         for f in functions {
-            if let owner = functionOwners[f.name], owner != meta.name {
+            if let owner = functionOwners[f.name.lowercased()], owner != meta.name {
                 throw .generic("Function \(f.name) already exists")
             }
         }
         if let old = libraries[meta.name] { removeLibrary(old) }
         swiftlet_lua_library_commit(lua)
-        for f in functions { functionOwners[f.name] = meta.name }
+        // Function names are case-insensitive, as Redis's functions dictionary.
+        for f in functions { functionOwners[f.name.lowercased()] = meta.name }
         libraries[meta.name] = FunctionLibrary(name: meta.name, code: code, functions: functions)
         return .success(meta.name)
     }
@@ -560,14 +578,15 @@ extension ScriptEngine {
     func removeLibrary(_ library: FunctionLibrary) {
         for f in library.functions {
             swiftlet_lua_function_remove(lua, f.name)
-            functionOwners[f.name] = nil
+            functionOwners[f.name.lowercased()] = nil
         }
         libraries[library.name] = nil
     }
 
     func function(_ name: String) -> FunctionLibrary.Function? {
-        guard let owner = functionOwners[name] else { return nil }
-        return libraries[owner]?.functions.first { $0.name == name }
+        let key = name.lowercased()
+        guard let owner = functionOwners[key] else { return nil }
+        return libraries[owner]?.functions.first { $0.name.lowercased() == key }
     }
 
     /// FCALL: runs a function for the client of `caller` (nil: suspended).
@@ -634,6 +653,7 @@ extension ScriptingCommands {
     }
 
     static func fcallGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
+        feedMonitorsFirst(ctx)
         let name = ctx.argString(1)
         guard let n = parseInt64(ctx.arg(2)) else { throw .generic("Bad number of keys provided") }
         if n > Int64(ctx.argc - 3) { throw .numKeysTooMany }
@@ -649,8 +669,9 @@ extension ScriptingCommands {
         engine.oomAtStart = outOfMemory && !function.flags.contains("allow-oom")
         let keysEnd = 3 + Int(n)
         ctx.server.aof?.beginTransaction()
-        let reply = engine.call(name, caller: ctx, keys: 3..<keysEnd, args: keysEnd..<ctx.argc, readOnly: noWrites)
-        return finishOrSuspend(ctx, engine, reply, function: true, name: name)
+        let reply = engine.call(
+            function.name, caller: ctx, keys: 3..<keysEnd, args: keysEnd..<ctx.argc, readOnly: noWrites)
+        return finishOrSuspend(ctx, engine, reply, function: true, name: function.name)
     }
 
     /// FCALL function numkeys [key [key ...]] [arg [arg ...]]
@@ -669,7 +690,8 @@ extension ScriptingCommands {
 
     /// FUNCTION FLUSH [ASYNC | SYNC]
     static func functionFlush(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        if ctx.argc > 3 || (ctx.argc == 3 && !ctx.argIs(2, "async") && !ctx.argIs(2, "sync")) {
+        if ctx.argc > 3 { throw .subcommandSyntax(ctx.argBytes(1), container: "FUNCTION") }
+        if ctx.argc == 3 && !ctx.argIs(2, "async") && !ctx.argIs(2, "sync") {
             throw .generic("FUNCTION FLUSH only supports SYNC|ASYNC option")
         }
         let engine = ctx.server.scripts
@@ -723,8 +745,17 @@ extension ScriptingCommands {
         let engine = ctx.server.scriptEngine
         let libraries = engine?.libraries.count ?? 0
         let functions = engine?.functionOwners.count ?? 0
+        var running: Reply = .null
+        if let suspended = engine?.suspended {
+            // A running EVAL makes FUNCTION STATS answer BUSY, as Redis's does.
+            guard suspended.function else { throw .busyScript }
+            running = .map([
+                .bulk("name"), .bulk(suspended.name), .bulk("command"), .array(suspended.command.map { .bulk($0) }),
+                .bulk("duration_ms"), .integer(ctx.server.clock() - suspended.startedAt),
+            ])
+        }
         return .map([
-            .bulk("running_script"), .null, .bulk("engines"),
+            .bulk("running_script"), running, .bulk("engines"),
             .map([
                 .bulk("LUA"),
                 .map([
@@ -749,7 +780,7 @@ extension ScriptingCommands {
                 throw .generic("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
             }
         } else if ctx.argc > 4 {
-            throw .wrongArity("function|restore")
+            throw .subcommandSyntax(ctx.argBytes(1), container: "FUNCTION")
         }
         guard let parsed = RDBReader.functionsPayload(ctx.argBytes(2)) else {
             throw .generic("DUMP payload version or checksum are wrong")

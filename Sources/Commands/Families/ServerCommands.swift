@@ -52,10 +52,12 @@ enum ServerCommands {
         var result: [Reply] = []
         var seen = Set<String>()
         let patterns = (2..<ctx.argc).map { Array(ctx.argString($0).lowercased().utf8) }
-        for (name, value) in ctx.config.matching({ name in
+        let matches = { (name: String) in
             let n = Array(name.utf8)
             return patterns.contains { globMatch($0, n, nocase: true) }
-        }) where seen.insert(name).inserted {
+        }
+        let named = { (name: String) in patterns.contains { $0.elementsEqual(name.utf8) } }
+        for (name, value) in ctx.config.matching(matches, named: named) where seen.insert(name).inserted {
             result.append(.bulk(name))
             result.append(.bulk(value))
         }
@@ -370,8 +372,7 @@ enum ServerCommands {
     }
 
     static let debugInternalKnobs: [StaticString] = [
-        "quicklist-packed-threshold", "pause-cron", "set-skip-checksum-validation",
-        "set-disable-deny-scripts", "aof-flush-sleep",
+        "quicklist-packed-threshold", "pause-cron", "set-skip-checksum-validation", "aof-flush-sleep",
     ]
 
     /// DEBUG subcommand [argument ...]
@@ -388,6 +389,10 @@ enum ServerCommands {
         } else if ctx.argIs(1, "set-active-expire") && ctx.argc == 3 {
             ctx.server.activeExpireEnabled = parseInt64(ctx.arg(2)) != 0
             return .ok
+        } else if ctx.argIs(1, "set-disable-deny-scripts") && ctx.argc == 3 {
+            // Lets scripts run noscript commands (DEBUG among them), as Redis's test suite does.
+            ctx.server.scriptsMayRunAnyCommand = parseInt64(ctx.arg(2)).map { $0 != 0 } ?? false
+            return .ok
         } else if ctx.argc == 4 && ctx.argIs(1, "replybuffer") {
             // Reply-buffer resizing is Redis's allocator tuning; Swiftlet's buffers are NIO's.
             guard ctx.argIs(2, "peak-reset-time") || ctx.argIs(2, "resizing") else { throw .syntax }
@@ -397,7 +402,7 @@ enum ServerCommands {
             // nodes, cron pausing, checksum skipping, AOF flush delays):
             // accepted with their argument checked, so tests that set them run on.
             if knob.description == "quicklist-packed-threshold" {
-                guard let size = parseMemory(ctx.argString(2)), size > 0, size < (1 << 32) else {
+                guard let size = parseMemory(ctx.argString(2)), size >= 0, size <= (1 << 32) - (1 << 20) else {
                     throw CommandError("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
                 }
             } else if parseInt64(ctx.arg(2)) == nil {

@@ -141,7 +141,7 @@ enum SetCommands {
         if source === destination { return .one }
         source.remove(member)
         if let destination {
-            destination.add(member, limits: limits(ctx))
+            if !destination.add(member, limits: limits(ctx)) { ctx.unchangedKeyArgs.append(2) }
         } else {
             let created = SetValue(encoding: SetValue.initialEncoding(for: member))
             created.add(member, limits: limits(ctx))
@@ -228,8 +228,9 @@ enum SetCommands {
         var j = 2 + Int(numkeys)
         while j < ctx.argc {
             if ctx.argIs(j, "limit") && j + 1 < ctx.argc {
-                limit = try ctx.int64(j + 1)
-                if limit < 0 { throw .limitNegative }
+                // Not a number answers as a negative one (Redis's getPositiveLongFromObjectOrReply).
+                guard let n = parseInt64(ctx.arg(j + 1)), n >= 0 else { throw .limitNegative }
+                limit = n
                 j += 2
             } else {
                 throw .syntax

@@ -373,6 +373,10 @@ enum StreamCommands {
         while i < ctx.argc {
             let more = ctx.argc - i - 1
             if ctx.argIs(i, "block") && more > 0 {
+                // Scripts may not block, and Redis refuses BLOCK there outright.
+                if ctx.session.isScriptClient {
+                    throw .generic("\(ctx.argString(0)) command is not allowed with BLOCK option from scripts")
+                }
                 i += 1
                 guard let t = parseInt64(ctx.arg(i)) else { throw .timeoutNotInteger }
                 if t < 0 { throw .timeoutNegative }
@@ -477,6 +481,14 @@ enum StreamCommands {
                     consumer = group.createConsumer(consumerName, now: now)
                     notify(ctx, "xgroup-createconsumer", key: keyArg)
                     ctx.markDirty()
+                    // With NOACK nothing pending names the consumer: its creation is logged
+                    // on its own (Redis's streamPropagateConsumerCreation).
+                    if noAck && ctx.propagating {
+                        propagation.append([
+                            Array("XGROUP".utf8), Array("CREATECONSUMER".utf8), ctx.argBytes(keyArg), group.name,
+                            consumerName,
+                        ])
+                    }
                 }
                 consumer?.seenTime = now
             }

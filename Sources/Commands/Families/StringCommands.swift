@@ -121,7 +121,8 @@ enum StringCommands {
             old = try ctx.stringValue(at: slot).bulkReply
         }
         let found = ctx.lookupWrite(1) != nil
-        if (o.nx && found) || (o.xx && !found) { return .null }
+        // With GET the old value is the answer whether or not the condition let the write happen.
+        if (o.nx && found) || (o.xx && !found) { return o.get ? old : .null }
         ctx.db.set(
             ctx.arg(1), .fromBytes(ctx.arg(2)), expireAt: o.expireAt ?? KeyEntry.noExpiry, keepTTL: o.keepTTL,
             now: ctx.now)
