@@ -61,6 +61,8 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let allowBusy = CommandFlags(rawValue: 1 << 12)
     public static let skipMonitor = CommandFlags(rawValue: 1 << 13)
     public static let skipSlowlog = CommandFlags(rawValue: 1 << 14)
+    /// Not a write, but may be propagated (PUBLISH, PFCOUNT, EVAL): paused by CLIENT PAUSE WRITE.
+    public static let mayReplicate = CommandFlags(rawValue: 1 << 15)
 
     init(names: [String]) {
         var f: CommandFlags = []
@@ -81,6 +83,7 @@ public struct CommandFlags: OptionSet, Sendable {
             case "allow_busy": f.insert(.allowBusy)
             case "skip_monitor": f.insert(.skipMonitor)
             case "skip_slowlog": f.insert(.skipSlowlog)
+            case "may_replicate": f.insert(.mayReplicate)
             default: break
             }
         }
@@ -90,6 +93,8 @@ public struct CommandFlags: OptionSet, Sendable {
 
 /// One command of the table: metadata, handler, subcommands and its INFO commandstats.
 public final class Command {
+    static let mayReplicate: Set<String> = ["eval", "evalsha", "fcall", "pfcount", "publish", "spublish"]
+
     public let name: String
     /// `config|get` for a subcommand.
     public let fullName: String
@@ -149,7 +154,10 @@ public final class Command {
         self.arity = metadata.arity
         self.fullName = fullName
         self.metadata = metadata
-        self.flags = CommandFlags(names: metadata.flags)
+        var flags = CommandFlags(names: metadata.flags)
+        // COMMAND INFO does not show CMD_MAY_REPLICATE; Redis 7.0's commands that carry it.
+        if Self.mayReplicate.contains(fullName) { flags.insert(.mayReplicate) }
+        self.flags = flags
         self.handler = handler
         let items = ReplyParser.parseAll(Array(metadata.info.utf8))
         if items.count > 6, case .set(let categories) = items[6] {

@@ -126,10 +126,12 @@ extension CommandContext {
         blockRequest = nil
         preparedCommand = index < batchCommands.count ? batchCommands[index] : nil
         let reply = dispatch()
+        if server.expiryHeld != (server.pausedUntil > 0) && !session.isScriptClient { server.applyPauseToExpiry() }
         if case .paused = reply.outcome { return .paused }
         if blockRequest != nil { return .blocked }
         session.lastInteraction = server.keyspace.now
         emit(reply.reply)
+        if server.hasBroadcastPending && !session.isScriptClient { server.flushBroadcastInvalidations() }
         if !session.pendingInvalidations.isEmpty {
             output.append(contentsOf: session.pendingInvalidations)
             session.pendingInvalidations.removeAll()
@@ -343,16 +345,21 @@ extension CommandContext {
         if queuing && command.flags.contains(.noMulti) {
             return reject(.notAllowedInMulti, command)
         }
-        if server.pausedUntil > 0 && !queuing {
+        // A pause holds commands as they arrive, never the rest of an EXEC that paused.
+        if server.pausedUntil > 0 && !queuing && !session.inExec && !session.isScriptClient {
             let now = server.clock()
             // EXEC of a transaction that writes waits like a write.
-            let writes = command.flags.contains(.write) || (command.name == "exec" && session.multiWrites)
+            let writes =
+                command.flags.contains(.write)
+                || (command.flags.contains(.mayReplicate) && !ScriptingCommands.declaresNoWrites(self, command))
+                || (command.name == "exec" && session.multiMayReplicate)
             if now < server.pausedUntil {
                 if !server.pauseWritesOnly || writes {
                     return Dispatched(reply: nil, outcome: .paused)
                 }
             } else {
                 server.pausedUntil = 0
+                server.applyPauseToExpiry()
             }
         }
         guard let handler = command.handler else {
@@ -374,7 +381,7 @@ extension CommandContext {
         if server.trackingClients > 0 && command.flags.contains(.write)
             && (command.name == "flushdb" || command.name == "flushall")
         {
-            server.invalidateAllTracked()
+            server.invalidateAllTracked(current: session)
         }
         let keysBefore = notifying && command.flags.contains(.write) ? keysBeforeWrite(command) : []
         if server.hasWatchers && command.flags.contains(.write) { touchWatchedKeysBeforeFlush(command) }
@@ -386,7 +393,7 @@ extension CommandContext {
                 notifyWrite(command, before: keysBefore)
             }
             if !deferredEvents.isEmpty { deferredEvents.removeAll() }
-            if server.expiryLogging { server.drainExpiredEvents() }
+            if server.expiryLogging { server.drainExpiredEvents(current: session) }
             // The AOF logs the command after the deletions expiry made while it ran.
             if let aof = server.aof {
                 if server.dirty != dirtyBefore && !command.controlsTransaction { log(command, to: aof) }
@@ -397,9 +404,12 @@ extension CommandContext {
             }
             if server.trackingClients > 0 {
                 if server.dirty != dirtyBefore {
+                    // A script's writes are its caller's (NOLOOP compares with the caller).
+                    let writer =
+                        session.isScriptClient ? (server.scriptEngine?.callerContext?.session ?? session) : session
                     for i in command.keyPositions(argc: argc, arg: { self.arg($0) })
                     where i < argc && !unchangedKeyArgs.contains(i) {
-                        server.invalidateTrackedKey(db: session.db, key: arg(i), by: session)
+                        server.invalidateTrackedKey(db: session.db, key: arg(i), by: writer)
                     }
                 }
                 if session.tracking.on { rememberTrackedKeys(command) }

@@ -83,8 +83,9 @@ extension ServerState {
         guard let policy = EvictionPolicy(rawValue: config.limits.maxmemoryPolicy), policy != .noEviction else {
             return .fail
         }
-        // Never evict while loading or from inside a replay (Redis's isSafeToPerformEvictions).
-        if loading != nil { return .ok }
+        // Never evict while loading or from inside a replay, nor while a pause holds writes
+        // (Redis's isSafeToPerformEvictions).
+        if loading != nil || expiryHeld { return .ok }
         let start = monotonicMicrosNow()
         let limit = evictionTimeLimitMicros
         var freed = 0

@@ -20,8 +20,9 @@ extension ServerState {
     }
 
     /// Publishes `expired` for the keys expiry removed since the last call, and `hexpired`
-    /// (then `del` for a hash left empty) for hashes that lost fields.
-    public func drainExpiredEvents() {
+    /// (then `del` for a hash left empty) for hashes that lost fields. `current` is the
+    /// client whose command found the keys expired: its own invalidations follow its reply.
+    public func drainExpiredEvents(current: ClientSession? = nil) {
         // Runs after every command while logging is on: the common case (nothing expired)
         // is one pass over the databases without copying them.
         let pending = keyspace.databases.withUnsafeBufferPointer { dbs in
@@ -33,7 +34,7 @@ extension ServerState {
             keyspace.databases[db].fieldExpiredLog.removeAll()
             for (key, emptied) in entries {
                 touchWatchedKey(db: db, key: key[...])
-                invalidateTrackedKey(db: db, key: key[...], by: nil)
+                invalidateTrackedKey(db: db, key: key[...], by: nil, current: current)
                 notifyKeyspaceEvent(.hash, "hexpired", key: key, db: db)
                 if emptied { notifyKeyspaceEvent(.generic, "del", key: key, db: db) }
             }
@@ -45,7 +46,7 @@ extension ServerState {
                 // Expiry is logged as a deletion (Redis's deleteExpiredKeyAndPropagate).
                 aof?.feed(db: db, [Array("DEL".utf8), key])
                 touchWatchedKey(db: db, key: key[...])
-                invalidateTrackedKey(db: db, key: key[...], by: nil)
+                invalidateTrackedKey(db: db, key: key[...], by: nil, current: current)
                 notifyKeyspaceEvent(.expired, "expired", key: key, db: db)
             }
         }

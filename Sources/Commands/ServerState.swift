@@ -65,6 +65,8 @@ public final class ClientSession {
     var multiCommands: [Command] = []
     public var multiFailed = false
     public var multiWrites = false
+    /// A queued command writes or may be propagated (CLIENT PAUSE WRITE holds such an EXEC).
+    public var multiMayReplicate = false
     /// The client scripts run their commands through.
     public var isScriptClient = false
     /// A queued command may grow memory: EXEC is refused under OOM, as Redis's is.
@@ -165,6 +167,8 @@ public final class ServerState {
     public var readyKeys: [(db: Int, key: [UInt8])] = []
     /// How many clients are blocked; when zero, writes skip the ready-key bookkeeping.
     public var blockedClients = 0
+    /// Clients held by CLIENT PAUSE (INFO counts them as blocked, as Redis's postponed ones).
+    public var pausedClients = 0
     /// Eviction: keys evicted (INFO evicted_keys), the candidate pool kept across rounds,
     /// the random policies' next database, and whether a round stopped at its time limit.
     public var evictedKeys = 0
@@ -212,6 +216,9 @@ public final class ServerState {
     /// Keys read by tracking clients (default mode), by client id; clients with tracking on.
     var _trackingTable: [WatchKey: Set<Int64>] = [:]
     public var trackingClients = 0
+    /// BCAST invalidations waiting for the end of the command (flushBroadcastInvalidations).
+    var bcastPending: OrderedDictionary<BroadcastSlot, [[UInt8]]> = [:]
+    public var hasBroadcastPending: Bool { !bcastPending.isEmpty }
 
     /// MONITOR clients.
     public var monitors: [ClientSession] = []
@@ -256,6 +263,18 @@ public final class ServerState {
     /// Clients are paused until this time (CLIENT PAUSE); `pauseWritesOnly` for WRITE mode.
     public var pausedUntil: Int64 = 0
     public var pauseWritesOnly = false
+    /// Expiry is held (every database's `holdsExpired`): from the end of the command that
+    /// paused clients until the pause ends, as Redis skips expiry and eviction then.
+    public private(set) var expiryHeld = false
+
+    /// Brings expiry in line with the pause; called between commands, never inside one
+    /// (keys a transaction writes after its CLIENT PAUSE must not meet held entries).
+    public func applyPauseToExpiry() {
+        let hold = pausedUntil > 0
+        guard hold != expiryHeld else { return }
+        expiryHeld = hold
+        for i in keyspace.databases.indices { keyspace.databases[i].holdsExpired = hold }
+    }
     /// The clock commands see; tests replace it.
     public var clock: () -> Int64
     /// Monotonic microseconds when the current command started (for commandstats).

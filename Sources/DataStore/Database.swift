@@ -15,6 +15,9 @@ public struct Database {
     /// Likewise for hashes that lost fields to expiry (`hexpired`), and hashes those
     /// fields emptied (deleted).
     public var fieldExpiredLog: [(key: [UInt8], emptied: Bool)] = []
+    /// Set while CLIENT PAUSE holds writes: an expired key reads as missing but stays
+    /// (Redis skips expiry then, so a paused server changes nothing a replica or AOF sees).
+    public var holdsExpired = false
 
     public init(seed: UInt64, clock: LRUClock = LRUClock()) {
         table = KeyTable(seed: seed, clock: clock)
@@ -30,6 +33,7 @@ public struct Database {
         guard let slot = table.find(key) else { return nil }
         let expireAt = table.slots[slot].expireAt
         if expireAt != KeyEntry.noExpiry && expireAt < now {
+            if holdsExpired { return nil }
             let entry = table.remove(slot: slot)
             if logExpired { expiredLog.append(entry.key) }
             expiredKeys += 1

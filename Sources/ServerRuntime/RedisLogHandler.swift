@@ -63,7 +63,9 @@ public struct RedisLogHandler: LogHandler {
         case .notice: mark = "*"
         default: mark = "#"
         }
-        let text = "\(getpid()):\(role) \(Self.timestamp()) \(mark) \(message)\n"
+        // The start-up banner goes out as it is (Redis's serverLogRaw).
+        let raw = event.metadata?["raw"] != nil || metadata["raw"] != nil
+        let text = raw ? "\(message)\n" : "\(getpid()):\(role) \(Self.timestamp()) \(mark) \(message)\n"
         if let out = self.file {
             fputs(text, out)
             fflush(out)

@@ -162,7 +162,17 @@ public final class ServerRuntime: @unchecked Sendable {
             log.warning("Could not open the metrics port: \(error)")
             throw ServerStartError("Failed listening on metrics port \(state.config.int("metrics-port")), aborting.")
         }
-        log.notice("Running mode=standalone, port=\(port).")
+        // With always-show-logo (or on a terminal) a banner, as Redis's logo: tools read
+        // the PID from it (Redis's test suite waits for " PID: <pid>").
+        if state.config.bool("always-show-logo") || (isatty(1) != 0 && state.config["logfile"].isEmpty) {
+            let banner = [
+                "", "    Swiftlet \(swiftletVersion) (Redis \(redisCompatibleVersion) compatible) 64 bit",
+                "    Running in standalone mode", "    Port: \(port)", "    PID: \(getpid())", "",
+            ]
+            log.notice("\(banner.joined(separator: "\n"))", metadata: ["raw": "1"])
+        } else {
+            log.notice("Running mode=standalone, port=\(port).")
+        }
         log.notice("Server initialized")
         if let load {
             state.loading = load
@@ -363,7 +373,13 @@ public final class ServerRuntime: @unchecked Sendable {
                 }
             }
         }
-        if state.activeExpireEnabled { activeExpireCycle(hz: hz) }
+        if state.pausedUntil > 0 && state.clock() >= state.pausedUntil {
+            state.pausedUntil = 0
+            state.applyPauseToExpiry()
+        }
+        if state.activeExpireEnabled && !state.expiryHeld { activeExpireCycle(hz: hz) }
+        if state.hasBroadcastPending { state.flushBroadcastInvalidations() }
+        if state.trackingClients > 0 { state.limitTrackingTable() }
         if cronLoops % hz == 0 { clientsTimeoutCheck() }
         trackInstantaneousOps()
         if !parked.isEmpty && (state.pausedUntil == 0 || state.clock() >= state.pausedUntil) { resumeParked() }
@@ -478,11 +494,13 @@ public final class ServerRuntime: @unchecked Sendable {
 
     func parkPaused(_ handler: ConnectionHandler) {
         if !parked.contains(where: { $0 === handler }) { parked.append(handler) }
+        state.pausedClients = parked.count
     }
 
     func resumeParked() {
         let list = parked
         parked = []
+        state.pausedClients = 0
         for h in list { h.resume() }
     }
 

@@ -218,7 +218,7 @@ public final class ScriptEngine {
         {
             return error("ERR This Redis command is not allowed from script")
         }
-        if readOnly && command.flags.contains(.write) {
+        if readOnly && (command.flags.contains(.write) || command.flags.contains(.mayReplicate)) {
             return error("ERR Write commands are not allowed from read-only scripts.")
         }
         // scriptVerifyOOM: over maxmemory when the script started, a command that may grow
@@ -253,6 +253,11 @@ public final class ScriptEngine {
             }
         }
         _ = ctx.execute(commandAt: 0)
+        // A script that reads makes its caller track the keys the script declared (Redis
+        // 7.0's call(): trackingRememberKeys of the script's caller).
+        if command.flags.contains(.readonly), let caller = callerContext, caller.session.tracking.on {
+            caller.rememberScriptKeys()
+        }
         ctx.output.withUnsafeBytes { swiftlet_buf_append(reply, $0.baseAddress, $0.count) }
         ctx.output.removeAll(keepingCapacity: true)
     }
@@ -279,6 +284,25 @@ enum ScriptingCommands {
         if n < 0 { throw .numKeysNegative }
         let keysEnd = 3 + Int(n)
         return (3..<keysEnd, keysEnd..<ctx.argc)
+    }
+
+    /// Whether a script command may write, by the script's declared flags (Redis's
+    /// evalGetCommandFlags / fcallGetCommandFlags): a `no-writes` script or function is a
+    /// read, which CLIENT PAUSE WRITE lets through.
+    static func declaresNoWrites(_ ctx: CommandContext, _ command: Command) -> Bool {
+        guard ctx.argc >= 2 else { return false }
+        switch command.name {
+        case "eval":
+            return (try? shebangFlags(ctx.argBytes(1)))??.noWrites == true
+        case "evalsha":
+            let sha = ctx.argString(1).lowercased()
+            guard let body = ctx.server.scriptEngine?.bodies[sha] else { return false }
+            return (try? shebangFlags(body))??.noWrites == true
+        case "fcall":
+            return ctx.server.scriptEngine?.function(ctx.argString(1))?.flags.contains("no-writes") == true
+        default:
+            return false
+        }
     }
 
     /// EVAL, EVALSHA and FCALL reach MONITOR before the commands they run (Redis feeds them

@@ -72,6 +72,11 @@ enum ServerCommands {
         do {
             try ctx.config.set(pairs)
             ctx.server.acl.applyRequirepass(ctx.config["requirepass"])
+            // A lower maxmemory evicts at once, as Redis's apply function does, not at the
+            // next command (a subscriber waiting for `evicted` would wait for it).
+            if pairs.contains(where: { $0.0.lowercased() == "maxmemory" }) && ctx.config.limits.maxmemory > 0 {
+                _ = ctx.server.performEvictions()
+            }
         } catch {
             if error.directive == nil { throw .generic(error.message) }
             throw .configSet(error.message, directive: error.directive)

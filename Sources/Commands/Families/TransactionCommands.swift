@@ -22,6 +22,7 @@ enum TransactionCommands {
         s.multiCommands.removeAll()
         s.multiFailed = false
         s.multiWrites = false
+        s.multiMayReplicate = false
         s.multiDenyOOM = false
         ctx.server.unwatchAll(s)
     }
@@ -65,6 +66,7 @@ enum TransactionCommands {
         s.multiCommands = []
         s.multiFailed = false
         s.multiWrites = false
+        s.multiMayReplicate = false
         s.multiDenyOOM = false
         // Run the queued commands in place of the current batch, then put everything back.
         let savedBase = ctx.argBase
@@ -146,6 +148,11 @@ extension CommandContext {
         }
         s.multiCommands.append(command.parent ?? command)
         if command.flags.contains(.write) { s.multiWrites = true }
+        if command.flags.contains(.write)
+            || (command.flags.contains(.mayReplicate) && !ScriptingCommands.declaresNoWrites(self, command))
+        {
+            s.multiMayReplicate = true
+        }
         if command.flags.contains(.denyoom) { s.multiDenyOOM = true }
     }
 
