@@ -19,6 +19,8 @@ struct KeySpec {
     var notKey = false
     var incomplete = false
     var variableFlags = false
+    /// The spec's flags as COMMAND INFO names them (RW, access, delete, …), in its order.
+    var flagNames: [String] = []
 
     init?(_ reply: Reply) {
         guard case .map(let fields) = reply else { return nil }
@@ -39,6 +41,7 @@ struct KeySpec {
         let top = map(.map(fields))
         if case .set(let flags) = top["flags"] {
             for case .simple(let flag) in flags {
+                flagNames.append(flag)
                 switch flag {
                 case "access": access |= ACLKeyPattern.read
                 case "insert", "delete", "update": access |= ACLKeyPattern.write

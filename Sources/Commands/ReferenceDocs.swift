@@ -24,7 +24,6 @@ public enum ReferenceDocs {
         "replconf": "replication is not implemented yet",
         "waitaof": "not implemented yet",
         "script|debug": "the Lua debugger (ldb) is not implemented",
-        "pfselftest": "Redis's internal self-test",
     ]
 
     /// What an implemented command does not do (yet).

@@ -427,6 +427,45 @@ public enum HyperLogLog {
     /// The 16384 registers of a dense value.
     public static func registers(_ b: [UInt8]) -> [UInt8] { (0..<registerCount).map { denseGet(b, $0) } }
 
+    /// PFSELFTEST: the checks Redis's hllSelftestCommand makes of its own code, made of
+    /// ours — dense registers keep every 6-bit value, sparse and dense values of the same
+    /// elements agree, and the estimate stays within five standard errors (1.04/√m each).
+    /// Returns nil when all hold, else what failed.
+    public static func selfTest() -> String? {
+        var rng = SystemRandomNumberGenerator()
+        var dense = create()
+        guard toDense(&dense) else { return "TESTFAILED sparse to dense conversion" }
+        var expected = [UInt8](repeating: 0, count: registerCount)
+        for i in 0..<registerCount {
+            let v = UInt8.random(in: 0...63, using: &rng)
+            expected[i] = v
+            denseSet(&dense, i, v)
+        }
+        if registers(dense) != expected { return "TESTFAILED Register error" }
+        var sparseValue = create()
+        var denseValue = create()
+        _ = toDense(&denseValue)
+        let maxError = 1.04 / Double(registerCount).squareRoot() * 5
+        var checkpoint = 1
+        let salt = UInt64.random(in: 0...UInt64.max, using: &rng)
+        for j in 1...200_000 {
+            let element = Array("\(salt)-\(j)".utf8)
+            _ = add(&sparseValue, element, sparseMaxBytes: 3000)
+            _ = add(&denseValue, element, sparseMaxBytes: 0)
+            guard j == checkpoint else { continue }
+            checkpoint *= 10
+            guard let a = estimate(sparseValue), let b = estimate(denseValue) else {
+                return "TESTFAILED corrupt value"
+            }
+            if a != b { return "TESTFAILED sparse and dense estimates differ at \(j): \(a) vs \(b)" }
+            let relative = abs(Double(b) - Double(j)) / Double(j)
+            if relative > (j <= 10 ? 1 : maxError) {
+                return "TESTFAILED Too big error. card:\(j) abserr:\(abs(Double(b) - Double(j)))"
+            }
+        }
+        return nil
+    }
+
     /// PFDEBUG DECODE's text for a sparse value: `z:len`, `Z:len`, `v:value,len`.
     public static func decodeSparse(_ b: [UInt8]) -> String {
         var parts: [String] = []

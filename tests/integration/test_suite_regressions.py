@@ -115,3 +115,63 @@ def test_swapdb_serves_blocked_clients(swiftlet):
     time.sleep(0.1)
     assert c.command("SWAPDB", "4", "9") == b"+OK\r\n"
     assert read_with_timeout(blocked) == b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
+
+
+def test_function_load_that_never_ends_is_stopped(swiftlet):
+    # The library's code looped forever and the server with it; Redis stops it after 500 ms.
+    c = swiftlet.raw()
+    c.sock.settimeout(10)
+    reply = c.command("FUNCTION", "LOAD", "#!lua name=lib\nlocal a = 1 while 1 do a = a + 1 end")
+    assert reply.startswith(b"-ERR") and b"FUNCTION LOAD timeout" in reply
+    assert c.command("PING") == b"+PONG\r\n"
+
+
+def test_library_load_sees_only_its_api(swiftlet, reference_redis):
+    for code in ["return math.random()", "return redis.call('ping')", "return redis.setresp(3)", "a = 1"]:
+        lib = "#!lua name=lib2\n" + code
+        ours = swiftlet.raw().command("FUNCTION", "LOAD", "REPLACE", lib)
+        theirs = reference_redis.raw().command("FUNCTION", "LOAD", "REPLACE", lib)
+        assert ours.split(b":")[0] == theirs.split(b":")[0]
+        for text in (b"nonexistent global variable", b"readonly table"):
+            assert (text in ours) == (text in theirs)
+
+
+def test_lower_maxmemory_evicts_at_once(swiftlet):
+    c, sub = swiftlet.raw(), swiftlet.raw()
+    c.command("CONFIG", "SET", "notify-keyspace-events", "Ee")
+    c.command("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+    sub.command("PSUBSCRIBE", "*")
+    c.command("SET", "foo", "bar")
+    c.command("CONFIG", "SET", "maxmemory", "1")
+    assert read_with_timeout(sub) == b"*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$22\r\n__keyevent@0__:evicted\r\n$3\r\nfoo\r\n"
+    c.command("CONFIG", "SET", "maxmemory", "0")
+
+
+def test_client_pause_inside_exec_does_not_hold_the_exec(swiftlet):
+    c, other = swiftlet.raw(), swiftlet.raw()
+    for cmd in [("MULTI",), ("SET", "FOO1", "BAR"), ("CLIENT", "PAUSE", "60000", "WRITE"), ("SET", "FOO2", "BAR")]:
+        c.command(*cmd)
+    c.send(encode("EXEC"))
+    assert read_with_timeout(c) == b"*3\r\n+OK\r\n+OK\r\n+OK\r\n"
+    other.send(encode("SET", "FOO3", "BAR"))
+    assert read_with_timeout(other, 0.5) is None
+    assert c.command("CLIENT", "UNPAUSE") == b"+OK\r\n"
+    assert read_with_timeout(other) == b"+OK\r\n"
+
+
+def test_script_reads_track_declared_keys(swiftlet):
+    c, writer = swiftlet.raw(), swiftlet.raw()
+    c.command("HELLO", "3")
+    c.command("CLIENT", "TRACKING", "ON")
+    c.command("EVAL", "redis.call('get', 'key3')", "2", "key1", "key2")
+    writer.command("MSET", "key2", "2", "key1", "2")
+    assert read_with_timeout(c) == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\nkey2\r\n"
+    assert read_with_timeout(c) == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\nkey1\r\n"
+
+
+def test_bcast_invalidations_come_once_per_command(swiftlet):
+    c, writer = swiftlet.raw(), swiftlet.raw()
+    c.command("HELLO", "3")
+    c.command("CLIENT", "TRACKING", "ON", "BCAST")
+    writer.command("MSET", "a", "1", "b", "2")
+    assert read_with_timeout(c) == b">2\r\n$10\r\ninvalidate\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n"

@@ -141,11 +141,20 @@ enum HyperLogLogCommands {
     }
 }
 
+extension HyperLogLogCommands {
+    /// PFSELFTEST
+    static func pfselftest(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if let failure = HyperLogLog.selfTest() { throw CommandError(failure) }
+        return .ok
+    }
+}
+
 extension CommandTable {
     static let hyperLogLogRegistrations: [(String, Handler)] = [
         ("pfadd", HyperLogLogCommands.pfadd),
         ("pfcount", HyperLogLogCommands.pfcount),
         ("pfmerge", HyperLogLogCommands.pfmerge),
         ("pfdebug", HyperLogLogCommands.pfdebug),
+        ("pfselftest", HyperLogLogCommands.pfselftest),
     ]
 }

@@ -212,8 +212,23 @@ enum ServerCommands {
     /// COMMAND GETKEYSANDFLAGS command [arg [arg ...]]
     static func commandGetkeysandflags(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let (command, positions) = try keysOf(ctx)
-        let flags = KeyExtraction.keyFlags(command)
-        return .array(positions.map { .array([.bulk(ctx.argBytes($0 + 2)), .set(flags.map { .simple($0) })]) })
+        // SET's and BITFIELD's flags depend on their arguments (Redis's setGetKeys and
+        // bitfieldGetKeys), the access ACL checks compute the same way.
+        var variable: [String]?
+        if command.keySpecs.contains(where: \.variableFlags) {
+            let words = (3..<ctx.argc).map { ctx.argString($0).lowercased() }
+            if command.fullName == "set" {
+                variable = words.contains("get") ? ["RW", "access", "update"] : ["OW", "update"]
+            } else if command.fullName == "bitfield" {
+                let writes = words.contains("set") || words.contains("incrby")
+                variable = writes ? ["RW", "access", "update"] : ["RO", "access"]
+            }
+        }
+        return .array(
+            positions.map {
+                let flags = variable ?? KeyExtraction.keyFlags(command, position: $0)
+                return .array([.bulk(ctx.argBytes($0 + 2)), .set(flags.map { .simple($0) })])
+            })
     }
 
     /// COMMAND HELP
@@ -607,10 +622,27 @@ enum ServerCommands {
 
 /// Which arguments of a command are keys.
 enum KeyExtraction {
-    static func keyFlags(_ command: Command) -> [String] {
-        let f = command.flags
-        if f.contains(.write) { return ["RW", "update"] }
-        return ["RO", "access"]
+    /// The flags of the key at argument `position`, from the key spec that finds it: the
+    /// spec beginning at that argument, else the nearest one beginning before it (a range
+    /// or key count running on from there), else the first keyword spec.
+    static func keyFlags(_ command: Command, position: Int) -> [String] {
+        let specs = command.keySpecs.filter { !$0.notKey }
+        if specs.count == 1 { return specs[0].flagNames }
+        var best: KeySpec?
+        var bestBegin = -1
+        for spec in specs {
+            guard case .index(let i) = spec.begin else { continue }
+            if i == position { return spec.flagNames }
+            if i < position && i > bestBegin {
+                best = spec
+                bestBegin = i
+            }
+        }
+        if let best { return best.flagNames }
+        if let keyword = specs.first(where: { if case .keyword = $0.begin { true } else { false } }) {
+            return keyword.flagNames
+        }
+        return command.flags.contains(.write) ? ["RW", "update"] : ["RO", "access"]
     }
 }
 
