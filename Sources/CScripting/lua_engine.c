@@ -566,7 +566,16 @@ static void lua_to_resp(lua_State *L, swiftlet_buf *out, int resp3, int depth) {
         if (lua_type(L, -1) == LUA_TSTRING) {
             size_t len;
             const char *s = lua_tolstring(L, -1, &len);
-            if (resp3) buf_line(out, '(', s, len); else buf_bulk(out, s, len);
+            /* Line breaks become spaces in both protocols, as Redis's sdsmapchars. */
+            char *mapped = malloc(len ? len : 1);
+            if (!mapped) {
+                lua_pop(L, 1);
+                buf_str(out, "-ERR out of memory\r\n");
+                break;
+            }
+            for (size_t i = 0; i < len; i++) mapped[i] = (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i];
+            if (resp3) buf_line(out, '(', mapped, len); else buf_bulk(out, mapped, len);
+            free(mapped);
             lua_pop(L, 1);
             break;
         }

@@ -338,7 +338,10 @@ extension CommandContext {
         if let aof = server.aof, !aof.lastWriteOK, command.flags.contains(.write) {
             return reject(.aofWriteError(String(cString: strerror(aof.lastWriteError))), command)
         }
-        if server.loading != nil && !command.flags.contains(.loading) && !session.isLoader {
+        // Commands of a script the loader replays (EVAL in an AOF) run like the loader's own.
+        if server.loading != nil && !command.flags.contains(.loading) && !session.isLoader
+            && !(session.isScriptClient && server.scriptEngine?.callerContext?.session.isLoader == true)
+        {
             return reject(.loading, command)
         }
         let queuing = session.inMulti && !(command.parent ?? command).controlsTransaction

@@ -112,6 +112,19 @@ public final class ServerRuntime: @unchecked Sendable {
         log.notice(
             "Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started"
         )
+        // With always-show-logo (or on a terminal) a banner, as Redis's logo, before the
+        // users and the dataset load (whose failures follow it in the log): tools read the
+        // PID from it (Redis's test suite waits for " PID: <pid>").
+        let port = Int(state.config.int("port"))
+        if state.config.bool("always-show-logo") || (isatty(1) != 0 && state.config["logfile"].isEmpty) {
+            let banner = [
+                "", "    Swiftlet \(swiftletVersion) (Redis \(redisCompatibleVersion) compatible) 64 bit",
+                "    Running in standalone mode", "    Port: \(port)", "    PID: \(getpid())", "",
+            ]
+            log.notice("\(banner.joined(separator: "\n"))", metadata: ["raw": "1"])
+        } else {
+            log.notice("Running mode=standalone, port=\(port).")
+        }
         if let error = state.loadUsersAtStartup() {
             log.warning("\(error)")
             throw ServerStartError("Critical error while loading ACLs. Exiting.")
@@ -125,7 +138,6 @@ public final class ServerRuntime: @unchecked Sendable {
             log.warning("\(error)")
             throw ServerStartError("Fatal error loading the DB, check server logs. Exiting.")
         }
-        let port = Int(state.config.int("port"))
         let keepalive = Int(state.config.int("tcp-keepalive"))
         if port != 0 {
             var bound = 0
@@ -162,17 +174,7 @@ public final class ServerRuntime: @unchecked Sendable {
             log.warning("Could not open the metrics port: \(error)")
             throw ServerStartError("Failed listening on metrics port \(state.config.int("metrics-port")), aborting.")
         }
-        // With always-show-logo (or on a terminal) a banner, as Redis's logo: tools read
-        // the PID from it (Redis's test suite waits for " PID: <pid>").
-        if state.config.bool("always-show-logo") || (isatty(1) != 0 && state.config["logfile"].isEmpty) {
-            let banner = [
-                "", "    Swiftlet \(swiftletVersion) (Redis \(redisCompatibleVersion) compatible) 64 bit",
-                "    Running in standalone mode", "    Port: \(port)", "    PID: \(getpid())", "",
-            ]
-            log.notice("\(banner.joined(separator: "\n"))", metadata: ["raw": "1"])
-        } else {
-            log.notice("Running mode=standalone, port=\(port).")
-        }
+
         log.notice("Server initialized")
         if let load {
             state.loading = load

@@ -175,3 +175,18 @@ def test_bcast_invalidations_come_once_per_command(swiftlet):
     c.command("CLIENT", "TRACKING", "ON", "BCAST")
     writer.command("MSET", "a", "1", "b", "2")
     assert read_with_timeout(c) == b">2\r\n$10\r\ninvalidate\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+
+
+def test_aof_with_eval_replays_the_scripts_writes(start_swiftlet, tmp_path):
+    # The script's own commands were refused with LOADING while the AOF loaded, so the keys
+    # an EVAL in the AOF wrote were lost (Redis's suite: "EVAL can process writes from AOF").
+    aof_dir = tmp_path / "appendonlydir"
+    aof_dir.mkdir()
+    (aof_dir / "appendonly.aof.manifest").write_text("file appendonly.aof.1.incr.aof seq 1 type i\n")
+    commands = [("select", "9"), ("eval", 'redis.call("set",KEYS[1],"100")', "1", "foo")]
+    commands += [("eval", 'redis.call("incr",KEYS[1])', "1", "foo")] * 2
+    (aof_dir / "appendonly.aof.1.incr.aof").write_bytes(b"".join(encode(*c) for c in commands))
+    server = start_swiftlet("--appendonly", "yes", workdir=str(tmp_path))
+    c = server.raw()
+    c.command("SELECT", "9")
+    assert c.command("GET", "foo") == b"$3\r\n102\r\n"

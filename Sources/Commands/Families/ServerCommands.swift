@@ -271,11 +271,13 @@ enum ServerCommands {
     }
 
     /// LOLWUT [VERSION version]
+    /// Redis draws computer art for versions 5 and 6 and takes the arguments after the
+    /// version as the drawing's size; Swiftlet draws nothing and answers with the version
+    /// line every variant ends with. Arguments without VERSION are ignored, as Redis's.
     static func lolwut(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        if ctx.argc == 3 && ctx.argIs(1, "version") {
+        if ctx.argc >= 3 && ctx.argIs(1, "version") {
             _ = try ctx.int64(2)
-        } else if ctx.argc != 1 {
-            throw .syntax
+            for i in 3..<ctx.argc { _ = try ctx.int64(i) }
         }
         return .verbatim(format: "txt", Array("Redis ver. \(redisCompatibleVersion)\n".utf8))
     }
