@@ -167,7 +167,8 @@ extension Directive {
         Directive("oom-score-adj", .enumeration(["no", "yes", "relative", "absolute"]), default: "no"),
         Directive("maxclients", .integer(min: 1, max: 2147483647), default: "10000"),
         Directive("tcp-keepalive", .integer(min: 0, max: 2147483647), default: "300"),
-        Directive("replicaof", .string, default: "", aliases: ["slaveof"]),
+        // `replicaof <host> <port>`, as Redis's multi-argument special config.
+        Directive("replicaof", .stringList, default: "", aliases: ["slaveof"], mutable: false),
         Directive("tls-session-caching", .bool, default: "yes"),
         Directive(
             "repl-ping-replica-period", .integer(min: 0, max: 9223372036854775807), default: "10",

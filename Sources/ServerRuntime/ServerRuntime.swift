@@ -125,6 +125,10 @@ public final class ServerRuntime: @unchecked Sendable {
         } else {
             log.notice("Running mode=standalone, port=\(port).")
         }
+        if !state.config["replicaof"].isEmpty {
+            log.warning(
+                "replicaof \(state.config["replicaof"]) is set, but Swiftlet does not replicate yet: serving as a primary")
+        }
         if let error = state.loadUsersAtStartup() {
             log.warning("\(error)")
             throw ServerStartError("Critical error while loading ACLs. Exiting.")
