@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 REDIS_PY_VERSION := 8.1.0
 REDIS_PY_SRC := $(VENV)/redis-py/redis-$(REDIS_PY_VERSION)
 
-.PHONY: run test release debug deps-build deps-system deps-python unit integration redis-py lint warnings bench clean docs
+.PHONY: run test release debug deps-build deps-system deps-python unit integration redis-py compat lint warnings bench clean docs
 
 run: release
 	mkdir -p data
@@ -70,7 +70,16 @@ integration: deps-system deps-python release
 redis-py: deps-system deps-python release
 	$(PY) tests/run_redis_py_suite.py --suite $(REDIS_PY_SRC) --must-pass tests/redis-py-must-pass.txt
 
-test: deps-system deps-python lint warnings unit release integration redis-py
+# Redis's own Tcl test suite (Debian's redis 7.0.15 source package) in its external-server
+# mode and in its own mode with our binaries as src/redis-server & co. Every test Redis
+# passes must pass, unless tests/compat/excluded.tsv gives its reason.
+REDIS_SUITE_DIR := .build/redis-suite
+compat: deps-system release
+	@tree=$$(bash scripts/fetch-redis-suite.sh $(REDIS_SUITE_DIR)) && \
+	python3 tests/compat/run_compat.py --suite "$$tree" --mode external own \
+		--reference tests/compat/redis-7.0.15-{mode}.txt --excluded tests/compat/excluded.tsv
+
+test: deps-system deps-python lint warnings unit release compat integration redis-py
 
 # Regenerates docs/COMPATIBILITY.md and docs/CONFIG.md from the command and directive tables.
 docs: deps-build
