@@ -142,6 +142,9 @@ public final class ServerRuntime: @unchecked Sendable {
             log.warning("\(error)")
             throw ServerStartError("Fatal error loading the DB, check server logs. Exiting.")
         }
+        // Loading is the server's state before any listener opens: a client that connects at
+        // once gets -LOADING, never an answer from the empty dataset.
+        state.loading = load
         let keepalive = Int(state.config.int("tcp-keepalive"))
         if port != 0 {
             var bound = 0
@@ -180,8 +183,7 @@ public final class ServerRuntime: @unchecked Sendable {
         }
 
         log.notice("Server initialized")
-        if let load {
-            state.loading = load
+        if load != nil {
             loop.execute { self.stepLoading() }
         } else {
             log.notice("Ready to accept connections tcp")
