@@ -24,9 +24,9 @@ struct BroadcastSlot: Hashable {
 }
 
 extension ServerState {
-    /// The message that invalidates `key` (nil: every key, after a flush) for `target`.
-    func invalidation(_ key: [UInt8]?, for target: ClientSession) -> [UInt8]? {
-        let keys: Reply = key.map { .array([.bulk($0)]) } ?? .null
+    /// The message that invalidates `keys` (nil: every key, after a flush) for `target`.
+    func invalidation(_ keys: [[UInt8]]?, for target: ClientSession) -> [UInt8]? {
+        let keys: Reply = keys.map { .array($0.map { .bulk($0) }) } ?? .null
         if target.resp3 { return ReplyEncoder.encode(.push([.bulk("invalidate"), keys]), resp3: true) }
         guard target.channels.contains(Array("__redis__:invalidate".utf8)) else { return nil }
         return ReplyEncoder.encode(.array([.bulk("message"), .bulk("__redis__:invalidate"), keys]), resp3: false)
@@ -43,7 +43,7 @@ extension ServerState {
 
     /// Sends an invalidation to a tracking client, or to the client it redirects to.
     /// The writer's own invalidations wait until its reply is out, as Redis's pending keys.
-    func sendInvalidation(_ key: [UInt8]?, to client: ClientSession, writer: ClientSession? = nil) {
+    func sendInvalidation(_ keys: [[UInt8]]?, to client: ClientSession, writer: ClientSession? = nil) {
         var target = client
         if client.tracking.redirect != 0 {
             guard let r = clients[client.tracking.redirect] else {
@@ -52,7 +52,7 @@ extension ServerState {
             }
             target = r
         }
-        guard let message = invalidation(key, for: target) else { return }
+        guard let message = invalidation(keys, for: target) else { return }
         if target === writer {
             target.pendingInvalidations.append(contentsOf: message)
         } else {
@@ -72,7 +72,7 @@ extension ServerState {
             for id in readers {
                 guard let c = clients[id], c.tracking.on, !c.tracking.bcast else { continue }
                 if c.tracking.noloop && c === writer { continue }
-                sendInvalidation(k, to: c, writer: current ?? writer)
+                sendInvalidation([k], to: c, writer: current ?? writer)
             }
         }
         // BCAST clients get the keys of a command (of a whole EXEC) in one message per
@@ -95,24 +95,7 @@ extension ServerState {
         bcastPending.removeAll()
         for (slot, keys) in pending {
             guard let c = clients[slot.client], c.tracking.on else { continue }
-            var target = c
-            if c.tracking.redirect != 0 {
-                guard let r = clients[c.tracking.redirect] else {
-                    redirectBroken(c)
-                    continue
-                }
-                target = r
-            }
-            let array: Reply = .array(keys.map { .bulk($0) })
-            let message: [UInt8]
-            if target.resp3 {
-                message = ReplyEncoder.encode(.push([.bulk("invalidate"), array]), resp3: true)
-            } else {
-                guard target.channels.contains(Array("__redis__:invalidate".utf8)) else { continue }
-                message = ReplyEncoder.encode(
-                    .array([.bulk("message"), .bulk("__redis__:invalidate"), array]), resp3: false)
-            }
-            target.deliverHook?(message)
+            sendInvalidation(keys, to: c)
         }
     }
 
@@ -128,7 +111,7 @@ extension ServerState {
             else { break }
             for id in ids {
                 guard let c = clients[id], c.tracking.on, !c.tracking.bcast else { continue }
-                sendInvalidation(key.key, to: c)
+                sendInvalidation([key.key], to: c)
             }
         }
     }
