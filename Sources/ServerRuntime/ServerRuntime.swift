@@ -127,7 +127,8 @@ public final class ServerRuntime: @unchecked Sendable {
         }
         if !state.config["replicaof"].isEmpty {
             log.warning(
-                "replicaof \(state.config["replicaof"]) is set, but Swiftlet does not replicate yet: serving as a primary")
+                "replicaof \(state.config["replicaof"]) is set, but Swiftlet does not replicate yet: serving as a primary"
+            )
         }
         if let error = state.loadUsersAtStartup() {
             log.warning("\(error)")
