@@ -216,7 +216,21 @@ public final class Command {
             let sources = numkeys(2)
             return sources.isEmpty ? [] : [1] + sources
         case "sort", "sort_ro":
-            return [1] + (fullName == "sort" ? keyword("store", from: 2).map { [$0] } ?? [] : [])
+            // Redis's sortGetKeys: LIMIT/GET/BY arguments are skipped, the last STORE wins.
+            guard fullName == "sort" else { return [1] }
+            var store: Int?
+            var i = 2
+            while i < argc {
+                if equalsIgnoringCase(arg(i), "limit") {
+                    i += 2
+                } else if equalsIgnoringCase(arg(i), "get") || equalsIgnoringCase(arg(i), "by") {
+                    i += 1
+                } else if equalsIgnoringCase(arg(i), "store") && i + 1 < argc {
+                    store = i + 1
+                }
+                i += 1
+            }
+            return [1] + (store.map { [$0] } ?? [])
         case "georadius", "georadiusbymember":
             var keys = [1]
             var i = fullName == "georadius" ? 6 : 5

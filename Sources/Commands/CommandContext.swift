@@ -119,12 +119,12 @@ public final class CommandContext {
 
     /// Looks a key up in the selected database for reading, counting hits and misses.
     @inline(__always)
-    public func lookupRead(_ i: Int) -> Int? {
+    public func lookupRead(_ i: Int, touching: Bool = true) -> Int? {
         let now = server.keyspace.now
         let slot = arg(i).withUnsafeBytes { server.keyspace.databases[session.db].lookup($0, now: now) }
         if let slot {
             server.keyspace.keyspaceHits += 1
-            if !session.noTouch { touch(slot) }
+            if touching && !session.noTouch { touch(slot) }
         } else {
             server.keyspace.keyspaceMisses += 1
             if config.limits.keyspaceEvents.contains(.keyMiss) {

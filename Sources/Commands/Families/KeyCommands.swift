@@ -28,7 +28,8 @@ enum KeyCommands {
     /// EXISTS key [key ...]
     static func exists(_ ctx: CommandContext) throws(CommandError) -> Reply {
         var n: Int64 = 0
-        for i in 1..<ctx.argc where ctx.lookupRead(i) != nil { n += 1 }
+        // EXISTS, TYPE and the TTL family leave the key's access time alone (LOOKUP_NOTOUCH).
+        for i in 1..<ctx.argc where ctx.lookupRead(i, touching: false) != nil { n += 1 }
         return .integer(n)
     }
 
@@ -41,7 +42,7 @@ enum KeyCommands {
 
     /// TYPE key
     static func type(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard let slot = ctx.lookupRead(1) else { return .simple("none") }
+        guard let slot = ctx.lookupRead(1, touching: false) else { return .simple("none") }
         return .simple(ctx.db.table[slot].value.typeName)
     }
 
@@ -117,7 +118,7 @@ enum KeyCommands {
     }
 
     static func ttlGeneric(_ ctx: CommandContext, milliseconds: Bool, absolute: Bool) throws(CommandError) -> Reply {
-        guard let slot = ctx.lookupRead(1) else { return .integer(-2) }
+        guard let slot = ctx.lookupRead(1, touching: false) else { return .integer(-2) }
         let at = ctx.db.table[slot].expireAt
         if at == KeyEntry.noExpiry { return .integer(-1) }
         if absolute { return .integer(milliseconds ? at : (at + 500) / 1000) }

@@ -226,7 +226,8 @@ enum ServerCommands {
         }
         return .array(
             positions.map {
-                let flags = variable ?? KeyExtraction.keyFlags(command, position: $0)
+                let flags =
+                    variable ?? KeyExtraction.keyFlags(command, position: $0) { ctx.argString($0 + 2).lowercased() }
                 return .array([.bulk(ctx.argBytes($0 + 2)), .set(flags.map { .simple($0) })])
             })
     }
@@ -627,20 +628,35 @@ enum KeyExtraction {
     /// The flags of the key at argument `position`, from the key spec that finds it: the
     /// spec beginning at that argument, else the nearest one beginning before it (a range
     /// or key count running on from there), else the first keyword spec.
-    static func keyFlags(_ command: Command, position: Int) -> [String] {
+    static func keyFlags(_ command: Command, position: Int, word: (Int) -> String) -> [String] {
         let specs = command.keySpecs.filter { !$0.notKey }
         if specs.count == 1 { return specs[0].flagNames }
+        // A key right after a keyword spec's keyword (SORT … STORE key) is that spec's.
+        for spec in specs {
+            if case .keyword(let keyword, _) = spec.begin, position > 0, word(position - 1) == keyword.lowercased() {
+                return spec.flagNames
+            }
+        }
         var best: KeySpec?
         var bestBegin = -1
         for spec in specs {
             guard case .index(let i) = spec.begin else { continue }
             if i == position { return spec.flagNames }
+            // A range with a fixed end covers only up to it.
+            if case .range(let lastKey, _, _) = spec.find, lastKey >= 0, position > i + lastKey { continue }
             if i < position && i > bestBegin {
                 best = spec
                 bestBegin = i
             }
         }
         if let best { return best.flagNames }
+        // Keys only a getkeys procedure finds (SORT's BY/GET patterns and STORE destination):
+        // the specs whose search is unknown, the writing one for a STORE key.
+        let unknown = specs.filter { $0.begin == nil }
+        let store = position > 0 && word(position - 1) == "store"
+        if let spec = unknown.first(where: { store == $0.flagNames.contains("OW") }) ?? unknown.first {
+            return spec.flagNames
+        }
         if let keyword = specs.first(where: { if case .keyword = $0.begin { true } else { false } }) {
             return keyword.flagNames
         }
