@@ -78,6 +78,36 @@ struct KeySpec {
 }
 
 extension Command {
+    /// The access SET's and BITFIELD's key needs, which depends on their arguments (Redis's
+    /// setGetKeys and bitfieldGetKeys; the key specs say variable_flags): nil for other
+    /// commands. ACL checks and COMMAND GETKEYSANDFLAGS both read it.
+    func variableKeyAccess(argc: Int, arg: (Int) -> ArraySlice<UInt8>) -> UInt8? {
+        guard keySpecs.contains(where: \.variableFlags) else { return nil }
+        let both = ACLKeyPattern.read | ACLKeyPattern.write
+        switch fullName {
+        case "set":
+            let get = (3..<argc).contains { equalsIgnoringCase(arg($0), "get") }
+            return get ? both : ACLKeyPattern.write
+        case "bitfield":
+            var i = 2
+            while i < argc {
+                let remaining = argc - i - 1
+                let word = arg(i)
+                if equalsIgnoringCase(word, "get") && remaining >= 2 {
+                    i += 3
+                } else if equalsIgnoringCase(word, "overflow") && remaining >= 1 {
+                    i += 2
+                } else {
+                    // SET, INCRBY, or a syntax error (taken as a write, to be safe).
+                    return both
+                }
+            }
+            return ACLKeyPattern.read
+        default:
+            return nil
+        }
+    }
+
     /// The key arguments ACL checks and the access each needs: from the key specs, as
     /// getKeysUsingKeySpecs finds them, or — for commands whose specs cannot say (SORT's
     /// STORE, MIGRATE's KEYS) — from the command's own key finder, each key needing every
@@ -89,32 +119,7 @@ extension Command {
         // Flags that depend on the arguments come from the getkeys procs (setGetKeys,
         // bitfieldGetKeys): SET reads its key only with GET, BITFIELD writes only with SET
         // or INCRBY.
-        if specs.contains(where: \.variableFlags) {
-            let both = ACLKeyPattern.read | ACLKeyPattern.write
-            switch fullName {
-            case "set":
-                let get = (3..<argc).contains { equalsIgnoringCase(ctx.arg($0), "get") }
-                return [(1, get ? both : ACLKeyPattern.write)]
-            case "bitfield":
-                var i = 2
-                var readOnly = true
-                while i < argc {
-                    let remaining = argc - i - 1
-                    let word = ctx.arg(i)
-                    if equalsIgnoringCase(word, "get") && remaining >= 2 {
-                        i += 3
-                    } else if equalsIgnoringCase(word, "overflow") && remaining >= 1 {
-                        i += 2
-                    } else {
-                        // SET, INCRBY, or a syntax error (taken as a write, to be safe).
-                        readOnly = false
-                        break
-                    }
-                }
-                return [(1, readOnly ? ACLKeyPattern.read : both)]
-            default: break
-            }
-        }
+        if let access = variableKeyAccess(argc: argc, arg: { ctx.arg($0) }) { return [(1, access)] }
         if keySpecsComplete {
             var keys: [(Int, UInt8)] = []
             var valid = true

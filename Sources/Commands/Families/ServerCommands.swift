@@ -212,16 +212,12 @@ enum ServerCommands {
     /// COMMAND GETKEYSANDFLAGS command [arg [arg ...]]
     static func commandGetkeysandflags(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let (command, positions) = try keysOf(ctx)
-        // SET's and BITFIELD's flags depend on their arguments (Redis's setGetKeys and
-        // bitfieldGetKeys), the access ACL checks compute the same way.
-        var variable: [String]?
-        if command.keySpecs.contains(where: \.variableFlags) {
-            let words = (3..<ctx.argc).map { ctx.argString($0).lowercased() }
-            if command.fullName == "set" {
-                variable = words.contains("get") ? ["RW", "access", "update"] : ["OW", "update"]
-            } else if command.fullName == "bitfield" {
-                let writes = words.contains("set") || words.contains("incrby")
-                variable = writes ? ["RW", "access", "update"] : ["RO", "access"]
+        // SET's and BITFIELD's flags follow their arguments, as ACL's access does.
+        let variable = command.variableKeyAccess(argc: ctx.argc - 2) { ctx.arg($0 + 2) }.map { access in
+            switch access {
+            case ACLKeyPattern.read: return ["RO", "access"]
+            case ACLKeyPattern.write: return ["OW", "update"]
+            default: return ["RW", "access", "update"]
             }
         }
         return .array(
