@@ -190,3 +190,9 @@ def test_aof_with_eval_replays_the_scripts_writes(start_swiftlet, tmp_path):
     c = server.raw()
     c.command("SELECT", "9")
     assert c.command("GET", "foo") == b"$3\r\n102\r\n"
+
+
+def test_pfselftest_answers_as_redis(swiftlet, reference_redis):
+    # Redis's suite calls it (hyperloglog unit); it checks our HyperLogLog code.
+    assert swiftlet.client().execute_command("PFSELFTEST") == reference_redis.client().execute_command("PFSELFTEST")
+    assert swiftlet.raw().command("PFSELFTEST", "extra") == reference_redis.raw().command("PFSELFTEST", "extra")
