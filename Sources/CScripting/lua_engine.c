@@ -48,6 +48,9 @@ struct swiftlet_lua {
     char name[64];        /* its SHA-1 or function name */
     long long started_ms; /* when it started */
     long long busy_ms;    /* busy-reply-threshold (0: never suspend) */
+    /* The script's reply is an error already counted in INFO errorstats: a redis.call
+     * error passed on (Redis's ignore_error_stats_update). */
+    int reply_error_counted;
     int killed;           /* SCRIPT KILL / FUNCTION KILL asked */
     int loading;          /* FUNCTION LOAD is running a library's code */
     long long load_started_ms;
@@ -247,6 +250,13 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
         }
         return resp_aggregate(L, next, end, n, resp3, type == '>' ? '*' : type);
     }
+    case '|': {
+        /* An attribute: parsed and dropped (not exposed to scripts); the value follows. */
+        long long n = parse_ll(p + 1, eol);
+        const char *after = resp_aggregate(L, next, end, n < 0 ? 0 : n, resp3, '%');
+        lua_pop(L, 1);
+        return resp_to_lua(L, after, end, resp3);
+    }
     case '_':
         lua_pushnil(L);
         return next;
@@ -287,6 +297,9 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
 
 /* ---- redis.call / redis.pcall ---- */
 
+#define ACL_CHECK 2
+
+/* redis.call (raise 1), redis.pcall (0) and redis.acl_check_cmd (ACL_CHECK). */
 static int redis_generic_command(lua_State *L, int raise) {
     swiftlet_lua *e = engine_of(L);
     int argc = lua_gettop(L);
@@ -317,19 +330,39 @@ static int redis_generic_command(lua_State *L, int raise) {
         }
     }
     swiftlet_buf reply = {0};
-    e->exec(e->ctx, argc, argv, lens, e->resp, &reply);
+    /* redis.acl_check_cmd asks with protocol -1: the server answers :1 or :0 (or an error)
+     * without running the command. */
+    e->exec(e->ctx, argc, argv, lens, raise == ACL_CHECK ? -1 : e->resp, &reply);
     free(argv);
     free(lens);
     free(numbuf);
+    if (raise == ACL_CHECK) {
+        if (reply.len > 1 && reply.data[0] == ':') {
+            lua_pushboolean(L, reply.data[1] == '1');
+            swiftlet_buf_free(&reply);
+            return 1;
+        }
+        push_error_table(L, "Invalid command passed to redis.acl_check_cmd()",
+                         strlen("Invalid command passed to redis.acl_check_cmd()"));
+        swiftlet_buf_free(&reply);
+        return lua_error(L);
+    }
     int is_error = reply.len > 0 && reply.data[0] == '-';
     resp_to_lua(L, reply.data, reply.data + reply.len, e->resp == 3);
     swiftlet_buf_free(&reply);
+    if (is_error) {
+        /* The server counted this error when the command failed: passed on as the
+         * script's reply it is not counted again. */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "ignore_error_stats_update");
+    }
     if (is_error && raise) return lua_error(L);
     return 1;
 }
 
 static int redis_call(lua_State *L) { return redis_generic_command(L, 1); }
 static int redis_pcall(lua_State *L) { return redis_generic_command(L, 0); }
+static int redis_acl_check_cmd(lua_State *L) { return redis_generic_command(L, ACL_CHECK); }
 
 static int redis_sha1hex(lua_State *L) {
     if (lua_gettop(L) != 1) {
@@ -361,11 +394,24 @@ static int redis_error_reply(lua_State *L) {
         push_error_table(L, "wrong number or type of arguments", strlen("wrong number or type of arguments"));
         return 1;
     }
+    /* Redis's luaPushErrorBuff of "-" + the text: the code is the first word ("ERR" when
+     * there is no space), the rest the message, trailing line ends trimmed. */
     size_t len;
     const char *s = lua_tolstring(L, 1, &len);
+    if (len > 0 && s[0] == '-') {
+        s++;
+        len--;
+    }
+    const char *space = memchr(s, ' ', len);
+    const char *msg = space ? space + 1 : s;
+    size_t msg_len = space ? len - (size_t)(space - s) - 1 : len;
+    while (msg_len > 0 && (msg[msg_len - 1] == '\r' || msg[msg_len - 1] == '\n')) msg_len--;
     lua_newtable(L);
     lua_pushstring(L, "err");
-    if (len > 0 && s[0] == '-') lua_pushlstring(L, s + 1, len - 1); else lua_pushlstring(L, s, len);
+    if (space) lua_pushlstring(L, s, (size_t)(space - s)); else lua_pushstring(L, "ERR");
+    lua_pushstring(L, " ");
+    lua_pushlstring(L, msg, msg_len);
+    lua_concat(L, 3);
     lua_settable(L, -3);
     return 1;
 }
@@ -535,6 +581,12 @@ static void lua_to_resp(lua_State *L, swiftlet_buf *out, int resp3, int depth) {
             const char *s = lua_tolstring(L, -1, &len);
             buf_line(out, '-', s, len);
             lua_pop(L, 1);
+            if (depth == 0) {
+                lua_pushstring(L, "ignore_error_stats_update");
+                lua_rawget(L, -2);
+                engine_of(L)->reply_error_counted = lua_toboolean(L, -1);
+                lua_pop(L, 1);
+            }
             break;
         }
         if (table_string_field(L, "ok")) {
@@ -697,23 +749,73 @@ static int sandbox_index(lua_State *L) {
     return lua_error(L);
 }
 
-/* Leaves a read-only proxy of the table at `index` on the stack. */
-static void push_readonly_proxy(lua_State *L, int index) {
-    index = index < 0 ? lua_gettop(L) + index + 1 : index;
+/* Whether the value at `index` is one of the sandbox's read-only tables (its metatable
+ * refuses writes with sandbox_newindex). */
+static int is_readonly_table(lua_State *L, int index) {
+    if (!lua_istable(L, index) || !lua_getmetatable(L, index)) return 0;
+    lua_pushstring(L, "__newindex");
+    lua_rawget(L, -2);
+    int readonly = lua_tocfunction(L, -1) == sandbox_newindex;
+    lua_pop(L, 2);
+    return readonly;
+}
+
+/* setmetatable and rawset refuse the read-only tables as Redis's read-only Lua tables
+ * do, with the same error as any other write (the original function is upvalue 1). */
+static int guarded_table_write(lua_State *L) {
+    if (is_readonly_table(L, 1)) return sandbox_newindex(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static void guard_table_write(lua_State *L, const char *name) {
+    lua_getglobal(L, name);
+    lua_pushcclosure(L, guarded_table_write, 1);
+    lua_setglobal(L, name);
+}
+
+/* Makes the table at the top of the stack read-only: what getmetatable returns for it is
+ * a read-only view of its metatable, so that cannot be changed either. */
+static void seal_table(lua_State *L, lua_CFunction index_fn, int index_upvalue) {
+    int table = lua_gettop(L);
+    lua_newtable(L); /* the metatable */
+    if (index_fn) {
+        lua_pushvalue(L, index_upvalue);
+        lua_pushcclosure(L, index_fn, 1);
+    } else {
+        lua_pushvalue(L, index_upvalue);
+    }
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, sandbox_newindex);
+    lua_setfield(L, -2, "__newindex");
+    /* The metatable's own read-only view. */
     lua_newtable(L);
     lua_newtable(L);
-    lua_pushvalue(L, index);
+    lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, sandbox_newindex);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, table);
+}
+
+/* Leaves a read-only proxy of the table at `index` on the stack. */
+static void push_readonly_proxy(lua_State *L, int index) {
+    index = index < 0 ? lua_gettop(L) + index + 1 : index;
+    lua_newtable(L);
+    seal_table(L, NULL, index);
 }
 
 static void install_yieldable_pcall(lua_State *L);
 
 static void install_sandbox(lua_State *L) {
+    guard_table_write(L, "setmetatable");
+    guard_table_write(L, "rawset");
     lua_newtable(L);
     int real = lua_gettop(L);
     lua_newtable(L);
@@ -743,15 +845,9 @@ static void install_sandbox(lua_State *L) {
         lua_rawset(L, LUA_GLOBALSINDEX);
     }
     lua_pop(L, 1); /* names */
-    lua_newtable(L);
-    lua_pushvalue(L, real);
-    lua_pushcclosure(L, sandbox_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, sandbox_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, LUA_GLOBALSINDEX);
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
+    seal_table(L, sandbox_index, real);
+    lua_pop(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "__swiftlet_globals");
 }
 
@@ -870,6 +966,7 @@ swiftlet_lua *swiftlet_lua_create(void) {
     set_function(L, "pcall", redis_pcall);
     set_function(L, "sha1hex", redis_sha1hex);
     set_function(L, "error_reply", redis_error_reply);
+    set_function(L, "acl_check_cmd", redis_acl_check_cmd);
     set_function(L, "status_reply", redis_status_reply);
     set_function(L, "log", redis_log);
     set_function(L, "setresp", redis_setresp);
@@ -1135,6 +1232,10 @@ static void finish_call(swiftlet_lua *e, int status, swiftlet_buf *out) {
             lua_rawget(co, -2);
             err = lua_tolstring(co, -1, &elen);
             if (err) swiftlet_buf_append(&m, err, elen);
+            lua_pushstring(co, "ignore_error_stats_update");
+            lua_rawget(co, -3);
+            e->reply_error_counted = lua_toboolean(co, -1);
+            lua_pop(co, 1);
         } else {
             const char *msg = lua_tostring(co, -1);
             /* The kill's text already carries its code. */
@@ -1210,7 +1311,10 @@ static void begin_run(swiftlet_lua *e, int client_resp3, swiftlet_lua_exec_fn ex
     e->ctx = ctx;
     e->resp = 2;
     e->client_resp3 = client_resp3;
+    e->reply_error_counted = 0;
 }
+
+int swiftlet_lua_reply_error_counted(swiftlet_lua *e) { return e->reply_error_counted; }
 
 int swiftlet_lua_run(swiftlet_lua *e, const char *sha, int nkeys, const char **keys, const size_t *key_lens,
                      int nargs, const char **args, const size_t *arg_lens, int client_resp3,

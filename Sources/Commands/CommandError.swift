@@ -213,9 +213,7 @@ extension CommandError {
     public static func reloadSave(_ why: String) -> CommandError {
         CommandError("ERR Error trying to save the DB: \(why)")
     }
-    public static func reloadLoad(_ why: String) -> CommandError {
-        CommandError("ERR Error trying to load the RDB dump: \(why)")
-    }
+    public static let reloadLoad = CommandError("ERR Error trying to load the RDB dump, check server logs.")
     public static let misconf = CommandError(
         "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
     )

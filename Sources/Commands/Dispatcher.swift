@@ -223,9 +223,26 @@ extension CommandContext {
         denial == .command ? Array(command.fullName.utf8) : argBytes(position)
     }
 
-    func countError(_ error: CommandError) {
+    public func countError(_ error: CommandError) {
         server.stats.totalErrorReplies += 1
         server.stats.errorCounts[String(error.code), default: 0] += 1
+    }
+
+    /// A reply a script engine encoded: an error fails the running command and is counted
+    /// in INFO errorstats unless the server counted it already (a script passing on the
+    /// error of a command it called, Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE).
+    func encodedReply(_ bytes: [UInt8], errorCounted: Bool = false) -> Reply {
+        guard bytes.first == UInt8(ascii: "-") else { return .raw(bytes) }
+        command?.failedCalls += 1
+        if !errorCounted { countError(bytes: bytes) }
+        return .raw(bytes)
+    }
+
+    /// Counts an encoded error reply (`-CODE message\r\n`) under its code.
+    func countError(bytes: [UInt8]) {
+        let code = bytes.dropFirst().prefix { $0 != UInt8(ascii: " ") && $0 != 13 && $0 != 10 }
+        server.stats.totalErrorReplies += 1
+        server.stats.errorCounts[code.isEmpty ? "ERR" : String(decoding: code, as: UTF8.self), default: 0] += 1
     }
 
     /// FLUSHDB, FLUSHALL and SWAPDB change every key of a database: watched keys that
@@ -321,6 +338,11 @@ extension CommandContext {
                 || (session.inMulti && name != "exec" && name != "discard" && name != "quit" && name != "reset")
             if denied { return reject(.oom, command) }
         }
+        if server.trackingClients > 0 && config.limits.trackingTableMaxKeys > 0
+            && server._trackingTable.count > config.limits.trackingTableMaxKeys
+        {
+            server.limitTrackingTable()
+        }
         // stop-writes-on-bgsave-error: after a failed save, writes are refused until one works.
         if !server.lastSaveOK && command.flags.contains(.write) && config.bool("stop-writes-on-bgsave-error")
             && !config.savePoints.isEmpty
@@ -330,7 +352,8 @@ extension CommandContext {
         // min-replicas-to-write: a primary without that many good replicas refuses writes (a
         // standalone server has none).
         if config.limits.minReplicasToWrite > 0 && !session.isLoader
-            && (command.flags.contains(.write) || (command.name == "exec" && session.multiWrites))
+            && (command.flags.contains(.write) || (command.name == "exec" && session.multiWrites)
+                || (command.flags.contains(.mayReplicate) && ScriptingCommands.declaresWrites(self, command)))
         {
             return reject(.noReplicas, command)
         }
@@ -381,7 +404,7 @@ extension CommandContext {
         if (notifying || server.trackingClients > 0 || server.aof != nil) != server.expiryLogging {
             server.updateExpiryLogging()
         }
-        if server.trackingClients > 0 && command.flags.contains(.write)
+        if (server.trackingClients > 0 || !server._trackingTable.isEmpty) && command.flags.contains(.write)
             && (command.name == "flushdb" || command.name == "flushall")
         {
             server.invalidateAllTracked(current: session)

@@ -218,7 +218,9 @@ extension ServerState {
         case .hash(let h): effort = h.count
         case .set(let s): effort = s.count
         case .zset(let z): effort = z.count
-        case .stream(let s): effort = s.nodes.count
+        // Every stream node is an allocation, and so is each group and each entry of its
+        // pending list (the first group's size standing for all, as lazyfreeGetFreeEffort).
+        case .stream(let s): effort = s.nodes.count + s.groups.count * (1 + (s.groups.first?.nacks.count ?? 0))
         }
         guard effort > 64 else { return }
         lazyfreePending += 1
@@ -242,7 +244,7 @@ extension ServerState {
 
     /// Objects handed to the lazy-free thread and not freed yet (INFO lazyfree_pending_objects).
     public var lazyfreePendingObjects: Int { max(0, lazyfreePending - lazyfreeDone.value) }
-    public var lazyfreedObjects: Int { lazyfreeDone.value }
+    public var lazyfreedObjects: Int { lazyfreeDone.value - lazyfreedAtReset }
 }
 
 /// Hands a value to the lazy-free thread; it is referenced nowhere else by then.

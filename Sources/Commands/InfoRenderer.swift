@@ -292,8 +292,8 @@ enum InfoRenderer {
                     ("io_threaded_writes_processed", "0"),
                     ("client_query_buffer_limit_disconnections", "0"),
                     ("client_output_buffer_limit_disconnections", "0"),
-                    ("reply_buffer_shrinks", "0"),
-                    ("reply_buffer_expands", "0"),
+                    ("reply_buffer_shrinks", String(s.replyBufferShrinks)),
+                    ("reply_buffer_expands", String(s.replyBufferExpands)),
                     ("eventloop_cycles", "0"),
                     ("eventloop_duration_sum", "0"),
                     ("eventloop_duration_cmd_sum", "0"),
@@ -360,9 +360,12 @@ enum InfoRenderer {
             return render(
                 "Latencystats",
                 s.commands.allCommands.filter { $0.latencySinceReset.calls > 0 }.map { c in
-                    (
+                    let histogram = c.latencySinceReset
+                    return (
                         "latency_percentiles_usec_\(c.fullName)",
-                        "p50=\(fmt(c.latencySinceReset.percentile(50))),p99=\(fmt(c.latencySinceReset.percentile(99))),p99.9=\(fmt(c.latencySinceReset.percentile(99.9)))"
+                        ctx.config.limits.latencyPercentiles.map {
+                            "p\(Config.percentileText($0))=\(fmt(histogram.percentile($0)))"
+                        }.joined(separator: ",")
                     )
                 })
         case "cluster":

@@ -160,6 +160,7 @@ public enum ReferenceDocs {
         case .save: return "save points"
         case .clientOutputBufferLimit: return "class limits"
         case .keyspaceEvents: return "event classes"
+        case .percentiles: return "percentiles 0…100"
         }
     }
 

@@ -91,6 +91,12 @@ public final class ClientSession {
     public var isLoader = false
     /// Bytes handed to the socket and not yet written (CLIENT LIST omem, output limits).
     public var pendingOutputBytes = 0
+    /// The reply buffer Redis would give this client (CLIENT LIST rbs=, rbp=): 16 KB at
+    /// first, shrunk for idle clients and grown back for busy ones by the cron, and the
+    /// most a single flush put in it since the peak was last reset.
+    public var replyBufferSize = 16384
+    public var replyBufferPeak = 16384
+    public var replyBufferPeakResetAt: Int64 = 0
 
     /// Redis's subscription count for SUBSCRIBE/PSUBSCRIBE replies.
     public var subscriptionCount: Int { channels.count + patterns.count }
@@ -188,6 +194,14 @@ public final class ServerState {
     public var scriptSuspendedHook: (() -> Void)?
     /// Objects handed to the lazy-free thread so far.
     var lazyfreePending = 0
+    /// DEBUG REPLYBUFFER: how often a client's reply-buffer peak resets (ms, -1 never),
+    /// whether the cron resizes reply buffers at all; INFO's counts of the resizes.
+    public var replyBufferPeakResetTime: Int64 = 5000
+    public var replyBufferResizing = true
+    public var replyBufferShrinks = 0
+    public var replyBufferExpands = 0
+    /// Objects the lazy-free thread had freed at CONFIG RESETSTAT (INFO counts from there).
+    var lazyfreedAtReset = 0
     /// Memory in use once the server was set up (INFO used_memory_startup).
     public internal(set) var startupMemory = 0
     var evictionPool = EvictionPool()
@@ -442,6 +456,9 @@ public final class ServerState {
         keyspace.keyspaceHits = 0
         keyspace.keyspaceMisses = 0
         evictedKeys = 0
+        lazyfreedAtReset = lazyfreeDone.value
+        replyBufferShrinks = 0
+        replyBufferExpands = 0
         for i in keyspace.databases.indices {
             keyspace.databases[i].expiredKeys = 0
             keyspace.databases[i].expiredFields = 0
@@ -453,6 +470,27 @@ public final class ServerState {
             c.failedCalls = 0
             c.latencyAtReset = c.latency
         }
+    }
+
+    /// Redis's clientsCronResizeOutputBuffer: a buffer whose peak stayed under half its
+    /// size shrinks to the peak (1 KB at least); one filled to the brim doubles (16 KB at
+    /// most). The peak restarts every replyBufferPeakResetTime. The new size when it changed.
+    public func resizeReplyBuffer(_ c: ClientSession, now: Int64) -> Int? {
+        guard replyBufferResizing else { return nil }
+        var newSize: Int?
+        if c.replyBufferSize / 2 >= 1024 && c.replyBufferPeak < c.replyBufferSize / 2 {
+            newSize = max(1024, c.replyBufferPeak + 1)
+            replyBufferShrinks += 1
+        } else if c.replyBufferSize * 2 < 16384 * 2 && c.replyBufferPeak == c.replyBufferSize {
+            newSize = min(16384, c.replyBufferSize * 2)
+            replyBufferExpands += 1
+        }
+        if replyBufferPeakResetTime >= 0 && now - c.replyBufferPeakResetAt >= replyBufferPeakResetTime {
+            c.replyBufferPeak = 0
+            c.replyBufferPeakResetAt = now
+        }
+        if let newSize { c.replyBufferSize = newSize }
+        return newSize
     }
 
     public func makeClientId() -> Int64 {

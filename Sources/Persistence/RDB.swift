@@ -557,6 +557,9 @@ public struct RDBReader {
     var idle: Int?
     /// `rdbchecksum no`: the stored checksum is not verified.
     public var verifyChecksum = true
+    /// A key already in the keyspace is replaced by the file's (DEBUG RELOAD NOFLUSH
+    /// MERGE, Redis's RDBFLAGS_ALLOW_DUP); otherwise it fails the load.
+    public var replacesExistingKeys = false
     /// The file's end (EOF and checksum) was read.
     public private(set) var finished = false
 
@@ -650,8 +653,11 @@ public struct RDBReader {
                 budget -= 1
                 continue
             }
-            if keyspace.databases[db].lookup(key, now: now) != nil {
-                throw RDBError("Duplicate key '\(String(decoding: key, as: UTF8.self))' found in RDB file")
+            if let slot = keyspace.databases[db].lookup(key, now: now) {
+                guard replacesExistingKeys else {
+                    throw RDBError("Duplicate key '\(String(decoding: key, as: UTF8.self))' found in RDB file")
+                }
+                _ = keyspace.databases[db].table.remove(slot: slot)
             }
             let lru =
                 idle.map { UInt32(truncatingIfNeeded: max(0, now / 1000 - Int64($0))) }

@@ -11,10 +11,14 @@ public struct CommandBatch: Sendable {
 
     public var count: Int { commandStarts.count }
 
+    /// Empties the batch, keeping its storage for the next one unless a huge command grew
+    /// it (a 100 000-argument SADD must not hold megabytes per connection afterwards, as
+    /// Redis trims a query buffer that grew past its use).
     public mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
-        spans.removeAll(keepingCapacity: true)
-        commandStarts.removeAll(keepingCapacity: true)
+        let keep = bytes.capacity <= 256 * 1024 && spans.capacity <= 16 * 1024
+        bytes.removeAll(keepingCapacity: keep)
+        spans.removeAll(keepingCapacity: keep)
+        commandStarts.removeAll(keepingCapacity: keep)
     }
 
     /// The argument spans of command `i`.

@@ -27,6 +27,9 @@ public enum DirectiveKind: Sendable {
     case save
     case clientOutputBufferLimit
     case keyspaceEvents
+    /// Space-separated percentiles between 0 and 100 (latency-tracking-info-percentiles),
+    /// shown as Redis prints them (`%f` without trailing zeros: `50 99 99.9`).
+    case percentiles
 }
 
 /// One configuration directive, as in Redis's standardConfig table.
@@ -176,6 +179,11 @@ public struct EncodingLimits: Sendable {
     public var slowlogMaxLen: Int64 = 128
     /// min-replicas-to-write is in force (both it and min-replicas-max-lag above zero).
     public var minReplicasToWrite: Int64 = 0
+    /// tracking-table-max-keys (0: no limit).
+    public var trackingTableMaxKeys: Int64 = 1_000_000
+    /// latency-tracking (per-command latency histograms) and the percentiles INFO shows.
+    public var latencyTracking = true
+    public var latencyPercentiles: [Double] = [50, 99, 99.9]
     /// `client-output-buffer-limit` for the normal and pubsub classes: hard bytes, soft
     /// bytes, soft seconds (plain fields, so reading a limit copies no storage).
     public var normalOutputLimit: (hard: Int64, soft: Int64, seconds: Int64) = (0, 0, 0)
@@ -214,6 +222,9 @@ public struct EncodingLimits: Sendable {
         keyspaceEvents = KeyspaceEvents(parsing: config["notify-keyspace-events"]) ?? []
         slowlogMaxLen = config.int("slowlog-max-len")
         minReplicasToWrite = config.int("min-replicas-max-lag") > 0 ? config.int("min-replicas-to-write") : 0
+        trackingTableMaxKeys = config.int("tracking-table-max-keys")
+        latencyTracking = config.bool("latency-tracking")
+        latencyPercentiles = config["latency-tracking-info-percentiles"].split(separator: " ").compactMap { Double($0) }
         let words = config["client-output-buffer-limit"].split(separator: " ").map(String.init)
         var i = 0
         while i + 3 < words.count {
@@ -362,7 +373,32 @@ public final class Config: @unchecked Sendable {
                 throw ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
             }
             return flags.description
+        case .percentiles:
+            let words = args.count == 1 && args[0].isEmpty ? [] : args
+            var shown: [String] = []
+            for word in words {
+                guard let v = Double(word), v.isFinite else {
+                    throw ConfigError("Invalid latency-tracking-info-percentiles parameters")
+                }
+                guard v >= 0 && v <= 100 else {
+                    throw ConfigError("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+                }
+                shown.append(Self.percentileText(v))
+            }
+            return shown.joined(separator: " ")
         }
+    }
+
+    /// A percentile as Redis prints it: `%f` with trailing zeros (and a bare dot) trimmed.
+    public static func percentileText(_ value: Double) -> String {
+        var buffer = [CChar](repeating: 0, count: 352)
+        _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%f", $0) }
+        var text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if text.contains(".") {
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+        }
+        return text
     }
 
     /// Within one config file, repeated `save` lines add points (the first one replaces the default).
@@ -392,7 +428,7 @@ public final class Config: @unchecked Sendable {
             guard let hard = parseMemory(words[i + 1]), let soft = parseMemory(words[i + 2]),
                 let secs = Int64(words[i + 3]), hard >= 0, soft >= 0, secs >= 0
             else {
-                throw ConfigError("Error in hard, soft or soft-seconds setting in buffer limit configuration.")
+                throw ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
             }
             classes[cls] = (String(hard), String(soft), String(secs))
         }
@@ -433,7 +469,7 @@ public final class Config: @unchecked Sendable {
             guard d.mutable else { throw ConfigError("can't set immutable config", directive: rawName) }
             let args: [String]
             switch d.kind {
-            case .stringList, .save, .clientOutputBufferLimit:
+            case .stringList, .save, .clientOutputBufferLimit, .percentiles:
                 args = rawValue.isEmpty ? [""] : rawValue.split(separator: " ").map(String.init)
             default:
                 args = [rawValue]
@@ -445,28 +481,36 @@ public final class Config: @unchecked Sendable {
             }
         }
         let previous = staged.map { ($0.0, self[$0.0]) }
+        // Directives whose apply step ran: a later failure undoes them too (Redis's
+        // restoreBackupConfig applies the old values again).
+        var applied: [String] = []
         for (name, value) in staged {
             if name == "dir" {
                 guard chdir(value) == 0 else {
-                    rollback(previous)
+                    rollback(previous, applied: applied)
                     throw ConfigError(String(cString: strerror(errno)), directive: name)
                 }
                 values["dir"] = Self.currentDirectory()
                 continue
             }
+            let unchanged = values[name] == value
             values[name] = value
-            if let hook = applyHooks[name], let failure = hook(value) {
-                rollback(previous)
+            // A value set to what it was needs no applying (Redis skips the apply function).
+            guard !unchanged, let hook = applyHooks[name] else { continue }
+            if let failure = hook(value) {
+                rollback(previous, applied: applied)
                 throw ConfigError(failure, directive: name)
             }
+            applied.append(name)
         }
     }
 
-    func rollback(_ previous: [(String, String)]) {
+    func rollback(_ previous: [(String, String)], applied: [String]) {
         for (name, value) in previous {
             if name == "dir" { _ = chdir(value) }
             values[name] = value
         }
+        for (name, value) in previous where applied.contains(name) { _ = applyHooks[name]?(value) }
     }
 
     /// CONFIG GET: every directive or alias matching any of the glob patterns.
@@ -490,7 +534,7 @@ public final class Config: @unchecked Sendable {
         let value = self[name]
         if let d = Self.directives[name] {
             switch d.kind {
-            case .save, .stringList, .clientOutputBufferLimit:
+            case .save, .stringList, .clientOutputBufferLimit, .percentiles:
                 if value.isEmpty { return "\(name) \"\"" }
                 if case .clientOutputBufferLimit = d.kind {
                     let w = value.split(separator: " ")

@@ -72,9 +72,12 @@ extension Directive {
         Directive("rdbcompression", .bool, default: "yes"),
         // Swiftlet's own: the RDB version snapshots are written with (9: Redis 5–6, 10: 7.0,
         // 11: 7.2, 12: 7.4). Hashes with field TTLs need 12 and raise it while they exist.
-        Directive("rdb-version", .integer(min: 9, max: 12), default: "10"),
+        // Swiftlet's own directives are hidden, as Redis's test knobs: CONFIG GET of a pattern
+        // (`*`) lists Redis's set only, so tools that walk it see no difference; CONFIG GET
+        // by name answers.
+        Directive("rdb-version", .integer(min: 9, max: 12), default: "10", hidden: true),
         // Swiftlet's Prometheus endpoint (GET /metrics over HTTP); 0 keeps it off.
-        Directive("metrics-port", .integer(min: 0, max: 65535), default: "0", mutable: false),
+        Directive("metrics-port", .integer(min: 0, max: 65535), default: "0", mutable: false, hidden: true),
         Directive("crash-log-enabled", .bool, default: "yes"),
         Directive("cluster-announce-port", .integer(min: 0, max: 9223372036854775807), default: "0"),
         Directive("tls-protocols", .string, default: ""),
@@ -161,7 +164,7 @@ extension Directive {
         Directive("slowlog-max-len", .integer(min: 0, max: 2147483647), default: "128"),
         Directive("proto-max-bulk-len", .memory(min: 0, max: 9223372036854775807), default: "536870912"),
         Directive("maxmemory", .memory(min: 0, max: 9223372036854775807), default: "0"),
-        Directive("latency-tracking-info-percentiles", .string, default: "50 99 99.9"),
+        Directive("latency-tracking-info-percentiles", .percentiles, default: "50 99 99.9"),
         Directive("replica-lazy-flush", .bool, default: "no", aliases: ["slave-lazy-flush"]),
         Directive("lazyfree-lazy-expire", .bool, default: "no"),
         Directive("oom-score-adj", .enumeration(["no", "yes", "relative", "absolute"]), default: "no"),

@@ -208,6 +208,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         var out = context.channel.allocator.buffer(capacity: ctx.output.count)
         out.writeBytes(ctx.output)
         runtime.state.stats.netOutputBytes += ctx.output.count
+        if let session, session.replyBufferPeak < session.replyBufferSize {
+            session.replyBufferPeak = min(session.replyBufferSize, max(session.replyBufferPeak, ctx.output.count))
+        }
         ctx.output.removeAll(keepingCapacity: ctx.output.capacity <= 64 * 1024)
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         checkOutputLimits(context)
@@ -266,6 +269,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         guard let request = blocked, let ctx = context, let i = resumeFrom else { return }
         runtime.unblock(self)
         ctx.countUnblocked(failed: error != nil)
+        if let error { ctx.countError(error) }
         ctx.emitDirect(error.map { .error($0.message) } ?? request.timeoutReply)
         resumeFrom = i + 1 < ctx.batch.count ? i + 1 : nil
         if resumeFrom == nil { ctx.batch.removeAll() }

@@ -20,6 +20,8 @@ public final class ServerRuntime: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     let loop: EventLoop
     var channels: [Channel] = []
+    /// The TCP listeners by address (CONFIG SET port/bind changes them).
+    var tcpListeners: [ListenAddress: Channel] = [:]
     var connections: [Int64: ConnectionHandler] = [:]
     /// Connections with Pub/Sub or MONITOR output waiting: written once per loop turn (as
     /// Redis's handleClientsWithPendingWrites), not once per message.
@@ -99,6 +101,12 @@ public final class ServerRuntime: @unchecked Sendable {
             self.log.logLevel = RedisLogHandler.level(value)
             return nil
         }
+        config.applyHooks["port"] = { [unowned self] _ in
+            self.rebindTCP() ? nil : "Unable to listen on this port. Check server logs."
+        }
+        config.applyHooks["bind"] = { [unowned self] _ in
+            self.rebindTCP() ? nil : "Failed to bind to specified addresses."
+        }
     }
 
     func nextFD() -> Int32 {
@@ -148,24 +156,19 @@ public final class ServerRuntime: @unchecked Sendable {
         state.loading = load
         let keepalive = Int(state.config.int("tcp-keepalive"))
         if port != 0 {
-            var bound = 0
-            for spec in state.config["bind"].split(separator: " ").map(String.init) {
-                let optional = spec.hasPrefix("-")
-                var host = optional ? String(spec.dropFirst()) : spec
-                if host == "*" { host = "0.0.0.0" }
-                if host == "::*" { host = "::" }
+            for (address, optional) in wantedListenAddresses() {
+                let host = address.host
                 do {
                     let channel = try makeBootstrap(ipv6: host.contains(":"), keepalive: keepalive)
                         .bind(host: host, port: port).wait()
                     channels.append(channel)
-                    bound += 1
+                    tcpListeners[address] = channel
                 } catch {
                     if optional { continue }
                     log.warning("Warning: Could not create server TCP listening socket \(host):\(port): \(error)")
                     throw ServerStartError("Failed listening on port \(port) (tcp), aborting.")
                 }
             }
-            if bound == 0 { throw ServerStartError("Failed listening on port \(port) (tcp), aborting.") }
         }
         let unixPath = state.config["unixsocket"]
         if !unixPath.isEmpty {
@@ -176,6 +179,8 @@ public final class ServerRuntime: @unchecked Sendable {
             channels.append(channel)
             log.notice("The server is now ready to accept connections at \(unixPath)")
         }
+        // `bind ""` (or port 0) listens on no TCP address: fine beside a unix socket.
+        if channels.isEmpty { throw ServerStartError("Configured to not listen anywhere, exiting.") }
         do {
             try startMetricsEndpoint()
         } catch {
@@ -229,6 +234,100 @@ public final class ServerRuntime: @unchecked Sendable {
             log.notice("DB loaded from disk: \(seconds) seconds")
         }
         log.notice("Ready to accept connections tcp")
+    }
+
+    struct ListenAddress: Hashable {
+        var host: String
+        var port: Int
+    }
+
+    /// The addresses `bind` and `port` ask for, with whether each may fail ("-addr").
+    func wantedListenAddresses() -> [(address: ListenAddress, optional: Bool)] {
+        let port = Int(state.config.int("port"))
+        guard port != 0 else { return [] }
+        return state.config["bind"].split(separator: " ").map { spec in
+            let optional = spec.hasPrefix("-")
+            var host = optional ? String(spec.dropFirst()) : String(spec)
+            if host == "*" { host = "0.0.0.0" }
+            if host == "::*" { host = "::" }
+            return (ListenAddress(host: host, port: port), optional)
+        }
+    }
+
+    /// CONFIG SET port / bind: listeners no longer wanted close, then the new addresses are
+    /// bound at once, so a failure (the port taken) is the command's error and the old
+    /// listeners are opened again; addresses that stay keep their listener (Redis's
+    /// changeListenPort and changeBindAddr). Closing first lets `*` give way to
+    /// `127.0.0.1` on the same port.
+    func rebindTCP() -> Bool {
+        let wanted = wantedListenAddresses()
+        let keep = Set(wanted.map(\.address))
+        var closed: [ListenAddress] = []
+        for (address, channel) in tcpListeners where !keep.contains(address) {
+            // On the loop's thread the close is immediate: the port is free after it.
+            channel.close(promise: nil)
+            tcpListeners[address] = nil
+            channels.removeAll { $0 === channel }
+            closed.append(address)
+        }
+        var opened: [(ListenAddress, Int32)] = []
+        for (address, optional) in wanted where tcpListeners[address] == nil {
+            switch listeningSocket(address) {
+            case .success(let fd):
+                opened.append((address, fd))
+            case .failure(let why):
+                if optional { continue }
+                log.warning("Could not create server TCP listening socket \(address.host):\(address.port): \(why)")
+                for (_, fd) in opened { close(fd) }
+                for address in closed {
+                    if case .success(let fd) = listeningSocket(address) { register(listener: fd, at: address) }
+                }
+                return false
+            }
+        }
+        for (address, fd) in opened { register(listener: fd, at: address) }
+        return true
+    }
+
+    /// Hands a listening socket to NIO as a listener of `address`.
+    func register(listener fd: Int32, at address: ListenAddress) {
+        let keepalive = Int(state.config.int("tcp-keepalive"))
+        makeBootstrap(ipv6: address.host.contains(":"), keepalive: keepalive).withBoundSocket(fd).whenSuccess {
+            channel in
+            self.tcpListeners[address] = channel
+            self.channels.append(channel)
+        }
+    }
+
+    /// A socket bound and listening on `address` (Redis's anetTcpServer), or errno's text.
+    func listeningSocket(_ address: ListenAddress) -> Result<Int32, ListenError> {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var found: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(address.host, String(address.port), &hints, &found)
+        guard rc == 0, let info = found else { return .failure(ListenError(String(cString: gai_strerror(rc)))) }
+        defer { freeaddrinfo(found) }
+        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+        guard fd >= 0 else { return .failure(ListenError(String(cString: strerror(errno)))) }
+        var one: Int32 = 1
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size)
+        if info.pointee.ai_family == AF_INET6 { _ = setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, size) }
+        if bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0
+            || listen(fd, Int32(state.config.int("tcp-backlog"))) != 0
+        {
+            let why = String(cString: strerror(errno))
+            close(fd)
+            return .failure(ListenError(why))
+        }
+        return .success(fd)
+    }
+
+    struct ListenError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
     }
 
     func makeBootstrap(ipv6: Bool, keepalive: Int) -> ServerBootstrap {
@@ -390,6 +489,9 @@ public final class ServerRuntime: @unchecked Sendable {
         if state.hasBroadcastPending { state.flushBroadcastInvalidations() }
         if state.trackingClients > 0 { state.limitTrackingTable() }
         if cronLoops % hz == 0 { clientsTimeoutCheck() }
+        // Every client's reply buffer each tick while there are few (Redis's clientsCron
+        // visits at least five a tick), else each once a second.
+        if connections.count <= 5 * hz || cronLoops % hz == 0 { resizeReplyBuffers() }
         trackInstantaneousOps()
         if !parked.isEmpty && (state.pausedUntil == 0 || state.clock() >= state.pausedUntil) { resumeParked() }
         // Peak memory is sampled when INFO or MEMORY asks: glibc's mallinfo walks the heap,
@@ -417,6 +519,7 @@ public final class ServerRuntime: @unchecked Sendable {
             if monotonicMicrosNow() - start > budget { break }
         }
         if state.expiryLogging { state.drainExpiredEvents() }
+        state.recordLatencyEvent("expire-cycle", micros: monotonicMicrosNow() - start)
     }
 
     /// Redis's trackInstantaneousMetric: ops per second over the last 16 samples.
@@ -433,6 +536,18 @@ public final class ServerRuntime: @unchecked Sendable {
             state.stats.instantaneousOps = Int(opsSamples.reduce(0, +) / Double(opsSamples.count))
         }
         lastOpsSample = (now, ops)
+    }
+
+    func resizeReplyBuffers() {
+        let now = state.clock()
+        for (_, handler) in connections {
+            guard let session = handler.session, let size = state.resizeReplyBuffer(session, now: now) else { continue }
+            // An idle client's output storage shrinks with it.
+            if let ctx = handler.context, ctx.output.isEmpty && ctx.output.capacity > size {
+                ctx.output = []
+                ctx.output.reserveCapacity(size)
+            }
+        }
     }
 
     func clientsTimeoutCheck() {

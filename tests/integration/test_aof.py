@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import REDIS_SERVER, ROOT, SWIFTLET, RawConnection, Server, encode
+from conftest import REDIS_SERVER, ROOT, SWIFTLET, RawConnection, Server, encode, free_port
 from test_rdb import build, snapshot
 
 CHECK_AOF = os.path.join(ROOT, ".build", "release", "swiftlet-check-aof")
@@ -254,7 +254,7 @@ def test_truncated_tail_is_trimmed_or_refused(start_swiftlet):
     s, path = torn_aof(start_swiftlet)
     size = os.path.getsize(path)
     refused = subprocess.run(
-        [SWIFTLET, "--port", "0", "--dir", s.workdir] + aof_args("--aof-load-truncated", "no"),
+        [SWIFTLET, "--port", str(free_port()), "--bind", "127.0.0.1", "--dir", s.workdir] + aof_args("--aof-load-truncated", "no"),
         cwd=s.workdir, capture_output=True, timeout=30)
     assert refused.returncode != 0
     assert b"Unexpected end of file reading the append only file appendonly.aof.1.incr.aof" in refused.stdout
@@ -305,7 +305,7 @@ def test_corrupt_aof_is_refused(start_swiftlet, damage):
         open(os.path.join(d, "appendonly.aof.manifest"), "w").write("file x seq\n")
         message = b"Invalid AOF manifest file format"
     result = subprocess.run(
-        [SWIFTLET, "--port", "0", "--dir", s.workdir] + aof_args(), cwd=s.workdir, capture_output=True, timeout=30)
+        [SWIFTLET, "--port", str(free_port()), "--bind", "127.0.0.1", "--dir", s.workdir] + aof_args(), cwd=s.workdir, capture_output=True, timeout=30)
     assert result.returncode == 1, result.stdout
     assert message in result.stdout
     assert b"Fatal error loading the DB" in result.stdout
@@ -321,7 +321,7 @@ def test_bit_flipped_rdb_is_refused(start_swiftlet):
     data[len(data) // 2] ^= 0x40
     open(path, "wb").write(bytes(data))
     result = subprocess.run(
-        [SWIFTLET, "--port", "0", "--dir", s.workdir], cwd=s.workdir, capture_output=True, timeout=30)
+        [SWIFTLET, "--port", str(free_port()), "--bind", "127.0.0.1", "--dir", s.workdir], cwd=s.workdir, capture_output=True, timeout=30)
     assert result.returncode == 1
     assert b"Fatal error loading the DB" in result.stdout
 

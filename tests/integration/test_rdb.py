@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REDIS_SERVER, SWIFTLET, Server
+from conftest import REDIS_SERVER, SWIFTLET, Server, free_port
 
 
 def build(r):
@@ -173,7 +173,7 @@ def test_corrupt_rdb_is_refused(tmp_path):
     data = bytearray((d / "dump.rdb").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (d / "dump.rdb").write_bytes(bytes(data))
-    p = subprocess.run([SWIFTLET, "--port", "0", "--dir", str(d), "--save", ""], capture_output=True, text=True,
+    p = subprocess.run([SWIFTLET, "--port", str(free_port()), "--bind", "127.0.0.1", "--dir", str(d), "--save", ""], capture_output=True, text=True,
                        timeout=20)
     assert p.returncode != 0
     assert "loading the DB" in p.stdout + p.stderr

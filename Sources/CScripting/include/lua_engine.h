@@ -41,6 +41,9 @@ int swiftlet_lua_resume(swiftlet_lua *lua, swiftlet_lua_exec_fn exec, swiftlet_l
                         swiftlet_buf *out);
 /// SCRIPT KILL / FUNCTION KILL: the running script ends with an error at its next check.
 void swiftlet_lua_kill(swiftlet_lua *lua);
+/// Whether the reply of the run that just ended is an error the server already counted
+/// (a redis.call error passed on), so INFO errorstats must not count it again.
+int swiftlet_lua_reply_error_counted(swiftlet_lua *lua);
 /// busy-reply-threshold in milliseconds (0: scripts are never suspended).
 void swiftlet_lua_set_busy_threshold(swiftlet_lua *lua, long long ms);
 /// The Lua heap's bytes (INFO used_memory_lua).

@@ -46,9 +46,13 @@ enum BitmapCommands {
         var b: [UInt8] = []
         if let slot { b = try bytes(ctx, slot) }
         let byte = offset >> 3
+        // A key created or grown is a change; otherwise only a bit that flips is (no dirty,
+        // no notification for a SETBIT that leaves the bit as it was).
+        let grown = slot == nil || b.count <= byte
         if b.count <= byte { b.append(contentsOf: repeatElement(0, count: byte + 1 - b.count)) }
         let mask = UInt8(1 << (7 - (offset & 7)))
         let old = b[byte] & mask != 0 ? 1 : 0
+        if !grown && old == on { return .integer(Int64(old)) }
         if on == 1 { b[byte] |= mask } else { b[byte] &= ~mask }
         if let slot {
             ctx.db.table[slot].value = .rawString(b)
@@ -369,6 +373,17 @@ enum BitmapCommands {
         let slot = writes ? ctx.lookupWrite(1) : ctx.lookupRead(1)
         var b: [UInt8] = []
         if let slot { b = try bytes(ctx, slot) }
+        // As SETBIT: a key created or grown to the furthest field written is a change,
+        // otherwise only a field whose value differs is.
+        var furthestByte = -1
+        for op in ops {
+            switch op {
+            case .get: break
+            case .set(let t, let off, _, _), .incrby(let t, let off, _, _):
+                furthestByte = max(furthestByte, (off + t.bits - 1) >> 3)
+            }
+        }
+        let grown = writes && (slot == nil || b.count <= furthestByte)
         var replies: [Reply] = []
         var changed = false
         for op in ops {
@@ -401,7 +416,7 @@ enum BitmapCommands {
                     }
                 }
                 setField(&b, offset: off, type: t, value: toStore)
-                changed = true
+                if grown || old != toStore { changed = true }
                 replies.append(.integer(old))
             case .incrby(let t, let off, let incr, let ovf):
                 let old = getField(b, offset: off, type: t)
@@ -410,7 +425,7 @@ enum BitmapCommands {
                     continue
                 }
                 setField(&b, offset: off, type: t, value: new)
-                changed = true
+                if grown || old != new { changed = true }
                 replies.append(.integer(new))
             }
         }

@@ -25,7 +25,7 @@ enum ClientCommands {
         let idle = (now - c.lastInteraction) / 1000
         return "id=\(c.id) addr=\(c.address) laddr=\(c.localAddress) fd=\(c.fd) name=\(name) age=\(age) idle=\(idle) "
             + "flags=\(flags) db=\(c.db) sub=\(c.channels.count) psub=\(c.patterns.count) ssub=\(c.shardChannels.count) multi=\(c.inMulti ? c.multiQueue.count : -1) watch=\(c.watched.count) qbuf=\(c.queryBufferLength) "
-            + "qbuf-free=\(max(0, 16384 - c.queryBufferLength)) argv-mem=0 multi-mem=0 rbs=16384 rbp=0 "
+            + "qbuf-free=\(max(0, 16384 - c.queryBufferLength)) argv-mem=0 multi-mem=0 rbs=\(c.replyBufferSize) rbp=\(c.replyBufferPeak) "
             + "obl=\(c.outputBufferLength) oll=0 omem=\(c.pendingOutputBytes) tot-mem=\(22000 + c.queryBufferLength + c.outputBufferLength + c.pendingOutputBytes) "
             + "events=r cmd=\(c.lastCommand) user=\(c.user) redir=-1 resp=\(c.protocolVersion) "
             + "lib-name=\(c.libName) lib-ver=\(c.libVersion)"

@@ -47,11 +47,19 @@ extension CommandContext {
     /// Records a command's duration in its histogram and, past the monitor's threshold, as
     /// a `command` (or `fast-command`) latency event.
     func recordLatency(_ command: Command, micros: Int64) {
-        command.latency.record(micros)
+        if config.limits.latencyTracking { command.latency.record(micros) }
+        server.recordLatencyEvent(command.flags.contains(.fast) ? "fast-command" : "command", micros: micros)
+    }
+}
+
+extension ServerState {
+    /// A latency monitor sample of the event `name` (a command, an expire cycle, …) when it
+    /// took at least latency-monitor-threshold milliseconds (Redis's latencyAddSampleIfNeeded):
+    /// one sample a second, the highest, 160 kept.
+    public func recordLatencyEvent(_ name: String, micros: Int64) {
         let threshold = config.limits.latencyMonitorThreshold
         guard threshold > 0, micros / 1000 >= threshold else { return }
-        let name = command.flags.contains(.fast) ? "fast-command" : "command"
-        var event = server.latencyEvents[name] ?? LatencyEvent()
+        var event = latencyEvents[name] ?? LatencyEvent()
         let now = keyspace.now / 1000
         let ms = micros / 1000
         if let last = event.samples.last, last.time == now {
@@ -61,7 +69,7 @@ extension CommandContext {
             if event.samples.count > 160 { event.samples.removeFirst() }
         }
         event.max = Swift.max(event.max, ms)
-        server.latencyEvents[name] = event
+        latencyEvents[name] = event
     }
 }
 

@@ -43,14 +43,20 @@ extension ServerState {
         return nil
     }
 
-    /// Loads `dbfilename` if it exists; nil when there is none.
-    public func loadRDB() throws(RDBError) -> (loaded: Int, expired: Int)? {
-        guard let data = SnapshotFile.contents(of: rdbPath) else { return nil }
+    /// Loads `dbfilename` (DEBUG RELOAD) if it exists, its keys and libraries replacing
+    /// those of the same names when `merging`: false when one of its function libraries
+    /// could not be loaded (one of its name exists and may not be replaced).
+    public func loadRDB(merging: Bool) throws(RDBError) -> Bool {
+        guard let data = SnapshotFile.contents(of: rdbPath) else { return true }
         var reader = RDBReader(data)
         reader.verifyChecksum = config.bool("rdbchecksum")
-        let counts = try reader.load(into: keyspace, now: clock(), limits: setLimits)
-        for code in reader.takeFunctionLibraries() { loadFunctionLibrary(code) }
-        return counts
+        reader.replacesExistingKeys = merging
+        _ = try reader.load(into: keyspace, now: clock(), limits: setLimits)
+        var loaded = true
+        for code in reader.takeFunctionLibraries() where !loadFunctionLibrary(code, replace: merging) {
+            loaded = false
+        }
+        return loaded
     }
 
     /// The cron's check of `save <seconds> <changes>` points.

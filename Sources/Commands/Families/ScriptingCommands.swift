@@ -188,27 +188,58 @@ public final class ScriptEngine {
         return Array(UnsafeRawBufferPointer(start: out.data, count: out.len))
     }
 
+    /// Puts a command and its arguments in the script client's batch, ready to be checked
+    /// and run.
+    func stage(_ command: Command, argc: Int, _ arg: (Int) -> UnsafeRawBufferPointer) {
+        let ctx = context
+        ctx.batch.removeAll()
+        ctx.batch.commandStarts.append(0)
+        for i in 0..<argc {
+            let start = ctx.batch.bytes.count
+            ctx.batch.bytes.append(contentsOf: arg(i))
+            ctx.batch.spans.append(start..<(start + arg(i).count))
+        }
+        // The command found here runs as is: dispatch need not look it up again.
+        ctx.batchCommands.removeAll(keepingCapacity: true)
+        ctx.batchCommands.append(command)
+        ctx.argBase = 0
+        ctx.argc = argc
+    }
+
     /// redis.call: one command through the script client, checked as Redis checks script
     /// commands first.
     func execute(
         argc: Int, argv: UnsafePointer<UnsafePointer<CChar>?>, lens: UnsafePointer<Int>, resp: Int,
         into reply: UnsafeMutablePointer<swiftlet_buf>
     ) {
+        func arg(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: argv[i], count: lens[i]) }
+        let ctx = context
+        let table = ctx.server.commands
+        var found = table.lookup(arg(0))
+        if let parent = found, !parent.subcommands.isEmpty && argc >= 2,
+            let sub = parent.subcommands[String(decoding: arg(1), as: UTF8.self).lowercased()]
+        {
+            found = sub
+        }
+        // A command the script may not run is refused as Redis's scriptCall does: the error
+        // and the command's rejected call are counted.
         func error(_ text: StaticString) {
+            ctx.countError(CommandError(text.description))
+            found?.rejectedCalls += 1
             swiftlet_buf_append(reply, "-", 1)
             swiftlet_buf_append(reply, text.utf8Start, text.utf8CodeUnitCount)
             swiftlet_buf_append(reply, "\r\n", 2)
         }
-        func arg(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: argv[i], count: lens[i]) }
-        let ctx = context
-        let table = ctx.server.commands
-        guard var command = table.lookup(arg(0)) else {
-            return error("ERR Unknown Redis command called from script")
+        // redis.acl_check_cmd (protocol -1): whether the script's user may run the command
+        // with these arguments, without running it.
+        if resp == -1 {
+            guard let command = found else { return swiftlet_buf_append(reply, "-\r\n", 3) }
+            stage(command, argc: argc, arg)
+            let allowed = callerUser.map { $0.unrestricted || $0.check(command, ctx) == nil } ?? true
+            return swiftlet_buf_append(reply, allowed ? ":1\r\n" : ":0\r\n", 4)
         }
-        if !command.subcommands.isEmpty && argc >= 2,
-            let sub = command.subcommands[String(decoding: arg(1), as: UTF8.self).lowercased()]
-        {
-            command = sub
+        guard let command = found else {
+            return error("ERR Unknown Redis command called from script")
         }
         if !command.acceptsArgumentCount(argc) {
             return error("ERR Wrong number of args calling Redis command from script")
@@ -221,6 +252,11 @@ public final class ScriptEngine {
         if readOnly && (command.flags.contains(.write) || command.flags.contains(.mayReplicate)) {
             return error("ERR Write commands are not allowed from read-only scripts.")
         }
+        if command.flags.contains(.write) && ctx.config.limits.minReplicasToWrite > 0
+            && callerContext?.session.isLoader != true
+        {
+            return error("NOREPLICAS Not enough good replicas to write.")
+        }
         // scriptVerifyOOM: over maxmemory when the script started, a command that may grow
         // memory is refused until the script's first write (after it, the script must finish
         // whole for the AOF).
@@ -228,21 +264,12 @@ public final class ScriptEngine {
             return error("OOM command not allowed when used memory > 'maxmemory'.")
         }
         ctx.session.protocolVersion = resp
-        ctx.batch.removeAll()
-        ctx.batch.commandStarts.append(0)
-        for i in 0..<argc {
-            let start = ctx.batch.bytes.count
-            ctx.batch.bytes.append(contentsOf: arg(i))
-            ctx.batch.spans.append(start..<(start + lens[i]))
-        }
-        // The command found above runs as is: dispatch need not look it up again.
-        ctx.batchCommands.removeAll(keepingCapacity: true)
-        ctx.batchCommands.append(command)
+        stage(command, argc: argc, arg)
         // The script runs as its caller's ACL user (scriptVerifyACL).
         if let user = callerUser, !user.unrestricted {
-            ctx.argBase = 0
-            ctx.argc = argc
             if let (denial, position) = user.check(command, ctx) {
+                ctx.countError(CommandError("ERR"))
+                command.rejectedCalls += 1
                 ctx.server.logACLDenial(
                     reason: denial.reason, context: "lua", object: ctx.aclDeniedObject(denial, command, position),
                     username: Array(user.name.utf8), clientInfo: callerInfo())
@@ -305,6 +332,30 @@ enum ScriptingCommands {
         }
     }
 
+    /// Whether a script command counts as a write by its script's declared flags (Redis's
+    /// evalGetCommandFlags / fcallGetCommandFlags): a script with a shebang, or a function,
+    /// that does not declare `no-writes`. Scripts without a shebang are judged command by
+    /// command as they run.
+    static func declaresWrites(_ ctx: CommandContext, _ command: Command) -> Bool {
+        guard ctx.argc >= 2 else { return false }
+        switch command.name {
+        case "eval":
+            guard let flags = (try? shebangFlags(ctx.argBytes(1))) ?? nil else { return false }
+            return !flags.noWrites
+        case "evalsha":
+            let sha = ctx.argString(1).lowercased()
+            guard let body = ctx.server.scriptEngine?.bodies[sha],
+                let flags = (try? shebangFlags(body)) ?? nil
+            else { return false }
+            return !flags.noWrites
+        case "fcall":
+            guard let function = ctx.server.scriptEngine?.function(ctx.argString(1)) else { return false }
+            return !function.flags.contains("no-writes")
+        default:
+            return false
+        }
+    }
+
     /// EVAL, EVALSHA and FCALL reach MONITOR before the commands they run (Redis feeds them
     /// explicitly at the start, errors included).
     static func feedMonitorsFirst(_ ctx: CommandContext) {
@@ -338,7 +389,7 @@ enum ScriptingCommands {
         if ctx.propagating { ctx.propagate() }
         guard reply == nil else {
             ctx.server.aof?.endTransaction()
-            return .raw(reply!)
+            return ctx.encodedReply(reply!, errorCounted: swiftlet_lua_reply_error_counted(engine.lua) != 0)
         }
         engine.suspended = ScriptEngine.Suspended(
             callerID: ctx.session.id, function: function, name: name, dirtyAtStart: engine.dirtyAtStart,
@@ -366,14 +417,19 @@ enum ScriptingCommands {
     static func shebangFlags(_ body: [UInt8]) throws(CommandError) -> ShebangFlags? {
         guard body.count >= 2, body[0] == UInt8(ascii: "#"), body[1] == UInt8(ascii: "!") else { return nil }
         guard let end = body.firstIndex(of: UInt8(ascii: "\n")) else { throw .generic("Invalid script shebang") }
-        let parts = String(decoding: body[..<end], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" })
-            .map(String.init)
-        guard let engine = parts.first else { throw .generic("Invalid engine in script shebang") }
+        guard let split = splitArgs(Array(body[..<end])), !split.isEmpty else {
+            throw .generic("Invalid engine in script shebang")
+        }
+        let parts = split.map { String(decoding: $0, as: UTF8.self) }
+        let engine = parts[0]
         if engine != "#!lua" { throw .generic("Unexpected engine in script shebang: \(engine)") }
         var flags = ShebangFlags()
         for part in parts.dropFirst() {
             guard part.hasPrefix("flags=") else { throw .generic("Unknown lua shebang option: \(part)") }
-            for flag in part.dropFirst(6).split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+            // "flags=" alone declares no flags (sdssplitlen of nothing is no parts).
+            let list = part.dropFirst(6)
+            let named = list.isEmpty ? [] : list.split(separator: ",", omittingEmptySubsequences: false)
+            for flag in named.map(String.init) {
                 guard knownFlags.contains(flag) else { throw .generic("Unexpected flag in script shebang: \(flag)") }
                 if flag == "no-writes" { flags.noWrites = true }
                 if flag == "allow-oom" { flags.allowOOM = true }
@@ -388,7 +444,7 @@ enum ScriptingCommands {
         let sha = ScriptEngine.sha1Hex(body)
         _ = try keyRanges(ctx)
         let flags = try shebangFlags(body)
-        if let failure = ctx.server.scripts.compile(body, sha: sha) { return .raw(failure) }
+        if let failure = ctx.server.scripts.compile(body, sha: sha) { return ctx.encodedReply(failure) }
         return try runScript(ctx, sha: sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
     }
 
@@ -430,7 +486,7 @@ enum ScriptingCommands {
         let body = ctx.argBytes(2)
         let sha = ScriptEngine.sha1Hex(body)
         _ = try shebangFlags(body)
-        if let failure = ctx.server.scripts.compile(body, sha: sha) { return .raw(failure) }
+        if let failure = ctx.server.scripts.compile(body, sha: sha) { return ctx.encodedReply(failure) }
         return .bulk(sha)
     }
 
@@ -522,9 +578,12 @@ extension ScriptEngine {
             throw .generic("Missing library metadata")
         }
         guard let end = code.firstIndex(of: UInt8(ascii: "\n")) else { throw .generic("Invalid library metadata") }
-        let parts = String(decoding: code[..<end], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" })
-            .map(String.init)
-        guard let first = parts.first else { throw .generic("Invalid library metadata") }
+        // Split as Redis's sdssplitargs: `name="foo"` names foo.
+        guard let split = splitArgs(Array(code[..<end])), !split.isEmpty else {
+            throw .generic("Invalid library metadata")
+        }
+        let parts = split.map { String(decoding: $0, as: UTF8.self) }
+        let first = parts[0]
         var name: String?
         for part in parts.dropFirst() {
             if part.lowercased().hasPrefix("name=") {
@@ -631,6 +690,9 @@ extension ServerState {
         guard let engine = scriptEngine, let running = engine.suspended else { return nil }
         guard let reply = engine.resume() else { return nil }
         engine.suspended = nil
+        if reply.first == UInt8(ascii: "-") && swiftlet_lua_reply_error_counted(engine.lua) == 0 {
+            engine.context.countError(bytes: reply)
+        }
         aof?.endTransaction()
         return (running.callerID, reply)
     }
@@ -638,15 +700,20 @@ extension ServerState {
     /// Whether a script is suspended (other clients get BUSY).
     public var scriptIsBusy: Bool { scriptEngine?.suspended != nil }
 
-    /// A library read from an RDB file: loaded, replacing one of the same name.
-    public func loadFunctionLibrary(_ code: [UInt8]) {
+    /// A library read from an RDB file: loaded, replacing one of the same name (unless
+    /// `replace` is false: then that is a failure); false when it failed.
+    @discardableResult
+    public func loadFunctionLibrary(_ code: [UInt8], replace: Bool = true) -> Bool {
         do {
-            if case .failure = try scripts.loadLibrary(code, replace: true) {
+            if case .failure = try scripts.loadLibrary(code, replace: replace) {
                 persistenceLog?("Failed loading a function library from the RDB file")
+                return false
             }
         } catch {
             persistenceLog?("Failed loading a function library from the RDB file: \(error.message)")
+            return false
         }
+        return true
     }
 }
 
@@ -672,7 +739,7 @@ extension ScriptingCommands {
             ctx.markDirty()
             return .bulk(name)
         case .failure(let reply):
-            return .raw(reply.bytes)
+            return ctx.encodedReply(reply.bytes)
         }
     }
 
@@ -826,7 +893,7 @@ extension ScriptingCommands {
             do {
                 if case .failure(let reply) = try engine.loadLibrary(code, replace: true) {
                     restoreLibraries(engine, saved)
-                    return .raw(reply.bytes)
+                    return ctx.encodedReply(reply.bytes)
                 }
             } catch {
                 restoreLibraries(engine, saved)

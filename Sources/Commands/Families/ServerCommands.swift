@@ -413,8 +413,20 @@ enum ServerCommands {
             ctx.server.scriptsMayRunAnyCommand = parseInt64(ctx.arg(2)).map { $0 != 0 } ?? false
             return .ok
         } else if ctx.argc == 4 && ctx.argIs(1, "replybuffer") {
-            // Reply-buffer resizing is Redis's allocator tuning; Swiftlet's buffers are NIO's.
-            guard ctx.argIs(2, "peak-reset-time") || ctx.argIs(2, "resizing") else { throw .syntax }
+            if ctx.argIs(2, "peak-reset-time") {
+                if ctx.argIs(3, "never") {
+                    ctx.server.replyBufferPeakResetTime = -1
+                } else if ctx.argIs(3, "reset") {
+                    ctx.server.replyBufferPeakResetTime = 5000
+                } else {
+                    guard let ms = parseInt64(ctx.arg(3)) else { throw .notInteger }
+                    ctx.server.replyBufferPeakResetTime = ms
+                }
+            } else if ctx.argIs(2, "resizing") {
+                ctx.server.replyBufferResizing = (parseInt64(ctx.arg(3)) ?? 0) != 0
+            } else {
+                throw .subcommandSyntax(ctx.argBytes(1), container: "DEBUG")
+            }
             return .ok
         } else if ctx.argc == 3, let knob = debugInternalKnobs.first(where: { ctx.argIs(1, $0) }) {
             // Switches of Redis internals Swiftlet has no counterpart of (quicklist plain
@@ -429,7 +441,8 @@ enum ServerCommands {
             }
             return .ok
         } else if ctx.argIs(1, "object") && ctx.argc == 3 {
-            guard let slot = ctx.lookupWrite(2) else { throw .noSuchKey }
+            // The raw table, as Redis's dictFind: an expired key not yet deleted is shown.
+            guard let slot = ctx.db.table.find(ctx.arg(2)) else { throw .noSuchKey }
             let v = ctx.db.table[slot].value
             return .simple(
                 "Value at:0x0 refcount:1 encoding:\(v.encodingName) serializedlength:\((v.stringBytes?.count ?? 0)) lru:\(ctx.db.table[slot].lru & 0xFFFFFF) lru_seconds_idle:0"
@@ -455,15 +468,39 @@ enum ServerCommands {
             ctx.server.persistenceLog?("Append Only File loaded by DEBUG LOADAOF")
             return .ok
         } else if ctx.argIs(1, "reload") {
-            // Save, empty the keyspace, load the file back: what a restart would see.
-            ctx.server.finishBackgroundSave()
-            if let failure = ctx.server.saveRDB() { throw .reloadSave(failure) }
-            for i in ctx.keyspace.databases.indices { ctx.keyspace.databases[i].removeAll() }
-            do {
-                _ = try ctx.server.loadRDB()
-            } catch {
-                throw .reloadLoad("\(error)")
+            // Save, empty the keyspace and the functions, load the file back: what a restart
+            // would see. NOSAVE loads the file as it is, NOFLUSH loads over what is there
+            // (a library already there fails the load unless MERGE lets the file's replace it).
+            var save = true
+            var flush = true
+            var merge = false
+            for i in 2..<max(ctx.argc, 2) {
+                if ctx.argIs(i, "merge") {
+                    merge = true
+                } else if ctx.argIs(i, "noflush") {
+                    flush = false
+                } else if ctx.argIs(i, "nosave") {
+                    save = false
+                } else {
+                    throw .generic("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+                }
             }
+            ctx.server.finishBackgroundSave()
+            if save, let failure = ctx.server.saveRDB() { throw .reloadSave(failure) }
+            if flush {
+                for i in ctx.keyspace.databases.indices { ctx.keyspace.databases[i].removeAll() }
+                if let engine = ctx.server.scriptEngine {
+                    for library in engine.libraries.values { engine.removeLibrary(library) }
+                }
+            }
+            let loaded: Bool
+            do {
+                loaded = try ctx.server.loadRDB(merging: merge)
+            } catch {
+                ctx.server.persistenceLog?("Error loading the RDB file: \(error)")
+                loaded = false
+            }
+            if !loaded { throw .reloadLoad }
             ctx.server.persistenceLog?("DB reloaded by DEBUG RELOAD")
             return .ok
         } else if ctx.argIs(1, "help") {

@@ -112,8 +112,9 @@ enum SortCommands {
             default: throw .wrongType
             }
         }
-        // Unsorted set members would make STORE's result depend on the set's layout.
-        if dontSort && kind == 1 && storeArg != nil {
+        // Unsorted set members would make STORE's result (or a script's, which must be
+        // deterministic) depend on the set's layout.
+        if dontSort && kind == 1 && (storeArg != nil || ctx.session.isScriptClient) {
             dontSort = false
             alpha = true
             sortBy = nil

@@ -100,9 +100,10 @@ extension ServerState {
     }
 
     /// tracking-table-max-keys: past the limit, keys leave the table (their clients are
-    /// told to drop them), as Redis's trackingLimitUsedSlots does from the cron.
+    /// told to drop them), as Redis's trackingLimitUsedSlots does from the cron and before
+    /// each command.
     public func limitTrackingTable() {
-        let limit = Int(config.int("tracking-table-max-keys"))
+        let limit = Int(config.limits.trackingTableMaxKeys)
         guard limit > 0, _trackingTable.count > limit else { return }
         var budget = 100
         while _trackingTable.count > limit && budget > 0 {
@@ -125,9 +126,11 @@ extension ServerState {
     }
 
     /// FLUSHDB/FLUSHALL: every tracking client drops its whole cache.
+    /// The table is emptied even with no client tracking now: keys remembered for clients
+    /// that turned tracking off go too (Redis frees its TrackingTable on every flush).
     public func invalidateAllTracked(current: ClientSession? = nil) {
+        if !_trackingTable.isEmpty { _trackingTable.removeAll() }
         guard trackingClients > 0 else { return }
-        _trackingTable.removeAll()
         for c in clients.values where c.tracking.on { sendInvalidation(nil, to: c, writer: current) }
     }
 
@@ -279,8 +282,11 @@ enum TrackingCommands {
         }
         return .map([
             .bulk("flags"), .set(flags), .bulk("redirect"), .integer(t.on ? t.redirect : -1), .bulk("prefixes"),
-            // Redis keeps prefixes in a radix tree: they list in byte order.
-            .array(t.prefixes.sorted { $0.lexicographicallyPrecedes($1) }.map { .bulk($0) }),
+            // Redis keeps prefixes in a radix tree: they list in byte order; BCAST without
+            // a prefix is tracking the empty one.
+            .array(
+                t.on && t.bcast && t.prefixes.isEmpty
+                    ? [.bulk([])] : t.prefixes.sorted { $0.lexicographicallyPrecedes($1) }.map { .bulk($0) }),
         ])
     }
 }
