@@ -45,10 +45,10 @@ deps-system:
 # Python test clients in a venv, and redis-py's own test suite from its sdist.
 deps-python: $(VENV)/.ready-$(REDIS_PY_VERSION)
 
-$(VENV)/.ready-$(REDIS_PY_VERSION): tests/requirements.txt
+$(VENV)/.ready-$(REDIS_PY_VERSION): system-tests/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null
-	$(PY) -m pip install -q -r tests/requirements.txt
+	$(PY) -m pip install -q -r system-tests/requirements.txt
 	mkdir -p $(VENV)/redis-py
 	$(PY) -m pip download -q --no-deps --no-binary :all: redis==$(REDIS_PY_VERSION) -d $(VENV)/redis-py
 	tar xzf $(VENV)/redis-py/redis-$(REDIS_PY_VERSION).tar.gz -C $(VENV)/redis-py
@@ -65,19 +65,19 @@ lint:
 	swift format lint --strict --recursive Sources Tests Package.swift
 
 integration: deps-system deps-python release
-	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+	$(PY) -m pytest -q -p no:cacheprovider system-tests/integration
 
 redis-py: deps-system deps-python release
-	$(PY) tests/run_redis_py_suite.py --suite $(REDIS_PY_SRC) --must-pass tests/redis-py-must-pass.txt
+	$(PY) system-tests/run_redis_py_suite.py --suite $(REDIS_PY_SRC) --must-pass system-tests/redis-py-must-pass.txt
 
 # Redis's own Tcl test suite (Debian's redis 7.0.15 source package) in its external-server
 # mode and in its own mode with our binaries as src/redis-server & co. Every test Redis
-# passes must pass, unless tests/compat/excluded.tsv gives its reason.
+# passes must pass, unless system-tests/compat/excluded.tsv gives its reason.
 REDIS_SUITE_DIR := .build/redis-suite
 compat: deps-system release
 	@tree=$$(bash scripts/fetch-redis-suite.sh $(REDIS_SUITE_DIR)) && \
-	python3 tests/compat/run_compat.py --suite "$$tree" --mode external own \
-		--reference tests/compat/redis-7.0.15-{mode}.txt --excluded tests/compat/excluded.tsv
+	python3 system-tests/compat/run_compat.py --suite "$$tree" --mode external own \
+		--reference system-tests/compat/redis-7.0.15-{mode}.txt --excluded system-tests/compat/excluded.tsv
 
 test: deps-system deps-python lint warnings unit release compat integration redis-py
 

@@ -9,7 +9,8 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "Swiftlet",
-    platforms: [.macOS(.v14)],
+    // Swiftlet builds for Linux (Debian, Swift 6.3): SwiftPM has no Linux platform entry, so
+    // none is listed; the server uses Linux interfaces (epoll through NIO, /proc, malloc_trim).
     products: [
         .executable(name: "swiftlet-server", targets: ["swiftlet-server"]),
         .executable(name: "swiftlet-check-rdb", targets: ["swiftlet-check-rdb"]),

@@ -1,4 +1,4 @@
-"""Crashes and hangs that Redis's own test suite (tests/compat) found, each kept as a test of
+"""Crashes and hangs that Redis's own test suite (system-tests/compat) found, each kept as a test of
 our own: the same commands, and the same answer from redis-server 7.0.15 where it helps."""
 import socket
 import time
