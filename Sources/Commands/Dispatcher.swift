@@ -284,13 +284,11 @@ extension CommandContext {
     }
 
     static func allowedWhileBusy(_ ctx: CommandContext, _ command: Command) -> Bool {
-        switch command.fullName {
-        case "script|kill", "function|kill", "function|stats", "multi", "discard", "watch", "unwatch", "auth",
-            "hello", "quit", "reset", "replconf":
-            return true
-        case "shutdown": return (1..<ctx.argc).contains { ctx.argIs($0, "nosave") }
-        default: return false
-        }
+        guard command.flags.contains(.allowBusy) else { return false }
+        // SHUTDOWN is allow_busy for its NOSAVE form only: saving would need the script's
+        // dataset to be whole.
+        if command.name == "shutdown" { return (1..<ctx.argc).contains { ctx.argIs($0, "nosave") } }
+        return true
     }
 
     func dispatch() -> Dispatched {

@@ -1,0 +1,471 @@
+import CScripting
+import DataStore
+import Persistence
+import RESP
+
+/// The Lua engine of a server: one interpreter (Redis's), the scripts it has compiled, and
+/// the client whose context runs the commands scripts call.
+public final class ScriptEngine {
+    var lua: OpaquePointer
+    /// Bodies by SHA-1, for SCRIPT EXISTS and EVALSHA.
+    var bodies: [String: [UInt8]] = [:]
+    /// Function libraries by name, and each function's library.
+    public internal(set) var libraries: [String: FunctionLibrary] = [:]
+    var functionOwners: [String: String] = [:]
+    let context: CommandContext
+    /// The run in progress (read-only scripts refuse writes).
+    var readOnly = false
+    /// The script suspended past busy-reply-threshold: whose it is, what it is, and the
+    /// dirty count when it started (SCRIPT KILL refuses once it has written).
+    public struct Suspended {
+        public var callerID: Int64
+        public var function: Bool
+        public var name: String
+        var dirtyAtStart: Int
+        /// The caller's command and when it started (FUNCTION STATS' running_script).
+        var command: [[UInt8]] = []
+        var startedAt: Int64 = 0
+    }
+    public internal(set) var suspended: Suspended?
+
+    /// Over maxmemory when the running script started (and not allow-oom), and the dirty
+    /// count then.
+    var oomAtStart = false
+    var dirtyAtStart = 0
+    /// When the running script started (milliseconds of the server's clock).
+    var startedAt: Int64 = 0
+    /// The script EVALSHA ran last, as its caller spelled the SHA: clients call the same few
+    /// scripts over and over, and a repeat then skips lowercasing, hashing and the shebang.
+    struct RecentScript {
+        var shaArgument: [UInt8]
+        var sha: String
+        var flags: ScriptingCommands.ShebangFlags?
+    }
+    var recent: RecentScript?
+    /// The ACL user of the client whose script runs (kept for the whole run, even if the
+    /// client goes), and that client's context (ACL LOG's client-info names it).
+    var callerUser: ACLUser?
+    weak var callerContext: CommandContext?
+
+    func callerInfo() -> String {
+        guard let ctx = callerContext else { return "" }
+        return ClientCommands.infoLine(ctx, ctx.session)
+    }
+    /// Scratch for the key and argument pointers handed to the engine.
+    var pointers: [UnsafePointer<CChar>?] = []
+    var lengths: [Int] = []
+
+    init(server: ServerState) {
+        lua = swiftlet_lua_create()
+        let session = ClientSession(
+            id: server.makeClientId(), address: "", localAddress: "", fd: -1, authenticated: true, now: 0)
+        session.isScriptClient = true
+        context = CommandContext(server: server, session: session)
+        context.mayBlock = false
+    }
+
+    deinit { swiftlet_lua_destroy(lua) }
+
+    /// INFO's figures: bytes of the Lua heap, scripts cached.
+    public var memory: Int { swiftlet_lua_memory(lua) }
+    public var count: Int { bodies.count }
+
+    /// SCRIPT FLUSH: a fresh interpreter without scripts (function libraries are loaded
+    /// into it again).
+    func flush() {
+        swiftlet_lua_destroy(lua)
+        lua = swiftlet_lua_create()
+        bodies.removeAll()
+        recent = nil
+        let kept = libraries.values.sorted { $0.name < $1.name }
+        libraries.removeAll()
+        functionOwners.removeAll()
+        for library in kept { _ = try? loadLibrary(library.code, replace: true) }
+    }
+
+    static func sha1Hex(_ bytes: some Collection<UInt8>) -> String {
+        var out = [CChar](repeating: 0, count: 41)
+        let data = Array(bytes)
+        data.withUnsafeBytes { swiftlet_sha1_hex($0.baseAddress, $0.count, &out) }
+        return String(decoding: out.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Compiles `body` unless it is already; nil on success, else the error reply.
+    func compile(_ body: [UInt8], sha: String) -> [UInt8]? {
+        if bodies[sha] != nil { return nil }
+        var out = swiftlet_buf()
+        defer { swiftlet_buf_free(&out) }
+        let status = body.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { swiftlet_lua_compile(lua, sha, $0.baseAddress, $0.count, &out) }
+        }
+        if status != 0 { return Array(UnsafeRawBufferPointer(start: out.data, count: out.len)) }
+        bodies[sha] = body
+        return nil
+    }
+
+    /// Runs a compiled script for the client of `caller`: its reply as RESP bytes, or nil
+    /// when it was suspended past busy-reply-threshold.
+    func run(sha: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
+        start(swiftlet_lua_run, name: sha, caller: caller, keys: keys, args: args, readOnly: readOnly)
+    }
+
+    /// A script (by SHA) or a function (by name) started through the engine's entry point
+    /// for it; both take the same arguments.
+    func start(
+        _ entry: (
+            OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+            UnsafePointer<Int>?, Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?, Int32,
+            swiftlet_lua_exec_fn?, swiftlet_lua_log_fn?, UnsafeMutableRawPointer?, UnsafeMutablePointer<swiftlet_buf>?
+        ) -> Int32,
+        name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool
+    ) -> [UInt8]? {
+        prepareRun(caller)
+        // withCString borrows the string's own bytes; passing the String straight to C
+        // inside the closure below made a copy of it on every call.
+        return name.withCString { cName in
+            invoke(caller: caller, keys: keys, args: args, readOnly: readOnly) { kp, kl, ap, al, out in
+                entry(
+                    lua, cName, Int32(keys.count), kp, kl, Int32(args.count), ap, al, caller.session.resp3 ? 1 : 0,
+                    scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), out)
+            }
+        }
+    }
+
+    /// Scripts of a client that may wait are suspended past busy-reply-threshold; others
+    /// (inside MULTI, from the AOF) run to their end.
+    func prepareRun(_ caller: CommandContext) {
+        startedAt = caller.server.clock()
+        callerUser = caller.session.aclUser
+        callerContext = caller
+        let threshold = caller.mayBlock && !caller.session.isLoader ? caller.config.limits.busyReplyThreshold : 0
+        swiftlet_lua_set_busy_threshold(lua, threshold)
+    }
+
+    /// Continues the suspended script: its reply when it ended, else nil.
+    func resume() -> [UInt8]? {
+        var out = swiftlet_buf()
+        defer { swiftlet_buf_free(&out) }
+        let status = swiftlet_lua_resume(lua, scriptExec, scriptLog, Unmanaged.passUnretained(self).toOpaque(), &out)
+        return status == 0 ? Array(UnsafeRawBufferPointer(start: out.data, count: out.len)) : nil
+    }
+
+    func kill() { swiftlet_lua_kill(lua) }
+
+    /// Calls into the engine with pointers to the caller's key and argument bytes (they stay
+    /// in the caller's batch, untouched while the script runs); nil when it was suspended.
+    func invoke(
+        caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool,
+        _ body: (
+            UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?,
+            UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+            UnsafePointer<Int>?, UnsafeMutablePointer<swiftlet_buf>
+        ) -> Int32
+    ) -> [UInt8]? {
+        self.readOnly = readOnly
+        context.session.db = caller.session.db
+        context.session.protocolVersion = 2
+        dirtyAtStart = caller.server.dirty
+        var out = swiftlet_buf()
+        defer { swiftlet_buf_free(&out) }
+        var status: Int32 = 0
+        caller.batch.bytes.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+            pointers.removeAll(keepingCapacity: true)
+            lengths.removeAll(keepingCapacity: true)
+            for i in keys.lowerBound..<args.upperBound {
+                let span = caller.batch.spans[caller.argBase + i]
+                pointers.append((base + span.lowerBound).assumingMemoryBound(to: CChar.self))
+                lengths.append(span.count)
+            }
+            pointers.withUnsafeMutableBufferPointer { p in
+                lengths.withUnsafeBufferPointer { l in
+                    status = body(
+                        p.baseAddress, l.baseAddress, p.baseAddress! + keys.count, l.baseAddress! + keys.count, &out)
+                }
+            }
+        }
+        if status != 0 { return nil }
+        return Array(UnsafeRawBufferPointer(start: out.data, count: out.len))
+    }
+
+    /// Puts a command and its arguments in the script client's batch, ready to be checked
+    /// and run.
+    func stage(_ command: Command, argc: Int, _ arg: (Int) -> UnsafeRawBufferPointer) {
+        let ctx = context
+        ctx.batch.removeAll()
+        ctx.batch.commandStarts.append(0)
+        for i in 0..<argc {
+            let start = ctx.batch.bytes.count
+            ctx.batch.bytes.append(contentsOf: arg(i))
+            ctx.batch.spans.append(start..<(start + arg(i).count))
+        }
+        // The command found here runs as is: dispatch need not look it up again.
+        ctx.batchCommands.removeAll(keepingCapacity: true)
+        ctx.batchCommands.append(command)
+        ctx.argBase = 0
+        ctx.argc = argc
+    }
+
+    /// redis.call: one command through the script client, checked as Redis checks script
+    /// commands first.
+    func execute(
+        argc: Int, argv: UnsafePointer<UnsafePointer<CChar>?>, lens: UnsafePointer<Int>, resp: Int,
+        into reply: UnsafeMutablePointer<swiftlet_buf>
+    ) {
+        func arg(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: argv[i], count: lens[i]) }
+        let ctx = context
+        let table = ctx.server.commands
+        var found = table.lookup(arg(0))
+        if let parent = found, !parent.subcommands.isEmpty && argc >= 2,
+            let sub = parent.subcommands[String(decoding: arg(1), as: UTF8.self).lowercased()]
+        {
+            found = sub
+        }
+        // A command the script may not run is refused as Redis's scriptCall does: the error
+        // and the command's rejected call are counted.
+        func error(_ text: StaticString) {
+            ctx.countError(CommandError(text.description))
+            found?.rejectedCalls += 1
+            swiftlet_buf_append(reply, "-", 1)
+            swiftlet_buf_append(reply, text.utf8Start, text.utf8CodeUnitCount)
+            swiftlet_buf_append(reply, "\r\n", 2)
+        }
+        // redis.acl_check_cmd (protocol -1): whether the script's user may run the command
+        // with these arguments, without running it.
+        if resp == -1 {
+            guard let command = found else { return swiftlet_buf_append(reply, "-\r\n", 3) }
+            stage(command, argc: argc, arg)
+            let allowed = callerUser.map { $0.unrestricted || $0.check(command, ctx) == nil } ?? true
+            return swiftlet_buf_append(reply, allowed ? ":1\r\n" : ":0\r\n", 4)
+        }
+        guard let command = found else {
+            return error("ERR Unknown Redis command called from script")
+        }
+        if !command.acceptsArgumentCount(argc) {
+            return error("ERR Wrong number of args calling Redis command from script")
+        }
+        if !ctx.server.scriptsMayRunAnyCommand
+            && ((command.parent ?? command).flags.contains(.noscript) || command.flags.contains(.noscript))
+        {
+            return error("ERR This Redis command is not allowed from script")
+        }
+        if readOnly && (command.flags.contains(.write) || command.flags.contains(.mayReplicate)) {
+            return error("ERR Write commands are not allowed from read-only scripts.")
+        }
+        if command.flags.contains(.write) && ctx.config.limits.minReplicasToWrite > 0
+            && callerContext?.session.isLoader != true
+        {
+            return error("NOREPLICAS Not enough good replicas to write.")
+        }
+        // scriptVerifyOOM: over maxmemory when the script started, a command that may grow
+        // memory is refused until the script's first write (after it, the script must finish
+        // whole for the AOF).
+        if oomAtStart && command.flags.contains(.denyoom) && ctx.server.dirty == dirtyAtStart {
+            return error("OOM command not allowed when used memory > 'maxmemory'.")
+        }
+        ctx.session.protocolVersion = resp
+        stage(command, argc: argc, arg)
+        // The script runs as its caller's ACL user (scriptVerifyACL).
+        if let user = callerUser, !user.unrestricted {
+            if let (denial, position) = user.check(command, ctx) {
+                ctx.countError(CommandError("ERR"))
+                command.rejectedCalls += 1
+                ctx.server.logACLDenial(
+                    reason: denial.reason, context: "lua", object: ctx.aclDeniedObject(denial, command, position),
+                    username: Array(user.name.utf8), clientInfo: callerInfo())
+                let text = "-ERR ACL failure in script: " + AccessControl.denialMessage(denial, user, command, nil)
+                text.utf8CString.withUnsafeBufferPointer { swiftlet_buf_append(reply, $0.baseAddress, $0.count - 1) }
+                swiftlet_buf_append(reply, "\r\n", 2)
+                return
+            }
+        }
+        _ = ctx.execute(commandAt: 0)
+        // A script that reads makes its caller track the keys the script declared (Redis
+        // 7.0's call(): trackingRememberKeys of the script's caller).
+        if command.flags.contains(.readonly), let caller = callerContext, caller.session.tracking.on {
+            caller.rememberScriptKeys()
+        }
+        ctx.output.withUnsafeBytes { swiftlet_buf_append(reply, $0.baseAddress, $0.count) }
+        ctx.output.removeAll(keepingCapacity: true)
+    }
+}
+
+private let scriptExec: swiftlet_lua_exec_fn = { ctx, argc, argv, lens, resp, reply in
+    guard let ctx, let argv, let lens, let reply else { return }
+    let engine = Unmanaged<ScriptEngine>.fromOpaque(ctx).takeUnretainedValue()
+    engine.execute(argc: Int(argc), argv: argv, lens: lens, resp: Int(resp), into: reply)
+}
+
+private let scriptLog: swiftlet_lua_log_fn = { ctx, level, message, length in
+    guard let ctx, let message else { return }
+    let engine = Unmanaged<ScriptEngine>.fromOpaque(ctx).takeUnretainedValue()
+    let text = String(decoding: UnsafeRawBufferPointer(start: message, count: length), as: UTF8.self)
+    engine.context.server.scriptLogHook?(Int(level), text)
+}
+
+// MARK: Function libraries
+
+/// A function library (FUNCTION LOAD): its code and the functions it registered.
+public struct FunctionLibrary {
+    public struct Function {
+        public var name: String
+        public var description: [UInt8]?
+        public var flags: [String]
+    }
+    public var name: String
+    public var code: [UInt8]
+    public var functions: [Function]
+}
+
+extension ScriptEngine {
+    /// functionExtractLibMetaData: the engine and library name from `#!lua name=…`, and
+    /// where the code after that line starts.
+    static func libraryMetadata(_ code: [UInt8]) throws(CommandError) -> (engine: String, name: String, skip: Int) {
+        guard code.count >= 2, code[0] == UInt8(ascii: "#"), code[1] == UInt8(ascii: "!") else {
+            throw .generic("Missing library metadata")
+        }
+        guard let end = code.firstIndex(of: UInt8(ascii: "\n")) else { throw .generic("Invalid library metadata") }
+        // Split as Redis's sdssplitargs: `name="foo"` names foo.
+        guard let split = splitArgs(Array(code[..<end])), !split.isEmpty else {
+            throw .generic("Invalid library metadata")
+        }
+        let parts = split.map { String(decoding: $0, as: UTF8.self) }
+        let first = parts[0]
+        var name: String?
+        for part in parts.dropFirst() {
+            if part.lowercased().hasPrefix("name=") {
+                if name != nil { throw .generic("Invalid metadata value, name argument was given multiple times") }
+                name = String(part.dropFirst(5))
+                continue
+            }
+            throw .generic("Invalid metadata value given: \(part)")
+        }
+        guard let name else { throw .generic("Library name was not given") }
+        return (String(first.dropFirst(2)), name, end)
+    }
+
+    static func validName(_ s: String) -> Bool {
+        !s.isEmpty
+            && s.utf8.allSatisfy {
+                ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95
+            }
+    }
+
+    /// FUNCTION LOAD's work: the library's name, or the error reply.
+    func loadLibrary(_ code: [UInt8], replace: Bool) throws(CommandError) -> Result<String, ReplyBytes> {
+        let meta = try Self.libraryMetadata(code)
+        if meta.engine.lowercased() != "lua" { throw .generic("Engine '\(meta.engine)' not found") }
+        if !Self.validName(meta.name) {
+            throw .generic(
+                "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
+            )
+        }
+        if libraries[meta.name] != nil && !replace { throw .generic("Library '\(meta.name)' already exists") }
+        var registered = swiftlet_buf()
+        var failure = swiftlet_buf()
+        defer {
+            swiftlet_buf_free(&registered)
+            swiftlet_buf_free(&failure)
+        }
+        let status = code.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) {
+                swiftlet_lua_library_load(lua, $0.baseAddress, $0.count, meta.skip, &registered, &failure)
+            }
+        }
+        if status != 0 {
+            return .failure(ReplyBytes(Array(UnsafeRawBufferPointer(start: failure.data, count: failure.len))))
+        }
+        let described = ReplyParser.parse(Array(UnsafeRawBufferPointer(start: registered.data, count: registered.len)))?
+            .0
+        var functions: [FunctionLibrary.Function] = []
+        if case .array(let items) = described {
+            for item in items {
+                guard case .array(let f) = item, f.count == 3, case .bulk(let name) = f[0] else { continue }
+                var description: [UInt8]?
+                if case .bulk(let d) = f[1] { description = d }
+                var flags: [String] = []
+                if case .array(let fl) = f[2] {
+                    for x in fl { if case .bulk(let b) = x { flags.append(String(decoding: b, as: UTF8.self)) } }
+                }
+                functions.append(
+                    .init(name: String(decoding: name, as: UTF8.self), description: description, flags: flags))
+            }
+        }
+        if functions.isEmpty { throw .generic("No functions registered") }
+        for f in functions {
+            if let owner = functionOwners[f.name.lowercased()], owner != meta.name {
+                throw .generic("Function \(f.name) already exists")
+            }
+        }
+        if let old = libraries[meta.name] { removeLibrary(old) }
+        swiftlet_lua_library_commit(lua)
+        // Function names are case-insensitive, as Redis's functions dictionary.
+        for f in functions { functionOwners[f.name.lowercased()] = meta.name }
+        libraries[meta.name] = FunctionLibrary(name: meta.name, code: code, functions: functions)
+        return .success(meta.name)
+    }
+
+    func removeLibrary(_ library: FunctionLibrary) {
+        for f in library.functions {
+            swiftlet_lua_function_remove(lua, f.name)
+            functionOwners[f.name.lowercased()] = nil
+        }
+        libraries[library.name] = nil
+    }
+
+    func function(_ name: String) -> FunctionLibrary.Function? {
+        let key = name.lowercased()
+        guard let owner = functionOwners[key] else { return nil }
+        return libraries[owner]?.functions.first { $0.name.lowercased() == key }
+    }
+
+    /// FCALL: runs a function for the client of `caller` (nil: suspended).
+    func call(_ name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
+        start(swiftlet_lua_fcall, name: name, caller: caller, keys: keys, args: args, readOnly: readOnly)
+    }
+}
+
+extension ScriptEngine {
+    /// Every library's code, by name (for RDB files and FUNCTION DUMP).
+    public var libraryCodes: [[UInt8]] { libraries.values.sorted { $0.name < $1.name }.map(\.code) }
+}
+
+extension ServerState {
+    /// Continues the suspended script for a slice; when it ended, the caller's id and the
+    /// reply to give it.
+    public func resumeSuspendedScript() -> (callerID: Int64, reply: [UInt8])? {
+        guard let engine = scriptEngine, let running = engine.suspended else { return nil }
+        guard let reply = engine.resume() else { return nil }
+        engine.suspended = nil
+        if reply.first == UInt8(ascii: "-") && swiftlet_lua_reply_error_counted(engine.lua) == 0 {
+            engine.context.countError(bytes: reply)
+        }
+        aof?.endTransaction()
+        return (running.callerID, reply)
+    }
+
+    /// Whether a script is suspended (other clients get BUSY).
+    public var scriptIsBusy: Bool { scriptEngine?.suspended != nil }
+
+    /// A library read from an RDB file: loaded, replacing one of the same name (unless
+    /// `replace` is false: then that is a failure); false when it failed.
+    @discardableResult
+    public func loadFunctionLibrary(_ code: [UInt8], replace: Bool = true) -> Bool {
+        do {
+            if case .failure = try scripts.loadLibrary(code, replace: replace) {
+                persistenceLog?("Failed loading a function library from the RDB file")
+                return false
+            }
+        } catch {
+            persistenceLog?("Failed loading a function library from the RDB file: \(error.message)")
+            return false
+        }
+        return true
+    }
+}
+
+/// An error reply already encoded (a script engine's).
+public struct ReplyBytes: Error {
+    public let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}
