@@ -1,6 +1,7 @@
 import CSupport
 import DataStore
 import RESP
+import ServerConfig
 
 #if canImport(Glibc)
     import Glibc
@@ -779,9 +780,67 @@ extension ServerState {
                 return "Error loading ACL rule for the user named '\(name)': \(error)"
             }
         }
-        if !file.isEmpty, case .failure(let error) = ACLCommands.loadFile(self, file, caller: nil) {
+        if !file.isEmpty, case .failure(let error) = loadACLFile(file, caller: nil) {
             return "Aborting Redis startup because of ACL errors: \(error.message)"
         }
         return nil
+    }
+}
+
+extension ServerState {
+    /// Reads the ACL file and, if every line is good, replaces the users: clients of a
+    /// user that is gone, or that lost a channel they listen to, are disconnected. `caller`
+    /// is the client running ACL LOAD (nil at start-up).
+    func loadACLFile(_ file: String, caller: ClientSession?) -> Result<
+        Void, AccessControlLoadError
+    > {
+        let text: String
+        do {
+            text = try readFile(file)
+        } catch {
+            return .failure(
+                AccessControlLoadError(
+                    message: "Error loading ACLs, opening file '\(file)': \(String(cString: strerror(errno)))"))
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let acl = self.acl
+        let loaded: [String: ACLUser]
+        switch acl.parseUsers(
+            lines: lines, fileName: file, allChannelsByDefault: config["acl-pubsub-default"] == "allchannels")
+        {
+        case .failure(let error): return .failure(error)
+        case .success(let users): loaded = users
+        }
+        acl.replaceUsers(loaded)
+        for c in clients.values {
+            guard let old = c.aclUser else { continue }
+            guard let new = acl.user(named: old.name) else {
+                deauthenticateAndClose(c, caller: caller)
+                continue
+            }
+            c.aclUser = new
+        }
+        for user in acl.users.values { closeSubscribersLosingChannels(of: user, caller: caller) }
+        return .success(())
+    }
+
+    /// Clients of `user` subscribed to a channel or pattern the user may no longer use are
+    /// disconnected (ACLKillPubsubClientsIfNeeded).
+    func closeSubscribersLosingChannels(of user: ACLUser, caller: ClientSession?) {
+        for c in clients.values where c.aclUser === user && c.inPubSubMode {
+            let lost =
+                c.patterns.contains { !user.channelAllowed($0, isPattern: true) }
+                || c.channels.contains { !user.channelAllowed($0, isPattern: false) }
+                || c.shardChannels.contains { !user.channelAllowed($0, isPattern: false) }
+            if lost { deauthenticateAndClose(c, caller: caller) }
+        }
+    }
+
+    /// deauthenticateAndCloseClient: back to the default user, unauthenticated, closed —
+    /// after its reply when it is the client running the command.
+    func deauthenticateAndClose(_ c: ClientSession, caller: ClientSession?) {
+        c.aclUser = acl.defaultUser
+        c.authenticated = false
+        c.close(caller: caller)
     }
 }

@@ -200,7 +200,7 @@ public final class DatasetLoad {
         if let multiStart {
             state.persistenceLog?("Revert incomplete MULTI/EXEC transaction in AOF file \(file.name)")
             try truncatedTail(file, at: multiStart, reason: "incomplete MULTI/EXEC")
-            TransactionCommands.discardTransaction(context)
+            context.discardTransaction()
         }
         endFile()
     }

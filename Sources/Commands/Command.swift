@@ -119,6 +119,14 @@ public final class Command {
     /// Allowed to a RESP2 client in subscribed mode.
     public internal(set) var allowedWhileSubscribed = false
 
+    /// What Redis's processCommand lets through while a transaction is open (the rest are
+    /// queued) and to a RESP2 client in subscribed mode (the rest are refused).
+    static let transactionControl: Set<String> = ["exec", "discard", "multi", "watch", "quit", "reset"]
+    static let subscribedModeCommands: Set<String> = [
+        "subscribe", "ssubscribe", "sunsubscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit",
+        "reset",
+    ]
+
     static let memberArgumentTable: [String: (Int, Int)] = [
         "sadd": (2, 1), "srem": (2, 1), "sismember": (2, 1), "smismember": (2, 1),
         "hset": (2, 2), "hmset": (2, 2), "hsetnx": (2, 2), "hget": (2, 1), "hmget": (2, 1), "hdel": (2, 1),
@@ -312,8 +320,8 @@ public final class CommandTable {
             guard let m = metadataByName[name] else { fatalError("no metadata for command '\(name)'") }
             let command = Command(metadata: m, fullName: name, handler: handler)
             if let members = Command.memberArgumentTable[name] { command.memberArguments = members }
-            command.controlsTransaction = TransactionCommands.control.contains(name)
-            command.allowedWhileSubscribed = PubSubCommands.allowedWhileSubscribed.contains(name)
+            command.controlsTransaction = Command.transactionControl.contains(name)
+            command.allowedWhileSubscribed = Command.subscribedModeCommands.contains(name)
             byName[name] = command
             insert(command)
         }

@@ -12,7 +12,7 @@ public final class CommandRunner {
     public init(config: Config = Config(), now: Int64 = 1_700_000_000_000, authenticated: Bool = true) {
         self.now = now
         var clockOwner: CommandRunner?
-        let server = ServerState(config: config, clock: { clockOwner?.now ?? 0 })
+        let server = ServerState(config: config, commands: .standard(), clock: { clockOwner?.now ?? 0 })
         self.server = server
         let session = ClientSession(
             id: server.makeClientId(), address: "127.0.0.1:50000",

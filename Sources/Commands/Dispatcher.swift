@@ -181,13 +181,27 @@ extension CommandContext {
         var outcome: DispatchOutcome = .done
     }
 
+    /// Ends the session's transaction without running it (DISCARD, a refused EXEC, RESET,
+    /// an AOF's unfinished MULTI) and drops its WATCHes.
+    func discardTransaction() {
+        let s = session
+        s.inMulti = false
+        s.multiQueue.removeAll()
+        s.multiCommands.removeAll()
+        s.multiFailed = false
+        s.multiWrites = false
+        s.multiMayReplicate = false
+        s.multiDenyOOM = false
+        server.unwatchAll(s)
+    }
+
     func reject(_ error: CommandError, _ command: Command?) -> Dispatched {
         // A command refused while queuing makes the transaction fail (flagTransaction).
         if session.inMulti { session.multiFailed = true }
         command?.rejectedCalls += 1
         // A refused EXEC ends the transaction it would have run (Redis's execCommandAbort).
         if session.inMulti && command?.name == "exec" {
-            TransactionCommands.discardTransaction(self)
+            discardTransaction()
             let abort = CommandError("EXECABORT Transaction discarded because of: " + error.message)
             countError(abort)
             return Dispatched(reply: .error(abort.message))
@@ -202,7 +216,7 @@ extension CommandContext {
         server.logACLDenial(
             reason: denial.reason, context: session.inExec || session.inMulti ? "multi" : "toplevel",
             object: aclDeniedObject(denial, command, position), username: Array(user.name.utf8),
-            clientInfo: ClientCommands.infoLine(self, session))
+            clientInfo: session.infoLine(now: server.clock()))
         if session.inExec {
             let reason: String
             switch denial {
@@ -351,7 +365,7 @@ extension CommandContext {
         // standalone server has none).
         if config.limits.minReplicasToWrite > 0 && !session.isLoader
             && (command.flags.contains(.write) || (command.name == "exec" && session.multiWrites)
-                || (command.flags.contains(.mayReplicate) && ScriptingCommands.declaresWrites(self, command)))
+                || (command.flags.contains(.mayReplicate) && scriptDeclaresWrites(command)))
         {
             return reject(.noReplicas, command)
         }
@@ -375,7 +389,7 @@ extension CommandContext {
             // EXEC of a transaction that writes waits like a write.
             let writes =
                 command.flags.contains(.write)
-                || (command.flags.contains(.mayReplicate) && !ScriptingCommands.declaresNoWrites(self, command))
+                || (command.flags.contains(.mayReplicate) && !scriptDeclaresNoWrites(command))
                 || (command.name == "exec" && session.multiMayReplicate)
             if now < server.pausedUntil {
                 if !server.pauseWritesOnly || writes {

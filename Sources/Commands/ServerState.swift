@@ -306,10 +306,12 @@ public final class ServerState {
     /// Extra INFO sections from the runtime (e.g. `server` fields only it knows).
     public var infoHook: ((String) -> [(String, String)])?
 
-    public init(config: Config, clock: @escaping () -> Int64 = wallClockMillis) {
+    /// `commands` is the command table the server answers with (the families' registrations:
+    /// `CommandTable.standard`); the state itself knows no command family.
+    public init(config: Config, commands: CommandTable, clock: @escaping () -> Int64 = wallClockMillis) {
         self.config = config
         self.keyspace = Keyspace(databases: Int(config.int("databases")), seed: UInt64.random(in: 0...UInt64.max))
-        self.commands = CommandTable(registrations: CommandTable.allRegistrations)
+        self.commands = commands
         self.acl = AccessControl(table: commands)
         acl.applyRequirepass(config["requirepass"])
         config.userLinesForRewrite = { [unowned config, acl] in

@@ -51,7 +51,7 @@ public final class ServerRuntime: @unchecked Sendable {
     public init(config: Config) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
-        state = ServerState(config: config)
+        state = ServerState(config: config, commands: .standard())
         let level = RedisLogHandler.level(config["loglevel"])
         let logfile = config["logfile"]
         log = Logger(label: "swiftlet") { _ in RedisLogHandler(level: level, logfile: logfile) }

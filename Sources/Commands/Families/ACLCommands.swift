@@ -21,29 +21,9 @@ enum ACLCommands {
             throw CommandError("ERR " + error)
         }
         if let user = acl.user(named: username) {
-            closeSubscribersLosingChannels(ctx.server, user, caller: ctx.session)
+            ctx.server.closeSubscribersLosingChannels(of: user, caller: ctx.session)
         }
         return .ok
-    }
-
-    /// Clients of `user` subscribed to a channel or pattern the user may no longer use are
-    /// disconnected (ACLKillPubsubClientsIfNeeded).
-    static func closeSubscribersLosingChannels(_ server: ServerState, _ user: ACLUser, caller: ClientSession?) {
-        for c in server.clients.values where c.aclUser === user && c.inPubSubMode {
-            let lost =
-                c.patterns.contains { !user.channelAllowed($0, isPattern: true) }
-                || c.channels.contains { !user.channelAllowed($0, isPattern: false) }
-                || c.shardChannels.contains { !user.channelAllowed($0, isPattern: false) }
-            if lost { deauthenticateAndClose(server, c, caller: caller) }
-        }
-    }
-
-    /// deauthenticateAndCloseClient: back to the default user, unauthenticated, closed —
-    /// after its reply when it is the client running the command.
-    static func deauthenticateAndClose(_ server: ServerState, _ c: ClientSession, caller: ClientSession?) {
-        c.aclUser = server.acl.defaultUser
-        c.authenticated = false
-        ClientCommands.close(c, caller: caller)
     }
 
     /// ACL DELUSER username [username ...]
@@ -55,7 +35,7 @@ enum ACLCommands {
             guard let user = ctx.server.acl.deleteUser(name) else { continue }
             deleted += 1
             for c in ctx.server.clients.values where c.aclUser === user {
-                deauthenticateAndClose(ctx.server, c, caller: ctx.session)
+                ctx.server.deauthenticateAndClose(c, caller: ctx.session)
             }
         }
         return .integer(deleted)
@@ -106,46 +86,10 @@ enum ACLCommands {
     static func load(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let file = ctx.config["aclfile"]
         if file.isEmpty { throw noFileError }
-        switch loadFile(ctx.server, file, caller: ctx.session) {
+        switch ctx.server.loadACLFile(file, caller: ctx.session) {
         case .failure(let error): throw CommandError("ERR " + error.message)
         case .success: return .ok
         }
-    }
-
-    /// Reads the ACL file and, if every line is good, replaces the users: clients of a
-    /// user that is gone, or that lost a channel they listen to, are disconnected. `caller`
-    /// is the client running ACL LOAD (nil at start-up).
-    static func loadFile(_ server: ServerState, _ file: String, caller: ClientSession?) -> Result<
-        Void, AccessControlLoadError
-    > {
-        let text: String
-        do {
-            text = try readFile(file)
-        } catch {
-            return .failure(
-                AccessControlLoadError(
-                    message: "Error loading ACLs, opening file '\(file)': \(String(cString: strerror(errno)))"))
-        }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let acl = server.acl
-        let loaded: [String: ACLUser]
-        switch acl.parseUsers(
-            lines: lines, fileName: file, allChannelsByDefault: server.config["acl-pubsub-default"] == "allchannels")
-        {
-        case .failure(let error): return .failure(error)
-        case .success(let users): loaded = users
-        }
-        acl.replaceUsers(loaded)
-        for c in server.clients.values {
-            guard let old = c.aclUser else { continue }
-            guard let new = acl.user(named: old.name) else {
-                deauthenticateAndClose(server, c, caller: caller)
-                continue
-            }
-            c.aclUser = new
-        }
-        for user in acl.users.values { closeSubscribersLosingChannels(server, user, caller: caller) }
-        return .success(())
     }
 
     /// ACL SAVE

@@ -7,30 +7,6 @@ enum ClientCommands {
         for c in name where c < UInt8(ascii: "!") || c > UInt8(ascii: "~") { throw error }
     }
 
-    /// One CLIENT LIST / CLIENT INFO line, with Redis 7.4's fields.
-    static func infoLine(_ ctx: CommandContext, _ c: ClientSession) -> String {
-        let now = ctx.server.clock()
-        var flags = ""
-        if c.isMonitor { flags += "O" }
-        if c.inPubSubMode { flags += "P" }
-        if c.inMulti { flags += "x" }
-        if c.watchDirty { flags += "d" }
-        if c.closeAfterReply { flags += "c" }
-        if c.isUnixSocket { flags += "U" }
-        if c.noEvict { flags += "e" }
-        if c.noTouch { flags += "T" }
-        if flags.isEmpty { flags = "N" }
-        let name = String(decoding: c.name, as: UTF8.self)
-        let age = (now - c.createdAt) / 1000
-        let idle = (now - c.lastInteraction) / 1000
-        return "id=\(c.id) addr=\(c.address) laddr=\(c.localAddress) fd=\(c.fd) name=\(name) age=\(age) idle=\(idle) "
-            + "flags=\(flags) db=\(c.db) sub=\(c.channels.count) psub=\(c.patterns.count) ssub=\(c.shardChannels.count) multi=\(c.inMulti ? c.multiQueue.count : -1) watch=\(c.watched.count) qbuf=\(c.queryBufferLength) "
-            + "qbuf-free=\(max(0, 16384 - c.queryBufferLength)) argv-mem=0 multi-mem=0 rbs=\(c.replyBufferSize) rbp=\(c.replyBufferPeak) "
-            + "obl=\(c.outputBufferLength) oll=0 omem=\(c.pendingOutputBytes) tot-mem=\(22000 + c.queryBufferLength + c.outputBufferLength + c.pendingOutputBytes) "
-            + "events=r cmd=\(c.lastCommand) user=\(c.user) redir=-1 resp=\(c.protocolVersion) "
-            + "lib-name=\(c.libName) lib-ver=\(c.libVersion)"
-    }
-
     /// CLIENT ID
     static func id(_ ctx: CommandContext) throws(CommandError) -> Reply { .integer(ctx.session.id) }
 
@@ -72,7 +48,7 @@ enum ClientCommands {
     /// CLIENT INFO
     static func info(_ ctx: CommandContext) throws(CommandError) -> Reply {
         ctx.session.lastCommand = "client|info"
-        return .verbatim(format: "txt", Array((infoLine(ctx, ctx.session) + "\n").utf8))
+        return .verbatim(format: "txt", Array((ctx.session.infoLine(now: ctx.server.clock()) + "\n").utf8))
     }
 
     /// Redis's getClientType: subscribers are `pubsub`, everyone else here `normal`.
@@ -105,7 +81,7 @@ enum ClientCommands {
         for c in ctx.server.clients.values.sorted(by: { $0.id < $1.id }) {
             if let typeFilter, typeFilter != clientType(c) { continue }
             if let ids, !ids.contains(c.id) { continue }
-            text += infoLine(ctx, c) + "\n"
+            text += c.infoLine(now: ctx.server.clock()) + "\n"
         }
         return .verbatim(format: "txt", Array(text.utf8))
     }
@@ -118,7 +94,7 @@ enum ClientCommands {
             guard let target = ctx.server.clients.values.first(where: { $0.address == addr }) else {
                 throw .noSuchClient
             }
-            close(target, caller: ctx.session)
+            target.close(caller: ctx.session)
             return .ok
         }
         var id: Int64?
@@ -175,19 +151,10 @@ enum ClientCommands {
             if let laddr, c.localAddress != laddr { continue }
             if let maxAge, (now - c.createdAt) / 1000 < maxAge { continue }
             if skipMe && c === ctx.session { continue }
-            close(c, caller: ctx.session)
+            c.close(caller: ctx.session)
             killed += 1
         }
         return .integer(killed)
-    }
-
-    /// Closes `target`: after the reply when it is `caller`, the client running the command.
-    static func close(_ target: ClientSession, caller: ClientSession?) {
-        if target === caller {
-            target.closeAfterReply = true
-        } else {
-            target.closeHook?()
-        }
     }
 
     /// CLIENT REPLY <ON | OFF | SKIP>

@@ -25,7 +25,7 @@ enum ConnectionCommands {
     /// RESET
     static func reset(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let s = ctx.session
-        TransactionCommands.discardTransaction(ctx)
+        ctx.discardTransaction()
         ctx.server.unsubscribeAll(s)
         // RESET leaves MONITOR: the monitor does not see its own RESET.
         if s.isMonitor {
@@ -59,7 +59,7 @@ enum ConnectionCommands {
         guard let found = ctx.server.acl.authenticate(user: user, password: password) else {
             ctx.server.logACLDenial(
                 reason: "auth", context: ctx.session.inMulti ? "multi" : "toplevel", object: ctx.argBytes(0),
-                username: user, clientInfo: ClientCommands.infoLine(ctx, ctx.session))
+                username: user, clientInfo: ctx.session.infoLine(now: ctx.server.clock()))
             return false
         }
         ctx.session.authenticated = true

@@ -5,13 +5,8 @@ import RESP
 /// Pub/Sub, as pubsub.c: channel, pattern and shard-channel subscriptions, PUBLISH and
 /// SPUBLISH delivered at once to every subscriber (RESP2 arrays, RESP3 pushes), PUBSUB
 /// introspection. A RESP2 client with subscriptions may only run the commands in
-/// `allowedWhileSubscribed` (the dispatcher refuses the rest with Redis's error).
+/// `Command.subscribedModeCommands` (the dispatcher refuses the rest with Redis's error).
 enum PubSubCommands {
-    static let allowedWhileSubscribed: Set<String> = [
-        "subscribe", "ssubscribe", "sunsubscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit",
-        "reset",
-    ]
-
     enum Kind {
         case channel, pattern, shard
 

@@ -13,49 +13,6 @@ enum ScriptingCommands {
         return (3..<keysEnd, keysEnd..<ctx.argc)
     }
 
-    /// Whether a script command may write, by the script's declared flags (Redis's
-    /// evalGetCommandFlags / fcallGetCommandFlags): a `no-writes` script or function is a
-    /// read, which CLIENT PAUSE WRITE lets through.
-    static func declaresNoWrites(_ ctx: CommandContext, _ command: Command) -> Bool {
-        guard ctx.argc >= 2 else { return false }
-        switch command.name {
-        case "eval":
-            return (try? shebangFlags(ctx.argBytes(1)))??.noWrites == true
-        case "evalsha":
-            let sha = ctx.argString(1).lowercased()
-            guard let body = ctx.server.scriptEngine?.bodies[sha] else { return false }
-            return (try? shebangFlags(body))??.noWrites == true
-        case "fcall":
-            return ctx.server.scriptEngine?.function(ctx.argString(1))?.flags.contains("no-writes") == true
-        default:
-            return false
-        }
-    }
-
-    /// Whether a script command counts as a write by its script's declared flags (Redis's
-    /// evalGetCommandFlags / fcallGetCommandFlags): a script with a shebang, or a function,
-    /// that does not declare `no-writes`. Scripts without a shebang are judged command by
-    /// command as they run.
-    static func declaresWrites(_ ctx: CommandContext, _ command: Command) -> Bool {
-        guard ctx.argc >= 2 else { return false }
-        switch command.name {
-        case "eval":
-            guard let flags = (try? shebangFlags(ctx.argBytes(1))) ?? nil else { return false }
-            return !flags.noWrites
-        case "evalsha":
-            let sha = ctx.argString(1).lowercased()
-            guard let body = ctx.server.scriptEngine?.bodies[sha],
-                let flags = (try? shebangFlags(body)) ?? nil
-            else { return false }
-            return !flags.noWrites
-        case "fcall":
-            guard let function = ctx.server.scriptEngine?.function(ctx.argString(1)) else { return false }
-            return !function.flags.contains("no-writes")
-        default:
-            return false
-        }
-    }
-
     /// EVAL, EVALSHA and FCALL reach MONITOR before the commands they run (Redis feeds them
     /// explicitly at the start, errors included).
     static func feedMonitorsFirst(_ ctx: CommandContext) {
@@ -103,47 +60,12 @@ enum ScriptingCommands {
         return .null
     }
 
-    /// Redis 7's script flags from a `#!lua flags=…` first line (nil without a shebang).
-    struct ShebangFlags {
-        var noWrites = false
-        var allowOOM = false
-    }
-
-    static let knownFlags: Set<String> = [
-        "no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys",
-    ]
-
-    /// evalExtractShebangFlags, with Redis's errors.
-    static func shebangFlags(_ body: [UInt8]) throws(CommandError) -> ShebangFlags? {
-        guard body.count >= 2, body[0] == UInt8(ascii: "#"), body[1] == UInt8(ascii: "!") else { return nil }
-        guard let end = body.firstIndex(of: UInt8(ascii: "\n")) else { throw .generic("Invalid script shebang") }
-        guard let split = splitArgs(Array(body[..<end])), !split.isEmpty else {
-            throw .generic("Invalid engine in script shebang")
-        }
-        let parts = split.map { String(decoding: $0, as: UTF8.self) }
-        let engine = parts[0]
-        if engine != "#!lua" { throw .generic("Unexpected engine in script shebang: \(engine)") }
-        var flags = ShebangFlags()
-        for part in parts.dropFirst() {
-            guard part.hasPrefix("flags=") else { throw .generic("Unknown lua shebang option: \(part)") }
-            // "flags=" alone declares no flags (sdssplitlen of nothing is no parts).
-            let list = part.dropFirst(6)
-            let named = list.isEmpty ? [] : list.split(separator: ",", omittingEmptySubsequences: false)
-            for flag in named.map(String.init) {
-                guard knownFlags.contains(flag) else { throw .generic("Unexpected flag in script shebang: \(flag)") }
-                if flag == "no-writes" { flags.noWrites = true }
-                if flag == "allow-oom" { flags.allowOOM = true }
-            }
-        }
-        return flags
-    }
-
     static func evalGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
         feedMonitorsFirst(ctx)
         let body = ctx.argBytes(1)
         let sha = ScriptEngine.sha1Hex(body)
         _ = try keyRanges(ctx)
-        let flags = try shebangFlags(body)
+        let flags = try ShebangFlags.parse(body)
         if let failure = ctx.server.scripts.compile(body, sha: sha) { return ctx.encodedReply(failure) }
         return try runScript(ctx, sha: sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
     }
@@ -163,7 +85,7 @@ enum ScriptingCommands {
             return 40
         }
         guard let body = engine.bodies[sha] else { throw .noScript }
-        let flags = try shebangFlags(body)
+        let flags = try ShebangFlags.parse(body)
         engine.recent = ScriptEngine.RecentScript(shaArgument: Array(argument), sha: sha, flags: flags)
         return try runScript(ctx, sha: sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
     }
@@ -185,7 +107,7 @@ enum ScriptingCommands {
     static func scriptLoad(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let body = ctx.argBytes(2)
         let sha = ScriptEngine.sha1Hex(body)
-        _ = try shebangFlags(body)
+        _ = try ShebangFlags.parse(body)
         if let failure = ctx.server.scripts.compile(body, sha: sha) { return ctx.encodedReply(failure) }
         return .bulk(sha)
     }

@@ -765,6 +765,9 @@ extension CommandTable {
         ("memory|help", ServerCommands.memoryHelp),
     ]
 
+    /// The table of every command Swiftlet serves, built from the families' registrations.
+    public static func standard() -> CommandTable { CommandTable(registrations: allRegistrations) }
+
     public static let allRegistrations: [(String, Handler)] =
         connectionRegistrations + clientRegistrations + keyRegistrations + stringRegistrations
         + bitmapRegistrations + listRegistrations + hashRegistrations + setRegistrations + sortedSetRegistrations

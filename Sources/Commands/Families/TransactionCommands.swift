@@ -5,9 +5,6 @@ import RESP
 /// (unknown, arity, not allowed) and queued — a refused one makes EXEC answer EXECABORT —
 /// then EXEC runs them back to back, never blocking, unless a WATCHed key was touched.
 enum TransactionCommands {
-    /// Commands that act on the transaction instead of being queued.
-    static let control: Set<String> = ["exec", "discard", "multi", "watch", "quit", "reset"]
-
     /// MULTI
     static func multi(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.session.inMulti { throw .multiNested }
@@ -15,22 +12,10 @@ enum TransactionCommands {
         return .ok
     }
 
-    static func discardTransaction(_ ctx: CommandContext) {
-        let s = ctx.session
-        s.inMulti = false
-        s.multiQueue.removeAll()
-        s.multiCommands.removeAll()
-        s.multiFailed = false
-        s.multiWrites = false
-        s.multiMayReplicate = false
-        s.multiDenyOOM = false
-        ctx.server.unwatchAll(s)
-    }
-
     /// DISCARD
     static func discard(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if !ctx.session.inMulti { throw .discardWithoutMulti }
-        discardTransaction(ctx)
+        ctx.discardTransaction()
         return .ok
     }
 
@@ -51,11 +36,11 @@ enum TransactionCommands {
         let s = ctx.session
         if !s.inMulti { throw .execWithoutMulti }
         if s.multiFailed {
-            discardTransaction(ctx)
+            ctx.discardTransaction()
             throw .execAbort
         }
         if s.watchDirty || watchedKeyExpired(ctx) {
-            discardTransaction(ctx)
+            ctx.discardTransaction()
             return .nullArray
         }
         ctx.server.unwatchAll(s)
@@ -149,7 +134,7 @@ extension CommandContext {
         s.multiCommands.append(command.parent ?? command)
         if command.flags.contains(.write) { s.multiWrites = true }
         if command.flags.contains(.write)
-            || (command.flags.contains(.mayReplicate) && !ScriptingCommands.declaresNoWrites(self, command))
+            || (command.flags.contains(.mayReplicate) && !scriptDeclaresNoWrites(command))
         {
             s.multiMayReplicate = true
         }

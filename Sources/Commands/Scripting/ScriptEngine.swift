@@ -39,7 +39,7 @@ public final class ScriptEngine {
     struct RecentScript {
         var shaArgument: [UInt8]
         var sha: String
-        var flags: ScriptingCommands.ShebangFlags?
+        var flags: ShebangFlags?
     }
     var recent: RecentScript?
     /// The ACL user of the client whose script runs (kept for the whole run, even if the
@@ -49,7 +49,7 @@ public final class ScriptEngine {
 
     func callerInfo() -> String {
         guard let ctx = callerContext else { return "" }
-        return ClientCommands.infoLine(ctx, ctx.session)
+        return ctx.session.infoLine(now: ctx.server.clock())
     }
     /// Scratch for the key and argument pointers handed to the engine.
     var pointers: [UnsafePointer<CChar>?] = []
