@@ -63,10 +63,6 @@ warnings: deps-build
 
 lint:
 	swift format lint --strict --recursive Sources Tests Package.swift
-	@# The server's core (Sources/Commands outside Families/) names no command family:
-	@# families depend on the core, never the other way (docs/ARCHITECTURE.md).
-	@if grep -nE '\b[A-Z][A-Za-z]*Commands\.' Sources/Commands/*.swift Sources/Commands/Scripting/*.swift; then \
-		echo "lint: core code above names a command family"; exit 1; fi
 
 integration: deps-system deps-python release
 	$(PY) -m pytest -q -p no:cacheprovider system-tests/integration

@@ -4,7 +4,8 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     // The run-time exclusivity checks left after the compile-time ones cost a call pair
     // per class-property access on hot paths; debug builds (swift test) keep them.
-    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release))
+    .unsafeFlags(
+        ["-Ounchecked", "-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))
 ]
 
 let package = Package(
@@ -53,19 +54,32 @@ let package = Package(
             dependencies: ["DataStore", "RESP", .product(name: "OrderedCollections", package: "swift-collections")],
             swiftSettings: swiftSettings
         ),
+        // The server's core: state, sessions, the dispatcher, ACL, eviction, INFO, AOF and
+        // snapshots, the script engine. It names no command family.
+        .target(
+            name: "Server",
+            dependencies: [
+                "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence",
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The command families and their registration (CommandTable.standard()).
         .target(
             name: "Commands",
             dependencies: [
-                "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence",
-                .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                "Server", "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence",
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "ServerRuntime",
             dependencies: [
-                "RESP", "DataStore", "ServerConfig", "Commands",
+                "RESP", "DataStore", "ServerConfig", "Server", "Commands",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -92,7 +106,7 @@ let package = Package(
             name: "PersistenceTests", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CommandsTests",
-            dependencies: ["Commands", "RESP", "DataStore", "ServerConfig"],
+            dependencies: ["Server", "Commands", "RESP", "DataStore", "ServerConfig"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 import ServerConfig
 
 /// Runs commands in-process, without sockets: for tests (and tools) that want exact replies.

@@ -1,20 +1,11 @@
 import RESP
+import Server
 import ServerConfig
 
 /// The generated reference pages: `docs/COMPATIBILITY.md` from the command table and
 /// `docs/CONFIG.md` from the directive table. A test regenerates both and fails when the
 /// files in the repository differ (`make docs` rewrites them).
 public enum ReferenceDocs {
-    /// Redis 7.2 and 7.4 commands the metadata (taken from redis-server 7.0.15 plus
-    /// `CommandMetadata.additions`) does not carry: listed so that the page covers 7.4.
-    static let laterCommands: [(name: String, since: String, group: String, summary: String)] = [
-        (
-            "waitaof", "7.2.0", "generic",
-            "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas."
-        ),
-        ("cluster|myshardid", "7.2.0", "cluster", "Returns the shard ID of a node."),
-    ]
-
     /// Why a command is not there, by command or by group.
     static let notes: [String: String] = [
         "cluster": "no cluster mode: Swiftlet runs as a standalone server (as `cluster-enabled no`)",
@@ -81,7 +72,7 @@ public enum ReferenceDocs {
                     name: m.name, group: text(d["group"]), since: text(d["since"]), summary: text(d["summary"]),
                     supported: registered.contains(m.name)))
         }
-        for later in laterCommands where !rows.contains(where: { $0.name == later.name }) {
+        for later in CommandMetadata.laterCommands where !rows.contains(where: { $0.name == later.name }) {
             rows.append(
                 Row(
                     name: later.name, group: later.group, since: later.since, summary: later.summary,

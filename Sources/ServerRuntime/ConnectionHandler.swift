@@ -1,6 +1,7 @@
 import Commands
 import NIOCore
 import RESP
+import Server
 
 /// One client connection: reads bytes, parses every complete command, runs them through
 /// the dispatcher on the event loop (which owns the keyspace), and writes all replies of

@@ -2,6 +2,7 @@ import Commands
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Server
 
 /// The optional Prometheus endpoint (`metrics-port`): GET /metrics over HTTP/1.1 on the
 /// server's own loop, so a scrape reads the server's state as a command does.

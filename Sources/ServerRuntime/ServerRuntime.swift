@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RESP
+import Server
 import ServerConfig
 
 #if canImport(Glibc)

@@ -4,6 +4,7 @@ import ServerConfig
 import Testing
 
 @testable import Commands
+@testable import Server
 
 /// ACL users: rule parsing and description, password hashes, key specs, and the checks the
 /// dispatcher makes (Redis 7.4's acl.c).

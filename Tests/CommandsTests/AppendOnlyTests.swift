@@ -4,6 +4,7 @@ import RESP
 import Testing
 
 @testable import Commands
+@testable import Server
 
 /// What each write logs in the AOF (a replay must reach the same state at any later time),
 /// with the file's buffer read back through the scanner.

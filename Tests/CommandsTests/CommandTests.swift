@@ -4,6 +4,7 @@ import ServerConfig
 import Testing
 
 @testable import Commands
+@testable import Server
 
 extension Reply {
     static func b(_ s: String) -> Reply { .bulk(Array(s.utf8)) }

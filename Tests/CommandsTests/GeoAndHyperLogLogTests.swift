@@ -3,6 +3,7 @@ import RESP
 import Testing
 
 @testable import Commands
+@testable import Server
 
 /// Geo, HyperLogLog, SORT and sorted-set algebra through the command table (RESP2 replies),
 /// with the values redis.io's examples show.

@@ -3,6 +3,7 @@ import RESP
 import Testing
 
 @testable import Commands
+@testable import Server
 
 @Suite struct ListCommandTests {
     @Test func pushPopAndRanges() {

@@ -3,6 +3,7 @@ import RESP
 import Testing
 
 @testable import Commands
+@testable import Server
 
 /// Lua scripts through the command runner: Redis's conversion rules both ways, the redis.*
 /// library, the sandbox, and the script cache.

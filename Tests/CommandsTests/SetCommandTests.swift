@@ -3,6 +3,7 @@ import RESP
 import Testing
 
 @testable import Commands
+@testable import Server
 
 @Suite struct SetCommandTests {
     // Redis 7.2+ (so 7.4): intset → listpack (insertion order) → hashtable.

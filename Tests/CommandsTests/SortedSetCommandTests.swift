@@ -3,6 +3,7 @@ import RESP
 import Testing
 
 @testable import Commands
+@testable import Server
 
 @Suite struct SortedSetCommandTests {
     /// A sliding-window rate limiter as apps write it: ZADD now, drop old, count.

@@ -4,6 +4,7 @@ import RESP
 import Testing
 
 @testable import Commands
+@testable import Server
 
 /// Streams through the command runner: IDs from a manual clock, trimming, groups and their
 /// pending entries, and the stream type in RDB files and DUMP payloads of every version.

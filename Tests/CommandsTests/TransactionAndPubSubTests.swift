@@ -4,6 +4,7 @@ import ServerConfig
 import Testing
 
 @testable import Commands
+@testable import Server
 
 /// MULTI/WATCH as a state machine, Pub/Sub glob patterns, and notify-keyspace-events flags.
 @Suite struct TransactionAndPubSubTests {

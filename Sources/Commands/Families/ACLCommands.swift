@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 import ServerConfig
 
 #if canImport(Glibc)

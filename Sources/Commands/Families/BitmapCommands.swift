@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 enum BitmapCommands {
     /// Bytes of the string at `slot` (WRONGTYPE otherwise).

@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 /// The blocking variants of list and sorted-set pops. When nothing is there to pop they set
 /// `blockRequest`; the runtime parks the client and runs the command again when one of the

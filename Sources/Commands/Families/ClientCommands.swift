@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 enum ClientCommands {
     /// Redis's validateClientAttr: printable ASCII without spaces.

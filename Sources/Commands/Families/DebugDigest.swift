@@ -1,6 +1,7 @@
 import CSupport
 import DataStore
 import RESP
+import Server
 
 /// DEBUG DIGEST and DEBUG DIGEST-VALUE, computed as Redis's debug.c does, so a dataset can be
 /// compared with another server's: SHA-1 digests xored for unordered elements (set members,

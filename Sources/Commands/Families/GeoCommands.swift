@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import DataStore
 import OrderedCollections
 import RESP
+import Server
 
 enum HashCommands {
     static func hash(_ ctx: CommandContext, _ slot: Int) throws(CommandError) -> HashValue {

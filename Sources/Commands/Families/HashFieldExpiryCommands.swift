@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 /// Redis 7.4's hash field expiry: HEXPIRE, HPEXPIRE, HEXPIREAT, HPEXPIREAT set a time to
 /// live per field; HTTL, HPTTL, HEXPIRETIME, HPEXPIRETIME read it; HPERSIST removes it.

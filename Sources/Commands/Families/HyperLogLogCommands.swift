@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 /// PFADD, PFCOUNT, PFMERGE and PFDEBUG over Redis's HyperLogLog strings (`HyperLogLog`).
 enum HyperLogLogCommands {

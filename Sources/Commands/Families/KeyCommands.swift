@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 enum KeyCommands {
     /// DEL key [key ...]

@@ -1,6 +1,7 @@
 import DataStore
 import DequeModule
 import RESP
+import Server
 
 enum ListCommands {
     enum End { case left, right }

@@ -1,6 +1,7 @@
 import DataStore
 import Persistence
 import RESP
+import Server
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import DataStore
 import OrderedCollections
 import RESP
+import Server
 
 /// Pub/Sub, as pubsub.c: channel, pattern and shard-channel subscriptions, PUBLISH and
 /// SPUBLISH delivered at once to every subscriber (RESP2 arrays, RESP3 pushes), PUBSUB

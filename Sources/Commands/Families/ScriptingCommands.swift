@@ -2,6 +2,7 @@ import CScripting
 import DataStore
 import Persistence
 import RESP
+import Server
 
 enum ScriptingCommands {
     /// The keys and arguments of EVAL-style commands (numkeys at argument 2).

@@ -1,6 +1,7 @@
 import DataStore
 import OrderedCollections
 import RESP
+import Server
 
 /// The most elements SRANDMEMBER/HRANDFIELD with a negative count will build in one reply.
 let maxRandomReply: Int64 = 10_000_000

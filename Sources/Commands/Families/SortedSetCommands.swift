@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 enum SortedSetCommands {
     static func zset(_ ctx: CommandContext, _ slot: Int) throws(CommandError) -> SortedSetValue {

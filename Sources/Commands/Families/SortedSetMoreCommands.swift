@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 /// The sorted-set commands that combine or copy sets (ZUNION, ZINTER, ZDIFF and their STORE
 /// forms, ZINTERCARD, ZRANGESTORE), pick at random (ZRANDMEMBER), scan (ZSCAN) and pop from

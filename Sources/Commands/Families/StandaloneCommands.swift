@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 /// What a standalone Redis master answers to the cluster and replication commands: CLUSTER,
 /// READONLY, READWRITE and ASKING refuse (`cluster-enabled no`), WAIT counts no replicas,

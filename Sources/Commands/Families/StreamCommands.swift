@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 import ServerConfig
 
 /// The stream commands (Redis's t_stream.c): entries, trimming, consumer groups with their

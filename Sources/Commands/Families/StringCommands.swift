@@ -1,5 +1,6 @@
 import DataStore
 import RESP
+import Server
 
 /// Options of SET and GETEX (Redis's parseExtendedStringArgumentsOrReply).
 struct StringSetOptions {

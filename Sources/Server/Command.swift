@@ -138,7 +138,7 @@ public final class Command {
     public internal(set) var aclCategories: UInt32 = 0
     /// The key specs of COMMAND INFO, read once for ACL key checks, and whether they find
     /// every key with its flags (else the command's own key finder is used).
-    var keySpecs: [KeySpec] = []
+    public var keySpecs: [KeySpec] = []
     var keySpecsComplete = true
 
     public var calls = 0
@@ -347,7 +347,7 @@ public final class CommandTable {
             names.insert(m.name)
             for sub in m.subcommands { names.insert(sub.name) }
         }
-        for later in ReferenceDocs.laterCommands { names.insert(later.name) }
+        for later in CommandMetadata.laterCommands { names.insert(later.name) }
         return names
     }()
 

@@ -140,7 +140,7 @@ extension CommandContext {
     }
 
     @inline(__always)
-    func emit(_ reply: Reply?) {
+    public func emit(_ reply: Reply?) {
         guard let reply else { return }
         switch session.replyMode {
         case .on:
@@ -156,7 +156,7 @@ extension CommandContext {
 
     /// A pub/sub confirmation: sent whatever CLIENT REPLY says, as Redis marks such replies
     /// CLIENT_PUSHING (a subscriber with replies off still learns its subscriptions).
-    func emitPush(_ reply: Reply) {
+    public func emitPush(_ reply: Reply) {
         ReplyEncoder.encode(reply, resp3: session.resp3, into: &output)
     }
 
@@ -176,14 +176,14 @@ extension CommandContext {
 
     static let queuedReply = Reply.raw(Array("+QUEUED\r\n".utf8))
 
-    struct Dispatched {
-        var reply: Reply?
+    public struct Dispatched {
+        public var reply: Reply?
         var outcome: DispatchOutcome = .done
     }
 
     /// Ends the session's transaction without running it (DISCARD, a refused EXEC, RESET,
     /// an AOF's unfinished MULTI) and drops its WATCHes.
-    func discardTransaction() {
+    public func discardTransaction() {
         let s = session
         s.inMulti = false
         s.multiQueue.removeAll()
@@ -245,7 +245,7 @@ extension CommandContext {
     /// A reply a script engine encoded: an error fails the running command and is counted
     /// in INFO errorstats unless the server counted it already (a script passing on the
     /// error of a command it called, Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE).
-    func encodedReply(_ bytes: [UInt8], errorCounted: Bool = false) -> Reply {
+    public func encodedReply(_ bytes: [UInt8], errorCounted: Bool = false) -> Reply {
         guard bytes.first == UInt8(ascii: "-") else { return .raw(bytes) }
         command?.failedCalls += 1
         if !errorCounted { countError(bytes: bytes) }
@@ -305,7 +305,7 @@ extension CommandContext {
         return true
     }
 
-    func dispatch() -> Dispatched {
+    public func dispatch() -> Dispatched {
         let table = server.commands
         let prepared = preparedCommand
         preparedCommand = nil

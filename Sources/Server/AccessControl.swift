@@ -24,9 +24,9 @@ public enum ACLCategories {
 }
 
 /// One key pattern of a selector, with the access it grants (`~p` both, `%R~p`, `%W~p`).
-struct ACLKeyPattern: Equatable {
-    static let read: UInt8 = 1
-    static let write: UInt8 = 2
+public struct ACLKeyPattern: Equatable {
+    public static let read: UInt8 = 1
+    public static let write: UInt8 = 2
     var pattern: [UInt8]
     var access: UInt8
 
@@ -61,11 +61,11 @@ enum ACLRuleError: Error {
 
 /// What a permission check refused, in Redis's order of precedence (a key or channel
 /// refusal is more telling than a command one).
-enum ACLDenial: Int, Comparable {
+public enum ACLDenial: Int, Comparable {
     case command = 1, key = 2, channel = 3
-    static func < (a: ACLDenial, b: ACLDenial) -> Bool { a.rawValue < b.rawValue }
+    public static func < (a: ACLDenial, b: ACLDenial) -> Bool { a.rawValue < b.rawValue }
 
-    var reason: String {
+    public var reason: String {
         switch self {
         case .command: return "command"
         case .key: return "key"
@@ -77,7 +77,7 @@ enum ACLDenial: Int, Comparable {
 /// A set of permissions: the commands allowed (a bit per command id, the last bit meaning
 /// "and commands added later", as Redis's), key patterns and channel patterns. A user has a
 /// root selector and any number of extra ones; a command runs if one selector allows it.
-struct ACLSelector {
+public struct ACLSelector {
     var allKeys = false
     var allChannels = false
     var allCommands = false
@@ -254,24 +254,24 @@ struct ACLSelector {
     }
 
     /// The command rules as ACL GETUSER and ACL LIST show them: +@all or -@all first.
-    func describeCommands(_ table: CommandTable) -> String {
+    public func describeCommands(_ table: CommandTable) -> String {
         var parts = [allowsFutureCommands(table) ? "+@all" : "-@all"]
         parts += commandRules
         return parts.joined(separator: " ")
     }
 
-    func describeKeys() -> String {
+    public func describeKeys() -> String {
         allKeys ? "~*" : keyPatterns.map(\.description).joined(separator: " ")
     }
 
-    func describeChannels() -> String {
+    public func describeChannels() -> String {
         allChannels ? "&*" : channels.map(Self.channelRule).joined(separator: " ")
     }
 
     static func channelRule(_ channel: [UInt8]) -> String { "&" + String(decoding: channel, as: UTF8.self) }
 
     /// ACLDescribeSelector: keys, channels (from `resetchannels` unless all), then commands.
-    func describe(_ table: CommandTable) -> String {
+    public func describe(_ table: CommandTable) -> String {
         var parts = allKeys ? ["~*"] : keyPatterns.map(\.description)
         parts += allChannels ? ["&*"] : ["resetchannels"] + channels.map(Self.channelRule)
         parts.append(describeCommands(table))
@@ -298,7 +298,7 @@ struct ACLSelector {
 
     /// ACLSelectorCheckCmd: nil when this selector lets the command run, else what it
     /// refused and the argument at fault.
-    func check(_ command: Command, _ ctx: CommandContext) -> (ACLDenial, Int)? {
+    public func check(_ command: Command, _ ctx: CommandContext) -> (ACLDenial, Int)? {
         if !allCommands && !command.flags.contains(.noAuth) && !isAllowed(command.aclId) {
             guard let list = firstArgs[command.aclId], ctx.argc >= 2 else { return (.command, 0) }
             let index = command.parent != nil ? 2 : 1
@@ -323,11 +323,11 @@ struct ACLSelector {
 public final class ACLUser {
     public let name: String
     var enabled = false
-    var nopass = false
+    public var nopass = false
     var skipSanitizePayload = false
-    var passwords: [String] = []
-    var root: ACLSelector
-    var selectors: [ACLSelector] = []
+    public var passwords: [String] = []
+    public var root: ACLSelector
+    public var selectors: [ACLSelector] = []
     /// Every command, key and channel allowed by the root selector: the dispatcher skips
     /// the check for such a user (the default user as shipped).
     public private(set) var unrestricted = false
@@ -351,7 +351,7 @@ public final class ACLUser {
         unrestricted = root.allCommands && root.allKeys && root.allChannels
     }
 
-    var flagNames: [String] {
+    public var flagNames: [String] {
         var flags = [enabled ? "on" : "off"]
         if nopass { flags.append("nopass") }
         flags.append(skipSanitizePayload ? "skip-sanitize-payload" : "sanitize-payload")
@@ -359,7 +359,7 @@ public final class ACLUser {
     }
 
     /// ACLDescribeUser: the rules that recreate this user (ACL LIST, ACL SAVE).
-    func describe(_ table: CommandTable) -> String {
+    public func describe(_ table: CommandTable) -> String {
         var out = flagNames.joined(separator: " ") + " "
         for p in passwords { out += "#" + p + " " }
         out += root.describe(table)
@@ -430,7 +430,7 @@ public final class ACLUser {
     /// ACLCheckAllUserCommandPerm: nil when some selector allows the command, else the
     /// refusal to report (a command refusal unless a selector got as far as a key or
     /// channel; the last argument at fault).
-    func check(_ command: Command, _ ctx: CommandContext) -> (ACLDenial, Int)? {
+    public func check(_ command: Command, _ ctx: CommandContext) -> (ACLDenial, Int)? {
         guard var (relevant, lastIndex) = root.check(command, ctx) else { return nil }
         for selector in selectors {
             guard let (denial, index) = selector.check(command, ctx) else { return nil }
@@ -456,16 +456,16 @@ public final class ACLUser {
 }
 
 /// One entry of ACL LOG: similar refusals within a minute are counted in one entry.
-struct ACLLogEntry {
-    var count: Int
-    var reason: String
-    var context: String
-    var object: [UInt8]
-    var username: [UInt8]
-    var updated: Int64
-    var clientInfo: String
-    var entryID: Int64
-    var created: Int64
+public struct ACLLogEntry {
+    public var count: Int
+    public var reason: String
+    public var context: String
+    public var object: [UInt8]
+    public var username: [UInt8]
+    public var updated: Int64
+    public var clientInfo: String
+    public var entryID: Int64
+    public var created: Int64
 }
 
 /// The server's users and its ACL LOG (Redis's acl.c state).
@@ -473,7 +473,7 @@ public final class AccessControl {
     let table: CommandTable
     public private(set) var users: [String: ACLUser] = [:]
     public let defaultUser: ACLUser
-    var log: [ACLLogEntry] = []
+    public var log: [ACLLogEntry] = []
     var logEntriesCreated: Int64 = 0
     /// INFO's acl_access_denied_* counters.
     public var deniedAuth = 0
@@ -502,7 +502,7 @@ public final class AccessControl {
     public func user(named name: String) -> ACLUser? { users[name] }
 
     /// The users in name order (Redis keeps them in a radix tree).
-    var sortedUsers: [ACLUser] {
+    public var sortedUsers: [ACLUser] {
         users.values.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
     }
 
@@ -519,7 +519,7 @@ public final class AccessControl {
     /// Whether a new connection starts authenticated as the default user.
     public var defaultUserNeedsNoAuth: Bool { defaultUser.nopass && defaultUser.enabled }
 
-    static func hasSpaces(_ bytes: some Collection<UInt8>) -> Bool {
+    public static func hasSpaces(_ bytes: some Collection<UInt8>) -> Bool {
         bytes.contains { $0 == 0 || $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0d) }
     }
 
@@ -546,7 +546,7 @@ public final class AccessControl {
 
     /// ACLCheckUserCredentials: the user when the name and password are good and the user
     /// is enabled.
-    func authenticate(user name: [UInt8], password: [UInt8]) -> ACLUser? {
+    public func authenticate(user name: [UInt8], password: [UInt8]) -> ACLUser? {
         guard let user = users[String(decoding: name, as: UTF8.self)], user.enabled else { return nil }
         if user.nopass { return user }
         let hash = Array(Self.hashPassword(password[...]).utf8)
@@ -561,7 +561,7 @@ public final class AccessControl {
 
     /// getAclErrorMessage: Redis 7.2+'s texts (7.0 said "this user has no permissions…");
     /// `argument` given makes them verbose, as ACL DRYRUN's.
-    static func denialMessage(_ denial: ACLDenial, _ user: ACLUser, _ command: Command, _ argument: [UInt8]?)
+    public static func denialMessage(_ denial: ACLDenial, _ user: ACLUser, _ command: Command, _ argument: [UInt8]?)
         -> String
     {
         switch denial {
@@ -579,7 +579,7 @@ public final class AccessControl {
 
     /// ACLStringSetUser: applies every rule to a copy, and to the user only if all of them
     /// are good; returns the error text otherwise.
-    func setUser(_ name: String, rules: [[UInt8]], allChannelsByDefault: Bool) -> String? {
+    public func setUser(_ name: String, rules: [[UInt8]], allChannelsByDefault: Bool) -> String? {
         let (merged, unmatched) = mergeSelectors(rules)
         if let start = unmatched {
             return
@@ -604,7 +604,7 @@ public final class AccessControl {
         return nil
     }
 
-    func deleteUser(_ name: String) -> ACLUser? { users.removeValue(forKey: name) }
+    public func deleteUser(_ name: String) -> ACLUser? { users.removeValue(forKey: name) }
 
     /// Replaces every user but keeps the default user's object (sessions point at it).
     func replaceUsers(_ loaded: [String: ACLUser]) {
@@ -732,7 +732,7 @@ public final class AccessControl {
     }
 
     /// The ACL file's text (ACL SAVE).
-    func fileText() -> String {
+    public func fileText() -> String {
         sortedUsers.map { "user \($0.name) \($0.describe(table))\n" }.joined()
     }
 }
@@ -753,7 +753,7 @@ extension String {
 
 extension ServerState {
     /// addACLLogEntry with the server's clock and `acllog-max-len`.
-    func logACLDenial(reason: String, context: String, object: [UInt8], username: [UInt8], clientInfo: String) {
+    public func logACLDenial(reason: String, context: String, object: [UInt8], username: [UInt8], clientInfo: String) {
         acl.addLogEntry(
             reason: reason, context: context, object: object, username: username, clientInfo: clientInfo, now: clock(),
             maxLength: Int(config.int("acllog-max-len")))
@@ -791,7 +791,7 @@ extension ServerState {
     /// Reads the ACL file and, if every line is good, replaces the users: clients of a
     /// user that is gone, or that lost a channel they listen to, are disconnected. `caller`
     /// is the client running ACL LOAD (nil at start-up).
-    func loadACLFile(_ file: String, caller: ClientSession?) -> Result<
+    public func loadACLFile(_ file: String, caller: ClientSession?) -> Result<
         Void, AccessControlLoadError
     > {
         let text: String
@@ -826,7 +826,7 @@ extension ServerState {
 
     /// Clients of `user` subscribed to a channel or pattern the user may no longer use are
     /// disconnected (ACLKillPubsubClientsIfNeeded).
-    func closeSubscribersLosingChannels(of user: ACLUser, caller: ClientSession?) {
+    public func closeSubscribersLosingChannels(of user: ACLUser, caller: ClientSession?) {
         for c in clients.values where c.aclUser === user && c.inPubSubMode {
             let lost =
                 c.patterns.contains { !user.channelAllowed($0, isPattern: true) }
@@ -838,7 +838,7 @@ extension ServerState {
 
     /// deauthenticateAndCloseClient: back to the default user, unauthenticated, closed —
     /// after its reply when it is the client running the command.
-    func deauthenticateAndClose(_ c: ClientSession, caller: ClientSession?) {
+    public func deauthenticateAndClose(_ c: ClientSession, caller: ClientSession?) {
         c.aclUser = acl.defaultUser
         c.authenticated = false
         c.close(caller: caller)

@@ -6,7 +6,7 @@ import ServerConfig
 #endif
 
 /// Renders INFO sections with Redis's field names and formats.
-enum InfoRenderer {
+public enum InfoRenderer {
     static func humanBytes(_ n: Int) -> String {
         let d = Double(n)
         func f(_ v: Double, _ unit: String) -> String {
@@ -42,7 +42,7 @@ enum InfoRenderer {
         return "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))"
     }
 
-    static func section(_ name: String, _ ctx: CommandContext) -> String? {
+    public static func section(_ name: String, _ ctx: CommandContext) -> String? {
         let s = ctx.server
         let now = s.clock()
         let extra = s.infoHook?(name) ?? []

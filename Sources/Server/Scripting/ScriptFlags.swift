@@ -1,16 +1,16 @@
 import RESP
 
 /// Redis 7's script flags from a `#!lua flags=…` first line (nil without a shebang).
-struct ShebangFlags {
-    var noWrites = false
-    var allowOOM = false
+public struct ShebangFlags {
+    public var noWrites = false
+    public var allowOOM = false
 
     static let known: Set<String> = [
         "no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys",
     ]
 
     /// evalExtractShebangFlags, with Redis's errors.
-    static func parse(_ body: [UInt8]) throws(CommandError) -> ShebangFlags? {
+    public static func parse(_ body: [UInt8]) throws(CommandError) -> ShebangFlags? {
         guard body.count >= 2, body[0] == UInt8(ascii: "#"), body[1] == UInt8(ascii: "!") else { return nil }
         guard let end = body.firstIndex(of: UInt8(ascii: "\n")) else { throw .generic("Invalid script shebang") }
         guard let split = splitArgs(Array(body[..<end])), !split.isEmpty else {

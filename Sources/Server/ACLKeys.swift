@@ -3,24 +3,24 @@ import RESP
 
 /// One key spec of COMMAND INFO: where a command's keys begin, how to find them, and the
 /// access they get (Redis's keySpec).
-struct KeySpec {
-    enum Begin {
+public struct KeySpec {
+    public enum Begin {
         case index(Int)
         case keyword(String, startFrom: Int)
     }
-    enum Find {
+    public enum Find {
         case range(lastKey: Int, keyStep: Int, limit: Int)
         case keynum(index: Int, firstKey: Int, keyStep: Int)
     }
-    var begin: Begin?
-    var find: Find?
+    public var begin: Begin?
+    public var find: Find?
     /// ACL access bits: read (access) and write (insert, delete, update).
     var access: UInt8 = 0
-    var notKey = false
+    public var notKey = false
     var incomplete = false
     var variableFlags = false
     /// The spec's flags as COMMAND INFO names them (RW, access, delete, …), in its order.
-    var flagNames: [String] = []
+    public var flagNames: [String] = []
 
     init?(_ reply: Reply) {
         guard case .map(let fields) = reply else { return nil }
@@ -81,7 +81,7 @@ extension Command {
     /// The access SET's and BITFIELD's key needs, which depends on their arguments (Redis's
     /// setGetKeys and bitfieldGetKeys; the key specs say variable_flags): nil for other
     /// commands. ACL checks and COMMAND GETKEYSANDFLAGS both read it.
-    func variableKeyAccess(argc: Int, arg: (Int) -> ArraySlice<UInt8>) -> UInt8? {
+    public func variableKeyAccess(argc: Int, arg: (Int) -> ArraySlice<UInt8>) -> UInt8? {
         guard keySpecs.contains(where: \.variableFlags) else { return nil }
         let both = ACLKeyPattern.read | ACLKeyPattern.write
         switch fullName {

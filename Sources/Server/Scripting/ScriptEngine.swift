@@ -6,12 +6,12 @@ import RESP
 /// The Lua engine of a server: one interpreter (Redis's), the scripts it has compiled, and
 /// the client whose context runs the commands scripts call.
 public final class ScriptEngine {
-    var lua: OpaquePointer
+    public var lua: OpaquePointer
     /// Bodies by SHA-1, for SCRIPT EXISTS and EVALSHA.
-    var bodies: [String: [UInt8]] = [:]
+    public var bodies: [String: [UInt8]] = [:]
     /// Function libraries by name, and each function's library.
     public internal(set) var libraries: [String: FunctionLibrary] = [:]
-    var functionOwners: [String: String] = [:]
+    public var functionOwners: [String: String] = [:]
     let context: CommandContext
     /// The run in progress (read-only scripts refuse writes).
     var readOnly = false
@@ -21,27 +21,45 @@ public final class ScriptEngine {
         public var callerID: Int64
         public var function: Bool
         public var name: String
-        var dirtyAtStart: Int
+        public var dirtyAtStart: Int
         /// The caller's command and when it started (FUNCTION STATS' running_script).
-        var command: [[UInt8]] = []
-        var startedAt: Int64 = 0
+        public var command: [[UInt8]] = []
+        public var startedAt: Int64 = 0
+
+        public init(
+            callerID: Int64, function: Bool, name: String, dirtyAtStart: Int, command: [[UInt8]] = [],
+            startedAt: Int64 = 0
+        ) {
+            self.callerID = callerID
+            self.function = function
+            self.name = name
+            self.dirtyAtStart = dirtyAtStart
+            self.command = command
+            self.startedAt = startedAt
+        }
     }
-    public internal(set) var suspended: Suspended?
+    public var suspended: Suspended?
 
     /// Over maxmemory when the running script started (and not allow-oom), and the dirty
     /// count then.
-    var oomAtStart = false
-    var dirtyAtStart = 0
+    public var oomAtStart = false
+    public var dirtyAtStart = 0
     /// When the running script started (milliseconds of the server's clock).
-    var startedAt: Int64 = 0
+    public var startedAt: Int64 = 0
     /// The script EVALSHA ran last, as its caller spelled the SHA: clients call the same few
     /// scripts over and over, and a repeat then skips lowercasing, hashing and the shebang.
-    struct RecentScript {
-        var shaArgument: [UInt8]
-        var sha: String
-        var flags: ShebangFlags?
+    public struct RecentScript {
+        public var shaArgument: [UInt8]
+        public var sha: String
+        public var flags: ShebangFlags?
+
+        public init(shaArgument: [UInt8], sha: String, flags: ShebangFlags?) {
+            self.shaArgument = shaArgument
+            self.sha = sha
+            self.flags = flags
+        }
     }
-    var recent: RecentScript?
+    public var recent: RecentScript?
     /// The ACL user of the client whose script runs (kept for the whole run, even if the
     /// client goes), and that client's context (ACL LOG's client-info names it).
     var callerUser: ACLUser?
@@ -55,7 +73,7 @@ public final class ScriptEngine {
     var pointers: [UnsafePointer<CChar>?] = []
     var lengths: [Int] = []
 
-    init(server: ServerState) {
+    public init(server: ServerState) {
         lua = swiftlet_lua_create()
         let session = ClientSession(
             id: server.makeClientId(), address: "", localAddress: "", fd: -1, authenticated: true, now: 0)
@@ -72,7 +90,7 @@ public final class ScriptEngine {
 
     /// SCRIPT FLUSH: a fresh interpreter without scripts (function libraries are loaded
     /// into it again).
-    func flush() {
+    public func flush() {
         swiftlet_lua_destroy(lua)
         lua = swiftlet_lua_create()
         bodies.removeAll()
@@ -83,7 +101,7 @@ public final class ScriptEngine {
         for library in kept { _ = try? loadLibrary(library.code, replace: true) }
     }
 
-    static func sha1Hex(_ bytes: some Collection<UInt8>) -> String {
+    public static func sha1Hex(_ bytes: some Collection<UInt8>) -> String {
         var out = [CChar](repeating: 0, count: 41)
         let data = Array(bytes)
         data.withUnsafeBytes { swiftlet_sha1_hex($0.baseAddress, $0.count, &out) }
@@ -91,7 +109,7 @@ public final class ScriptEngine {
     }
 
     /// Compiles `body` unless it is already; nil on success, else the error reply.
-    func compile(_ body: [UInt8], sha: String) -> [UInt8]? {
+    public func compile(_ body: [UInt8], sha: String) -> [UInt8]? {
         if bodies[sha] != nil { return nil }
         var out = swiftlet_buf()
         defer { swiftlet_buf_free(&out) }
@@ -105,7 +123,8 @@ public final class ScriptEngine {
 
     /// Runs a compiled script for the client of `caller`: its reply as RESP bytes, or nil
     /// when it was suspended past busy-reply-threshold.
-    func run(sha: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
+    public func run(sha: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]?
+    {
         start(swiftlet_lua_run, name: sha, caller: caller, keys: keys, args: args, readOnly: readOnly)
     }
 
@@ -149,7 +168,7 @@ public final class ScriptEngine {
         return status == 0 ? Array(UnsafeRawBufferPointer(start: out.data, count: out.len)) : nil
     }
 
-    func kill() { swiftlet_lua_kill(lua) }
+    public func kill() { swiftlet_lua_kill(lua) }
 
     /// Calls into the engine with pointers to the caller's key and argument bytes (they stay
     /// in the caller's batch, untouched while the script runs); nil when it was suspended.
@@ -320,7 +339,9 @@ public struct FunctionLibrary {
 extension ScriptEngine {
     /// functionExtractLibMetaData: the engine and library name from `#!lua name=…`, and
     /// where the code after that line starts.
-    static func libraryMetadata(_ code: [UInt8]) throws(CommandError) -> (engine: String, name: String, skip: Int) {
+    public static func libraryMetadata(_ code: [UInt8]) throws(CommandError) -> (
+        engine: String, name: String, skip: Int
+    ) {
         guard code.count >= 2, code[0] == UInt8(ascii: "#"), code[1] == UInt8(ascii: "!") else {
             throw .generic("Missing library metadata")
         }
@@ -352,7 +373,7 @@ extension ScriptEngine {
     }
 
     /// FUNCTION LOAD's work: the library's name, or the error reply.
-    func loadLibrary(_ code: [UInt8], replace: Bool) throws(CommandError) -> Result<String, ReplyBytes> {
+    public func loadLibrary(_ code: [UInt8], replace: Bool) throws(CommandError) -> Result<String, ReplyBytes> {
         let meta = try Self.libraryMetadata(code)
         if meta.engine.lowercased() != "lua" { throw .generic("Engine '\(meta.engine)' not found") }
         if !Self.validName(meta.name) {
@@ -405,7 +426,7 @@ extension ScriptEngine {
         return .success(meta.name)
     }
 
-    func removeLibrary(_ library: FunctionLibrary) {
+    public func removeLibrary(_ library: FunctionLibrary) {
         for f in library.functions {
             swiftlet_lua_function_remove(lua, f.name)
             functionOwners[f.name.lowercased()] = nil
@@ -413,14 +434,16 @@ extension ScriptEngine {
         libraries[library.name] = nil
     }
 
-    func function(_ name: String) -> FunctionLibrary.Function? {
+    public func function(_ name: String) -> FunctionLibrary.Function? {
         let key = name.lowercased()
         guard let owner = functionOwners[key] else { return nil }
         return libraries[owner]?.functions.first { $0.name.lowercased() == key }
     }
 
     /// FCALL: runs a function for the client of `caller` (nil: suspended).
-    func call(_ name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool) -> [UInt8]? {
+    public func call(_ name: String, caller: CommandContext, keys: Range<Int>, args: Range<Int>, readOnly: Bool)
+        -> [UInt8]?
+    {
         start(swiftlet_lua_fcall, name: name, caller: caller, keys: keys, args: args, readOnly: readOnly)
     }
 }
@@ -467,5 +490,5 @@ extension ServerState {
 /// An error reply already encoded (a script engine's).
 public struct ReplyBytes: Error {
     public let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
 }

@@ -360,7 +360,7 @@ extension ServerState {
         if opened != 0 { throw LoadError("Can't create the AOF incr file: \(String(cString: strerror(opened)))") }
     }
 
-    var setLimits: SetValue.Limits {
+    public var setLimits: SetValue.Limits {
         SetValue.Limits(
             intsetEntries: Int(config.limits.setMaxIntsetEntries),
             listpackEntries: Int(config.limits.setMaxListpackEntries),

@@ -20,7 +20,7 @@ public final class CommandContext {
     public var mayBlock = true
     /// Keyspace events a handler raised, sent after the command's `new` events (as Redis's
     /// dbAdd raises `new` before the command's own event).
-    var deferredEvents: [(type: KeyspaceEvents, event: String, keyArg: Int)] = []
+    public var deferredEvents: [(type: KeyspaceEvents, event: String, keyArg: Int)] = []
     /// Set while a blocked XREAD/XREADGROUP runs again: the IDs it blocked with.
     public var resumedStreamIDs: [StreamID]?
     /// Scratch space for prefetching a batch's keys.
@@ -29,9 +29,9 @@ public final class CommandContext {
     /// The command of each batch entry, found while prefetching so dispatch need not look
     /// it up again (valid only for the batch `prefetchBatchKeys` saw).
     var batchCommands: [Command?] = []
-    var preparedCommand: Command?
+    public var preparedCommand: Command?
     /// CLIENT CACHING ran: its flag holds for the next command.
-    var keepCachingFlag = false
+    public var keepCachingFlag = false
     /// What the AOF logs for the running command instead of its arguments: commands whose
     /// arguments would replay differently (relative times, random picks) say it here.
     var propagation: [[[UInt8]]] = []
@@ -41,7 +41,7 @@ public final class CommandContext {
     /// Key arguments a write left as they were (SMOVE of a member the destination already
     /// holds): no WATCH touch, invalidation or event for them, as Redis signals only the
     /// keys it modified.
-    var unchangedKeyArgs: [Int] = []
+    public var unchangedKeyArgs: [Int] = []
 
     enum MemberOwner {
         case set(SetValue)

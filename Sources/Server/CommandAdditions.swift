@@ -3,7 +3,7 @@
 // swift-format-ignore-file
 
 extension CommandMetadata {
-    static let additions: [CommandMetadata] = [
+    public static let additions: [CommandMetadata] = [
         CommandMetadata(
             name: "client|setinfo", arity: 4, flags: ["noscript", "loading", "stale"],
             firstKey: 0, lastKey: 0, step: 0,
@@ -82,5 +82,17 @@ extension CommandMetadata {
             subcommands: []
         ),
 
+    ]
+}
+
+extension CommandMetadata {
+    /// Redis 7.2 and 7.4 commands the metadata (taken from redis-server 7.0.15 plus
+    /// `CommandMetadata.additions`) does not carry: listed so that the page covers 7.4.
+    public static let laterCommands: [(name: String, since: String, group: String, summary: String)] = [
+        (
+            "waitaof", "7.2.0", "generic",
+            "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas."
+        ),
+        ("cluster|myshardid", "7.2.0", "cluster", "Returns the shard ID of a node."),
     ]
 }

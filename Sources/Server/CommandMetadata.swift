@@ -4,7 +4,7 @@
 // swift-format-ignore-file
 
 extension CommandMetadata {
-    static let reference: [CommandMetadata] = [
+    public static let reference: [CommandMetadata] = [
         CommandMetadata(
             name: "acl", arity: -2, flags: [],
             firstKey: 0, lastKey: 0, step: 0,

@@ -181,7 +181,7 @@ extension ServerState {
 
     /// estimateObjectIdleTime: milliseconds since the LRU clock stamped the key (24-bit
     /// seconds, wrapping as Redis's).
-    func estimatedIdleMillis(_ lru: UInt32, now: Int64) -> Int64 {
+    public func estimatedIdleMillis(_ lru: UInt32, now: Int64) -> Int64 {
         let clock = UInt32(truncatingIfNeeded: now / 1000) & 0xFF_FFFF
         let stamp = lru & 0xFF_FFFF
         let seconds = clock >= stamp ? clock - stamp : clock + (0xFF_FFFF - stamp)

@@ -25,7 +25,7 @@ public final class BackgroundSave {
         case aofBase
     }
 
-    let purpose: Purpose
+    public let purpose: Purpose
     var writer: any SnapshotEncoder
     let fd: Int32
     let tempName: String

@@ -57,7 +57,7 @@ public final class AppendOnlyFile {
     public internal(set) var consecutiveFailures = 0
     /// Set while no base exists yet (CONFIG SET appendonly yes): the manifest is written
     /// when the first rewrite ends, so a crash before leaves no half AOF behind.
-    var waitingForFirstBase = false
+    public var waitingForFirstBase = false
     /// BGREWRITEAOF while `appendonly` is off: a base and manifest are written, nothing is
     /// logged, and every incremental file is replaced.
     var detached = false
@@ -112,7 +112,7 @@ public final class AppendOnlyFile {
 
     /// Commands logged from here to `endTransaction` replay as one MULTI/EXEC when there
     /// are several (Redis's propagatePendingCommands).
-    func beginTransaction() {
+    public func beginTransaction() {
         if transactionDepth == 0 {
             transactionStart = buffer.count
             transactionCommands = 0
@@ -120,7 +120,7 @@ public final class AppendOnlyFile {
         transactionDepth += 1
     }
 
-    func endTransaction() {
+    public func endTransaction() {
         transactionDepth -= 1
         guard transactionDepth == 0, transactionCommands > 1 else { return }
         var multi: [UInt8] = []

@@ -62,7 +62,7 @@ public final class ClientSession {
     public var inMulti = false
     public var multiQueue = CommandBatch()
     /// The command of each queued entry, so EXEC need not look them up again.
-    var multiCommands: [Command] = []
+    public var multiCommands: [Command] = []
     public var multiFailed = false
     public var multiWrites = false
     /// A queued command writes or may be propagated (CLIENT PAUSE WRITE holds such an EXEC).
@@ -133,6 +133,19 @@ public struct BlockRequest {
     public var awaits: String? = nil
     /// XREADGROUP: a key deleted or replaced by another type ends the wait with an error.
     public var groupRead = false
+
+    public init(
+        keys: [[UInt8]], db: Int, deadline: Int64?, timeoutReply: Reply, streamIDs: [StreamID]? = nil,
+        awaits: String? = nil, groupRead: Bool = false
+    ) {
+        self.keys = keys
+        self.db = db
+        self.deadline = deadline
+        self.timeoutReply = timeoutReply
+        self.streamIDs = streamIDs
+        self.awaits = awaits
+        self.groupRead = groupRead
+    }
 }
 
 /// Runtime statistics that INFO reports.
@@ -155,6 +168,13 @@ public struct ShutdownRequest: Sendable {
     public var now = false
     public var force = false
     public var abort = false
+
+    public init(save: Bool? = nil, now: Bool = false, force: Bool = false, abort: Bool = false) {
+        self.save = save
+        self.now = now
+        self.force = force
+        self.abort = abort
+    }
 }
 
 /// The whole server's state that commands reach: keyspace, configuration, clients,
@@ -368,7 +388,7 @@ public final class ServerState {
         session.shardChannels = []
     }
 
-    static func remove(
+    public static func remove(
         _ session: ClientSession, from map: inout OrderedDictionary<[UInt8], [ClientSession]>, _ key: [UInt8]
     ) {
         map[key]?.removeAll { $0 === session }
