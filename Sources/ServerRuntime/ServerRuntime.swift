@@ -121,25 +121,14 @@ public final class ServerRuntime: @unchecked Sendable {
         log.notice(
             "Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started"
         )
-        // With always-show-logo (or on a terminal) a banner, as Redis's logo, before the
-        // users and the dataset load (whose failures follow it in the log): tools read the
-        // PID from it (Redis's test suite waits for " PID: <pid>").
         let port = Int(state.config.int("port"))
-        if state.config.bool("always-show-logo") || (isatty(1) != 0 && state.config["logfile"].isEmpty) {
-            let banner = [
-                "", "    Swiftlet \(swiftletVersion) (Redis \(redisCompatibleVersion) compatible) 64 bit",
-                "    Running in standalone mode", "    Port: \(port)", "    PID: \(getpid())", "",
-            ]
-            log.notice("\(banner.joined(separator: "\n"))", metadata: ["raw": "1"])
-        } else {
-            log.notice("Running mode=standalone, port=\(port).")
-        }
         if !state.config["replicaof"].isEmpty {
             log.warning(
                 "replicaof \(state.config["replicaof"]) is set, but Swiftlet does not replicate yet: serving as a primary"
             )
         }
         if let error = state.loadUsersAtStartup() {
+            showBanner(port: port)
             log.warning("\(error)")
             throw ServerStartError("Critical error while loading ACLs. Exiting.")
         }
@@ -149,6 +138,7 @@ public final class ServerRuntime: @unchecked Sendable {
         do {
             load = try state.prepareDatasetLoad()
         } catch {
+            showBanner(port: port)
             log.warning("\(error)")
             throw ServerStartError("Fatal error loading the DB, check server logs. Exiting.")
         }
@@ -182,6 +172,7 @@ public final class ServerRuntime: @unchecked Sendable {
         }
         // `bind ""` (or port 0) listens on no TCP address: fine beside a unix socket.
         if channels.isEmpty { throw ServerStartError("Configured to not listen anywhere, exiting.") }
+        showBanner(port: port)
         do {
             try startMetricsEndpoint()
         } catch {
@@ -197,6 +188,26 @@ public final class ServerRuntime: @unchecked Sendable {
         }
         scheduleCron()
         installSignalHandlers()
+    }
+
+    var bannerShown = false
+
+    /// With always-show-logo (or on a terminal) a banner, as Redis's logo, else one line.
+    /// Tools read the PID from it (Redis's test suite connects once it sees " PID: <pid>"),
+    /// so it comes, as Redis's, once the listeners are bound — or just before a failure of
+    /// the users or the dataset, which then follows it in the log.
+    func showBanner(port: Int) {
+        guard !bannerShown else { return }
+        bannerShown = true
+        if state.config.bool("always-show-logo") || (isatty(1) != 0 && state.config["logfile"].isEmpty) {
+            let banner = [
+                "", "    Swiftlet \(swiftletVersion) (Redis \(redisCompatibleVersion) compatible) 64 bit",
+                "    Running in standalone mode", "    Port: \(port)", "    PID: \(getpid())", "",
+            ]
+            log.notice("\(banner.joined(separator: "\n"))", metadata: ["raw": "1"])
+        } else {
+            log.notice("Running mode=standalone, port=\(port).")
+        }
     }
 
     var lastLoadingReport: Int64 = 0
