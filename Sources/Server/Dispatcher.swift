@@ -238,8 +238,13 @@ extension CommandContext {
     }
 
     public func countError(_ error: CommandError) {
+        countError(code: String(error.code))
+    }
+
+    /// INFO errorstats and total_error_replies count an error reply under its code.
+    func countError(code: String) {
         server.stats.totalErrorReplies += 1
-        server.stats.errorCounts[String(error.code), default: 0] += 1
+        server.stats.errorCounts[code, default: 0] += 1
     }
 
     /// A reply a script engine encoded: an error fails the running command and is counted
@@ -255,8 +260,7 @@ extension CommandContext {
     /// Counts an encoded error reply (`-CODE message\r\n`) under its code.
     func countError(bytes: [UInt8]) {
         let code = bytes.dropFirst().prefix { $0 != UInt8(ascii: " ") && $0 != 13 && $0 != 10 }
-        server.stats.totalErrorReplies += 1
-        server.stats.errorCounts[code.isEmpty ? "ERR" : String(decoding: code, as: UTF8.self), default: 0] += 1
+        countError(code: code.isEmpty ? "ERR" : String(decoding: code, as: UTF8.self))
     }
 
     /// FLUSHDB, FLUSHALL and SWAPDB change every key of a database: watched keys that
@@ -350,11 +354,7 @@ extension CommandContext {
                 || (session.inMulti && name != "exec" && name != "discard" && name != "quit" && name != "reset")
             if denied { return reject(.oom, command) }
         }
-        if server.trackingClients > 0 && config.limits.trackingTableMaxKeys > 0
-            && server._trackingTable.count > config.limits.trackingTableMaxKeys
-        {
-            server.limitTrackingTable()
-        }
+        if server.trackingClients > 0 { server.limitTrackingTable() }
         // stop-writes-on-bgsave-error: after a failed save, writes are refused until one works.
         if !server.lastSaveOK && command.flags.contains(.write) && config.bool("stop-writes-on-bgsave-error")
             && !config.savePoints.isEmpty

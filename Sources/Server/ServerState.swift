@@ -503,7 +503,7 @@ public final class ServerState {
         if c.replyBufferSize / 2 >= 1024 && c.replyBufferPeak < c.replyBufferSize / 2 {
             newSize = max(1024, c.replyBufferPeak + 1)
             replyBufferShrinks += 1
-        } else if c.replyBufferSize * 2 < 16384 * 2 && c.replyBufferPeak == c.replyBufferSize {
+        } else if c.replyBufferSize < 16384 && c.replyBufferPeak == c.replyBufferSize {
             newSize = min(16384, c.replyBufferSize * 2)
             replyBufferExpands += 1
         }

@@ -242,7 +242,7 @@ extension ScriptingCommands {
             throw .generic("FUNCTION FLUSH only supports SYNC|ASYNC option")
         }
         let engine = ctx.server.scripts
-        for library in engine.libraries.values { engine.removeLibrary(library) }
+        engine.removeAllLibraries()
         ctx.markDirty()
         return .ok
     }
@@ -344,7 +344,7 @@ extension ScriptingCommands {
             }
         }
         let saved = engine.libraries.values.map(\.code)
-        if policy == "flush" { for library in engine.libraries.values { engine.removeLibrary(library) } }
+        if policy == "flush" { engine.removeAllLibraries() }
         for code in codes {
             do {
                 if case .failure(let reply) = try engine.loadLibrary(code, replace: true) {
@@ -362,7 +362,7 @@ extension ScriptingCommands {
 
     /// Puts the libraries back as they were (a failed FUNCTION RESTORE).
     static func restoreLibraries(_ engine: ScriptEngine, _ codes: [[UInt8]]) {
-        for library in engine.libraries.values { engine.removeLibrary(library) }
+        engine.removeAllLibraries()
         for code in codes { _ = try? engine.loadLibrary(code, replace: true) }
     }
 

@@ -490,9 +490,7 @@ enum ServerCommands {
             if save, let failure = ctx.server.saveRDB() { throw .reloadSave(failure) }
             if flush {
                 for i in ctx.keyspace.databases.indices { ctx.keyspace.databases[i].removeAll() }
-                if let engine = ctx.server.scriptEngine {
-                    for library in engine.libraries.values { engine.removeLibrary(library) }
-                }
+                ctx.server.scriptEngine?.removeAllLibraries()
             }
             let loaded: Bool
             do {

@@ -242,12 +242,11 @@ public final class ScriptEngine {
         }
         // A command the script may not run is refused as Redis's scriptCall does: the error
         // and the command's rejected call are counted.
-        func error(_ text: StaticString) {
-            ctx.countError(CommandError(text.description))
+        func error(_ error: CommandError) {
+            ctx.countError(error)
             found?.rejectedCalls += 1
-            swiftlet_buf_append(reply, "-", 1)
-            swiftlet_buf_append(reply, text.utf8Start, text.utf8CodeUnitCount)
-            swiftlet_buf_append(reply, "\r\n", 2)
+            let line = "-" + error.message + "\r\n"
+            line.utf8CString.withUnsafeBufferPointer { swiftlet_buf_append(reply, $0.baseAddress, $0.count - 1) }
         }
         // redis.acl_check_cmd (protocol -1): whether the script's user may run the command
         // with these arguments, without running it.
@@ -258,44 +257,40 @@ public final class ScriptEngine {
             return swiftlet_buf_append(reply, allowed ? ":1\r\n" : ":0\r\n", 4)
         }
         guard let command = found else {
-            return error("ERR Unknown Redis command called from script")
+            return error(CommandError("ERR Unknown Redis command called from script"))
         }
         if !command.acceptsArgumentCount(argc) {
-            return error("ERR Wrong number of args calling Redis command from script")
+            return error(CommandError("ERR Wrong number of args calling Redis command from script"))
         }
         if !ctx.server.scriptsMayRunAnyCommand
             && ((command.parent ?? command).flags.contains(.noscript) || command.flags.contains(.noscript))
         {
-            return error("ERR This Redis command is not allowed from script")
+            return error(CommandError("ERR This Redis command is not allowed from script"))
         }
         if readOnly && (command.flags.contains(.write) || command.flags.contains(.mayReplicate)) {
-            return error("ERR Write commands are not allowed from read-only scripts.")
+            return error(CommandError("ERR Write commands are not allowed from read-only scripts."))
         }
         if command.flags.contains(.write) && ctx.config.limits.minReplicasToWrite > 0
             && callerContext?.session.isLoader != true
         {
-            return error("NOREPLICAS Not enough good replicas to write.")
+            return error(.noReplicas)
         }
         // scriptVerifyOOM: over maxmemory when the script started, a command that may grow
         // memory is refused until the script's first write (after it, the script must finish
         // whole for the AOF).
         if oomAtStart && command.flags.contains(.denyoom) && ctx.server.dirty == dirtyAtStart {
-            return error("OOM command not allowed when used memory > 'maxmemory'.")
+            return error(.oom)
         }
         ctx.session.protocolVersion = resp
         stage(command, argc: argc, arg)
         // The script runs as its caller's ACL user (scriptVerifyACL).
         if let user = callerUser, !user.unrestricted {
             if let (denial, position) = user.check(command, ctx) {
-                ctx.countError(CommandError("ERR"))
-                command.rejectedCalls += 1
                 ctx.server.logACLDenial(
                     reason: denial.reason, context: "lua", object: ctx.aclDeniedObject(denial, command, position),
                     username: Array(user.name.utf8), clientInfo: callerInfo())
-                let text = "-ERR ACL failure in script: " + AccessControl.denialMessage(denial, user, command, nil)
-                text.utf8CString.withUnsafeBufferPointer { swiftlet_buf_append(reply, $0.baseAddress, $0.count - 1) }
-                swiftlet_buf_append(reply, "\r\n", 2)
-                return
+                let why = AccessControl.denialMessage(denial, user, command, nil)
+                return error(CommandError("ERR ACL failure in script: " + why))
             }
         }
         _ = ctx.execute(commandAt: 0)
@@ -432,6 +427,11 @@ extension ScriptEngine {
             functionOwners[f.name.lowercased()] = nil
         }
         libraries[library.name] = nil
+    }
+
+    /// FUNCTION FLUSH's work (also a FLUSH-policy RESTORE and DEBUG RELOAD).
+    public func removeAllLibraries() {
+        for library in libraries.values { removeLibrary(library) }
     }
 
     public func function(_ name: String) -> FunctionLibrary.Function? {
