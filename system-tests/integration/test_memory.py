@@ -172,7 +172,9 @@ def test_lfu_counter_and_idle_time():
             r.object("idletime", "f")
         r.config_set("maxmemory-policy", "allkeys-lru")
         r.set("g", "1")
-        assert r.object("idletime", "g") == 0
+        # The LRU clock ticks once a second (Redis's LRU_CLOCK_RESOLUTION), so a
+        # tick between SET and OBJECT reads as one idle second there too.
+        assert r.object("idletime", "g") in (0, 1)
     finally:
         s.stop()
 
