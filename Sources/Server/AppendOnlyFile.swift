@@ -15,7 +15,7 @@ import RESP
 /// the replies go out (`appendfsync always` also fsyncs then; `everysec` fsyncs off the loop
 /// once a second). BGREWRITEAOF opens a new incremental file and writes a new base from a
 /// point-in-time view of the dataset — the background save's walker, no fork.
-public final class AppendOnlyFile {
+public final class AppendOnlyFile: PropagationSink {
     public enum FsyncPolicy {
         case always, everysec, no
 
@@ -61,11 +61,6 @@ public final class AppendOnlyFile {
     /// BGREWRITEAOF while `appendonly` is off: a base and manifest are written, nothing is
     /// logged, and every incremental file is replaced.
     var detached = false
-    /// Where a transaction (EXEC, or a command logging several) began in `buffer`, and how
-    /// many commands it logged.
-    var transactionStart = 0
-    var transactionDepth = 0
-    var transactionCommands = 0
     let log: ((String) -> Void)?
 
     var manifestPath: String { directory + "/" + fileName + ".manifest" }
@@ -88,45 +83,14 @@ public final class AppendOnlyFile {
 
     // MARK: Logging commands
 
-    @inline(__always)
-    func select(_ db: Int) {
-        if db == selectedDB { return }
-        AOFEncoding.append([Array("SELECT".utf8), formatInt64(Int64(db))], into: &buffer)
-        selectedDB = db
-    }
-
-    /// Logs the command the context is running, as its client sent it.
-    @inline(__always)
-    func feed(_ ctx: CommandContext) {
-        select(ctx.session.db)
-        AOFEncoding.appendHeader(ctx.argc, UInt8(ascii: "*"), into: &buffer)
-        for i in 0..<ctx.argc { AOFEncoding.appendBulk(ctx.arg(i), into: &buffer) }
-        transactionCommands += 1
-    }
-
-    public func feed(db: Int, _ args: [[UInt8]]) {
-        select(db)
-        AOFEncoding.append(args, into: &buffer)
-        transactionCommands += 1
-    }
-
-    /// Commands logged from here to `endTransaction` replay as one MULTI/EXEC when there
-    /// are several (Redis's propagatePendingCommands).
-    public func beginTransaction() {
-        if transactionDepth == 0 {
-            transactionStart = buffer.count
-            transactionCommands = 0
+    /// A command the propagation path hands on, already encoded; a SELECT goes first when
+    /// it applies to another database than the last one logged.
+    public func append(db: Int, command: ArraySlice<UInt8>) {
+        if db != selectedDB {
+            AOFEncoding.append([Array("SELECT".utf8), formatInt64(Int64(db))], into: &buffer)
+            selectedDB = db
         }
-        transactionDepth += 1
-    }
-
-    public func endTransaction() {
-        transactionDepth -= 1
-        guard transactionDepth == 0, transactionCommands > 1 else { return }
-        var multi: [UInt8] = []
-        AOFEncoding.append([Array("MULTI".utf8)], into: &multi)
-        buffer.insert(contentsOf: multi, at: transactionStart)
-        AOFEncoding.append([Array("EXEC".utf8)], into: &buffer)
+        buffer.append(contentsOf: command)
     }
 
     // MARK: Writing
@@ -135,9 +99,7 @@ public final class AppendOnlyFile {
     /// under `always`. Returns false when the write failed (the buffer is kept for a retry).
     @discardableResult
     public func flush() -> Bool {
-        // Not in the middle of a transaction (a script suspended past busy-reply-threshold):
-        // its MULTI goes in front when it ends.
-        guard !buffer.isEmpty, fd >= 0, transactionDepth == 0 else { return true }
+        guard !buffer.isEmpty, fd >= 0 else { return true }
         let failure = SnapshotFile.writeAll(fd, buffer)
         if failure != 0 {
             if lastWriteError == 0 {

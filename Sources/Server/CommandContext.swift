@@ -96,8 +96,8 @@ public final class CommandContext {
         return v
     }
 
-    /// Whether writes are being logged (commands skip building their replay form if not).
-    @inline(__always) public var propagating: Bool { server.aof != nil }
+    /// Whether writes are propagated (commands skip building their replay form if not).
+    @inline(__always) public var propagating: Bool { server.propagation.isActive }
 
     /// Logs `commands` for the running command instead of its arguments (nothing, when
     /// none are given). Call only when `propagating`.

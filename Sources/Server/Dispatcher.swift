@@ -289,16 +289,16 @@ extension CommandContext {
         }
     }
 
-    /// Logs the command that ran to the AOF: its arguments, or what it asked to log instead
-    /// (several commands replay as one MULTI/EXEC).
-    func log(_ command: Command, to aof: AppendOnlyFile) {
+    /// Records what the command that ran propagates as: its arguments, or what it asked for
+    /// instead (several commands replay as one MULTI/EXEC).
+    func propagateCommand(to path: Propagation) {
         guard propagationOverridden else {
-            aof.feed(self)
+            path.record(db: session.db, argc: argc, arg: { self.arg($0) })
             return
         }
-        aof.beginTransaction()
-        for args in propagation { aof.feed(db: session.db, args) }
-        aof.endTransaction()
+        path.beginTransaction()
+        for args in propagation { path.record(db: session.db, args) }
+        path.endTransaction()
     }
 
     static func allowedWhileBusy(_ ctx: CommandContext, _ command: Command) -> Bool {
@@ -413,7 +413,7 @@ extension CommandContext {
         }
         let dirtyBefore = server.dirty
         let notifying = !config.limits.keyspaceEvents.isEmpty
-        if (notifying || server.trackingClients > 0 || server.aof != nil) != server.expiryLogging {
+        if (notifying || server.trackingClients > 0 || server.propagation.isActive) != server.expiryLogging {
             server.updateExpiryLogging()
         }
         if (server.trackingClients > 0 || !server._trackingTable.isEmpty) && command.flags.contains(.write)
@@ -432,9 +432,11 @@ extension CommandContext {
             }
             if !deferredEvents.isEmpty { deferredEvents.removeAll() }
             if server.expiryLogging { server.drainExpiredEvents(current: session) }
-            // The AOF logs the command after the deletions expiry made while it ran.
-            if let aof = server.aof {
-                if server.dirty != dirtyBefore && !command.controlsTransaction { log(command, to: aof) }
+            // The command propagates after the deletions expiry made while it ran.
+            if server.propagation.isActive {
+                if server.dirty != dirtyBefore && !command.controlsTransaction {
+                    propagateCommand(to: server.propagation)
+                }
                 if propagationOverridden {
                     propagation.removeAll(keepingCapacity: true)
                     propagationOverridden = false

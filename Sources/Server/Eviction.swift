@@ -196,8 +196,8 @@ extension ServerState {
         let entry = keyspace.databases[index].table.remove(slot: slot)
         if config.limits.lazyfreeEviction { releaseInBackground(entry.value) }
         evictedKeys += 1
-        if let aof {
-            aof.feed(db: index, [Array((config.limits.lazyfreeEviction ? "UNLINK" : "DEL").utf8), key])
+        if propagation.isActive {
+            propagation.record(db: index, [Array((config.limits.lazyfreeEviction ? "UNLINK" : "DEL").utf8), key])
         }
         if hasWatchers { touchWatchedKey(db: index, key: key[...]) }
         if trackingClients > 0 { invalidateTrackedKey(db: index, key: key[...], by: nil) }

@@ -44,7 +44,7 @@ extension ServerState {
             keyspace.databases[db].expiredLog.removeAll()
             for key in keys {
                 // Expiry is logged as a deletion (Redis's deleteExpiredKeyAndPropagate).
-                aof?.feed(db: db, [Array("DEL".utf8), key])
+                propagation.record(db: db, [Array("DEL".utf8), key])
                 touchWatchedKey(db: db, key: key[...])
                 invalidateTrackedKey(db: db, key: key[...], by: nil, current: current)
                 notifyKeyspaceEvent(.expired, "expired", key: key, db: db)
@@ -54,7 +54,7 @@ extension ServerState {
 
     /// Turns the expiry log on while notifications, tracking or the AOF need it.
     public func updateExpiryLogging() {
-        let on = !config.limits.keyspaceEvents.isEmpty || trackingClients > 0 || aof != nil
+        let on = !config.limits.keyspaceEvents.isEmpty || trackingClients > 0 || propagation.isActive
         expiryLogging = on
         for i in keyspace.databases.indices where keyspace.databases[i].logExpired != on {
             keyspace.databases[i].logExpired = on

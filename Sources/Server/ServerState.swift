@@ -269,7 +269,14 @@ public final class ServerState {
     public var lastSaveTime: Int64 = 0
     public var lastSaveOK = true
     /// The append-only file, while `appendonly` is on.
-    public internal(set) var aof: AppendOnlyFile?
+    public internal(set) var aof: AppendOnlyFile? {
+        didSet {
+            if let oldValue, oldValue !== aof { propagation.remove(oldValue) }
+            if let aof { propagation.add(aof) }
+        }
+    }
+    /// Where every write's effects go: the AOF's and (next) the replicas' one path.
+    public let propagation = Propagation()
     /// The dataset loading at start: commands that need it get `-LOADING` meanwhile.
     public var loading: DatasetLoad?
     /// The AOF a BGREWRITEAOF is writing a base for (`aof`, or a detached one when

@@ -84,7 +84,7 @@ import Testing
         r.run("GET", "t")  // expired on access: a DEL
         #expect(
             logged(file) == [
-                "SELECT 0", "SET t 1 PXAT \(r.now - 900)", "MULTI", "SELECT 2", "INCR n", "INCR n", "EXEC",
+                "SELECT 0", "SET t 1 PXAT \(r.now - 900)", "SELECT 2", "MULTI", "INCR n", "INCR n", "EXEC",
                 "INCR single", "INCR missing:str", "SET str x", "SELECT 0", "DEL t",
             ])
     }

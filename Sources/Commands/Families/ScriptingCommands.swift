@@ -30,7 +30,7 @@ enum ScriptingCommands {
         if let flags, !flags.allowOOM, !readOnly, outOfMemory { throw .oom }
         let engine = ctx.server.scripts
         engine.oomAtStart = outOfMemory && flags?.allowOOM != true
-        ctx.server.aof?.beginTransaction()
+        ctx.server.propagation.beginTransaction()
         let reply = engine.run(sha: sha, caller: ctx, keys: keys, args: args, readOnly: readOnly)
         return finishOrSuspend(ctx, engine, reply, function: false, name: sha)
     }
@@ -46,7 +46,7 @@ enum ScriptingCommands {
         // The commands the script ran were logged as they ran; the script itself is not.
         if ctx.propagating { ctx.propagate() }
         guard reply == nil else {
-            ctx.server.aof?.endTransaction()
+            ctx.server.propagation.endTransaction()
             return ctx.encodedReply(reply!, errorCounted: swiftlet_lua_reply_error_counted(engine.lua) != 0)
         }
         engine.suspended = ScriptEngine.Suspended(
@@ -215,7 +215,7 @@ extension ScriptingCommands {
         if !noWrites && !function.flags.contains("allow-oom") && outOfMemory { throw .oom }
         engine.oomAtStart = outOfMemory && !function.flags.contains("allow-oom")
         let keysEnd = 3 + Int(n)
-        ctx.server.aof?.beginTransaction()
+        ctx.server.propagation.beginTransaction()
         let reply = engine.call(
             function.name, caller: ctx, keys: 3..<keysEnd, args: keysEnd..<ctx.argc, readOnly: noWrites)
         return finishOrSuspend(ctx, engine, reply, function: true, name: function.name)

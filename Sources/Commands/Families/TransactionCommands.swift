@@ -64,10 +64,10 @@ enum TransactionCommands {
         ctx.emitArrayHeader(ctx.batch.count)
         s.inExec = true
         defer { s.inExec = false }
-        // The AOF logs the transaction's writes as one MULTI/EXEC.
-        let aof = ctx.server.aof
-        aof?.beginTransaction()
-        defer { aof?.endTransaction() }
+        // The transaction's writes propagate as one MULTI/EXEC.
+        let propagation = ctx.server.propagation
+        propagation.beginTransaction()
+        defer { propagation.endTransaction() }
         for i in 0..<ctx.batch.count {
             let spans = ctx.batch.arguments(of: i)
             ctx.argBase = spans.lowerBound

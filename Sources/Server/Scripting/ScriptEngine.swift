@@ -463,7 +463,7 @@ extension ServerState {
         if reply.first == UInt8(ascii: "-") && swiftlet_lua_reply_error_counted(engine.lua) == 0 {
             engine.context.countError(bytes: reply)
         }
-        aof?.endTransaction()
+        propagation.endTransaction()
         return (running.callerID, reply)
     }
 

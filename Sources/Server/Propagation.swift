@@ -1,0 +1,100 @@
+import Persistence
+
+/// Where a write's effects go once recorded: the AOF today, the replication stream next.
+/// A sink gets each command RESP-encoded, with the database it applies to, and emits its own
+/// SELECTs (the AOF and each replica track the database they last named separately).
+public protocol PropagationSink: AnyObject {
+    func append(db: Int, command: ArraySlice<UInt8>)
+}
+
+/// The one path a write's effects take (Redis's alsoPropagate and propagatePendingCommands).
+/// A command records what it is logged and replicated as — its own arguments, or what it
+/// asked for instead (`CommandContext.propagate(as:)`), plus the deletions expiry and
+/// eviction made while it ran — and every sink receives the same commands, encoded once.
+/// Between `beginTransaction` and `endTransaction` (EXEC, a script, a command logging
+/// several) commands are held and go out wrapped in MULTI/EXEC when there are several, so a
+/// sink never sees half a transaction.
+public final class Propagation {
+    public private(set) var sinks: [any PropagationSink] = []
+    /// Whether anything listens: commands skip building their replay form when not.
+    public private(set) var isActive = false
+
+    /// Commands recorded and not yet handed on, encoded back to back.
+    var pending: [UInt8] = []
+    var pendingCommands: [(db: Int, end: Int)] = []
+    var depth = 0
+
+    public init() {}
+
+    public func add(_ sink: any PropagationSink) {
+        guard !sinks.contains(where: { $0 === sink }) else { return }
+        sinks.append(sink)
+        isActive = true
+    }
+
+    public func remove(_ sink: any PropagationSink) {
+        sinks.removeAll { $0 === sink }
+        isActive = !sinks.isEmpty
+    }
+
+    /// Records one command given as its arguments.
+    public func record(db: Int, _ args: [[UInt8]]) {
+        guard isActive else { return }
+        AOFEncoding.append(args, into: &pending)
+        recorded(db: db)
+    }
+
+    /// Records one command read from its argument accessor (a client's request, as sent).
+    @inline(__always)
+    func record(db: Int, argc: Int, arg: (Int) -> ArraySlice<UInt8>) {
+        guard isActive else { return }
+        AOFEncoding.appendHeader(argc, UInt8(ascii: "*"), into: &pending)
+        for i in 0..<argc { AOFEncoding.appendBulk(arg(i), into: &pending) }
+        recorded(db: db)
+    }
+
+    @inline(__always)
+    func recorded(db: Int) {
+        pendingCommands.append((db, pending.count))
+        if depth == 0 { handOn() }
+    }
+
+    /// Commands recorded from here to the matching `endTransaction` go out together.
+    public func beginTransaction() {
+        depth += 1
+    }
+
+    public func endTransaction() {
+        guard depth > 0 else { return }
+        depth -= 1
+        if depth == 0 { handOn() }
+    }
+
+    /// Whether a transaction is open (a suspended script holds one).
+    public var inTransaction: Bool { depth > 0 }
+
+    /// Hands what is pending to every sink: one command as it is, several inside MULTI
+    /// (in the first one's database) and EXEC (in the last one's, so no SELECT comes
+    /// between the last command and EXEC).
+    func handOn() {
+        guard !pendingCommands.isEmpty else { return }
+        let wrap = pendingCommands.count > 1
+        if wrap { emit(db: pendingCommands[0].db, Self.multi[...]) }
+        var start = 0
+        for (db, end) in pendingCommands {
+            emit(db: db, pending[start..<end])
+            start = end
+        }
+        if wrap { emit(db: pendingCommands[pendingCommands.count - 1].db, Self.exec[...]) }
+        pending.removeAll(keepingCapacity: pending.capacity <= 1 << 20)
+        pendingCommands.removeAll(keepingCapacity: true)
+    }
+
+    @inline(__always)
+    func emit(db: Int, _ command: ArraySlice<UInt8>) {
+        for sink in sinks { sink.append(db: db, command: command) }
+    }
+
+    static let multi: [UInt8] = Array("*1\r\n$5\r\nMULTI\r\n".utf8)
+    static let exec: [UInt8] = Array("*1\r\n$4\r\nEXEC\r\n".utf8)
+}
