@@ -49,6 +49,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "ServerConfig", dependencies: ["RESP"], swiftSettings: swiftSettings),
+        // What Redis's command table says about each command, as typed rows (generated from a
+        // reference redis-server, later commands by hand), and COMMAND INFO/DOCS from them.
+        .target(name: "CommandFacts", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .target(
             name: "Persistence",
             dependencies: ["DataStore", "RESP", .product(name: "OrderedCollections", package: "swift-collections")],
@@ -59,7 +62,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence",
+                "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence", "CommandFacts",
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -70,7 +73,7 @@ let package = Package(
         .target(
             name: "Commands",
             dependencies: [
-                "Server", "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence",
+                "Server", "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence", "CommandFacts",
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -106,7 +109,7 @@ let package = Package(
             name: "PersistenceTests", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CommandsTests",
-            dependencies: ["Server", "Commands", "RESP", "DataStore", "ServerConfig"],
+            dependencies: ["Server", "Commands", "RESP", "DataStore", "ServerConfig", "CommandFacts"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -1,3 +1,4 @@
+import CommandFacts
 import RESP
 import Server
 import ServerConfig
@@ -48,31 +49,15 @@ public enum ReferenceDocs {
             var supported: Bool
         }
         var rows: [Row] = []
-        for m in CommandMetadata.reference + CommandMetadata.additions where !m.name.contains("|") {
-            let docs = docsMap(m.docs)
-            let subDocs = docs["subcommands"].map(mapOf) ?? [:]
-            rows.append(
-                Row(
-                    name: m.name, group: text(docs["group"]), since: text(docs["since"]),
-                    summary: text(docs["summary"]),
-                    supported: registered.contains(m.name)))
-            for sub in m.subcommands {
-                let d = subDocs[sub.name].map(mapOf) ?? docsMap(sub.docs)
+        for command in CommandRow.all {
+            for row in [command] + command.subcommands {
                 rows.append(
                     Row(
-                        name: sub.name, group: text(d["group"]), since: text(d["since"]), summary: text(d["summary"]),
-                        supported: registered.contains(sub.name)))
+                        name: row.name, group: row.docs.group, since: row.docs.since ?? "",
+                        summary: row.docs.summary ?? "", supported: registered.contains(row.name)))
             }
         }
-        // Subcommands of 7.2+ that the 7.0 metadata lacks come from `additions` on their own.
-        for m in CommandMetadata.additions where m.name.contains("|") && !rows.contains(where: { $0.name == m.name }) {
-            let d = docsMap(m.docs)
-            rows.append(
-                Row(
-                    name: m.name, group: text(d["group"]), since: text(d["since"]), summary: text(d["summary"]),
-                    supported: registered.contains(m.name)))
-        }
-        for later in CommandMetadata.laterCommands where !rows.contains(where: { $0.name == later.name }) {
+        for later in LaterCommand.all where !rows.contains(where: { $0.name == later.name }) {
             rows.append(
                 Row(
                     name: later.name, group: later.group, since: later.since, summary: later.summary,
@@ -152,31 +137,6 @@ public enum ReferenceDocs {
         case .clientOutputBufferLimit: return "class limits"
         case .keyspaceEvents: return "event classes"
         case .percentiles: return "percentiles 0…100"
-        }
-    }
-
-    static func docsMap(_ resp: String) -> [String: Reply] {
-        guard let (reply, _) = ReplyParser.parse(Array(resp.utf8)) else { return [:] }
-        return mapOf(reply)
-    }
-
-    static func mapOf(_ reply: Reply) -> [String: Reply] {
-        guard case .map(let flat) = reply else { return [:] }
-        var out: [String: Reply] = [:]
-        var i = 0
-        while i + 1 < flat.count {
-            out[text(flat[i])] = flat[i + 1]
-            i += 2
-        }
-        return out
-    }
-
-    static func text(_ reply: Reply?) -> String {
-        switch reply {
-        case .bulk(let b)?: return String(decoding: b, as: UTF8.self)
-        case .simple(let s)?: return s
-        case .verbatim(_, let b)?: return String(decoding: b, as: UTF8.self)
-        default: return ""
         }
     }
 }

@@ -1,79 +1,15 @@
+import CommandFacts
 import DataStore
 import RESP
 
-/// One key spec of COMMAND INFO: where a command's keys begin, how to find them, and the
-/// access they get (Redis's keySpec).
-public struct KeySpec {
-    public enum Begin {
-        case index(Int)
-        case keyword(String, startFrom: Int)
-    }
-    public enum Find {
-        case range(lastKey: Int, keyStep: Int, limit: Int)
-        case keynum(index: Int, firstKey: Int, keyStep: Int)
-    }
-    public var begin: Begin?
-    public var find: Find?
-    /// ACL access bits: read (access) and write (insert, delete, update).
-    var access: UInt8 = 0
-    public var notKey = false
-    var incomplete = false
-    var variableFlags = false
-    /// The spec's flags as COMMAND INFO names them (RW, access, delete, …), in its order.
-    public var flagNames: [String] = []
-
-    init?(_ reply: Reply) {
-        guard case .map(let fields) = reply else { return nil }
-        func map(_ r: Reply) -> [String: Reply] {
-            guard case .map(let f) = r else { return [:] }
-            var out: [String: Reply] = [:]
-            var i = 0
-            while i + 1 < f.count {
-                if case .bulk(let k) = f[i] { out[String(decoding: k, as: UTF8.self)] = f[i + 1] }
-                i += 2
-            }
-            return out
-        }
-        func int(_ r: Reply?) -> Int {
-            if case .integer(let v) = r { return Int(v) }
-            return 0
-        }
-        let top = map(.map(fields))
-        if case .set(let flags) = top["flags"] {
-            for case .simple(let flag) in flags {
-                flagNames.append(flag)
-                switch flag {
-                case "access": access |= ACLKeyPattern.read
-                case "insert", "delete", "update": access |= ACLKeyPattern.write
-                case "not_key": notKey = true
-                case "incomplete": incomplete = true
-                case "variable_flags": variableFlags = true
-                default: break
-                }
-            }
-        }
-        let begin = map(top["begin_search"] ?? .null)
-        let beginSpec = map(begin["spec"] ?? .null)
-        switch begin["type"] {
-        case .bulk(let t) where t == Array("index".utf8): self.begin = .index(int(beginSpec["index"]))
-        case .bulk(let t) where t == Array("keyword".utf8):
-            if case .bulk(let word) = beginSpec["keyword"] {
-                self.begin = .keyword(String(decoding: word, as: UTF8.self), startFrom: int(beginSpec["startfrom"]))
-            }
-        default: break
-        }
-        let find = map(top["find_keys"] ?? .null)
-        let findSpec = map(find["spec"] ?? .null)
-        switch find["type"] {
-        case .bulk(let t) where t == Array("range".utf8):
-            self.find = .range(
-                lastKey: int(findSpec["lastkey"]), keyStep: int(findSpec["keystep"]), limit: int(findSpec["limit"]))
-        case .bulk(let t) where t == Array("keynum".utf8):
-            self.find = .keynum(
-                index: int(findSpec["keynumidx"]), firstKey: int(findSpec["firstkey"]),
-                keyStep: int(findSpec["keystep"]))
-        default: break
-        }
+extension KeySpec {
+    /// The ACL access a key found by this spec needs: read for `access`, write for
+    /// `insert`, `delete` and `update`.
+    var access: UInt8 {
+        var bits: UInt8 = 0
+        if flags.contains(.access) { bits |= ACLKeyPattern.read }
+        if !flags.isDisjoint(with: [.insert, .delete, .update]) { bits |= ACLKeyPattern.write }
+        return bits
     }
 }
 
@@ -82,7 +18,7 @@ extension Command {
     /// setGetKeys and bitfieldGetKeys; the key specs say variable_flags): nil for other
     /// commands. ACL checks and COMMAND GETKEYSANDFLAGS both read it.
     public func variableKeyAccess(argc: Int, arg: (Int) -> ArraySlice<UInt8>) -> UInt8? {
-        guard keySpecs.contains(where: \.variableFlags) else { return nil }
+        guard keySpecs.contains(where: { $0.flags.contains(.variableFlags) }) else { return nil }
         let both = ACLKeyPattern.read | ACLKeyPattern.write
         switch fullName {
         case "set":
@@ -125,7 +61,7 @@ extension Command {
             var valid = true
             for spec in specs {
                 var first = 0
-                switch spec.begin! {
+                switch spec.begin {
                 case .index(let i): first = i
                 case .keyword(let word, let startFrom):
                     let start = startFrom > 0 ? startFrom : argc + startFrom
@@ -141,10 +77,11 @@ extension Command {
                         i += start <= end ? 1 : -1
                     }
                     if first == 0 { continue }
+                case .unknown: continue  // not in a complete set of specs
                 }
                 var last = 0
                 var step = 1
-                switch spec.find! {
+                switch spec.find {
                 case .range(let lastKey, let keyStep, let limit):
                     if lastKey >= 0 {
                         last = first + lastKey
@@ -164,6 +101,7 @@ extension Command {
                     first += firstKey
                     last = first + Int(n) - 1
                     step = keyStep
+                case .unknown: valid = false
                 }
                 if !valid { break }
                 if Int(last) >= argc || last < first || first >= argc {

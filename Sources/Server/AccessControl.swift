@@ -1,4 +1,5 @@
 import CSupport
+import CommandFacts
 import DataStore
 import RESP
 import ServerConfig
@@ -6,22 +7,6 @@ import ServerConfig
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// Redis's ACL categories, in the order ACL CAT lists them; a command's categories are a
-/// bit mask over this table.
-public enum ACLCategories {
-    public static let names = [
-        "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog", "geo",
-        "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection", "transaction",
-        "scripting",
-    ]
-
-    /// The bit of a category name (case-insensitive), or nil.
-    public static func bit(_ name: String) -> UInt32? {
-        let lower = name.lowercased()
-        return names.firstIndex(of: lower).map { UInt32(1) << UInt32($0) }
-    }
-}
 
 /// One key pattern of a selector, with the access it grants (`~p` both, `%R~p`, `%W~p`).
 public struct ACLKeyPattern: Equatable {

@@ -1,3 +1,4 @@
+import CommandFacts
 import DataStore
 import RESP
 
@@ -11,94 +12,13 @@ import RESP
 /// the reply. Synchronous, no I/O.
 public typealias Handler = @Sendable (CommandContext) throws(CommandError) -> Reply
 
-/// Redis's per-command metadata, as the reference server reports it.
-public struct CommandMetadata: Sendable {
-    public let name: String
-    public let arity: Int
-    public let flags: [String]
-    public let firstKey: Int
-    public let lastKey: Int
-    public let step: Int
-    /// The first nine fields of COMMAND INFO, RESP3-encoded.
-    public let info: String
-    /// COMMAND DOCS's map for this command, RESP3-encoded.
-    public let docs: String
-    public let subcommands: [CommandMetadata]
-}
-
-extension CommandMetadata {
-    static let arityChanges: [String: Int] = ["zrank": -3, "zrevrank": -3]
-
-    /// The same metadata with another arity, in the fields and in COMMAND INFO's reply.
-    func withArity(_ arity: Int) -> CommandMetadata {
-        let nameField = "$\(name.utf8.count)\r\n\(name)\r\n"
-        // COMMAND INFO's fields start with the name and the arity.
-        let oldPrefix = nameField + ":\(self.arity)\r\n"
-        var newInfo = info
-        if info.hasPrefix(oldPrefix) { newInfo = nameField + ":\(arity)\r\n" + info.dropFirst(oldPrefix.count) }
-        return CommandMetadata(
-            name: name, arity: arity, flags: flags, firstKey: firstKey, lastKey: lastKey, step: step, info: newInfo,
-            docs: docs, subcommands: subcommands)
-    }
-}
-
-/// Command flags the dispatcher acts on.
-public struct CommandFlags: OptionSet, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let write = CommandFlags(rawValue: 1 << 0)
-    public static let readonly = CommandFlags(rawValue: 1 << 1)
-    public static let denyoom = CommandFlags(rawValue: 1 << 2)
-    public static let admin = CommandFlags(rawValue: 1 << 3)
-    public static let pubsub = CommandFlags(rawValue: 1 << 4)
-    public static let noscript = CommandFlags(rawValue: 1 << 5)
-    public static let blocking = CommandFlags(rawValue: 1 << 6)
-    public static let loading = CommandFlags(rawValue: 1 << 7)
-    public static let stale = CommandFlags(rawValue: 1 << 8)
-    public static let fast = CommandFlags(rawValue: 1 << 9)
-    public static let noAuth = CommandFlags(rawValue: 1 << 10)
-    public static let noMulti = CommandFlags(rawValue: 1 << 11)
-    public static let allowBusy = CommandFlags(rawValue: 1 << 12)
-    public static let skipMonitor = CommandFlags(rawValue: 1 << 13)
-    public static let skipSlowlog = CommandFlags(rawValue: 1 << 14)
-    /// Not a write, but may be propagated (PUBLISH, PFCOUNT, EVAL): paused by CLIENT PAUSE WRITE.
-    public static let mayReplicate = CommandFlags(rawValue: 1 << 15)
-
-    init(names: [String]) {
-        var f: CommandFlags = []
-        for n in names {
-            switch n {
-            case "write": f.insert(.write)
-            case "readonly": f.insert(.readonly)
-            case "denyoom": f.insert(.denyoom)
-            case "admin": f.insert(.admin)
-            case "pubsub": f.insert(.pubsub)
-            case "noscript": f.insert(.noscript)
-            case "blocking": f.insert(.blocking)
-            case "loading": f.insert(.loading)
-            case "stale": f.insert(.stale)
-            case "fast": f.insert(.fast)
-            case "no_auth": f.insert(.noAuth)
-            case "no_multi": f.insert(.noMulti)
-            case "allow_busy": f.insert(.allowBusy)
-            case "skip_monitor": f.insert(.skipMonitor)
-            case "skip_slowlog": f.insert(.skipSlowlog)
-            case "may_replicate": f.insert(.mayReplicate)
-            default: break
-            }
-        }
-        self = f
-    }
-}
-
-/// One command of the table: metadata, handler, subcommands and its INFO commandstats.
+/// One command of the table: its row of facts, handler, subcommands and its INFO
+/// commandstats.
 public final class Command {
-    static let mayReplicate: Set<String> = ["eval", "evalsha", "fcall", "pfcount", "publish", "spublish"]
-
     public let name: String
     /// `config|get` for a subcommand.
     public let fullName: String
-    public let metadata: CommandMetadata
+    public let row: CommandRow
     public let flags: CommandFlags
     public let arity: Int
     public let handler: Handler?
@@ -110,36 +30,22 @@ public final class Command {
     public internal(set) var memberArguments: (first: Int, step: Int)?
     /// The name's bytes, for comparing without String machinery.
     let nameBytes: [UInt8]
-    /// The key range of the metadata, copied out so hot paths do not copy the metadata.
+    /// The row's legacy key range, copied out so hot paths do not copy the row.
     public let firstKey: Int
     public let lastKey: Int
     public let keyStep: Int
     /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, …).
-    public internal(set) var controlsTransaction = false
+    public let controlsTransaction: Bool
     /// Allowed to a RESP2 client in subscribed mode.
-    public internal(set) var allowedWhileSubscribed = false
-
-    /// What Redis's processCommand lets through while a transaction is open (the rest are
-    /// queued) and to a RESP2 client in subscribed mode (the rest are refused).
-    static let transactionControl: Set<String> = ["exec", "discard", "multi", "watch", "quit", "reset"]
-    static let subscribedModeCommands: Set<String> = [
-        "subscribe", "ssubscribe", "sunsubscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit",
-        "reset",
-    ]
-
-    static let memberArgumentTable: [String: (Int, Int)] = [
-        "sadd": (2, 1), "srem": (2, 1), "sismember": (2, 1), "smismember": (2, 1),
-        "hset": (2, 2), "hmset": (2, 2), "hsetnx": (2, 2), "hget": (2, 1), "hmget": (2, 1), "hdel": (2, 1),
-        "hexists": (2, 1), "hstrlen": (2, 1), "hincrby": (2, 2), "hincrbyfloat": (2, 2),
-    ]
+    public let allowedWhileSubscribed: Bool
 
     /// The ACL bit of this command (or subcommand), and its ACL categories' bits.
     public internal(set) var aclId = 0
     public internal(set) var aclCategories: UInt32 = 0
-    /// The key specs of COMMAND INFO, read once for ACL key checks, and whether they find
-    /// every key with its flags (else the command's own key finder is used).
-    public var keySpecs: [KeySpec] = []
-    var keySpecsComplete = true
+    /// The key specs that name keys (shard channels are specs flagged not_key), and
+    /// whether they find every key with its flags (else the command's own key finder is used).
+    public let keySpecs: [KeySpec]
+    let keySpecsComplete: Bool
 
     public var calls = 0
     /// How long its calls took, since the server started (the metrics endpoint's
@@ -153,37 +59,23 @@ public final class Command {
     public var rejectedCalls = 0
     public var failedCalls = 0
 
-    init(metadata: CommandMetadata, fullName: String, handler: Handler?) {
-        self.name = metadata.name
-        self.nameBytes = Array(metadata.name.utf8)
-        self.firstKey = metadata.firstKey
-        self.lastKey = metadata.lastKey
-        self.keyStep = metadata.step
-        self.arity = metadata.arity
+    init(row: CommandRow, fullName: String, handler: Handler?) {
+        self.name = row.name
+        self.nameBytes = Array(row.name.utf8)
+        self.firstKey = row.keys.first
+        self.lastKey = row.keys.last
+        self.keyStep = row.keys.step
+        self.arity = row.arity
         self.fullName = fullName
-        self.metadata = metadata
-        var flags = CommandFlags(names: metadata.flags)
-        // COMMAND INFO does not show CMD_MAY_REPLICATE; Redis 7.0's commands that carry it.
-        if Self.mayReplicate.contains(fullName) { flags.insert(.mayReplicate) }
-        self.flags = flags
+        self.row = row
+        self.flags = row.flags
         self.handler = handler
-        let items = ReplyParser.parseAll(Array(metadata.info.utf8))
-        if items.count > 6, case .set(let categories) = items[6] {
-            for case .simple(let name) in categories {
-                if let bit = ACLCategories.bit(String(name.dropFirst())) { aclCategories |= bit }
-            }
-        }
-        if items.count > 8 {
-            switch items[8] {
-            case .array(let specs), .set(let specs):
-                // Shard channels are specs flagged not_key: not keys to ACL.
-                keySpecs = specs.compactMap(KeySpec.init).filter { !$0.notKey }
-                keySpecsComplete = !keySpecs.contains {
-                    $0.incomplete || $0.variableFlags || $0.begin == nil || $0.find == nil
-                }
-            default: break
-            }
-        }
+        self.memberArguments = row.memberArguments.map { ($0.first, $0.step) }
+        self.controlsTransaction = row.controlsTransaction
+        self.allowedWhileSubscribed = row.allowedWhileSubscribed
+        aclCategories = row.acl.rawValue
+        keySpecs = row.keySpecs.filter { !$0.flags.contains(.notKey) }
+        keySpecsComplete = keySpecs.allSatisfy(\.isComplete)
     }
 
     /// Redis's arity rule: a positive arity is exact, a negative one a minimum.
@@ -262,34 +154,13 @@ public final class Command {
         }
     }
 
-    /// The COMMAND INFO entry for this command, subcommands rendered from the table.
-    public var infoReply: Reply {
-        var items = ReplyParser.parseAll(Array(metadata.info.utf8))
-        let subs = subcommands.values.sorted { $0.fullName < $1.fullName }.map(\.infoReply)
-        items.append(.set(subs))
-        return .array(items)
-    }
+    /// The COMMAND INFO entry for this command, with the subcommands the table serves;
+    /// built once.
+    public private(set) lazy var infoReply: Reply = .array(
+        row.infoFields + [.set(subcommands.values.sorted { $0.fullName < $1.fullName }.map(\.infoReply))])
 
-    /// The COMMAND DOCS entry; a subcommand's is the one its container's docs list (Redis's
-    /// metadata keeps subcommand docs there only).
-    public var docsReply: Reply {
-        let own = ReplyParser.parseAll(Array(metadata.docs.utf8)).first ?? .map([])
-        guard let parent, case .map(let fields) = own, fields.isEmpty,
-            case .map(let parentFields) = parent.docsReply
-        else { return own }
-        var i = 0
-        while i + 1 < parentFields.count {
-            if parentFields[i] == .bulk("subcommands"), case .map(let subs) = parentFields[i + 1] {
-                var j = 0
-                while j + 1 < subs.count {
-                    if subs[j] == .bulk(fullName) { return subs[j + 1] }
-                    j += 2
-                }
-            }
-            i += 2
-        }
-        return own
-    }
+    /// The COMMAND DOCS entry (a container's lists its subcommands'); built once.
+    public private(set) lazy var docsReply: Reply = row.docsReply
 }
 
 /// The command table: every command Swiftlet implements, found case-insensitively by the
@@ -305,32 +176,25 @@ public final class CommandTable {
         slots = [Int32](repeating: -1, count: size)
         slotHashes = [UInt64](repeating: 0, count: size)
         slotMask = size - 1
-        var metadataByName: [String: CommandMetadata] = [:]
-        for m in CommandMetadata.reference + CommandMetadata.additions {
-            metadataByName[m.name] = m
-            for sub in m.subcommands { metadataByName[sub.name] = sub }
-        }
-        // Arity changes after 7.0 (ZRANK/ZREVRANK gained WITHSCORE in 7.2).
-        for (name, arity) in CommandMetadata.arityChanges {
-            if let m = metadataByName[name] { metadataByName[name] = m.withArity(arity) }
+        var rowByName: [String: CommandRow] = [:]
+        for row in CommandRow.all {
+            rowByName[row.name] = row
+            for sub in row.subcommands { rowByName[sub.name] = sub }
         }
         var byName: [String: Command] = [:]
         // Containers first, then their subcommands.
         for (name, handler) in registrations where !name.contains("|") {
-            guard let m = metadataByName[name] else { fatalError("no metadata for command '\(name)'") }
-            let command = Command(metadata: m, fullName: name, handler: handler)
-            if let members = Command.memberArgumentTable[name] { command.memberArguments = members }
-            command.controlsTransaction = Command.transactionControl.contains(name)
-            command.allowedWhileSubscribed = Command.subscribedModeCommands.contains(name)
+            guard let row = rowByName[name] else { fatalError("no row for command '\(name)'") }
+            let command = Command(row: row, fullName: name, handler: handler)
             byName[name] = command
             insert(command)
         }
         for (name, handler) in registrations where name.contains("|") {
             let parts = name.split(separator: "|", maxSplits: 1).map(String.init)
-            guard let parent = byName[parts[0]], let m = metadataByName[name] else {
-                fatalError("no metadata for subcommand '\(name)'")
+            guard let parent = byName[parts[0]], let row = rowByName[name] else {
+                fatalError("no row for subcommand '\(name)'")
             }
-            let child = Command(metadata: m, fullName: name, handler: handler)
+            let child = Command(row: row, fullName: name, handler: handler)
             child.parent = parent
             parent.subcommands[parts[1]] = child
         }
@@ -343,11 +207,11 @@ public final class CommandTable {
     /// Every command and `container|sub` name Redis 7.4 has, implemented here or not.
     static let redisCommandNames: Set<String> = {
         var names = Set<String>()
-        for m in CommandMetadata.reference + CommandMetadata.additions {
-            names.insert(m.name)
-            for sub in m.subcommands { names.insert(sub.name) }
+        for row in CommandRow.all {
+            names.insert(row.name)
+            for sub in row.subcommands { names.insert(sub.name) }
         }
-        for later in CommandMetadata.laterCommands { names.insert(later.name) }
+        for later in LaterCommand.all { names.insert(later.name) }
         return names
     }()
 

@@ -224,8 +224,8 @@ extension Reply {
         let r = CommandRunner()
         for command in r.server.commands.allCommands {
             #expect(command.handler != nil, "\(command.fullName) has no handler")
-            #expect(!command.metadata.info.isEmpty && !command.metadata.docs.isEmpty, "\(command.fullName)")
-            #expect(command.metadata.info.contains(command.fullName), "\(command.fullName) info names another command")
+            #expect(command.row.name == command.fullName, "\(command.fullName) has another command's row")
+            #expect(!command.row.docs.group.isEmpty, "\(command.fullName) has no docs")
             if command.flags.contains(.write) { #expect(!command.flags.contains(.readonly)) }
         }
         guard case .integer(let n) = r.run("COMMAND", "COUNT") else { Issue.record("not an integer"); return }

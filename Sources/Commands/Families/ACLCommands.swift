@@ -1,3 +1,4 @@
+import CommandFacts
 import DataStore
 import RESP
 import Server

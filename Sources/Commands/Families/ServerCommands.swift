@@ -1,4 +1,5 @@
 import CSupport
+import CommandFacts
 import DataStore
 import RESP
 import Server
@@ -169,8 +170,8 @@ enum ServerCommands {
                 let p = Array(value.utf8)
                 all = all.filter { globMatch(p, Array($0.fullName.utf8), nocase: true) }
             } else if ctx.argIs(3, "aclcat") {
-                let needle = "+@" + value.lowercased()
-                all = all.filter { $0.metadata.info.contains(needle + "\r\n") }
+                let bit = ACLCategories.bit(value) ?? 0
+                all = all.filter { $0.aclCategories & bit != 0 }
             } else if ctx.argIs(3, "module") {
                 all = []
             } else {
@@ -193,14 +194,16 @@ enum ServerCommands {
         // Redis's order: a command without key specs, then the arity, then what the specs
         // find — nothing is an empty answer only for commands whose keys are optional
         // (EVAL with no keys), a bad argument otherwise.
-        let info = command.metadata.info
         // Shard channels are key specs flagged not_key: no keys to Redis either.
-        guard info.contains("begin_search") && !info.contains("not_key") else { throw .getkeysNoKeys }
+        let specs = command.row.keySpecs
+        guard !specs.isEmpty && !specs.contains(where: { $0.flags.contains(.notKey) }) else {
+            throw .getkeysNoKeys
+        }
         guard command.acceptsArgumentCount(argc) else {
             throw .getkeysArity
         }
         let positions = command.keyPositions(argc: argc) { ctx.arg($0 + 2) }
-        if positions.isEmpty && !command.metadata.flags.contains("no_mandatory_keys") { throw .getkeysBadArguments }
+        if positions.isEmpty && !command.flags.contains(.noMandatoryKeys) { throw .getkeysBadArguments }
         return (command, positions)
     }
 
@@ -661,19 +664,19 @@ enum KeyExtraction {
     /// spec beginning at that argument, else the nearest one beginning before it (a range
     /// or key count running on from there), else the first keyword spec.
     static func keyFlags(_ command: Command, position: Int, word: (Int) -> String) -> [String] {
-        let specs = command.keySpecs.filter { !$0.notKey }
-        if specs.count == 1 { return specs[0].flagNames }
+        let specs = command.keySpecs.filter { !$0.flags.contains(.notKey) }
+        if specs.count == 1 { return specs[0].flags.names }
         // A key right after a keyword spec's keyword (SORT … STORE key) is that spec's.
         for spec in specs {
             if case .keyword(let keyword, _) = spec.begin, position > 0, word(position - 1) == keyword.lowercased() {
-                return spec.flagNames
+                return spec.flags.names
             }
         }
         var best: KeySpec?
         var bestBegin = -1
         for spec in specs {
             guard case .index(let i) = spec.begin else { continue }
-            if i == position { return spec.flagNames }
+            if i == position { return spec.flags.names }
             // A range with a fixed end covers only up to it.
             if case .range(let lastKey, _, _) = spec.find, lastKey >= 0, position > i + lastKey { continue }
             if i < position && i > bestBegin {
@@ -681,16 +684,16 @@ enum KeyExtraction {
                 bestBegin = i
             }
         }
-        if let best { return best.flagNames }
+        if let best { return best.flags.names }
         // Keys only a getkeys procedure finds (SORT's BY/GET patterns and STORE destination):
         // the specs whose search is unknown, the writing one for a STORE key.
-        let unknown = specs.filter { $0.begin == nil }
+        let unknown = specs.filter { $0.begin == .unknown }
         let store = position > 0 && word(position - 1) == "store"
-        if let spec = unknown.first(where: { store == $0.flagNames.contains("OW") }) ?? unknown.first {
-            return spec.flagNames
+        if let spec = unknown.first(where: { store == $0.flags.names.contains("OW") }) ?? unknown.first {
+            return spec.flags.names
         }
         if let keyword = specs.first(where: { if case .keyword = $0.begin { true } else { false } }) {
-            return keyword.flagNames
+            return keyword.flags.names
         }
         return command.flags.contains(.write) ? ["RW", "update"] : ["RO", "access"]
     }

@@ -1,3 +1,4 @@
+import CommandFacts
 import DataStore
 import RESP
 import Server
@@ -65,7 +66,7 @@ enum StandaloneCommands {
     }
 
     static let clusterSubcommands: [(String, Handler)] =
-        (CommandMetadata.reference.first { $0.name == "cluster" }?.subcommands ?? []).map {
+        (CommandRow.reference.first { $0.name == "cluster" }?.subcommands ?? []).map {
             ($0.name, StandaloneCommands.clusterOnly)
         }
 }

@@ -1,3 +1,4 @@
+import CommandFacts
 import RESP
 
 /// Redis 7's script flags from a `#!lua flags=…` first line (nil without a shebang).
