@@ -41,6 +41,22 @@ SWIFTLET_FACTS = {
     "unsubscribe": {"allowedWhileSubscribed": True}, "punsubscribe": {"allowedWhileSubscribed": True},
     "ping": {"allowedWhileSubscribed": True},
 }
+# Redis's getkeys procedures (get_keys_function in its command JSON), which COMMAND INFO
+# does not show: used where the key specs cannot find the keys.
+KEY_PROCEDURES = {
+    "bitfield": ".bitfield", "set": ".set", "migrate": ".migrate", "sort": ".sort", "sort_ro": ".sortReadOnly",
+    "georadius": ".georadius", "georadiusbymember": ".georadius", "xread": ".xread", "xreadgroup": ".xread",
+    "blmpop": ".counted(store: nil, count: 2, first: 3)", "bzmpop": ".counted(store: nil, count: 2, first: 3)",
+    "eval": ".counted(store: nil, count: 2, first: 3)", "eval_ro": ".counted(store: nil, count: 2, first: 3)",
+    "evalsha": ".counted(store: nil, count: 2, first: 3)", "evalsha_ro": ".counted(store: nil, count: 2, first: 3)",
+    "fcall": ".counted(store: nil, count: 2, first: 3)", "fcall_ro": ".counted(store: nil, count: 2, first: 3)",
+    "lmpop": ".counted(store: nil, count: 1, first: 2)", "zmpop": ".counted(store: nil, count: 1, first: 2)",
+    "sintercard": ".counted(store: nil, count: 1, first: 2)", "zintercard": ".counted(store: nil, count: 1, first: 2)",
+    "zdiff": ".counted(store: nil, count: 1, first: 2)", "zinter": ".counted(store: nil, count: 1, first: 2)",
+    "zunion": ".counted(store: nil, count: 1, first: 2)",
+    "zdiffstore": ".counted(store: 1, count: 2, first: 3)", "zinterstore": ".counted(store: 1, count: 2, first: 3)",
+    "zunionstore": ".counted(store: 1, count: 2, first: 3)",
+}
 # CMD_MAY_REPLICATE, which COMMAND INFO hides: not writes, but propagated (paused by
 # CLIENT PAUSE WRITE).
 MAY_REPLICATE = {"eval", "evalsha", "fcall", "pfcount", "publish", "spublish"}
@@ -406,6 +422,8 @@ def swift_row(r, pad, out):
         for s in r["key_specs"]:
             lines.append(pad + "        " + swift_key_spec(s) + ",")
         lines.append(pad + "    ],")
+    if name in KEY_PROCEDURES:
+        lines.append(pad + "    keyProcedure: %s," % KEY_PROCEDURES[name])
     if "memberArguments" in facts:
         lines.append(pad + "    memberArguments: MemberArguments(first: %d, step: %d)," % facts["memberArguments"])
     if facts.get("controlsTransaction"):

@@ -22,11 +22,14 @@ public struct CommandRow: Sendable {
     public var controlsTransaction: Bool
     /// Allowed to a RESP2 client in subscribed mode.
     public var allowedWhileSubscribed: Bool
+    /// Redis's getkeys procedure, for when the key specs cannot say (see `KeyProcedure`).
+    public var keyProcedure: KeyProcedure?
 
     public init(
         _ name: String, arity: Int, flags: CommandFlags, keys: KeyRange, acl: ACLCategories, tips: [String] = [],
-        keySpecs: [KeySpec] = [], memberArguments: MemberArguments? = nil, controlsTransaction: Bool = false,
-        allowedWhileSubscribed: Bool = false, docs: CommandDocs, subcommands: [CommandRow] = []
+        keySpecs: [KeySpec] = [], keyProcedure: KeyProcedure? = nil, memberArguments: MemberArguments? = nil,
+        controlsTransaction: Bool = false, allowedWhileSubscribed: Bool = false, docs: CommandDocs,
+        subcommands: [CommandRow] = []
     ) {
         self.name = name
         self.arity = arity
@@ -35,6 +38,7 @@ public struct CommandRow: Sendable {
         self.acl = acl
         self.tips = tips
         self.keySpecs = keySpecs
+        self.keyProcedure = keyProcedure
         self.memberArguments = memberArguments
         self.controlsTransaction = controlsTransaction
         self.allowedWhileSubscribed = allowedWhileSubscribed
@@ -181,6 +185,17 @@ public struct KeySpec: Sendable, Equatable {
     public var isComplete: Bool {
         begin != .unknown && find != .unknown && !flags.contains(.incomplete) && !flags.contains(.variableFlags)
     }
+}
+
+/// Redis's getkeys procedures (a command's `get_keys_function`): used when the key specs
+/// cannot find the keys — a spec is incomplete (SORT's STORE, MIGRATE's KEYS), its flags
+/// depend on the arguments (SET with GET, BITFIELD's SET), or it is invalid for these
+/// arguments (a bad key count).
+public enum KeyProcedure: Sendable, Equatable {
+    /// genericGetKeys: a key count at `count`, that many keys from `first`, and a
+    /// destination key at `store`.
+    case counted(store: Int?, count: Int, first: Int)
+    case sort, sortReadOnly, migrate, georadius, xread, set, bitfield
 }
 
 public struct KeySpecFlags: OptionSet, Sendable, Hashable {

@@ -476,6 +476,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(notes: "This command allows both access and modification of the key", flags: [.rw, .access, .update, .variableFlags], begin: .index(1), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
         ],
+        keyProcedure: .bitfield,
         docs: CommandDocs(
             summary: "Perform arbitrary bitfield integer operations on strings", since: "3.2.0", group: "bitmap", complexity: "O(1) for each subcommand specified",
             arguments: [
@@ -624,6 +625,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.rw, .access, .delete], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Pop elements from a list, or block until one is available", since: "7.0.0", group: "list", complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
             arguments: [
@@ -699,6 +701,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.rw, .access, .delete], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Remove and return members with scores in a sorted set or block until one is available", since: "7.0.0", group: "sorted-set", complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
             arguments: [
@@ -1540,6 +1543,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE", flags: [.rw, .access, .update], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Execute a Lua script server side", since: "2.6.0", group: "scripting", complexity: "Depends on the script that is executed.",
             arguments: [
@@ -1556,6 +1560,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS", flags: [.ro, .access], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Execute a read-only Lua script server side", since: "7.0.0", group: "scripting", complexity: "Depends on the script that is executed.",
             arguments: [
@@ -1572,6 +1577,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.rw, .access, .update], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Execute a Lua script server side", since: "2.6.0", group: "scripting", complexity: "Depends on the script that is executed.",
             arguments: [
@@ -1588,6 +1594,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.ro, .access], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Execute a read-only Lua script server side", since: "7.0.0", group: "scripting", complexity: "Depends on the script that is executed.",
             arguments: [
@@ -1710,6 +1717,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE", flags: [.rw, .access, .update], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Invoke a function", since: "7.0.0", group: "scripting", complexity: "Depends on the function that is executed.",
             arguments: [
@@ -1726,6 +1734,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS", flags: [.ro, .access], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Invoke a read-only function", since: "7.0.0", group: "scripting", complexity: "Depends on the function that is executed.",
             arguments: [
@@ -1972,6 +1981,7 @@ enum ReferenceRows {
             KeySpec(flags: [.ow, .update], begin: .keyword("STORE", startFrom: 6), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
             KeySpec(flags: [.ow, .update], begin: .keyword("STOREDIST", startFrom: 6), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
         ],
+        keyProcedure: .georadius,
         docs: CommandDocs(
             summary: "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point", since: "3.2.0", group: "geo", complexity: "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", flags: [.deprecated], deprecatedSince: "6.2.0", replacedBy: "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument",
             history: [
@@ -2061,6 +2071,7 @@ enum ReferenceRows {
             KeySpec(flags: [.ow, .update], begin: .keyword("STORE", startFrom: 5), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
             KeySpec(flags: [.ow, .update], begin: .keyword("STOREDIST", startFrom: 5), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
         ],
+        keyProcedure: .georadius,
         docs: CommandDocs(
             summary: "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member", since: "3.2.0", group: "geo", complexity: "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", flags: [.deprecated], deprecatedSince: "6.2.0", replacedBy: "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments",
             history: [
@@ -2906,6 +2917,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.rw, .access, .delete], begin: .index(1), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 1, first: 2),
         docs: CommandDocs(
             summary: "Pop elements from a list", since: "7.0.0", group: "list", complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
             arguments: [
@@ -3142,6 +3154,7 @@ enum ReferenceRows {
             KeySpec(flags: [.rw, .access, .delete], begin: .index(3), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
             KeySpec(flags: [.rw, .access, .delete, .incomplete], begin: .keyword("KEYS", startFrom: -2), find: .range(lastKey: -1, keyStep: 1, limit: 0)),
         ],
+        keyProcedure: .migrate,
         docs: CommandDocs(
             summary: "Atomically transfer a key from a Redis instance to another one.", since: "2.6.0", group: "generic", complexity: "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.",
             history: [
@@ -4080,6 +4093,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(notes: "RW and ACCESS due to the optional `GET` argument", flags: [.rw, .access, .update, .variableFlags], begin: .index(1), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
         ],
+        keyProcedure: .set,
         docs: CommandDocs(
             summary: "Set the string value of a key", since: "1.0.0", group: "string", complexity: "O(1)",
             history: [
@@ -4210,6 +4224,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.ro, .access], begin: .index(1), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 1, first: 2),
         docs: CommandDocs(
             summary: "Intersect multiple sets and return the cardinality of the result", since: "7.0.0", group: "set", complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
             arguments: [
@@ -4372,6 +4387,7 @@ enum ReferenceRows {
             KeySpec(notes: "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort", flags: [.ro, .access], begin: .unknown, find: .unknown),
             KeySpec(notes: "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array", flags: [.ow, .update], begin: .unknown, find: .unknown),
         ],
+        keyProcedure: .sort,
         docs: CommandDocs(
             summary: "Sort the elements in a list, set or sorted set", since: "1.0.0", group: "generic", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
             arguments: [
@@ -4402,6 +4418,7 @@ enum ReferenceRows {
             KeySpec(flags: [.ro, .access], begin: .index(1), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
             KeySpec(notes: "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort", flags: [.ro, .access], begin: .unknown, find: .unknown),
         ],
+        keyProcedure: .sortReadOnly,
         docs: CommandDocs(
             summary: "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", since: "7.0.0", group: "generic", complexity: "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
             arguments: [
@@ -5099,6 +5116,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.ro, .access], begin: .keyword("STREAMS", startFrom: 1), find: .range(lastKey: -1, keyStep: 1, limit: 2)),
         ],
+        keyProcedure: .xread,
         docs: CommandDocs(
             summary: "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", since: "5.0.0", group: "stream", complexity: "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.",
             arguments: [
@@ -5119,6 +5137,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.ro, .access], begin: .keyword("STREAMS", startFrom: 4), find: .range(lastKey: -1, keyStep: 1, limit: 2)),
         ],
+        keyProcedure: .xread,
         docs: CommandDocs(
             summary: "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", since: "5.0.0", group: "stream", complexity: "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.",
             arguments: [
@@ -5285,6 +5304,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.ro, .access], begin: .index(1), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 1, first: 2),
         docs: CommandDocs(
             summary: "Subtract multiple sorted sets", since: "6.2.0", group: "sorted-set", complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
             arguments: [
@@ -5301,6 +5321,7 @@ enum ReferenceRows {
             KeySpec(flags: [.ow, .update], begin: .index(1), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
             KeySpec(flags: [.ro, .access], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: 1, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Subtract multiple sorted sets and store the resulting sorted set in a new key", since: "6.2.0", group: "sorted-set", complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
             arguments: [
@@ -5331,6 +5352,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.ro, .access], begin: .index(1), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 1, first: 2),
         docs: CommandDocs(
             summary: "Intersect multiple sorted sets", since: "6.2.0", group: "sorted-set", complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
             arguments: [
@@ -5354,6 +5376,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.ro, .access], begin: .index(1), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 1, first: 2),
         docs: CommandDocs(
             summary: "Intersect multiple sorted sets and return the cardinality of the result", since: "7.0.0", group: "sorted-set", complexity: "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
             arguments: [
@@ -5370,6 +5393,7 @@ enum ReferenceRows {
             KeySpec(flags: [.ow, .update], begin: .index(1), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
             KeySpec(flags: [.ro, .access], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: 1, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Intersect multiple sorted sets and store the resulting sorted set in a new key", since: "2.0.0", group: "sorted-set", complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
             arguments: [
@@ -5408,6 +5432,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.rw, .access, .delete], begin: .index(1), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 1, first: 2),
         docs: CommandDocs(
             summary: "Remove and return members with scores in a sorted set", since: "7.0.0", group: "sorted-set", complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
             arguments: [
@@ -5782,6 +5807,7 @@ enum ReferenceRows {
         keySpecs: [
             KeySpec(flags: [.ro, .access], begin: .index(1), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: nil, count: 1, first: 2),
         docs: CommandDocs(
             summary: "Add multiple sorted sets", since: "6.2.0", group: "sorted-set", complexity: "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
             arguments: [
@@ -5806,6 +5832,7 @@ enum ReferenceRows {
             KeySpec(flags: [.ow, .update], begin: .index(1), find: .range(lastKey: 0, keyStep: 1, limit: 0)),
             KeySpec(flags: [.ro, .access], begin: .index(2), find: .keynum(index: 0, firstKey: 1, keyStep: 1)),
         ],
+        keyProcedure: .counted(store: 1, count: 2, first: 3),
         docs: CommandDocs(
             summary: "Add multiple sorted sets and store the resulting sorted set in a new key", since: "2.0.0", group: "sorted-set", complexity: "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
             arguments: [

@@ -42,10 +42,8 @@ public final class Command {
     /// The ACL bit of this command (or subcommand), and its ACL categories' bits.
     public internal(set) var aclId = 0
     public internal(set) var aclCategories: UInt32 = 0
-    /// The key specs that name keys (shard channels are specs flagged not_key), and
-    /// whether they find every key with its flags (else the command's own key finder is used).
-    public let keySpecs: [KeySpec]
-    let keySpecsComplete: Bool
+    /// Finds the key arguments of a call (the key specs, else the getkeys procedure).
+    public let keyFinder: KeyFinder
 
     public var calls = 0
     /// How long its calls took, since the server started (the metrics endpoint's
@@ -74,8 +72,7 @@ public final class Command {
         self.controlsTransaction = row.controlsTransaction
         self.allowedWhileSubscribed = row.allowedWhileSubscribed
         aclCategories = row.acl.rawValue
-        keySpecs = row.keySpecs.filter { !$0.flags.contains(.notKey) }
-        keySpecsComplete = keySpecs.allSatisfy(\.isComplete)
+        keyFinder = KeyFinder(row: row)
     }
 
     /// Redis's arity rule: a positive arity is exact, a negative one a minimum.
@@ -85,73 +82,10 @@ public final class Command {
         return a > 0 ? argc == a : argc >= -a
     }
 
-    /// The key arguments' positions, from the table's first/last/step.
-    public func keyPositions(argc: Int) -> [Int] {
-        guard firstKey > 0, keyStep > 0 else { return [] }
-        let last = lastKey >= 0 ? lastKey : argc + lastKey
-        return Array(stride(from: firstKey, through: min(last, argc - 1), by: keyStep))
-    }
-
-    /// Every key argument's position, movable keys included (a `numkeys` count, a STORE
-    /// destination, XREAD's STREAMS), as Redis's key specs and getkeys procs find them.
+    /// Every key argument's position (`keyFinder`'s keys).
+    @inline(__always)
     public func keyPositions(argc: Int, arg: (Int) -> ArraySlice<UInt8>) -> [Int] {
-        func numkeys(_ at: Int, firstKeyAfter: Int = 1) -> [Int] {
-            // (n compared before adding: a huge count must not overflow.)
-            guard at < argc, let n = parseInt64(arg(at)), n > 0, n < Int64(argc - at) else { return [] }
-            return Array((at + firstKeyAfter)..<(at + firstKeyAfter + Int(n)))
-        }
-        func keyword(_ word: StaticString, from: Int) -> Int? {
-            var i = from
-            while i < argc - 1 {
-                if equalsIgnoringCase(arg(i), word) { return i + 1 }
-                i += 1
-            }
-            return nil
-        }
-        switch fullName {
-        case "zunion", "zinter", "zdiff", "zintercard", "sintercard", "lmpop", "zmpop": return numkeys(1)
-        case "blmpop", "bzmpop", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro": return numkeys(2)
-        case "zunionstore", "zinterstore", "zdiffstore":
-            // A bad count finds no key at all, the destination included (Redis's getkeys proc).
-            let sources = numkeys(2)
-            return sources.isEmpty ? [] : [1] + sources
-        case "sort", "sort_ro":
-            // Redis's sortGetKeys: LIMIT/GET/BY arguments are skipped, the last STORE wins.
-            guard fullName == "sort" else { return [1] }
-            var store: Int?
-            var i = 2
-            while i < argc {
-                if equalsIgnoringCase(arg(i), "limit") {
-                    i += 2
-                } else if equalsIgnoringCase(arg(i), "get") || equalsIgnoringCase(arg(i), "by") {
-                    i += 1
-                } else if equalsIgnoringCase(arg(i), "store") && i + 1 < argc {
-                    store = i + 1
-                }
-                i += 1
-            }
-            return [1] + (store.map { [$0] } ?? [])
-        case "georadius", "georadiusbymember":
-            var keys = [1]
-            var i = fullName == "georadius" ? 6 : 5
-            while i < argc - 1 {
-                if equalsIgnoringCase(arg(i), "store") || equalsIgnoringCase(arg(i), "storedist") {
-                    keys.append(i + 1)
-                    i += 1
-                }
-                i += 1
-            }
-            return keys
-        case "xread", "xreadgroup":
-            guard let start = keyword("streams", from: 1) else { return [] }
-            let n = (argc - start) / 2
-            return Array(start..<(start + n))
-        case "migrate":
-            if argc > 6, let keys = keyword("keys", from: 6) { return Array(keys..<argc) }
-            return argc > 3 && !arg(3).isEmpty ? [3] : []
-        default:
-            return keyPositions(argc: argc)
-        }
+        keyFinder.keys(argc: argc, arg: arg).map(\.position)
     }
 
     /// The COMMAND INFO entry for this command, with the subcommands the table serves;

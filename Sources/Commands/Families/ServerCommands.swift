@@ -183,7 +183,7 @@ enum ServerCommands {
         return .array(all.map { .bulk($0.fullName) })
     }
 
-    static func keysOf(_ ctx: CommandContext) throws(CommandError) -> (Command, [Int]) {
+    static func keysOf(_ ctx: CommandContext) throws(CommandError) -> [KeyReference] {
         guard let cmd = find(ctx, ctx.argString(2)) else { throw .getkeysInvalidCommand }
         var command = cmd
         let argc = ctx.argc - 2
@@ -191,44 +191,28 @@ enum ServerCommands {
             guard let sub = command.subcommands[ctx.argString(3).lowercased()] else { throw .getkeysInvalidCommand }
             command = sub
         }
-        // Redis's order: a command without key specs, then the arity, then what the specs
-        // find — nothing is an empty answer only for commands whose keys are optional
-        // (EVAL with no keys), a bad argument otherwise.
-        // Shard channels are key specs flagged not_key: no keys to Redis either.
-        let specs = command.row.keySpecs
-        guard !specs.isEmpty && !specs.contains(where: { $0.flags.contains(.notKey) }) else {
-            throw .getkeysNoKeys
-        }
+        // Redis's order: a command without keys (shard channels are not keys), then the
+        // arity, then what the key finder finds — nothing is an empty answer only for
+        // commands whose keys are optional (EVAL with no keys), a bad argument otherwise.
+        guard command.keyFinder.hasKeys else { throw .getkeysNoKeys }
         guard command.acceptsArgumentCount(argc) else {
             throw .getkeysArity
         }
-        let positions = command.keyPositions(argc: argc) { ctx.arg($0 + 2) }
-        if positions.isEmpty && !command.flags.contains(.noMandatoryKeys) { throw .getkeysBadArguments }
-        return (command, positions)
+        let keys = command.keyFinder.keys(argc: argc) { ctx.arg($0 + 2) }
+        if keys.isEmpty && !command.flags.contains(.noMandatoryKeys) { throw .getkeysBadArguments }
+        return keys
     }
 
     /// COMMAND GETKEYS command [arg [arg ...]]
     static func commandGetkeys(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        let (_, positions) = try keysOf(ctx)
-        return .array(positions.map { .bulk(ctx.argBytes($0 + 2)) })
+        .array(try keysOf(ctx).map { .bulk(ctx.argBytes($0.position + 2)) })
     }
 
     /// COMMAND GETKEYSANDFLAGS command [arg [arg ...]]
     static func commandGetkeysandflags(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        let (command, positions) = try keysOf(ctx)
-        // SET's and BITFIELD's flags follow their arguments, as ACL's access does.
-        let variable = command.variableKeyAccess(argc: ctx.argc - 2) { ctx.arg($0 + 2) }.map { access in
-            switch access {
-            case ACLKeyPattern.read: return ["RO", "access"]
-            case ACLKeyPattern.write: return ["OW", "update"]
-            default: return ["RW", "access", "update"]
-            }
-        }
-        return .array(
-            positions.map {
-                let flags =
-                    variable ?? KeyExtraction.keyFlags(command, position: $0) { ctx.argString($0 + 2).lowercased() }
-                return .array([.bulk(ctx.argBytes($0 + 2)), .set(flags.map { .simple($0) })])
+        .array(
+            try keysOf(ctx).map {
+                .array([.bulk(ctx.argBytes($0.position + 2)), .set($0.flags.names.map { .simple($0) })])
             })
     }
 
@@ -655,47 +639,6 @@ enum ServerCommands {
                 "    Return memory in bytes used by <key> and its value. Nested values are",
                 "    sampled up to <count> times (default: 5, 0 means sample all).",
             ])
-    }
-}
-
-/// Which arguments of a command are keys.
-enum KeyExtraction {
-    /// The flags of the key at argument `position`, from the key spec that finds it: the
-    /// spec beginning at that argument, else the nearest one beginning before it (a range
-    /// or key count running on from there), else the first keyword spec.
-    static func keyFlags(_ command: Command, position: Int, word: (Int) -> String) -> [String] {
-        let specs = command.keySpecs.filter { !$0.flags.contains(.notKey) }
-        if specs.count == 1 { return specs[0].flags.names }
-        // A key right after a keyword spec's keyword (SORT … STORE key) is that spec's.
-        for spec in specs {
-            if case .keyword(let keyword, _) = spec.begin, position > 0, word(position - 1) == keyword.lowercased() {
-                return spec.flags.names
-            }
-        }
-        var best: KeySpec?
-        var bestBegin = -1
-        for spec in specs {
-            guard case .index(let i) = spec.begin else { continue }
-            if i == position { return spec.flags.names }
-            // A range with a fixed end covers only up to it.
-            if case .range(let lastKey, _, _) = spec.find, lastKey >= 0, position > i + lastKey { continue }
-            if i < position && i > bestBegin {
-                best = spec
-                bestBegin = i
-            }
-        }
-        if let best { return best.flags.names }
-        // Keys only a getkeys procedure finds (SORT's BY/GET patterns and STORE destination):
-        // the specs whose search is unknown, the writing one for a STORE key.
-        let unknown = specs.filter { $0.begin == .unknown }
-        let store = position > 0 && word(position - 1) == "store"
-        if let spec = unknown.first(where: { store == $0.flags.names.contains("OW") }) ?? unknown.first {
-            return spec.flags.names
-        }
-        if let keyword = specs.first(where: { if case .keyword = $0.begin { true } else { false } }) {
-            return keyword.flags.names
-        }
-        return command.flags.contains(.write) ? ["RW", "update"] : ["RO", "access"]
     }
 }
 
