@@ -79,6 +79,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // For tests: the in-process command runner (no sockets) with a manual clock and
+        // several clients of one server.
+        .target(
+            name: "CommandTestSupport",
+            dependencies: ["Server", "Commands", "RESP", "DataStore", "ServerConfig"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ServerRuntime",
             dependencies: [
@@ -109,7 +116,9 @@ let package = Package(
             name: "PersistenceTests", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CommandsTests",
-            dependencies: ["Server", "Commands", "RESP", "DataStore", "ServerConfig", "CommandFacts"],
+            dependencies: [
+                "Server", "Commands", "RESP", "DataStore", "ServerConfig", "CommandFacts", "CommandTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
     ],

@@ -190,7 +190,7 @@ public final class ServerState {
     public var stats = ServerStats()
     /// Keys written while clients were blocked on them (Redis's `ready_keys`); the runtime
     /// serves the waiting clients after each command.
-    public var readyKeys: [(db: Int, key: [UInt8])] = []
+    public var readyKeys = ReadyKeyQueue()
     /// How many clients are blocked; when zero, writes skip the ready-key bookkeeping.
     public var blockedClients = 0
     /// Clients held by CLIENT PAUSE (INFO counts them as blocked, as Redis's postponed ones).
@@ -236,13 +236,13 @@ public final class ServerState {
     /// scanDatabaseForDeletedKeys do.
     public func signalBlockedKeys(db: Int) {
         guard blockedClients > 0, let keys = blockedKeysHook?(db) else { return }
-        for key in keys { readyKeys.append((db, key)) }
+        for key in keys { readyKeys.append(db: db, key: key[...]) }
     }
 
     /// Marks a key as possibly able to serve blocked clients (a list or sorted set grew).
     @inline(__always)
     public func signalKeyReady(db: Int, key: ArraySlice<UInt8>) {
-        if blockedClients > 0 { readyKeys.append((db, Array(key))) }
+        if blockedClients > 0 { readyKeys.append(db: db, key: key) }
     }
 
     /// Whether the databases log expired keys (keyspace notifications or tracking need it).
@@ -436,6 +436,39 @@ public final class ServerState {
     }
 
     // MARK: WATCH
+
+    /// Keys written while clients wait on them, in the order signalled, each once until it
+    /// is served (Redis's server.ready_keys, deduplicated by db->ready_keys).
+    public struct ReadyKeyQueue {
+        var items: [(db: Int, key: [UInt8])] = []
+        var head = 0
+        var queued: Set<WatchKey> = []
+
+        public var isEmpty: Bool { head == items.count }
+        public var count: Int { items.count - head }
+
+        mutating func append(db: Int, key: ArraySlice<UInt8>) {
+            let entry = WatchKey(db: db, key: Array(key))
+            guard queued.insert(entry).inserted else { return }
+            items.append((db, entry.key))
+        }
+
+        /// The oldest key; it may be signalled again while its clients are served.
+        public mutating func popFirst() -> (db: Int, key: [UInt8])? {
+            guard head < items.count else { return nil }
+            let first = items[head]
+            head += 1
+            queued.remove(WatchKey(db: first.db, key: first.key))
+            if head == items.count {
+                items.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            return first
+        }
+
+        /// What is queued, oldest first.
+        public var keys: [(db: Int, key: [UInt8])] { Array(items[head...]) }
+    }
 
     struct WatchKey: Hashable {
         var db: Int

@@ -612,9 +612,8 @@ public final class ServerRuntime: @unchecked Sendable {
     /// retry the waiting clients in the order they blocked.
     func serveReadyKeys() {
         var guardCount = 0
-        while !state.readyKeys.isEmpty && guardCount < 100_000 {
+        while guardCount < 100_000, let (db, key) = state.readyKeys.popFirst() {
             guardCount += 1
-            let (db, key) = state.readyKeys.removeFirst()
             guard let clients = waiting[WaitKey(db: db, key: key)] else { continue }
             let type = state.keyspace.typeName(db: db, key: key)
             for handler in clients {

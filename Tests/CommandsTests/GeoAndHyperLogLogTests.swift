@@ -1,3 +1,4 @@
+import CommandTestSupport
 import DataStore
 import RESP
 import Testing

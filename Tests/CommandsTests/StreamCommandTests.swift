@@ -1,3 +1,4 @@
+import CommandTestSupport
 import DataStore
 import Persistence
 import RESP
