@@ -97,6 +97,14 @@ public final class TestClient {
 
     /// Runs one command and leaves its reply bytes in `context.output`.
     public func rawRun(_ args: [[UInt8]]) {
+        load(args)
+        context.beginBatch()
+        _ = context.execute(commandAt: 0)
+    }
+
+    /// Makes `args` the context's current command without running it (for tests of what
+    /// reads arguments).
+    public func load(_ args: [[UInt8]]) {
         context.batch.removeAll()
         context.batch.commandStarts.append(0)
         for a in args {
@@ -104,8 +112,9 @@ public final class TestClient {
             context.batch.bytes.append(contentsOf: a)
             context.batch.spans.append(start..<(start + a.count))
         }
-        context.beginBatch()
-        _ = context.execute(commandAt: 0)
+        let spans = context.batch.arguments(of: 0)
+        context.argBase = spans.lowerBound
+        context.argc = spans.count
     }
 
     public func bytes(_ args: [[UInt8]]) -> [UInt8] {

@@ -105,42 +105,40 @@ enum ClientCommands {
         var laddr: String?
         var skipMe = true
         var maxAge: Int64?
-        var j = 2
-        while j < ctx.argc {
-            guard j + 1 < ctx.argc else { throw .syntax }
-            let value = ctx.argString(j + 1)
-            if ctx.argIs(j, "id") {
-                guard let v = parseInt64(ctx.arg(j + 1)), v > 0 else {
-                    throw .clientIDNotPositive
-                }
-                id = v
-            } else if ctx.argIs(j, "type") {
+        var args = ArgumentReader(ctx, from: 2)
+        while !args.isAtEnd {
+            // Every filter takes a value.
+            guard args.remaining >= 2 else { throw .syntax }
+            if args.take("id") {
+                id = try args.int64(in: 1...Int64.max, error: .clientIDNotPositive, else: .clientIDNotPositive)
+            } else if args.take("type") {
+                let value = try args.string()
                 let t = value.lowercased()
                 guard isKnownType(t) else { throw .unknownClientType(value) }
                 type = t
-            } else if ctx.argIs(j, "user") {
+            } else if args.take("user") {
+                let value = try args.string()
                 guard ctx.server.acl.user(named: value) != nil else {
                     throw CommandError("ERR No such user '\(value)'")
                 }
                 user = value
-            } else if ctx.argIs(j, "addr") {
-                addr = value
-            } else if ctx.argIs(j, "laddr") {
-                laddr = value
-            } else if ctx.argIs(j, "skipme") {
-                if ctx.argIs(j + 1, "yes") {
+            } else if args.take("addr") {
+                addr = try args.string()
+            } else if args.take("laddr") {
+                laddr = try args.string()
+            } else if args.take("skipme") {
+                if args.take("yes") {
                     skipMe = true
-                } else if ctx.argIs(j + 1, "no") {
+                } else if args.take("no") {
                     skipMe = false
                 } else {
                     throw .syntax
                 }
-            } else if ctx.argIs(j, "maxage") {
-                maxAge = try ctx.int64(j + 1)
+            } else if args.take("maxage") {
+                maxAge = try args.int64()
             } else {
                 throw .syntax
             }
-            j += 2
         }
         let now = ctx.server.clock()
         var killed: Int64 = 0

@@ -58,19 +58,19 @@ enum GeoCommands {
         var nx = false
         var xx = false
         var ch = false
-        var j = 2
-        while j < ctx.argc {
-            if ctx.argIs(j, "nx") {
+        var args = ArgumentReader(ctx, from: 2)
+        while true {
+            if args.take("nx") {
                 nx = true
-            } else if ctx.argIs(j, "xx") {
+            } else if args.take("xx") {
                 xx = true
-            } else if ctx.argIs(j, "ch") {
+            } else if args.take("ch") {
                 ch = true
             } else {
                 break
             }
-            j += 1
         }
+        let j = args.position
         if (ctx.argc - j) % 3 != 0 || (xx && nx) { throw .syntax }
         // ZADD's own check, reached when only options were given.
         if ctx.argc == j { throw .syntax }

@@ -277,21 +277,15 @@ enum KeyCommands {
         var pattern: [UInt8]?
         var count = 10
         var typeName: String?
-        var j = 2
-        while j < ctx.argc {
-            let more = ctx.argc - j - 1
-            if ctx.argIs(j, "count") && more >= 1 {
-                let n = try ctx.int64(j + 1)
-                if n < 1 { throw .syntax }
-                count = Int(min(n, Int64(Int32.max)))
-                j += 2
-            } else if ctx.argIs(j, "match") && more >= 1 {
-                pattern = ctx.argBytes(j + 1)
+        var args = ArgumentReader(ctx, from: 2)
+        while !args.isAtEnd {
+            if args.take("count", values: 1) {
+                count = Int(min(try args.int64(in: 1...Int64.max, else: .syntax), Int64(Int32.max)))
+            } else if args.take("match", values: 1) {
+                pattern = try args.bytes()
                 if pattern == [UInt8(ascii: "*")] { pattern = nil }
-                j += 2
-            } else if ctx.argIs(j, "type") && more >= 1 {
-                typeName = ctx.argString(j + 1).lowercased()
-                j += 2
+            } else if args.take("type", values: 1) {
+                typeName = try args.string().lowercased()
             } else {
                 throw .syntax
             }
@@ -453,17 +447,14 @@ struct ScanOptions {
     static func parse(_ ctx: CommandContext, allowNoValues: Bool) throws(CommandError) -> ScanOptions {
         guard KeyCommands.parseCursor(ctx.arg(2)) != nil else { throw .invalidCursor }
         var options = ScanOptions()
-        var j = 3
-        while j < ctx.argc {
-            if ctx.argIs(j, "match") && j + 1 < ctx.argc {
-                options.pattern = ctx.argBytes(j + 1)
-                j += 2
-            } else if ctx.argIs(j, "count") && j + 1 < ctx.argc {
-                if try ctx.int64(j + 1) < 1 { throw .syntax }
-                j += 2
-            } else if allowNoValues && ctx.argIs(j, "novalues") {
+        var args = ArgumentReader(ctx, from: 3)
+        while !args.isAtEnd {
+            if args.take("match", values: 1) {
+                options.pattern = try args.bytes()
+            } else if args.take("count", values: 1) {
+                _ = try args.int64(in: 1...Int64.max, else: .syntax)
+            } else if allowNoValues && args.take("novalues") {
                 options.noValues = true
-                j += 1
             } else {
                 throw .syntax
             }

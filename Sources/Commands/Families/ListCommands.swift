@@ -207,24 +207,21 @@ enum ListCommands {
         var rank: Int64 = 1
         var count: Int64?
         var maxlen: Int64 = 0
-        var j = 3
-        while j < ctx.argc {
-            guard j + 1 < ctx.argc else { throw .syntax }
-            if ctx.argIs(j, "rank") {
-                rank = try ctx.int64(j + 1)
+        var args = ArgumentReader(ctx, from: 3)
+        while !args.isAtEnd {
+            // Every option takes a value.
+            guard args.remaining >= 2 else { throw .syntax }
+            if args.take("rank") {
+                rank = try args.int64()
                 if rank == 0 { throw .lposRankZero }
                 if rank == Int64.min { throw .lposRankRange }
-            } else if ctx.argIs(j, "count") {
-                let c = try ctx.int64(j + 1)
-                if c < 0 { throw .lposCountNegative }
-                count = c
-            } else if ctx.argIs(j, "maxlen") {
-                maxlen = try ctx.int64(j + 1)
-                if maxlen < 0 { throw .lposMaxlenNegative }
+            } else if args.take("count") {
+                count = try args.int64(in: 0...Int64.max, else: .lposCountNegative)
+            } else if args.take("maxlen") {
+                maxlen = try args.int64(in: 0...Int64.max, else: .lposMaxlenNegative)
             } else {
                 throw .syntax
             }
-            j += 2
         }
         guard let l = try readList(ctx, 1) else { return count == nil ? .null : .emptyArray }
         let element = ctx.arg(2)

@@ -22,33 +22,27 @@ enum MigrateCommand {
         var auth: [[UInt8]] = []
         var firstKey = 3
         var keyCount = 1
-        var j = 6
-        while j < ctx.argc {
-            let more = ctx.argc - j - 1
-            if ctx.argIs(j, "copy") {
+        var args = ArgumentReader(ctx, from: 6)
+        while !args.isAtEnd {
+            if args.take("copy") {
                 copy = true
-            } else if ctx.argIs(j, "replace") {
+            } else if args.take("replace") {
                 replace = true
-            } else if ctx.argIs(j, "auth") {
-                guard more >= 1 else { throw .syntax }
-                auth = [ctx.argBytes(j + 1)]
-                j += 1
-            } else if ctx.argIs(j, "auth2") {
-                guard more >= 2 else { throw .syntax }
-                auth = [ctx.argBytes(j + 1), ctx.argBytes(j + 2)]
-                j += 2
-            } else if ctx.argIs(j, "keys") {
+            } else if args.take("auth", values: 1) {
+                auth = [try args.bytes()]
+            } else if args.take("auth2", values: 2) {
+                auth = [try args.bytes(), try args.bytes()]
+            } else if args.take("keys") {
                 guard ctx.arg(3).isEmpty else {
                     throw CommandError(
                         "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string")
                 }
-                firstKey = j + 1
-                keyCount = ctx.argc - j - 1
+                firstKey = args.position
+                keyCount = args.remaining
                 break
             } else {
                 throw .syntax
             }
-            j += 1
         }
         let timeoutArgument = try ctx.int64(5)
         let db = try ctx.int64(4)

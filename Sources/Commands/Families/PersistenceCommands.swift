@@ -69,25 +69,19 @@ enum PersistenceCommands {
         var absttl = false
         var idle: Int64 = -1
         var freq: Int64 = -1
-        var j = 4
-        while j < ctx.argc {
-            let more = j + 1 < ctx.argc
-            if ctx.argIs(j, "replace") {
+        var args = ArgumentReader(ctx, from: 4)
+        while !args.isAtEnd {
+            if args.take("replace") {
                 replace = true
-            } else if ctx.argIs(j, "absttl") {
+            } else if args.take("absttl") {
                 absttl = true
-            } else if ctx.argIs(j, "idletime") && more && freq == -1 {
-                idle = try ctx.int64(j + 1)
-                if idle < 0 { throw .restoreIdletime }
-                j += 1
-            } else if ctx.argIs(j, "freq") && more && idle == -1 {
-                freq = try ctx.int64(j + 1)
-                if freq < 0 || freq > 255 { throw .restoreFreq }
-                j += 1
+            } else if freq == -1 && args.take("idletime", values: 1) {
+                idle = try args.int64(in: 0...Int64.max, else: .restoreIdletime)
+            } else if idle == -1 && args.take("freq", values: 1) {
+                freq = try args.int64(in: 0...255, else: .restoreFreq)
             } else {
                 throw .syntax
             }
-            j += 1
         }
         if !replace && ctx.lookupWrite(1) != nil { throw .busyKey }
         var ttl = try ctx.int64(2)

@@ -226,13 +226,11 @@ enum SetCommands {
         guard let numkeys = parseInt64(ctx.arg(1)), numkeys > 0 else { throw .numKeysNotPositive }
         guard numkeys <= Int64(ctx.argc - 2) else { throw .numKeysTooMany }
         var limit: Int64 = 0
-        var j = 2 + Int(numkeys)
-        while j < ctx.argc {
-            if ctx.argIs(j, "limit") && j + 1 < ctx.argc {
+        var args = ArgumentReader(ctx, from: 2 + Int(numkeys))
+        while !args.isAtEnd {
+            if args.take("limit", values: 1) {
                 // Not a number answers as a negative one (Redis's getPositiveLongFromObjectOrReply).
-                guard let n = parseInt64(ctx.arg(j + 1)), n >= 0 else { throw .limitNegative }
-                limit = n
-                j += 2
+                limit = try args.int64(in: 0...Int64.max, error: .limitNegative, else: .limitNegative)
             } else {
                 throw .syntax
             }
