@@ -12,16 +12,21 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = ByteBuffer
 
     let runtime: ServerRuntime
-    var context: CommandContext!
+    /// The request/reply state machine (parsing, running, pauses, blocks).
+    var machine: ConnectionMachine!
+    var context: CommandContext! { machine?.context }
     var session: ClientSession!
-    var parser = RequestParser()
     var pending: ByteBuffer?
-    /// Index of the first command of the batch not yet run (CLIENT PAUSE), or nil.
-    var resumeFrom: Int?
     var channelContext: ChannelHandlerContext?
-    var closed = false
+    var closed: Bool {
+        get { machine?.closed ?? false }
+        set { machine?.closed = newValue }
+    }
     /// Set while a blocking command waits (BLPOP …); input queues until it is served.
-    var blocked: BlockRequest?
+    var blocked: BlockRequest? {
+        get { machine?.blocked }
+        set { machine?.blocked = newValue }
+    }
     var timeoutTask: Scheduled<Void>?
     /// True while a batch runs (messages published meanwhile wait for its flush).
     var processing = false
@@ -49,7 +54,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         session.isUnixSocket = isUnix
         session.aclUser = state.acl.defaultUser
         self.session = session
-        self.context = CommandContext(server: state, session: session)
+        self.machine = ConnectionMachine(context: CommandContext(server: state, session: session))
         if state.clients.count >= Int(state.config.int("maxclients")) {
             state.stats.rejectedConnections += 1
             writeRaw(context, Array("-ERR max number of clients reached\r\n".utf8))
@@ -137,62 +142,23 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func process(_ context: ChannelHandlerContext) {
         processing = true
         defer { processing = false }
-        guard blocked == nil, let ctx = self.context, var buffer = pending else { return }
+        guard blocked == nil, let machine, var buffer = pending else { return }
         pending = nil
-        var paused = false
-        var blockedNow = false
-        while !session.closeAfterReply {
-            var start = 0
-            if let from = resumeFrom {
-                start = from
-                resumeFrom = nil
-            } else {
-                ctx.batch.removeAll()
-                parser.authenticated = session.authenticated
-                parser.maxCommands = session.authenticated ? Int.max : 1
-                parser.maxBulkLength = Int(runtime.state.config.limits.protoMaxBulkLen)
-                let result = buffer.withUnsafeReadableBytes { parser.parse($0, into: &ctx.batch) }
-                buffer.moveReaderIndex(forwardBy: result.consumed)
-                if ctx.batch.count == 0 {
-                    if let error = result.error {
-                        runtime.log.info(
-                            "Protocol error (\(error)) from client: id=\(session.id) addr=\(session.address)")
-                        ctx.emitDirect(.error("ERR " + error))
-                        session.closeAfterReply = true
-                    }
-                    break
-                }
-            }
-            ctx.beginBatch()
-            ctx.prefetchBatchKeys(from: start)
-            var i = start
-            while i < ctx.batch.count && !session.closeAfterReply {
-                let outcome = ctx.execute(commandAt: i)
-                if case .paused = outcome {
-                    resumeFrom = i
-                    paused = true
-                    break
-                }
-                if case .blocked = outcome, let request = ctx.blockRequest {
-                    resumeFrom = i
-                    blockedNow = true
-                    runtime.block(self, request)
-                    break
-                }
-                i += 1
-            }
-            if !runtime.state.readyKeys.isEmpty { runtime.serveReadyKeys() }
-            if paused || blockedNow || closed { break }
+        let (consumed, stop) = buffer.withUnsafeReadableBytes { input in
+            machine.run(
+                input, block: { runtime.block(self, $0) }, serveReadyKeys: { runtime.serveReadyKeys() },
+                log: { runtime.log.info("\($0)") })
         }
+        buffer.moveReaderIndex(forwardBy: consumed)
         if buffer.readableBytes > 0 {
-            if buffer.readableBytes > Int(runtime.state.config.limits.clientQueryBufferLimit) {
+            if !machine.keepsPartialInput(buffer.readableBytes) {
                 runtime.log.warning("Closing client that reached max query buffer length: id=\(session.id)")
-                session.closeAfterReply = true
             } else {
                 buffer.discardReadBytes()
                 pending = buffer
             }
         }
+        let paused = stop == .paused
         session.queryBufferLength = pending?.readableBytes ?? 0
         if runtime.state.evictionPending { runtime.continueEvictions() }
         runtime.flushAppendOnly()
@@ -250,30 +216,19 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     /// Runs the parked blocking command again; true when it was served.
     func retryBlocked() -> Bool {
-        guard let ctx = context, let i = resumeFrom, blocked != nil, !closed else { return false }
-        ctx.beginBatch()
-        ctx.resumedStreamIDs = blocked?.streamIDs
-        let outcome = ctx.execute(commandAt: i)
-        ctx.resumedStreamIDs = nil
-        if case .done = outcome {
-            runtime.unblock(self)
-            resumeFrom = i + 1 < ctx.batch.count ? i + 1 : nil
-            if resumeFrom == nil { ctx.batch.removeAll() }
-            resume()
-            return true
-        }
-        return false
+        guard let machine, machine.retryBlocked() else { return false }
+        runtime.unblock(self)
+        machine.finishBlocked()
+        resume()
+        return true
     }
 
     /// Answers a blocked command with its timeout reply (or `error`) and carries on.
     func blockTimedOut(error: CommandError? = nil) {
-        guard let request = blocked, let ctx = context, let i = resumeFrom else { return }
+        guard let machine, let request = blocked, machine.resumeFrom != nil else { return }
         runtime.unblock(self)
-        ctx.countUnblocked(failed: error != nil)
-        if let error { ctx.countError(error) }
-        ctx.emitDirect(error.map { .error($0.message) } ?? request.timeoutReply)
-        resumeFrom = i + 1 < ctx.batch.count ? i + 1 : nil
-        if resumeFrom == nil { ctx.batch.removeAll() }
+        machine.answerBlocked(request, error: error)
+        machine.finishBlocked()
         resume()
     }
 
