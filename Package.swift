@@ -118,6 +118,7 @@ let package = Package(
             name: "CommandsTests",
             dependencies: [
                 "Server", "Commands", "RESP", "DataStore", "ServerConfig", "CommandFacts", "CommandTestSupport",
+                "Persistence",
             ],
             swiftSettings: swiftSettings
         ),

@@ -416,11 +416,11 @@ extension SnapshotFile {
     }
 
     /// Writes a small file whole under a temporary name, fsyncs it and renames it over
-    /// `path` (the manifest); 0 or the errno.
-    public static func replace(_ path: String, with bytes: [UInt8], directory: String) -> Int32 {
+    /// `path` (the manifest).
+    public static func replace(_ path: String, with bytes: [UInt8], directory: String) throws(FileError) {
         let temp = directory + "/temp-" + String(path.split(separator: "/").last ?? "")
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { return errno }
-        return commit(fd: fd, tempName: temp, target: path, directory: directory, writeFailure: writeAll(fd, bytes))
+        guard fd >= 0 else { throw .current }
+        try commit(fd: fd, tempName: temp, target: path, directory: directory, writeFailure: writeAll(fd, bytes))
     }
 }

@@ -4,26 +4,39 @@
     import Darwin
 #endif
 
+/// A failed file operation: the errno it ended with, and Redis's wording of it.
+public struct FileError: Error, Equatable, CustomStringConvertible {
+    public let code: Int32
+
+    public init(_ code: Int32) { self.code = code }
+
+    /// The error of the call that just failed.
+    public static var current: FileError { FileError(errno) }
+
+    /// strerror's text ("No space left on device"), as Redis logs and replies it.
+    public var description: String { String(cString: strerror(code)) }
+}
+
 /// The file side of a snapshot, as Redis does it: written under a temporary name, fsynced,
 /// renamed over the real one, and the directory fsynced — a crash at any point leaves the
 /// previous file whole.
 public enum SnapshotFile {
-    /// Completes a snapshot written to `fd` (named `tempName`): returns 0, or the errno of
-    /// the step that failed (`writeFailure` when writing already had), the temporary file
-    /// removed. Touches only the file system, so it may run on any thread.
+    /// Completes a snapshot written to `fd` (named `tempName`), or throws the error of the
+    /// step that failed (`writeFailure`, the errno a streaming writer kept, when writing
+    /// already had), the temporary file removed. Touches only the file system, so it may
+    /// run on any thread.
     public static func commit(
         fd: Int32, tempName: String, target: String, directory: String = ".", writeFailure: Int32
-    ) -> Int32 {
+    ) throws(FileError) {
         var failure = writeFailure
         if failure == 0 && fsync(fd) != 0 { failure = errno }
         close(fd)
         if failure == 0 && rename(tempName, target) != 0 { failure = errno }
         if failure != 0 {
             unlink(tempName)
-            return failure
+            throw FileError(failure)
         }
         syncDirectory(directory)
-        return 0
     }
 
     /// A whole file's bytes; nil when it cannot be opened.

@@ -255,14 +255,11 @@ public final class DatasetLoad {
         guard let aof else { return }
         if createBase { try state.createFirstBase(aof) }
         if commands > 0 { state.resetStatistics() }
-        let failure = aof.fd >= 0 ? 0 : aof.openLastIncr()
-        if failure != 0 {
-            throw LoadError("Can't open the append-only file: \(String(cString: strerror(failure)))")
+        if !aof.isOpen {
+            do { try aof.openLastIncr() } catch { throw LoadError("Can't open the append-only file: \(error)") }
         }
         aof.deleteHistory()
-        let paths = ((aof.manifest.base.map { [$0] } ?? []) + aof.manifest.incrs).map { aof.path($0.name) }
-        aof.currentSize = paths.reduce(0) { $0 + AppendOnlyFile.fileSize($1) }
-        aof.baseSize = aof.currentSize
+        aof.measureFiles()
         state.aof = aof
         state.updateExpiryLogging()
     }
@@ -297,8 +294,7 @@ extension ServerState {
                     "Error moving \(file.fileName) into \(file.directory): \(String(cString: strerror(errno)))")
             }
             file.manifest.base = AOFManifest.Entry(name: file.fileName, seq: 1, type: .base)
-            let failure = file.persistManifest()
-            if failure != 0 { throw LoadError("Can't persist the AOF manifest: \(String(cString: strerror(failure)))") }
+            do { try file.persistManifest() } catch { throw LoadError("Can't persist the AOF manifest: \(error)") }
             persistenceLog?("Successfully migrated an old-style AOF into the AOF directory")
         }
         let entries = (file.manifest.base.map { [$0] } ?? []) + file.manifest.incrs
@@ -344,20 +340,24 @@ extension ServerState {
     func createFirstBase(_ file: AppendOnlyFile) throws(LoadError) {
         let baseName = String(file.nextBasePath.split(separator: "/").last!)
         persistenceLog?("Creating AOF base file \(baseName) on server start")
-        guard let snapshot = BackgroundSave(state: self, purpose: .aofBase) else {
-            throw LoadError("Can't create the AOF base file: \(String(cString: strerror(errno)))")
+        guard let snapshot = makeBackgroundSave(purpose: .aofBase) else {
+            throw LoadError("Can't create the AOF base file: \(FileError.current)")
         }
         while !snapshot.step(keyspace, budget: Int64.max / 2) {}
         snapshot.writeTrailer()
-        let failure = snapshot.sync(file.path(baseName))
-        if failure != 0 {
-            throw LoadError("Can't write the AOF base file \(baseName): \(String(cString: strerror(failure)))")
+        do {
+            try snapshot.sync(file.path(baseName))
+        } catch {
+            throw LoadError("Can't write the AOF base file \(baseName): \(error)")
         }
         file.manifest.base = AOFManifest.Entry(name: baseName, seq: file.manifest.baseSeq + 1, type: .base)
         persistenceLog?("Creating AOF incr file \(file.fileName).\(file.manifest.incrSeq + 1).incr.aof on server start")
-        var opened = file.openNewIncr()
-        if opened == 0 { opened = file.persistManifest() }
-        if opened != 0 { throw LoadError("Can't create the AOF incr file: \(String(cString: strerror(opened)))") }
+        do {
+            try file.openNewIncr()
+            try file.persistManifest()
+        } catch {
+            throw LoadError("Can't create the AOF incr file: \(error)")
+        }
     }
 
     public var setLimits: SetValue.Limits {

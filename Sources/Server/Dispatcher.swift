@@ -370,8 +370,8 @@ extension CommandContext {
             return reject(.noReplicas, command)
         }
         // Likewise while the AOF cannot be written.
-        if let aof = server.aof, !aof.lastWriteOK, command.flags.contains(.write) {
-            return reject(.aofWriteError(String(cString: strerror(aof.lastWriteError))), command)
+        if let failure = server.aof?.lastWriteError, command.flags.contains(.write) {
+            return reject(.aofWriteError(failure.description), command)
         }
         // Commands of a script the loader replays (EVAL in an AOF) run like the loader's own.
         if server.loading != nil && !command.flags.contains(.loading) && !session.isLoader

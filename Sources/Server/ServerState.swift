@@ -1,5 +1,6 @@
 import DataStore
 import OrderedCollections
+import Persistence
 import RESP
 import ServerConfig
 
@@ -574,11 +575,5 @@ public func wallClockMillis() -> Int64 {
 public func wallClockMicros() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
-}
-
-public func monotonicMicrosNow() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }

@@ -14,18 +14,19 @@ extension ServerState {
         // A rewrite's snapshot in progress is finished first (one walker at a time).
         finishBackgroundSave()
         // The background save's writer, run to the end at once.
-        guard let snapshot = BackgroundSave(state: self) else {
-            let reason = String(cString: strerror(errno))
+        guard let snapshot = makeBackgroundSave(purpose: .rdb) else {
+            let reason = FileError.current
             lastSaveOK = false
             return
                 "Failed opening the temp RDB file temp-\(getpid()).rdb (in server root dir \(config["dir"])) for saving: \(reason)"
         }
         while !snapshot.step(keyspace, budget: Int64.max / 2) {}
         snapshot.writeTrailer()
-        let failure = snapshot.sync(rdbPath)
-        if failure != 0 {
+        do {
+            try snapshot.sync(rdbPath)
+        } catch {
             lastSaveOK = false
-            return "Write error saving DB on disk: \(String(cString: strerror(failure)))"
+            return "Write error saving DB on disk: \(error)"
         }
         dirty = 0
         lastSaveTime = clock() / 1000

@@ -1,10 +1,10 @@
 import CommandTestSupport
 import DataStore
-import Persistence
 import RESP
 import Testing
 
 @testable import Commands
+@testable import Persistence
 @testable import Server
 
 /// What each write logs in the AOF (a replay must reach the same state at any later time),

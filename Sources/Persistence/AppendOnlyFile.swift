@@ -1,6 +1,4 @@
 import DataStore
-import Persistence
-import RESP
 
 #if canImport(Glibc)
     import Glibc
@@ -15,11 +13,11 @@ import RESP
 /// the replies go out (`appendfsync always` also fsyncs then; `everysec` fsyncs off the loop
 /// once a second). BGREWRITEAOF opens a new incremental file and writes a new base from a
 /// point-in-time view of the dataset — the background save's walker, no fork.
-public final class AppendOnlyFile: PropagationSink {
+public final class AppendOnlyFile {
     public enum FsyncPolicy {
         case always, everysec, no
 
-        init(_ name: String) {
+        public init(_ name: String) {
             switch name {
             case "always": self = .always
             case "no": self = .no
@@ -31,10 +29,10 @@ public final class AppendOnlyFile: PropagationSink {
     /// `appenddirname` and `appendfilename`.
     public let directory: String
     public let fileName: String
-    var manifest: AOFManifest
+    public var manifest: AOFManifest
     /// The incremental file commands are appended to.
     var fd: Int32 = -1
-    var incrPath = ""
+    public internal(set) var incrPath = ""
     /// Commands of the current loop turn not yet written (Redis's aof_buf).
     public internal(set) var buffer: [UInt8] = []
     /// The database the file's last SELECT named.
@@ -48,30 +46,31 @@ public final class AppendOnlyFile: PropagationSink {
     /// (auto-aof-rewrite-percentage grows from there).
     public internal(set) var currentSize = 0
     public internal(set) var baseSize = 0
-    public internal(set) var lastWriteError: Int32 = 0
+    /// Why the last write failed, nil once one works again.
+    public internal(set) var lastWriteError: FileError?
     /// A rewrite runs: its new incremental file is already in use.
-    public internal(set) var rewriteStarted: Int64?
+    public var rewriteStarted: Int64?
     public internal(set) var lastRewriteSeconds = -1
-    public internal(set) var lastRewriteOK = true
+    public var lastRewriteOK = true
     public internal(set) var rewrites = 0
-    public internal(set) var consecutiveFailures = 0
+    public var consecutiveFailures = 0
     /// Set while no base exists yet (CONFIG SET appendonly yes): the manifest is written
     /// when the first rewrite ends, so a crash before leaves no half AOF behind.
     public var waitingForFirstBase = false
     /// BGREWRITEAOF while `appendonly` is off: a base and manifest are written, nothing is
     /// logged, and every incremental file is replaced.
-    var detached = false
+    public var detached = false
     let log: ((String) -> Void)?
 
-    var manifestPath: String { directory + "/" + fileName + ".manifest" }
+    public var manifestPath: String { directory + "/" + fileName + ".manifest" }
     /// Where the rewrite in progress puts its base.
     public var nextBasePath: String {
         let ext = preamble ? "rdb" : "aof"
         return directory + "/" + "\(fileName).\(manifest.baseSeq + 1).base.\(ext)"
     }
-    var preamble = true
+    public var preamble = true
 
-    init(directory: String, fileName: String, policy: FsyncPolicy, log: ((String) -> Void)?) {
+    public init(directory: String, fileName: String, policy: FsyncPolicy, log: ((String) -> Void)?) {
         self.directory = directory
         self.fileName = fileName
         self.policy = policy
@@ -79,7 +78,7 @@ public final class AppendOnlyFile: PropagationSink {
         manifest = AOFManifest()
     }
 
-    public var lastWriteOK: Bool { lastWriteError == 0 }
+    public var lastWriteOK: Bool { lastWriteError == nil }
 
     // MARK: Logging commands
 
@@ -102,22 +101,20 @@ public final class AppendOnlyFile: PropagationSink {
         guard !buffer.isEmpty, fd >= 0 else { return true }
         let failure = SnapshotFile.writeAll(fd, buffer)
         if failure != 0 {
-            if lastWriteError == 0 {
-                log?("Error writing to the AOF file: \(String(cString: strerror(failure)))")
-            }
-            lastWriteError = failure
+            if lastWriteError == nil { log?("Error writing to the AOF file: \(FileError(failure))") }
+            lastWriteError = FileError(failure)
             return false
         }
-        if lastWriteError != 0 {
+        if lastWriteError != nil {
             log?("AOF write error looks solved, Redis can write again.")
-            lastWriteError = 0
+            lastWriteError = nil
         }
         currentSize += buffer.count
         buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
         unsynced = true
         if policy == .always {
             if fdatasync(fd) != 0 {
-                lastWriteError = errno
+                lastWriteError = .current
                 return false
             }
             unsynced = false
@@ -127,7 +124,7 @@ public final class AppendOnlyFile: PropagationSink {
     }
 
     /// fsyncs what was written so far, now.
-    func syncNow() {
+    public func syncNow() {
         guard fd >= 0 else { return }
         fdatasync(fd)
         unsynced = false
@@ -157,21 +154,21 @@ public final class AppendOnlyFile: PropagationSink {
 
     // MARK: Files
 
-    func path(_ name: String) -> String { directory + "/" + name }
+    public func path(_ name: String) -> String { directory + "/" + name }
 
-    func persistManifest() -> Int32 {
-        SnapshotFile.replace(manifestPath, with: Array(manifest.text.utf8), directory: directory)
+    public func persistManifest() throws(FileError) {
+        try SnapshotFile.replace(manifestPath, with: Array(manifest.text.utf8), directory: directory)
     }
 
     /// Opens a new incremental file for appending and makes it the current one; the old
     /// one is flushed, fsynced and closed. `temporary` names it as Redis does while no base
     /// exists yet.
-    func openNewIncr(temporary: Bool = false) -> Int32 {
+    public func openNewIncr(temporary: Bool = false) throws(FileError) {
         flush()
         let seq = manifest.incrSeq + 1
         let name = temporary ? "temp-\(fileName).incr" : "\(fileName).\(seq).incr.aof"
         let newFD = open(path(name), O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0o644)
-        guard newFD >= 0 else { return errno }
+        guard newFD >= 0 else { throw .current }
         if fd >= 0 {
             fdatasync(fd)
             close(fd)
@@ -180,32 +177,42 @@ public final class AppendOnlyFile: PropagationSink {
         incrPath = path(name)
         selectedDB = -1
         if !temporary { manifest.incrs.append(AOFManifest.Entry(name: name, seq: seq, type: .incr)) }
-        return 0
     }
 
     /// Opens the manifest's last incremental file for appending (after a load).
-    func openLastIncr() -> Int32 {
+    public func openLastIncr() throws(FileError) {
         guard let last = manifest.incrs.last else {
-            let failure = openNewIncr()
-            return failure != 0 ? failure : persistManifest()
+            try openNewIncr()
+            try persistManifest()
+            return
         }
         let newFD = open(path(last.name), O_WRONLY | O_APPEND)
-        guard newFD >= 0 else { return errno }
+        guard newFD >= 0 else { throw .current }
         fd = newFD
         incrPath = path(last.name)
         selectedDB = -1
-        return 0
+    }
+
+    /// Whether an incremental file is open for appending.
+    public var isOpen: Bool { fd >= 0 }
+
+    /// Sizes every file the manifest names: the current size, and the base size
+    /// auto-aof-rewrite-percentage grows from (after a load).
+    public func measureFiles() {
+        let paths = ((manifest.base.map { [$0] } ?? []) + manifest.incrs).map { path($0.name) }
+        currentSize = paths.reduce(0) { $0 + Self.fileSize($1) }
+        baseSize = currentSize
     }
 
     /// Deletes the files a rewrite replaced, once the manifest no longer names them.
-    func deleteHistory() {
+    public func deleteHistory() {
         guard !manifest.history.isEmpty else { return }
         for h in manifest.history {
             unlink(path(h.name))
             log?("Removing the history file \(h.name) in the background")
         }
         manifest.history = []
-        _ = persistManifest()
+        try? persistManifest()
     }
 
     public func closeFile() {
@@ -217,7 +224,7 @@ public final class AppendOnlyFile: PropagationSink {
         }
     }
 
-    static func fileSize(_ path: String) -> Int {
+    public static func fileSize(_ path: String) -> Int {
         var st = stat()
         return stat(path, &st) == 0 ? Int(st.st_size) : 0
     }
@@ -227,14 +234,14 @@ public final class AppendOnlyFile: PropagationSink {
     /// The rewrite's snapshot is complete (`failure` 0) or failed: on success the new base
     /// replaces the old one and the incremental files written before the rewrite began,
     /// in the manifest first and then on disk.
-    func rewriteDone(_ state: ServerState, failure: Int32) {
+    public func rewriteDone(failure: FileError?) {
         guard let started = rewriteStarted else { return }
         rewriteStarted = nil
         lastRewriteSeconds = Int((monotonicMicrosNow() - started) / 1_000_000)
-        if failure != 0 {
+        if let failure {
             lastRewriteOK = false
             consecutiveFailures += 1
-            log?("Background AOF rewrite failed: \(String(cString: strerror(failure)))")
+            log?("Background AOF rewrite failed: \(failure)")
             return
         }
         let baseName = String(nextBasePath.split(separator: "/").last!)
@@ -259,11 +266,12 @@ public final class AppendOnlyFile: PropagationSink {
             }
             manifest.incrs = Array(manifest.incrs.suffix(kept))
         }
-        let manifestFailure = persistManifest()
-        if manifestFailure != 0 {
+        do {
+            try persistManifest()
+        } catch {
             lastRewriteOK = false
             consecutiveFailures += 1
-            log?("Can't persist the AOF manifest: \(String(cString: strerror(manifestFailure)))")
+            log?("Can't persist the AOF manifest: \(error)")
             return
         }
         deleteHistory()
@@ -274,123 +282,5 @@ public final class AppendOnlyFile: PropagationSink {
         currentSize = Self.fileSize(path(baseName)) + manifest.incrs.reduce(0) { $0 + Self.fileSize(path($1.name)) }
         baseSize = currentSize
         log?("Background AOF rewrite finished successfully")
-    }
-}
-
-extension ServerState {
-    /// Starts BGREWRITEAOF: a new incremental file takes the writes from now on, and a
-    /// point-in-time snapshot becomes the new base. False when it could not start.
-    @discardableResult
-    public func startAOFRewrite() -> Bool {
-        guard backgroundSave == nil else { return false }
-        let aof: AppendOnlyFile
-        if let current = self.aof {
-            aof = current
-        } else {
-            aof = AppendOnlyFile(
-                directory: config["appenddirname"], fileName: config["appendfilename"], policy: .no,
-                log: persistenceLog)
-            aof.detached = true
-            if mkdir(aof.directory, 0o755) != 0 && errno != EEXIST { return false }
-            if let text = SnapshotFile.contents(of: aof.manifestPath),
-                let manifest = try? AOFManifest.parse(String(decoding: text, as: UTF8.self))
-            {
-                aof.manifest = manifest
-            }
-        }
-        guard aof.rewriteStarted == nil else { return false }
-        aof.preamble = config.bool("aof-use-rdb-preamble")
-        if !aof.waitingForFirstBase && !aof.detached {
-            let failure = aof.openNewIncr()
-            let manifestFailure = failure == 0 ? aof.persistManifest() : failure
-            if manifestFailure != 0 {
-                persistenceLog?("Can't open new incr AOF: \(String(cString: strerror(manifestFailure)))")
-                aof.lastRewriteOK = false
-                aof.consecutiveFailures += 1
-                return false
-            }
-        }
-        aof.rewriteStarted = monotonicMicrosNow()
-        rewritingAOF = aof
-        guard startBackgroundSave(purpose: .aofBase) else {
-            rewritingAOF = nil
-            aof.rewriteStarted = nil
-            aof.lastRewriteOK = false
-            aof.consecutiveFailures += 1
-            return false
-        }
-        persistenceLog?("Background append only file rewriting started")
-        return true
-    }
-
-    /// Seconds the running rewrite has taken so far (-1 when none runs).
-    public var currentAOFRewriteSeconds: Int {
-        guard let started = rewritingAOF?.rewriteStarted else { return -1 }
-        return Int((monotonicMicrosNow() - started) / 1_000_000)
-    }
-
-    public var aofGrowthPercent: Int {
-        guard let aof else { return 0 }
-        return aof.currentSize * 100 / max(1, aof.baseSize) - 100
-    }
-
-    /// `auto-aof-rewrite-percentage` / `-min-size`: the AOF grew enough since the last
-    /// rewrite (Redis's serverCron check).
-    public func aofRewriteDue() -> Bool {
-        guard let aof, !aof.waitingForFirstBase, aof.rewriteStarted == nil, backgroundSave == nil else {
-            return false
-        }
-        let percentage = config.int("auto-aof-rewrite-percentage")
-        guard percentage > 0, aof.currentSize > Int(config.int("auto-aof-rewrite-min-size")) else { return false }
-        let base = max(1, aof.baseSize)
-        return (aof.currentSize * 100 / base) - 100 >= Int(percentage)
-    }
-
-    /// CONFIG SET appendonly: starts logging (after a rewrite makes the first base) or
-    /// stops, flushing what is buffered.
-    public func setAppendOnly(_ on: Bool) -> String? {
-        if on {
-            guard aof == nil else { return nil }
-            let file = AppendOnlyFile(
-                directory: config["appenddirname"], fileName: config["appendfilename"],
-                policy: .init(config["appendfsync"]), log: persistenceLog)
-            if mkdir(file.directory, 0o755) != 0 && errno != EEXIST {
-                return "Can't open the append-only file: \(String(cString: strerror(errno)))"
-            }
-            if let text = SnapshotFile.contents(of: file.manifestPath),
-                let manifest = try? AOFManifest.parse(String(decoding: text, as: UTF8.self))
-            {
-                file.manifest = manifest
-            }
-            file.waitingForFirstBase = true
-            let failure = file.openNewIncr(temporary: true)
-            if failure != 0 { return "Can't open the append-only file: \(String(cString: strerror(failure)))" }
-            aof = file
-            updateExpiryLogging()
-            if backgroundSave != nil {
-                // A BGSAVE runs: the first base follows it.
-                aofRewriteScheduled = true
-            } else if !startAOFRewrite() {
-                aof = nil
-                file.closeFile()
-                return "Can't start the AOF rewrite"
-            }
-            return nil
-        }
-        guard let file = aof else { return nil }
-        if file.rewriteStarted != nil, let bg = backgroundSave, bg.purpose == .aofBase {
-            if bg.syncing {
-                finishBackgroundSave()
-            } else {
-                bg.abandon()
-                backgroundSave = nil
-                rewritingAOF = nil
-            }
-        }
-        file.closeFile()
-        if file.waitingForFirstBase { unlink(file.incrPath) }
-        aof = nil
-        updateExpiryLogging()
-        return nil
     }
 }
