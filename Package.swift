@@ -69,11 +69,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The script engine (EVAL, FUNCTION) over CScripting; the core sees it as a
+        // ScriptRuntime.
+        .target(
+            name: "Scripting",
+            dependencies: ["Server", "RESP", "DataStore", "CScripting", "Persistence", "CommandFacts"],
+            swiftSettings: swiftSettings
+        ),
         // The command families and their registration (CommandTable.standard()).
         .target(
             name: "Commands",
             dependencies: [
-                "Server", "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence", "CommandFacts",
+                "Server", "Scripting", "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence",
+                "CommandFacts",
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -83,13 +91,13 @@ let package = Package(
         // several clients of one server.
         .target(
             name: "CommandTestSupport",
-            dependencies: ["Server", "Commands", "RESP", "DataStore", "ServerConfig"],
+            dependencies: ["Server", "Scripting", "Commands", "RESP", "DataStore", "ServerConfig"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "ServerRuntime",
             dependencies: [
-                "RESP", "DataStore", "ServerConfig", "Server", "Commands",
+                "RESP", "DataStore", "ServerConfig", "Server", "Scripting", "Commands",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -117,8 +125,8 @@ let package = Package(
         .testTarget(
             name: "CommandsTests",
             dependencies: [
-                "Server", "Commands", "RESP", "DataStore", "ServerConfig", "CommandFacts", "CommandTestSupport",
-                "Persistence",
+                "Server", "Scripting", "Commands", "RESP", "DataStore", "ServerConfig", "CommandFacts",
+                "CommandTestSupport", "Persistence",
             ],
             swiftSettings: swiftSettings
         ),

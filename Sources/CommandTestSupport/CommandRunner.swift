@@ -1,6 +1,7 @@
 import Commands
 import DataStore
 import RESP
+import Scripting
 import Server
 import ServerConfig
 
@@ -34,7 +35,8 @@ public final class CommandRunner {
     public init(config: Config = Config(), now: Int64 = 1_700_000_000_000, authenticated: Bool = true) {
         let clock = ManualClock(now: now)
         self.clock = clock
-        let server = ServerState(config: config, commands: .standard(), clock: { clock.now })
+        let server = ServerState(
+            config: config, commands: .standard(), scriptEngine: { ScriptEngine(server: $0) }, clock: { clock.now })
         self.server = server
         server.keyspace.now = now
         first = TestClient(server: server, port: 50000, authenticated: authenticated, now: now)

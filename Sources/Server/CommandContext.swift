@@ -28,7 +28,7 @@ public final class CommandContext {
     var memberHashes: [UInt32] = []
     /// The command of each batch entry, found while prefetching so dispatch need not look
     /// it up again (valid only for the batch `prefetchBatchKeys` saw).
-    var batchCommands: [Command?] = []
+    public var batchCommands: [Command?] = []
     public var preparedCommand: Command?
     /// CLIENT CACHING ran: its flag holds for the next command.
     public var keepCachingFlag = false

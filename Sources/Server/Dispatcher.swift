@@ -233,7 +233,7 @@ extension CommandContext {
     }
 
     /// What ACL LOG names for a refusal: the command, or the key or channel at fault.
-    func aclDeniedObject(_ denial: ACLDenial, _ command: Command, _ position: Int) -> [UInt8] {
+    public func aclDeniedObject(_ denial: ACLDenial, _ command: Command, _ position: Int) -> [UInt8] {
         denial == .command ? Array(command.fullName.utf8) : argBytes(position)
     }
 
@@ -258,7 +258,7 @@ extension CommandContext {
     }
 
     /// Counts an encoded error reply (`-CODE message\r\n`) under its code.
-    func countError(bytes: [UInt8]) {
+    public func countError(bytes: [UInt8]) {
         let code = bytes.dropFirst().prefix { $0 != UInt8(ascii: " ") && $0 != 13 && $0 != 10 }
         countError(code: code.isEmpty ? "ERR" : String(decoding: code, as: UTF8.self))
     }
@@ -339,7 +339,7 @@ extension CommandContext {
         // A suspended script holds the dataset: others get BUSY, except the kill commands,
         // SHUTDOWN NOSAVE and the connection and transaction commands (Redis's CMD_ALLOW_BUSY).
         if server.scriptIsBusy && !session.isScriptClient && !Self.allowedWhileBusy(self, command) {
-            let function = server.scriptEngine?.suspended?.function == true
+            let function = server.scriptEngine?.suspendedIsFunction == true
             return reject(function ? .busyFunction : .busyScript, command)
         }
         // maxmemory: evict first; when nothing more may go, commands that can grow memory
@@ -375,7 +375,7 @@ extension CommandContext {
         }
         // Commands of a script the loader replays (EVAL in an AOF) run like the loader's own.
         if server.loading != nil && !command.flags.contains(.loading) && !session.isLoader
-            && !(session.isScriptClient && server.scriptEngine?.callerContext?.session.isLoader == true)
+            && !(session.isScriptClient && server.scriptEngine?.callerSession?.isLoader == true)
         {
             return reject(.loading, command)
         }
@@ -446,7 +446,7 @@ extension CommandContext {
                 if server.dirty != dirtyBefore {
                     // A script's writes are its caller's (NOLOOP compares with the caller).
                     let writer =
-                        session.isScriptClient ? (server.scriptEngine?.callerContext?.session ?? session) : session
+                        session.isScriptClient ? (server.scriptEngine?.callerSession ?? session) : session
                     for i in command.keyPositions(argc: argc, arg: { self.arg($0) })
                     where i < argc && !unchangedKeyArgs.contains(i) {
                         server.invalidateTrackedKey(db: session.db, key: arg(i), by: writer)

@@ -142,9 +142,9 @@ public enum InfoRenderer {
                     ("used_memory_lua_human", humanBytes(luaMemory)),
                     (
                         "used_memory_scripts_eval",
-                        String(s.scriptEngine?.bodies.values.reduce(0) { $0 + $1.count } ?? 0)
+                        String(s.scriptEngine?.cachedScriptBytes ?? 0)
                     ),
-                    ("number_of_cached_scripts", String(s.scriptEngine?.count ?? 0)),
+                    ("number_of_cached_scripts", String(s.scriptEngine?.cachedScripts ?? 0)),
                     ("number_of_functions", "0"),
                     ("number_of_libraries", "0"),
                     ("used_memory_vm_functions", "0"),

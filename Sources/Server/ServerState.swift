@@ -199,14 +199,18 @@ public final class ServerState {
     /// Eviction: keys evicted (INFO evicted_keys), the candidate pool kept across rounds,
     /// the random policies' next database, and whether a round stopped at its time limit.
     public var evictedKeys = 0
-    /// Lua scripting (EVAL, SCRIPT), created on first use.
-    public var scripts: ScriptEngine {
+    /// The script engine (EVAL, FUNCTION), created on first use by `makeScriptEngine`.
+    public var scriptRuntime: (any ScriptRuntime)? {
         if let engine = scriptEngine { return engine }
-        let engine = ScriptEngine(server: self)
+        guard let make = makeScriptEngine else { return nil }
+        let engine = make(self)
         scriptEngine = engine
         return engine
     }
-    public private(set) var scriptEngine: ScriptEngine?
+    /// The engine once created (the core asks it only through `ScriptRuntime`).
+    public internal(set) var scriptEngine: (any ScriptRuntime)?
+    /// Makes the engine (the Scripting module's): set by whoever builds the server.
+    public var makeScriptEngine: ((ServerState) -> any ScriptRuntime)?
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands.
     public var scriptsMayRunAnyCommand = false
     /// Where redis.log writes (level 0 debug … 3 warning).
@@ -336,8 +340,12 @@ public final class ServerState {
 
     /// `commands` is the command table the server answers with (the families' registrations:
     /// `CommandTable.standard`); the state itself knows no command family.
-    public init(config: Config, commands: CommandTable, clock: @escaping () -> Int64 = wallClockMillis) {
+    public init(
+        config: Config, commands: CommandTable, scriptEngine: ((ServerState) -> any ScriptRuntime)? = nil,
+        clock: @escaping () -> Int64 = wallClockMillis
+    ) {
         self.config = config
+        self.makeScriptEngine = scriptEngine
         self.keyspace = Keyspace(databases: Int(config.int("databases")), seed: UInt64.random(in: 0...UInt64.max))
         self.commands = commands
         self.acl = AccessControl(table: commands)

@@ -160,7 +160,7 @@ extension CommandContext {
     static let readOnlyScriptCommands: Set<String> = ["eval_ro", "evalsha_ro", "fcall_ro"]
 
     /// A read inside the script this client runs: its declared keys are tracked.
-    func rememberScriptKeys() {
+    public func rememberScriptKeys() {
         guard session.tracking.on, !session.tracking.bcast, let command else { return }
         rememberKeys(of: command)
     }

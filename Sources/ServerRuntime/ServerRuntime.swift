@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RESP
+import Scripting
 import Server
 import ServerConfig
 
@@ -52,7 +53,7 @@ public final class ServerRuntime: @unchecked Sendable {
     public init(config: Config) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
-        state = ServerState(config: config, commands: .standard())
+        state = ServerState(config: config, commands: .standard(), scriptEngine: { ScriptEngine(server: $0) })
         let level = RedisLogHandler.level(config["loglevel"])
         let logfile = config["logfile"]
         log = Logger(label: "swiftlet") { _ in RedisLogHandler(level: level, logfile: logfile) }

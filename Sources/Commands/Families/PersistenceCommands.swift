@@ -1,6 +1,7 @@
 import DataStore
 import Persistence
 import RESP
+import Scripting
 import Server
 
 #if canImport(Glibc)
@@ -171,7 +172,7 @@ extension PersistenceCommands {
         writer.dataset(
             state.keyspace, now: state.keyspace.now,
             aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")],
-            functions: state.scriptEngine?.libraryCodes ?? [])
+            functions: state.existingScripts?.libraryCodes ?? [])
         let payload = writer.bytes
         var out: [UInt8] = []
         if ctx.session.capaEOF {

@@ -2,6 +2,7 @@ import CScripting
 import DataStore
 import Persistence
 import RESP
+import Scripting
 import Server
 
 enum ScriptingCommands {
@@ -135,7 +136,7 @@ enum ScriptingCommands {
     /// scriptKill: only a script that has not written may be killed, and only by its kind's
     /// command.
     static func kill(_ ctx: CommandContext, function: Bool) throws(CommandError) -> Reply {
-        guard let engine = ctx.server.scriptEngine, let running = engine.suspended else { throw .notBusy }
+        guard let engine = ctx.server.existingScripts, let running = engine.suspended else { throw .notBusy }
         if ctx.server.dirty != running.dirtyAtStart { throw .unkillable }
         if running.function != function { throw running.function ? .busyFunction : .busyScript }
         engine.kill()
@@ -289,7 +290,7 @@ extension ScriptingCommands {
 
     /// FUNCTION STATS
     static func functionStats(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        let engine = ctx.server.scriptEngine
+        let engine = ctx.server.existingScripts
         let libraries = engine?.libraries.count ?? 0
         let functions = engine?.functionOwners.count ?? 0
         var running: Reply = .null
@@ -315,7 +316,7 @@ extension ScriptingCommands {
 
     /// FUNCTION DUMP
     static func functionDump(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        .bulk(RDBWriter.functionsPayload(ctx.server.scriptEngine?.libraryCodes ?? []))
+        .bulk(RDBWriter.functionsPayload(ctx.server.existingScripts?.libraryCodes ?? []))
     }
 
     /// FUNCTION RESTORE serialized-value [FLUSH | APPEND | REPLACE]

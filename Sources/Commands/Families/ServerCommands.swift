@@ -2,6 +2,7 @@ import CSupport
 import CommandFacts
 import DataStore
 import RESP
+import Scripting
 import Server
 import ServerConfig
 
@@ -477,7 +478,7 @@ enum ServerCommands {
             if save, let failure = ctx.server.saveRDB() { throw .reloadSave(failure) }
             if flush {
                 for i in ctx.keyspace.databases.indices { ctx.keyspace.databases[i].removeAll() }
-                ctx.server.scriptEngine?.removeAllLibraries()
+                ctx.server.existingScripts?.removeAllLibraries()
             }
             let loaded: Bool
             do {

@@ -47,10 +47,10 @@ extension CommandContext {
             return (try? ShebangFlags.parse(argBytes(1)))??.noWrites == true
         case "evalsha":
             let sha = argString(1).lowercased()
-            guard let body = server.scriptEngine?.bodies[sha] else { return false }
+            guard let body = server.scriptEngine?.scriptBody(sha: sha) else { return false }
             return (try? ShebangFlags.parse(body))??.noWrites == true
         case "fcall":
-            return server.scriptEngine?.function(argString(1))?.flags.contains("no-writes") == true
+            return server.scriptEngine?.functionDeclaresNoWrites(argString(1)) == true
         default:
             return false
         }
@@ -68,13 +68,13 @@ extension CommandContext {
             return !flags.noWrites
         case "evalsha":
             let sha = argString(1).lowercased()
-            guard let body = server.scriptEngine?.bodies[sha],
+            guard let body = server.scriptEngine?.scriptBody(sha: sha),
                 let flags = (try? ShebangFlags.parse(body)) ?? nil
             else { return false }
             return !flags.noWrites
         case "fcall":
-            guard let function = server.scriptEngine?.function(argString(1)) else { return false }
-            return !function.flags.contains("no-writes")
+            guard let noWrites = server.scriptEngine?.functionDeclaresNoWrites(argString(1)) else { return false }
+            return !noWrites
         default:
             return false
         }

@@ -1,7 +1,9 @@
 import CScripting
+import CommandFacts
 import DataStore
 import Persistence
 import RESP
+import Server
 
 /// The Lua engine of a server: one interpreter (Redis's), the scripts it has compiled, and
 /// the client whose context runs the commands scripts call.
@@ -453,38 +455,51 @@ extension ScriptEngine {
     public var libraryCodes: [[UInt8]] { libraries.values.sorted { $0.name < $1.name }.map(\.code) }
 }
 
-extension ServerState {
-    /// Continues the suspended script for a slice; when it ended, the caller's id and the
-    /// reply to give it.
-    public func resumeSuspendedScript() -> (callerID: Int64, reply: [UInt8])? {
-        guard let engine = scriptEngine, let running = engine.suspended else { return nil }
-        guard let reply = engine.resume() else { return nil }
-        engine.suspended = nil
-        if reply.first == UInt8(ascii: "-") && swiftlet_lua_reply_error_counted(engine.lua) == 0 {
-            engine.context.countError(bytes: reply)
+extension ScriptEngine: ScriptRuntime {
+    public var cachedScripts: Int { bodies.count }
+    public var cachedScriptBytes: Int { bodies.values.reduce(0) { $0 + $1.count } }
+    public var suspendedIsFunction: Bool? { suspended?.function }
+    public var callerSession: ClientSession? { callerContext?.session }
+
+    public func scriptBody(sha: String) -> [UInt8]? { bodies[sha] }
+
+    public func functionDeclaresNoWrites(_ name: String) -> Bool? {
+        function(name).map { $0.flags.contains("no-writes") }
+    }
+
+    public func resumeSuspended() -> (callerID: Int64, reply: [UInt8])? {
+        guard let running = suspended, let reply = resume() else { return nil }
+        suspended = nil
+        if reply.first == UInt8(ascii: "-") && swiftlet_lua_reply_error_counted(lua) == 0 {
+            context.countError(bytes: reply)
         }
-        propagation.endTransaction()
         return (running.callerID, reply)
     }
 
-    /// Whether a script is suspended (other clients get BUSY).
-    public var scriptIsBusy: Bool { scriptEngine?.suspended != nil }
-
-    /// A library read from an RDB file: loaded, replacing one of the same name (unless
-    /// `replace` is false: then that is a failure); false when it failed.
-    @discardableResult
-    public func loadFunctionLibrary(_ code: [UInt8], replace: Bool = true) -> Bool {
+    public func loadLibrary(fromFile code: [UInt8], replace: Bool) -> String?? {
         do {
-            if case .failure = try scripts.loadLibrary(code, replace: replace) {
-                persistenceLog?("Failed loading a function library from the RDB file")
-                return false
-            }
+            if case .failure = try loadLibrary(code, replace: replace) { return .some(nil) }
         } catch {
-            persistenceLog?("Failed loading a function library from the RDB file: \(error.message)")
-            return false
+            return .some(error.message)
         }
-        return true
+        return nil
     }
+}
+
+extension ServerState {
+    /// The Lua engine (EVAL, SCRIPT, FUNCTION), created on first use. Servers are built
+    /// with `ScriptEngine.init` as their engine maker; one built without gets it here.
+    public var scripts: ScriptEngine {
+        if let engine = scriptEngine as? ScriptEngine { return engine }
+        if makeScriptEngine == nil { makeScriptEngine = { ScriptEngine(server: $0) } }
+        guard let engine = scriptRuntime as? ScriptEngine else {
+            fatalError("the server's script engine is not Lua's")
+        }
+        return engine
+    }
+
+    /// The Lua engine if one was created (nil: no script has run, nothing to kill or list).
+    public var existingScripts: ScriptEngine? { scriptEngine as? ScriptEngine }
 }
 
 /// An error reply already encoded (a script engine's).
