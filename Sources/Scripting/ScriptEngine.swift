@@ -40,7 +40,10 @@ public final class ScriptEngine {
             self.startedAt = startedAt
         }
     }
-    public var suspended: Suspended?
+    public var suspended: Suspended? {
+        // The dispatcher checks for a busy script before every command: a stored flag.
+        didSet { context.server.scriptIsBusy = suspended != nil }
+    }
 
     /// Over maxmemory when the running script started (and not allow-oom), and the dirty
     /// count then.

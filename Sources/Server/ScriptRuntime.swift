@@ -35,9 +35,6 @@ extension ServerState {
         return ended
     }
 
-    /// Whether a script is suspended (other clients get BUSY).
-    public var scriptIsBusy: Bool { scriptEngine?.suspendedIsFunction != nil }
-
     /// A library read from an RDB file: loaded, replacing one of the same name (unless
     /// `replace` is false: then that is a failure); false when it failed.
     @discardableResult

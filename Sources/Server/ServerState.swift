@@ -207,6 +207,8 @@ public final class ServerState {
         scriptEngine = engine
         return engine
     }
+    /// Whether a script is suspended (other clients get BUSY); the engine keeps it.
+    public var scriptIsBusy = false
     /// The engine once created (the core asks it only through `ScriptRuntime`).
     public internal(set) var scriptEngine: (any ScriptRuntime)?
     /// Makes the engine (the Scripting module's): set by whoever builds the server.
