@@ -11,9 +11,6 @@ public enum ReferenceDocs {
     static let notes: [String: String] = [
         "cluster": "no cluster mode: Swiftlet runs as a standalone server (as `cluster-enabled no`)",
         "sentinel": "Sentinel itself is not built in; a Swiftlet server can be monitored by Redis Sentinel",
-        "sync": "replication is not implemented yet",
-        "psync": "replication is not implemented yet",
-        "replconf": "replication is not implemented yet",
         "waitaof": "not implemented yet",
         "script|debug": "the Lua debugger (ldb) is not implemented",
     ]
@@ -24,7 +21,8 @@ public enum ReferenceDocs {
         "readonly": "as CLUSTER: a standalone server",
         "readwrite": "as CLUSTER: a standalone server",
         "asking": "as CLUSTER: a standalone server",
-        "wait": "no replicas: 0, at once when none are asked for, else after the timeout",
+        "wait":
+            "does not count replica acknowledgements yet: 0, at once when none are asked for, else after the timeout",
         "failover": "no replicas: Redis's \"FAILOVER requires connected replicas\"",
         "replicaof": "`NO ONE` (already a master); following a master is not implemented yet",
         "slaveof": "as REPLICAOF",
@@ -33,9 +31,10 @@ public enum ReferenceDocs {
         "module|loadex": "as MODULE LOAD",
         "module|list": "always empty",
         "migrate": "the connection to the target is opened for each call (Redis keeps it for 10 seconds)",
-        "sync": "a snapshot for `REPLCONF rdb-only 1` clients (redis-cli --rdb); no replication stream",
-        "psync": "as SYNC: a snapshot for rdb-only clients",
-        "replconf": "`rdb-only` and `capa eof` are honoured; replica options are accepted and ignored",
+        "sync":
+            "a full sync then the write stream to a replica (a real redis-server follows Swiftlet); a snapshot for `REPLCONF rdb-only 1` clients (redis-cli --rdb)",
+        "psync": "full resync, or `+CONTINUE` from the backlog; no secondary replication ID yet (no failover)",
+        "replconf": "`listening-port`, `ip-address`, `capa`, `ack`, `rdb-only`; Swiftlet does not send `GETACK` yet",
     ]
 
     /// `docs/COMPATIBILITY.md`.

@@ -5,9 +5,11 @@ extension ClientSession {
     public func infoLine(now: Int64) -> String {
         let c = self
         var flags = ""
+        if c.isReplica { flags += "S" }
         if c.isMonitor { flags += "O" }
         if c.inPubSubMode { flags += "P" }
         if c.inMulti { flags += "x" }
+        if c.isBlocked { flags += "b" }
         if c.watchDirty { flags += "d" }
         if c.closeAfterReply { flags += "c" }
         if c.isUnixSocket { flags += "U" }

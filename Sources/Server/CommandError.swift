@@ -10,10 +10,6 @@ public struct CommandError: Error, Equatable, Sendable {
 
 extension CommandError {
     public static let syntax = CommandError("ERR syntax error")
-    /// SYNC/PSYNC from a real replica: Swiftlet serves snapshots (`REPLCONF rdb-only 1`,
-    /// as `redis-cli --rdb` sends) but has no replication stream yet.
-    public static let replicationUnsupported = CommandError(
-        "ERR Replication is not supported by this server yet; send REPLCONF rdb-only 1 first to receive a snapshot")
     public static let notInteger = CommandError("ERR value is not an integer or out of range")
     public static let notFloat = CommandError("ERR value is not a valid float")
     public static let wrongType = CommandError("WRONGTYPE Operation against a key holding the wrong kind of value")

@@ -25,8 +25,10 @@ public final class ConnectionMachine {
     /// The first command of the current batch not yet run (a pause or a block stopped
     /// there), or nil.
     public private(set) var resumeFrom: Int?
-    /// What the waiting blocking command waits for.
-    public var blocked: BlockRequest?
+    /// What the waiting blocking command waits for (CLIENT LIST shows the client `b`).
+    public var blocked: BlockRequest? {
+        didSet { session.isBlocked = blocked != nil }
+    }
     /// Closed from outside (CLIENT KILL from another client, the peer gone).
     public var closed = false
 

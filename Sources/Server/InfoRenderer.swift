@@ -305,21 +305,29 @@ public enum InfoRenderer {
                     ("acl_access_denied_channel", "\(s.acl.deniedChannel)"),
                 ] + extra)
         case "replication":
-            return render(
-                "Replication",
-                [
-                    ("role", "master"),
-                    ("connected_slaves", "0"),
-                    ("master_failover_state", "no-failover"),
-                    ("master_replid", s.runId),
-                    ("master_replid2", String(repeating: "0", count: 40)),
-                    ("master_repl_offset", "0"),
-                    ("second_repl_offset", "-1"),
-                    ("repl_backlog_active", "0"),
-                    ("repl_backlog_size", ctx.config["repl-backlog-size"]),
-                    ("repl_backlog_first_byte_offset", "0"),
-                    ("repl_backlog_histlen", "0"),
-                ] + extra)
+            let primary = s.replication
+            let replicas = primary?.replicas ?? []
+            let now = s.clock()
+            var lines: [(String, String)] = [("role", "master"), ("connected_slaves", String(replicas.count))]
+            for (i, r) in replicas.enumerated() {
+                lines.append(
+                    (
+                        "slave\(i)",
+                        "ip=\(r.ip),port=\(r.listeningPort),state=online,offset=\(r.ackOffset),lag=\(max(0, now - r.ackTime) / 1000)"
+                    ))
+            }
+            lines += [
+                ("master_failover_state", "no-failover"),
+                ("master_replid", primary?.replicationID ?? s.runId),
+                ("master_replid2", String(repeating: "0", count: 40)),
+                ("master_repl_offset", String(primary?.offset ?? 0)),
+                ("second_repl_offset", "-1"),
+                ("repl_backlog_active", primary == nil ? "0" : "1"),
+                ("repl_backlog_size", ctx.config["repl-backlog-size"]),
+                ("repl_backlog_first_byte_offset", String(primary?.backlogFirstByte ?? 0)),
+                ("repl_backlog_histlen", String(primary?.backlogLength ?? 0)),
+            ]
+            return render("Replication", lines + extra)
         case "cpu":
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)

@@ -52,6 +52,12 @@ public final class ClientSession {
     /// it takes the EOF-marker form of the payload (capa eof).
     public var rdbOnly = false
     public var capaEOF = false
+    /// A replica's REPLCONF listening-port and ip-address, and whether it is attached.
+    public var replicaListeningPort = 0
+    public var replicaAnnouncedIP: String?
+    public var isReplica = false
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    public var isBlocked = false
     /// Set by CLIENT KILL from another client; the runtime closes the connection.
     public var closeHook: (() -> Void)?
     public var isUnixSocket = false
@@ -207,6 +213,9 @@ public final class ServerState {
         scriptEngine = engine
         return engine
     }
+    /// The primary side of replication, from the first replica on (the backlog stays).
+    public internal(set) var replication: ReplicationPrimary?
+
     /// Whether a script is suspended (other clients get BUSY); the engine keeps it.
     public var scriptIsBusy = false
     /// The engine once created (the core asks it only through `ScriptRuntime`).
@@ -384,6 +393,7 @@ public final class ServerState {
 
     public func unregister(_ session: ClientSession) {
         clients[session.id] = nil
+        if session.isReplica { replication?.detach(session) }
         unwatchAll(session)
         unsubscribeAll(session)
         if session.isMonitor { monitors.removeAll { $0 === session } }

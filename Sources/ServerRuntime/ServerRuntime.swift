@@ -502,6 +502,12 @@ public final class ServerRuntime: @unchecked Sendable {
         if state.hasBroadcastPending { state.flushBroadcastInvalidations() }
         if state.trackingClients > 0 { state.limitTrackingTable() }
         if cronLoops % hz == 0 { clientsTimeoutCheck() }
+        // A PING in the replication stream every repl-ping-replica-period seconds.
+        if let primary = state.replication, !primary.replicas.isEmpty,
+            cronLoops % (hz * max(1, Int(state.config.int("repl-ping-replica-period")))) == 0
+        {
+            primary.ping()
+        }
         // Every client's reply buffer each tick while there are few (Redis's clientsCron
         // visits at least five a tick), else each once a second.
         if connections.count <= 5 * hz || cronLoops % hz == 0 { resizeReplyBuffers() }
@@ -568,7 +574,9 @@ public final class ServerRuntime: @unchecked Sendable {
         guard timeout > 0 else { return }
         let now = state.clock()
         for (_, handler) in connections {
-            guard let s = handler.session else { continue }
+            // Replicas, subscribers and blocked clients are never idle (Redis's
+            // clientsCronHandleTimeout; a blocked one has its own timeout).
+            guard let s = handler.session, !s.isReplica, !s.inPubSubMode, handler.blocked == nil else { continue }
             if (now - s.lastInteraction) / 1000 > timeout {
                 log.info("Closing idle client")
                 s.closeHook?()

@@ -53,7 +53,13 @@ enum ClientCommands {
     }
 
     /// Redis's getClientType: subscribers are `pubsub`, everyone else here `normal`.
-    static func clientType(_ c: ClientSession) -> String { c.inPubSubMode ? "pubsub" : "normal" }
+    /// Redis's getClientType name (`slave` is the same class as `replica`).
+    static func clientType(_ c: ClientSession) -> String {
+        c.isReplica ? "replica" : c.inPubSubMode ? "pubsub" : "normal"
+    }
+
+    /// A TYPE filter's class name.
+    static func typeClass(_ name: String) -> String { name == "slave" ? "replica" : name }
 
     static func isKnownType(_ t: String) -> Bool {
         ["normal", "master", "replica", "slave", "pubsub"].contains(t)
@@ -80,7 +86,7 @@ enum ClientCommands {
         }
         var text = ""
         for c in ctx.server.clients.values.sorted(by: { $0.id < $1.id }) {
-            if let typeFilter, typeFilter != clientType(c) { continue }
+            if let typeFilter, typeClass(typeFilter) != clientType(c) { continue }
             if let ids, !ids.contains(c.id) { continue }
             text += c.infoLine(now: ctx.server.clock()) + "\n"
         }
@@ -144,7 +150,7 @@ enum ClientCommands {
         var killed: Int64 = 0
         for c in ctx.server.clients.values {
             if let id, c.id != id { continue }
-            if let type, type != clientType(c) { continue }
+            if let type, typeClass(type) != clientType(c) { continue }
             if let user, c.user != user { continue }
             if let addr, c.address != addr { continue }
             if let laddr, c.localAddress != laddr { continue }

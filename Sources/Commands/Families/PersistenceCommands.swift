@@ -144,46 +144,103 @@ extension CommandTable {
 }
 
 extension PersistenceCommands {
-    /// REPLCONF option value [option value ...]: what a snapshot client says of itself
-    /// (`rdb-only`, `capa eof`); the options of real replicas are accepted and ignored.
+    /// REPLCONF option value [option value ...]: what a replica (or a snapshot client) says
+    /// of itself — `listening-port`, `ip-address`, `capa`, `rdb-only` — and a replica's
+    /// `ACK <offset>`, which gets no reply (it arrives on the replication link).
     static func replconf(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc % 2 == 0 { throw .syntax }
-        var i = 1
-        while i + 1 < ctx.argc {
-            if ctx.argIs(i, "rdb-only") {
-                ctx.session.rdbOnly = ctx.argIs(i + 1, "1")
-            } else if ctx.argIs(i, "capa") && ctx.argIs(i + 1, "eof") {
-                ctx.session.capaEOF = true
+        let session = ctx.session
+        var args = ArgumentReader(ctx, from: 1)
+        while !args.isAtEnd {
+            if args.take("ack") {
+                let offset = parseInt64(try args.next())
+                if let offset, let replica = ctx.server.replication?.replica(of: session) {
+                    replica.ackOffset = offset
+                    replica.ackTime = ctx.server.clock()
+                }
+                return .raw([])
+            } else if args.take("getack") {
+                // Only a primary asks that of its replica.
+                return .raw([])
+            } else if args.take("listening-port") {
+                let port = try args.int64()
+                session.replicaListeningPort = Int(port)
+            } else if args.take("ip-address") {
+                session.replicaAnnouncedIP = try args.string()
+            } else if args.take("rdb-only") {
+                session.rdbOnly = try args.next().elementsEqual("1".utf8)
+            } else if args.take("capa") {
+                if try args.next().elementsEqual("eof".utf8) { session.capaEOF = true }
+            } else {
+                let option = try args.string()
+                throw CommandError("ERR Unrecognized REPLCONF option: \(option)")
             }
-            i += 2
         }
         return .ok
     }
 
-    /// SYNC / PSYNC for a snapshot client: the dataset as an RDB payload — `$EOF:<mark>`
-    /// … `<mark>` when it took `capa eof` (Redis's diskless form), `$<length>` otherwise —
-    /// then the connection closes, as Redis closes an rdb-only client.
-    static func sync(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        guard ctx.session.rdbOnly else { throw .replicationUnsupported }
+    /// The dataset as an RDB payload for a sync: `$EOF:<mark>` … `<mark>` when the client
+    /// took `capa eof` (Redis's diskless form), `$<length>` otherwise (no CRLF after it).
+    static func snapshotPayload(_ ctx: CommandContext) -> [UInt8] {
         let state = ctx.server
         var writer = RDBWriter(
             compress: state.config.bool("rdbcompression"), version: state.rdbVersionToWrite,
             checksum: state.config.bool("rdbchecksum"))
+        var aux = [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")]
+        if let primary = state.replication {
+            aux += [
+                ("repl-stream-db", "0"), ("repl-id", primary.replicationID), ("repl-offset", String(primary.offset)),
+            ]
+        }
         writer.dataset(
-            state.keyspace, now: state.keyspace.now,
-            aux: [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")],
-            functions: state.existingScripts?.libraryCodes ?? [])
+            state.keyspace, now: state.keyspace.now, aux: aux, functions: state.existingScripts?.libraryCodes ?? [])
         let payload = writer.bytes
-        var out: [UInt8] = []
         if ctx.session.capaEOF {
             var rng = SystemRandomNumberGenerator()
             let hex = Array("0123456789abcdef".utf8)
             let mark = (0..<40).map { _ in hex[Int.random(in: 0..<16, using: &rng)] }
-            out = Array("$EOF:".utf8) + mark + [13, 10] + payload + mark
-        } else {
-            out = Array("$\(payload.count)\r\n".utf8) + payload
+            return Array("$EOF:".utf8) + mark + [13, 10] + payload + mark
         }
-        ctx.session.closeAfterReply = true
+        return Array("$\(payload.count)\r\n".utf8) + payload
+    }
+
+    /// SYNC / PSYNC replid offset. A snapshot client (`REPLCONF rdb-only 1`, redis-cli
+    /// --rdb) gets the payload and the connection closes. A replica continues from the
+    /// backlog when it names this primary's replication ID and an offset the backlog still
+    /// holds (`+CONTINUE`), else gets a full sync: `+FULLRESYNC <replid> <offset>`, the
+    /// dataset at that offset (taken at once, between commands: a point in time), and from
+    /// then on the stream of writes.
+    static func sync(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let session = ctx.session
+        if session.rdbOnly {
+            session.closeAfterReply = true
+            return .raw(snapshotPayload(ctx))
+        }
+        if session.isReplica { return .raw([]) }  // already attached: ignored, as Redis
+        let state = ctx.server
+        let psync = ctx.argIs(0, "psync")
+        let primary = state.startReplication()
+        if psync, ctx.arg(1).elementsEqual(primary.replicationID.utf8), let from = parseInt64(ctx.arg(2)),
+            let rest = primary.backlogBytes(from: from)
+        {
+            session.isReplica = true
+            _ = primary.attach(
+                session, listeningPort: session.replicaListeningPort, announcedIP: session.replicaAnnouncedIP,
+                now: state.clock(), fullSync: false)
+            state.persistenceLog?(
+                "Partial resynchronization request from \(session.address) accepted. Sending \(rest.count) bytes of backlog starting from offset \(from)."
+            )
+            return .raw(Array("+CONTINUE \(primary.replicationID)\r\n".utf8) + rest)
+        }
+        state.persistenceLog?("Replica \(session.address) asks for synchronization")
+        var out: [UInt8] = []
+        if psync { out = Array("+FULLRESYNC \(primary.replicationID) \(primary.offset)\r\n".utf8) }
+        out += snapshotPayload(ctx)
+        session.isReplica = true
+        _ = primary.attach(
+            session, listeningPort: session.replicaListeningPort, announcedIP: session.replicaAnnouncedIP,
+            now: state.clock(), fullSync: true)
+        state.persistenceLog?("Synchronization with replica \(session.address) succeeded")
         return .raw(out)
     }
 }

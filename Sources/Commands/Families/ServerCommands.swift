@@ -253,7 +253,11 @@ enum ServerCommands {
 
     /// ROLE
     static func role(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        .array([.bulk("master"), .integer(0), .array([])])
+        guard let primary = ctx.server.replication else { return .array([.bulk("master"), .integer(0), .array([])]) }
+        let replicas: [Reply] = primary.replicas.map {
+            .array([.bulk($0.ip), .bulk(String($0.listeningPort)), .bulk(String($0.ackOffset))])
+        }
+        return .array([.bulk("master"), .integer(primary.offset), .array(replicas)])
     }
 
     /// LOLWUT [VERSION version]

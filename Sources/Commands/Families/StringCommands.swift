@@ -194,6 +194,8 @@ enum StringCommands {
         let reply = try ctx.stringValue(at: slot).bulkReply
         ctx.db.table.remove(slot: slot)
         ctx.markDirty()
+        // Replicas and the AOF get a plain deletion (Redis rewrites GETDEL as DEL).
+        if ctx.propagating { ctx.propagate(as: [Array("DEL".utf8), ctx.argBytes(1)]) }
         return reply
     }
 

@@ -1,0 +1,124 @@
+import DataStore
+import Persistence
+
+/// The primary side of Redis's replication (replication.c): the replication ID and
+/// offset, the backlog partial resyncs are served from, and the replicas the stream goes
+/// to. It is a sink of the one propagation path: every write's effects — exactly what the
+/// AOF gets — are encoded once, preceded by a SELECT when the database changes, counted in
+/// the offset, kept in the backlog and delivered to every online replica.
+public final class ReplicationPrimary: PropagationSink {
+    /// A replica attached by SYNC/PSYNC, and what it told of itself.
+    public final class Replica {
+        public let session: ClientSession
+        /// REPLCONF listening-port / ip-address (INFO's `slaveN:ip=…,port=…`).
+        public var listeningPort: Int
+        public var announcedIP: String?
+        /// The offset it last acknowledged (REPLCONF ACK), and when (ms).
+        public var ackOffset: Int64 = 0
+        public var ackTime: Int64
+
+        init(session: ClientSession, listeningPort: Int, announcedIP: String?, now: Int64) {
+            self.session = session
+            self.listeningPort = listeningPort
+            self.announcedIP = announcedIP
+            ackTime = now
+        }
+
+        /// INFO's address: the announced one, else the connection's.
+        public var ip: String {
+            if let announcedIP { return announcedIP }
+            let address = session.address
+            guard let colon = address.lastIndex(of: ":") else { return address }
+            return String(address[..<colon])
+        }
+    }
+
+    /// 40 hex characters, new when the backlog is created (Redis's changeReplicationId).
+    public private(set) var replicationID: String
+    /// Bytes of replication stream produced so far (master_repl_offset).
+    public private(set) var offset: Int64 = 0
+    /// The stream's last bytes, from `backlogStart` (repl-backlog-size of them at most).
+    var backlog: [UInt8] = []
+    public private(set) var backlogStart: Int64 = 1
+    public var backlogSize: Int
+    /// The database the stream's last SELECT named (-1: the next command selects).
+    var selectedDB = -1
+    public private(set) var replicas: [Replica] = []
+
+    public init(backlogSize: Int) {
+        self.backlogSize = max(16 * 1024, backlogSize)
+        replicationID = Self.newID()
+    }
+
+    static func newID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let hex = Array("0123456789abcdef".utf8)
+        return String(decoding: (0..<40).map { _ in hex[Int(rng.next() % 16)] }, as: UTF8.self)
+    }
+
+    // MARK: The stream
+
+    public func append(db: Int, command: ArraySlice<UInt8>) {
+        if db != selectedDB {
+            var select: [UInt8] = []
+            AOFEncoding.append([Array("SELECT".utf8), formatInt64(Int64(db))], into: &select)
+            feed(select[...])
+            selectedDB = db
+        }
+        feed(command)
+    }
+
+    /// A PING in the stream (replicationCron's, every repl-ping-replica-period), so
+    /// replicas see the link alive.
+    public func ping() {
+        feed(Array("*1\r\n$4\r\nPING\r\n".utf8)[...])
+    }
+
+    func feed(_ bytes: ArraySlice<UInt8>) {
+        backlog.append(contentsOf: bytes)
+        offset += Int64(bytes.count)
+        // Trimmed in chunks: the front is dropped once it is a whole backlog too long.
+        if backlog.count > 2 * backlogSize {
+            let drop = backlog.count - backlogSize
+            backlog.removeFirst(drop)
+            backlogStart += Int64(drop)
+        }
+        if replicas.isEmpty { return }
+        let copy = Array(bytes)
+        for replica in replicas { replica.session.deliverHook?(copy) }
+    }
+
+    /// The backlog's bytes from stream offset `from` on (the replica's offset + 1), or nil
+    /// when they are no longer (or not yet) there: PSYNC's +CONTINUE test.
+    public func backlogBytes(from: Int64) -> [UInt8]? {
+        let histlen = Int64(backlog.count)
+        guard from >= backlogStart, from <= backlogStart + histlen else { return nil }
+        return Array(backlog[Int(from - backlogStart)...])
+    }
+
+    /// INFO's repl_backlog_histlen: what the backlog holds, up to its size.
+    public var backlogLength: Int { min(backlog.count, backlogSize) }
+    public var backlogFirstByte: Int64 { backlogStart + Int64(max(0, backlog.count - backlogLength)) }
+
+    // MARK: Replicas
+
+    /// Attaches a replica after its full sync or +CONTINUE: the stream goes to it from now.
+    /// A full sync makes the next command select its database.
+    public func attach(_ session: ClientSession, listeningPort: Int, announcedIP: String?, now: Int64, fullSync: Bool)
+        -> Replica
+    {
+        replicas.removeAll { $0.session === session }
+        if fullSync { selectedDB = -1 }
+        let replica = Replica(session: session, listeningPort: listeningPort, announcedIP: announcedIP, now: now)
+        replicas.append(replica)
+        return replica
+    }
+
+    public func detach(_ session: ClientSession) {
+        replicas.removeAll { $0.session === session }
+    }
+
+    public func replica(of session: ClientSession) -> Replica? {
+        replicas.first { $0.session === session }
+    }
+}

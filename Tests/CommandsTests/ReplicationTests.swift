@@ -1,0 +1,84 @@
+import CommandTestSupport
+import RESP
+import Testing
+
+@testable import Server
+
+/// The primary side of replication, in-process: the handshake a replica sends, the full
+/// sync's framing, the stream it then gets, partial resyncs from the backlog.
+@Suite struct ReplicationTests {
+    func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    @Test func aFullSyncThenTheStreamWithSelects() {
+        let r = CommandRunner()
+        r.run("SET", "before", "1")
+        let replica = r.client()
+        #expect(replica.run("REPLCONF", "listening-port", "7001") == .ok)
+        #expect(replica.run("REPLCONF", "capa", "eof", "capa", "psync2") == .ok)
+        #expect(replica.run("REPLCONF", "nosuch", "x") == .error("ERR Unrecognized REPLCONF option: nosuch"))
+        let sync = text(replica.bytes([Array("PSYNC".utf8), Array("?".utf8), Array("-1".utf8)]))
+        guard let primary = r.server.replication else {
+            Issue.record("PSYNC did not start replication")
+            return
+        }
+        #expect(sync.hasPrefix("+FULLRESYNC \(primary.replicationID) 0\r\n$EOF:"))
+        #expect(sync.contains("REDIS"))
+        #expect(replica.session.isReplica && primary.replicas.count == 1)
+        // The stream: a SELECT first, then the writes as they propagate.
+        r.run("SET", "k", "v")
+        r.run("SELECT", "2")
+        r.run("INCR", "n")
+        r.run("GET", "k")  // reads send nothing
+        let stream = text(replica.delivered.flatMap { $0 })
+        #expect(
+            stream
+                == "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+                + "*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n")
+        #expect(primary.offset == Int64(stream.utf8.count))
+        // ACKs get no reply and set the replica's offset.
+        #expect(replica.bytes([Array("REPLCONF".utf8), Array("ACK".utf8), Array("12".utf8)]).isEmpty)
+        #expect(primary.replicas[0].ackOffset == 12)
+        guard case .bulk(let info) = r.run("INFO", "replication") else { return }
+        let lines = text(info)
+        #expect(lines.contains("connected_slaves:1\r\n"))
+        #expect(lines.contains("slave0:ip=127.0.0.1,port=7001,state=online,offset=12,lag=0\r\n"))
+        #expect(lines.contains("master_repl_offset:\(primary.offset)\r\n"))
+        #expect(lines.contains("repl_backlog_active:1\r\n"))
+        #expect(
+            r.run("ROLE")
+                == .array([
+                    .b("master"), .integer(primary.offset), .array([.array([.b("127.0.0.1"), .b("7001"), .b("12")])]),
+                ]))
+    }
+
+    @Test func aReconnectingReplicaContinuesFromTheBacklog() {
+        let r = CommandRunner()
+        let first = r.client()
+        _ = first.bytes([Array("PSYNC".utf8), Array("?".utf8), Array("-1".utf8)])
+        guard let primary = r.server.replication else { return }
+        r.run("SET", "a", "1")
+        let seen = primary.offset
+        r.server.unregister(first.session)
+        r.run("SET", "b", "2")
+        let again = r.client()
+        let reply = text(
+            again.bytes([Array("PSYNC".utf8), Array(primary.replicationID.utf8), Array(String(seen + 1).utf8)]))
+        #expect(reply == "+CONTINUE \(primary.replicationID)\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n")
+        // Another ID, or an offset the backlog does not hold: a full sync.
+        let other = r.client()
+        let full = text(other.bytes([Array("PSYNC".utf8), Array(primary.replicationID.utf8), Array("999999".utf8)]))
+        #expect(full.hasPrefix("+FULLRESYNC \(primary.replicationID) \(primary.offset)\r\n"))
+    }
+
+    @Test func theBacklogKeepsItsSizeAndOffsets() {
+        let primary = ReplicationPrimary(backlogSize: 16 * 1024)
+        let command = Array(repeating: UInt8(ascii: "x"), count: 1000)[...]
+        for _ in 0..<100 { primary.append(db: 0, command: command) }
+        #expect(primary.offset == 100_000 + Int64("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n".utf8.count))
+        #expect(primary.backlogLength == 16 * 1024)
+        #expect(primary.backlogBytes(from: 1) == nil)  // long gone
+        #expect(primary.backlogBytes(from: primary.offset + 1) == [])  // up to date
+        #expect(primary.backlogBytes(from: primary.offset - 999) == Array(command))
+        #expect(primary.backlogBytes(from: primary.offset + 2) == nil)  // the future
+    }
+}
