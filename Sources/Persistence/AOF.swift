@@ -146,6 +146,11 @@ public enum AOFEncoding {
         out.append(10)
     }
 
+    /// `SELECT <db>`, as the AOF, its command-form base and the replication stream write it.
+    public static func appendSelect(_ db: Int, into out: inout [UInt8]) {
+        append([Array("SELECT".utf8), formatInt64(Int64(db))], into: &out)
+    }
+
     public static func append(_ args: [[UInt8]], into out: inout [UInt8]) {
         appendHeader(args.count, UInt8(ascii: "*"), into: &out)
         for a in args { appendBulk(a, into: &out) }
@@ -177,7 +182,7 @@ public struct AOFCommandWriter: SnapshotEncoder {
     public mutating func header(now: Int64, aux: [(String, String)]) {}
 
     public mutating func selectDB(_ index: Int) {
-        AOFEncoding.append([Array("SELECT".utf8), formatInt64(Int64(index))], into: &buffer)
+        AOFEncoding.appendSelect(index, into: &buffer)
     }
 
     /// Redis's rewriteFunctions: FUNCTION LOAD per library.

@@ -86,7 +86,7 @@ public final class AppendOnlyFile {
     /// it applies to another database than the last one logged.
     public func append(db: Int, command: ArraySlice<UInt8>) {
         if db != selectedDB {
-            AOFEncoding.append([Array("SELECT".utf8), formatInt64(Int64(db))], into: &buffer)
+            AOFEncoding.appendSelect(db, into: &buffer)
             selectedDB = db
         }
         buffer.append(contentsOf: command)

@@ -479,11 +479,11 @@ extension ScriptEngine: ScriptRuntime {
         return (running.callerID, reply)
     }
 
-    public func loadLibrary(fromFile code: [UInt8], replace: Bool) -> String?? {
+    public func loadLibrary(fromFile code: [UInt8], replace: Bool) -> String? {
         do {
-            if case .failure = try loadLibrary(code, replace: replace) { return .some(nil) }
+            if case .failure = try loadLibrary(code, replace: replace) { return "" }
         } catch {
-            return .some(error.message)
+            return error.message
         }
         return nil
     }

@@ -47,13 +47,7 @@ public final class ReplicationPrimary: PropagationSink {
 
     public init(backlogSize: Int) {
         self.backlogSize = max(16 * 1024, backlogSize)
-        replicationID = Self.newID()
-    }
-
-    static func newID() -> String {
-        var rng = SystemRandomNumberGenerator()
-        let hex = Array("0123456789abcdef".utf8)
-        return String(decoding: (0..<40).map { _ in hex[Int(rng.next() % 16)] }, as: UTF8.self)
+        replicationID = randomHexID()
     }
 
     // MARK: The stream
@@ -61,7 +55,7 @@ public final class ReplicationPrimary: PropagationSink {
     public func append(db: Int, command: ArraySlice<UInt8>) {
         if db != selectedDB {
             var select: [UInt8] = []
-            AOFEncoding.append([Array("SELECT".utf8), formatInt64(Int64(db))], into: &select)
+            AOFEncoding.appendSelect(db, into: &select)
             feed(select[...])
             selectedDB = db
         }

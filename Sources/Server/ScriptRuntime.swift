@@ -20,8 +20,8 @@ public protocol ScriptRuntime: AnyObject {
     /// reply (an error counted in INFO errorstats unless the engine counted it).
     func resumeSuspended() -> (callerID: Int64, reply: [UInt8])?
     /// Loads a library read from a file, replacing one of the same name unless `replace`
-    /// is false; an error text when it failed.
-    func loadLibrary(fromFile code: [UInt8], replace: Bool) -> String??
+    /// is false: nil when it loaded, else why not ("" when there is nothing to add).
+    func loadLibrary(fromFile code: [UInt8], replace: Bool) -> String?
     /// FUNCTION FLUSH, DEBUG RELOAD and a FLUSH-policy RESTORE drop every library.
     func removeAllLibraries()
 }
@@ -40,13 +40,8 @@ extension ServerState {
     @discardableResult
     public func loadFunctionLibrary(_ code: [UInt8], replace: Bool = true) -> Bool {
         guard let engine = scriptRuntime else { return false }
-        switch engine.loadLibrary(fromFile: code, replace: replace) {
-        case .none: return true
-        case .some(.none):
-            persistenceLog?("Failed loading a function library from the RDB file")
-        case .some(.some(let message)):
-            persistenceLog?("Failed loading a function library from the RDB file: \(message)")
-        }
+        guard let failure = engine.loadLibrary(fromFile: code, replace: replace) else { return true }
+        persistenceLog?("Failed loading a function library from the RDB file" + (failure.isEmpty ? "" : ": " + failure))
         return false
     }
 }

@@ -369,9 +369,7 @@ public final class ServerState {
         let now = clock()
         self.startTime = now
         self.lastSaveTime = now / 1000
-        var rng = SystemRandomNumberGenerator()
-        let hex = Array("0123456789abcdef")
-        self.runId = String((0..<40).map { _ in hex[Int(rng.next() % 16)] })
+        self.runId = randomHexID()
         config.applyHooks["appendonly"] = { [unowned self] value in self.setAppendOnly(value == "yes") }
         startupMemory = MemoryInfo.usedMemory()
         keyspace.lfuPolicy = EvictionPolicy(name: config["maxmemory-policy"])?.usesLFU ?? false
@@ -590,6 +588,14 @@ public func wallClockMillis() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+/// 40 random hex characters (Redis's getRandomHexChars): the run ID, a replication ID, a
+/// diskless sync's EOF mark.
+public func randomHexID() -> String {
+    var rng = SystemRandomNumberGenerator()
+    let hex = Array("0123456789abcdef".utf8)
+    return String(decoding: (0..<40).map { _ in hex[Int(rng.next() % 16)] }, as: UTF8.self)
 }
 
 public func wallClockMicros() -> Int64 {

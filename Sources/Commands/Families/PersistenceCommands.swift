@@ -196,9 +196,7 @@ extension PersistenceCommands {
             state.keyspace, now: state.keyspace.now, aux: aux, functions: state.existingScripts?.libraryCodes ?? [])
         let payload = writer.bytes
         if ctx.session.capaEOF {
-            var rng = SystemRandomNumberGenerator()
-            let hex = Array("0123456789abcdef".utf8)
-            let mark = (0..<40).map { _ in hex[Int.random(in: 0..<16, using: &rng)] }
+            let mark = Array(randomHexID().utf8)
             return Array("$EOF:".utf8) + mark + [13, 10] + payload + mark
         }
         return Array("$\(payload.count)\r\n".utf8) + payload
