@@ -98,6 +98,7 @@ let package = Package(
             name: "ServerRuntime",
             dependencies: [
                 "RESP", "DataStore", "ServerConfig", "Server", "Scripting", "Commands",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

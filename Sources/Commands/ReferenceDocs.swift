@@ -136,6 +136,7 @@ public enum ReferenceDocs {
         case .clientOutputBufferLimit: return "class limits"
         case .keyspaceEvents: return "event classes"
         case .percentiles: return "percentiles 0…100"
+        case .oomScoreAdjValues: return "three scores -2000…2000"
         }
     }
 }

@@ -19,8 +19,8 @@ public struct Database {
     /// (Redis skips expiry then, so a paused server changes nothing a replica or AOF sees).
     public var holdsExpired = false
 
-    public init(seed: UInt64, clock: LRUClock = LRUClock()) {
-        table = KeyTable(seed: seed, clock: clock)
+    public init(seed: UInt64, clock: LRUClock = LRUClock(), growth: TableGrowth = TableGrowth()) {
+        table = KeyTable(seed: seed, clock: clock, growth: growth)
     }
 
     public var count: Int { table.count }
@@ -160,6 +160,8 @@ public final class Keyspace {
     }
     /// New keys' LRU field, shared by every database's table.
     public let lruClock = LRUClock()
+    /// Consulted before any database's table grows (set by the server under maxmemory).
+    public let tableGrowth = TableGrowth()
     /// An LFU `maxmemory-policy` is in force: the LRU field holds LFU data.
     public var lfuPolicy = false {
         didSet { if oldValue != lfuPolicy { let n = now; now = n } }
@@ -171,7 +173,8 @@ public final class Keyspace {
     public init(databases count: Int = 16, seed: UInt64 = 0x5EED) {
         var gen = SplitMix64(seed: seed)
         let clock = lruClock
-        databases = (0..<max(1, count)).map { _ in Database(seed: gen.next(), clock: clock) }
+        let growth = tableGrowth
+        databases = (0..<max(1, count)).map { _ in Database(seed: gen.next(), clock: clock, growth: growth) }
         rng = gen
     }
 

@@ -37,6 +37,18 @@ func bytesEqual(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
     }
 }
 
+/// Whether a keyspace's tables may take more memory to grow, shared by its databases: the
+/// server answers from `maxmemory` and the memory in use (Redis's dictExpandAllowed).
+public final class TableGrowth {
+    /// Whether `bytes` more may be taken now; nil when there is no limit.
+    public var limit: ((Int) -> Bool)?
+
+    public init() {}
+
+    @inline(__always)
+    func allows(_ bytes: Int) -> Bool { limit?(bytes) ?? true }
+}
+
 /// Up to 14 bytes of a key, kept inside its slot: most keys (`user:1042`, `rate:ip:…`)
 /// need no allocation of their own and compare as three words. The last byte is the length.
 public struct InlineKey: Equatable, Sendable {
@@ -144,10 +156,15 @@ public struct KeyTable {
     let seed: UInt64
     /// Where new keys take their LRU/LFU field from (shared with the other databases).
     public var clock: LRUClock
+    /// Whether the table may take more memory to grow (shared with the other databases).
+    public var growth: TableGrowth
 
-    public init(seed: UInt64 = 0x1234_5678_9ABC_DEF0, clock: LRUClock = LRUClock()) {
+    public init(
+        seed: UInt64 = 0x1234_5678_9ABC_DEF0, clock: LRUClock = LRUClock(), growth: TableGrowth = TableGrowth()
+    ) {
         self.seed = seed
         self.clock = clock
+        self.growth = growth
         buckets = [Int32](repeating: -1, count: 4)
     }
 
@@ -286,7 +303,14 @@ public struct KeyTable {
         _ key: UnsafeRawBufferPointer, value: Value, expireAt: Int64 = KeyEntry.noExpiry, lru: UInt32? = nil
     ) -> Int {
         let lru = lru ?? clock.value
-        if count + 1 > buckets.count { resize(to: buckets.count * 2) }
+        if count + 1 > buckets.count {
+            // Redis's dictExpandAllowed: up to 1.618 keys a bucket, the buckets double only
+            // if that memory is there (a write at the maxmemory limit must not evict keys
+            // for the table's growth); past that ratio they double regardless.
+            if (count + 1) * 1000 > buckets.count * 1618 || growth.allows(buckets.count * 4) {
+                resize(to: buckets.count * 2)
+            }
+        }
         let h = hashOf(key)
         let b = Int(h) & mask
         let entry = KeyEntry(
@@ -303,7 +327,12 @@ public struct KeyTable {
             // memory, and under maxmemory a doubling would count (and evict for) twice the
             // slots in one step.
             if slots.count == slots.capacity && slots.count >= 64 {
-                slots.reserveCapacity(slots.count + slots.count / 2)
+                // Under memory pressure by a sixty-fourth only (evictions then free slots
+                // for new keys to reuse).
+                let half = slots.count / 2
+                let extra =
+                    growth.allows(half * MemoryLayout<KeyEntry>.stride) ? half : max(16, slots.count / 64)
+                slots.reserveCapacity(slots.count + extra)
             }
             slots.append(entry)
         }

@@ -46,27 +46,48 @@ public struct AOFManifest: Equatable, Sendable {
     }
 
     /// Reads a manifest as Redis's aofLoadManifestFromFile does: `file <name> seq <n> type
-    /// <b|h|i>` per line, `#` comments, unknown keys ignored.
-    public static func parse(_ text: String) throws(AOFError) -> AOFManifest {
+    /// <b|h|i>` per line (keys in any case, names quoted as sdssplitargs reads them, more
+    /// pairs allowed for later versions), `#` comment lines; a blank line, a line of 1024
+    /// bytes or more or one without its newline is refused with Redis's message.
+    public static func parse(_ bytes: [UInt8]) throws(AOFError) -> AOFManifest {
         var manifest = AOFManifest()
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            let line = raw.trimmingCharacters(in: " \r\t")
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let words = line.split(separator: " ").map(String.init)
-            guard words.count % 2 == 0 else { throw AOFError("Invalid AOF manifest file format") }
+        guard !bytes.isEmpty else { throw AOFError("Found an empty AOF manifest") }
+        let maxLine = 1024
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: 10)
+            let lineEnd = end ?? bytes.count
+            if bytes[start] == UInt8(ascii: "#") && lineEnd - start < maxLine {
+                start = lineEnd + 1
+                continue
+            }
+            guard let end, end - start < maxLine else {
+                throw AOFError("The AOF manifest file contains too long line")
+            }
+            let line = bytes[start..<end]
+            start = end + 1
+            guard let words = splitArgs(Array(line)), !words.isEmpty, words.count >= 6, words.count % 2 == 0
+            else { throw AOFError("Invalid AOF manifest file format") }
             var name: String?
-            var seq: Int?
-            var type: FileType?
+            var seq = 0
+            var typeCode: UInt8 = 0
             for i in stride(from: 0, to: words.count, by: 2) {
-                switch words[i] {
-                case "file": name = words[i + 1]
-                case "seq": seq = Int(words[i + 1])
-                case "type": type = FileType(rawValue: words[i + 1])
+                switch String(decoding: words[i], as: UTF8.self).lowercased() {
+                case "file":
+                    guard !words[i + 1].contains(UInt8(ascii: "/")) else {
+                        throw AOFError("File can't be a path, just a filename")
+                    }
+                    name = String(decoding: words[i + 1], as: UTF8.self)
+                case "seq": seq = Int(String(decoding: words[i + 1], as: UTF8.self)) ?? 0
+                case "type": typeCode = words[i + 1].first ?? 0
                 default: continue
                 }
             }
-            guard let name, let seq, let type, !name.contains("/") else {
+            guard let name, !name.isEmpty, seq != 0, typeCode != 0 else {
                 throw AOFError("Invalid AOF manifest file format")
+            }
+            guard let type = FileType(rawValue: String(UnicodeScalar(typeCode))) else {
+                throw AOFError("Unknown AOF file type")
             }
             let entry = Entry(name: name, seq: seq, type: type)
             switch type {
@@ -75,16 +96,17 @@ public struct AOFManifest: Equatable, Sendable {
                 manifest.base = entry
             case .history: manifest.history.append(entry)
             case .incr:
-                if let last = manifest.incrs.last, last.seq >= seq {
+                if seq <= manifest.incrs.last?.seq ?? 0 {
                     throw AOFError("Found a non-monotonic sequence number")
                 }
                 manifest.incrs.append(entry)
             }
         }
-        if manifest.base == nil && manifest.incrs.isEmpty && manifest.history.isEmpty {
-            throw AOFError("Found an empty AOF manifest")
-        }
         return manifest
+    }
+
+    public static func parse(_ text: String) throws(AOFError) -> AOFManifest {
+        try parse(Array(text.utf8))
     }
 
     /// The manifest's text, in Redis's order: base, history, incremental files.
@@ -96,15 +118,10 @@ public struct AOFManifest: Equatable, Sendable {
         return lines.map { $0 + "\n" }.joined()
     }
 
-    static func line(_ e: Entry) -> String { "file \(e.name) seq \(e.seq) type \(e.type.rawValue)" }
-}
-
-extension StringProtocol {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let c = s.first, set.contains(c) { s.removeFirst() }
-        while let c = s.last, set.contains(c) { s.removeLast() }
-        return String(s)
+    /// aofInfoFormat: a name with spaces or unprintable bytes is written quoted.
+    static func line(_ e: Entry) -> String {
+        let name = Repr.needsQuoting(e.name.utf8) ? Repr.quoted(e.name) : e.name
+        return "file \(name) seq \(e.seq) type \(e.type.rawValue)"
     }
 }
 
@@ -179,7 +196,12 @@ public struct AOFCommandWriter: SnapshotEncoder {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    public mutating func header(now: Int64, aux: [(String, String)]) {}
+    /// `aof-timestamp-enabled`: the base starts with a `#TS:<unix seconds>` annotation.
+    public var annotatesTime = false
+
+    public mutating func header(now: Int64, aux: [(String, String)]) {
+        if annotatesTime { buffer.append(contentsOf: Array("#TS:\(now / 1000)\r\n".utf8)) }
+    }
 
     public mutating func selectDB(_ index: Int) {
         AOFEncoding.appendSelect(index, into: &buffer)

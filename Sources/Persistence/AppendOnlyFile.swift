@@ -60,6 +60,13 @@ public final class AppendOnlyFile {
     /// BGREWRITEAOF while `appendonly` is off: a base and manifest are written, nothing is
     /// logged, and every incremental file is replaced.
     public var detached = false
+    /// `aof-disable-auto-gc no`: the files a rewrite replaced are deleted at once; with it
+    /// on they stay, named as history in the manifest, until it is turned off again.
+    public var autoGC = true
+    /// `aof-timestamp-enabled`: a `#TS:<unix seconds>` line before the first command of
+    /// each second (what `redis-check-aof --truncate-to-timestamp` cuts at).
+    public var annotatesTime = false
+    var lastAnnotatedTime = 0
     let log: ((String) -> Void)?
 
     public var manifestPath: String { directory + "/" + fileName + ".manifest" }
@@ -85,6 +92,13 @@ public final class AppendOnlyFile {
     /// A command the propagation path hands on, already encoded; a SELECT goes first when
     /// it applies to another database than the last one logged.
     public func append(db: Int, command: ArraySlice<UInt8>) {
+        if annotatesTime {
+            let now = Int(time(nil))
+            if now > lastAnnotatedTime {
+                lastAnnotatedTime = now
+                buffer.append(contentsOf: Array("#TS:\(now)\r\n".utf8))
+            }
+        }
         if db != selectedDB {
             AOFEncoding.appendSelect(db, into: &buffer)
             selectedDB = db
@@ -204,9 +218,10 @@ public final class AppendOnlyFile {
         baseSize = currentSize
     }
 
-    /// Deletes the files a rewrite replaced, once the manifest no longer names them.
+    /// Deletes the files a rewrite replaced, once the manifest no longer names them
+    /// (Redis's aofDelHistoryFiles; nothing while auto-gc is off).
     public func deleteHistory() {
-        guard !manifest.history.isEmpty else { return }
+        guard autoGC, !manifest.history.isEmpty else { return }
         for h in manifest.history {
             unlink(path(h.name))
             log?("Removing the history file \(h.name) in the background")
@@ -244,9 +259,11 @@ public final class AppendOnlyFile {
             log?("Background AOF rewrite failed: \(failure)")
             return
         }
+        // Replaced files go to the head of the history list, the base first and then the
+        // incremental files newest first, as Redis orders them.
         let baseName = String(nextBasePath.split(separator: "/").last!)
         if let old = manifest.base {
-            manifest.history.append(AOFManifest.Entry(name: old.name, seq: old.seq, type: .history))
+            manifest.history.insert(AOFManifest.Entry(name: old.name, seq: old.seq, type: .history), at: 0)
         }
         manifest.base = AOFManifest.Entry(name: baseName, seq: manifest.baseSeq + 1, type: .base)
         if waitingForFirstBase {
@@ -262,7 +279,7 @@ public final class AppendOnlyFile {
             // Every incremental file but the current one is in the new base.
             let kept = detached ? 0 : 1
             for old in manifest.incrs.dropLast(kept) {
-                manifest.history.append(AOFManifest.Entry(name: old.name, seq: old.seq, type: .history))
+                manifest.history.insert(AOFManifest.Entry(name: old.name, seq: old.seq, type: .history), at: 0)
             }
             manifest.incrs = Array(manifest.incrs.suffix(kept))
         }

@@ -63,10 +63,11 @@ public final class BackgroundSave {
     }
 
     /// Opens the temporary file and writes the header; nil when the file cannot be created
-    /// (errno says why). An AOF base is written as commands when `commandBase`.
+    /// (errno says why). An AOF base is written as commands when `commandBase`, starting
+    /// with a `#TS:` annotation when `annotatesTime`.
     public init?(
         purpose: Purpose, now: Int64, dirty: Int, totalKeys: Int, commandBase: Bool, compress: Bool, version: Int,
-        checksum: Bool, usedMemory: Int, functionLibraries: [[UInt8]]
+        checksum: Bool, usedMemory: Int, functionLibraries: [[UInt8]], annotatesTime: Bool = false
     ) {
         self.purpose = purpose
         tempName = purpose == .rdb ? "temp-\(getpid()).rdb" : "temp-rewriteaof-bg-\(getpid()).aof"
@@ -75,8 +76,11 @@ public final class BackgroundSave {
         startTime = now
         dirtyAtStart = dirty
         self.totalKeys = totalKeys
+        skipsExpired = purpose == .aofBase && commandBase
         if purpose == .aofBase && commandBase {
-            writer = AOFCommandWriter(fd: fd)
+            var commands = AOFCommandWriter(fd: fd)
+            commands.annotatesTime = annotatesTime
+            writer = commands
         } else {
             writer = RDBWriter(fd: fd, compress: compress, version: version, checksum: checksum)
         }
@@ -85,8 +89,12 @@ public final class BackgroundSave {
         writer.functionLibraries(functionLibraries)
     }
 
+    /// Keys already expired are left out of a base written as commands (Redis's AOF
+    /// rewrite does); an RDB keeps them, as Redis's does, for its loader to count and drop.
+    let skipsExpired: Bool
+
     func write(_ e: KeyEntry, db index: Int) {
-        if e.expireAt != KeyEntry.noExpiry && e.expireAt < startTime { return }
+        if e.expireAt != KeyEntry.noExpiry && e.expireAt < startTime && skipsExpired { return }
         if selected != index {
             writer.selectDB(index)
             selected = index
@@ -110,10 +118,27 @@ public final class BackgroundSave {
         written.insert(k)
     }
 
+    /// When the next key may be written under `rdb-key-save-delay`.
+    var nextKeyAt: Int64 = 0
+
     /// Writes keys for about `budget` microseconds; true when every database is done.
-    public func step(_ keyspace: Keyspace, budget: Int64) -> Bool {
+    /// `keyDelay` is `rdb-key-save-delay` (microseconds per key, a testing knob that makes
+    /// saves slow): a save run at once (SAVE) sleeps before each key as Redis's does; one run
+    /// in steps between commands writes a key only when the delay since the last has passed,
+    /// so the server keeps answering meanwhile as Redis's parent does while its child sleeps.
+    public func step(_ keyspace: Keyspace, budget: Int64, keyDelay: Int64 = 0, sleeps: Bool = false) -> Bool {
         let start = monotonicMicrosNow()
         var n = 0
+        var keysLeft = Int.max
+        if keyDelay > 0 {
+            if sleeps {
+                usleep(UInt32(clamping: keyDelay))
+            } else if start < nextKeyAt {
+                return false
+            }
+            nextKeyAt = start + keyDelay
+            keysLeft = 1
+        }
         while db < keyspace.databases.count {
             let count = keyspace.databases[db].table.slots.count
             while cursor < count {
@@ -127,8 +152,10 @@ public final class BackgroundSave {
                         if written.contains(k) || absent.contains(k) { return }
                     }
                     write(e, db: db)
+                    keysLeft -= 1
                 }
                 n += 1
+                if keysLeft == 0 { return cursor >= count && db + 1 >= keyspace.databases.count }
                 if n % 256 == 0 && monotonicMicrosNow() - start > budget { return false }
             }
             db += 1

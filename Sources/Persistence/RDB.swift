@@ -508,7 +508,7 @@ public struct RDBReader {
     }
 
     /// Loads every key into `keyspace`; returns how many were loaded and skipped.
-    public mutating func load(into keyspace: Keyspace, now: Int64, limits: SetValue.Limits = SetValue.Limits())
+    public mutating func load(into keyspace: Keyspace, now: Int64, limits: EncodingLimits = EncodingLimits())
         throws(RDBError) -> (loaded: Int, expired: Int)
     {
         try begin()
@@ -577,7 +577,7 @@ public struct RDBReader {
 
     /// Loads up to `maxKeys` keys (so a large file loads in steps between other work);
     /// true once the end of the file is read.
-    public mutating func step(into keyspace: Keyspace, now: Int64, limits: SetValue.Limits, maxKeys: Int)
+    public mutating func step(into keyspace: Keyspace, now: Int64, limits: EncodingLimits, maxKeys: Int)
         throws(RDBError) -> Bool
     {
         var budget = maxKeys
@@ -602,7 +602,8 @@ public struct RDBReader {
                     let stored = try littleEndian(UInt64.self)
                     if verifyChecksum && stored != 0 && stored != expected {
                         throw RDBError(
-                            "Wrong RDB checksum expected: (\(hex(stored))) got (\(hex(expected))). Aborting now.")
+                            "Wrong RDB checksum expected: (\(hex(stored))) got (\(hex(expected))). Aborting now.\nInternal error in RDB reading offset \(pos) -> RDB CRC error"
+                        )
                     }
                 }
                 finished = true
@@ -673,7 +674,7 @@ public struct RDBReader {
 
     /// RESTORE's payload back to a value; nil when its version or checksum is wrong (or
     /// it is too short), an error when the data inside is bad.
-    public static func restorePayload(_ payload: [UInt8], limits: SetValue.Limits = SetValue.Limits()) -> Result<
+    public static func restorePayload(_ payload: [UInt8], limits: EncodingLimits = EncodingLimits()) -> Result<
         Value, RDBError
     >? {
         guard payload.count >= 10 else { return nil }
@@ -695,7 +696,7 @@ public struct RDBReader {
         }
     }
 
-    mutating func object(_ type: UInt8, limits: SetValue.Limits) throws(RDBError) -> Value {
+    mutating func object(_ type: UInt8, limits: EncodingLimits) throws(RDBError) -> Value {
         switch type {
         case RDBType.string:
             return Value.fromBytes(try string())
@@ -708,7 +709,7 @@ public struct RDBReader {
             let n = try plainLength()
             var members: [[UInt8]] = []
             for _ in 0..<n { members.append(try string()) }
-            return .set(Self.makeSet(members, limits))
+            return .set(Self.makeSet(members, limits.set))
         case RDBType.zset, RDBType.zset2:
             let n = try plainLength()
             let z = SortedSetValue()
@@ -716,13 +717,15 @@ public struct RDBReader {
                 let m = try string()
                 let score = type == RDBType.zset2 ? Double(bitPattern: try littleEndian(UInt64.self)) : try oldDouble()
                 z.set(m, score: score)
-                z.noteWrite(m, maxEntries: 128, maxValue: 64)
+                z.noteWrite(m, maxEntries: limits.zsetEntries, maxValue: limits.zsetValue)
             }
             return .zset(z)
         case RDBType.hash:
             let n = try plainLength()
             let h = HashValue()
-            for _ in 0..<n { h.set(try string(), try string(), maxEntries: 128, maxValue: 64) }
+            for _ in 0..<n {
+                h.set(try string(), try string(), maxEntries: limits.hashEntries, maxValue: limits.hashValue)
+            }
             h.trimCapacity()
             return .hash(h)
         case RDBType.listZiplist:
@@ -742,9 +745,9 @@ public struct RDBReader {
             }
             return .list(ListValue(elements: items))
         case RDBType.setIntset:
-            return .set(Self.makeSet(try Self.intset(try string()), limits))
+            return .set(Self.makeSet(try Self.intset(try string()), limits.set))
         case RDBType.setListpack:
-            return .set(Self.makeSet(try Self.listpack(try string()), limits))
+            return .set(Self.makeSet(try Self.listpack(try string()), limits.set))
         case RDBType.zsetZiplist, RDBType.zsetListpack:
             let blob = try string()
             let flat = type == RDBType.zsetZiplist ? try Self.ziplist(blob) : try Self.listpack(blob)
@@ -753,23 +756,23 @@ public struct RDBReader {
             for i in stride(from: 0, to: flat.count, by: 2) {
                 guard let score = parseDouble(flat[i + 1]) else { throw RDBError("Zset listpack with invalid score") }
                 z.set(flat[i], score: score)
-                z.noteWrite(flat[i], maxEntries: 128, maxValue: 64)
+                z.noteWrite(flat[i], maxEntries: limits.zsetEntries, maxValue: limits.zsetValue)
             }
             return .zset(z)
         case RDBType.hashZiplist, RDBType.hashListpack:
             let blob = try string()
             let flat = type == RDBType.hashZiplist ? try Self.ziplist(blob) : try Self.listpack(blob)
             guard flat.count % 2 == 0 else { throw RDBError("Hash listpack with odd element count") }
-            return .hash(try Self.makeHash(pairs: flat.count / 2) { (flat[2 * $0], flat[2 * $0 + 1], 0) })
+            return .hash(try Self.makeHash(pairs: flat.count / 2, limits) { (flat[2 * $0], flat[2 * $0 + 1], 0) })
         case RDBType.hashZipmap:
             let flat = try Self.zipmap(try string())
-            return .hash(try Self.makeHash(pairs: flat.count / 2) { (flat[2 * $0], flat[2 * $0 + 1], 0) })
+            return .hash(try Self.makeHash(pairs: flat.count / 2, limits) { (flat[2 * $0], flat[2 * $0 + 1], 0) })
         case RDBType.hashListpackEx, RDBType.hashListpackExPreGA:
             if type == RDBType.hashListpackEx { _ = try littleEndian(Int64.self) }
             let flat = try Self.listpack(try string())
             guard flat.count % 3 == 0 else { throw RDBError("Hash listpackex integrity check failed.") }
             return .hash(
-                try Self.makeHash(pairs: flat.count / 3) {
+                try Self.makeHash(pairs: flat.count / 3, limits) {
                     (flat[3 * $0], flat[3 * $0 + 1], parseInt64(flat[3 * $0 + 2]) ?? -1)
                 })
         case RDBType.hashMetadata, RDBType.hashMetadataPreGA:
@@ -782,7 +785,7 @@ public struct RDBReader {
                 let at = ttl == 0 ? 0 : (type == RDBType.hashMetadata ? ttl + minExpire - 1 : ttl)
                 triplets.append((try string(), try string(), at))
             }
-            return .hash(try Self.makeHash(pairs: n) { triplets[$0] })
+            return .hash(try Self.makeHash(pairs: n, limits) { triplets[$0] })
         case RDBType.streamListpacks, RDBType.streamListpacks2, RDBType.streamListpacks3:
             return .stream(try stream(type))
         case RDBType.moduleBeforeGA, RDBType.module2:
@@ -892,12 +895,14 @@ public struct RDBReader {
 
     /// A hash from (field, value, absolute TTL or 0) triplets; duplicate fields or a TTL
     /// out of Redis's range are corrupt input.
-    static func makeHash(pairs n: Int, _ pair: (Int) -> ([UInt8], [UInt8], Int64)) throws(RDBError) -> HashValue {
+    static func makeHash(pairs n: Int, _ limits: EncodingLimits, _ pair: (Int) -> ([UInt8], [UInt8], Int64))
+        throws(RDBError) -> HashValue
+    {
         let h = HashValue()
         for i in 0..<n {
             let (field, value, at) = pair(i)
             guard at >= 0, at <= 0xFFFF_FFFF_FFFF else { throw RDBError("invalid expireAt time: \(at)") }
-            guard h.set(field, value, maxEntries: 128, maxValue: 64) else {
+            guard h.set(field, value, maxEntries: limits.hashEntries, maxValue: limits.hashValue) else {
                 throw RDBError("Duplicate hash fields detected")
             }
             if at != 0 { h.setFieldExpiry(field, at: at) }
@@ -1089,5 +1094,27 @@ public struct RDBReader {
             }
         }
         throw RDBError("Ziplist integrity check failed")
+    }
+}
+
+/// The `*-max-listpack-*` and `set-max-intset-entries` thresholds a load builds values with:
+/// a loaded hash, set or sorted set past them takes its big encoding, as Redis converts a
+/// ziplist or listpack from an RDB that the configuration no longer allows.
+public struct EncodingLimits: Sendable {
+    public var set: SetValue.Limits
+    public var hashEntries: Int64
+    public var hashValue: Int64
+    public var zsetEntries: Int64
+    public var zsetValue: Int64
+
+    public init(
+        set: SetValue.Limits = SetValue.Limits(), hashEntries: Int64 = 128, hashValue: Int64 = 64,
+        zsetEntries: Int64 = 128, zsetValue: Int64 = 64
+    ) {
+        self.set = set
+        self.hashEntries = hashEntries
+        self.hashValue = hashValue
+        self.zsetEntries = zsetEntries
+        self.zsetValue = zsetValue
     }
 }

@@ -104,7 +104,10 @@ public final class DatasetLoad {
 
     func open(_ file: File) throws(LoadError) {
         guard let bytes = SnapshotFile.contents(of: file.path) else {
-            throw LoadError(file.isAOF ? "The AOF file \(file.name) doesn't exist" : "Can't open \(file.path)")
+            throw LoadError(
+                file.isAOF
+                    ? "Fatal error: can't open the append log file \(file.name) for reading: \(String(cString: strerror(errno)))"
+                    : "Can't open \(file.path)")
         }
         data = bytes
         multiStart = nil
@@ -132,7 +135,8 @@ public final class DatasetLoad {
         let file = files[index]
         let done: Bool
         do {
-            done = try reader.step(into: state.keyspace, now: state.clock(), limits: state.setLimits, maxKeys: 2048)
+            done = try reader.step(
+                into: state.keyspace, now: state.clock(), limits: state.encodingLimits, maxKeys: 2048)
             for code in reader.takeFunctionLibraries() { state.loadFunctionLibrary(code) }
         } catch {
             throw badFile(file, error)
@@ -143,6 +147,7 @@ public final class DatasetLoad {
         }
         keysLoaded += reader.loaded
         keysExpired += reader.expired
+        state.lastLoadKeys = (reader.loaded, reader.expired)
         if file.isAOF && reader.pos < data.count {
             state.persistenceLog?("Reading the remaining AOF tail...")
             scanner = AOFCommandScanner(data, from: reader.pos)
@@ -274,28 +279,43 @@ extension ServerState {
         guard config.bool("appendonly") else {
             return access(rdbPath, F_OK) == 0 ? DatasetLoad(state: self, files: [rdbFile], aof: nil) : nil
         }
-        let file = AppendOnlyFile(
-            directory: config["appenddirname"], fileName: config["appendfilename"],
-            policy: .init(config["appendfsync"]), log: persistenceLog)
-        file.preamble = config.bool("aof-use-rdb-preamble")
+        let file = makeAppendOnlyFile()
         if mkdir(file.directory, 0o755) != 0 && errno != EEXIST {
             throw LoadError("Can't create the AOF directory \(file.directory): \(String(cString: strerror(errno)))")
         }
+        let haveManifest: Bool
         if let text = SnapshotFile.contents(of: file.manifestPath) {
+            haveManifest = true
             do {
-                file.manifest = try AOFManifest.parse(String(decoding: text, as: UTF8.self))
+                file.manifest = try AOFManifest.parse(text)
             } catch {
                 throw LoadError("\(error)")
             }
-        } else if access(file.fileName, F_OK) == 0 {
-            // Redis 6's single appendonly.aof: it becomes the base of a new manifest.
+        } else {
+            haveManifest = false
+        }
+        // Redis 6's single appendonly.aof in `dir` becomes the base of a new manifest (Redis's
+        // aofUpgradePrepare): when there is no manifest, an empty one, or one that names only
+        // that base while the file is not moved yet (an upgrade stopped half-way).
+        let manifest = file.manifest
+        if access(file.fileName, F_OK) == 0
+            && (!haveManifest || (manifest.base == nil && manifest.incrs.isEmpty)
+                || (manifest.base?.name == file.fileName && manifest.incrs.isEmpty
+                    && access(file.path(file.fileName), F_OK) != 0))
+        {
+            file.manifest.base = AOFManifest.Entry(name: file.fileName, seq: 1, type: .base)
+            do { try file.persistManifest() } catch { throw LoadError("Can't persist the AOF manifest: \(error)") }
             guard rename(file.fileName, file.path(file.fileName)) == 0 else {
                 throw LoadError(
                     "Error moving \(file.fileName) into \(file.directory): \(String(cString: strerror(errno)))")
             }
-            file.manifest.base = AOFManifest.Entry(name: file.fileName, seq: 1, type: .base)
-            do { try file.persistManifest() } catch { throw LoadError("Can't persist the AOF manifest: \(error)") }
             persistenceLog?("Successfully migrated an old-style AOF into the AOF directory")
+        }
+        // Every file the manifest names must be there before anything loads.
+        for entry in (file.manifest.base.map { [$0] } ?? []) + file.manifest.incrs
+        where access(file.path(entry.name), F_OK) != 0 {
+            throw LoadError(
+                "Unable to obtain the AOF file \(entry.name) length. stat: \(String(cString: strerror(errno)))")
         }
         let entries = (file.manifest.base.map { [$0] } ?? []) + file.manifest.incrs
         guard !entries.isEmpty else {
@@ -365,5 +385,13 @@ extension ServerState {
             intsetEntries: Int(config.limits.setMaxIntsetEntries),
             listpackEntries: Int(config.limits.setMaxListpackEntries),
             listpackValue: Int(config.limits.setMaxListpackValue))
+    }
+
+    /// The encoding thresholds loads (RDB files, AOF bases, RESTORE) build values with.
+    public var encodingLimits: EncodingLimits {
+        let l = config.limits
+        return EncodingLimits(
+            set: setLimits, hashEntries: l.hashMaxListpackEntries, hashValue: l.hashMaxListpackValue,
+            zsetEntries: l.zsetMaxListpackEntries, zsetValue: l.zsetMaxListpackValue)
     }
 }

@@ -21,13 +21,12 @@ extension ServerState {
         if let current = self.aof {
             aof = current
         } else {
-            aof = AppendOnlyFile(
-                directory: config["appenddirname"], fileName: config["appendfilename"], policy: .no,
-                log: persistenceLog)
+            aof = makeAppendOnlyFile()
+            aof.policy = .no
             aof.detached = true
             if mkdir(aof.directory, 0o755) != 0 && errno != EEXIST { return false }
             if let text = SnapshotFile.contents(of: aof.manifestPath),
-                let manifest = try? AOFManifest.parse(String(decoding: text, as: UTF8.self))
+                let manifest = try? AOFManifest.parse(text)
             {
                 aof.manifest = manifest
             }
@@ -58,6 +57,18 @@ extension ServerState {
         return true
     }
 
+    /// An AOF writer for the configured directory and name, with the configuration's fsync
+    /// policy, base format and garbage collection.
+    func makeAppendOnlyFile() -> AppendOnlyFile {
+        let file = AppendOnlyFile(
+            directory: config["appenddirname"], fileName: config["appendfilename"],
+            policy: .init(config["appendfsync"]), log: persistenceLog)
+        file.preamble = config.bool("aof-use-rdb-preamble")
+        file.autoGC = !config.bool("aof-disable-auto-gc")
+        file.annotatesTime = config.bool("aof-timestamp-enabled")
+        return file
+    }
+
     /// Seconds the running rewrite has taken so far (-1 when none runs).
     public var currentAOFRewriteSeconds: Int {
         guard let started = rewritingAOF?.rewriteStarted else { return -1 }
@@ -86,14 +97,12 @@ extension ServerState {
     public func setAppendOnly(_ on: Bool) -> String? {
         if on {
             guard aof == nil else { return nil }
-            let file = AppendOnlyFile(
-                directory: config["appenddirname"], fileName: config["appendfilename"],
-                policy: .init(config["appendfsync"]), log: persistenceLog)
+            let file = makeAppendOnlyFile()
             if mkdir(file.directory, 0o755) != 0 && errno != EEXIST {
                 return "Can't open the append-only file: \(String(cString: strerror(errno)))"
             }
             if let text = SnapshotFile.contents(of: file.manifestPath),
-                let manifest = try? AOFManifest.parse(String(decoding: text, as: UTF8.self))
+                let manifest = try? AOFManifest.parse(text)
             {
                 file.manifest = manifest
             }

@@ -43,7 +43,7 @@ extension ServerState {
             purpose: purpose, now: clock(), dirty: dirty, totalKeys: keyspace.keyCount,
             commandBase: !config.bool("aof-use-rdb-preamble"), compress: config.bool("rdbcompression"),
             version: rdbVersionToWrite, checksum: config.bool("rdbchecksum"), usedMemory: MemoryInfo.usedMemory(),
-            functionLibraries: scriptEngine?.libraryCodes ?? [])
+            functionLibraries: scriptEngine?.libraryCodes ?? [], annotatesTime: config.bool("aof-timestamp-enabled"))
     }
 
     /// Starts a background save; false when the file cannot be created.
@@ -62,7 +62,7 @@ extension ServerState {
     public func stepBackgroundSave(budget: Int64) -> Bool {
         guard let bg = backgroundSave else { return true }
         if bg.completed { return true }
-        guard bg.step(keyspace, budget: budget) else { return false }
+        guard bg.step(keyspace, budget: budget, keyDelay: config.int("rdb-key-save-delay")) else { return false }
         bg.writeTrailer()
         let target = snapshotTarget(bg)
         bg.syncing = true

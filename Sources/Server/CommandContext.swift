@@ -36,6 +36,9 @@ public final class CommandContext {
     /// arguments would replay differently (relative times, random picks) say it here.
     var propagation: [[[UInt8]]] = []
     var propagationOverridden = false
+    /// The command propagates even though it changed nothing (Redis's
+    /// forceCommandPropagation: FLUSHDB of an empty database still reaches the AOF).
+    public var forcePropagation = false
     /// The command that blocked this client, counted in its stats once it completes.
     var blockedCommand: Command?
     /// Key arguments a write left as they were (SMOVE of a member the destination already
@@ -109,6 +112,22 @@ public final class CommandContext {
     public func propagate(_ commands: [[[UInt8]]]) {
         propagationOverridden = true
         propagation.append(contentsOf: commands)
+    }
+
+    /// The hard output-buffer limit of this client's class (0: none). Replicas are held to
+    /// their own class elsewhere.
+    public var outputHardLimit: Int {
+        guard !session.isReplica else { return 0 }
+        let limits = config.limits
+        return Int(session.inPubSubMode ? limits.pubsubOutputLimit.hard : limits.normalOutputLimit.hard)
+    }
+
+    /// The replies waiting for this client (unsent ones included) have reached the hard
+    /// limit: Redis closes the client without writing more, and runs no further command
+    /// of its pipeline.
+    public var outputHardLimitPassed: Bool {
+        let hard = outputHardLimit
+        return hard > 0 && output.count + session.pendingOutputBytes >= hard
     }
 
     /// Records `n` changes to the dataset (for save points and INFO).

@@ -89,6 +89,10 @@ public final class ConnectionMachine {
                     break
                 }
                 i += 1
+                if ctx.outputHardLimitPassed {
+                    session.closeAfterReply = true
+                    break
+                }
             }
             if !server.readyKeys.isEmpty { serveReadyKeys() }
             if stop != .input || closed { break }

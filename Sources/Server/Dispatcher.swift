@@ -431,10 +431,11 @@ extension CommandContext {
                 notifyWrite(command, before: keysBefore)
             }
             if !deferredEvents.isEmpty { deferredEvents.removeAll() }
+            defer { forcePropagation = false }
             if server.expiryLogging { server.drainExpiredEvents(current: session) }
             // The command propagates after the deletions expiry made while it ran.
             if server.propagation.isActive {
-                if server.dirty != dirtyBefore && !command.controlsTransaction {
+                if (server.dirty != dirtyBefore || forcePropagation) && !command.controlsTransaction {
                     propagateCommand(to: server.propagation)
                 }
                 if propagationOverridden {

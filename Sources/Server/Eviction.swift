@@ -95,9 +95,7 @@ extension ServerState {
                 evictionPending = false
                 return .fail
             }
-            let before = MemoryInfo.usedMemory()
-            evictKey(db: db, slot: slot)
-            freed += before - MemoryInfo.usedMemory()
+            freed += evictKey(db: db, slot: slot)
             evicted += 1
             if evicted % 16 == 0 {
                 // Values freed on another thread leave the count later: look again.
@@ -190,11 +188,21 @@ extension ServerState {
 
     /// Deletes an evicted key with everything a deletion tells others: the `evicted` event,
     /// WATCH, client tracking, a DEL (UNLINK when lazy) in the AOF, INFO's evicted_keys.
-    func evictKey(db index: Int, slot: Int) {
+    /// Returns the bytes the deletion itself freed: what the announcements cost (tracking
+    /// invalidations queued for clients) is not counted against it, as in Redis, so they
+    /// cannot drive eviction on in a loop.
+    @discardableResult
+    func evictKey(db index: Int, slot: Int) -> Int {
         let key = keyspace.databases[index].table[slot].key
         if let bg = backgroundSave { bg.preserve(keyspace, db: index, key: key[...]) }
+        let before = MemoryInfo.usedMemory()
         let entry = keyspace.databases[index].table.remove(slot: slot)
-        if config.limits.lazyfreeEviction { releaseInBackground(entry.value) }
+        if config.limits.lazyfreeEviction {
+            releaseInBackground(entry.value)
+        } else {
+            _ = consume entry
+        }
+        let freed = before - MemoryInfo.usedMemory()
         evictedKeys += 1
         if propagation.isActive {
             propagation.record(db: index, [Array((config.limits.lazyfreeEviction ? "UNLINK" : "DEL").utf8), key])
@@ -204,6 +212,7 @@ extension ServerState {
         if config.limits.keyspaceEvents.contains(.evicted) {
             notifyKeyspaceEvent(.evicted, "evicted", key: key, db: index)
         }
+        return freed
     }
 
     /// Drops the last reference to a value on another thread, so a large value's memory is

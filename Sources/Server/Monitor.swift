@@ -34,23 +34,8 @@ extension CommandContext {
 /// MONITOR's line format.
 public enum MonitorLine {
     /// sdscatrepr: a quoted string with C escapes for what is not printable.
+    @inline(__always)
     public static func quote(_ bytes: ArraySlice<UInt8>, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for b in bytes {
-            switch b {
-            case UInt8(ascii: "\\"): out += [92, 92]
-            case UInt8(ascii: "\""): out += [92, 34]
-            case 10: out += [92, UInt8(ascii: "n")]
-            case 13: out += [92, UInt8(ascii: "r")]
-            case 9: out += [92, UInt8(ascii: "t")]
-            case 7: out += [92, UInt8(ascii: "a")]
-            case 8: out += [92, UInt8(ascii: "b")]
-            case 32...126: out.append(b)
-            default:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [92, UInt8(ascii: "x"), hex[Int(b >> 4)], hex[Int(b & 15)]]
-            }
-        }
-        out.append(UInt8(ascii: "\""))
+        Repr.append(bytes, into: &out)
     }
 }

@@ -284,6 +284,14 @@ public final class ServerState {
     public var dirty = 0
     public var lastSaveTime: Int64 = 0
     public var lastSaveOK = true
+    /// Keys the last RDB load (a file, an AOF's RDB base or preamble) loaded and skipped
+    /// as expired (INFO rdb_last_load_keys_loaded/_expired).
+    public var lastLoadKeys = (loaded: 0, expired: 0)
+    /// The process's oom_score_adj from before `oom-score-adj` changed it (nil while it
+    /// has not), to compute relative scores from and to restore.
+    var oomScoreBase: Int?
+    /// DEBUG PAUSE-CRON: the runtime's cron does nothing while set.
+    public var cronPaused = false
     /// The append-only file, while `appendonly` is on.
     public internal(set) var aof: AppendOnlyFile? {
         didSet {
@@ -371,6 +379,10 @@ public final class ServerState {
         self.lastSaveTime = now / 1000
         self.runId = randomHexID()
         config.applyHooks["appendonly"] = { [unowned self] value in self.setAppendOnly(value == "yes") }
+        keyspace.tableGrowth.limit = { [unowned self] bytes in
+            let limit = self.config.limits.maxmemory
+            return limit == 0 || MemoryInfo.usedMemory() + bytes <= Int(limit)
+        }
         startupMemory = MemoryInfo.usedMemory()
         keyspace.lfuPolicy = EvictionPolicy(name: config["maxmemory-policy"])?.usesLFU ?? false
         config.applyHooks["maxmemory-policy"] = { [unowned self] value in
@@ -380,6 +392,19 @@ public final class ServerState {
         }
         config.applyHooks["appendfsync"] = { [unowned self] value in
             self.aof?.policy = .init(value)
+            return nil
+        }
+        config.applyHooks["oom-score-adj"] = { [unowned self] _ in self.applyOOMScoreAdjustment() }
+        config.applyHooks["oom-score-adj-values"] = { [unowned self] _ in self.applyOOMScoreAdjustment() }
+        config.applyHooks["aof-timestamp-enabled"] = { [unowned self] value in
+            self.aof?.annotatesTime = value == "yes"
+            return nil
+        }
+        config.applyHooks["aof-disable-auto-gc"] = { [unowned self] value in
+            // Turned off: the history kept meanwhile is deleted at once.
+            guard let file = self.aof ?? self.rewritingAOF else { return nil }
+            file.autoGC = value != "yes"
+            file.deleteHistory()
             return nil
         }
     }

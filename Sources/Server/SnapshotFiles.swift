@@ -20,7 +20,8 @@ extension ServerState {
             return
                 "Failed opening the temp RDB file temp-\(getpid()).rdb (in server root dir \(config["dir"])) for saving: \(reason)"
         }
-        while !snapshot.step(keyspace, budget: Int64.max / 2) {}
+        let keyDelay = config.int("rdb-key-save-delay")
+        while !snapshot.step(keyspace, budget: Int64.max / 2, keyDelay: keyDelay, sleeps: true) {}
         snapshot.writeTrailer()
         do {
             try snapshot.sync(rdbPath)
@@ -42,7 +43,8 @@ extension ServerState {
         var reader = RDBReader(data)
         reader.verifyChecksum = config.bool("rdbchecksum")
         reader.replacesExistingKeys = merging
-        _ = try reader.load(into: keyspace, now: clock(), limits: setLimits)
+        _ = try reader.load(into: keyspace, now: clock(), limits: encodingLimits)
+        lastLoadKeys = (reader.loaded, reader.expired)
         var loaded = true
         for code in reader.takeFunctionLibraries() where !loadFunctionLibrary(code, replace: merging) {
             loaded = false

@@ -30,6 +30,9 @@ public enum DirectiveKind: Sendable {
     /// Space-separated percentiles between 0 and 100 (latency-tracking-info-percentiles),
     /// shown as Redis prints them (`%f` without trailing zeros: `50 99 99.9`).
     case percentiles
+    /// Three scores between -2000 and 2000 for the primary, replica and background-child
+    /// classes (oom-score-adj-values).
+    case oomScoreAdjValues
 }
 
 /// One configuration directive, as in Redis's standardConfig table.
@@ -367,6 +370,17 @@ public final class Config: @unchecked Sendable {
             return pairs.joined(separator: " ")
         case .clientOutputBufferLimit:
             return try normalizeOutputBufferLimit(args)
+        case .oomScoreAdjValues:
+            let words = args.flatMap { $0.split(separator: " ").map(String.init) }
+            guard words.count == 3 else { throw ConfigError("wrong number of arguments") }
+            var values: [Int64] = []
+            for word in words {
+                guard let v = Int64(word), v >= -2000 && v <= 2000 else {
+                    throw ConfigError("Invalid oom-score-adj-values, elements must be between -2000 and 2000.")
+                }
+                values.append(v)
+            }
+            return values.map(String.init).joined(separator: " ")
         case .keyspaceEvents:
             guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
             guard let flags = KeyspaceEvents(parsing: args[0]) else {
@@ -469,7 +483,7 @@ public final class Config: @unchecked Sendable {
             guard d.mutable else { throw ConfigError("can't set immutable config", directive: rawName) }
             let args: [String]
             switch d.kind {
-            case .stringList, .save, .clientOutputBufferLimit, .percentiles:
+            case .stringList, .save, .clientOutputBufferLimit, .percentiles, .oomScoreAdjValues:
                 args = rawValue.isEmpty ? [""] : rawValue.split(separator: " ").map(String.init)
             default:
                 args = [rawValue]

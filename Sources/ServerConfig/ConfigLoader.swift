@@ -30,7 +30,7 @@ public func startupOptions(from arguments: [String]) throws(ConfigError) -> Star
             if !options.isEmpty { options += "\n" }
             options += String(arg.dropFirst(2)) + " "
         } else {
-            options += reprArgument(arg) + " "
+            options += Repr.quoted(arg) + " "
         }
         index += 1
     }
@@ -40,30 +40,6 @@ public func startupOptions(from arguments: [String]) throws(ConfigError) -> Star
     }
     if !options.isEmpty { text += "\n" + options }
     return StartupOptions(configFile: file, text: text)
-}
-
-/// Redis's sdscatrepr: a quoted, escaped form of an argument.
-func reprArgument(_ s: String) -> String {
-    var out = "\""
-    for b in s.utf8 {
-        switch b {
-        case UInt8(ascii: "\\"): out += "\\\\"
-        case UInt8(ascii: "\""): out += "\\\""
-        case 10: out += "\\n"
-        case 13: out += "\\r"
-        case 9: out += "\\t"
-        case 7: out += "\\a"
-        case 8: out += "\\b"
-        default:
-            if b >= 32 && b < 127 {
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            } else {
-                let hex = Array("0123456789abcdef")
-                out += "\\x" + String([hex[Int(b >> 4)], hex[Int(b & 15)]])
-            }
-        }
-    }
-    return out + "\""
 }
 
 /// Directives Redis accepts in a file that are not CONFIG parameters.

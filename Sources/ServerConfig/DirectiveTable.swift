@@ -153,7 +153,7 @@ extension Directive {
             "tls-session-cache-timeout", .integer(min: 0, max: 9223372036854775807), default: "300"),
         Directive("tls-port", .integer(min: 0, max: 9223372036854775807), default: "0", mutable: false),
         Directive("lua-time-limit", .integer(min: 0, max: 9223372036854775807), default: "5000"),
-        Directive("oom-score-adj-values", .string, default: "0 200 800"),
+        Directive("oom-score-adj-values", .oomScoreAdjValues, default: "0 200 800"),
         Directive("lfu-decay-time", .integer(min: 0, max: 2147483647), default: "1"),
         Directive("replica-announce-ip", .string, default: "", aliases: ["slave-announce-ip"]),
         Directive("hz", .integer(min: 0, max: 2147483647), default: "10"),

@@ -87,6 +87,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         runtime.unblock(self)
         runtime.state.unregister(session)
         runtime.connections[session.id] = nil
+        if softLimitSince != nil { runtime.overSoftLimit.removeAll { $0 === self } }
         channelContext = nil
         closed = true
     }
@@ -172,6 +173,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func flush(_ context: ChannelHandlerContext) {
         guard let ctx = self.context, !ctx.output.isEmpty else { return }
+        if ctx.outputHardLimitPassed {
+            // Redis closes such a client before writing anything more to it.
+            ctx.output.removeAll(keepingCapacity: false)
+            closeForOutputLimits(context)
+            return
+        }
         var out = context.channel.allocator.buffer(capacity: ctx.output.count)
         out.writeBytes(ctx.output)
         runtime.state.stats.netOutputBytes += ctx.output.count
@@ -206,12 +213,27 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         } else if !over {
             softLimitSince = nil
         }
-        if over && !closed {
-            runtime.log.warning(
-                "Client id=\(session.id) addr=\(session.address) closed for overcoming of output buffer limits.")
-            closed = true
-            context.close(promise: nil)
+        if softLimitSince == nil {
+            runtime.overSoftLimit.removeAll { $0 === self }
+        } else if !runtime.overSoftLimit.contains(where: { $0 === self }) {
+            runtime.overSoftLimit.append(self)
         }
+        if over { closeForOutputLimits(context) }
+    }
+
+    /// The cron's look at a client past its soft limit.
+    func recheckOutputLimits() {
+        guard let context = channelContext, !closed else { return }
+        checkOutputLimits(context)
+    }
+
+    func closeForOutputLimits(_ context: ChannelHandlerContext) {
+        guard !closed else { return }
+        runtime.log.warning(
+            "Client id=\(session.id) addr=\(session.address) closed for overcoming of output buffer limits.")
+        closed = true
+        runtime.overSoftLimit.removeAll { $0 === self }
+        context.close(promise: nil)
     }
 
     /// Runs the parked blocking command again; true when it was served.

@@ -2,6 +2,7 @@ import Commands
 import DataStore
 import Dispatch
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RESP
@@ -28,6 +29,8 @@ public final class ServerRuntime: @unchecked Sendable {
     /// Connections with Pub/Sub or MONITOR output waiting: written once per loop turn (as
     /// Redis's handleClientsWithPendingWrites), not once per message.
     var pendingFlushes: [ConnectionHandler] = []
+    /// Clients whose unsent output is past their soft limit, for the cron to look at again.
+    var overSoftLimit: [ConnectionHandler] = []
 
     func scheduleFlush(_ handler: ConnectionHandler) {
         if pendingFlushes.isEmpty { loop.execute { self.flushPendingWrites() } }
@@ -60,6 +63,7 @@ public final class ServerRuntime: @unchecked Sendable {
         exitPromise = loop.makePromise(of: Int32.self)
         state.tcpPort = Int(config.int("port"))
         state.shutdownHook = { [unowned self] request in
+            if request.abort { return self.abortSignalledShutdown() ? nil : .noShutdownInProgress }
             self.log.warning("User requested shutdown...")
             if !self.finalSave(save: request.save) && !request.force { return .shutdownFailed }
             self.loop.execute { self.shutdown(exitCode: 0) }
@@ -128,6 +132,7 @@ public final class ServerRuntime: @unchecked Sendable {
                 "replicaof \(state.config["replicaof"]) is set, but Swiftlet does not replicate yet: serving as a primary"
             )
         }
+        if let error = state.applyOOMScoreAdjustment() { log.warning("\(error)") }
         if let error = state.loadUsersAtStartup() {
             showBanner(port: port)
             log.warning("\(error)")
@@ -139,9 +144,10 @@ public final class ServerRuntime: @unchecked Sendable {
         do {
             load = try state.prepareDatasetLoad()
         } catch {
+            // An AOF that cannot be loaded (its manifest, a missing file): Redis's message is
+            // the last line it logs.
             showBanner(port: port)
-            log.warning("\(error)")
-            throw ServerStartError("Fatal error loading the DB, check server logs. Exiting.")
+            throw ServerStartError("\(error)")
         }
         // Loading is the server's state before any listener opens: a client that connects at
         // once gets -LOADING, never an answer from the empty dataset.
@@ -221,8 +227,9 @@ public final class ServerRuntime: @unchecked Sendable {
         do {
             done = try load.step(budget: 5000)
         } catch {
-            log.warning("\(error)")
-            log.warning("Fatal error loading the DB, check server logs. Exiting.")
+            // An AOF's error is the last line Redis logs; an RDB's gets the fatal line after.
+            for line in "\(error)".split(separator: "\n") { log.warning("\(line)") }
+            if !load.isAOF { log.warning("Fatal error loading the DB, check server logs. Exiting.") }
             exit(1)
         }
         guard done else {
@@ -467,7 +474,9 @@ public final class ServerRuntime: @unchecked Sendable {
     }
 
     func cron(hz: Int) {
+        if state.cronPaused { return }
         cronLoops += 1
+        if let signal = signalledShutdown.withLockedValue({ $0 }) { shutdownOnSignal(signal) }
         if state.loading != nil { return }
         flushAppendOnly()
         state.aof?.fsyncIfDue(background: state.backgroundSync)
@@ -502,6 +511,9 @@ public final class ServerRuntime: @unchecked Sendable {
         if state.hasBroadcastPending { state.flushBroadcastInvalidations() }
         if state.trackingClients > 0 { state.limitTrackingTable() }
         if cronLoops % hz == 0 { clientsTimeoutCheck() }
+        // A client past the soft output limit is cut off when its seconds run out, even if
+        // nothing more is written to it.
+        for handler in overSoftLimit where handler.softLimitSince != nil { handler.recheckOutputLimits() }
         // A PING in the replication stream every repl-ping-replica-period seconds.
         if let primary = state.replication, !primary.replicas.isEmpty,
             cronLoops % (hz * max(1, Int(state.config.int("repl-ping-replica-period")))) == 0
@@ -648,22 +660,57 @@ public final class ServerRuntime: @unchecked Sendable {
         for h in list { h.resume() }
     }
 
+    /// SIGTERM and SIGINT (Redis's sigShutdownHandler) only record the request: the cron
+    /// shuts down (SHUTDOWN ABORT may cancel it before). A second SIGINT while one is
+    /// pending — a save on shutdown taking long — exits at once, its temporary RDB removed;
+    /// this runs on the signal queue, so it works while the loop is busy saving.
     func installSignalHandlers() {
         signal(SIGPIPE, SIG_IGN)
         for sig in [SIGTERM, SIGINT] {
             signal(sig, SIG_IGN)
             let source = DispatchSourceSignalBox(signal: sig) { [unowned self] in
-                self.loop.execute {
-                    self.log.warning("Received \(sig == SIGTERM ? "SIGTERM" : "SIGINT") scheduling shutdown...")
-                    if !self.finalSave(save: nil) {
-                        self.log.warning("Error trying to save the DB, can't exit.")
-                        return
-                    }
-                    self.shutdown(exitCode: 0)
+                let insists = self.signalledShutdown.withLockedValue { pending -> Bool in
+                    if pending != nil && sig == SIGINT { return true }
+                    pending = sig
+                    return false
                 }
+                if insists {
+                    self.log.warning("You insist on killing Redis, exiting now.")
+                    unlink("temp-\(getpid()).rdb")
+                    exit(1)
+                }
+                self.log.warning("Received \(sig == SIGTERM ? "SIGTERM" : "SIGINT") scheduling shutdown...")
             }
             signalSources.append(source)
         }
+    }
+
+    /// The signal that asked for a shutdown the cron has not carried out yet.
+    let signalledShutdown = NIOLockedValueBox<Int32?>(nil)
+
+    /// The cron's side of a signal: `shutdown-on-sigterm` / `shutdown-on-sigint` say
+    /// whether to save (`default`: as the save points say) and whether a failed save may
+    /// be ignored (`force`). A failed save keeps the server running.
+    func shutdownOnSignal(_ signal: Int32) {
+        let mode = state.config[signal == SIGINT ? "shutdown-on-sigint" : "shutdown-on-sigterm"].split(separator: " ")
+        let save: Bool? = mode.contains("nosave") ? false : mode.contains("save") ? true : nil
+        if !finalSave(save: save) && !mode.contains("force") {
+            log.warning("Error trying to save the DB, can't exit.")
+            signalledShutdown.withLockedValue { $0 = nil }
+            log.warning("Errors trying to shut down the server. Check the logs for more information.")
+            return
+        }
+        shutdown(exitCode: 0)
+    }
+
+    /// SHUTDOWN ABORT: cancels a shutdown a signal asked for; false when none is pending.
+    func abortSignalledShutdown() -> Bool {
+        let pending = signalledShutdown.withLockedValue { pending -> Bool in
+            defer { pending = nil }
+            return pending != nil
+        }
+        if pending { log.warning("Shutdown manually aborted.") }
+        return pending
     }
 
     var signalSources: [DispatchSourceSignalBox] = []

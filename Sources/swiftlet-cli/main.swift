@@ -355,29 +355,7 @@ indirect enum CLIReply {
 }
 
 /// sdscatrepr: a quoted string with C escapes.
-func quoted(_ bytes: [UInt8]) -> [UInt8] {
-    var out: [UInt8] = [34]
-    for b in bytes {
-        switch b {
-        case 92: out += [92, 92]
-        case 34: out += [92, 34]
-        case 10: out += [92, UInt8(ascii: "n")]
-        case 13: out += [92, UInt8(ascii: "r")]
-        case 9: out += [92, UInt8(ascii: "t")]
-        case 7: out += [92, UInt8(ascii: "a")]
-        case 8: out += [92, UInt8(ascii: "b")]
-        default:
-            if b >= 32 && b < 127 {
-                out.append(b)
-            } else {
-                let hex = Array("0123456789abcdef".utf8)
-                out += [92, UInt8(ascii: "x"), hex[Int(b >> 4)], hex[Int(b & 15)]]
-            }
-        }
-    }
-    out.append(34)
-    return out
-}
+func quoted(_ bytes: [UInt8]) -> [UInt8] { Repr.quoted(bytes) }
 
 /// cliFormatReplyTTY.
 func formatTTY(_ r: CLIReply, prefix: [UInt8] = []) -> [UInt8] {

@@ -46,6 +46,27 @@ import Testing
         #expect(rest == "$1\r\nv\r\n")
     }
 
+    /// Past the hard output limit of its class the client's pipeline stops (Redis's
+    /// CLOSE_ASAP); a negative random count is cut to what the limit can hold.
+    @Test func theOutputHardLimitStopsThePipeline() throws {
+        let config = Config()
+        try config.set([("client-output-buffer-limit", "normal 1000 0 0")])
+        let h = Harness(CommandRunner(config: config))
+        _ = h.feed("SET big \(String(repeating: "x", count: 1500))\r\nHSET h a b\r\n")
+        let (_, stop, output) = h.feed("GET big\r\nSET after 1\r\n")
+        #expect(stop == .closing)
+        #expect(h.machine.context.outputHardLimitPassed == false)  // the output was taken
+        #expect(output.hasPrefix("$1500"))
+        #expect(h.runner.run("EXISTS", "after") == .integer(0))
+        let runner = CommandRunner(config: config)
+        runner.run("HSET", "h", "a", "b")
+        guard case .array(let picks) = runner.run("HRANDFIELD", "h", "-999999999") else {
+            Issue.record("no array")
+            return
+        }
+        #expect(picks.count == 1000 / 6 + 1)
+    }
+
     @Test func aProtocolErrorAnswersAndCloses() {
         let h = Harness()
         let (_, stop, output) = h.feed("PING\r\n*1\r\n$x\r\n")

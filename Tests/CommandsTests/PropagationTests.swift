@@ -53,6 +53,17 @@ import Testing
         #expect(!path.inTransaction)
     }
 
+    @Test func aFlushPropagatesEvenWhenNothingWasThere() {
+        let r = CommandRunner()
+        let sink = Recorder()
+        r.server.propagation.add(sink)
+        r.run("FLUSHDB")
+        r.run("FLUSHDB")
+        r.run("FLUSHALL")
+        r.run("DEL", "nothing")  // a write that changed nothing is not logged
+        #expect(sink.lines == ["SELECT 0", "FLUSHDB", "FLUSHDB", "FLUSHALL"])
+    }
+
     @Test func everySinkSeesTheSameWritesOfAnExecAndAScript() {
         let r = CommandRunner()
         let first = Recorder()

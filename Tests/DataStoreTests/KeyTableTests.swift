@@ -23,6 +23,29 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(t.slots.count == 1000)
     }
 
+    /// Redis's dictExpandAllowed: while growth is refused the buckets stay until 1.618 keys
+    /// a bucket, then double regardless; the slot array grows by small steps only.
+    @Test func growthWaitsForMemoryUpToTheLoadLimit() {
+        let growth = TableGrowth()
+        var t = KeyTable(growth: growth)
+        for i in 0..<1024 { t.insertNew(b("key\(i)"), value: .int(Int64(i))) }
+        #expect(t.buckets.count == 1024)
+        var asked: [Int] = []
+        growth.limit = { bytes in
+            asked.append(bytes)
+            return false
+        }
+        for i in 1024..<1600 { t.insertNew(b("key\(i)"), value: .int(Int64(i))) }
+        #expect(t.buckets.count == 1024 && !asked.isEmpty)
+        #expect(t.slots.capacity <= 1600 + 1600 / 64 + 16)  // not the usual half again
+        for i in 1600..<1700 { t.insertNew(b("key\(i)"), value: .int(Int64(i))) }
+        #expect(t.buckets.count == 2048)  // past 1.618 keys a bucket
+        for i in 0..<1700 { #expect(t.find(b("key\(i)")) != nil) }
+        growth.limit = nil
+        for i in 1700..<2100 { t.insertNew(b("key\(i)"), value: .int(Int64(i))) }
+        #expect(t.buckets.count == 4096)
+    }
+
     /// Keys of every length around the inline limit (14 bytes), binary and empty ones, are
     /// found, told apart from their prefixes and extensions, and survive resizes.
     @Test func inlineAndHeapKeysAcrossTheLimit() {

@@ -38,6 +38,35 @@ import Testing
         }
     }
 
+    @Test func manifestFaultsHaveRedisMessages() {
+        func message(_ text: String) -> String? {
+            do {
+                _ = try AOFManifest.parse(text)
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        #expect(message("file a seq 1 type i\n\nfile b seq 2 type i\n") == "Invalid AOF manifest file format")
+        #expect(message("file a seq 1 type z\n") == "Unknown AOF file type")
+        #expect(message("file a seq 1 type i") == "The AOF manifest file contains too long line")  // no newline
+        #expect(message("file a seq 1 type i " + String(repeating: "x", count: 1010) + "\n") != nil)
+        #expect(message("file a seq 0 type i\n") == "Invalid AOF manifest file format")
+        #expect(message("file sub/a seq 1 type b\n") == "File can't be a path, just a filename")
+        #expect(message("") == "Found an empty AOF manifest")
+        #expect(message("FILE a SEQ 1 TYPE i\n") == nil)  // keys in any case
+    }
+
+    @Test func namesWithSpacesAreQuotedAndReadBack() throws {
+        var m = AOFManifest()
+        m.base = AOFManifest.Entry(name: " file seq \n\n.aof .2.base.rdb", seq: 2, type: .base)
+        m.incrs = [AOFManifest.Entry(name: "plain.aof.2.incr.aof", seq: 2, type: .incr)]
+        #expect(
+            m.text
+                == "file \" file seq \\n\\n.aof .2.base.rdb\" seq 2 type b\nfile plain.aof.2.incr.aof seq 2 type i\n")
+        #expect(try AOFManifest.parse(m.text) == m)
+    }
+
     func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
     @Test func scannerReadsCommandsAndAnnotations() {
@@ -144,7 +173,7 @@ import Testing
         var r = RDBReader([9, 1, UInt8(ascii: "h"), UInt8(zipmap.count)] + zipmap)
         _ = try r.byte()
         _ = try r.string()
-        guard case .hash(let h) = try r.object(9, limits: SetValue.Limits()) else {
+        guard case .hash(let h) = try r.object(9, limits: EncodingLimits()) else {
             Issue.record("not a hash")
             return
         }
@@ -162,7 +191,7 @@ import Testing
             try r.begin()
             let copy = Keyspace(databases: 1)
             var steps = 0
-            while try !r.step(into: copy, now: 0, limits: SetValue.Limits(), maxKeys: 1000) { steps += 1 }
+            while try !r.step(into: copy, now: 0, limits: EncodingLimits(), maxKeys: 1000) { steps += 1 }
             #expect(steps == 5 && r.loaded == 5000 && copy.databases[0].count == 5000)
         }
     }

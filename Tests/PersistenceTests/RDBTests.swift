@@ -5,6 +5,33 @@ import Testing
 
 /// The RDB building blocks against known values, and round trips of every type.
 @Suite struct RDBTests {
+    /// A load builds values with the configured thresholds: a small hash or sorted set in
+    /// the file takes its big encoding when the configuration no longer allows it packed.
+    @Test func loadsTakeTheConfiguredEncodings() throws {
+        let ks = Keyspace(databases: 1)
+        let h = HashValue()
+        h.set(Array("f1".utf8), Array("v1".utf8), maxEntries: 128, maxValue: 64)
+        h.set(Array("f2".utf8), Array("v2".utf8), maxEntries: 128, maxValue: 64)
+        ks.databases[0].table.insertNew(Array("h".utf8), value: .hash(h))
+        let z = SortedSetValue()
+        z.set(Array("a".utf8), score: 1)
+        z.set(Array("b".utf8), score: 2)
+        ks.databases[0].table.insertNew(Array("z".utf8), value: .zset(z))
+        var w = RDBWriter()
+        w.dataset(ks, now: 0)
+        for (limits, hash, zset) in [
+            (EncodingLimits(), "listpack", "listpack"),
+            (EncodingLimits(hashEntries: 1, zsetEntries: 1), "hashtable", "skiplist"),
+            (EncodingLimits(hashValue: 1, zsetValue: 0), "hashtable", "skiplist"),
+        ] {
+            let copy = Keyspace(databases: 1)
+            var r = RDBReader(w.bytes)
+            _ = try r.load(into: copy, now: 0, limits: limits)
+            #expect(copy.databases[0].table[copy.databases[0].find("h")!].value.encodingName == hash)
+            #expect(copy.databases[0].table[copy.databases[0].find("z")!].value.encodingName == zset)
+        }
+    }
+
     @Test func crc64MatchesRedis() {
         // crc64.c's own test vector.
         #expect(CRC64.checksum(Array("123456789".utf8)) == 0xe9c6_d914_c4b8_d9ca)

@@ -369,6 +369,7 @@ enum KeyCommands {
         let async = try flushMode(ctx)
         ctx.markDirty(ctx.db.count)
         flush(ctx, ctx.session.db, async: async)
+        ctx.forcePropagation = true
         return .ok
     }
 
@@ -412,8 +413,14 @@ enum KeyCommands {
     /// OBJECT REFCOUNT key
     static func objectRefcount(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard let slot = ctx.lookupNoTouch(2) else { return .null }
-        // Redis shares the integers 0..9999 as objects with a pinned refcount.
-        if case .int(let n) = ctx.db.table[slot].value, n >= 0 && n < 10000 { return .integer(2_147_483_647) }
+        // Redis shares the integers 0..9999 as objects with a pinned refcount — except under
+        // maxmemory with an LRU or LFU policy, where every key needs its own access time.
+        let perKeyAccessTime =
+            ctx.config.limits.maxmemory > 0
+            && (ctx.config["maxmemory-policy"].hasSuffix("lru") || ctx.config["maxmemory-policy"].hasSuffix("lfu"))
+        if case .int(let n) = ctx.db.table[slot].value, n >= 0 && n < 10000, !perKeyAccessTime {
+            return .integer(2_147_483_647)
+        }
         return .one
     }
 

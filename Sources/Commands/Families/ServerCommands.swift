@@ -384,7 +384,7 @@ enum ServerCommands {
     }
 
     static let debugInternalKnobs: [StaticString] = [
-        "quicklist-packed-threshold", "pause-cron", "set-skip-checksum-validation", "aof-flush-sleep",
+        "quicklist-packed-threshold", "set-skip-checksum-validation", "aof-flush-sleep",
     ]
 
     /// DEBUG subcommand [argument ...]
@@ -421,9 +421,14 @@ enum ServerCommands {
                 throw .subcommandSyntax(ctx.argBytes(1), container: "DEBUG")
             }
             return .ok
+        } else if ctx.argIs(1, "pause-cron") && ctx.argc == 3 {
+            // The server's cron (expiry, saves, a shutdown a signal asked for) stops while set.
+            guard let on = parseInt64(ctx.arg(2)) else { throw .notInteger }
+            ctx.server.cronPaused = on != 0
+            return .ok
         } else if ctx.argc == 3, let knob = debugInternalKnobs.first(where: { ctx.argIs(1, $0) }) {
             // Switches of Redis internals Swiftlet has no counterpart of (quicklist plain
-            // nodes, cron pausing, checksum skipping, AOF flush delays):
+            // nodes, checksum skipping, AOF flush delays):
             // accepted with their argument checked, so tests that set them run on.
             if knob.description == "quicklist-packed-threshold" {
                 guard let size = parseMemory(ctx.argString(2)), size >= 0, size <= (1 << 32) - (1 << 20) else {
@@ -541,8 +546,13 @@ enum ServerCommands {
             }
         }
         if request.abort && (request.save != nil || request.now || request.force) { throw .syntax }
-        if request.abort { throw .noShutdownInProgress }
-        if let failure = ctx.server.shutdownHook?(request) { throw failure }
+        if let shutdown = ctx.server.shutdownHook {
+            if let failure = shutdown(request) { throw failure }
+        } else if request.abort {
+            throw .noShutdownInProgress
+        }
+        // ABORT cancelled the shutdown a signal asked for.
+        if request.abort { return .ok }
         // The server goes away: Redis sends no reply.
         ctx.session.closeAfterReply = true
         return .raw([])

@@ -88,10 +88,9 @@ enum SetCommands {
             guard let s = try readSet(ctx, 1), s.count > 0 else { return .null }
             return .bulk(s.member(at: Int.random(in: 0..<s.count, using: &ctx.keyspace.rng)))
         }
-        let count = try ctx.int64(2)
+        var count = try ctx.int64(2)
         if count == Int64.min { throw .lposRankRange }
-        // A reply of billions of repeated members would exhaust memory: refuse it up front.
-        if count < 0 && -count > maxRandomReply { throw .valueOutOfRange }
+        count = try boundedRandomCount(ctx, count)
         guard let s = try readSet(ctx, 1), s.count > 0 else { return .emptyArray }
         let picks = ctx.keyspace.randomIndices(count: count, of: s.count)
         return .array(picks.map { .bulk(s.member(at: $0)) })

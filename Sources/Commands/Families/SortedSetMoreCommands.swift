@@ -343,8 +343,18 @@ func randomCount(_ ctx: CommandContext, keyword: StaticString) throws(CommandErr
     if count == Int64.min { throw .lposRankRange }
     if ctx.argc > 4 || (ctx.argc == 4 && !ctx.argIs(3, keyword)) { throw .syntax }
     if ctx.argc == 4 && (count < -Int64.max / 2 || count > Int64.max / 2) { throw .valueOutOfRange }
-    // A reply of billions of repeated members would exhaust memory: refuse it up front.
-    if count < 0 && -count > maxRandomReply { throw .valueOutOfRange }
+    return try boundedRandomCount(ctx, count)
+}
+
+/// A negative random count (members may repeat) of billions would build a reply that
+/// exhausts memory. Under an output-buffer hard limit Redis stops such a reply mid-run and
+/// disconnects the client: no more members are picked than the limit can hold (each
+/// takes at least 6 bytes), which passes it all the same. Without a limit it is refused.
+func boundedRandomCount(_ ctx: CommandContext, _ count: Int64) throws(CommandError) -> Int64 {
+    guard count < 0 else { return count }
+    let hard = Int64(ctx.outputHardLimit)
+    if hard > 0 { return max(count, -(hard / 6 + 1)) }
+    if -count > maxRandomReply { throw .valueOutOfRange }
     return count
 }
 
