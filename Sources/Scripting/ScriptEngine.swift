@@ -155,13 +155,16 @@ public final class ScriptEngine {
         }
     }
 
-    /// Scripts of a client that may wait are suspended past busy-reply-threshold; others
-    /// (inside MULTI, from the AOF) run to their end.
+    /// Scripts of a client that may wait, or of an AOF the runtime loads in steps, are
+    /// suspended past busy-reply-threshold; others (inside MULTI, a load run at once) run
+    /// to their end.
     func prepareRun(_ caller: CommandContext) {
         startedAt = caller.server.clock()
         callerUser = caller.session.aclUser
         callerContext = caller
-        let threshold = caller.mayBlock && !caller.session.isLoader ? caller.config.limits.busyReplyThreshold : 0
+        let suspends =
+            caller.session.isLoader ? caller.server.loading?.suspendsScripts == true : caller.mayBlock
+        let threshold = suspends ? caller.config.limits.busyReplyThreshold : 0
         swiftlet_lua_set_busy_threshold(lua, threshold)
     }
 

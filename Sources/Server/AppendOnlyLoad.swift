@@ -50,6 +50,12 @@ public final class DatasetLoad {
     public private(set) var keysExpired = 0
     public private(set) var commands = 0
     public private(set) var complete = false
+    /// DEBUG LOADAOF: the AOF this load reads back, set again as the server's when done.
+    public internal(set) var reloading: AppendOnlyFile?
+    /// The runtime steps this load between other clients' commands: a script in the AOF
+    /// that runs long may be suspended as a client's would (Redis's scripts yield to the
+    /// event loop while loading too).
+    public var suspendsScripts = false
 
     init(state: ServerState, files: [File], aof: AppendOnlyFile?) {
         self.state = state
@@ -74,7 +80,7 @@ public final class DatasetLoad {
         return Int(elapsed * Double(totalBytes - done) / Double(done))
     }
 
-    public var isAOF: Bool { aof != nil }
+    public var isAOF: Bool { aof != nil || reloading != nil }
 
     public var elapsedSeconds: Double { Double(monotonicMicrosNow() - started) / 1_000_000 }
 
@@ -84,6 +90,9 @@ public final class DatasetLoad {
         if complete { return true }
         let deadline = monotonicMicrosNow() + budget
         while monotonicMicrosNow() < deadline {
+            // A script of the AOF that passed busy-reply-threshold continues between other
+            // clients' commands (they get -LOADING); the load waits for its end.
+            if state.scriptIsBusy { return false }
             if rdb == nil && scanner == nil {
                 index += 1
                 guard index < files.count else {
@@ -185,6 +194,10 @@ public final class DatasetLoad {
                 }
                 run(args, in: context)
                 commands += 1
+                if state.scriptIsBusy {
+                    scanner = scan
+                    return
+                }
             case .end:
                 try endCommands(file, context)
                 return
@@ -257,6 +270,11 @@ public final class DatasetLoad {
     /// incremental file is opened for appending, and logging starts.
     func finish() throws(LoadError) {
         complete = true
+        if let file = reloading {
+            state.aof = file
+            state.dirty = 0
+            return
+        }
         guard let aof else { return }
         if createBase { try state.createFirstBase(aof) }
         if commands > 0 { state.resetStatistics() }
@@ -333,9 +351,10 @@ extension ServerState {
         return DatasetLoad(state: self, files: files, aof: file)
     }
 
-    /// DEBUG LOADAOF: the AOF flushed, the dataset emptied and loaded back from the AOF's
-    /// files (nothing is logged meanwhile). Nil on success, else why it failed.
-    public func reloadAppendOnly() -> String? {
+    /// DEBUG LOADAOF: the AOF flushed, the dataset emptied, and a load of the AOF's files
+    /// made ready (nothing is logged while it runs; the AOF is back when it ends). Nil when
+    /// AOF is off.
+    public func prepareAppendOnlyReload() -> DatasetLoad? {
         guard let file = aof else { return nil }
         file.flush()
         file.syncNow()
@@ -345,14 +364,21 @@ extension ServerState {
             DatasetLoad.File(path: file.path(e.name), name: e.name, last: i == entries.count - 1, isAOF: true)
         }
         let load = DatasetLoad(state: self, files: files, aof: nil)
+        load.reloading = file
         aof = nil
-        defer { aof = file }
+        return load
+    }
+
+    /// DEBUG LOADAOF run to its end at once (inside MULTI or a script, where the caller
+    /// cannot wait). Nil on success, else why it failed.
+    public func reloadAppendOnly() -> String? {
+        guard let load = prepareAppendOnlyReload() else { return nil }
         do {
             while try !load.step(budget: Int64.max / 4) {}
         } catch {
+            aof = load.reloading
             return error.description
         }
-        dirty = 0
         return nil
     }
 

@@ -336,16 +336,10 @@ extension CommandContext {
         if session.inPubSubMode && !session.resp3 && !(command.parent ?? command).allowedWhileSubscribed {
             return reject(.subscribedContext(command.fullName), command)
         }
-        // A suspended script holds the dataset: others get BUSY, except the kill commands,
-        // SHUTDOWN NOSAVE and the connection and transaction commands (Redis's CMD_ALLOW_BUSY).
-        if server.scriptIsBusy && !session.isScriptClient && !Self.allowedWhileBusy(self, command) {
-            let function = server.scriptEngine?.suspendedIsFunction == true
-            return reject(function ? .busyFunction : .busyScript, command)
-        }
         // maxmemory: evict first; when nothing more may go, commands that can grow memory
         // (and anything queued in MULTI) are refused.
         // (Scripts' own commands follow the script's rule: see ScriptEngine.execute.)
-        if config.limits.maxmemory > 0 && !session.isLoader && !session.isScriptClient
+        if config.limits.maxmemory > 0 && !session.isLoader && !session.isScriptClient && !server.scriptIsBusy
             && server.performEvictions() == .fail
         {
             let name = command.name
@@ -378,6 +372,12 @@ extension CommandContext {
             && !(session.isScriptClient && server.scriptEngine?.callerSession?.isLoader == true)
         {
             return reject(.loading, command)
+        }
+        // A suspended script holds the dataset: others get BUSY, except the kill commands,
+        // SHUTDOWN NOSAVE and the connection and transaction commands (Redis's CMD_ALLOW_BUSY).
+        if server.scriptIsBusy && !session.isScriptClient && !Self.allowedWhileBusy(self, command) {
+            let function = server.scriptEngine?.suspendedIsFunction == true
+            return reject(function ? .busyFunction : .busyScript, command)
         }
         let queuing = session.inMulti && !(command.parent ?? command).controlsTransaction
         if queuing && command.flags.contains(.noMulti) {

@@ -228,6 +228,10 @@ public final class ServerState {
     public var scriptLogHook: ((Int, String) -> Void)?
     /// A script was suspended: the runtime continues it soon (resumeSuspendedScript).
     public var scriptSuspendedHook: (() -> Void)?
+    /// Makes the runtime step a load between commands (DEBUG LOADAOF), as at start.
+    public var loadHook: ((DatasetLoad) -> Void)?
+    /// The client waiting for the end of DEBUG LOADAOF.
+    public var reloadCallerID: Int64?
     /// Objects handed to the lazy-free thread so far.
     var lazyfreePending = 0
     /// DEBUG REPLYBUFFER: how often a client's reply-buffer peak resets (ms, -1 never),

@@ -99,7 +99,9 @@ extension Directive {
         Directive("client-query-buffer-limit", .memory(min: 0, max: 9223372036854775807), default: "1073741824"),
         Directive("loglevel", .enumeration(["debug", "verbose", "notice", "warning", "nothing"]), default: "notice"),
         Directive("tcp-backlog", .integer(min: 0, max: 2147483647), default: "511", mutable: false),
-        Directive("busy-reply-threshold", .integer(min: 0, max: 9223372036854775807), default: "5000"),
+        Directive(
+            "busy-reply-threshold", .integer(min: 0, max: 9223372036854775807), default: "5000",
+            aliases: ["lua-time-limit"]),
         Directive("appendfilename", .string, default: "appendonly.aof", mutable: false),
         Directive("enable-debug-command", .enumeration(["no", "yes", "local"]), default: "no", mutable: false),
         Directive("shutdown-on-sigterm", .string, default: "default"),
@@ -152,7 +154,6 @@ extension Directive {
         Directive(
             "tls-session-cache-timeout", .integer(min: 0, max: 9223372036854775807), default: "300"),
         Directive("tls-port", .integer(min: 0, max: 9223372036854775807), default: "0", mutable: false),
-        Directive("lua-time-limit", .integer(min: 0, max: 9223372036854775807), default: "5000"),
         Directive("oom-score-adj-values", .oomScoreAdjValues, default: "0 200 800"),
         Directive("lfu-decay-time", .integer(min: 0, max: 2147483647), default: "1"),
         Directive("replica-announce-ip", .string, default: "", aliases: ["slave-announce-ip"]),

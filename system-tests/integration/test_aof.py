@@ -616,3 +616,29 @@ def test_file_name_with_spaces_is_quoted_in_the_manifest(start_swiftlet):
     s.stop()
     back = start_swiftlet(*aof_args("--appendfilename", "my file.aof"), workdir=s.workdir)
     assert back.client().get("k") == b"v"
+
+
+def test_a_long_script_in_the_aof_lets_others_see_loading(start_swiftlet):
+    """DEBUG LOADAOF of an AOF whose script runs past busy-reply-threshold (lua-time-limit,
+    its alias): other clients get -LOADING meanwhile, the reloading client its OK at the end."""
+    s = start_swiftlet(*aof_args("--lua-time-limit", "1", "--aof-use-rdb-preamble", "no"))
+    r = s.client()
+    assert r.config_get("busy-reply-threshold") == {"busy-reply-threshold": "1"}
+    incr = os.path.join(aof_dir(s), "appendonly.aof.1.incr.aof")
+    script = "redis.call('set',KEYS[1],'y'); for i=1,3000000 do redis.call('ping') end return 'ok'"
+    open(incr, "wb").write(encode("SELECT", "9") + encode("EVAL", script, "1", "x"))
+    reloader = RawConnection(s.port, timeout=60)
+    reloader.send(encode("DEBUG", "LOADAOF"))
+    seen = set()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        reply = RawConnection(s.port).command("PING")
+        seen.add(reply.split(b" ")[0])
+        if reply == b"+PONG\r\n":
+            break
+        time.sleep(0.01)
+    assert b"-LOADING" in seen
+    assert reloader.reply() == b"+OK\r\n"
+    r.select(9)
+    assert r.get("x") == b"y"
+    assert "Slow script detected" in s.read_log()

@@ -462,6 +462,14 @@ enum ServerCommands {
         } else if ctx.argIs(1, "protocol") && ctx.argc == 3 {
             return try debugProtocol(ctx)
         } else if ctx.argIs(1, "loadaof") && ctx.argc == 2 {
+            if ctx.mayBlock, let startLoad = ctx.server.loadHook, let load = ctx.server.prepareAppendOnlyReload() {
+                // The runtime loads it in steps as at start (others get -LOADING); this
+                // client waits for the end and gets its OK then.
+                ctx.server.reloadCallerID = ctx.session.id
+                ctx.blockRequest = BlockRequest(keys: [], db: ctx.session.db, deadline: nil, timeoutReply: .ok)
+                startLoad(load)
+                return .null
+            }
             if let failure = ctx.server.reloadAppendOnly() { throw CommandError("ERR \(failure)") }
             ctx.server.persistenceLog?("Append Only File loaded by DEBUG LOADAOF")
             return .ok
