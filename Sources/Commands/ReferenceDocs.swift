@@ -21,10 +21,9 @@ public enum ReferenceDocs {
         "readonly": "as CLUSTER: a standalone server",
         "readwrite": "as CLUSTER: a standalone server",
         "asking": "as CLUSTER: a standalone server",
-        "wait":
-            "does not count replica acknowledgements yet: 0, at once when none are asked for, else after the timeout",
-        "failover": "no replicas: Redis's \"FAILOVER requires connected replicas\"",
-        "replicaof": "`NO ONE` (already a master); following a master is not implemented yet",
+        "wait": "counts the replicas that acknowledged the client's last write (REPLCONF GETACK / ACK)",
+        "failover": "not built yet: answers Redis's \"FAILOVER requires connected replicas\"",
+        "replicaof": "follows a redis-server or Swiftlet primary (full and partial syncs); `NO ONE` promotes",
         "slaveof": "as REPLICAOF",
         "module|load":
             "always fails, as for a library Redis cannot open: Redis modules (C shared objects) cannot load into Swiftlet",
@@ -33,8 +32,9 @@ public enum ReferenceDocs {
         "migrate": "the connection to the target is opened for each call (Redis keeps it for 10 seconds)",
         "sync":
             "a full sync then the write stream to a replica (a real redis-server follows Swiftlet); a snapshot for `REPLCONF rdb-only 1` clients (redis-cli --rdb)",
-        "psync": "full resync, or `+CONTINUE` from the backlog; no secondary replication ID yet (no failover)",
-        "replconf": "`listening-port`, `ip-address`, `capa`, `ack`, `rdb-only`; Swiftlet does not send `GETACK` yet",
+        "psync":
+            "full resync, or `+CONTINUE` from the backlog, also on the history before a promotion (master_replid2); a replica's own replicas get IDs of its own (no PSYNC2 chain sharing yet)",
+        "replconf": "`listening-port`, `ip-address`, `capa`, `ack`, `getack`, `rdb-only`",
     ]
 
     /// `docs/COMPATIBILITY.md`.

@@ -18,6 +18,9 @@ public struct Database {
     /// Set while CLIENT PAUSE holds writes: an expired key reads as missing but stays
     /// (Redis skips expiry then, so a paused server changes nothing a replica or AOF sees).
     public var holdsExpired = false
+    /// Set while a replica runs its primary's commands: they see such keys as they are
+    /// (Redis's expireIfNeeded answers "not expired" to the primary's client).
+    public var showsExpired = false
 
     public init(seed: UInt64, clock: LRUClock = LRUClock(), growth: TableGrowth = TableGrowth()) {
         table = KeyTable(seed: seed, clock: clock, growth: growth)
@@ -33,7 +36,7 @@ public struct Database {
         guard let slot = table.find(key) else { return nil }
         let expireAt = table.slots[slot].expireAt
         if expireAt != KeyEntry.noExpiry && expireAt < now {
-            if holdsExpired { return nil }
+            if holdsExpired { return showsExpired ? slot : nil }
             let entry = table.remove(slot: slot)
             if logExpired { expiredLog.append(entry.key) }
             expiredKeys += 1

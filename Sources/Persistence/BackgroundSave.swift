@@ -118,25 +118,15 @@ public final class BackgroundSave {
         written.insert(k)
     }
 
-    /// When the next key may be written under `rdb-key-save-delay`.
-    var nextKeyAt: Int64 = 0
-
     /// Writes keys for about `budget` microseconds; true when every database is done.
-    /// `keyDelay` is `rdb-key-save-delay` (microseconds per key, a testing knob that makes
-    /// saves slow): a save run at once (SAVE) sleeps before each key as Redis's does; one run
-    /// in steps between commands writes a key only when the delay since the last has passed,
-    /// so the server keeps answering meanwhile as Redis's parent does while its child sleeps.
-    public func step(_ keyspace: Keyspace, budget: Int64, keyDelay: Int64 = 0, sleeps: Bool = false) -> Bool {
+    /// `keyDelay` is `rdb-key-save-delay` (microseconds per key, a testing knob): a save run
+    /// at once (SAVE, shutdown) sleeps before each key as Redis's does.
+    public func step(_ keyspace: Keyspace, budget: Int64, keyDelay: Int64 = 0) -> Bool {
         let start = monotonicMicrosNow()
         var n = 0
         var keysLeft = Int.max
         if keyDelay > 0 {
-            if sleeps {
-                usleep(UInt32(clamping: keyDelay))
-            } else if start < nextKeyAt {
-                return false
-            }
-            nextKeyAt = start + keyDelay
+            usleep(UInt32(clamping: keyDelay))
             keysLeft = 1
         }
         while db < keyspace.databases.count {

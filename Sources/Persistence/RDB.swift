@@ -508,7 +508,7 @@ public struct RDBReader {
     }
 
     /// Loads every key into `keyspace`; returns how many were loaded and skipped.
-    public mutating func load(into keyspace: Keyspace, now: Int64, limits: EncodingLimits = EncodingLimits())
+    public mutating func load(into keyspace: Keyspace, now: Int64, limits: LoadLimits = LoadLimits())
         throws(RDBError) -> (loaded: Int, expired: Int)
     {
         try begin()
@@ -577,7 +577,7 @@ public struct RDBReader {
 
     /// Loads up to `maxKeys` keys (so a large file loads in steps between other work);
     /// true once the end of the file is read.
-    public mutating func step(into keyspace: Keyspace, now: Int64, limits: EncodingLimits, maxKeys: Int)
+    public mutating func step(into keyspace: Keyspace, now: Int64, limits: LoadLimits, maxKeys: Int)
         throws(RDBError) -> Bool
     {
         var budget = maxKeys
@@ -674,7 +674,7 @@ public struct RDBReader {
 
     /// RESTORE's payload back to a value; nil when its version or checksum is wrong (or
     /// it is too short), an error when the data inside is bad.
-    public static func restorePayload(_ payload: [UInt8], limits: EncodingLimits = EncodingLimits()) -> Result<
+    public static func restorePayload(_ payload: [UInt8], limits: LoadLimits = LoadLimits()) -> Result<
         Value, RDBError
     >? {
         guard payload.count >= 10 else { return nil }
@@ -696,7 +696,7 @@ public struct RDBReader {
         }
     }
 
-    mutating func object(_ type: UInt8, limits: EncodingLimits) throws(RDBError) -> Value {
+    mutating func object(_ type: UInt8, limits: LoadLimits) throws(RDBError) -> Value {
         switch type {
         case RDBType.string:
             return Value.fromBytes(try string())
@@ -895,7 +895,7 @@ public struct RDBReader {
 
     /// A hash from (field, value, absolute TTL or 0) triplets; duplicate fields or a TTL
     /// out of Redis's range are corrupt input.
-    static func makeHash(pairs n: Int, _ limits: EncodingLimits, _ pair: (Int) -> ([UInt8], [UInt8], Int64))
+    static func makeHash(pairs n: Int, _ limits: LoadLimits, _ pair: (Int) -> ([UInt8], [UInt8], Int64))
         throws(RDBError) -> HashValue
     {
         let h = HashValue()
@@ -1100,7 +1100,7 @@ public struct RDBReader {
 /// The `*-max-listpack-*` and `set-max-intset-entries` thresholds a load builds values with:
 /// a loaded hash, set or sorted set past them takes its big encoding, as Redis converts a
 /// ziplist or listpack from an RDB that the configuration no longer allows.
-public struct EncodingLimits: Sendable {
+public struct LoadLimits: Sendable {
     public var set: SetValue.Limits
     public var hashEntries: Int64
     public var hashValue: Int64

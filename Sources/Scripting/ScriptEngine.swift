@@ -283,6 +283,12 @@ public final class ScriptEngine {
         {
             return error(.noReplicas)
         }
+        // A read-only replica runs the scripts its primary sends, and no other writes.
+        if command.flags.contains(.write) && ctx.server.primaryLink != nil && ctx.config.bool("replica-read-only")
+            && callerContext?.session.isPrimaryClient != true && callerContext?.session.isLoader != true
+        {
+            return error(.readonlyReplica)
+        }
         // scriptVerifyOOM: over maxmemory when the script started, a command that may grow
         // memory is refused until the script's first write (after it, the script must finish
         // whole for the AOF).

@@ -145,7 +145,7 @@ public final class DatasetLoad {
         let done: Bool
         do {
             done = try reader.step(
-                into: state.keyspace, now: state.clock(), limits: state.encodingLimits, maxKeys: 2048)
+                into: state.keyspace, now: state.clock(), limits: state.loadLimits, maxKeys: 2048)
             for code in reader.takeFunctionLibraries() { state.loadFunctionLibrary(code) }
         } catch {
             throw badFile(file, error)
@@ -414,9 +414,9 @@ extension ServerState {
     }
 
     /// The encoding thresholds loads (RDB files, AOF bases, RESTORE) build values with.
-    public var encodingLimits: EncodingLimits {
+    public var loadLimits: LoadLimits {
         let l = config.limits
-        return EncodingLimits(
+        return LoadLimits(
             set: setLimits, hashEntries: l.hashMaxListpackEntries, hashValue: l.hashMaxListpackValue,
             zsetEntries: l.zsetMaxListpackEntries, zsetValue: l.zsetMaxListpackValue)
     }

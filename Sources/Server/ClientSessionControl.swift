@@ -6,6 +6,7 @@ extension ClientSession {
         let c = self
         var flags = ""
         if c.isReplica { flags += "S" }
+        if c.isPrimaryClient { flags += "M" }
         if c.isMonitor { flags += "O" }
         if c.inPubSubMode { flags += "P" }
         if c.inMulti { flags += "x" }

@@ -168,6 +168,9 @@ extension CommandError {
     public static let discardWithoutMulti = CommandError("ERR DISCARD without MULTI")
     public static let watchInsideMulti = CommandError("ERR WATCH inside MULTI is not allowed")
     public static let noReplicas = CommandError("NOREPLICAS Not enough good replicas to write.")
+    public static let readonlyReplica = CommandError("READONLY You can't write against a read only replica.")
+    public static let masterDown = CommandError(
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
     public static let execAbort = CommandError("EXECABORT Transaction discarded because of previous errors.")
     public static let notAllowedInMulti = CommandError("ERR Command not allowed inside a transaction")
     public static func subscribedContext(_ command: String) -> CommandError {

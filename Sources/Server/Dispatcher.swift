@@ -126,7 +126,7 @@ extension CommandContext {
         blockRequest = nil
         preparedCommand = index < batchCommands.count ? batchCommands[index] : nil
         let reply = dispatch()
-        if server.expiryHeld != (server.pausedUntil > 0) && !session.isScriptClient { server.applyPauseToExpiry() }
+        if server.expiryHeld != server.expiryShouldHold && !session.isScriptClient { server.applyPauseToExpiry() }
         if case .paused = reply.outcome { return .paused }
         if blockRequest != nil { return .blocked }
         session.lastInteraction = server.keyspace.now
@@ -184,15 +184,8 @@ extension CommandContext {
     /// Ends the session's transaction without running it (DISCARD, a refused EXEC, RESET,
     /// an AOF's unfinished MULTI) and drops its WATCHes.
     public func discardTransaction() {
-        let s = session
-        s.inMulti = false
-        s.multiQueue.removeAll()
-        s.multiCommands.removeAll()
-        s.multiFailed = false
-        s.multiWrites = false
-        s.multiMayReplicate = false
-        s.multiDenyOOM = false
-        server.unwatchAll(s)
+        session.clearTransaction()
+        server.unwatchAll(session)
     }
 
     func reject(_ error: CommandError, _ command: Command?) -> Dispatched {
@@ -363,6 +356,23 @@ extension CommandContext {
         {
             return reject(.noReplicas, command)
         }
+        // A read-only replica takes writes from its primary only (Redis's roslaveerr): a
+        // transaction with writes is refused at EXEC; one running goes on to its end (a
+        // REPLICAOF inside it makes the server a replica half-way).
+        if server.primaryLink != nil && !session.isPrimaryClient && !session.isLoader && !session.inExec
+            && config.bool("replica-read-only")
+            && (command.flags.contains(.write) || (command.name == "exec" && session.multiWrites))
+        {
+            return reject(.readonlyReplica, command)
+        }
+        // replica-serve-stale-data no: while the link is down only `stale` commands run (an
+        // EXEC only when every command it queued is one).
+        if let link = server.primaryLink, link.state != .connected, !config.bool("replica-serve-stale-data"),
+            !session.isPrimaryClient, !session.inExec,
+            command.name == "exec" ? session.multiNeedsFreshData : !command.flags.contains(.stale)
+        {
+            return reject(.masterDown, command)
+        }
         // Likewise while the AOF cannot be written.
         if let failure = server.aof?.lastWriteError, command.flags.contains(.write) {
             return reject(.aofWriteError(failure.description), command)
@@ -437,6 +447,7 @@ extension CommandContext {
             if server.propagation.isActive {
                 if (server.dirty != dirtyBefore || forcePropagation) && !command.controlsTransaction {
                     propagateCommand(to: server.propagation)
+                    if let primary = server.replication { session.replicationWriteOffset = primary.offset }
                 }
                 if propagationOverridden {
                     propagation.removeAll(keepingCapacity: true)

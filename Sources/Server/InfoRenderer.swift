@@ -308,7 +308,47 @@ public enum InfoRenderer {
             let primary = s.replication
             let replicas = primary?.replicas ?? []
             let now = s.clock()
-            var lines: [(String, String)] = [("role", "master"), ("connected_slaves", String(replicas.count))]
+            let link = s.primaryLink
+            var lines: [(String, String)] = [("role", link == nil ? "master" : "slave")]
+            if let link {
+                let applied = String(link.offset >= 0 ? link.offset : 1)
+                lines += [
+                    ("master_host", link.host), ("master_port", String(link.port)),
+                    ("master_link_status", link.state == .connected ? "up" : "down"),
+                    (
+                        "master_last_io_seconds_ago",
+                        link.state == .connected ? String((now - link.lastIO) / 1000) : "-1"
+                    ),
+                    ("master_sync_in_progress", link.state == .transfer ? "1" : "0"),
+                    ("slave_read_repl_offset", applied), ("slave_repl_offset", applied),
+                ]
+                if link.state == .transfer {
+                    let total = link.transferSize
+                    let percent = total > 0 ? Double(link.transferRead) * 100 / Double(total) : 0
+                    lines += [
+                        ("master_sync_total_bytes", String(total)),
+                        ("master_sync_read_bytes", String(link.transferRead)),
+                        ("master_sync_left_bytes", String(total - link.transferRead)),
+                        ("master_sync_perc", fixed(percent)),
+                        ("master_sync_last_io_seconds_ago", String((now - link.lastIO) / 1000)),
+                    ]
+                }
+                if link.state != .connected {
+                    lines.append(
+                        (
+                            "master_link_down_since_seconds",
+                            link.downSince > 0 ? String((now - link.downSince) / 1000) : "-1"
+                        ))
+                }
+                lines += [
+                    ("slave_priority", ctx.config["replica-priority"]),
+                    ("slave_read_only", ctx.config.bool("replica-read-only") ? "1" : "0"),
+                    ("replica_announced", ctx.config.bool("replica-announced") ? "1" : "0"),
+                ]
+            }
+            lines.append(("connected_slaves", String(replicas.count)))
+            // A replica's history is its primary's once it synced.
+            let followedID = link.flatMap { $0.replicationID == "?" ? nil : $0.replicationID }
             for (i, r) in replicas.enumerated() {
                 lines.append(
                     (
@@ -318,10 +358,10 @@ public enum InfoRenderer {
             }
             lines += [
                 ("master_failover_state", "no-failover"),
-                ("master_replid", primary?.replicationID ?? s.runId),
-                ("master_replid2", String(repeating: "0", count: 40)),
-                ("master_repl_offset", String(primary?.offset ?? 0)),
-                ("second_repl_offset", "-1"),
+                ("master_replid", followedID ?? primary?.replicationID ?? s.runId),
+                ("master_replid2", s.replicationID2),
+                ("master_repl_offset", String(link.map { max(0, $0.offset) } ?? primary?.offset ?? 0)),
+                ("second_repl_offset", String(s.secondReplicationOffset)),
                 ("repl_backlog_active", primary == nil ? "0" : "1"),
                 ("repl_backlog_size", ctx.config["repl-backlog-size"]),
                 ("repl_backlog_first_byte_offset", String(primary?.backlogFirstByte ?? 0)),

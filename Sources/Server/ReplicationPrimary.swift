@@ -50,6 +50,15 @@ public final class ReplicationPrimary: PropagationSink {
         replicationID = randomHexID()
     }
 
+    /// After a promotion: the stream goes on from the offset the replica had reached (the
+    /// backlog starts empty there), so replicas at that offset continue with PSYNC.
+    public func continueHistory(offset: Int64) {
+        self.offset = offset
+        backlog = []
+        backlogStart = offset + 1
+        selectedDB = -1
+    }
+
     // MARK: The stream
 
     public func append(db: Int, command: ArraySlice<UInt8>) {
@@ -60,6 +69,16 @@ public final class ReplicationPrimary: PropagationSink {
             selectedDB = db
         }
         feed(command)
+    }
+
+    /// REPLCONF GETACK * in the stream (for WAIT): every replica answers with its offset.
+    public func requestAcks() {
+        feed(Array("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n".utf8)[...])
+    }
+
+    /// Replicas that acknowledged `offset` or more.
+    public func acknowledged(upTo offset: Int64) -> Int {
+        replicas.reduce(0) { $0 + ($1.ackOffset >= offset ? 1 : 0) }
     }
 
     /// A PING in the stream (replicationCron's, every repl-ping-replica-period), so

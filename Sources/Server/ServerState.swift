@@ -56,6 +56,15 @@ public final class ClientSession {
     public var replicaListeningPort = 0
     public var replicaAnnouncedIP: String?
     public var isReplica = false
+    /// The connection this server, as a replica, gets its primary's stream on (Redis's
+    /// CLIENT_MASTER, CLIENT LIST flag `M`): it may write on a read-only replica, sees keys
+    /// whose time has passed (only its DELs expire them), and gets no replies, but for
+    /// REPLCONF GETACK, which sets `ackRequested`.
+    public var isPrimaryClient = false
+    public var ackRequested = false
+    /// The replication stream's offset after this client's last write (Redis's woff): what
+    /// WAIT waits for replicas to acknowledge.
+    public var replicationWriteOffset: Int64 = 0
     /// Waiting in a blocking command (CLIENT LIST flag `b`).
     public var isBlocked = false
     /// Set by CLIENT KILL from another client; the runtime closes the connection.
@@ -72,6 +81,20 @@ public final class ClientSession {
     public var multiCommands: [Command] = []
     public var multiFailed = false
     public var multiWrites = false
+    /// A queued command lacks the `stale` flag: a stale replica refuses the EXEC.
+    public var multiNeedsFreshData = false
+
+    /// Leaves MULTI: the queue and what was noted of it go.
+    public func clearTransaction() {
+        inMulti = false
+        multiQueue = CommandBatch()
+        multiCommands = []
+        multiFailed = false
+        multiWrites = false
+        multiMayReplicate = false
+        multiDenyOOM = false
+        multiNeedsFreshData = false
+    }
     /// A queued command writes or may be propagated (CLIENT PAUSE WRITE holds such an EXEC).
     public var multiMayReplicate = false
     /// The client scripts run their commands through.
@@ -140,6 +163,8 @@ public struct BlockRequest {
     public var awaits: String? = nil
     /// XREADGROUP: a key deleted or replaced by another type ends the wait with an error.
     public var groupRead = false
+    /// WAIT: the stream offset and how many replicas must acknowledge it.
+    public var waitsForAcks: (offset: Int64, replicas: Int)? = nil
 
     public init(
         keys: [[UInt8]], db: Int, deadline: Int64?, timeoutReply: Reply, streamIDs: [StreamID]? = nil,
@@ -294,6 +319,16 @@ public final class ServerState {
     /// The process's oom_score_adj from before `oom-score-adj` changed it (nil while it
     /// has not), to compute relative scores from and to restore.
     var oomScoreBase: Int?
+    /// REPLICAOF host port: the link to the primary this server replicates (nil for a
+    /// primary), and the runtime's part — connecting, or closing the old link.
+    public var primaryLink: PrimaryLink?
+    public var primaryLinkHook: (() -> Void)?
+    /// A replica acknowledged an offset: the runtime answers the WAITs it satisfies.
+    public var replicaAckHook: (() -> Void)?
+    /// The replication ID and offset this server had before its last promotion (REPLICAOF
+    /// NO ONE): INFO's master_replid2 and second_repl_offset.
+    public var replicationID2 = String(repeating: "0", count: 40)
+    public var secondReplicationOffset: Int64 = -1
     /// DEBUG PAUSE-CRON: the runtime's cron does nothing while set.
     public var cronPaused = false
     /// The append-only file, while `appendonly` is on.
@@ -338,8 +373,12 @@ public final class ServerState {
 
     /// Brings expiry in line with the pause; called between commands, never inside one
     /// (keys a transaction writes after its CLIENT PAUSE must not meet held entries).
+    /// Keys whose time has passed stay (reading as missing) while writes are paused, and on
+    /// a replica, where only the primary's DELs remove them.
+    public var expiryShouldHold: Bool { pausedUntil > 0 || primaryLink != nil }
+
     public func applyPauseToExpiry() {
-        let hold = pausedUntil > 0
+        let hold = expiryShouldHold
         guard hold != expiryHeld else { return }
         expiryHeld = hold
         for i in keyspace.databases.indices { keyspace.databases[i].holdsExpired = hold }

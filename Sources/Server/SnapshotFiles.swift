@@ -21,7 +21,7 @@ extension ServerState {
                 "Failed opening the temp RDB file temp-\(getpid()).rdb (in server root dir \(config["dir"])) for saving: \(reason)"
         }
         let keyDelay = config.int("rdb-key-save-delay")
-        while !snapshot.step(keyspace, budget: Int64.max / 2, keyDelay: keyDelay, sleeps: true) {}
+        while !snapshot.step(keyspace, budget: Int64.max / 2, keyDelay: keyDelay) {}
         snapshot.writeTrailer()
         do {
             try snapshot.sync(rdbPath)
@@ -43,7 +43,7 @@ extension ServerState {
         var reader = RDBReader(data)
         reader.verifyChecksum = config.bool("rdbchecksum")
         reader.replacesExistingKeys = merging
-        _ = try reader.load(into: keyspace, now: clock(), limits: encodingLimits)
+        _ = try reader.load(into: keyspace, now: clock(), limits: loadLimits)
         lastLoadKeys = (reader.loaded, reader.expired)
         var loaded = true
         for code in reader.takeFunctionLibraries() where !loadFunctionLibrary(code, replace: merging) {

@@ -27,6 +27,7 @@ extension CommandContext {
             s.multiMayReplicate = true
         }
         if command.flags.contains(.denyoom) { s.multiDenyOOM = true }
+        if !command.flags.contains(.stale) { s.multiNeedsFreshData = true }
     }
 
     /// An array header written ahead of replies that are emitted one by one (EXEC).

@@ -253,6 +253,9 @@ public final class Config: @unchecked Sendable {
         return map
     }()
 
+    /// Sets a value the server itself changed (REPLICAOF's `replicaof`), without apply hooks.
+    public func setQuietly(_ name: String, _ value: String) { values[name] = value }
+
     public private(set) var values: [String: String] = [:] {
         didSet { limits = EncodingLimits(self) }
     }

@@ -31,6 +31,8 @@ public final class ServerRuntime: @unchecked Sendable {
     var pendingFlushes: [ConnectionHandler] = []
     /// Clients whose unsent output is past their soft limit, for the cron to look at again.
     var overSoftLimit: [ConnectionHandler] = []
+    /// The link to the primary while this server is a replica.
+    var primaryConnection: PrimaryConnection?
 
     func scheduleFlush(_ handler: ConnectionHandler) {
         if pendingFlushes.isEmpty { loop.execute { self.flushPendingWrites() } }
@@ -80,6 +82,8 @@ public final class ServerRuntime: @unchecked Sendable {
             }
         }
         state.scriptSuspendedHook = { [unowned self] in self.continueScript() }
+        state.primaryLinkHook = { [unowned self] in self.primaryLinkChanged() }
+        state.replicaAckHook = { [unowned self] in self.answerWaits() }
         state.loadHook = { [unowned self] load in
             load.suspendsScripts = true
             self.state.loading = load
@@ -132,11 +136,6 @@ public final class ServerRuntime: @unchecked Sendable {
             "Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started"
         )
         let port = Int(state.config.int("port"))
-        if !state.config["replicaof"].isEmpty {
-            log.warning(
-                "replicaof \(state.config["replicaof"]) is set, but Swiftlet does not replicate yet: serving as a primary"
-            )
-        }
         if let error = state.applyOOMScoreAdjustment() { log.warning("\(error)") }
         if let error = state.loadUsersAtStartup() {
             showBanner(port: port)
@@ -201,6 +200,11 @@ public final class ServerRuntime: @unchecked Sendable {
         }
         scheduleCron()
         installSignalHandlers()
+        // `replicaof host port` in the configuration: a replica from the start.
+        let primary = state.config["replicaof"].split(separator: " ")
+        if primary.count == 2, let primaryPort = Int(primary[1]) {
+            loop.execute { _ = self.state.follow(host: String(primary[0]), port: primaryPort) }
+        }
     }
 
     var bannerShown = false
@@ -526,7 +530,10 @@ public final class ServerRuntime: @unchecked Sendable {
         if state.activeExpireEnabled && !state.expiryHeld { activeExpireCycle(hz: hz) }
         if state.hasBroadcastPending { state.flushBroadcastInvalidations() }
         if state.trackingClients > 0 { state.limitTrackingTable() }
-        if cronLoops % hz == 0 { clientsTimeoutCheck() }
+        if cronLoops % hz == 0 {
+            clientsTimeoutCheck()
+            primaryLinkCron()
+        }
         // A client past the soft output limit is cut off when its seconds run out, even if
         // nothing more is written to it.
         for handler in overSoftLimit where handler.softLimitSince != nil { handler.recheckOutputLimits() }

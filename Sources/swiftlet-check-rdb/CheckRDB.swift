@@ -44,7 +44,7 @@ struct CheckRDB {
         var lastDraw = monotonicMillis()
         do {
             try reader.begin()
-            while try !reader.step(into: keyspace, now: 0, limits: EncodingLimits(), maxKeys: 10_000) {
+            while try !reader.step(into: keyspace, now: 0, limits: LoadLimits(), maxKeys: 10_000) {
                 guard terminal else { continue }
                 let now = monotonicMillis()
                 if now - lastDraw < 100 { continue }

@@ -81,4 +81,105 @@ import Testing
         #expect(primary.backlogBytes(from: primary.offset - 999) == Array(command))
         #expect(primary.backlogBytes(from: primary.offset + 2) == nil)  // the future
     }
+
+    // MARK: The replica side
+
+    func command(_ args: String...) -> [UInt8] {
+        var out = Array("*\(args.count)\r\n".utf8)
+        for a in args { out += Array("$\(a.utf8.count)\r\n\(a)\r\n".utf8) }
+        return out
+    }
+
+    /// The handshake as Redis's replica sends it, a diskless full sync with stream bytes
+    /// right behind the snapshot's mark, then a partial resync after the link drops.
+    @Test func aReplicaHandshakesSyncsAndResumes() {
+        let link = PrimaryLink(
+            host: "h", port: 6380, authentication: (user: "repl", password: "pw"), listeningPort: 7000,
+            announcedIP: nil)
+        link.connecting()
+        #expect(link.connected(now: 0) == command("PING"))
+        guard case .send(let pipelined) = link.receive(Array("-NOAUTH Authentication required.\r\n".utf8), now: 1).last
+        else {
+            Issue.record("no handshake after PING")
+            return
+        }
+        #expect(
+            pipelined
+                == command("AUTH", "repl", "pw") + command("REPLCONF", "listening-port", "7000")
+                + command("REPLCONF", "capa", "eof", "capa", "psync2"))
+        var events = link.receive(Array("+OK\r\n+OK\r\n".utf8), now: 2)
+        #expect(events.isEmpty)
+        events = link.receive(Array("+OK\r\n".utf8), now: 3)
+        guard case .send(let psync) = events.last else {
+            Issue.record("no PSYNC")
+            return
+        }
+        #expect(psync == command("PSYNC", "?", "-1"))
+        let id = String(repeating: "a", count: 40)
+        let mark = String(repeating: "m", count: 40)
+        events = link.receive(Array("\n+FULLRESYNC \(id) 100\r\n$EOF:\(mark)\r\nSNAP".utf8), now: 4)
+        #expect(link.state == .transfer)
+        events = link.receive(Array("SHOT\(mark)*1\r\n$4\r\nPING\r\n".utf8), now: 5)
+        guard events.count >= 2, case .fullSync(let syncedID, let offset, let snapshot) = events[0],
+            case .stream(let rest) = events[1]
+        else {
+            Issue.record("no full sync: \(events)")
+            return
+        }
+        #expect(syncedID == id && offset == 100 && snapshot == Array("SNAPSHOT".utf8))
+        #expect(rest == Array("*1\r\n$4\r\nPING\r\n".utf8))
+        #expect(link.state == .connected && link.roleState == "connected")
+        link.offset += Int64(rest.count)
+        #expect(link.ack == command("REPLCONF", "ACK", "114"))
+        // The link drops; the next handshake asks to continue after offset 114.
+        link.lost(now: 6)
+        #expect(link.state == .connect)
+        link.connecting()
+        _ = link.connected(now: 7)
+        _ = link.receive(Array("+PONG\r\n+OK\r\n+OK\r\n".utf8), now: 8)
+        events = link.receive(Array("+OK\r\n".utf8), now: 9)
+        guard case .send(let again) = events.last else {
+            Issue.record("no second PSYNC")
+            return
+        }
+        #expect(again == command("PSYNC", id, "115"))
+        events = link.receive(Array("+CONTINUE \(id)\r\n*1\r\n$4\r\nPING\r\n".utf8), now: 10)
+        #expect(link.state == .connected)
+        guard events.count >= 2, case .partialSync = events[events.count - 2], case .stream = events.last else {
+            Issue.record("no partial sync: \(events)")
+            return
+        }
+        // A PSYNC the primary refuses fails the link (the cron retries).
+        link.lost(now: 11)
+        link.connecting()
+        _ = link.connected(now: 12)
+        _ = link.receive(Array("+PONG\r\n+OK\r\n+OK\r\n+OK\r\n".utf8), now: 13)
+        guard case .failure(let why) = link.receive(Array("-LOADING busy\r\n".utf8), now: 14).last else {
+            Issue.record("no failure")
+            return
+        }
+        #expect(why.hasPrefix("Master is currently unable to PSYNC"))
+    }
+
+    /// A replica refuses writes but for its primary's, and answers ROLE and INFO as one.
+    @Test func aReplicaIsReadOnlyButForItsPrimary() {
+        let r = CommandRunner()
+        #expect(r.run("REPLICAOF", "127.0.0.1", "1") == .ok)
+        #expect(r.run("SET", "k", "v") == .error("READONLY You can't write against a read only replica."))
+        #expect(r.run("GET", "k") == .null)
+        let primary = r.client()
+        primary.session.isPrimaryClient = true
+        #expect(primary.run("SET", "k", "v") == .ok)
+        #expect(r.run("GET", "k") == .bulk(Array("v".utf8)))
+        guard case .array(let role) = r.run("ROLE") else {
+            Issue.record("ROLE")
+            return
+        }
+        #expect(role.prefix(2) == [.bulk(Array("slave".utf8)), .bulk(Array("127.0.0.1".utf8))])
+        #expect(
+            r.run("CONFIG", "GET", "replicaof")
+                == .array([.bulk(Array("replicaof".utf8)), .bulk(Array("127.0.0.1 1".utf8))]))
+        #expect(r.run("REPLICAOF", "NO", "ONE") == .ok)
+        #expect(r.run("SET", "k", "w") == .ok)
+    }
 }

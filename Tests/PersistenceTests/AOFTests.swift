@@ -173,7 +173,7 @@ import Testing
         var r = RDBReader([9, 1, UInt8(ascii: "h"), UInt8(zipmap.count)] + zipmap)
         _ = try r.byte()
         _ = try r.string()
-        guard case .hash(let h) = try r.object(9, limits: EncodingLimits()) else {
+        guard case .hash(let h) = try r.object(9, limits: LoadLimits()) else {
             Issue.record("not a hash")
             return
         }
@@ -191,7 +191,7 @@ import Testing
             try r.begin()
             let copy = Keyspace(databases: 1)
             var steps = 0
-            while try !r.step(into: copy, now: 0, limits: EncodingLimits(), maxKeys: 1000) { steps += 1 }
+            while try !r.step(into: copy, now: 0, limits: LoadLimits(), maxKeys: 1000) { steps += 1 }
             #expect(steps == 5 && r.loaded == 5000 && copy.databases[0].count == 5000)
         }
     }

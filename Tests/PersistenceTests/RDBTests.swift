@@ -20,9 +20,9 @@ import Testing
         var w = RDBWriter()
         w.dataset(ks, now: 0)
         for (limits, hash, zset) in [
-            (EncodingLimits(), "listpack", "listpack"),
-            (EncodingLimits(hashEntries: 1, zsetEntries: 1), "hashtable", "skiplist"),
-            (EncodingLimits(hashValue: 1, zsetValue: 0), "hashtable", "skiplist"),
+            (LoadLimits(), "listpack", "listpack"),
+            (LoadLimits(hashEntries: 1, zsetEntries: 1), "hashtable", "skiplist"),
+            (LoadLimits(hashValue: 1, zsetValue: 0), "hashtable", "skiplist"),
         ] {
             let copy = Keyspace(databases: 1)
             var r = RDBReader(w.bytes)

@@ -1,7 +1,8 @@
 """A real redis-server (Debian's 7.0.15) replicating from Swiftlet: the handshake, a full
 sync from a point-in-time snapshot, then the write stream — the same effects the AOF gets,
 with SELECTs, absolute expiry times, transactions whole — and a partial resync from the
-backlog after the link drops. (Swiftlet as a replica, Sentinel and WAIT come later.)"""
+backlog after the link drops. And Swiftlet as a replica of a real redis-server: full and
+partial syncs, the stream, read-only, expiry by the primary's DELs, promotion, chaining."""
 import time
 
 from conftest import REDIS_SERVER, Server
@@ -82,3 +83,144 @@ def test_a_dropped_link_continues_from_the_backlog(start_swiftlet):
         assert "accepted" in primary.read_log()
     finally:
         replica.stop()
+
+
+def digest(r):
+    return r.execute_command("DEBUG", "DIGEST")
+
+
+def load_every_type(r, prefix):
+    r.set(f"{prefix}:s", "v", ex=500)
+    r.incr(f"{prefix}:n")
+    r.rpush(f"{prefix}:l", *range(20))
+    r.hset(f"{prefix}:h", mapping={f"f{i}": i for i in range(30)})
+    r.sadd(f"{prefix}:set", *range(40))
+    r.zadd(f"{prefix}:z", {f"m{i}": i for i in range(25)})
+    r.xadd(f"{prefix}:x", {"a": "1"})
+    r.pfadd(f"{prefix}:hll", "a", "b", "c")
+    r.eval("redis.call('set', KEYS[1], ARGV[1])", 1, f"{prefix}:script", "ran")
+    pipe = r.pipeline(transaction=True)
+    pipe.incr(f"{prefix}:tx").lpush(f"{prefix}:l", "tx").execute()
+    r.lpop(f"{prefix}:l")
+    r.delete(f"{prefix}:set")
+
+
+def test_swiftlet_replicates_a_redis_primary(start_swiftlet):
+    """Swiftlet as a replica of Debian's redis-server: the full sync's snapshot replaces its
+    data, the stream follows (every type, scripts, transactions), DEBUG DIGEST equal; it is
+    read-only with Redis's text; a dropped link continues with a partial resync; ROLE and
+    INFO say so; REPLICAOF NO ONE makes it a writable primary with the data kept."""
+    primary = Server(REDIS_SERVER, ["--enable-debug-command", "yes"])
+    try:
+        p = primary.client()
+        from test_rdb import build
+        build(p)
+        # Redis 7.0 digests a big sorted set's scores as %.17g, 7.2 and later (and Swiftlet)
+        # as the shortest form: scores whose forms agree, so DEBUG DIGEST compares the data.
+        p.delete("zset:big")
+        p.zadd("zset:big", {f"z{i}": i / 8 for i in range(500)})
+        load_every_type(p, "before")
+        replica = start_swiftlet("--enable-debug-command", "yes")
+        r = replica.client()
+        r.set("stale", "gone after the sync")
+        assert r.execute_command("REPLICAOF", "127.0.0.1", str(primary.port)) == b"OK"
+        assert r.execute_command("REPLICAOF", "127.0.0.1", str(primary.port)) == b"OK Already connected to specified master"
+        wait_for(lambda: linked(replica), what="the replica's link")
+        wait_for(lambda: digest(r) == digest(p), what="the full sync")
+        assert r.get("stale") is None
+        load_every_type(p, "after")
+        wait_for(lambda: digest(r) == digest(p), what="the stream")
+        try:
+            r.set("x", "y")
+            raise AssertionError("a read-only replica took a write")
+        except Exception as e:
+            assert str(e) == "You can't write against a read only replica."
+        role = r.execute_command("ROLE")
+        assert role[:4] == [b"slave", b"127.0.0.1", primary.port, b"connected"] and role[4] > 0
+        info = r.info("replication")
+        assert info["role"] == "slave" and info["master_port"] == primary.port and info["slave_read_only"] == 1
+        assert info["master_replid"] == p.info("replication")["master_replid"]
+        # The primary's REPLCONF GETACK (WAIT) is answered with the applied offset.
+        p.set("acked", "1")
+        assert p.execute_command("WAIT", "1", "5000") == 1
+        # A dropped link resumes where it was: +CONTINUE, no second full sync.
+        p.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        p.set("while-down", "1")
+        wait_for(lambda: r.get("while-down") == b"1", what="the resumed stream")
+        assert "Successful partial resynchronization with master." in replica.read_log()
+        assert p.info("stats")["sync_partial_ok"] >= 1
+        wait_for(lambda: digest(r) == digest(p), what="equal data after the partial resync")
+        # Promotion keeps the data and takes writes.
+        assert r.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+        assert r.info("replication")["role"] == "master"
+        assert r.info("replication")["master_replid2"] == p.info("replication")["master_replid"]
+        r.set("promoted", "yes")
+        assert r.get("promoted") == b"yes" and r.get("while-down") == b"1"
+    finally:
+        primary.stop()
+
+
+def test_expired_keys_wait_for_the_primarys_del(start_swiftlet):
+    """On a replica a key whose time has passed reads as missing but stays until the
+    primary's DEL (Redis's expireIfNeeded on replicas)."""
+    primary = Server(REDIS_SERVER, ["--enable-debug-command", "yes"])
+    try:
+        p = primary.client()
+        p.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        replica = start_swiftlet("--replicaof", "127.0.0.1", str(primary.port))
+        r = replica.client()
+        wait_for(lambda: linked(replica), what="the replica's link")
+        p.set("short", "v", px=200)
+        wait_for(lambda: r.dbsize() == 1, what="the key")
+        time.sleep(0.4)
+        assert r.get("short") is None and r.dbsize() == 1
+        assert p.get("short") is None  # the primary expires it and sends DEL
+        wait_for(lambda: r.dbsize() == 0, what="the primary's DEL")
+    finally:
+        primary.stop()
+
+
+def test_a_redis_replica_of_a_swiftlet_replica(start_swiftlet):
+    """Chained: redis-server primary → Swiftlet replica → redis-server replica, equal data."""
+    top = Server(REDIS_SERVER, [])
+    try:
+        middle = start_swiftlet("--replicaof", "127.0.0.1", str(top.port))
+        wait_for(lambda: linked(middle), what="the middle link")
+        t = top.client()
+        t.set("a", "1")
+        bottom = Server(REDIS_SERVER, ["--replicaof", "127.0.0.1", str(middle.port)])
+        try:
+            wait_for(lambda: linked(bottom), what="the bottom link")
+            t.rpush("l", "x", "y")
+            wait_for(lambda: bottom.client().lrange("l", 0, -1) == [b"x", b"y"], what="the chained stream")
+            assert bottom.client().get("a") == b"1"
+        finally:
+            bottom.stop()
+    finally:
+        top.stop()
+
+
+def test_wait_counts_the_replicas_that_acknowledged(start_swiftlet):
+    """WAIT on a Swiftlet primary with a redis-server replica and a Swiftlet replica: both
+    acknowledge a write (REPLCONF GETACK / ACK); asking for more waits out its timeout and
+    answers the count; a replica refuses WAIT with Redis's text."""
+    primary = start_swiftlet()
+    p = primary.client()
+    theirs = Server(REDIS_SERVER, ["--replicaof", "127.0.0.1", str(primary.port)])
+    try:
+        ours = start_swiftlet("--replicaof", "127.0.0.1", str(primary.port))
+        wait_for(lambda: linked(theirs) and linked(ours), what="both links")
+        wait_for(lambda: p.info("replication")["connected_slaves"] == 2, what="two replicas")
+        p.set("k", "v")
+        assert p.execute_command("WAIT", "2", "5000") == 2
+        assert ours.client().get("k") == b"v" and theirs.client().get("k") == b"v"
+        started = time.time()
+        assert p.execute_command("WAIT", "3", "300") == 2
+        assert time.time() - started >= 0.25
+        try:
+            ours.client().execute_command("WAIT", "1", "10")
+            raise AssertionError("a replica accepted WAIT")
+        except Exception as e:
+            assert "WAIT cannot be used with replica instances" in str(e)
+    finally:
+        theirs.stop()

@@ -309,6 +309,13 @@ enum ListCommands {
             }
             ctx.markDirty()
             deleteIfEmpty(ctx, k, l)
+            // Replicated as the pop it was, with the count popped (Redis's LMPOP rewrite).
+            if ctx.propagating {
+                ctx.propagate(
+                    as: [
+                        Array((from == .left ? "LPOP" : "RPOP").utf8), ctx.argBytes(k), Array(String(items.count).utf8),
+                    ])
+            }
             return .array([.bulk(ctx.argBytes(k)), .array(items)])
         }
         return nil

@@ -87,7 +87,7 @@ enum PersistenceCommands {
         if !replace && ctx.lookupWrite(1) != nil { throw .busyKey }
         var ttl = try ctx.int64(2)
         if ttl < 0 { throw .restoreTTL }
-        guard let result = RDBReader.restorePayload(ctx.argBytes(3), limits: ctx.server.encodingLimits) else {
+        guard let result = RDBReader.restorePayload(ctx.argBytes(3), limits: ctx.server.loadLimits) else {
             throw .dumpPayload
         }
         guard case .success(let value) = result else { throw .badDataFormat }
@@ -157,10 +157,12 @@ extension PersistenceCommands {
                 if let offset, let replica = ctx.server.replication?.replica(of: session) {
                     replica.ackOffset = offset
                     replica.ackTime = ctx.server.clock()
+                    ctx.server.replicaAckHook?()
                 }
                 return .raw([])
             } else if args.take("getack") {
-                // Only a primary asks that of its replica.
+                // Only a primary asks that of its replica: the runtime sends REPLCONF ACK.
+                if session.isPrimaryClient { session.ackRequested = true }
                 return .raw([])
             } else if args.take("listening-port") {
                 let port = try args.int64()
@@ -216,11 +218,19 @@ extension PersistenceCommands {
         }
         if session.isReplica { return .raw([]) }  // already attached: ignored, as Redis
         let state = ctx.server
+        if let link = state.primaryLink, link.state != .connected {
+            throw CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
+        }
         let psync = ctx.argIs(0, "psync")
         let primary = state.startReplication()
-        if psync, ctx.arg(1).elementsEqual(primary.replicationID.utf8), let from = parseInt64(ctx.arg(2)),
-            let rest = primary.backlogBytes(from: from)
-        {
+        // This primary's history, or the one it followed before its promotion up to where
+        // it left it (master_replid2, second_repl_offset).
+        let knownHistory =
+            psync
+            && (ctx.arg(1).elementsEqual(primary.replicationID.utf8)
+                || (ctx.arg(1).elementsEqual(state.replicationID2.utf8)
+                    && (parseInt64(ctx.arg(2)) ?? Int64.max) <= state.secondReplicationOffset))
+        if knownHistory, let from = parseInt64(ctx.arg(2)), let rest = primary.backlogBytes(from: from) {
             session.isReplica = true
             _ = primary.attach(
                 session, listeningPort: session.replicaListeningPort, announcedIP: session.replicaAnnouncedIP,

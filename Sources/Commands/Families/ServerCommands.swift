@@ -253,6 +253,12 @@ enum ServerCommands {
 
     /// ROLE
     static func role(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if let link = ctx.server.primaryLink {
+            return .array([
+                .bulk("slave"), .bulk(link.host), .integer(Int64(link.port)), .bulk(link.roleState),
+                .integer(link.offset),
+            ])
+        }
         guard let primary = ctx.server.replication else { return .array([.bulk("master"), .integer(0), .array([])]) }
         let replicas: [Reply] = primary.replicas.map {
             .array([.bulk($0.ip), .bulk(String($0.listeningPort)), .bulk(String($0.ackOffset))])

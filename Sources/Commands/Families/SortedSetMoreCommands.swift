@@ -297,6 +297,11 @@ extension SortedSetCommands {
             }
             ctx.markDirty(items.count)
             deleteIfEmpty(ctx, z, k)
+            // Replicated as the pop it was, with the count popped (Redis's ZMPOP rewrite).
+            if ctx.propagating {
+                ctx.propagate(
+                    as: [Array((max ? "ZPOPMAX" : "ZPOPMIN").utf8), ctx.argBytes(k), Array(String(items.count).utf8)])
+            }
             return .array([.bulk(ctx.argBytes(k)), .array(items)])
         }
         return nil

@@ -3,29 +3,38 @@ import DataStore
 import RESP
 import Server
 
-/// What a standalone Redis master answers to the cluster and replication commands: CLUSTER,
-/// READONLY, READWRITE and ASKING refuse (`cluster-enabled no`), WAIT counts no replicas,
-/// FAILOVER finds none, REPLICAOF NO ONE is already true.
+/// What a standalone server answers to the cluster and replication commands: CLUSTER,
+/// READONLY, READWRITE and ASKING refuse (`cluster-enabled no`), WAIT counts replicas'
+/// acknowledgements, FAILOVER finds none; REPLICAOF follows a primary or stops.
 enum StandaloneCommands {
     static let clusterDisabled = CommandError("ERR This instance has cluster support disabled")
 
     /// CLUSTER <subcommand>, READONLY, READWRITE, ASKING
     static func clusterOnly(_ ctx: CommandContext) throws(CommandError) -> Reply { throw clusterDisabled }
 
-    /// WAIT numreplicas timeout: no replica ever acknowledges, so it answers 0 at once when
-    /// none is asked for (or the client cannot block), else after the timeout (0: never,
-    /// until CLIENT UNBLOCK), as Redis with no replicas.
+    /// WAIT numreplicas timeout: the replicas that acknowledged this client's last write.
+    /// Answered at once when enough have (or the client cannot block); else REPLCONF GETACK
+    /// goes into the stream and the client waits for their ACKs, or the timeout (0: never),
+    /// and gets the count then.
     static func wait(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        if ctx.server.primaryLink != nil {
+            throw CommandError(
+                "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."
+            )
+        }
         let wanted = try ctx.int64(1)
         guard let ms = parseInt64(ctx.arg(2)) else {
             throw CommandError("ERR timeout is not an integer or out of range")
         }
         if ms < 0 { throw .timeoutNegative }
         if ms > Int64.max - ctx.now { throw .timeoutOutOfRange }
-        let acknowledged: Int64 = 0
+        let target = ctx.session.replicationWriteOffset
+        let acknowledged = Int64(ctx.server.replication?.acknowledged(upTo: target) ?? 0)
         if acknowledged >= wanted || !ctx.mayBlock { return .integer(acknowledged) }
+        ctx.server.replication?.requestAcks()
         ctx.blockRequest = BlockRequest(
             keys: [], db: ctx.session.db, deadline: ms == 0 ? nil : ctx.now + ms, timeoutReply: .integer(acknowledged))
+        ctx.blockRequest?.waitsForAcks = (target, Int(wanted))
         return .null
     }
 
@@ -55,14 +64,34 @@ enum StandaloneCommands {
         throw CommandError("ERR FAILOVER requires connected replicas.")
     }
 
-    /// REPLICAOF host port / SLAVEOF: NO ONE is what a master already is; following a
-    /// master is replication, which Swiftlet does not do yet.
+    /// REPLICAOF host port / SLAVEOF: follows that primary (a full or partial sync, then
+    /// its stream); NO ONE makes the server a primary again, keeping its dataset.
     static func replicaof(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        if ctx.argIs(1, "no") && ctx.argIs(2, "one") { return .ok }
+        let state = ctx.server
+        if ctx.argIs(1, "no") && ctx.argIs(2, "one") {
+            if state.primaryLink != nil {
+                state.stopFollowing()
+                state.persistenceLog?(
+                    "MASTER MODE enabled (user request from 'id=\(ctx.session.id) addr=\(ctx.session.address)')")
+            }
+            return .ok
+        }
+        if ctx.session.isReplica {
+            throw CommandError("ERR Command is not valid when client is a replica.")
+        }
         guard let port = parseInt64(ctx.arg(2)), port >= 0, port <= 65535 else {
             throw CommandError("ERR Invalid master port")
         }
-        throw CommandError("ERR Swiftlet cannot be a replica: replication is not implemented yet")
+        let host = ctx.argString(1)
+        guard state.follow(host: host, port: Int(port)) else {
+            state.persistenceLog?(
+                "REPLICAOF would result into synchronization with the master we are already connected with. No operation performed."
+            )
+            return .status("OK Already connected to specified master")
+        }
+        state.persistenceLog?(
+            "REPLICAOF \(host):\(port) enabled (user request from 'id=\(ctx.session.id) addr=\(ctx.session.address)')")
+        return .ok
     }
 
     static let clusterSubcommands: [(String, Handler)] =

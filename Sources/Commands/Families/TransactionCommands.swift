@@ -47,13 +47,7 @@ enum TransactionCommands {
         ctx.server.unwatchAll(s)
         var queue = s.multiQueue
         let commands = s.multiCommands
-        s.inMulti = false
-        s.multiQueue = CommandBatch()
-        s.multiCommands = []
-        s.multiFailed = false
-        s.multiWrites = false
-        s.multiMayReplicate = false
-        s.multiDenyOOM = false
+        s.clearTransaction()
         // Run the queued commands in place of the current batch, then put everything back.
         let savedBase = ctx.argBase
         let savedArgc = ctx.argc

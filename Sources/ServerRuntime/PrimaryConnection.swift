@@ -1,0 +1,207 @@
+import NIOCore
+import NIOPosix
+import Server
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A replica's connection to its primary: the socket side of `PrimaryLink`. It writes the
+/// handshake, replaces the dataset with the snapshot of a full sync, and runs the stream as
+/// the primary's client (CLIENT LIST flag M) through a connection machine of its own; the
+/// replies are dropped but for REPLCONF GETACK's ACK. The applied offset advances by the
+/// bytes of the commands run.
+final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let runtime: ServerRuntime
+    let link: PrimaryLink
+    var channelContext: ChannelHandlerContext?
+    var session: ClientSession?
+    var machine: ConnectionMachine?
+    /// Stream bytes of a command not yet whole.
+    var pending: [UInt8] = []
+
+    init(runtime: ServerRuntime, link: PrimaryLink) {
+        self.runtime = runtime
+        self.link = link
+    }
+
+    var state: ServerState { runtime.state }
+
+    func write(_ bytes: [UInt8]) {
+        guard let context = channelContext else { return }
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        channelContext = context
+        runtime.log.notice("Non blocking connect for SYNC fired the event.")
+        write(link.connected(now: state.clock()))
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard state.primaryLink === link else { return }
+        let bytes = Array(buffer.readableBytesView)
+        for event in link.receive(bytes, now: state.clock()) {
+            switch event {
+            case .send(let out):
+                write(out)
+            case .log(let message):
+                runtime.log.notice("\(message)")
+            case .failure(let message):
+                runtime.log.warning("\(message)")
+                context.close(promise: nil)
+                return
+            case .fullSync(_, _, let snapshot):
+                runtime.log.notice("MASTER <-> REPLICA sync: Flushing old data")
+                runtime.log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+                if let failure = state.loadPrimarySnapshot(snapshot) {
+                    runtime.log.warning("Failed trying to load the MASTER synchronization DB from socket: \(failure)")
+                    context.close(promise: nil)
+                    return
+                }
+                runtime.log.notice("MASTER <-> REPLICA sync: Finished with success")
+                startPrimaryClient()
+                // The first ACK puts this replica online on a primary that waits for it.
+                write(link.ack)
+            case .partialSync:
+                startPrimaryClient()
+            case .stream(let chunk):
+                runStream(chunk)
+            }
+        }
+    }
+
+    /// The client the primary's commands run as.
+    func startPrimaryClient() {
+        if session != nil { return }
+        let session = ClientSession(
+            id: state.makeClientId(), address: "\(link.host):\(link.port)", localAddress: "", fd: runtime.nextFD(),
+            authenticated: true, now: state.clock())
+        session.isPrimaryClient = true
+        session.aclUser = nil
+        self.session = session
+        let context = CommandContext(server: state, session: session)
+        context.mayBlock = false
+        machine = ConnectionMachine(context: context)
+        state.register(session)
+        pending = []
+    }
+
+    func runStream(_ chunk: [UInt8]) {
+        guard let machine, let session else { return }
+        pending += chunk
+        let consumed = state.asPrimaryClient {
+            pending.withUnsafeBytes { input in
+                machine.run(
+                    input, block: { _ in }, serveReadyKeys: { self.runtime.serveReadyKeys() },
+                    log: { self.runtime.log.warning("\($0)") }
+                ).consumed
+            }
+        }
+        pending.removeFirst(consumed)
+        link.offset += Int64(consumed)
+        machine.context.output.removeAll(keepingCapacity: true)
+        session.lastInteraction = state.clock()
+        runtime.flushAppendOnly()
+        if session.ackRequested {
+            session.ackRequested = false
+            write(link.ack)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        runtime.log.warning("Error condition on socket for SYNC: \(error)")
+        context.close(promise: nil)
+    }
+
+    /// The link is gone: the primary's client goes, the link waits for the cron to retry.
+    func finish() {
+        channelContext = nil
+        if let session {
+            state.unregister(session)
+            self.session = nil
+        }
+        machine = nil
+        if state.primaryLink === link {
+            if link.state == .connected { runtime.log.notice("Connection with master lost.") }
+            link.lost(now: state.clock())
+        }
+        if runtime.primaryConnection === self { runtime.primaryConnection = nil }
+    }
+}
+
+extension ServerRuntime {
+    /// REPLICAOF changed: the old link closes; a new one connects (and the cron retries it
+    /// every second while it is down).
+    func primaryLinkChanged() {
+        if let old = primaryConnection {
+            primaryConnection = nil
+            old.channelContext?.close(promise: nil)
+            old.finish()
+        }
+        connectToPrimary()
+    }
+
+    func connectToPrimary() {
+        // Not while the dataset loads at start: the cron connects once it is loaded.
+        guard let link = state.primaryLink, link.state == .connect, primaryConnection == nil, state.loading == nil
+        else { return }
+        log.notice("Connecting to MASTER \(link.host):\(link.port)")
+        link.connecting()
+        let handler = PrimaryConnection(runtime: self, link: link)
+        primaryConnection = handler
+        log.notice("MASTER <-> REPLICA sync started")
+        ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(Int64(max(1, state.config.int("repl-timeout")))))
+            .channelInitializer { channel in channel.pipeline.addHandler(handler) }
+            .connect(host: link.host, port: link.port)
+            .whenFailure { [weak self] error in
+                guard let self else { return }
+                self.log.warning("Error condition on socket for SYNC: \(error)")
+                if self.primaryConnection === handler { self.primaryConnection = nil }
+                if self.state.primaryLink === handler.link { handler.link.lost(now: self.state.clock()) }
+            }
+    }
+
+    /// replicationCron's part: reconnect a link that is down, ACK the applied offset every
+    /// second.
+    func primaryLinkCron() {
+        guard let link = state.primaryLink else { return }
+        let now = state.clock()
+        if link.state != .connect && link.state != .connecting
+            && now - link.lastIO > state.config.int("repl-timeout") * 1000
+        {
+            log.warning("MASTER timeout: no data nor PING received...")
+            primaryConnection?.channelContext?.close(promise: nil)
+            return
+        }
+        if link.state == .connect {
+            connectToPrimary()
+        } else if link.state == .connected {
+            primaryConnection?.write(link.ack)
+        }
+    }
+
+    /// A replica acknowledged: each WAIT learns the count, and those it satisfies return.
+    func answerWaits() {
+        guard let primary = state.replication else { return }
+        for (_, handler) in connections {
+            guard let wait = handler.blocked?.waitsForAcks else { continue }
+            let count = primary.acknowledged(upTo: wait.offset)
+            handler.blocked?.timeoutReply = .integer(Int64(count))
+            if count >= wait.replicas { handler.blockTimedOut() }
+        }
+    }
+}
