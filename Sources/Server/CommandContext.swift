@@ -39,6 +39,9 @@ public final class CommandContext {
     /// The command propagates even though it changed nothing (Redis's
     /// forceCommandPropagation: FLUSHDB of an empty database still reaches the AOF).
     public var forcePropagation = false
+    /// With `forcePropagation`: the command goes to replicas only, not the AOF (Redis's
+    /// PROPAGATE_REPL, for PUBLISH).
+    public var propagatesToReplicasOnly = false
     /// The command that blocked this client, counted in its stats once it completes.
     var blockedCommand: Command?
     /// Key arguments a write left as they were (SMOVE of a member the destination already

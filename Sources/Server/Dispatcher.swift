@@ -286,7 +286,7 @@ extension CommandContext {
     /// instead (several commands replay as one MULTI/EXEC).
     func propagateCommand(to path: Propagation) {
         guard propagationOverridden else {
-            path.record(db: session.db, argc: argc, arg: { self.arg($0) })
+            path.record(db: session.db, argc: argc, replicasOnly: propagatesToReplicasOnly, arg: { self.arg($0) })
             return
         }
         path.beginTransaction()
@@ -332,8 +332,9 @@ extension CommandContext {
         // maxmemory: evict first; when nothing more may go, commands that can grow memory
         // (and anything queued in MULTI) are refused.
         // (Scripts' own commands follow the script's rule: see ScriptEngine.execute.)
+        // (A running EXEC's commands are not checked again: Redis decides at EXEC.)
         if config.limits.maxmemory > 0 && !session.isLoader && !session.isScriptClient && !server.scriptIsBusy
-            && server.performEvictions() == .fail
+            && !session.inExec && server.performEvictions() == .fail
         {
             let name = command.name
             let denied =
@@ -441,7 +442,10 @@ extension CommandContext {
                 notifyWrite(command, before: keysBefore)
             }
             if !deferredEvents.isEmpty { deferredEvents.removeAll() }
-            defer { forcePropagation = false }
+            defer {
+                forcePropagation = false
+                propagatesToReplicasOnly = false
+            }
             if server.expiryLogging { server.drainExpiredEvents(current: session) }
             // The command propagates after the deletions expiry made while it ran.
             if server.propagation.isActive {

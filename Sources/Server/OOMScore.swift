@@ -6,7 +6,7 @@
 
 /// `oom-score-adj` and `oom-score-adj-values` (Redis's setOOMScoreAdj): the kernel's
 /// oom_score_adj of the process is set from the value of its class — primary, or replica
-/// while it replicates — relative to the score the process had before (`yes`, `relative`)
+/// while it follows one (there is no background child) — relative to the score the process had before (`yes`, `relative`)
 /// or as given (`absolute`), clamped to -1000…1000; turned off, the earlier score is put
 /// back. The values alone never touch the score while adjustment is off.
 extension ServerState {
@@ -27,8 +27,7 @@ extension ServerState {
                 oomScoreBase = text
             }
             let values = config["oom-score-adj-values"].split(separator: " ").compactMap { Int($0) }
-            // The primary's class: Swiftlet does not run as a replica yet (class 1).
-            let processClass = 0
+            let processClass = primaryLink == nil ? 0 : 1
             guard values.count == 3 else { return failure }
             score = min(1000, max(-1000, values[processClass] + (mode == "absolute" ? 0 : oomScoreBase ?? 0)))
         } else if let base = oomScoreBase {

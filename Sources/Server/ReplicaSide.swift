@@ -28,6 +28,7 @@ extension ServerState {
         primaryLink = link
         config.setQuietly("replicaof", "\(host) \(port)")
         applyPauseToExpiry()
+        _ = applyOOMScoreAdjustment()
         primaryLinkHook?()
         return true
     }
@@ -46,6 +47,7 @@ extension ServerState {
             primary.continueHistory(offset: link.offset)
         }
         applyPauseToExpiry()
+        _ = applyOOMScoreAdjustment()
         primaryLinkHook?()
     }
 

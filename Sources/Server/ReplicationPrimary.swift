@@ -61,6 +61,8 @@ public final class ReplicationPrimary: PropagationSink {
 
     // MARK: The stream
 
+    public var takesReplicaOnlyCommands: Bool { true }
+
     public func append(db: Int, command: ArraySlice<UInt8>) {
         if db != selectedDB {
             var select: [UInt8] = []

@@ -271,7 +271,7 @@ public final class ServerState {
     public internal(set) var startupMemory = 0
     var evictionPool = EvictionPool()
     var evictionNextDB = 0
-    public internal(set) var evictionPending = false
+    public var evictionPending = false
 
     /// The keys clients are blocked on in a database (the runtime keeps the waiting lists).
     public var blockedKeysHook: ((Int) -> [[UInt8]])?

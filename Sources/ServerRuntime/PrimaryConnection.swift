@@ -163,10 +163,15 @@ extension ServerRuntime {
         let handler = PrimaryConnection(runtime: self, link: link)
         primaryConnection = handler
         log.notice("MASTER <-> REPLICA sync started")
-        ClientBootstrap(group: loop)
+        var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(Int64(max(1, state.config.int("repl-timeout")))))
             .channelInitializer { channel in channel.pipeline.addHandler(handler) }
-            .connect(host: link.host, port: link.port)
+        // bind-source-addr: the address the link leaves from.
+        let source = state.config["bind-source-addr"]
+        if !source.isEmpty, let address = try? SocketAddress(ipAddress: source, port: 0) {
+            bootstrap = bootstrap.bind(to: address)
+        }
+        bootstrap.connect(host: link.host, port: link.port)
             .whenFailure { [weak self] error in
                 guard let self else { return }
                 self.log.warning("Error condition on socket for SYNC: \(error)")

@@ -64,6 +64,30 @@ import Testing
         #expect(sink.lines == ["SELECT 0", "FLUSHDB", "FLUSHDB", "FLUSHALL"])
     }
 
+    final class ReplicaRecorder: PropagationSink {
+        let recorder = Recorder()
+        var takesReplicaOnlyCommands: Bool { true }
+        func append(db: Int, command: ArraySlice<UInt8>) { recorder.append(db: db, command: command) }
+    }
+
+    /// PUBLISH reaches replicas (which publish it to their subscribers) but not the AOF;
+    /// in a transaction each sink gets its share inside the MULTI/EXEC of the whole.
+    @Test func publishGoesToReplicasOnly() {
+        let r = CommandRunner()
+        let aof = Recorder()
+        let replica = ReplicaRecorder()
+        r.server.propagation.add(aof)
+        r.server.propagation.add(replica)
+        r.run("PUBLISH", "ch", "hello")
+        r.run("MULTI")
+        r.run("SET", "k", "v")
+        r.run("PUBLISH", "ch", "again")
+        r.run("EXEC")
+        #expect(aof.lines == ["SELECT 0", "MULTI", "SET k v", "EXEC"])
+        #expect(
+            replica.recorder.lines == ["SELECT 0", "PUBLISH ch hello", "MULTI", "SET k v", "PUBLISH ch again", "EXEC"])
+    }
+
     @Test func everySinkSeesTheSameWritesOfAnExecAndAScript() {
         let r = CommandRunner()
         let first = Recorder()

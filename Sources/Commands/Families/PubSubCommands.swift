@@ -105,7 +105,10 @@ enum PubSubCommands {
 
     /// PUBLISH channel message
     static func publish(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        .integer(Int64(ctx.server.publish(channel: ctx.argBytes(1), message: ctx.argBytes(2))))
+        // Replicas publish it to their own subscribers; the AOF does not keep it.
+        ctx.forcePropagation = true
+        ctx.propagatesToReplicasOnly = true
+        return .integer(Int64(ctx.server.publish(channel: ctx.argBytes(1), message: ctx.argBytes(2))))
     }
 
     /// SPUBLISH shardchannel message

@@ -75,10 +75,15 @@ enum ServerCommands {
         do {
             try ctx.config.set(pairs)
             ctx.server.acl.applyRequirepass(ctx.config["requirepass"])
-            // A lower maxmemory evicts at once, as Redis's apply function does, not at the
-            // next command (a subscriber waiting for `evicted` would wait for it).
+            // A lower maxmemory evicts right away, as Redis's apply function starts its
+            // eviction time proc, not at the next command (a subscriber waiting for `evicted`
+            // would wait for it); inside EXEC after the transaction, as Redis's proc runs then.
             if pairs.contains(where: { $0.0.lowercased() == "maxmemory" }) && ctx.config.limits.maxmemory > 0 {
-                _ = ctx.server.performEvictions()
+                if ctx.session.inExec {
+                    ctx.server.evictionPending = true
+                } else {
+                    _ = ctx.server.performEvictions()
+                }
             }
         } catch {
             if error.directive == nil { throw .generic(error.message) }
