@@ -121,8 +121,8 @@ public final class CommandContext {
     /// their own class elsewhere.
     public var outputHardLimit: Int {
         guard !session.isReplica else { return 0 }
-        let limits = config.limits
-        return Int(session.inPubSubMode ? limits.pubsubOutputLimit.hard : limits.normalOutputLimit.hard)
+        return Int(
+            session.inPubSubMode ? config.limits.pubsubOutputLimit.hard : config.limits.normalOutputLimit.hard)
     }
 
     /// The replies waiting for this client (unsent ones included) have reached the hard
