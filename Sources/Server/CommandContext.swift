@@ -129,8 +129,11 @@ public final class CommandContext {
     /// limit: Redis closes the client without writing more, and runs no further command
     /// of its pipeline.
     public var outputHardLimitPassed: Bool {
+        let waiting = Int64(output.count + session.pendingOutputBytes)
+        // Below every hard limit set (the usual case) nothing more is looked at.
+        guard waiting >= config.limits.smallestOutputHardLimit else { return false }
         let hard = outputHardLimit
-        return hard > 0 && output.count + session.pendingOutputBytes >= hard
+        return hard > 0 && waiting >= hard
     }
 
     /// Records `n` changes to the dataset (for save points and INFO).

@@ -191,6 +191,9 @@ public struct EncodingLimits: Sendable {
     /// bytes, soft seconds (plain fields, so reading a limit copies no storage).
     public var normalOutputLimit: (hard: Int64, soft: Int64, seconds: Int64) = (0, 0, 0)
     public var pubsubOutputLimit: (hard: Int64, soft: Int64, seconds: Int64) = (33_554_432, 8_388_608, 60)
+    /// The smaller hard limit that is set (Int64.max when neither is): output below it needs
+    /// no closer look after each command.
+    public var smallestOutputHardLimit: Int64 = 33_554_432
 
     public init() {}
 
@@ -236,6 +239,7 @@ public struct EncodingLimits: Sendable {
             if words[i] == "pubsub" { pubsubOutputLimit = limit }
             i += 4
         }
+        smallestOutputHardLimit = [normalOutputLimit.hard, pubsubOutputLimit.hard].filter { $0 > 0 }.min() ?? .max
     }
 }
 
