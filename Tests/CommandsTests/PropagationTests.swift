@@ -11,6 +11,10 @@ import Testing
     final class Recorder: PropagationSink {
         var selected = -1
         var lines: [String] = []
+        /// A replication stream's recorder (it takes PUBLISH), or the AOF's.
+        let takesReplicaOnlyCommands: Bool
+
+        init(replica: Bool = false) { takesReplicaOnlyCommands = replica }
 
         func append(db: Int, command: ArraySlice<UInt8>) {
             if db != selected {
@@ -64,18 +68,12 @@ import Testing
         #expect(sink.lines == ["SELECT 0", "FLUSHDB", "FLUSHDB", "FLUSHALL"])
     }
 
-    final class ReplicaRecorder: PropagationSink {
-        let recorder = Recorder()
-        var takesReplicaOnlyCommands: Bool { true }
-        func append(db: Int, command: ArraySlice<UInt8>) { recorder.append(db: db, command: command) }
-    }
-
     /// PUBLISH reaches replicas (which publish it to their subscribers) but not the AOF;
     /// in a transaction each sink gets its share inside the MULTI/EXEC of the whole.
     @Test func publishGoesToReplicasOnly() {
         let r = CommandRunner()
         let aof = Recorder()
-        let replica = ReplicaRecorder()
+        let replica = Recorder(replica: true)
         r.server.propagation.add(aof)
         r.server.propagation.add(replica)
         r.run("PUBLISH", "ch", "hello")
@@ -85,7 +83,7 @@ import Testing
         r.run("EXEC")
         #expect(aof.lines == ["SELECT 0", "MULTI", "SET k v", "EXEC"])
         #expect(
-            replica.recorder.lines == ["SELECT 0", "PUBLISH ch hello", "MULTI", "SET k v", "PUBLISH ch again", "EXEC"])
+            replica.lines == ["SELECT 0", "PUBLISH ch hello", "MULTI", "SET k v", "PUBLISH ch again", "EXEC"])
     }
 
     @Test func everySinkSeesTheSameWritesOfAnExecAndAScript() {
