@@ -1,3 +1,5 @@
+import Persistence
+
 /// The replica side of Redis's replication (replication.c's syncWithMaster,
 /// slaveTryPartialResynchronization and readSyncBulkPayload) as a state machine that knows
 /// nothing of sockets: the runtime connects, hands it what the primary sends and carries
@@ -97,10 +99,10 @@ public final class PrimaryLink {
         transferRead = 0
     }
 
+    /// A command in RESP, encoded as the AOF and the stream encode theirs.
     static func command(_ args: [String]) -> [UInt8] {
         var out: [UInt8] = []
-        out += Array("*\(args.count)\r\n".utf8)
-        for a in args { out += Array("$\(a.utf8.count)\r\n\(a)\r\n".utf8) }
+        AOFEncoding.append(args.map { Array($0.utf8) }, into: &out)
         return out
     }
 
@@ -247,7 +249,7 @@ public final class PrimaryLink {
             snapshot += input
             transferRead += Int64(input.count)
             input = []
-            guard let end = Self.find(mark, in: snapshot, from: searchFrom) else { return false }
+            guard let end = snapshot[searchFrom...].firstRange(of: mark)?.lowerBound else { return false }
             input = Array(snapshot[(end + mark.count)...])
             snapshot.removeSubrange(end...)
         } else {
@@ -267,16 +269,6 @@ public final class PrimaryLink {
         eofMark = nil
         fullSyncHeader = nil
         return true
-    }
-
-    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        var i = start
-        while i + needle.count <= haystack.count {
-            if haystack[i] == needle[0] && haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
-            i += 1
-        }
-        return nil
     }
 
     /// ROLE's name for the state.
