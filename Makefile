@@ -3,7 +3,7 @@
 #   make test   the whole test suite (installs what it needs that is missing)
 SHELL := /bin/bash
 PORT ?= 6379
-APT_PACKAGES := redis-server redis-tools node-redis
+APT_PACKAGES := redis-server redis-tools redis-sentinel node-redis
 # What the build links: Lua 5.1 with Redis's cjson and bit libraries (Debian's packages).
 BUILD_PACKAGES := liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
 VENV := .venv
@@ -34,7 +34,8 @@ deps-build:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# System packages the tests use: a reference redis-server, redis-cli/redis-benchmark, node-redis.
+# System packages the tests use: a reference redis-server, redis-cli/redis-benchmark,
+# redis-sentinel, node-redis.
 deps-system:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

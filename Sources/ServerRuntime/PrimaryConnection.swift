@@ -165,6 +165,8 @@ extension ServerRuntime {
         log.notice("MASTER <-> REPLICA sync started")
         var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(Int64(max(1, state.config.int("repl-timeout")))))
+            // ACKs answer GETACKs at once (WAIT waits on them), not after a delayed ACK.
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in channel.pipeline.addHandler(handler) }
         // bind-source-addr: the address the link leaves from.
         let source = state.config["bind-source-addr"]
