@@ -279,7 +279,7 @@ public final class ScriptEngine {
             return error(CommandError("ERR Write commands are not allowed from read-only scripts."))
         }
         if command.flags.contains(.write) && ctx.config.limits.minReplicasToWrite > 0
-            && callerContext?.session.isLoader != true
+            && callerContext?.session.isLoader != true && !ctx.server.hasEnoughGoodReplicas
         {
             return error(.noReplicas)
         }

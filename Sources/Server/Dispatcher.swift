@@ -349,9 +349,9 @@ extension CommandContext {
         {
             return reject(.misconf, command)
         }
-        // min-replicas-to-write: a primary without that many good replicas refuses writes (a
-        // standalone server has none).
-        if config.limits.minReplicasToWrite > 0 && !session.isLoader
+        // min-replicas-to-write: a primary without that many good replicas (ACKed within
+        // min-replicas-max-lag seconds) refuses writes; a replica takes its primary's.
+        if config.limits.minReplicasToWrite > 0 && !session.isLoader && !server.hasEnoughGoodReplicas
             && (command.flags.contains(.write) || (command.name == "exec" && session.multiWrites)
                 || (command.flags.contains(.mayReplicate) && scriptDeclaresWrites(command)))
         {

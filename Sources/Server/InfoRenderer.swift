@@ -347,6 +347,9 @@ public enum InfoRenderer {
                 ]
             }
             lines.append(("connected_slaves", String(replicas.count)))
+            if ctx.config.limits.minReplicasToWrite > 0 {
+                lines.append(("min_slaves_good_slaves", String(s.goodReplicaCount)))
+            }
             // A replica's history is its primary's once it synced.
             let followedID = link.flatMap { $0.replicationID == "?" ? nil : $0.replicationID }
             for (i, r) in replicas.enumerated() {

@@ -83,6 +83,12 @@ public final class ReplicationPrimary: PropagationSink {
         replicas.reduce(0) { $0 + ($1.ackOffset >= offset ? 1 : 0) }
     }
 
+    /// Replicas whose last ACK is at most `maxLag` seconds old (Redis's
+    /// repl_good_slaves_count, the count min-replicas-to-write needs).
+    public func goodReplicas(now: Int64, maxLag: Int64) -> Int {
+        replicas.reduce(0) { $0 + ((now - $1.ackTime) / 1000 <= maxLag ? 1 : 0) }
+    }
+
     /// A PING in the stream (replicationCron's, every repl-ping-replica-period), so
     /// replicas see the link alive.
     public func ping() {

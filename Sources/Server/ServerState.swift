@@ -241,6 +241,17 @@ public final class ServerState {
     /// The primary side of replication, from the first replica on (the backlog stays).
     public internal(set) var replication: ReplicationPrimary?
 
+    /// Replicas that ACKed within min-replicas-max-lag seconds (INFO's min_slaves_good_slaves).
+    public var goodReplicaCount: Int {
+        replication?.goodReplicas(now: clock(), maxLag: config.int("min-replicas-max-lag")) ?? 0
+    }
+
+    /// Whether writes may go on under min-replicas-to-write (Redis's checkGoodReplicasStatus):
+    /// always on a replica, else with that many good replicas.
+    public var hasEnoughGoodReplicas: Bool {
+        primaryLink != nil || Int64(goodReplicaCount) >= config.limits.minReplicasToWrite
+    }
+
     /// Whether a script is suspended (other clients get BUSY); the engine keeps it.
     public var scriptIsBusy = false
     /// The engine once created (the core asks it only through `ScriptRuntime`).

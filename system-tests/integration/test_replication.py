@@ -244,3 +244,30 @@ def test_plain_sync_gets_a_payload(start_swiftlet):
         conn._fill()
     assert b"after" in conn.buf
     assert s.client().ping()
+
+
+def test_min_replicas_to_write_counts_acknowledging_replicas(start_swiftlet):
+    """min-replicas-to-write 1 with min-replicas-max-lag 2: refused (Redis's NOREPLICAS)
+    without a replica, accepted once a redis-server replica acknowledges, refused again
+    after it is gone for longer than the lag; the replica itself is not held to it."""
+    primary = start_swiftlet("--min-replicas-to-write", "1", "--min-replicas-max-lag", "2")
+    p = primary.client()
+    raw = primary.raw()
+    assert raw.command("SET", "k", "v") == b"-NOREPLICAS Not enough good replicas to write.\r\n"
+    assert p.info("replication")["min_slaves_good_slaves"] == 0
+    replica = Server(REDIS_SERVER, ["--replicaof", "127.0.0.1", str(primary.port)])
+    try:
+        wait_for(lambda: linked(replica), what="the replica's link")
+        wait_for(lambda: raw.command("SET", "k", "v") == b"+OK\r\n", what="writes accepted")
+        assert p.info("replication")["min_slaves_good_slaves"] == 1
+        assert raw.command("EVAL", "return redis.call('incr', 'n')", "0") == b":1\r\n"
+    finally:
+        replica.stop()
+    wait_for(lambda: raw.command("SET", "k", "v").startswith(b"-NOREPLICAS"), timeout=10, what="refusal")
+    # A Swiftlet replica with the same settings applies its primary's stream and is no
+    # primary itself: its own writes are refused as read-only, not for lack of replicas.
+    ours = start_swiftlet("--min-replicas-to-write", "1", "--replicaof", "127.0.0.1", str(primary.port))
+    wait_for(lambda: linked(ours), what="our replica's link")
+    wait_for(lambda: raw.command("SET", "k2", "v2") == b"+OK\r\n", what="writes through our replica's ACKs")
+    wait_for(lambda: ours.client().get("k2") == b"v2", what="the write on the replica")
+    assert ours.raw().command("SET", "x", "1").startswith(b"-READONLY")
