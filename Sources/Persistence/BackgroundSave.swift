@@ -18,10 +18,12 @@ public final class BackgroundSave {
         var key: [UInt8]
     }
 
-    /// What the snapshot is for: `dbfilename`, or the base of a rewritten AOF.
+    /// What the snapshot is for: `dbfilename`, the base of a rewritten AOF, or a full sync
+    /// of replicas (an unlinked file, sent to them from its descriptor).
     public enum Purpose {
         case rdb
         case aofBase
+        case replication
     }
 
     public let purpose: Purpose
@@ -67,12 +69,19 @@ public final class BackgroundSave {
     /// with a `#TS:` annotation when `annotatesTime`.
     public init?(
         purpose: Purpose, now: Int64, dirty: Int, totalKeys: Int, commandBase: Bool, compress: Bool, version: Int,
-        checksum: Bool, usedMemory: Int, functionLibraries: [[UInt8]], annotatesTime: Bool = false
+        checksum: Bool, usedMemory: Int, functionLibraries: [[UInt8]], annotatesTime: Bool = false,
+        aux: [(String, String)] = []
     ) {
         self.purpose = purpose
-        tempName = purpose == .rdb ? "temp-\(getpid()).rdb" : "temp-rewriteaof-bg-\(getpid()).aof"
-        fd = open(tempName, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        switch purpose {
+        case .rdb: tempName = "temp-\(getpid()).rdb"
+        case .aofBase: tempName = "temp-rewriteaof-bg-\(getpid()).aof"
+        case .replication: tempName = "temp-repl-\(getpid()).rdb"
+        }
+        fd = open(tempName, purpose == .replication ? O_RDWR | O_CREAT | O_TRUNC : O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { return nil }
+        // A replication snapshot lives only as long as its descriptor: nothing is left behind.
+        if purpose == .replication { unlink(tempName) }
         startTime = now
         dirtyAtStart = dirty
         self.totalKeys = totalKeys
@@ -85,7 +94,8 @@ public final class BackgroundSave {
             writer = RDBWriter(fd: fd, compress: compress, version: version, checksum: checksum)
         }
         writer.header(
-            now: startTime, aux: [("used-mem", String(usedMemory)), ("aof-base", purpose == .rdb ? "0" : "1")])
+            now: startTime,
+            aux: [("used-mem", String(usedMemory)), ("aof-base", purpose == .aofBase ? "1" : "0")] + aux)
         writer.functionLibraries(functionLibraries)
     }
 
@@ -112,9 +122,12 @@ public final class BackgroundSave {
             absent.insert(k)
             return
         }
-        // Already behind the walker: it is in the file.
-        if index < db || (index == db && slot < cursor) { return }
-        write(keyspace.databases[index].table[slot], db: index)
+        // Already behind the walker, it is in the file; either way it is recorded, as the
+        // command may move it to a slot ahead of the walker (RENAME onto it, a delete and
+        // re-insert), where the walker must not write it a second time.
+        if !(index < db || (index == db && slot < cursor)) {
+            write(keyspace.databases[index].table[slot], db: index)
+        }
         written.insert(k)
     }
 
@@ -163,6 +176,12 @@ public final class BackgroundSave {
     /// fsync, rename over `dbfilename`, fsync of the directory: the slow part, safe to run
     /// on another thread (it touches only the file).
     public func sync(_ target: String) throws(FileError) {
+        if purpose == .replication {
+            // Only the writes must be done: the file is read from its descriptor, then closed.
+            let failure = writer.failure
+            if failure != 0 { throw FileError(failure) }
+            return
+        }
         let slash = target.lastIndex(of: "/")
         let directory = slash.map { String(target[..<$0]) } ?? "."
         try SnapshotFile.commit(
@@ -171,6 +190,12 @@ public final class BackgroundSave {
 
     public func abandon() {
         close(fd)
-        unlink(tempName)
+        if purpose != .replication { unlink(tempName) }
+    }
+
+    /// A finished replication snapshot: its descriptor (the caller closes it once sent)
+    /// and its length.
+    public var replicationFile: (fd: Int32, size: Int) {
+        (fd, Int(lseek(fd, 0, SEEK_END)))
     }
 }

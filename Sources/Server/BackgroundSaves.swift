@@ -10,7 +10,8 @@ import Persistence
 extension ServerState {
     /// Seconds the running background save has taken so far (-1 when none runs).
     public var currentBackgroundSaveSeconds: Int {
-        backgroundSave?.purpose != .rdb ? -1 : Int((monotonicMicrosNow() - backgroundSaveStarted) / 1_000_000)
+        guard let bg = backgroundSave, bg.purpose != .aofBase else { return -1 }
+        return Int((monotonicMicrosNow() - backgroundSaveStarted) / 1_000_000)
     }
 
     /// Where a finished snapshot goes: `dbfilename`, or the next AOF base file.
@@ -18,6 +19,7 @@ extension ServerState {
         switch bg.purpose {
         case .rdb: return rdbPath
         case .aofBase: return rewritingAOF?.nextBasePath ?? rdbPath
+        case .replication: return ""  // sent from its descriptor, never renamed
         }
     }
 
@@ -38,12 +40,13 @@ extension ServerState {
     }
 
     /// A snapshot of the dataset as it is now, its file open; nil when it cannot be created.
-    func makeBackgroundSave(purpose: BackgroundSave.Purpose) -> BackgroundSave? {
+    func makeBackgroundSave(purpose: BackgroundSave.Purpose, aux: [(String, String)] = []) -> BackgroundSave? {
         BackgroundSave(
             purpose: purpose, now: clock(), dirty: dirty, totalKeys: keyspace.keyCount,
             commandBase: !config.bool("aof-use-rdb-preamble"), compress: config.bool("rdbcompression"),
             version: rdbVersionToWrite, checksum: config.bool("rdbchecksum"), usedMemory: MemoryInfo.usedMemory(),
-            functionLibraries: scriptEngine?.libraryCodes ?? [], annotatesTime: config.bool("aof-timestamp-enabled"))
+            functionLibraries: scriptEngine?.libraryCodes ?? [], annotatesTime: config.bool("aof-timestamp-enabled"),
+            aux: aux)
     }
 
     /// Starts a background save; false when the file cannot be created.
@@ -79,6 +82,7 @@ extension ServerState {
     /// Reports a finished background save; `errno` is 0 or why it failed.
     func completeBackgroundSave(_ bg: BackgroundSave, _ errno: Int32) {
         guard backgroundSave === bg else { return }
+        if bg.purpose == .replication { return completeReplicationSave(bg, errno) }
         backgroundSave = nil
         let failure = errno == 0 ? nil : FileError(errno)
         if bg.purpose == .aofBase {

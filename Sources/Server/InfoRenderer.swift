@@ -213,7 +213,7 @@ public enum InfoRenderer {
                     ("current_save_keys_processed", String(s.backgroundSave?.keys ?? 0)),
                     ("current_save_keys_total", String(s.backgroundSave?.totalKeys ?? 0)),
                     ("rdb_changes_since_last_save", String(s.dirty)),
-                    ("rdb_bgsave_in_progress", s.backgroundSave?.purpose == .rdb ? "1" : "0"),
+                    ("rdb_bgsave_in_progress", s.backgroundSave.map { $0.purpose != .aofBase } == true ? "1" : "0"),
                     ("rdb_last_save_time", String(s.lastSaveTime)),
                     ("rdb_last_bgsave_status", s.lastSaveOK ? "ok" : "err"),
                     ("rdb_last_bgsave_time_sec", String(s.lastBackgroundSaveSeconds)),
@@ -252,9 +252,9 @@ public enum InfoRenderer {
                     ("instantaneous_input_repl_kbps", "0.00"),
                     ("instantaneous_output_repl_kbps", "0.00"),
                     ("rejected_connections", String(st.rejectedConnections)),
-                    ("sync_full", "0"),
-                    ("sync_partial_ok", "0"),
-                    ("sync_partial_err", "0"),
+                    ("sync_full", String(s.stats.fullSyncs)),
+                    ("sync_partial_ok", String(s.stats.partialSyncsAccepted)),
+                    ("sync_partial_err", String(s.stats.partialSyncsRefused)),
                     ("expired_keys", String(s.keyspace.expiredKeys)),
                     ("expired_subkeys", String(s.keyspace.expiredFields)),
                     ("expired_stale_perc", "0.00"),
@@ -356,7 +356,7 @@ public enum InfoRenderer {
                 lines.append(
                     (
                         "slave\(i)",
-                        "ip=\(r.ip),port=\(r.listeningPort),state=online,offset=\(r.ackOffset),lag=\(max(0, now - r.ackTime) / 1000)"
+                        "ip=\(r.ip),port=\(r.listeningPort),state=\(r.stateName),offset=\(r.ackOffset),lag=\(max(0, now - r.ackTime) / 1000)"
                     ))
             }
             lines += [

@@ -7,6 +7,15 @@ import Persistence
 /// AOF gets — are encoded once, preceded by a SELECT when the database changes, counted in
 /// the offset, kept in the backlog and delivered to every online replica.
 public final class ReplicationPrimary: PropagationSink {
+    /// A replica's full sync: waiting for a snapshot to start (since when, ms), waiting for
+    /// it to be written (the stream held meanwhile), being sent it, then online.
+    public enum SyncState: Equatable {
+        case waitingForSnapshot(since: Int64)
+        case waitingForSnapshotEnd
+        case sendingSnapshot
+        case online
+    }
+
     /// A replica attached by SYNC/PSYNC, and what it told of itself.
     public final class Replica {
         public let session: ClientSession
@@ -16,6 +25,27 @@ public final class ReplicationPrimary: PropagationSink {
         /// The offset it last acknowledged (REPLCONF ACK), and when (ms).
         public var ackOffset: Int64 = 0
         public var ackTime: Int64
+        /// Where its full sync stands (Redis's replstate).
+        public internal(set) var syncState: SyncState = .online
+        /// PSYNC (answered +FULLRESYNC) rather than SYNC (the payload alone).
+        public var usesPSYNC = true
+        /// The stream written while its snapshot is made: sent right after the snapshot, or
+        /// after an EOF-marked one once the replica ACKs (it finds the mark only at the end
+        /// of what it read, as Redis's repl_start_cmd_stream_on_ack has it).
+        var heldStream: [UInt8] = []
+        var streamHeld = false
+
+        /// INFO's `state=`.
+        public var stateName: String {
+            switch syncState {
+            case .waitingForSnapshot, .waitingForSnapshotEnd: return "wait_bgsave"
+            case .sendingSnapshot: return "send_bulk"
+            case .online: return "online"
+            }
+        }
+
+        /// Bytes of stream held for it until its snapshot is sent.
+        public var heldBytes: Int { heldStream.count }
 
         init(session: ClientSession, listeningPort: Int, announcedIP: String?, now: Int64) {
             self.session = session
@@ -78,15 +108,15 @@ public final class ReplicationPrimary: PropagationSink {
         feed(Array("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n".utf8)[...])
     }
 
-    /// Replicas that acknowledged `offset` or more.
+    /// Online replicas that acknowledged `offset` or more.
     public func acknowledged(upTo offset: Int64) -> Int {
-        replicas.reduce(0) { $0 + ($1.ackOffset >= offset ? 1 : 0) }
+        replicas.reduce(0) { $0 + ($1.syncState == .online && $1.ackOffset >= offset ? 1 : 0) }
     }
 
     /// Replicas whose last ACK is at most `maxLag` seconds old (Redis's
     /// repl_good_slaves_count, the count min-replicas-to-write needs).
     public func goodReplicas(now: Int64, maxLag: Int64) -> Int {
-        replicas.reduce(0) { $0 + ((now - $1.ackTime) / 1000 <= maxLag ? 1 : 0) }
+        replicas.reduce(0) { $0 + ($1.syncState == .online && (now - $1.ackTime) / 1000 <= maxLag ? 1 : 0) }
     }
 
     /// A PING in the stream (replicationCron's, every repl-ping-replica-period), so
@@ -106,7 +136,15 @@ public final class ReplicationPrimary: PropagationSink {
         }
         if replicas.isEmpty { return }
         let copy = Array(bytes)
-        for replica in replicas { replica.session.deliverHook?(copy) }
+        for replica in replicas {
+            if replica.streamHeld {
+                replica.heldStream.append(contentsOf: bytes)
+            } else if case .waitingForSnapshot = replica.syncState {
+                continue  // its snapshot will have these writes
+            } else {
+                replica.session.deliverHook?(copy)
+            }
+        }
     }
 
     /// The backlog's bytes from stream offset `from` on (the replica's offset + 1), or nil
@@ -123,16 +161,70 @@ public final class ReplicationPrimary: PropagationSink {
 
     // MARK: Replicas
 
-    /// Attaches a replica after its full sync or +CONTINUE: the stream goes to it from now.
-    /// A full sync makes the next command select its database.
+    /// Attaches a replica: online at once after +CONTINUE, else waiting for a snapshot.
     public func attach(_ session: ClientSession, listeningPort: Int, announcedIP: String?, now: Int64, fullSync: Bool)
         -> Replica
     {
         replicas.removeAll { $0.session === session }
-        if fullSync { selectedDB = -1 }
         let replica = Replica(session: session, listeningPort: listeningPort, announcedIP: announcedIP, now: now)
+        if fullSync { replica.syncState = .waitingForSnapshot(since: now) }
         replicas.append(replica)
         return replica
+    }
+
+    /// Replicas waiting for a snapshot to start, and since when the first has waited.
+    public var waitingForSnapshot: (replicas: [Replica], since: Int64?) {
+        var since: Int64?
+        let waiting = replicas.filter {
+            guard case .waitingForSnapshot(let t) = $0.syncState else { return false }
+            since = min(since ?? t, t)
+            return true
+        }
+        return (waiting, since)
+    }
+
+    /// A snapshot starts at the current offset for `waiting`: the stream is held for them
+    /// from here, and the next command selects its database (as after any full sync).
+    public func snapshotStarted(for waiting: [Replica]) {
+        for replica in waiting {
+            replica.syncState = .waitingForSnapshotEnd
+            replica.streamHeld = true
+        }
+        selectedDB = -1
+    }
+
+    /// Replicas whose snapshot is written and not yet sent.
+    public var waitingForSnapshotEnd: [Replica] { replicas.filter { $0.syncState == .waitingForSnapshotEnd } }
+
+    /// The snapshot is being sent to `replica`: the stream goes to it directly from now,
+    /// after what was held (returned) — or, `untilAck`, from its first ACK.
+    public func startSending(to replica: Replica, untilAck: Bool) -> [UInt8] {
+        replica.syncState = .sendingSnapshot
+        if untilAck { return [] }
+        return releaseHeldStream(of: replica)
+    }
+
+    /// REPLCONF ACK <offset>: recorded; the first one after an EOF-marked snapshot starts
+    /// the stream (the bytes held until then are returned).
+    public func acknowledge(_ replica: Replica, offset: Int64, now: Int64) -> [UInt8] {
+        replica.ackOffset = offset
+        replica.ackTime = now
+        guard replica.streamHeld && replica.syncState == .online else { return [] }
+        return releaseHeldStream(of: replica)
+    }
+
+    /// The stream held for `replica`, which goes to it directly from now.
+    func releaseHeldStream(of replica: Replica) -> [UInt8] {
+        replica.streamHeld = false
+        defer { replica.heldStream = [] }
+        return replica.heldStream
+    }
+
+    /// The snapshot reached `replica`'s socket: it is online (WAIT and min-replicas count it).
+    public func snapshotSent(to replica: Replica, now: Int64) {
+        guard replica.syncState == .sendingSnapshot else { return }
+        replica.syncState = .online
+        replica.ackTime = now
     }
 
     public func detach(_ session: ClientSession) {

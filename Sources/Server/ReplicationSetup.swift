@@ -1,3 +1,24 @@
+import DataStore
+import Persistence
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A finished replication snapshot on its way to one replica: `header`, then `size` bytes
+/// of the file at `fd` (from its start), then `trailer`. The runtime sends the file from
+/// its descriptor (it takes a descriptor of its own: `fd` is closed once every replica's
+/// transfer is queued).
+public struct SnapshotTransfer {
+    public let replica: ReplicationPrimary.Replica
+    public let header: [UInt8]
+    public let fd: Int32
+    public let size: Int
+    public let trailer: [UInt8]
+}
+
 extension ServerState {
     /// The primary side, created when the first replica syncs (Redis creates the backlog,
     /// with a new replication ID, then), and put on the propagation path.
@@ -8,5 +29,88 @@ extension ServerState {
         propagation.add(primary)
         updateExpiryLogging()
         return primary
+    }
+
+    /// Replicas waiting for a full sync get one snapshot — the fork-less background save,
+    /// a point in time at the current offset — once no other save runs: at once, or for a
+    /// diskless sync after `repl-diskless-sync-delay` seconds (sooner once
+    /// `repl-diskless-sync-max-replicas` wait), so replicas arriving together share it.
+    /// Each is answered `+FULLRESYNC <replid> <offset>` then; the stream is held for it
+    /// until its snapshot is sent.
+    public func startReplicationSnapshotIfDue() {
+        guard let primary = replication, backgroundSave == nil else { return }
+        let (waiting, since) = primary.waitingForSnapshot
+        guard let since else { return }
+        let diskless = config.bool("repl-diskless-sync")
+        if diskless {
+            let delay = config.int("repl-diskless-sync-delay") * 1000
+            let enough = config.int("repl-diskless-sync-max-replicas")
+            if clock() - since < delay && !(enough > 0 && waiting.count >= enough) { return }
+        }
+        let aux = [
+            ("repl-stream-db", "0"), ("repl-id", primary.replicationID), ("repl-offset", String(primary.offset)),
+        ]
+        guard let bg = makeBackgroundSave(purpose: .replication, aux: aux) else {
+            persistenceLog?("Can't BGSAVE for replication: \(FileError.current)")
+            for replica in waiting { replica.session.closeHook?() }
+            return
+        }
+        persistenceLog?("Starting BGSAVE for SYNC with target: \(diskless ? "replicas sockets" : "disk")")
+        backgroundSave = bg
+        backgroundSaveStarted = monotonicMicrosNow()
+        primary.snapshotStarted(for: waiting)
+        for replica in waiting where replica.usesPSYNC {
+            replica.session.deliverHook?(Array("+FULLRESYNC \(primary.replicationID) \(primary.offset)\r\n".utf8))
+        }
+        backgroundSaveHook?()
+    }
+
+    /// The replication snapshot is written (or failed): each replica waiting for it gets
+    /// it — `$<length>`, or `$EOF:<mark>` … `<mark>` to a replica that took `capa eof`
+    /// under `repl-diskless-sync` — and then the stream held meanwhile.
+    func completeReplicationSave(_ bg: BackgroundSave, _ errno: Int32) {
+        backgroundSave = nil
+        let file = bg.replicationFile
+        defer { close(file.fd) }
+        guard let primary = replication else { return }
+        let diskless = config.bool("repl-diskless-sync")
+        for replica in primary.waitingForSnapshotEnd {
+            if errno != 0 {
+                persistenceLog?("SYNC failed. BGSAVE child returned an error: \(FileError(errno))")
+                replica.session.closeHook?()
+                continue
+            }
+            var header = Array("$\(file.size)\r\n".utf8)
+            var trailer: [UInt8] = []
+            if diskless && replica.session.capaEOF {
+                trailer = Array(randomHexID().utf8)
+                header = Array("$EOF:".utf8) + trailer + [13, 10]
+            }
+            let transfer = SnapshotTransfer(
+                replica: replica, header: header, fd: file.fd, size: file.size, trailer: trailer)
+            // The held stream is queued after the file (the runtime may report the file sent
+            // before this returns).
+            let held = primary.startSending(to: replica, untilAck: !trailer.isEmpty)
+            if let hook = snapshotTransferHook {
+                hook(transfer)
+                replica.session.deliverHook?(held)
+            } else {
+                // No socket to send a file to (the command tests): the bytes themselves.
+                var bytes = [UInt8](repeating: 0, count: file.size)
+                let read = bytes.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress, file.size, 0) }
+                bytes.removeLast(file.size - max(0, read))
+                replica.session.deliverHook?(header + bytes + trailer + held)
+                snapshotSent(to: replica)
+            }
+        }
+        if errno == 0 {
+            persistenceLog?("Background RDB transfer terminated with success")
+        }
+    }
+
+    /// The runtime sent a replica its snapshot: it is online.
+    public func snapshotSent(to replica: ReplicationPrimary.Replica) {
+        replication?.snapshotSent(to: replica, now: clock())
+        persistenceLog?("Synchronization with replica \(replica.session.address) succeeded")
     }
 }

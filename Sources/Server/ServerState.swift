@@ -192,6 +192,11 @@ public struct ServerStats {
     public var unexpectedErrorReplies = 0
     public var peakMemory = 0
     public var instantaneousOps = 0
+    /// Full syncs served, PSYNCs continued, and PSYNCs naming a history that could not be
+    /// continued (a replica's deliberate `PSYNC ? -1` is not counted).
+    public var fullSyncs = 0
+    public var partialSyncsAccepted = 0
+    public var partialSyncsRefused = 0
 }
 
 /// What `SHUTDOWN` asked for.
@@ -336,6 +341,9 @@ public final class ServerState {
     public var primaryLinkHook: (() -> Void)?
     /// A replica acknowledged an offset: the runtime answers the WAITs it satisfies.
     public var replicaAckHook: (() -> Void)?
+    /// Sends a finished replication snapshot to a replica's socket (the runtime's), then
+    /// calls `snapshotSent(to:)`; without it the bytes are delivered as output.
+    public var snapshotTransferHook: ((SnapshotTransfer) -> Void)?
     /// The replication ID and offset this server had before its last promotion (REPLICAOF
     /// NO ONE): INFO's master_replid2 and second_repl_offset.
     public var replicationID2 = String(repeating: "0", count: 40)

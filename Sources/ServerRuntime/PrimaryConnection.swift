@@ -212,3 +212,41 @@ extension ServerRuntime {
         }
     }
 }
+
+extension ServerRuntime {
+    /// A full sync's snapshot to a replica's socket: the header, the file from its
+    /// descriptor (sendfile, no copy through memory), the trailer; the stream held meanwhile
+    /// follows (the caller delivers it). The replica is online once the file is written.
+    func sendSnapshot(_ transfer: SnapshotTransfer) {
+        guard let handler = connections[transfer.replica.session.id], let context = handler.channelContext,
+            !handler.closed
+        else { return }
+        handler.flush(context)
+        let fd = dup(transfer.fd)
+        guard fd >= 0 else {
+            log.warning("SYNC failed: can't open the snapshot for replica \(transfer.replica.session.address)")
+            context.close(promise: nil)
+            return
+        }
+        let file = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+        var header = context.channel.allocator.buffer(capacity: transfer.header.count)
+        header.writeBytes(transfer.header)
+        context.write(NIOAny(IOData.byteBuffer(header)), promise: nil)
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        context.write(
+            NIOAny(IOData.fileRegion(FileRegion(fileHandle: file, readerIndex: 0, endIndex: transfer.size))),
+            promise: sent)
+        if !transfer.trailer.isEmpty {
+            var trailer = context.channel.allocator.buffer(capacity: transfer.trailer.count)
+            trailer.writeBytes(transfer.trailer)
+            context.write(NIOAny(IOData.byteBuffer(trailer)), promise: nil)
+        }
+        context.flush()
+        // The completion runs on this loop, where the replica lives.
+        nonisolated(unsafe) let replica = transfer.replica
+        sent.futureResult.whenComplete { [unowned self] result in
+            try? file.close()
+            if case .success = result { self.state.snapshotSent(to: replica) }
+        }
+    }
+}

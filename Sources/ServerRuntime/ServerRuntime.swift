@@ -84,6 +84,7 @@ public final class ServerRuntime: @unchecked Sendable {
         state.scriptSuspendedHook = { [unowned self] in self.continueScript() }
         state.primaryLinkHook = { [unowned self] in self.primaryLinkChanged() }
         state.replicaAckHook = { [unowned self] in self.answerWaits() }
+        state.snapshotTransferHook = { [unowned self] transfer in self.sendSnapshot(transfer) }
         state.loadHook = { [unowned self] load in
             load.suspendsScripts = true
             self.state.loading = load
@@ -500,6 +501,8 @@ public final class ServerRuntime: @unchecked Sendable {
         if state.loading != nil { return }
         flushAppendOnly()
         state.aof?.fsyncIfDue(background: state.backgroundSync)
+        // Replicas waiting for a full sync come before a scheduled rewrite or save.
+        if state.replication != nil { state.startReplicationSnapshotIfDue() }
         if state.backgroundSave == nil {
             if state.aofRewriteScheduled {
                 state.aofRewriteScheduled = false

@@ -11,33 +11,48 @@ import Testing
 
     @Test func aFullSyncThenTheStreamWithSelects() {
         let r = CommandRunner()
+        r.run("CONFIG", "SET", "repl-diskless-sync-delay", "0")
         r.run("SET", "before", "1")
         let replica = r.client()
         #expect(replica.run("REPLCONF", "listening-port", "7001") == .ok)
         #expect(replica.run("REPLCONF", "capa", "eof", "capa", "psync2") == .ok)
         #expect(replica.run("REPLCONF", "nosuch", "x") == .error("ERR Unrecognized REPLCONF option: nosuch"))
-        let sync = text(replica.bytes([Array("PSYNC".utf8), Array("?".utf8), Array("-1".utf8)]))
-        guard let primary = r.server.replication else {
-            Issue.record("PSYNC did not start replication")
+        // The snapshot starts at once (no diskless delay): +FULLRESYNC goes out then.
+        #expect(replica.bytes([Array("PSYNC".utf8), Array("?".utf8), Array("-1".utf8)]).isEmpty)
+        guard let primary = r.server.replication, let save = r.server.backgroundSave else {
+            Issue.record("PSYNC did not start replication and its snapshot")
             return
         }
-        #expect(sync.hasPrefix("+FULLRESYNC \(primary.replicationID) 0\r\n$EOF:"))
-        #expect(sync.contains("REDIS"))
-        #expect(replica.session.isReplica && primary.replicas.count == 1)
-        // The stream: a SELECT first, then the writes as they propagate.
+        #expect(save.purpose == .replication)
+        #expect(text(replica.delivered.flatMap { $0 }) == "+FULLRESYNC \(primary.replicationID) 0\r\n")
+        replica.delivered.removeAll()
+        #expect(primary.replicas[0].stateName == "wait_bgsave")
+        // A write while the snapshot is made is held for the replica.
         r.run("SET", "k", "v")
+        r.server.finishBackgroundSave()
+        let snapshot = text(replica.delivered.flatMap { $0 })
+        replica.delivered.removeAll()
+        #expect(snapshot.hasPrefix("$EOF:") && snapshot.contains("REDIS") && snapshot.contains("before"))
+        #expect(!snapshot.contains("SET"))
+        #expect(replica.session.isReplica && primary.replicas.count == 1)
+        #expect(primary.replicas[0].stateName == "online")
+        // After an EOF-marked snapshot the stream waits for the replica's first ACK (it
+        // finds the mark only at the end of what it read).
         r.run("SELECT", "2")
         r.run("INCR", "n")
         r.run("GET", "k")  // reads send nothing
+        #expect(replica.delivered.isEmpty)
+        // ACKs get no reply and set the replica's offset; the first starts the stream: a
+        // SELECT first, then the writes as they propagated.
+        #expect(replica.bytes([Array("REPLCONF".utf8), Array("ACK".utf8), Array("12".utf8)]).isEmpty)
+        #expect(primary.replicas[0].ackOffset == 12)
         let stream = text(replica.delivered.flatMap { $0 })
         #expect(
             stream
                 == "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
                 + "*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n")
         #expect(primary.offset == Int64(stream.utf8.count))
-        // ACKs get no reply and set the replica's offset.
-        #expect(replica.bytes([Array("REPLCONF".utf8), Array("ACK".utf8), Array("12".utf8)]).isEmpty)
-        #expect(primary.replicas[0].ackOffset == 12)
+        #expect(r.server.stats.fullSyncs == 1 && r.server.stats.partialSyncsRefused == 0)
         guard case .bulk(let info) = r.run("INFO", "replication") else { return }
         let lines = text(info)
         #expect(lines.contains("connected_slaves:1\r\n"))
@@ -53,8 +68,10 @@ import Testing
 
     @Test func aReconnectingReplicaContinuesFromTheBacklog() {
         let r = CommandRunner()
+        r.run("CONFIG", "SET", "repl-diskless-sync", "no")
         let first = r.client()
         _ = first.bytes([Array("PSYNC".utf8), Array("?".utf8), Array("-1".utf8)])
+        r.server.finishBackgroundSave()
         guard let primary = r.server.replication else { return }
         r.run("SET", "a", "1")
         let seen = primary.offset
@@ -66,8 +83,15 @@ import Testing
         #expect(reply == "+CONTINUE \(primary.replicationID)\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n")
         // Another ID, or an offset the backlog does not hold: a full sync.
         let other = r.client()
-        let full = text(other.bytes([Array("PSYNC".utf8), Array(primary.replicationID.utf8), Array("999999".utf8)]))
+        #expect(other.bytes([Array("PSYNC".utf8), Array(primary.replicationID.utf8), Array("999999".utf8)]).isEmpty)
+        let full = text(other.delivered.flatMap { $0 })
         #expect(full.hasPrefix("+FULLRESYNC \(primary.replicationID) \(primary.offset)\r\n"))
+        // Disk-based: the snapshot with its length, then the stream at once.
+        r.server.finishBackgroundSave()
+        r.run("SET", "c", "3")
+        let sync = text(other.delivered.flatMap { $0 })
+        #expect(sync.contains("\r\n$") && sync.contains("REDIS") && sync.hasSuffix("$1\r\nc\r\n$1\r\n3\r\n"))
+        #expect(r.server.stats.partialSyncsAccepted == 1 && r.server.stats.partialSyncsRefused == 1)
     }
 
     @Test func theBacklogKeepsItsSizeAndOffsets() {

@@ -18,7 +18,8 @@ import Server
 enum PersistenceCommands {
     /// SAVE
     static func save(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        if ctx.server.backgroundSave?.purpose == .rdb { throw .backgroundSaveInProgress }
+        // A replication snapshot is an RDB save too (Redis's RDB child).
+        if let bg = ctx.server.backgroundSave, bg.purpose != .aofBase { throw .backgroundSaveInProgress }
         if let failure = ctx.server.saveRDB() {
             ctx.server.persistenceLog?(failure)
             throw .saveFailed
@@ -31,7 +32,7 @@ enum PersistenceCommands {
     static func bgsave(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc > 2 || (ctx.argc == 2 && !ctx.argIs(1, "schedule")) { throw .syntax }
         if let bg = ctx.server.backgroundSave {
-            if bg.purpose == .rdb { throw .backgroundSaveInProgress }
+            if bg.purpose != .aofBase { throw .backgroundSaveInProgress }
             if ctx.argc == 2 {
                 ctx.server.backgroundSaveScheduled = true
                 return .simple("Background saving scheduled")
@@ -154,9 +155,9 @@ extension PersistenceCommands {
         while !args.isAtEnd {
             if args.take("ack") {
                 let offset = parseInt64(try args.next())
-                if let offset, let replica = ctx.server.replication?.replica(of: session) {
-                    replica.ackOffset = offset
-                    replica.ackTime = ctx.server.clock()
+                if let offset, let primary = ctx.server.replication, let replica = primary.replica(of: session) {
+                    let start = primary.acknowledge(replica, offset: offset, now: ctx.server.clock())
+                    if !start.isEmpty { session.deliverHook?(start) }
                     ctx.server.replicaAckHook?()
                 }
                 return .raw([])
@@ -208,8 +209,8 @@ extension PersistenceCommands {
     /// --rdb) gets the payload and the connection closes. A replica continues from the
     /// backlog when it names this primary's replication ID and an offset the backlog still
     /// holds (`+CONTINUE`), else gets a full sync: `+FULLRESYNC <replid> <offset>`, the
-    /// dataset at that offset (taken at once, between commands: a point in time), and from
-    /// then on the stream of writes.
+    /// dataset at that offset (a background save, written between commands: a point in
+    /// time), and then the writes made since.
     static func sync(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let session = ctx.session
         if session.rdbOnly {
@@ -232,6 +233,7 @@ extension PersistenceCommands {
                     && (parseInt64(ctx.arg(2)) ?? Int64.max) <= state.secondReplicationOffset))
         if knownHistory, let from = parseInt64(ctx.arg(2)), let rest = primary.backlogBytes(from: from) {
             session.isReplica = true
+            state.stats.partialSyncsAccepted += 1
             _ = primary.attach(
                 session, listeningPort: session.replicaListeningPort, announcedIP: session.replicaAnnouncedIP,
                 now: state.clock(), fullSync: false)
@@ -241,14 +243,17 @@ extension PersistenceCommands {
             return .raw(Array("+CONTINUE \(primary.replicationID)\r\n".utf8) + rest)
         }
         state.persistenceLog?("Replica \(session.address) asks for synchronization")
-        var out: [UInt8] = []
-        if psync { out = Array("+FULLRESYNC \(primary.replicationID) \(primary.offset)\r\n".utf8) }
-        out += snapshotPayload(ctx)
+        if psync && !ctx.argIs(1, "?") { state.stats.partialSyncsRefused += 1 }
+        state.stats.fullSyncs += 1
+        if psync { state.persistenceLog?("Full resync requested by replica \(session.address)") }
         session.isReplica = true
-        _ = primary.attach(
+        let replica = primary.attach(
             session, listeningPort: session.replicaListeningPort, announcedIP: session.replicaAnnouncedIP,
             now: state.clock(), fullSync: true)
-        state.persistenceLog?("Synchronization with replica \(session.address) succeeded")
-        return .raw(out)
+        replica.usesPSYNC = psync
+        // +FULLRESYNC and the snapshot follow when the snapshot starts (now, or after the
+        // running save or the diskless sync delay).
+        state.startReplicationSnapshotIfDue()
+        return .raw([])
     }
 }
