@@ -395,7 +395,10 @@ extension CommandContext {
             return reject(.notAllowedInMulti, command)
         }
         // A pause holds commands as they arrive, never the rest of an EXEC that paused.
-        if server.pausedUntil > 0 && !queuing && !session.inExec && !session.isScriptClient {
+        // A FAILOVER pauses writes until it ends.
+        if (server.pausedUntil > 0 || server.failoverState != .none) && !queuing && !session.inExec
+            && !session.isScriptClient
+        {
             let now = server.clock()
             // EXEC of a transaction that writes waits like a write.
             let writes =
@@ -406,9 +409,12 @@ extension CommandContext {
                 if !server.pauseWritesOnly || writes {
                     return Dispatched(reply: nil, outcome: .paused)
                 }
-            } else {
+            } else if server.pausedUntil > 0 {
                 server.pausedUntil = 0
                 server.applyPauseToExpiry()
+            }
+            if server.failoverState != .none && writes && !session.isPrimaryClient {
+                return Dispatched(reply: nil, outcome: .paused)
             }
         }
         guard let handler = command.handler else {

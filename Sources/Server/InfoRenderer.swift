@@ -360,7 +360,7 @@ public enum InfoRenderer {
                     ))
             }
             lines += [
-                ("master_failover_state", "no-failover"),
+                ("master_failover_state", s.failoverState.name),
                 ("master_replid", followedID ?? primary?.replicationID ?? s.runId),
                 ("master_replid2", s.replicationID2),
                 ("master_repl_offset", String(link.map { max(0, $0.offset) } ?? primary?.offset ?? 0)),

@@ -54,6 +54,10 @@ public final class PrimaryLink {
     let listeningPort: Int
     let announcedIP: String?
 
+    /// A coordinated failover (FAILOVER): PSYNC carries FAILOVER, asking the replica it
+    /// goes to for to take over as primary first.
+    public var failoverRequest = false
+
     /// The replies still awaited after PING: "auth", "port", "ip", "capa", then "psync".
     var awaiting: [String] = []
     var input: [UInt8] = []
@@ -179,9 +183,10 @@ public final class PrimaryLink {
             if isError { events.append(.log("(Non critical) Master does not understand REPLCONF capa: \(line)")) }
             if awaiting.isEmpty {
                 // PSYNC with what this replica has (partial resync), else `? -1`.
-                let psync =
+                var psync =
                     offset >= 0 && replicationID != "?"
                     ? ["PSYNC", replicationID, String(offset + 1)] : ["PSYNC", "?", "-1"]
+                if failoverRequest { psync.append("FAILOVER") }
                 if psync[1] != "?" {
                     events.append(
                         .log("Trying a partial resynchronization (request \(replicationID):\(offset + 1)).")

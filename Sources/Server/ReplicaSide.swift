@@ -6,7 +6,7 @@ import Persistence
 extension ServerState {
     /// REPLICAOF host port: follows that primary (the runtime connects and syncs). False
     /// when it already does.
-    public func follow(host: String, port: Int) -> Bool {
+    public func follow(host: String, port: Int, failover: Bool = false) -> Bool {
         if let link = primaryLink, link.host == host, link.port == port { return false }
         let user = config["masteruser"]
         let password = config["masterauth"]
@@ -25,6 +25,7 @@ extension ServerState {
             link.replicationID = primary.replicationID
             link.offset = primary.offset
         }
+        link.failoverRequest = failover
         primaryLink = link
         config.setQuietly("replicaof", "\(host) \(port)")
         applyPauseToExpiry()

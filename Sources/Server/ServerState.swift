@@ -383,6 +383,13 @@ public final class ServerState {
     public var executablePath = ""
     public var configFilePath = ""
     public var activeExpireEnabled = true
+    /// A coordinated failover (FAILOVER): its state, the replica it goes to (nil: the
+    /// first to catch up), its deadline (ms, 0: none) and whether it goes ahead then.
+    public var failoverState: FailoverState = .none
+    public var failoverTarget: (host: String, port: Int)?
+    public var failoverEndTime: Int64 = 0
+    public var failoverForce = false
+
     /// Clients are paused until this time (CLIENT PAUSE); `pauseWritesOnly` for WRITE mode.
     public var pausedUntil: Int64 = 0
     public var pauseWritesOnly = false
@@ -394,7 +401,7 @@ public final class ServerState {
     /// (keys a transaction writes after its CLIENT PAUSE must not meet held entries).
     /// Keys whose time has passed stay (reading as missing) while writes are paused, and on
     /// a replica, where only the primary's DELs remove them.
-    public var expiryShouldHold: Bool { pausedUntil > 0 || primaryLink != nil }
+    public var expiryShouldHold: Bool { pausedUntil > 0 || primaryLink != nil || failoverState != .none }
 
     public func applyPauseToExpiry() {
         let hold = expiryShouldHold

@@ -58,6 +58,8 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
             case .failure(let message):
                 runtime.log.warning("\(message)")
                 context.close(promise: nil)
+                // A PSYNC FAILOVER refused: a primary again.
+                if state.failoverState == .inProgress { state.abortFailover("Failover target rejected psync request") }
                 return
             case .fullSync(_, _, let snapshot):
                 runtime.log.notice("MASTER <-> REPLICA sync: Flushing old data")
@@ -68,10 +70,12 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
                     return
                 }
                 runtime.log.notice("MASTER <-> REPLICA sync: Finished with success")
+                state.failoverPsyncAnswered()
                 startPrimaryClient()
                 // The first ACK puts this replica online on a primary that waits for it.
                 write(link.ack)
             case .partialSync:
+                state.failoverPsyncAnswered()
                 startPrimaryClient()
             case .stream(let chunk):
                 runStream(chunk)

@@ -83,7 +83,13 @@ public final class ServerRuntime: @unchecked Sendable {
         }
         state.scriptSuspendedHook = { [unowned self] in self.continueScript() }
         state.primaryLinkHook = { [unowned self] in self.primaryLinkChanged() }
-        state.replicaAckHook = { [unowned self] in self.answerWaits() }
+        state.replicaAckHook = { [unowned self] in
+            self.answerWaits()
+            // Not inside the ACK's command: a failover may close this very link.
+            if self.state.failoverState == .waitingForSync {
+                self.loop.execute { self.state.updateFailoverStatus() }
+            }
+        }
         state.snapshotTransferHook = { [unowned self] transfer in self.sendSnapshot(transfer) }
         state.loadHook = { [unowned self] load in
             load.suspendsScripts = true
@@ -540,8 +546,11 @@ public final class ServerRuntime: @unchecked Sendable {
         // A client past the soft output limit is cut off when its seconds run out, even if
         // nothing more is written to it.
         for handler in overSoftLimit where handler.softLimitSince != nil { handler.recheckOutputLimits() }
-        // A PING in the replication stream every repl-ping-replica-period seconds.
-        if let primary = state.replication, !primary.replicas.isEmpty,
+        state.updateFailoverStatus()
+        // A PING in the replication stream every repl-ping-replica-period seconds (not while
+        // writes are paused: the offset a FAILOVER or CLIENT PAUSE waits on stays put).
+        if let primary = state.replication, !primary.replicas.isEmpty, state.failoverState == .none,
+            state.pausedUntil == 0,
             cronLoops % (hz * max(1, Int(state.config.int("repl-ping-replica-period")))) == 0
         {
             primary.ping()

@@ -94,6 +94,65 @@ import Testing
         #expect(r.server.stats.partialSyncsAccepted == 1 && r.server.stats.partialSyncsRefused == 1)
     }
 
+    /// FAILOVER's checks with Redis's texts, then the handover: writes pause, and once the
+    /// named replica has acknowledged the whole stream the primary follows it, its PSYNC
+    /// carrying FAILOVER; ABORT makes it a primary again.
+    @Test func failoverWaitsForTheReplicaThenFollowsIt() {
+        let r = CommandRunner()
+        r.run("CONFIG", "SET", "repl-diskless-sync", "no")
+        #expect(r.run("FAILOVER", "ABORT") == .error("ERR No failover in progress."))
+        #expect(r.run("FAILOVER") == .error("ERR FAILOVER requires connected replicas."))
+        let replica = r.client()
+        _ = replica.run("REPLCONF", "listening-port", "7002")
+        _ = replica.bytes([Array("PSYNC".utf8), Array("?".utf8), Array("-1".utf8)])
+        r.server.finishBackgroundSave()
+        #expect(r.run("FAILOVER", "TIMEOUT", "0") == .error("ERR FAILOVER timeout must be greater than 0"))
+        #expect(r.run("FAILOVER", "TO", "127.0.0.1", "x") == .error("ERR value is not an integer or out of range"))
+        #expect(
+            r.run("FAILOVER", "TO", "127.0.0.1", "7002", "FORCE")
+                == .error("ERR FAILOVER with force option requires both a timeout and target HOST and IP."))
+        #expect(
+            r.run("FAILOVER", "TO", "127.0.0.1", "7003")
+                == .error("ERR FAILOVER target HOST and PORT is not a replica."))
+        #expect(r.run("FAILOVER", "BOGUS") == .error("ERR syntax error"))
+        r.run("SET", "k", "v")
+        #expect(r.run("FAILOVER", "TO", "127.0.0.1", "7002") == .ok)
+        #expect(r.run("FAILOVER") == .error("ERR FAILOVER already in progress."))
+        #expect(r.run("REPLICAOF", "h", "1") == .error("ERR REPLICAOF not allowed while failing over."))
+        #expect(r.server.failoverState == .waitingForSync)
+        // Not caught up yet: still waiting.
+        r.server.updateFailoverStatus()
+        #expect(r.server.failoverState == .waitingForSync && r.server.primaryLink == nil)
+        guard let primary = r.server.replication else { return }
+        _ = replica.bytes([Array("REPLCONF".utf8), Array("ACK".utf8), Array(String(primary.offset).utf8)])
+        r.server.updateFailoverStatus()
+        #expect(r.server.failoverState == .inProgress)
+        #expect(r.server.primaryLink?.port == 7002 && r.server.primaryLink?.failoverRequest == true)
+        #expect(r.run("FAILOVER", "ABORT") == .ok)
+        #expect(r.server.failoverState == .none && r.server.primaryLink == nil)
+    }
+
+    /// The replica end of PSYNC … FAILOVER: refused by a primary, and by a replica of
+    /// another history; accepted it promotes the replica, which continues the stream.
+    @Test func psyncFailoverPromotesTheReplica() {
+        let r = CommandRunner()
+        let other = r.client()
+        #expect(
+            other.run("PSYNC", "abc", "1", "FAILOVER") == .error("ERR PSYNC FAILOVER can't be sent to a master."))
+        _ = r.server.follow(host: "127.0.0.1", port: 7004)
+        guard let link = r.server.primaryLink else { return }
+        link.replicationID = String(repeating: "a", count: 40)
+        link.offset = 100
+        #expect(
+            other.run("PSYNC", "bbb", "101", "FAILOVER") == .error("ERR PSYNC FAILOVER replid must match my replid."))
+        let reply = String(
+            decoding: other.bytes(["PSYNC", link.replicationID, "101", "FAILOVER"].map { Array($0.utf8) }), as: UTF8.self
+        )
+        #expect(r.server.primaryLink == nil)
+        #expect(reply.hasPrefix("+CONTINUE "))
+        #expect(r.server.stats.partialSyncsAccepted == 1)
+    }
+
     @Test func theBacklogKeepsItsSizeAndOffsets() {
         let primary = ReplicationPrimary(backlogSize: 16 * 1024)
         let command = Array(repeating: UInt8(ascii: "x"), count: 1000)[...]

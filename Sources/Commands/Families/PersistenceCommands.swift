@@ -219,6 +219,23 @@ extension PersistenceCommands {
         }
         if session.isReplica { return .raw([]) }  // already attached: ignored, as Redis
         let state = ctx.server
+        // PSYNC replid offset FAILOVER: the primary hands over to this replica, which takes
+        // over when it follows that history, then continues the sender's stream.
+        if ctx.argc > 3 && ctx.argIs(0, "psync") && ctx.argIs(3, "failover") {
+            state.persistenceLog?("Failover request received for replid \(ctx.argString(1)).")
+            guard let link = state.primaryLink else {
+                throw CommandError("ERR PSYNC FAILOVER can't be sent to a master.")
+            }
+            guard ctx.arg(1).elementsEqual(link.replicationID.utf8) else {
+                throw CommandError("ERR PSYNC FAILOVER replid must match my replid.")
+            }
+            state.stopFollowing()
+            state.persistenceLog?(
+                "MASTER MODE enabled (failover request from 'id=\(session.id) addr=\(session.address)')")
+        }
+        if state.failoverState != .none {
+            throw CommandError("NOMASTERLINK Can't SYNC while failing over")
+        }
         if let link = state.primaryLink, link.state != .connected {
             throw CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
         }

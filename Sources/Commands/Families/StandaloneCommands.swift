@@ -38,21 +38,27 @@ enum StandaloneCommands {
         return .null
     }
 
-    /// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]
+    /// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]: hands the primary
+    /// role to a replica once it has the whole stream (writes pause meanwhile).
     static func failover(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        if ctx.argc == 2 && ctx.argIs(1, "abort") { throw CommandError("ERR No failover in progress.") }
+        let state = ctx.server
+        if ctx.argc == 2 && ctx.argIs(1, "abort") {
+            if state.failoverState == .none { throw CommandError("ERR No failover in progress.") }
+            state.abortFailover("Failover manually aborted")
+            return .ok
+        }
         var timeout: Int64 = 0
         var force = false
-        var host = false
+        var target: (host: String, port: Int)?
         var j = 1
         while j < ctx.argc {
             if ctx.argIs(j, "timeout") && j + 1 < ctx.argc && timeout == 0 {
                 timeout = try ctx.int64(j + 1)
                 if timeout <= 0 { throw CommandError("ERR FAILOVER timeout must be greater than 0") }
                 j += 2
-            } else if ctx.argIs(j, "to") && j + 2 < ctx.argc && !host {
-                _ = try ctx.int64(j + 2)
-                host = true
+            } else if ctx.argIs(j, "to") && j + 2 < ctx.argc && target == nil {
+                let port = try ctx.int64(j + 2)
+                target = (ctx.argString(j + 1), Int(truncatingIfNeeded: port))
                 j += 3
             } else if ctx.argIs(j, "force") && !force {
                 force = true
@@ -61,13 +67,29 @@ enum StandaloneCommands {
                 throw .syntax
             }
         }
-        throw CommandError("ERR FAILOVER requires connected replicas.")
+        if state.failoverState != .none { throw CommandError("ERR FAILOVER already in progress.") }
+        if state.primaryLink != nil { throw CommandError("ERR FAILOVER is not valid when server is a replica.") }
+        if state.replication?.replicas.isEmpty ?? true {
+            throw CommandError("ERR FAILOVER requires connected replicas.")
+        }
+        if force && (timeout == 0 || target == nil) {
+            throw CommandError("ERR FAILOVER with force option requires both a timeout and target HOST and IP.")
+        }
+        if let target {
+            guard let replica = state.replica(host: target.host, port: target.port) else {
+                throw CommandError("ERR FAILOVER target HOST and PORT is not a replica.")
+            }
+            if replica.syncState != .online { throw CommandError("ERR FAILOVER target replica is not online.") }
+        }
+        state.startFailover(to: target, timeout: timeout, force: force)
+        return .ok
     }
 
     /// REPLICAOF host port / SLAVEOF: follows that primary (a full or partial sync, then
     /// its stream); NO ONE makes the server a primary again, keeping its dataset.
     static func replicaof(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let state = ctx.server
+        if state.failoverState != .none { throw CommandError("ERR REPLICAOF not allowed while failing over.") }
         if ctx.argIs(1, "no") && ctx.argIs(2, "one") {
             if state.primaryLink != nil {
                 state.stopFollowing()
