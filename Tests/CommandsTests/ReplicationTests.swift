@@ -146,7 +146,8 @@ import Testing
         #expect(
             other.run("PSYNC", "bbb", "101", "FAILOVER") == .error("ERR PSYNC FAILOVER replid must match my replid."))
         let reply = String(
-            decoding: other.bytes(["PSYNC", link.replicationID, "101", "FAILOVER"].map { Array($0.utf8) }), as: UTF8.self
+            decoding: other.bytes(["PSYNC", link.replicationID, "101", "FAILOVER"].map { Array($0.utf8) }),
+            as: UTF8.self
         )
         #expect(r.server.primaryLink == nil)
         #expect(reply.hasPrefix("+CONTINUE "))
