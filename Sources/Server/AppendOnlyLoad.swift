@@ -157,6 +157,8 @@ public final class DatasetLoad {
         keysLoaded += reader.loaded
         keysExpired += reader.expired
         state.lastLoadKeys = (reader.loaded, reader.expired)
+        // The RDB of a start without AOF carries the replication history.
+        if aof == nil && reloading == nil && !file.isAOF { state.restoreReplicationInfo(reader.aux) }
         if file.isAOF && reader.pos < data.count {
             state.persistenceLog?("Reading the remaining AOF tail...")
             scanner = AOFCommandScanner(data, from: reader.pos)

@@ -46,7 +46,7 @@ extension ServerState {
             commandBase: !config.bool("aof-use-rdb-preamble"), compress: config.bool("rdbcompression"),
             version: rdbVersionToWrite, checksum: config.bool("rdbchecksum"), usedMemory: MemoryInfo.usedMemory(),
             functionLibraries: scriptEngine?.libraryCodes ?? [], annotatesTime: config.bool("aof-timestamp-enabled"),
-            aux: aux)
+            aux: purpose == .rdb ? replicationSaveInfo : aux)
     }
 
     /// Starts a background save; false when the file cannot be created.

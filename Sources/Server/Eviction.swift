@@ -14,6 +14,7 @@ import Dispatch
 public struct MemoryOverhead {
     public var startup = 0
     public var clientsNormal = 0
+    public var clientsReplicas = 0
     public var aofBuffer = 0
     public var databases: [(index: Int, main: Int, expires: Int)] = []
     public var total = 0
@@ -24,9 +25,12 @@ extension ServerState {
     public func memoryOverhead(used: Int) -> MemoryOverhead {
         var o = MemoryOverhead()
         o.startup = startupMemory
-        for (_, c) in clients { o.clientsNormal += 1024 + c.queryBufferLength + c.pendingOutputBytes }
+        for (_, c) in clients where !c.isReplica {
+            o.clientsNormal += 1024 + c.queryBufferLength + c.pendingOutputBytes
+        }
+        o.clientsReplicas = replicaBufferMemory
         o.aofBuffer = aof?.buffer.capacity ?? 0
-        o.total = o.startup + o.clientsNormal + o.aofBuffer
+        o.total = o.startup + o.clientsNormal + o.clientsReplicas + o.aofBuffer
         for (i, db) in keyspace.databases.enumerated() where db.count > 0 {
             let main = db.table.overheadBytes
             let expires = db.table.expiresOverheadBytes
@@ -46,8 +50,15 @@ extension ServerState {
     }
 
     /// Memory that maxmemory does not count (Redis's freeMemoryGetNotCountedMemory): the
-    /// AOF buffer waiting for its write.
-    public var memoryNotCountedForEviction: Int { aof?.buffer.count ?? 0 }
+    /// AOF buffer waiting for its write and the replicas' output, so a slow replica never
+    /// makes the primary evict keys.
+    public var memoryNotCountedForEviction: Int { (aof?.buffer.count ?? 0) + replicaBufferMemory }
+
+    /// The stream waiting for replicas: in their output and held during their full syncs.
+    public var replicaBufferMemory: Int {
+        guard let primary = replication else { return 0 }
+        return primary.replicas.reduce(0) { $0 + $1.session.replicaOutputMemory + $1.heldBytes }
+    }
 
     /// Bytes over `maxmemory` (0 when under it or when there is no limit).
     public var memoryToFree: Int {

@@ -167,7 +167,7 @@ public enum InfoRenderer {
                     ("mem_not_counted_for_evict", String(s.memoryNotCountedForEviction)),
                     ("mem_replication_backlog", "0"),
                     ("mem_total_replication_buffers", "0"),
-                    ("mem_clients_slaves", "0"),
+                    ("mem_clients_slaves", String(overhead.clientsReplicas)),
                     ("mem_clients_normal", String(clientsMem)),
                     ("mem_cluster_links", "0"),
                     ("mem_aof_buffer", String(s.aof?.buffer.capacity ?? 0)),

@@ -42,6 +42,9 @@ public final class PrimaryLink {
     /// (master_replid, slave_repl_offset); "?" and -1 before the first sync.
     public var replicationID = "?"
     public var offset: Int64 = -1
+    /// The database the stream had selected when the link dropped (or the RDB was saved):
+    /// a partial resync continues there.
+    public var streamDB = 0
     /// Bytes of the snapshot expected and read so far (INFO master_sync_*), -1 for a
     /// diskless transfer of unknown length.
     public private(set) var transferSize: Int64 = -1

@@ -21,10 +21,16 @@ extension ServerState {
         if let previous = primaryLink {
             link.replicationID = previous.replicationID
             link.offset = previous.offset
+            link.streamDB = previous.streamDB
+        } else if let restored = restoredPrimaryHistory {
+            link.replicationID = restored.id
+            link.offset = restored.offset
+            link.streamDB = restored.db
         } else if let primary = replication {
             link.replicationID = primary.replicationID
             link.offset = primary.offset
         }
+        restoredPrimaryHistory = nil
         link.failoverRequest = failover
         primaryLink = link
         config.setQuietly("replicaof", "\(host) \(port)")
@@ -47,6 +53,9 @@ extension ServerState {
             let primary = startReplication()
             primary.continueHistory(offset: link.offset)
         }
+        // Its replicas reconnect to learn of the change (Redis's disconnectSlaves); they
+        // continue with PSYNC.
+        for replica in replication?.replicas ?? [] { replica.session.closeHook?() }
         applyPauseToExpiry()
         _ = applyOOMScoreAdjustment()
         primaryLinkHook?()
@@ -74,5 +83,48 @@ extension ServerState {
         for i in keyspace.databases.indices { keyspace.databases[i].showsExpired = true }
         defer { for i in keyspace.databases.indices { keyspace.databases[i].showsExpired = false } }
         return body()
+    }
+}
+
+extension ServerState {
+    /// The replication history an RDB records (Redis's rdbPopulateSaveInfo): a primary's
+    /// ID, offset and stream database, or a replica's primary's; none for a server outside
+    /// any replication.
+    public var replicationSaveInfo: [(String, String)] {
+        if let link = primaryLink {
+            guard link.replicationID != "?", link.offset >= 0 else { return [] }
+            let db = clients.values.first { $0.isPrimaryClient }?.db ?? link.streamDB
+            return [
+                ("repl-stream-db", String(db)), ("repl-id", link.replicationID), ("repl-offset", String(link.offset)),
+            ]
+        }
+        guard let primary = replication else { return [] }
+        return [
+            ("repl-stream-db", String(max(0, primary.streamDB))), ("repl-id", primary.replicationID),
+            ("repl-offset", String(primary.offset)),
+        ]
+    }
+
+    /// After the RDB loaded at start: its history lets a replica ask PSYNC of its primary,
+    /// and a primary continue its replicas' PSYNC (the ID as master_replid2, the offset
+    /// carried on), as Redis's loadDataFromDisk does.
+    func restoreReplicationInfo(_ aux: [(String, String)]) {
+        func field(_ name: String) -> String? { aux.last { $0.0 == name }?.1 }
+        guard let id = field("repl-id"), id.utf8.count == 40, let offset = field("repl-offset").flatMap({ Int64($0) }),
+            offset != -1, let db = field("repl-stream-db").flatMap({ Int($0) }), db != -1
+        else { return }
+        if !config["replicaof"].isEmpty {
+            if let link = primaryLink, link.offset < 0 {
+                link.replicationID = id
+                link.offset = offset
+                link.streamDB = db
+            } else if primaryLink == nil {
+                restoredPrimaryHistory = (id, offset, db)
+            }
+            return
+        }
+        replicationID2 = id
+        secondReplicationOffset = offset + 1
+        startReplication().continueHistory(offset: offset)
     }
 }

@@ -73,6 +73,7 @@ public final class ReplicationPrimary: PropagationSink {
     public var backlogSize: Int
     /// The database the stream's last SELECT named (-1: the next command selects).
     var selectedDB = -1
+    public var streamDB: Int { selectedDB }
     public private(set) var replicas: [Replica] = []
 
     public init(backlogSize: Int) {

@@ -121,6 +121,10 @@ public final class ClientSession {
     public var isLoader = false
     /// Bytes handed to the socket and not yet written (CLIENT LIST omem, output limits).
     public var pendingOutputBytes = 0
+    /// A replica's output not yet written to its socket, in memory: the stream kept while
+    /// the socket is full, and what the socket's queue holds (INFO mem_clients_slaves;
+    /// maxmemory does not count it, as Redis does not count its replicas' buffers).
+    public var replicaOutputMemory = 0
     /// The reply buffer Redis would give this client (CLIENT LIST rbs=, rbp=): 16 KB at
     /// first, shrunk for idle clients and grown back for busy ones by the cron, and the
     /// most a single flush put in it since the peak was last reset.
@@ -348,6 +352,9 @@ public final class ServerState {
     /// NO ONE): INFO's master_replid2 and second_repl_offset.
     public var replicationID2 = String(repeating: "0", count: 40)
     public var secondReplicationOffset: Int64 = -1
+    /// A replica's history read from the RDB at start (repl-id, repl-offset,
+    /// repl-stream-db), for the link `replicaof` makes to ask PSYNC with.
+    var restoredPrimaryHistory: (id: String, offset: Int64, db: Int)?
     /// DEBUG PAUSE-CRON: the runtime's cron does nothing while set.
     public var cronPaused = false
     /// The append-only file, while `appendonly` is on.

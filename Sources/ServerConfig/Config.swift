@@ -191,6 +191,8 @@ public struct EncodingLimits: Sendable {
     /// bytes, soft seconds (plain fields, so reading a limit copies no storage).
     public var normalOutputLimit: (hard: Int64, soft: Int64, seconds: Int64) = (0, 0, 0)
     public var pubsubOutputLimit: (hard: Int64, soft: Int64, seconds: Int64) = (33_554_432, 8_388_608, 60)
+    /// The replica class (`slave`/`replica`): the stream a replica has not read yet.
+    public var replicaOutputLimit: (hard: Int64, soft: Int64, seconds: Int64) = (268_435_456, 67_108_864, 60)
     /// The smaller hard limit that is set (Int64.max when neither is): output below it needs
     /// no closer look after each command.
     public var smallestOutputHardLimit: Int64 = 33_554_432
@@ -237,6 +239,7 @@ public struct EncodingLimits: Sendable {
             let limit = (parseMemory(words[i + 1]) ?? 0, parseMemory(words[i + 2]) ?? 0, Int64(words[i + 3]) ?? 0)
             if words[i] == "normal" { normalOutputLimit = limit }
             if words[i] == "pubsub" { pubsubOutputLimit = limit }
+            if words[i] == "slave" { replicaOutputLimit = limit }
             i += 4
         }
         smallestOutputHardLimit = [normalOutputLimit.hard, pubsubOutputLimit.hard].filter { $0 > 0 }.min() ?? .max

@@ -173,6 +173,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func flush(_ context: ChannelHandlerContext) {
         guard let ctx = self.context, !ctx.output.isEmpty else { return }
+        // A replica whose socket is full keeps its stream here, in one buffer, until the
+        // socket drains (channelWritabilityChanged): its memory is then what INFO reports.
+        if session.isReplica && !context.channel.isWritable {
+            checkOutputLimits(context)
+            return
+        }
         if ctx.outputHardLimitPassed {
             // Redis closes such a client before writing anything more to it.
             ctx.output.removeAll(keepingCapacity: false)
@@ -194,14 +200,26 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// limit of its class, or stays past the soft limit for its seconds, is disconnected,
     /// so a slow reader (a stalled subscriber) never makes the server hold unbounded output.
     func checkOutputLimits(_ context: ChannelHandlerContext) {
-        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        var buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        if session.isReplica {
+            // While its snapshot is sent (a file, not memory) a replica is not limited.
+            guard runtime.state.replication?.replica(of: session)?.syncState == .online else {
+                session.replicaOutputMemory = self.context?.output.capacity ?? 0
+                return
+            }
+            let kept = self.context?.output ?? []
+            session.replicaOutputMemory = buffered + kept.capacity
+            buffered += kept.count
+        }
         session.pendingOutputBytes = buffered
         guard buffered > 0 else {
             softLimitSince = nil
             return
         }
         let limits = runtime.state.config.limits
-        let limit = session.inPubSubMode ? limits.pubsubOutputLimit : limits.normalOutputLimit
+        let limit =
+            session.isReplica
+            ? limits.replicaOutputLimit : session.inPubSubMode ? limits.pubsubOutputLimit : limits.normalOutputLimit
         var over = limit.hard > 0 && Int64(buffered) >= limit.hard
         if !over && limit.soft > 0 && Int64(buffered) >= limit.soft {
             let now = runtime.state.clock()
@@ -219,6 +237,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             runtime.overSoftLimit.append(self)
         }
         if over { closeForOutputLimits(context) }
+    }
+
+    /// A full socket drained: a replica's stream kept meanwhile goes out.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && session.isReplica && !closed { flush(context) }
+        context.fireChannelWritabilityChanged()
     }
 
     /// The cron's look at a client past its soft limit.

@@ -77,6 +77,8 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
             case .partialSync:
                 state.failoverPsyncAnswered()
                 startPrimaryClient()
+                // The stream continues in the database it had selected.
+                session?.db = link.streamDB
             case .stream(let chunk):
                 runStream(chunk)
             }
@@ -91,6 +93,8 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
             authenticated: true, now: state.clock())
         session.isPrimaryClient = true
         session.aclUser = nil
+        // CLIENT KILL of the primary's client drops the link (it reconnects with PSYNC).
+        session.closeHook = { [weak self] in self?.channelContext?.close(promise: nil) }
         self.session = session
         let context = CommandContext(server: state, session: session)
         context.mayBlock = false
@@ -134,6 +138,7 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
     func finish() {
         channelContext = nil
         if let session {
+            link.streamDB = session.db
             state.unregister(session)
             self.session = nil
         }

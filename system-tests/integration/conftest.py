@@ -28,8 +28,8 @@ def free_port():
 class Server:
     """A server process on a free port; `args` are redis-server-style flags."""
 
-    def __init__(self, binary, args=(), config_file=None, workdir=None):
-        self.port = free_port()
+    def __init__(self, binary, args=(), config_file=None, workdir=None, port=None):
+        self.port = port or free_port()
         self.workdir = workdir or tempfile.mkdtemp(prefix="swiftlet-test-")
         self.log_path = os.path.join(self.workdir, "server.log")
         cmd = [binary]

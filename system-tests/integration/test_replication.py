@@ -271,3 +271,79 @@ def test_min_replicas_to_write_counts_acknowledging_replicas(start_swiftlet):
     wait_for(lambda: raw.command("SET", "k2", "v2") == b"+OK\r\n", what="writes through our replica's ACKs")
     wait_for(lambda: ours.client().get("k2") == b"v2", what="the write on the replica")
     assert ours.raw().command("SET", "x", "1").startswith(b"-READONLY")
+
+
+def restart(server, binary, args):
+    """Stops `server` (SHUTDOWN saves its RDB) and starts it again on its port and dir."""
+    try:
+        server.client().shutdown(save=True)
+    except Exception:
+        pass
+    server.proc.wait(timeout=20)
+    server.log.close()
+    return Server(binary, list(args), workdir=server.workdir, port=server.port)
+
+
+def test_a_restarted_primary_continues_its_replicas_with_psync(start_swiftlet):
+    """The replication ID and offset saved in the RDB: a Swiftlet primary restarted from its
+    snapshot answers its Redis replica's PSYNC with +CONTINUE (no full sync), and the data
+    stays the same on both (DEBUG DIGEST)."""
+    from conftest import SWIFTLET
+
+    primary = start_swiftlet("--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0")
+    replica = Server(
+        REDIS_SERVER, ["--replicaof", "127.0.0.1", str(primary.port), "--enable-debug-command", "yes"])
+    restarted = None
+    try:
+        wait_for(lambda: linked(replica), what="the replica's link")
+        p = primary.client()
+        primary.client(db=2).set("in2", "x")
+        p.set("a", "1")
+        p.rpush("l", "x", "y")
+        wait_for(lambda: replica.client().get("a") == b"1", what="the stream")
+        restarted = restart(primary, SWIFTLET, ["--enable-debug-command", "yes"])
+        r = restarted.client()
+        wait_for(lambda: r.info("replication")["connected_slaves"] == 1, timeout=20, what="the replica back")
+        wait_for(lambda: linked(replica), what="the link up again")
+        stats = r.info("stats")
+        assert stats["sync_partial_ok"] == 1 and stats["sync_full"] == 0
+        # The stream goes on in the database it had selected.
+        restarted.client(db=2).set("after2", "y")
+        r.set("b", "2")
+        wait_for(lambda: replica.client().get("b") == b"2", what="writes after the restart")
+        assert replica.client(db=2).get("after2") == b"y"
+        assert r.execute_command("DEBUG", "DIGEST") == replica.client().execute_command("DEBUG", "DIGEST")
+    finally:
+        replica.stop()
+        if restarted:
+            restarted.stop()
+
+
+def test_a_restarted_swiftlet_replica_continues_with_psync(start_swiftlet):
+    """A Swiftlet replica restarted from its own RDB (replicaof in its arguments) asks its
+    Redis primary PSYNC with the ID and offset the RDB recorded: +CONTINUE."""
+    from conftest import SWIFTLET
+
+    primary = Server(REDIS_SERVER, ["--enable-debug-command", "yes"])
+    args = ["--replicaof", "127.0.0.1", str(primary.port), "--enable-debug-command", "yes"]
+    replica = start_swiftlet(*args)
+    restarted = None
+    try:
+        wait_for(lambda: linked(replica), what="the replica's link")
+        p = primary.client()
+        p.set("a", "1")
+        primary.client(db=4).incr("n4")
+        wait_for(lambda: replica.client(db=4).get("n4") == b"1", what="the stream")
+        restarted = restart(replica, SWIFTLET, args)
+        wait_for(lambda: linked(restarted), timeout=20, what="the link after the restart")
+        stats = p.info("stats")
+        assert stats["sync_partial_ok"] == 1 and stats["sync_full"] == 1
+        primary.client(db=4).incr("n4")
+        p.set("b", "2")
+        wait_for(lambda: restarted.client().get("b") == b"2", what="writes after the restart")
+        assert restarted.client(db=4).get("n4") == b"2"
+        assert p.execute_command("DEBUG", "DIGEST") == restarted.client().execute_command("DEBUG", "DIGEST")
+    finally:
+        primary.stop()
+        if restarted:
+            restarted.stop()

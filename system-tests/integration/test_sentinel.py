@@ -181,26 +181,11 @@ def sentinel_failover(primary, replicas, start_replacement_primary):
             s.stop()
 
 
-class FixedPortServer(Server):
-    """A server restarted on a given port (the old primary coming back)."""
-
-    def __init__(self, binary, port, args=()):
-        import conftest
-
-        original = conftest.free_port
-        conftest.free_port = lambda: port
-        try:
-            # Server.__init__ calls free_port through the module's global.
-            super().__init__(binary, args)
-        finally:
-            conftest.free_port = original
-
-
 def test_sentinel_fails_over_swiftlet_nodes(start_swiftlet):
     primary = start_swiftlet("--enable-debug-command", "yes")
     replicas = [start_swiftlet("--enable-debug-command", "yes") for _ in range(2)]
     sentinel_failover(
-        primary, replicas, lambda port: FixedPortServer(SWIFTLET, port, ["--enable-debug-command", "yes"])
+        primary, replicas, lambda port: Server(SWIFTLET, ["--enable-debug-command", "yes"], port=port)
     )
 
 
@@ -209,7 +194,7 @@ def test_sentinel_with_a_redis_primary_and_swiftlet_replicas(start_swiftlet):
     replicas = [start_swiftlet("--enable-debug-command", "yes") for _ in range(2)]
     try:
         sentinel_failover(
-            primary, replicas, lambda port: FixedPortServer(REDIS_SERVER, port, ["--enable-debug-command", "yes"])
+            primary, replicas, lambda port: Server(REDIS_SERVER, ["--enable-debug-command", "yes"], port=port)
         )
     finally:
         primary.stop()

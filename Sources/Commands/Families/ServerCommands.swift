@@ -603,7 +603,7 @@ enum ServerCommands {
             .bulk("total.allocated"), .integer(Int64(used)),
             .bulk("startup.allocated"), .integer(Int64(o.startup)),
             .bulk("replication.backlog"), .integer(0),
-            .bulk("clients.slaves"), .integer(0),
+            .bulk("clients.slaves"), .integer(Int64(o.clientsReplicas)),
             .bulk("clients.normal"), .integer(Int64(o.clientsNormal)),
             .bulk("cluster.links"), .integer(0),
             .bulk("aof.buffer"), .integer(Int64(o.aofBuffer)),
