@@ -134,10 +134,10 @@ public final class BackgroundSave {
     /// Writes keys for about `budget` microseconds; true when every database is done.
     /// `keyDelay` is `rdb-key-save-delay` (microseconds per key, a testing knob): a save run
     /// at once (SAVE, shutdown) sleeps before each key as Redis's does.
-    public func step(_ keyspace: Keyspace, budget: Int64, keyDelay: Int64 = 0) -> Bool {
+    public func step(_ keyspace: Keyspace, budget: Int64, keyDelay: Int64 = 0, maxKeys: Int = Int.max) -> Bool {
         let start = monotonicMicrosNow()
         var n = 0
-        var keysLeft = Int.max
+        var keysLeft = maxKeys
         if keyDelay > 0 {
             usleep(UInt32(clamping: keyDelay))
             keysLeft = 1

@@ -58,6 +58,14 @@ extension ServerState {
         return true
     }
 
+    /// Microseconds between the steps of the background save: `rdb-key-save-delay` slows a
+    /// replication snapshot to a key a step, without holding the loop (Redis's tests keep
+    /// replicas in their full sync that way; Redis's fork child sleeps instead).
+    public var backgroundSaveStepInterval: Int64 {
+        guard backgroundSave?.purpose == .replication else { return 1500 }
+        return max(1500, config.int("rdb-key-save-delay"))
+    }
+
     /// Runs one step of the background save; true when its keys are all written (or there
     /// was none). The file is then synced by `backgroundSync` — off the loop when the runtime
     /// provides it — and `completeBackgroundSave` reports the outcome.
@@ -67,7 +75,8 @@ extension ServerState {
         if bg.completed { return true }
         // rdb-key-save-delay slows only saves run at once (SAVE, shutdown): Redis's tests slow
         // a background save to kill its fork child, and one without a child would not end.
-        guard bg.step(keyspace, budget: budget) else { return false }
+        let slowed = bg.purpose == .replication && config.int("rdb-key-save-delay") > 0
+        guard bg.step(keyspace, budget: budget, maxKeys: slowed ? 1 : Int.max) else { return false }
         bg.writeTrailer()
         let target = snapshotTarget(bg)
         bg.syncing = true

@@ -232,6 +232,23 @@ extension CommandContext {
 
     public func countError(_ error: CommandError) {
         countError(code: String(error.code))
+        if session.isPrimaryClient || session.isReplica { logErrorOnReplicationLink(error.message) }
+    }
+
+    /// An error reply on the replication link means the two datasets may differ: Redis
+    /// logs it as critical (with the replica's latest backlog) and counts it in
+    /// unexpected_error_replies; the reply itself is never sent.
+    func logErrorOnReplicationLink(_ message: String) {
+        let (from, to) = session.isPrimaryClient ? ("replica", "master") : ("master", "replica")
+        server.persistenceLog?(
+            "== CRITICAL == This \(from) is sending an error to its \(to): '\(message)' after processing the command '\(command?.fullName ?? "<unknown>")'"
+        )
+        if session.isPrimaryClient, let primary = server.replication, primary.backlogLength > 0 {
+            let dump = primary.backlogBytes(from: max(primary.backlogFirstByte, primary.offset - 255)) ?? []
+            server.persistenceLog?(
+                "Latest backlog is: '\(String(decoding: Repr.quoted(dump).dropFirst().dropLast(), as: UTF8.self))'")
+        }
+        server.stats.unexpectedErrorReplies += 1
     }
 
     /// INFO errorstats and total_error_replies count an error reply under its code.
@@ -254,6 +271,9 @@ extension CommandContext {
     public func countError(bytes: [UInt8]) {
         let code = bytes.dropFirst().prefix { $0 != UInt8(ascii: " ") && $0 != 13 && $0 != 10 }
         countError(code: code.isEmpty ? "ERR" : String(decoding: code, as: UTF8.self))
+        if session.isPrimaryClient || session.isReplica {
+            logErrorOnReplicationLink(String(decoding: bytes.dropFirst().prefix { $0 != 13 }, as: UTF8.self))
+        }
     }
 
     /// FLUSHDB, FLUSHALL and SWAPDB change every key of a database: watched keys that
@@ -455,8 +475,9 @@ extension CommandContext {
             if server.expiryLogging { server.drainExpiredEvents(current: session) }
             // The command propagates after the deletions expiry made while it ran.
             if server.propagation.isActive {
-                if (server.dirty != dirtyBefore || forcePropagation) && !command.controlsTransaction {
-                    propagateCommand(to: server.propagation)
+                if server.dirty != dirtyBefore || forcePropagation {
+                    if !command.controlsTransaction { propagateCommand(to: server.propagation) }
+                    // WAIT's target: the stream up to this write (an EXEC's, once it is whole).
                     if let primary = server.replication { session.replicationWriteOffset = primary.offset }
                 }
                 if propagationOverridden {

@@ -25,8 +25,8 @@ public final class PrimaryLink {
         /// +FULLRESYNC and its whole snapshot: the dataset is replaced by it, and the stream
         /// continues from `offset`.
         case fullSync(replicationID: String, offset: Int64, snapshot: [UInt8])
-        /// +CONTINUE: the stream goes on from the cached offset (with the primary's ID, when
-        /// it changed it).
+        /// +CONTINUE: the stream goes on from the cached offset (with the primary's new ID,
+        /// when it changed).
         case partialSync(replicationID: String?)
         /// Commands of the stream (possibly a partial one at the end, kept for the next).
         case stream([UInt8])
@@ -216,8 +216,12 @@ public final class PrimaryLink {
             transferSize = -1
             transferRead = 0
         } else if words.first == "+CONTINUE" {
-            let newID = words.count >= 2 && words[1].count == 40 ? words[1] : nil
-            if let newID { replicationID = newID }
+            let given = words.count >= 2 && words[1].count == 40 ? words[1] : nil
+            let newID = given == replicationID ? nil : given
+            if let newID {
+                events.append(.log("Master replication ID changed to \(newID)"))
+                replicationID = newID
+            }
             events.append(.log("Successful partial resynchronization with master."))
             state = .connected
             events.append(.partialSync(replicationID: newID))

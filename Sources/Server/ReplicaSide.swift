@@ -61,6 +61,15 @@ extension ServerState {
         primaryLinkHook?()
     }
 
+    /// This replica's own replicas reconnect: after a full sync they cannot continue (a new
+    /// history starts here, Redis's replicationAttachToNewMaster); after the primary's ID
+    /// changed they learn of it and continue with PSYNC.
+    public func dropReplicasOfThisReplica(newHistory: Bool) {
+        guard let primary = replication else { return }
+        for replica in primary.replicas { replica.session.closeHook?() }
+        if newHistory { primary.dropHistory() }
+    }
+
     /// A full sync's snapshot replaces the dataset and the function libraries. Keys whose
     /// time has passed are kept: the primary's DELs remove them. Nil, or why it failed.
     public func loadPrimarySnapshot(_ bytes: [UInt8]) -> String? {

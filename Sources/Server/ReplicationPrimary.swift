@@ -232,6 +232,24 @@ public final class ReplicationPrimary: PropagationSink {
         replicas.removeAll { $0.session === session }
     }
 
+    /// When the last replica left (ms; 0 while some are attached): repl-backlog-ttl counts
+    /// from there.
+    public var noReplicasSince: Int64 = 0 {
+        didSet { if noReplicasSince == 0 { historyDropped = false } }
+    }
+    /// The backlog was dropped since the last replica left (once is enough).
+    public private(set) var historyDropped = false
+
+    /// repl-backlog-ttl ran out with no replica: the backlog goes and a new history starts
+    /// (a new ID, the offset carried on), so a replica coming back syncs in full.
+    public func dropHistory() {
+        historyDropped = true
+        replicationID = randomHexID()
+        backlog = []
+        backlogStart = offset + 1
+        selectedDB = -1
+    }
+
     public func replica(of session: ClientSession) -> Replica? {
         replicas.first { $0.session === session }
     }

@@ -108,6 +108,27 @@ extension ServerState {
         }
     }
 
+    /// replicationCron's backlog expiry: a primary without replicas for repl-backlog-ttl
+    /// seconds frees its backlog and starts a new history (its old ones no longer valid).
+    public func expireReplicationBacklog() {
+        guard let primary = replication, primaryLink == nil else { return }
+        let now = clock()
+        guard primary.replicas.isEmpty else {
+            primary.noReplicasSince = 0
+            return
+        }
+        if primary.noReplicasSince == 0 {
+            primary.noReplicasSince = now
+            return
+        }
+        let ttl = config.int("repl-backlog-ttl")
+        guard ttl > 0, now - primary.noReplicasSince >= ttl * 1000, !primary.historyDropped else { return }
+        primary.dropHistory()
+        replicationID2 = String(repeating: "0", count: 40)
+        secondReplicationOffset = -1
+        persistenceLog?("Replication backlog freed after \(ttl) seconds without connected replicas.")
+    }
+
     /// The runtime sent a replica its snapshot: it is online.
     public func snapshotSent(to replica: ReplicationPrimary.Replica) {
         replication?.snapshotSent(to: replica, now: clock())

@@ -70,11 +70,13 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
                     return
                 }
                 runtime.log.notice("MASTER <-> REPLICA sync: Finished with success")
+                state.dropReplicasOfThisReplica(newHistory: true)
                 state.failoverPsyncAnswered()
                 startPrimaryClient()
                 // The first ACK puts this replica online on a primary that waits for it.
                 write(link.ack)
-            case .partialSync:
+            case .partialSync(let newID):
+                if newID != nil { state.dropReplicasOfThisReplica(newHistory: false) }
                 state.failoverPsyncAnswered()
                 startPrimaryClient()
                 // The stream continues in the database it had selected.

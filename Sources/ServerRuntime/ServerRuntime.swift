@@ -431,7 +431,7 @@ public final class ServerRuntime: @unchecked Sendable {
     /// Steps of a background save, about 1 ms each, with the loop free for about 1.5 ms in
     /// between: commands keep about 60% of the thread while a snapshot runs.
     func scheduleBackgroundSaveStep() {
-        loop.scheduleTask(in: .microseconds(1500)) { [unowned self] in
+        loop.scheduleTask(in: .microseconds(state.backgroundSaveStepInterval)) { [unowned self] in
             if !self.state.stepBackgroundSave(budget: 1000) { self.scheduleBackgroundSaveStep() }
         }
     }
@@ -542,6 +542,7 @@ public final class ServerRuntime: @unchecked Sendable {
         if cronLoops % hz == 0 {
             clientsTimeoutCheck()
             primaryLinkCron()
+            state.expireReplicationBacklog()
         }
         // A client past the soft output limit is cut off when its seconds run out, even if
         // nothing more is written to it.

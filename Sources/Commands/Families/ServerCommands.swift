@@ -432,6 +432,12 @@ enum ServerCommands {
                 throw .subcommandSyntax(ctx.argBytes(1), container: "DEBUG")
             }
             return .ok
+        } else if ctx.argIs(1, "replicate") && ctx.argc >= 3 {
+            // The arguments as a command in the replication stream only (a testing knob).
+            ctx.forcePropagation = true
+            ctx.propagatesToReplicasOnly = true
+            ctx.propagate(as: (2..<ctx.argc).map { ctx.argBytes($0) })
+            return .ok
         } else if ctx.argIs(1, "pause-cron") && ctx.argc == 3 {
             // The server's cron (expiry, saves, a shutdown a signal asked for) stops while set.
             guard let on = parseInt64(ctx.arg(2)) else { throw .notInteger }
