@@ -22,7 +22,8 @@ public enum ReferenceDocs {
         "readwrite": "as CLUSTER: a standalone server",
         "asking": "as CLUSTER: a standalone server",
         "wait": "counts the replicas that acknowledged the client's last write (REPLCONF GETACK / ACK)",
-        "failover": "not built yet: answers Redis's \"FAILOVER requires connected replicas\"",
+        "failover":
+            "coordinated failover: writes pause until the replica has the whole stream, then `PSYNC … FAILOVER` promotes it; `TO`, `FORCE`, `TIMEOUT`, `ABORT`",
         "replicaof": "follows a redis-server or Swiftlet primary (full and partial syncs); `NO ONE` promotes",
         "slaveof": "as REPLICAOF",
         "module|load":
@@ -31,9 +32,9 @@ public enum ReferenceDocs {
         "module|list": "always empty",
         "migrate": "the connection to the target is opened for each call (Redis keeps it for 10 seconds)",
         "sync":
-            "a full sync then the write stream to a replica (a real redis-server follows Swiftlet); a snapshot for `REPLCONF rdb-only 1` clients (redis-cli --rdb)",
+            "a full sync from the fork-less background snapshot, then the writes made meanwhile and the stream; a snapshot for `REPLCONF rdb-only 1` clients (redis-cli --rdb)",
         "psync":
-            "full resync, or `+CONTINUE` from the backlog, also on the history before a promotion (master_replid2); a replica's own replicas get IDs of its own (no PSYNC2 chain sharing yet)",
+            "full resync, or `+CONTINUE` from the backlog, also on the history before a promotion (master_replid2) or a restart (the RDB's repl-id/repl-offset); `FAILOVER` as the last argument promotes a replica; a replica's own replicas get an ID of its own (no PSYNC2 chain sharing yet)",
         "replconf": "`listening-port`, `ip-address`, `capa`, `ack`, `getack`, `rdb-only`",
     ]
 

@@ -551,6 +551,10 @@ public struct RDBReader {
     /// Keys loaded and keys skipped because they had expired, so far.
     public private(set) var loaded = 0
     public private(set) var expired = 0
+    /// The skipped keys themselves, with their databases, when asked for (a primary's load
+    /// at start sends their DELs to its replicas, as Redis's RDBFLAGS_FEED_REPL does).
+    public var keepsExpiredNames = false
+    public private(set) var expiredNames: [(db: Int, key: [UInt8])] = []
     var db = 0
     var expireAt = KeyEntry.noExpiry
     /// The next key's IDLE (seconds since last access), when the file gives one.
@@ -652,6 +656,7 @@ public struct RDBReader {
             if expireAt != KeyEntry.noExpiry && expireAt < now {
                 expired += 1
                 budget -= 1
+                if keepsExpiredNames { expiredNames.append((db, key)) }
                 continue
             }
             if let slot = keyspace.databases[db].lookup(key, now: now) {

@@ -124,6 +124,7 @@ public final class DatasetLoad {
             if file.isAOF { state.persistenceLog?("Reading RDB base file on AOF loading...") }
             var reader = RDBReader(data)
             reader.verifyChecksum = state.config.bool("rdbchecksum")
+            reader.keepsExpiredNames = aof == nil && reloading == nil && !file.isAOF
             do { try reader.begin() } catch { throw badFile(file, error) }
             rdb = reader
         } else if file.isAOF {
@@ -158,7 +159,9 @@ public final class DatasetLoad {
         keysExpired += reader.expired
         state.lastLoadKeys = (reader.loaded, reader.expired)
         // The RDB of a start without AOF carries the replication history.
-        if aof == nil && reloading == nil && !file.isAOF { state.restoreReplicationInfo(reader.aux) }
+        if aof == nil && reloading == nil && !file.isAOF {
+            state.restoreReplicationInfo(reader.aux, expired: reader.expiredNames)
+        }
         if file.isAOF && reader.pos < data.count {
             state.persistenceLog?("Reading the remaining AOF tail...")
             scanner = AOFCommandScanner(data, from: reader.pos)

@@ -464,6 +464,11 @@ extension CommandContext {
         defer {
             // After the command: its keyspace events, expiry events, tracking invalidations,
             // and WATCH touches for the keys a write changed.
+            // A writable replica expires the keys its own clients give a TTL.
+            if server.primaryLink != nil && !session.isPrimaryClient && server.dirty != dirtyBefore {
+                server.noteReplicaOwnExpiringKeys(
+                    db: session.db, keys: command.keyPositions(argc: argc, arg: { arg($0) }).map { argBytes($0) })
+            }
             if notifying && server.dirty != dirtyBefore && command.flags.contains(.write) {
                 notifyWrite(command, before: keysBefore)
             }

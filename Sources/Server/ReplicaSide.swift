@@ -117,7 +117,7 @@ extension ServerState {
     /// After the RDB loaded at start: its history lets a replica ask PSYNC of its primary,
     /// and a primary continue its replicas' PSYNC (the ID as master_replid2, the offset
     /// carried on), as Redis's loadDataFromDisk does.
-    func restoreReplicationInfo(_ aux: [(String, String)]) {
+    func restoreReplicationInfo(_ aux: [(String, String)], expired: [(db: Int, key: [UInt8])] = []) {
         func field(_ name: String) -> String? { aux.last { $0.0 == name }?.1 }
         guard let id = field("repl-id"), id.utf8.count == 40, let offset = field("repl-offset").flatMap({ Int64($0) }),
             offset != -1, let db = field("repl-stream-db").flatMap({ Int($0) }), db != -1
@@ -134,6 +134,61 @@ extension ServerState {
         }
         replicationID2 = id
         secondReplicationOffset = offset + 1
-        startReplication().continueHistory(offset: offset)
+        let primary = startReplication()
+        primary.continueHistory(offset: offset)
+        // The keys that expired while the server was down: their DELs continue the history,
+        // so replicas that resume drop them too.
+        for (db, key) in expired {
+            var del: [UInt8] = []
+            AOFEncoding.append([Array("DEL".utf8), key], into: &del)
+            primary.append(db: db, command: del[...])
+        }
+    }
+}
+
+/// A key of one database.
+struct DatabaseKey: Hashable {
+    var db: Int
+    var key: [UInt8]
+}
+
+extension ServerState {
+    /// After a write by a client of this replica (not its primary): keys it left with a TTL
+    /// are this replica's to expire.
+    func noteReplicaOwnExpiringKeys(db: Int, keys: [[UInt8]]) {
+        for key in keys {
+            guard let slot = keyspace.databases[db].table.find(key),
+                keyspace.databases[db].table[slot].expireAt != KeyEntry.noExpiry
+            else { continue }
+            replicaOwnExpiringKeys.insert(DatabaseKey(db: db, key: key))
+        }
+    }
+
+    /// The cron's expireSlaveKeys: those keys whose time has passed are deleted (logged as
+    /// expired for this replica's own AOF and replicas); keys gone or made persistent are
+    /// forgotten.
+    public func expireReplicaOwnKeys() {
+        if replicaOwnExpiringKeys.isEmpty { return }
+        let now = clock()
+        for tracked in replicaOwnExpiringKeys {
+            guard tracked.db < keyspace.databases.count,
+                let slot = keyspace.databases[tracked.db].table.find(tracked.key)
+            else {
+                replicaOwnExpiringKeys.remove(tracked)
+                continue
+            }
+            let expireAt = keyspace.databases[tracked.db].table[slot].expireAt
+            if expireAt == KeyEntry.noExpiry {
+                replicaOwnExpiringKeys.remove(tracked)
+            } else if expireAt < now {
+                keyspace.databases[tracked.db].table.remove(slot: slot)
+                keyspace.databases[tracked.db].expiredKeys += 1
+                if keyspace.databases[tracked.db].logExpired {
+                    keyspace.databases[tracked.db].expiredLog.append(tracked.key)
+                }
+                replicaOwnExpiringKeys.remove(tracked)
+            }
+        }
+        if expiryLogging { drainExpiredEvents() }
     }
 }

@@ -152,7 +152,8 @@ public final class ReplicationPrimary: PropagationSink {
     /// when they are no longer (or not yet) there: PSYNC's +CONTINUE test.
     public func backlogBytes(from: Int64) -> [UInt8]? {
         let histlen = Int64(backlog.count)
-        guard from >= backlogStart, from <= backlogStart + histlen else { return nil }
+        // From what INFO shows as the backlog's first byte (older bytes wait to be trimmed).
+        guard from >= backlogFirstByte, from <= backlogStart + histlen else { return nil }
         return Array(backlog[Int(from - backlogStart)...])
     }
 

@@ -355,6 +355,9 @@ public final class ServerState {
     /// A replica's history read from the RDB at start (repl-id, repl-offset,
     /// repl-stream-db), for the link `replicaof` makes to ask PSYNC with.
     var restoredPrimaryHistory: (id: String, offset: Int64, db: Int)?
+    /// Keys this replica's own clients gave a TTL (Redis's slaveKeysWithExpire): expired here,
+    /// as the primary never sends DELs for them.
+    var replicaOwnExpiringKeys: Set<DatabaseKey> = []
     /// DEBUG PAUSE-CRON: the runtime's cron does nothing while set.
     public var cronPaused = false
     /// The append-only file, while `appendonly` is on.

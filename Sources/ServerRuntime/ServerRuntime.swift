@@ -537,6 +537,7 @@ public final class ServerRuntime: @unchecked Sendable {
             state.applyPauseToExpiry()
         }
         if state.activeExpireEnabled && !state.expiryHeld { activeExpireCycle(hz: hz) }
+        if state.activeExpireEnabled && state.primaryLink != nil { state.expireReplicaOwnKeys() }
         if state.hasBroadcastPending { state.flushBroadcastInvalidations() }
         if state.trackingClients > 0 { state.limitTrackingTable() }
         if cronLoops % hz == 0 {

@@ -154,6 +154,20 @@ import Testing
         #expect(r.server.stats.partialSyncsAccepted == 1)
     }
 
+    /// A writable replica expires the keys its own clients gave a TTL (the primary sends no
+    /// DELs for them).
+    @Test func aWritableReplicaExpiresItsOwnKeys() {
+        let r = CommandRunner()
+        _ = r.server.follow(host: "127.0.0.1", port: 7005)
+        r.run("CONFIG", "SET", "replica-read-only", "no")
+        #expect(r.run("SET", "own", "1", "PX", "100") == .ok)
+        #expect(r.run("SET", "plain", "1") == .ok)
+        r.now += 1000
+        r.server.expireReplicaOwnKeys()
+        #expect(r.server.keyspace.databases[0].table.find(Array("own".utf8)) == nil)
+        #expect(r.server.keyspace.databases[0].table.find(Array("plain".utf8)) != nil)
+    }
+
     @Test func theBacklogKeepsItsSizeAndOffsets() {
         let primary = ReplicationPrimary(backlogSize: 16 * 1024)
         let command = Array(repeating: UInt8(ascii: "x"), count: 1000)[...]

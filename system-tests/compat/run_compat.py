@@ -44,6 +44,11 @@ OWN_UNITS = [
     "integration/convert-ziplist-zset-on-load", "unit/maxmemory", "unit/info",
     "unit/latency-monitor", "unit/shutdown", "unit/networking", "unit/querybuf",
     "unit/obuf-limits", "unit/limits", "unit/lazyfree", "unit/oom-score-adj",
+    # Replication: Swiftlet primaries, replicas and chains, the suite's servers all ours.
+    "integration/replication", "integration/replication-2", "integration/replication-3",
+    "integration/replication-4", "integration/replication-psync", "integration/replication-buffer",
+    "integration/psync2", "integration/psync2-reg", "integration/psync2-pingoff",
+    "integration/psync2-master-restart", "integration/block-repl", "integration/failover", "unit/wait",
 ]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
