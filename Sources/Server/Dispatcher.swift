@@ -125,8 +125,18 @@ extension CommandContext {
         argc = spans.count
         blockRequest = nil
         preparedCommand = index < batchCommands.count ? batchCommands[index] : nil
-        let reply = dispatch()
+        var reply = dispatch()
         if server.expiryHeld != server.expiryShouldHold && !session.isScriptClient { server.applyPauseToExpiry() }
+        // A replica's link never carries replies: one that asked for one is dropped.
+        if session.isReplica, let answer = reply.reply, answer != .raw([]), !(command?.name == "sync"),
+            !(command?.name == "psync")
+        {
+            server.persistenceLog?(
+                "Replica generated a reply to command '\(command?.fullName ?? "<unknown>")', disconnecting it: \(session.infoLine(now: server.clock()))"
+            )
+            session.closeHook?()
+            reply.reply = nil
+        }
         if case .paused = reply.outcome { return .paused }
         if blockRequest != nil { return .blocked }
         session.lastInteraction = server.keyspace.now
@@ -415,6 +425,13 @@ extension CommandContext {
             return reject(.notAllowedInMulti, command)
         }
         // A pause holds commands as they arrive, never the rest of an EXEC that paused.
+        // A replica's link carries ACKs, not commands on the keyspace.
+        if session.isReplica
+            && (command.flags.contains(.write) || command.flags.contains(.readonly)
+                || command.flags.contains(.mayReplicate))
+        {
+            return reject(CommandError("ERR Replica can't interact with the keyspace"), command)
+        }
         // A FAILOVER pauses writes until it ends.
         if (server.pausedUntil > 0 || server.failoverState != .none) && !queuing && !session.inExec
             && !session.isScriptClient

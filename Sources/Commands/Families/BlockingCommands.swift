@@ -38,6 +38,8 @@ enum BlockingCommands {
             guard let item = ListCommands.pop(l, end) else { continue }
             ctx.markDirty()
             ListCommands.deleteIfEmpty(ctx, k, l)
+            // Replicated as the pop it was (Redis's [LR]POP instead of B[LR]POP).
+            if ctx.propagating { ctx.propagate(as: [Array((end == .left ? "LPOP" : "RPOP").utf8), ctx.argBytes(k)]) }
             return .array([.bulk(ctx.argBytes(k)), .bulk(item)])
         }
         return block(ctx, keys: 1..<(ctx.argc - 1), deadline: deadline, timeoutReply: .nullArray, awaits: "list")
@@ -53,7 +55,15 @@ enum BlockingCommands {
     {
         let deadline = try deadline(ctx, timeoutArg)
         if let slot = ctx.lookupWrite(1), try ListCommands.list(ctx, slot).count > 0 {
-            return try ListCommands.move(ctx, from: from, to: to)
+            let reply = try ListCommands.move(ctx, from: from, to: to)
+            // Replicated as LMOVE / RPOPLPUSH (the move it was).
+            if ctx.propagating {
+                ctx.propagate(
+                    as: timeoutArg == 3
+                        ? [Array("RPOPLPUSH".utf8), ctx.argBytes(1), ctx.argBytes(2)]
+                        : [Array("LMOVE".utf8), ctx.argBytes(1), ctx.argBytes(2), ctx.argBytes(3), ctx.argBytes(4)])
+            }
+            return reply
         }
         return block(ctx, keys: 1..<2, deadline: deadline, timeoutReply: .null, awaits: "list")
     }
@@ -88,6 +98,9 @@ enum BlockingCommands {
             z.remove(e.member)
             ctx.markDirty()
             SortedSetCommands.deleteIfEmpty(ctx, z, k)
+            if ctx.propagating {
+                ctx.propagate(as: [Array((max ? "ZPOPMAX" : "ZPOPMIN").utf8), ctx.argBytes(k)])
+            }
             return .array([.bulk(ctx.argBytes(k)), .bulk(e.member), .double(e.score)])
         }
         return block(ctx, keys: 1..<(ctx.argc - 1), deadline: deadline, timeoutReply: .nullArray, awaits: "zset")

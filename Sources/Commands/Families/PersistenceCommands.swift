@@ -240,6 +240,10 @@ extension PersistenceCommands {
             throw CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
         }
         let psync = ctx.argIs(0, "psync")
+        if psync && parseInt64(ctx.arg(2)) == nil {
+            state.persistenceLog?("Replica \(session.address) asks for synchronization but with a wrong offset")
+            throw .notInteger
+        }
         let primary = state.startReplication()
         // This primary's history, or the one it followed before its promotion up to where
         // it left it (master_replid2, second_repl_offset).

@@ -128,7 +128,14 @@ enum StringCommands {
             ctx.arg(1), .fromBytes(ctx.arg(2)), expireAt: o.expireAt ?? KeyEntry.noExpiry, keepTTL: o.keepTTL,
             now: ctx.now)
         ctx.markDirty()
-        if let at = o.expireAt, ctx.propagating { propagateSet(ctx, value: 2, at: at) }
+        if let at = o.expireAt, ctx.propagating {
+            propagateSet(ctx, value: 2, at: at)
+        } else if o.get && ctx.propagating {
+            // Without GET, which only answers the client (Redis's setGenericCommand).
+            ctx.propagate(
+                as: [Array("SET".utf8), ctx.argBytes(1), ctx.argBytes(2)]
+                    + (3..<ctx.argc).filter { !ctx.argIs($0, "get") }.map { ctx.argBytes($0) })
+        }
         return o.get ? old : .ok
     }
 
@@ -205,6 +212,8 @@ enum StringCommands {
         if let slot = ctx.lookupRead(1) { old = try ctx.stringValue(at: slot).bulkReply }
         ctx.db.set(ctx.arg(1), .fromBytes(ctx.arg(2)), now: ctx.now)
         ctx.markDirty()
+        // Replicated as SET (Redis rewrites GETSET so).
+        if ctx.propagating { ctx.propagate(as: [Array("SET".utf8), ctx.argBytes(1), ctx.argBytes(2)]) }
         return old
     }
 
