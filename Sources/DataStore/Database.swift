@@ -31,12 +31,14 @@ public struct Database {
 
     /// Finds a live key. This is the one place where lazy expiry happens: a key whose
     /// time has passed is deleted here, as Redis's expireIfNeeded does.
+    /// `forWrite`: a held key whose time has passed is deleted all the same (a write on a
+    /// writable replica replaces it, as Redis's lookupKeyWrite forces the expiry).
     @inline(__always)
-    public mutating func lookup(_ key: UnsafeRawBufferPointer, now: Int64) -> Int? {
+    public mutating func lookup(_ key: UnsafeRawBufferPointer, now: Int64, forWrite: Bool = false) -> Int? {
         guard let slot = table.find(key) else { return nil }
         let expireAt = table.slots[slot].expireAt
         if expireAt != KeyEntry.noExpiry && expireAt < now {
-            if holdsExpired { return showsExpired ? slot : nil }
+            if holdsExpired && (showsExpired || !forWrite) { return showsExpired ? slot : nil }
             let entry = table.remove(slot: slot)
             if logExpired { expiredLog.append(entry.key) }
             expiredKeys += 1

@@ -164,7 +164,9 @@ public final class CommandContext {
     @inline(__always)
     public func lookupWrite(_ i: Int) -> Int? {
         let now = server.keyspace.now
-        let slot = arg(i).withUnsafeBytes { server.keyspace.databases[session.db].lookup($0, now: now) }
+        let slot = arg(i).withUnsafeBytes {
+            server.keyspace.databases[session.db].lookup($0, now: now, forWrite: true)
+        }
         if let slot, !session.noTouch { touch(slot) }
         return slot
     }

@@ -168,6 +168,20 @@ import Testing
         #expect(r.server.keyspace.databases[0].table.find(Array("plain".utf8)) != nil)
     }
 
+    /// A write on a writable replica replaces a key whose time has passed (held for the
+    /// primary's DEL) instead of adding a second entry beside it.
+    @Test func aWriteReplacesAHeldExpiredKey() {
+        let r = CommandRunner()
+        _ = r.server.follow(host: "127.0.0.1", port: 7006)
+        r.run("CONFIG", "SET", "replica-read-only", "no")
+        r.server.keyspace.databases[0].table.insertNew(Array("k".utf8), value: .int(5), expireAt: r.now - 1)
+        #expect(r.run("EXISTS", "k") == .integer(0))
+        #expect(r.run("DBSIZE") == .integer(1))  // held for the primary's DEL
+        #expect(r.run("INCR", "k") == .integer(1))
+        #expect(r.run("TTL", "k") == .integer(-1))
+        #expect(r.run("DBSIZE") == .integer(1))
+    }
+
     @Test func theBacklogKeepsItsSizeAndOffsets() {
         let primary = ReplicationPrimary(backlogSize: 16 * 1024)
         let command = Array(repeating: UInt8(ascii: "x"), count: 1000)[...]
