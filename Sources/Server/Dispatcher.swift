@@ -430,6 +430,7 @@ extension CommandContext {
             && (command.flags.contains(.write) || command.flags.contains(.readonly)
                 || command.flags.contains(.mayReplicate))
         {
+            self.command = command  // the command named when the replica is dropped for it
             return reject(CommandError("ERR Replica can't interact with the keyspace"), command)
         }
         // A FAILOVER pauses writes until it ends.

@@ -108,6 +108,19 @@ extension ServerState {
         }
     }
 
+    /// replicationCron's keepalive: a newline each second to replicas waiting for their
+    /// snapshot to start or to be written, so their repl-timeout does not run out meanwhile
+    /// (the snapshot's header, `$EOF:` too, is sent only once it is written).
+    public func keepWaitingReplicasAlive() {
+        guard let primary = replication else { return }
+        for replica in primary.replicas {
+            switch replica.syncState {
+            case .waitingForSnapshot, .waitingForSnapshotEnd: replica.session.deliverHook?([10])
+            default: break
+            }
+        }
+    }
+
     /// replicationCron's backlog expiry: a primary without replicas for repl-backlog-ttl
     /// seconds frees its backlog and starts a new history (its old ones no longer valid).
     public func expireReplicationBacklog() {

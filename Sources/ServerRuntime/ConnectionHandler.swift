@@ -171,25 +171,14 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// A replica's socket queue has its small watermarks.
-    var replicaQueueBounded = false
-
     func flush(_ context: ChannelHandlerContext) {
         guard let ctx = self.context, !ctx.output.isEmpty else { return }
         // A replica whose socket is full keeps its stream here, in one buffer, until the
         // socket drains (channelWritabilityChanged): its memory is then what INFO reports
-        // and maxmemory leaves out. The socket's own queue is kept small for it.
-        if session.isReplica {
-            if !replicaQueueBounded {
-                replicaQueueBounded = true
-                context.channel.setOption(
-                    ChannelOptions.writeBufferWaterMark, value: .init(low: 2048, high: 8192)
-                ).whenFailure { _ in }
-            }
-            if !context.channel.isWritable {
-                checkOutputLimits(context)
-                return
-            }
+        // and maxmemory leaves out.
+        if session.isReplica && !context.channel.isWritable {
+            checkOutputLimits(context)
+            return
         }
         if ctx.outputHardLimitPassed {
             // Redis closes such a client before writing anything more to it.

@@ -198,11 +198,20 @@ extension ServerRuntime {
     func primaryLinkCron() {
         guard let link = state.primaryLink else { return }
         let now = state.clock()
-        if link.state != .connect && link.state != .connecting
-            && now - link.lastIO > state.config.int("repl-timeout") * 1000
-        {
-            log.warning("MASTER timeout: no data nor PING received...")
-            primaryConnection?.channelContext?.close(promise: nil)
+        if link.state != .connect && now - link.lastIO > state.config.int("repl-timeout") * 1000 {
+            switch link.state {
+            case .connecting, .handshake: log.warning("Timeout connecting to the MASTER...")
+            case .transfer:
+                log.warning(
+                    "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value."
+                )
+            default: log.warning("MASTER timeout: no data nor PING received...")
+            }
+            if let connection = primaryConnection {
+                connection.channelContext?.close(promise: nil)
+            } else {
+                link.lost(now: now)
+            }
             return
         }
         if link.state == .connect {

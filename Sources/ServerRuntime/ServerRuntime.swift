@@ -544,6 +544,7 @@ public final class ServerRuntime: @unchecked Sendable {
             clientsTimeoutCheck()
             primaryLinkCron()
             state.expireReplicationBacklog()
+            state.keepWaitingReplicasAlive()
         }
         // A client past the soft output limit is cut off when its seconds run out, even if
         // nothing more is written to it.
