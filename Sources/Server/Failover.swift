@@ -86,6 +86,8 @@ extension ServerState {
     }
 
     func clearFailoverState() {
+        // Later reconnections of the link ask a plain PSYNC (FAILOVER only while in progress).
+        primaryLink?.failoverRequest = false
         failoverState = .none
         failoverTarget = nil
         failoverEndTime = 0

@@ -128,6 +128,10 @@ import Testing
         r.server.updateFailoverStatus()
         #expect(r.server.failoverState == .inProgress)
         #expect(r.server.primaryLink?.port == 7002 && r.server.primaryLink?.failoverRequest == true)
+        // Once the target answered, later reconnections ask a plain PSYNC.
+        r.server.failoverPsyncAnswered()
+        #expect(r.server.failoverState == .none && r.server.primaryLink?.failoverRequest == false)
+        r.server.failoverState = .inProgress
         #expect(r.run("FAILOVER", "ABORT") == .ok)
         #expect(r.server.failoverState == .none && r.server.primaryLink == nil)
     }
