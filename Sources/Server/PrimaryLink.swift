@@ -1,5 +1,11 @@
 import Persistence
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The replica side of Redis's replication (replication.c's syncWithMaster,
 /// slaveTryPartialResynchronization and readSyncBulkPayload) as a state machine that knows
 /// nothing of sockets: the runtime connects, hands it what the primary sends and carries
@@ -137,6 +143,26 @@ public final class PrimaryLink {
         return events
     }
 
+    /// Where `needle` first occurs in `haystack` at or after `from`: memchr for its first
+    /// byte, then a compare (a generic search is far too slow over a large snapshot).
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+        guard let first = needle.first, haystack.count - from >= needle.count else { return nil }
+        return haystack.withUnsafeBytes { hay -> Int? in
+            needle.withUnsafeBytes { pattern -> Int? in
+                guard let base = hay.baseAddress, let p = pattern.baseAddress else { return nil }
+                var i = from
+                let last = hay.count - needle.count
+                while i <= last {
+                    guard let hit = memchr(base + i, Int32(first), last - i + 1) else { return nil }
+                    let at = base.distance(to: UnsafeRawPointer(hit))
+                    if memcmp(base + at, p, needle.count) == 0 { return at }
+                    i = at + 1
+                }
+                return nil
+            }
+        }
+    }
+
     func takeLine() -> String? {
         guard let nl = input.firstIndex(of: 10) else { return nil }
         var line = input[..<nl]
@@ -261,7 +287,7 @@ public final class PrimaryLink {
             snapshot += input
             transferRead += Int64(input.count)
             input = []
-            guard let end = snapshot[searchFrom...].firstRange(of: mark)?.lowerBound else { return false }
+            guard let end = Self.find(mark, in: snapshot, from: searchFrom) else { return false }
             input = Array(snapshot[(end + mark.count)...])
             snapshot.removeSubrange(end...)
         } else {

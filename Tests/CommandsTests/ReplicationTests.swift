@@ -186,6 +186,16 @@ import Testing
         #expect(r.run("DBSIZE") == .integer(1))
     }
 
+    /// The snapshot's end mark is found wherever it lies, including a near-miss before it.
+    @Test func theEndMarkSearch() {
+        let mark = Array("abcd".utf8)
+        #expect(PrimaryLink.find(mark, in: Array("xxabcabcdyy".utf8), from: 0) == 5)
+        #expect(PrimaryLink.find(mark, in: Array("abcd".utf8), from: 0) == 0)
+        #expect(PrimaryLink.find(mark, in: Array("xxabcd".utf8), from: 3) == nil)
+        #expect(PrimaryLink.find(mark, in: Array("xxabc".utf8), from: 0) == nil)
+        #expect(PrimaryLink.find(mark, in: Array("ab".utf8), from: 0) == nil)
+    }
+
     @Test func theBacklogKeepsItsSizeAndOffsets() {
         let primary = ReplicationPrimary(backlogSize: 16 * 1024)
         let command = Array(repeating: UInt8(ascii: "x"), count: 1000)[...]
