@@ -410,4 +410,6 @@ def test_hash_field_ttls_replicate_between_swiftlet_nodes(start_swiftlet):
     wait_for(lambda: r.hgetall("h") == {b"a": b"1", b"b": b"2"}, what="the field expiry")
     assert r.execute_command("HTTL", "h", "FIELDS", "2", "a", "b")[0] == -1
     assert 0 < r.execute_command("HPTTL", "h", "FIELDS", "1", "b")[0] <= 200000
-    assert digest(r) == digest(p)
+    # The replica hides the expired field at once; it holds it until the primary's expiry
+    # cycle deletes it and the HDEL arrives, so the digests agree from then on.
+    wait_for(lambda: digest(r) == digest(p), what="the primary's HDEL of the expired field")
