@@ -18,6 +18,7 @@ import redis
 from redis.sentinel import Sentinel
 
 from conftest import REDIS_SERVER, SWIFTLET, Server, free_port
+from test_replication import wait_for
 
 REDIS_SENTINEL = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
 DOWN_AFTER_MS = 1000
@@ -60,15 +61,6 @@ class SentinelProcess:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         self.log.close()
-
-
-def wait_for(predicate, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def linked(server):
