@@ -55,15 +55,15 @@ extension ServerState {
         }
         // Its replicas reconnect to learn of the change (Redis's disconnectSlaves); they
         // continue with PSYNC.
-        for replica in replication?.replicas ?? [] { replica.session.closeHook?() }
+        dropReplicasOfThisReplica(newHistory: false)
         applyPauseToExpiry()
         _ = applyOOMScoreAdjustment()
         primaryLinkHook?()
     }
 
-    /// This replica's own replicas reconnect: after a full sync they cannot continue (a new
-    /// history starts here, Redis's replicationAttachToNewMaster); after the primary's ID
-    /// changed they learn of it and continue with PSYNC.
+    /// This server's replicas reconnect: after a full sync they cannot continue (a new
+    /// history starts here, Redis's replicationAttachToNewMaster); after a promotion or a
+    /// change of the primary's ID they learn of it and continue with PSYNC.
     public func dropReplicasOfThisReplica(newHistory: Bool) {
         guard let primary = replication else { return }
         for replica in primary.replicas { replica.session.closeHook?() }
