@@ -7,6 +7,19 @@ extension CommandRow {
     /// Redis 7.2 and 7.4 commands Swiftlet serves.
     public static let additions: [CommandRow] = [
         CommandRow(
+            "waitaof", arity: 4, flags: [.blocking],
+            keys: KeyRange(first: 0, last: 0, step: 0), acl: [.slow, .connection, .blocking],
+            tips: ["request_policy:all_shards", "response_policy:agg_min"],
+            docs: CommandDocs(
+                summary: "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", since: "7.2.0", group: "generic", complexity: "O(1)",
+                arguments: [
+                    CommandArgument("numlocal", .integer),
+                    CommandArgument("numreplicas", .integer),
+                    CommandArgument("timeout", .integer),
+                ]
+            )
+        ),
+        CommandRow(
             "client|setinfo", arity: 4, flags: [.noscript, .loading, .stale],
             keys: KeyRange(first: 0, last: 0, step: 0), acl: [.slow, .connection],
             tips: ["request_policy:all_nodes"],
@@ -251,9 +264,6 @@ extension LaterCommand {
     /// Redis 7.2 and 7.4 commands the rows do not carry (Swiftlet does not serve them yet):
     /// listed so that the compatibility page covers 7.4.
     public static let all: [LaterCommand] = [
-        LaterCommand(
-            name: "waitaof", since: "7.2.0", group: "generic",
-            summary: "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas."),
         LaterCommand(name: "cluster|myshardid", since: "7.2.0", group: "cluster", summary: "Returns the shard ID of a node."),
     ]
 }

@@ -11,7 +11,6 @@ public enum ReferenceDocs {
     static let notes: [String: String] = [
         "cluster": "no cluster mode: Swiftlet runs as a standalone server (as `cluster-enabled no`)",
         "sentinel": "Sentinel itself is not built in; a Swiftlet server can be monitored by Redis Sentinel",
-        "waitaof": "not implemented yet",
         "script|debug": "the Lua debugger (ldb) is not implemented",
     ]
 
@@ -22,6 +21,7 @@ public enum ReferenceDocs {
         "readwrite": "as CLUSTER: a standalone server",
         "asking": "as CLUSTER: a standalone server",
         "wait": "counts the replicas that acknowledged the client's last write (REPLCONF GETACK / ACK)",
+        "waitaof": "counts the local AOF's fsync and the replicas' (REPLCONF ACK … FACK), as Redis 7.2",
         "failover":
             "coordinated failover: writes pause until the replica has the whole stream, then `PSYNC … FAILOVER` promotes it; `TO`, `FORCE`, `TIMEOUT`, `ABORT`",
         "replicaof": "follows a redis-server or Swiftlet primary (full and partial syncs); `NO ONE` promotes",
@@ -34,8 +34,8 @@ public enum ReferenceDocs {
         "sync":
             "a full sync from the fork-less background snapshot, then the writes made meanwhile and the stream; a snapshot for `REPLCONF rdb-only 1` clients (redis-cli --rdb)",
         "psync":
-            "full resync, or `+CONTINUE` from the backlog, also on the history before a promotion (master_replid2) or a restart (the RDB's repl-id/repl-offset); `FAILOVER` as the last argument promotes a replica; a replica's own replicas get an ID of its own (no PSYNC2 chain sharing yet)",
-        "replconf": "`listening-port`, `ip-address`, `capa`, `ack`, `getack`, `rdb-only`",
+            "full resync, or `+CONTINUE` from the backlog, also on the history before a promotion (master_replid2) or a restart (the RDB's repl-id/repl-offset); `FAILOVER` as the last argument promotes a replica; a replica passes its primary's stream on unchanged, so a chain shares one history (PSYNC2)",
+        "replconf": "`listening-port`, `ip-address`, `capa`, `ack` (with `fack`), `getack`, `rdb-only`",
     ]
 
     /// `docs/COMPATIBILITY.md`.

@@ -37,10 +37,20 @@ public final class AppendOnlyFile {
     public internal(set) var buffer: [UInt8] = []
     /// The database the file's last SELECT named.
     var selectedDB = -1
-    public var policy: FsyncPolicy
+    /// Turned to `always`, what was written and not yet fsynced is fsynced at once (as
+    /// Redis's updateAppendFsync), so the file's fsynced offset no longer lags.
+    public var policy: FsyncPolicy {
+        didSet { if policy == .always && oldValue != .always && unsynced { syncNow() } }
+    }
     var lastFsync = monotonicMicrosNow()
     var unsynced = false
     public internal(set) var fsyncInFlight = false
+    /// The replication offset the buffer reaches (set by the server before each flush),
+    /// the one the file reaches once written, and the one it reaches on disk once fsynced
+    /// (what WAITAOF and a replica's FACK count).
+    public var bufferOffset: Int64 = 0
+    public internal(set) var writtenOffset: Int64 = 0
+    public internal(set) var syncedOffset: Int64 = 0
     public internal(set) var delayedFsyncs = 0
     /// Size of every file of the AOF, and of all of it after the last rewrite or load
     /// (auto-aof-rewrite-percentage grows from there).
@@ -126,15 +136,24 @@ public final class AppendOnlyFile {
         currentSize += buffer.count
         buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
         unsynced = true
+        writtenOffset = bufferOffset
         if policy == .always {
             if fdatasync(fd) != 0 {
                 lastWriteError = .current
                 return false
             }
             unsynced = false
+            syncedOffset = writtenOffset
             lastFsync = monotonicMicrosNow()
         }
         return true
+    }
+
+    /// Nothing is buffered, unsynced or being fsynced: the file is on disk up to
+    /// `bufferOffset` (writes that skip the AOF, PINGs to replicas, move the offset too).
+    public func noteAllSynced() {
+        guard buffer.isEmpty, !unsynced, !fsyncInFlight else { return }
+        syncedOffset = max(syncedOffset, bufferOffset)
     }
 
     /// fsyncs what was written so far, now.
@@ -142,6 +161,7 @@ public final class AppendOnlyFile {
         guard fd >= 0 else { return }
         fdatasync(fd)
         unsynced = false
+        syncedOffset = writtenOffset
         lastFsync = monotonicMicrosNow()
     }
 
@@ -156,14 +176,21 @@ public final class AppendOnlyFile {
             return
         }
         let target = fd
+        let reached = writtenOffset
         unsynced = false
         lastFsync = now
         guard let background else {
             fdatasync(target)
+            syncedOffset = reached
             return
         }
         fsyncInFlight = true
-        background({ fdatasync(target) == 0 ? 0 : errno }, { [weak self] _ in self?.fsyncInFlight = false })
+        background(
+            { fdatasync(target) == 0 ? 0 : errno },
+            { [weak self] failure in
+                self?.fsyncInFlight = false
+                if failure == 0, let self { self.syncedOffset = max(self.syncedOffset, reached) }
+            })
     }
 
     // MARK: Files
@@ -184,7 +211,10 @@ public final class AppendOnlyFile {
         let newFD = open(path(name), O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0o644)
         guard newFD >= 0 else { throw .current }
         if fd >= 0 {
-            fdatasync(fd)
+            if fdatasync(fd) == 0 && lastWriteError == nil {
+                unsynced = false
+                syncedOffset = writtenOffset
+            }
             close(fd)
         }
         fd = newFD
@@ -233,7 +263,10 @@ public final class AppendOnlyFile {
     public func closeFile() {
         flush()
         if fd >= 0 {
-            fsync(fd)
+            if fsync(fd) == 0 && lastWriteError == nil {
+                unsynced = false
+                syncedOffset = writtenOffset
+            }
             close(fd)
             fd = -1
         }

@@ -112,6 +112,25 @@ extension ServerState {
     }
 
     /// Completes a background save at once (before FLUSHALL, SWAPDB, SAVE, shutdown).
+    /// At shutdown the running background save is dropped, not finished (Redis kills its
+    /// child): its temporary file goes, nothing is renamed or sent. One already syncing on
+    /// another thread is waited for. Returns what it was for, if one ran.
+    @discardableResult
+    public func abandonBackgroundSave() -> BackgroundSave.Purpose? {
+        guard let bg = backgroundSave else { return nil }
+        if bg.syncing {
+            finishBackgroundSave()
+            return bg.purpose
+        }
+        bg.abandon()
+        backgroundSave = nil
+        if bg.purpose == .aofBase {
+            rewritingAOF?.rewriteStarted = nil
+            rewritingAOF = nil
+        }
+        return bg.purpose
+    }
+
     public func finishBackgroundSave() {
         guard let bg = backgroundSave else { return }
         if !bg.completed {

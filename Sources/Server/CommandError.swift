@@ -334,6 +334,11 @@ extension CommandError {
         )
     }
     public static let busyGroup = CommandError("BUSYGROUP Consumer Group name already exists")
+    /// WAITAOF numlocal > 0 with `appendonly no` (also ending a wait when it is turned off).
+    public static let waitAOFWithoutAOF = CommandError(
+        "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.")
+    public static let unblockedByRoleChange = CommandError(
+        "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)")
     public static let streamKeyGone = CommandError("UNBLOCKED the stream key no longer exists")
     public static let blockedGroupGone = CommandError(
         "NOGROUP the consumer group this client was blocked on no longer exists")

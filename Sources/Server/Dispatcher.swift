@@ -501,7 +501,12 @@ extension CommandContext {
                 if server.dirty != dirtyBefore || forcePropagation {
                     if !command.controlsTransaction { propagateCommand(to: server.propagation) }
                     // WAIT's target: the stream up to this write (an EXEC's, once it is whole).
-                    if let primary = server.replication { session.replicationWriteOffset = primary.offset }
+                    if let primary = server.replication {
+                        session.replicationWriteOffset = primary.offset
+                    } else {
+                        server.offsetWithoutBacklog += 1
+                        session.replicationWriteOffset = server.offsetWithoutBacklog
+                    }
                 }
                 if propagationOverridden {
                     propagation.removeAll(keepingCapacity: true)

@@ -31,9 +31,9 @@ public final class PrimaryLink {
         /// +FULLRESYNC and its whole snapshot: the dataset is replaced by it, and the stream
         /// continues from `offset`.
         case fullSync(replicationID: String, offset: Int64, snapshot: [UInt8])
-        /// +CONTINUE: the stream goes on from the cached offset (with the primary's new ID,
-        /// when it changed).
-        case partialSync(replicationID: String?)
+        /// +CONTINUE: the stream goes on from the cached offset of `previousID`'s history
+        /// (under the primary's new ID, when it changed).
+        case partialSync(previousID: String, newID: String?)
         /// Commands of the stream (possibly a partial one at the end, kept for the next).
         case stream([UInt8])
         /// The link fails: logged, closed, and retried by the cron.
@@ -244,13 +244,14 @@ public final class PrimaryLink {
         } else if words.first == "+CONTINUE" {
             let given = words.count >= 2 && words[1].count == 40 ? words[1] : nil
             let newID = given == replicationID ? nil : given
+            let previousID = replicationID
             if let newID {
                 events.append(.log("Master replication ID changed to \(newID)"))
                 replicationID = newID
             }
             events.append(.log("Successful partial resynchronization with master."))
             state = .connected
-            events.append(.partialSync(replicationID: newID))
+            events.append(.partialSync(previousID: previousID, newID: newID))
         } else if line.hasPrefix("-NOMASTERLINK") || line.hasPrefix("-LOADING") {
             events.append(.failure("Master is currently unable to PSYNC but should be in the future: \(line)"))
         } else {
@@ -309,6 +310,39 @@ public final class PrimaryLink {
         return true
     }
 
+    /// Where the transaction still open at the end of `stream` (whole commands, as a
+    /// primary sends them) starts: its MULTI, or 0 when none is found.
+    public static func openTransactionStart(in stream: [UInt8]) -> Int {
+        var i = 0
+        var start = 0
+        // A length after `*` or `$` up to its CRLF, or nil past the end.
+        func number() -> Int? {
+            var n = 0
+            i += 1
+            while i < stream.count, stream[i] != 13 {
+                n = n &* 10 &+ Int(stream[i] &- 48)
+                i += 1
+            }
+            i += 2
+            return i <= stream.count ? n : nil
+        }
+        while i < stream.count, stream[i] == UInt8(ascii: "*") {
+            let commandStart = i
+            guard let argc = number() else { break }
+            var name: ArraySlice<UInt8> = []
+            for argument in 0..<argc {
+                guard i < stream.count, stream[i] == UInt8(ascii: "$"), let length = number(),
+                    i + length + 2 <= stream.count
+                else { return start }
+                if argument == 0 { name = stream[i..<i + length] }
+                i += length + 2
+            }
+            let upper = String(decoding: name, as: UTF8.self).uppercased()
+            if upper == "MULTI" { start = commandStart }
+        }
+        return start
+    }
+
     /// ROLE's name for the state.
     public var roleState: String {
         switch state {
@@ -321,5 +355,12 @@ public final class PrimaryLink {
     }
 
     /// REPLCONF ACK <offset>: what the replica tells the primary it has applied.
-    public var ack: [UInt8] { Self.command(["REPLCONF", "ACK", String(offset)]) }
+    public var ack: [UInt8] { ack(fsynced: -1) }
+
+    /// REPLCONF ACK <offset> FACK <fsynced>: with the offset its AOF has fsynced too, while
+    /// it has one (-1: none), for the primary's WAITAOF.
+    public func ack(fsynced: Int64) -> [UInt8] {
+        if fsynced < 0 { return Self.command(["REPLCONF", "ACK", String(offset)]) }
+        return Self.command(["REPLCONF", "ACK", String(offset), "FACK", String(fsynced)])
+    }
 }

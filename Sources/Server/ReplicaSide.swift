@@ -33,6 +33,16 @@ extension ServerState {
         restoredPrimaryHistory = nil
         link.failoverRequest = failover
         primaryLink = link
+        // From here this server passes its primary's stream on (what it had stays in the
+        // backlog: it is the history it asks PSYNC to continue). Its replicas stay: they
+        // reconnect only when the history changes (a full sync, or a new ID).
+        if let primary = replication {
+            if link.offset >= 0 {
+                primary.follow(replicationID: link.replicationID, offset: link.offset)
+            } else {
+                primary.follow(replicationID: primary.replicationID, offset: primary.offset)
+            }
+        }
         config.setQuietly("replicaof", "\(host) \(port)")
         applyPauseToExpiry()
         _ = applyOOMScoreAdjustment()
@@ -47,11 +57,12 @@ extension ServerState {
         guard let link = primaryLink else { return }
         primaryLink = nil
         config.setQuietly("replicaof", "")
-        if link.offset >= 0 {
-            replicationID2 = link.replicationID
-            secondReplicationOffset = link.offset + 1
-            let primary = startReplication()
-            primary.continueHistory(offset: link.offset)
+        if let primary = link.offset >= 0 ? startReplication() : replication {
+            if link.offset >= 0 { primary.follow(replicationID: link.replicationID, offset: link.offset) }
+            replicationID2 = primary.replicationID
+            secondReplicationOffset = primary.offset + 1
+            primary.startOwnHistory()
+            primary.noReplicasSince = 0  // repl-backlog-ttl counts from now
         }
         // Its replicas reconnect to learn of the change (Redis's disconnectSlaves); they
         // continue with PSYNC.
@@ -70,6 +81,37 @@ extension ServerState {
         if newHistory { primary.dropHistory() }
     }
 
+    /// A full sync loaded: the primary's history (`id` at `offset`) is this server's from
+    /// here, passed on to its own replicas, which sync anew (Redis's
+    /// replicationAttachToNewMaster; no earlier history is valid any more).
+    public func followPrimaryHistory(afterFullSync id: String, offset: Int64) {
+        dropReplicasOfThisReplica(newHistory: true)
+        startReplication().follow(replicationID: id, offset: offset)
+        replicationID2 = String(repeating: "0", count: 40)
+        secondReplicationOffset = -1
+        // The AOF logged the dataset the snapshot replaced: it starts again from a base of
+        // the new one (Redis's stopAppendOnly and restartAOFAfterSYNC).
+        if aof != nil {
+            _ = setAppendOnly(false)
+            if let failure = setAppendOnly(true) {
+                persistenceLog?("Failed enabling the AOF after successful master synchronization! \(failure)")
+            }
+        }
+    }
+
+    /// +CONTINUE: the history goes on; under the primary's new ID when it changed (the old
+    /// one valid up to here as master_replid2, and this server's replicas reconnect to learn
+    /// of it, continuing with PSYNC).
+    public func followPrimaryHistory(continuing previousID: String, newID: String?, offset: Int64) {
+        let primary = startReplication()
+        primary.follow(replicationID: previousID, offset: offset)
+        guard let newID else { return }
+        replicationID2 = previousID
+        secondReplicationOffset = offset + 1
+        primary.renameHistory(newID)
+        dropReplicasOfThisReplica(newHistory: false)
+    }
+
     /// A full sync's snapshot replaces the dataset and the function libraries. Keys whose
     /// time has passed are kept: the primary's DELs remove them. Nil, or why it failed.
     public func loadPrimarySnapshot(_ bytes: [UInt8]) -> String? {
@@ -84,6 +126,10 @@ extension ServerState {
         }
         for code in reader.takeFunctionLibraries() { loadFunctionLibrary(code) }
         lastLoadKeys = (reader.loaded, 0)
+        // A replica's snapshot names the database its primary's stream had selected (no
+        // SELECT comes before the next command it passes on).
+        let streamDB = reader.aux.last { $0.0 == "repl-stream-db" }.flatMap { Int($0.1) } ?? 0
+        primaryLink?.streamDB = streamDB >= 0 && streamDB < keyspace.databases.count ? streamDB : 0
         return nil
     }
 
@@ -102,7 +148,7 @@ extension ServerState {
     public var replicationSaveInfo: [(String, String)] {
         if let link = primaryLink {
             guard link.replicationID != "?", link.offset >= 0 else { return [] }
-            let db = clients.values.first { $0.isPrimaryClient }?.db ?? link.streamDB
+            let db = currentPrimaryStreamDB
             return [
                 ("repl-stream-db", String(db)), ("repl-id", link.replicationID), ("repl-offset", String(link.offset)),
             ]
@@ -112,6 +158,12 @@ extension ServerState {
             ("repl-stream-db", String(max(0, primary.streamDB))), ("repl-id", primary.replicationID),
             ("repl-offset", String(primary.offset)),
         ]
+    }
+
+    /// The database the primary's stream has selected: its client's, or where the stream
+    /// stood when the link dropped.
+    var currentPrimaryStreamDB: Int {
+        clients.values.first { $0.isPrimaryClient }?.db ?? primaryLink?.streamDB ?? 0
     }
 
     /// After the RDB loaded at start: its history lets a replica ask PSYNC of its primary,

@@ -1,6 +1,20 @@
 import DataStore
 import Persistence
 
+/// What a client blocked in WAIT or WAITAOF waits for.
+public struct AckWait {
+    public var offset: Int64
+    public var replicas: Int
+    /// WAITAOF's numlocal (0 or 1); nil for WAIT.
+    public var local: Int?
+
+    public init(offset: Int64, replicas: Int, local: Int? = nil) {
+        self.offset = offset
+        self.replicas = replicas
+        self.local = local
+    }
+}
+
 /// The primary side of Redis's replication (replication.c): the replication ID and
 /// offset, the backlog partial resyncs are served from, and the replicas the stream goes
 /// to. It is a sink of the one propagation path: every write's effects — exactly what the
@@ -24,6 +38,8 @@ public final class ReplicationPrimary: PropagationSink {
         public var announcedIP: String?
         /// The offset it last acknowledged (REPLCONF ACK), and when (ms).
         public var ackOffset: Int64 = 0
+        /// The offset its AOF has fsynced (REPLCONF ACK … FACK), for WAITAOF.
+        public var aofAckOffset: Int64 = 0
         public var ackTime: Int64
         /// Where its full sync stands (Redis's replstate).
         public internal(set) var syncState: SyncState = .online
@@ -81,6 +97,42 @@ public final class ReplicationPrimary: PropagationSink {
         replicationID = randomHexID()
     }
 
+    /// While this server is itself a replica, the stream is its primary's, passed on
+    /// unchanged (Redis's replicationFeedStreamFromMasterStream): the primary's ID and
+    /// offsets, so a replica of a replica can continue with PSYNC from either after a
+    /// failover (PSYNC2's shared history). What this server propagates itself (a writable
+    /// replica's own writes, its PINGs) goes nowhere then, as in Redis.
+    public private(set) var passesOnPrimaryStream = false
+
+    /// The history followed from here on is the primary's: `id` at `offset` (after a full
+    /// sync; the backlog starts empty there), or what this server had when the two are the
+    /// same history (its backlog kept).
+    public func follow(replicationID id: String, offset: Int64) {
+        passesOnPrimaryStream = true
+        if id == replicationID && offset == self.offset { return }
+        replicationID = id
+        continueHistory(offset: offset)
+    }
+
+    /// The primary's stream, as applied: kept in the backlog and sent to this server's
+    /// replicas.
+    public func passOn(_ bytes: ArraySlice<UInt8>) {
+        feed(bytes)
+    }
+
+    /// The primary's ID changed (+CONTINUE with a new one): the history goes on under it.
+    public func renameHistory(_ id: String) {
+        replicationID = id
+    }
+
+    /// A primary again (Redis's shiftReplicationId): a new ID from this offset on; the next
+    /// command selects its database.
+    public func startOwnHistory() {
+        passesOnPrimaryStream = false
+        replicationID = randomHexID()
+        selectedDB = -1
+    }
+
     /// After a promotion: the stream goes on from the offset the replica had reached (the
     /// backlog starts empty there), so replicas at that offset continue with PSYNC.
     public func continueHistory(offset: Int64) {
@@ -95,6 +147,7 @@ public final class ReplicationPrimary: PropagationSink {
     public var takesReplicaOnlyCommands: Bool { true }
 
     public func append(db: Int, command: ArraySlice<UInt8>) {
+        if passesOnPrimaryStream { return }
         if db != selectedDB {
             var select: [UInt8] = []
             AOFEncoding.appendSelect(db, into: &select)
@@ -106,12 +159,18 @@ public final class ReplicationPrimary: PropagationSink {
 
     /// REPLCONF GETACK * in the stream (for WAIT): every replica answers with its offset.
     public func requestAcks() {
+        if passesOnPrimaryStream { return }
         feed(Array("*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n".utf8)[...])
     }
 
     /// Online replicas that acknowledged `offset` or more.
     public func acknowledged(upTo offset: Int64) -> Int {
         replicas.reduce(0) { $0 + ($1.syncState == .online && $1.ackOffset >= offset ? 1 : 0) }
+    }
+
+    /// Online replicas whose AOF has fsynced `offset` or more.
+    public func acknowledgedInAOF(upTo offset: Int64) -> Int {
+        replicas.reduce(0) { $0 + ($1.syncState == .online && $1.aofAckOffset >= offset ? 1 : 0) }
     }
 
     /// Replicas whose last ACK is at most `maxLag` seconds old (Redis's
@@ -123,6 +182,7 @@ public final class ReplicationPrimary: PropagationSink {
     /// A PING in the stream (replicationCron's, every repl-ping-replica-period), so
     /// replicas see the link alive.
     public func ping() {
+        if passesOnPrimaryStream { return }
         feed(Array("*1\r\n$4\r\nPING\r\n".utf8)[...])
     }
 
@@ -192,7 +252,7 @@ public final class ReplicationPrimary: PropagationSink {
             replica.syncState = .waitingForSnapshotEnd
             replica.streamHeld = true
         }
-        selectedDB = -1
+        if !passesOnPrimaryStream { selectedDB = -1 }
     }
 
     /// Replicas whose snapshot is written and not yet sent.
@@ -208,8 +268,9 @@ public final class ReplicationPrimary: PropagationSink {
 
     /// REPLCONF ACK <offset>: recorded; the first one after an EOF-marked snapshot starts
     /// the stream (the bytes held until then are returned).
-    public func acknowledge(_ replica: Replica, offset: Int64, now: Int64) -> [UInt8] {
+    public func acknowledge(_ replica: Replica, offset: Int64, aofOffset: Int64? = nil, now: Int64) -> [UInt8] {
         replica.ackOffset = offset
+        if let aofOffset { replica.aofAckOffset = max(replica.aofAckOffset, aofOffset) }
         replica.ackTime = now
         guard replica.streamHeld && replica.syncState == .online else { return [] }
         return releaseHeldStream(of: replica)

@@ -25,10 +25,34 @@ extension ServerState {
     public func startReplication() -> ReplicationPrimary {
         if let replication { return replication }
         let primary = ReplicationPrimary(backlogSize: Int(config.int("repl-backlog-size")))
+        if offsetWithoutBacklog > 0 { primary.continueHistory(offset: offsetWithoutBacklog) }
         replication = primary
         propagation.add(primary)
         updateExpiryLogging()
         return primary
+    }
+
+    /// master_repl_offset: the stream's, or the count of writes while there is no backlog.
+    public var replicationOffset: Int64 { replication?.offset ?? offsetWithoutBacklog }
+
+    /// The replication offset the AOF has fsynced up to (Redis's fsynced_reploff): -1 with
+    /// `appendonly no`, 0 until the first base of one just turned on is written.
+    public var fsyncedReplicationOffset: Int64 {
+        guard let aof, !aof.detached else { return -1 }
+        return aof.waitingForFirstBase ? 0 : aof.syncedOffset
+    }
+
+    /// Where a WAIT or WAITAOF stands: the replicas that acknowledged its offset (for
+    /// WAITAOF, in their AOF), whether the local AOF has fsynced it, and whether that is
+    /// what it asked for.
+    public func acknowledgements(of wait: AckWait) -> (local: Int, replicas: Int, satisfied: Bool) {
+        guard let local = wait.local else {
+            let replicas = replication?.acknowledged(upTo: wait.offset) ?? 0
+            return (0, replicas, replicas >= wait.replicas)
+        }
+        let replicas = replication?.acknowledgedInAOF(upTo: wait.offset) ?? 0
+        let fsynced = fsyncedReplicationOffset >= wait.offset ? 1 : 0
+        return (fsynced, replicas, replicas >= wait.replicas && fsynced >= local)
     }
 
     /// Replicas waiting for a full sync get one snapshot — the fork-less background save,
@@ -47,8 +71,12 @@ extension ServerState {
             let enough = config.int("repl-diskless-sync-max-replicas")
             if clock() - since < delay && !(enough > 0 && waiting.count >= enough) { return }
         }
+        // A replica passing its primary's stream on names the database that stream has
+        // selected; a primary's next command selects one.
+        let streamDB = primary.passesOnPrimaryStream ? currentPrimaryStreamDB : 0
         let aux = [
-            ("repl-stream-db", "0"), ("repl-id", primary.replicationID), ("repl-offset", String(primary.offset)),
+            ("repl-stream-db", String(streamDB)), ("repl-id", primary.replicationID),
+            ("repl-offset", String(primary.offset)),
         ]
         guard let bg = makeBackgroundSave(purpose: .replication, aux: aux) else {
             persistenceLog?("Can't BGSAVE for replication: \(FileError.current)")

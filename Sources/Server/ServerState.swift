@@ -167,8 +167,9 @@ public struct BlockRequest {
     public var awaits: String? = nil
     /// XREADGROUP: a key deleted or replaced by another type ends the wait with an error.
     public var groupRead = false
-    /// WAIT: the stream offset and how many replicas must acknowledge it.
-    public var waitsForAcks: (offset: Int64, replicas: Int)? = nil
+    /// WAIT and WAITAOF: the stream offset and how many replicas must acknowledge it (for
+    /// WAITAOF, as fsynced to their AOF, and whether the local AOF must have it too).
+    public var waitsForAcks: AckWait? = nil
 
     public init(
         keys: [[UInt8]], db: Int, deadline: Int64?, timeoutReply: Reply, streamIDs: [StreamID]? = nil,
@@ -352,6 +353,9 @@ public final class ServerState {
     /// NO ONE): INFO's master_replid2 and second_repl_offset.
     public var replicationID2 = String(repeating: "0", count: 40)
     public var secondReplicationOffset: Int64 = -1
+    /// master_repl_offset while there is no backlog: writes counted one each, as Redis
+    /// counts them, so WAITAOF has an offset to wait for; a backlog starts from it.
+    var offsetWithoutBacklog: Int64 = 0
     /// A replica's history read from the RDB at start (repl-id, repl-offset,
     /// repl-stream-db), for the link `replicaof` makes to ask PSYNC with.
     var restoredPrimaryHistory: (id: String, offset: Int64, db: Int)?

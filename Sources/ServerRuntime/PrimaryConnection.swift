@@ -24,6 +24,10 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
     var machine: ConnectionMachine?
     /// Stream bytes of a command not yet whole.
     var pending: [UInt8] = []
+    /// Stream bytes run but not yet counted: a MULTI whose EXEC has not come. Redis counts a
+    /// transaction in the applied offset (and passes it on) only once it is whole, so a
+    /// PSYNC after a dropped link asks for it again.
+    var openTransaction: [UInt8] = []
 
     init(runtime: ServerRuntime, link: PrimaryLink) {
         self.runtime = runtime
@@ -61,7 +65,7 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
                 // A PSYNC FAILOVER refused: a primary again.
                 if state.failoverState == .inProgress { state.abortFailover("Failover target rejected psync request") }
                 return
-            case .fullSync(_, _, let snapshot):
+            case .fullSync(let id, let offset, let snapshot):
                 runtime.log.notice("MASTER <-> REPLICA sync: Flushing old data")
                 runtime.log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
                 if let failure = state.loadPrimarySnapshot(snapshot) {
@@ -70,13 +74,16 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
                     return
                 }
                 runtime.log.notice("MASTER <-> REPLICA sync: Finished with success")
-                state.dropReplicasOfThisReplica(newHistory: true)
+                state.followPrimaryHistory(afterFullSync: id, offset: offset)
                 state.failoverPsyncAnswered()
                 startPrimaryClient()
+                // The stream goes on in the database the snapshot names (a primary's next
+                // command selects one; a replica passing its primary's stream on does not).
+                session?.db = link.streamDB
                 // The first ACK puts this replica online on a primary that waits for it.
-                write(link.ack)
-            case .partialSync(let newID):
-                if newID != nil { state.dropReplicasOfThisReplica(newHistory: false) }
+                write(link.ack(fsynced: state.fsyncedReplicationOffset))
+            case .partialSync(let previousID, let newID):
+                state.followPrimaryHistory(continuing: previousID, newID: newID, offset: link.offset)
                 state.failoverPsyncAnswered()
                 startPrimaryClient()
                 // The stream continues in the database it had selected.
@@ -103,6 +110,7 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
         machine = ConnectionMachine(context: context)
         state.register(session)
         pending = []
+        openTransaction = []
     }
 
     func runStream(_ chunk: [UInt8]) {
@@ -116,15 +124,32 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
                 ).consumed
             }
         }
+        if openTransaction.isEmpty && !session.inMulti {
+            applied(pending[..<consumed])
+        } else {
+            var run = openTransaction + pending[..<consumed]
+            openTransaction = []
+            if session.inMulti {
+                let start = PrimaryLink.openTransactionStart(in: run)
+                openTransaction = Array(run[start...])
+                run.removeSubrange(start...)
+            }
+            applied(run[...])
+        }
         pending.removeFirst(consumed)
-        link.offset += Int64(consumed)
         machine.context.output.removeAll(keepingCapacity: true)
         session.lastInteraction = state.clock()
         runtime.flushAppendOnly()
         if session.ackRequested {
             session.ackRequested = false
-            write(link.ack)
+            write(link.ack(fsynced: state.fsyncedReplicationOffset))
         }
+    }
+
+    /// Stream bytes applied: counted in the offset and passed on to this server's replicas.
+    func applied(_ bytes: ArraySlice<UInt8>) {
+        link.offset += Int64(bytes.count)
+        state.replication?.passOn(bytes)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -157,6 +182,15 @@ extension ServerRuntime {
     /// REPLICAOF changed: the old link closes; a new one connects (and the cron retries it
     /// every second while it is down).
     func primaryLinkChanged() {
+        RedisLogHandler.replicaRole = state.primaryLink == nil ? 0 : 1
+        // Clients blocked on this server as a primary get an error and are closed (Redis's
+        // disconnectAllBlockedClients): what they waited for will not come from here.
+        if state.primaryLink != nil {
+            for (_, handler) in connections where handler.blocked != nil {
+                handler.machine?.session.closeAfterReply = true
+                handler.blockTimedOut(error: .unblockedByRoleChange)
+            }
+        }
         if let old = primaryConnection {
             primaryConnection = nil
             old.channelContext?.close(promise: nil)
@@ -217,18 +251,26 @@ extension ServerRuntime {
         if link.state == .connect {
             connectToPrimary()
         } else if link.state == .connected {
-            primaryConnection?.write(link.ack)
+            primaryConnection?.write(link.ack(fsynced: state.fsyncedReplicationOffset))
         }
     }
 
     /// A replica acknowledged: each WAIT learns the count, and those it satisfies return.
     func answerWaits() {
-        guard let primary = state.replication else { return }
+        guard ackWaiters > 0 else { return }
         for (_, handler) in connections {
             guard let wait = handler.blocked?.waitsForAcks else { continue }
-            let count = primary.acknowledged(upTo: wait.offset)
-            handler.blocked?.timeoutReply = .integer(Int64(count))
-            if count >= wait.replicas { handler.blockTimedOut() }
+            // WAITAOF's local AOF turned off meanwhile: an error, as Redis's.
+            if (wait.local ?? 0) > 0 && state.aof == nil {
+                handler.blockTimedOut(error: .waitAOFWithoutAOF)
+                continue
+            }
+            let counts = state.acknowledgements(of: wait)
+            handler.blocked?.timeoutReply =
+                wait.local == nil
+                ? .integer(Int64(counts.replicas))
+                : .array([.integer(Int64(counts.local)), .integer(Int64(counts.replicas))])
+            if counts.satisfied { handler.blockTimedOut() }
         }
     }
 }

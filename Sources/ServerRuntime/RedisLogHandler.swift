@@ -12,6 +12,11 @@ public struct RedisLogHandler: LogHandler {
     nonisolated(unsafe) let file: UnsafeMutablePointer<FILE>?
     let role: Character
 
+    /// The role lines show while the server follows a primary ("S"), as Redis's log does;
+    /// set on the event loop when REPLICAOF changes it (one byte: a log line from another
+    /// thread reads it whole).
+    nonisolated(unsafe) static var replicaRole: UInt8 = 0
+
     public init(level: Logger.Level, logfile: String, role: Character = "M") {
         self.logLevel = level
         self.role = role
@@ -65,6 +70,7 @@ public struct RedisLogHandler: LogHandler {
         }
         // The start-up banner goes out as it is (Redis's serverLogRaw).
         let raw = event.metadata?["raw"] != nil || metadata["raw"] != nil
+        let role = Self.replicaRole != 0 && self.role == "M" ? "S" : self.role
         let text = raw ? "\(message)\n" : "\(getpid()):\(role) \(Self.timestamp()) \(mark) \(message)\n"
         if let out = self.file {
             fputs(text, out)

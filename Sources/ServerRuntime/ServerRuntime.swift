@@ -441,7 +441,14 @@ public final class ServerRuntime: @unchecked Sendable {
     func finalSave(save: Bool?) -> Bool {
         // Never save a half-loaded dataset.
         if state.loading != nil { return true }
-        state.finishBackgroundSave()
+        // A background save in progress is dropped, as Redis kills its child (a SHUTDOWN
+        // NOSAVE leaves no new dump behind; a replica being synced gets no snapshot).
+        switch state.backgroundSave?.purpose {
+        case .aofBase?: log.warning("There is a child rewriting the AOF. Killing it!")
+        case nil: break
+        default: log.warning("There is a child saving an .rdb. Killing it!")
+        }
+        state.abandonBackgroundSave()
         if let aof = state.aof {
             log.notice("Calling fsync() on the AOF file.")
             aof.closeFile()
@@ -461,7 +468,15 @@ public final class ServerRuntime: @unchecked Sendable {
     /// (Redis writes in beforeSleep, before replies): an acknowledged write is in the
     /// kernel even if the process is killed right after. `always` also syncs it.
     func flushAppendOnly() {
-        guard let aof = state.aof, !aof.buffer.isEmpty else { return }
+        guard let aof = state.aof else { return }
+        aof.bufferOffset = state.replicationOffset
+        let synced = aof.syncedOffset
+        // WAITAOF waiters learn of a local fsync once this turn's work is done.
+        defer { if ackWaiters > 0 && aof.syncedOffset != synced { loop.execute { self.answerWaits() } } }
+        guard !aof.buffer.isEmpty else {
+            aof.noteAllSynced()
+            return
+        }
         if !aof.flush() && aof.policy == .always {
             // As Redis: with `always`, an unwritable AOF stops the server.
             log.warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
@@ -507,6 +522,8 @@ public final class ServerRuntime: @unchecked Sendable {
         if state.loading != nil { return }
         flushAppendOnly()
         state.aof?.fsyncIfDue(background: state.backgroundSync)
+        // WAITAOF learns of the local fsync (and of `appendonly no`) here.
+        answerWaits()
         // Replicas waiting for a full sync come before a scheduled rewrite or save.
         if state.replication != nil { state.startReplicationSnapshotIfDue() }
         if state.backgroundSave == nil {
@@ -639,12 +656,16 @@ public final class ServerRuntime: @unchecked Sendable {
         var key: [UInt8]
     }
 
+    /// Clients blocked in WAIT or WAITAOF.
+    var ackWaiters = 0
+
     /// Clients blocked on each key, in the order they blocked.
     var waiting: [WaitKey: [ConnectionHandler]] = [:]
 
     func block(_ handler: ConnectionHandler, _ request: BlockRequest) {
         handler.blocked = request
         state.blockedClients += 1
+        if request.waitsForAcks != nil { ackWaiters += 1 }
         for key in request.keys { waiting[WaitKey(db: request.db, key: key), default: []].append(handler) }
         if let deadline = request.deadline {
             let delay = max(0, deadline - state.clock())
@@ -658,6 +679,7 @@ public final class ServerRuntime: @unchecked Sendable {
         guard let request = handler.blocked else { return }
         handler.blocked = nil
         state.blockedClients -= 1
+        if request.waitsForAcks != nil { ackWaiters -= 1 }
         handler.timeoutTask?.cancel()
         handler.timeoutTask = nil
         for key in request.keys {

@@ -66,6 +66,35 @@ import Testing
                 ]))
     }
 
+    @Test func waitAOFCountsTheReplicasFsyncedAcks() {
+        let r = CommandRunner()
+        #expect(r.run("WAITAOF", "2", "0", "0") == .error("ERR value is out of range, value must between 0 and 1"))
+        #expect(r.run("WAITAOF", "0", "-1", "0") == .error("ERR value is out of range, must be positive"))
+        #expect(r.run("WAITAOF", "0", "0", "-1") == .error("ERR timeout is negative"))
+        #expect(
+            r.run("WAITAOF", "1", "0", "0")
+                == .error("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled."))
+        #expect(r.run("WAITAOF", "0", "0", "0") == .array([.integer(0), .integer(0)]))
+        r.run("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+        let replica = r.client()
+        _ = replica.bytes([Array("PSYNC".utf8), Array("?".utf8), Array("-1".utf8)])
+        r.server.finishBackgroundSave()
+        r.run("SET", "k", "v")
+        let offset = r.server.replicationOffset
+        // An ACK without FACK (a replica without an AOF) counts for WAIT, not WAITAOF.
+        _ = replica.bytes([Array("REPLCONF".utf8), Array("ACK".utf8), Array(String(offset).utf8)])
+        #expect(r.run("WAIT", "1", "0") == .integer(1))
+        // Not enough: the client blocks, with the counts so far for its timeout.
+        #expect(r.run("WAITAOF", "0", "1", "0") == .raw([]))
+        #expect(r.context.blockRequest?.timeoutReply == .array([.integer(0), .integer(0)]))
+        #expect(r.context.blockRequest?.waitsForAcks?.local == 0)
+        #expect(r.server.acknowledgements(of: AckWait(offset: offset, replicas: 1, local: 0)).satisfied == false)
+        // FACK: its AOF has the write on disk.
+        _ = replica.bytes(["REPLCONF", "ACK", String(offset), "FACK", String(offset)].map { Array($0.utf8) })
+        #expect(r.run("WAITAOF", "0", "1", "0") == .array([.integer(0), .integer(1)]))
+        #expect(r.server.acknowledgements(of: AckWait(offset: offset, replicas: 1, local: 0)).satisfied)
+    }
+
     @Test func aReconnectingReplicaContinuesFromTheBacklog() {
         let r = CommandRunner()
         r.run("CONFIG", "SET", "repl-diskless-sync", "no")

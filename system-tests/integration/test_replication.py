@@ -200,6 +200,65 @@ def test_a_redis_replica_of_a_swiftlet_replica(start_swiftlet):
         top.stop()
 
 
+def test_a_chain_shares_its_primarys_history(start_swiftlet):
+    """PSYNC2 along a chain: redis-server primary → Swiftlet replica → redis-server and
+    Swiftlet sub-replicas. The middle passes the primary's stream on unchanged, so the
+    whole chain has the primary's replication ID and offsets; after the primary goes and
+    the middle is promoted, its sub-replicas continue with PSYNC, without a full sync."""
+    debug = ["--enable-debug-command", "yes"]
+    top = Server(REDIS_SERVER, debug)
+    try:
+        middle = start_swiftlet("--replicaof", "127.0.0.1", str(top.port), *debug)
+        wait_for(lambda: linked(middle), what="the middle link")
+        t = top.client()
+        t.set("a", "1")
+        top.client(db=4).set("in4", "x")
+        redis_sub = Server(REDIS_SERVER, ["--replicaof", "127.0.0.1", str(middle.port)] + debug)
+        try:
+            swift_sub = start_swiftlet("--replicaof", "127.0.0.1", str(middle.port), *debug)
+            wait_for(lambda: linked(redis_sub) and linked(swift_sub), what="the sub-replicas' links")
+            # The stream continues in the database it had selected (the middle's snapshot
+            # names it), transactions whole.
+            top.client(db=4).set("in4", "y")
+            pipe = t.pipeline(transaction=True)
+            pipe.incr("n").rpush("l", "x").execute()
+            subs = [redis_sub.client(), swift_sub.client()]
+            wait_for(
+                lambda: all(s.get("n") == b"1" for s in subs)
+                and all(c.get("in4") == b"y" for c in (redis_sub.client(db=4), swift_sub.client(db=4))),
+                what="the chained stream",
+            )
+            top_info = t.info("replication")
+            offset = top_info["master_repl_offset"]
+
+            def same_history():
+                infos = [x.info("replication") for x in [middle.client()] + subs]
+                return all(
+                    i["master_replid"] == top_info["master_replid"] and i["master_repl_offset"] == offset
+                    for i in infos
+                )
+
+            wait_for(same_history, what="one history along the chain")
+            digest = t.execute_command("DEBUG", "DIGEST")
+            m = middle.client()
+            # The primary goes; the middle is promoted: its sub-replicas learn its new ID
+            # and continue from their offsets.
+            top.stop()
+            m.execute_command("REPLICAOF", "NO", "ONE")
+            wait_for(lambda: linked(redis_sub) and linked(swift_sub), what="the sub-replicas' links again")
+            info = m.info("replication")
+            assert info["master_replid2"] == top_info["master_replid"]
+            assert m.info("stats")["sync_full"] == 2 and m.info("stats")["sync_partial_ok"] == 2
+            m.set("after", "promotion")
+            wait_for(lambda: all(s.get("after") == b"promotion" for s in subs), what="the new primary's stream")
+            assert all(s.execute_command("DEBUG", "DIGEST") == m.execute_command("DEBUG", "DIGEST") for s in subs)
+            assert m.execute_command("DEBUG", "DIGEST") != digest  # (the key written since)
+        finally:
+            redis_sub.stop()
+    finally:
+        top.stop()
+
+
 def test_wait_counts_the_replicas_that_acknowledged(start_swiftlet):
     """WAIT on a Swiftlet primary with a redis-server replica and a Swiftlet replica: both
     acknowledge a write (REPLCONF GETACK / ACK); asking for more waits out its timeout and
@@ -413,3 +472,74 @@ def test_hash_field_ttls_replicate_between_swiftlet_nodes(start_swiftlet):
     # The replica hides the expired field at once; it holds it until the primary's expiry
     # cycle deletes it and the HDEL arrives, so the digests agree from then on.
     wait_for(lambda: digest(r) == digest(p), what="the primary's HDEL of the expired field")
+
+
+def test_waitaof_counts_local_and_replica_fsyncs(start_swiftlet):
+    """WAITAOF (Redis 7.2): the local AOF's fsync and the replicas' (REPLCONF ACK … FACK),
+    with Redis 8.0's replies and errors; a client blocked in it when the primary becomes a
+    replica is unblocked with an error."""
+    primary = start_swiftlet("--appendonly", "yes", "--appendfsync", "always")
+    p = primary.client()
+    p.incr("n")
+    assert p.execute_command("WAITAOF", "1", "0", "0") == [1, 0]
+    # No replica: the replica count times out, the local fsync is reported.
+    assert p.execute_command("WAITAOF", "1", "1", "100") == [1, 0]
+    replica = start_swiftlet("--replicaof", "127.0.0.1", str(primary.port), "--appendonly", "yes",
+                             "--appendfsync", "everysec", "--repl-diskless-sync-delay", "0")
+    wait_for(lambda: linked(replica), what="the replica's link")
+    p.incr("n")
+    # The replica fsyncs each second and tells its primary with its ACKs.
+    assert p.execute_command("WAITAOF", "1", "1", "0") == [1, 1]
+    r = replica.client()
+    try:
+        r.execute_command("WAITAOF", "0", "0", "0")
+        raise AssertionError("WAITAOF on a replica")
+    except Exception as e:
+        assert str(e).startswith("WAITAOF cannot be used with replica instances.")
+    # A replica without an AOF sends no FACK: it counts for WAIT, not for WAITAOF.
+    r.config_set("appendonly", "no")
+    p.incr("n")
+    assert p.execute_command("WAIT", "1", "2000") == 1
+    assert p.execute_command("WAITAOF", "0", "1", "300") == [1, 0]
+    p.config_set("appendonly", "no")
+    for args in (["1", "0", "0"], ["2", "0", "0"], ["0", "-1", "0"]):
+        try:
+            p.execute_command("WAITAOF", *args)
+            raise AssertionError("WAITAOF " + " ".join(args))
+        except Exception as e:
+            assert str(e) in (
+                "WAITAOF cannot be used when numlocal is set but appendonly is disabled.",
+                "value is out of range, value must between 0 and 1",
+                "value is out of range, must be positive",
+            )
+    # Blocked in WAITAOF when this server becomes a replica: an error, and the link closes.
+    blocked = primary.raw()
+    blocked.send(b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n*4\r\n$7\r\nWAITAOF\r\n$1\r\n0\r\n$1\r\n5\r\n$1\r\n0\r\n")
+    time.sleep(0.3)
+    r.replicaof("no", "one")
+    p.replicaof("127.0.0.1", replica.port)
+    assert blocked.reply() == b":4\r\n"
+    assert blocked.reply() == (
+        b"-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n")
+    assert blocked.closed_by_peer()
+
+
+def test_a_replica_with_an_aof_logs_the_synced_dataset(start_swiftlet):
+    """After a full sync a replica's AOF starts again from the new dataset (Redis's
+    restartAOFAfterSYNC): restarted from its AOF alone, it has the primary's keys."""
+    primary = start_swiftlet()
+    p = primary.client()
+    p.mset({"a": "1", "b": "2"})
+    replica = start_swiftlet("--appendonly", "yes", "--repl-diskless-sync-delay", "0")
+    r = replica.client()
+    r.set("local", "gone after the sync")
+    r.replicaof("127.0.0.1", primary.port)
+    wait_for(lambda: linked(replica), what="the replica's link")
+    p.set("c", "3")
+    wait_for(lambda: r.get("c") == b"3", what="the stream")
+    wait_for(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0, what="the AOF's new base")
+    r.replicaof("no", "one")
+    r.shutdown(nosave=True)
+    replica.proc.wait(timeout=10)
+    again = start_swiftlet("--appendonly", "yes", workdir=replica.workdir)
+    assert sorted(again.client().keys()) == [b"a", b"b", b"c"]

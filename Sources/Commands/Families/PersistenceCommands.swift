@@ -155,8 +155,15 @@ extension PersistenceCommands {
         while !args.isAtEnd {
             if args.take("ack") {
                 let offset = parseInt64(try args.next())
+                // ACK <offset> FACK <aof offset>: what the replica's AOF has fsynced (7.2).
+                var aofOffset: Int64?
+                if ctx.argc > 4 && ctx.argIs(3, "fack") {
+                    guard let fsynced = parseInt64(ctx.arg(4)) else { return .raw([]) }
+                    aofOffset = fsynced
+                }
                 if let offset, let primary = ctx.server.replication, let replica = primary.replica(of: session) {
-                    let start = primary.acknowledge(replica, offset: offset, now: ctx.server.clock())
+                    let start = primary.acknowledge(
+                        replica, offset: offset, aofOffset: aofOffset, now: ctx.server.clock())
                     if !start.isEmpty { session.deliverHook?(start) }
                     ctx.server.replicaAckHook?()
                 }

@@ -34,7 +34,39 @@ enum StandaloneCommands {
         ctx.server.replication?.requestAcks()
         ctx.blockRequest = BlockRequest(
             keys: [], db: ctx.session.db, deadline: ms == 0 ? nil : ctx.now + ms, timeoutReply: .integer(acknowledged))
-        ctx.blockRequest?.waitsForAcks = (target, Int(wanted))
+        ctx.blockRequest?.waitsForAcks = AckWait(offset: target, replicas: Int(wanted))
+        return .null
+    }
+
+    /// WAITAOF numlocal numreplicas timeout: whether the local AOF (numlocal 0 or 1) and how
+    /// many replicas' AOFs have fsynced this client's last write, `[local, replicas]`. As
+    /// WAIT, answered at once when enough have (or the client cannot block), else after
+    /// their ACKs (which carry `FACK <offset>`), the local fsync, or the timeout.
+    static func waitAOF(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        guard let local = parseInt64(ctx.arg(1)) else { throw .notInteger }
+        if local < 0 || local > 1 { throw CommandError("ERR value is out of range, value must between 0 and 1") }
+        guard let wanted = parseInt64(ctx.arg(2)) else { throw .notInteger }
+        if wanted < 0 { throw CommandError("ERR value is out of range, must be positive") }
+        guard let ms = parseInt64(ctx.arg(3)) else {
+            throw CommandError("ERR timeout is not an integer or out of range")
+        }
+        if ms < 0 { throw .timeoutNegative }
+        if ms > Int64.max - ctx.now { throw .timeoutOutOfRange }
+        let state = ctx.server
+        if state.primaryLink != nil {
+            throw CommandError(
+                "ERR WAITAOF cannot be used with replica instances. Please also note that writes to replicas are just local and are not propagated."
+            )
+        }
+        if local > 0 && state.aof == nil { throw .waitAOFWithoutAOF }
+        let wait = AckWait(offset: ctx.session.replicationWriteOffset, replicas: Int(wanted), local: Int(local))
+        let counts = state.acknowledgements(of: wait)
+        let reply = Reply.array([.integer(Int64(counts.local)), .integer(Int64(counts.replicas))])
+        if counts.satisfied || !ctx.mayBlock { return reply }
+        state.replication?.requestAcks()
+        ctx.blockRequest = BlockRequest(
+            keys: [], db: ctx.session.db, deadline: ms == 0 ? nil : ctx.now + ms, timeoutReply: reply)
+        ctx.blockRequest?.waitsForAcks = wait
         return .null
     }
 
@@ -130,6 +162,7 @@ extension CommandTable {
             ("readwrite", StandaloneCommands.clusterOnly),
             ("asking", StandaloneCommands.clusterOnly),
             ("wait", StandaloneCommands.wait),
+            ("waitaof", StandaloneCommands.waitAOF),
             ("failover", StandaloneCommands.failover),
             ("replicaof", StandaloneCommands.replicaof),
             ("slaveof", StandaloneCommands.replicaof),
