@@ -73,12 +73,16 @@ redis-py: deps-system deps-python release
 
 # Redis's own Tcl test suite (Debian's redis 7.0.15 source package) in its external-server
 # mode and in its own mode with our binaries as src/redis-server & co. Every test Redis
-# passes must pass, unless system-tests/compat/excluded.tsv gives its reason.
+# passes must pass, unless system-tests/compat/excluded.tsv gives its reason. Then
+# unit/wait of Redis 8.0.2's suite (trixie's source package), for WAITAOF (Redis 7.2).
 REDIS_SUITE_DIR := .build/redis-suite
 compat: deps-system release
 	@tree=$$(bash scripts/fetch-redis-suite.sh $(REDIS_SUITE_DIR)) && \
 	python3 system-tests/compat/run_compat.py --suite "$$tree" --mode external own \
 		--reference system-tests/compat/redis-7.0.15-{mode}.txt --excluded system-tests/compat/excluded.tsv
+	@tree=$$(bash scripts/fetch-redis-suite.sh $(REDIS_SUITE_DIR) 8.0.2) && \
+	python3 system-tests/compat/run_compat.py --suite "$$tree" --mode own --units unit/wait \
+		--reference system-tests/compat/redis-8.0.2-{mode}.txt --excluded system-tests/compat/excluded.tsv
 
 test: deps-system deps-python lint warnings unit release compat integration redis-py
 

@@ -33,7 +33,8 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RELEASE = os.path.join(ROOT, ".build", "release")
-REDIS_BIN = "/usr/bin"
+# The reference binaries (`--server redis`): Debian's, or a built tree's src/ (Redis 8.0.2).
+REDIS_BIN = os.environ.get("COMPAT_REDIS_BIN", "/usr/bin")
 
 # The units of Redis's suite run in each mode. External mode runs every unit (those made
 # only of `external:skip` tests end at once); the suite's own mode runs the units that
