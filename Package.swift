@@ -2,10 +2,16 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    // The run-time exclusivity checks left after the compile-time ones cost a call pair
-    // per class-property access on hot paths; debug builds (swift test) keep them.
+    // Release builds are plain -O: Swift's bounds and overflow checks stay on (a server
+    // parsing network input must stop on a bad index, not write past it). Dynamic
+    // exclusivity checks are left to debug builds (swift test): in release they would cost
+    // a runtime call with a thread-local lookup per class-property access — 2.9× the
+    // instructions of a GET (12 285 against 4 2xx, callgrind) — while the compiler still
+    // proves exclusivity statically everywhere it can, and the server's state is confined
+    // to its one event loop. Cross-module optimization lets small accessors inline across
+    // modules.
     .unsafeFlags(
-        ["-Ounchecked", "-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))
+        ["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))
 ]
 
 let package = Package(
