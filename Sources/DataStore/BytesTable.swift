@@ -20,6 +20,10 @@ public struct BytesTable<Value> {
     }
 
     public var count: Int { keys.count }
+    /// Bytes of the index (keys' references, hashes, slots, values), not of the keys.
+    public var indexBytes: Int {
+        keys.capacity * 8 + hashes.capacity * 4 + slots.capacity * 8 + values.capacity * MemoryLayout<Value>.stride
+    }
     public var isEmpty: Bool { keys.isEmpty }
 
     @inline(__always)

@@ -248,6 +248,9 @@ public final class HashValue {
 
     /// Prefetches the fields (and the values they hold) of a pipelined run of commands, by
     /// `BytesTable.hash`; the table is reached through `extras` in place, not copied.
+    /// Bytes of its hash table's index (0 while it is a listpack).
+    public var indexBytes: Int { isHashtable ? (extras?.table.indexBytes ?? 0) : 0 }
+
     public func prefetchFields(hashes: UnsafeMutableBufferPointer<UInt32>) {
         if isHashtable { extras?.table.prefetch(hashes: hashes, values: true) }
     }

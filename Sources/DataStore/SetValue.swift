@@ -105,6 +105,9 @@ public final class SetValue {
     }
 
     /// Prefetches the members of a pipelined run of commands, by `BytesTable.hash`.
+    /// Bytes of its hash table's index (0 while it is small-encoded).
+    public var indexBytes: Int { encoding == .hashtable ? table.indexBytes : 0 }
+
     public func prefetchMembers(hashes: UnsafeMutableBufferPointer<UInt32>) {
         if encoding == .hashtable { table.prefetch(hashes: hashes, values: false) }
     }

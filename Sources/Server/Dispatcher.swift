@@ -28,6 +28,10 @@ extension CommandContext {
         server.commandClock = monotonicMicrosNow()
     }
 
+    /// The key-table size (slots and buckets) from which a batch's keys are prefetched:
+    /// about a core's L2 cache.
+    static let prefetchTableBytes = 1 << 20
+
     /// Before a pipelined batch runs, asks the CPU for the hash-table memory of every
     /// command's first key, in three overlapping stages (see KeyTable.prefetchBucket).
     public func prefetchBatchKeys(from start: Int = 0) {
@@ -38,11 +42,15 @@ extension CommandContext {
         batchCommands.removeAll(keepingCapacity: true)
         batchCommands.append(contentsOf: repeatElement(nil, count: batch.count))
         var queuing = session.inMulti
+        var keyedCommands = 0
         do {
             // One copy of the key table per batch (a method called through the database
             // array, or a pointer into it, copies the struct — four retains and releases —
             // every time); it is gone before any command can write to the table.
             let keyTable = server.keyspace.databases[dbIndex].table
+            // Prefetching pays only when the table's index is too big to stay in the
+            // core's cache (its misses are what it hides); below that it is pure work.
+            let prefetching = keyTable.overheadBytes >= Self.prefetchTableBytes
             for i in start..<batch.count {
                 let spans = batch.arguments(of: i)
                 guard let command = batch.argument(spans.lowerBound).withUnsafeBytes({ table.lookup($0) }) else {
@@ -58,6 +66,8 @@ extension CommandContext {
                 let first = command.firstKey
                 let step = command.keyStep
                 guard spans.count >= 2, first > 0, step > 0 else { continue }
+                keyedCommands += 1
+                if !prefetching { continue }
                 let last = command.lastKey >= 0 ? command.lastKey : spans.count + command.lastKey
                 var k = first
                 while k <= last && k < spans.count {
@@ -72,7 +82,7 @@ extension CommandContext {
             for h in prefetchHashes { keyTable.prefetchSlot(hash: h) }
             for h in prefetchHashes { keyTable.prefetchKey(hash: h) }
         }
-        guard prefetchHashes.count >= 4 else { return }
+        guard keyedCommands >= 4 else { return }
         prefetchMembers(from: start)
     }
 
@@ -105,9 +115,10 @@ extension CommandContext {
             if slot != ownerSlot {
                 flush()
                 ownerSlot = slot
+                // Only tables too big for the core's cache are worth it (as for keys).
                 switch keyTable[slot].value {
-                case .set(let s): owner = .set(s)
-                case .hash(let h): owner = .hash(h)
+                case .set(let s) where s.indexBytes >= Self.prefetchTableBytes: owner = .set(s)
+                case .hash(let h) where h.indexBytes >= Self.prefetchTableBytes: owner = .hash(h)
                 default: owner = nil
                 }
             }
