@@ -23,7 +23,8 @@ public enum ReplyEncoder {
                 buf[i] = UInt8(48 + magnitude % 10)
                 magnitude /= 10
             } while magnitude > 0
-            out.append(contentsOf: buf[i..<24])
+            // As a raw buffer: a slice of one would be copied byte by byte.
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[i..<24]))
         }
     }
 

@@ -39,8 +39,10 @@ extension CommandContext {
         prefetchHashes.removeAll(keepingCapacity: true)
         let table = server.commands
         let dbIndex = session.db
+        // (Emptied by beginBatch; one append each: a repeated nil goes through the
+        // generic path, a retain per element.)
         batchCommands.removeAll(keepingCapacity: true)
-        batchCommands.append(contentsOf: repeatElement(nil, count: batch.count))
+        for _ in 0..<batch.count { batchCommands.append(nil) }
         var queuing = session.inMulti
         var keyedCommands = 0
         do {
@@ -134,7 +136,8 @@ extension CommandContext {
         let spans = batch.arguments(of: index)
         argBase = spans.lowerBound
         argc = spans.count
-        blockRequest = nil
+        // Tested first: assigning nil destroys the optional through its value witness.
+        if blockRequest != nil { blockRequest = nil }
         preparedCommand = index < batchCommands.count ? batchCommands[index] : nil
         var reply = dispatch()
         if server.expiryHeld != server.expiryShouldHold && !session.isScriptClient { server.applyPauseToExpiry() }
