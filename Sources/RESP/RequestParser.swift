@@ -144,17 +144,18 @@ public struct RequestParser: Sendable {
         }
         var pos = cr + 2
         if count <= 0 { return .skipped(next: pos) }
-        // Validate everything before touching the batch, so an incomplete command leaves no trace.
-        var spanStart = batch.spans.count
+        // The command's bytes go to the batch in one copy once it is whole (its `$len`
+        // lines with them: a copy per argument costs more than the few bytes it saves);
+        // its spans point into that copy. An incomplete command leaves no trace.
+        let spanStart = batch.spans.count
         let bytesStart = batch.bytes.count
+        let frameStart = pos
         let commandIndex = batch.commandStarts.count
         batch.commandStarts.append(spanStart)
         func rollback() {
-            batch.bytes.removeSubrange(bytesStart...)
             batch.spans.removeSubrange(spanStart...)
             batch.commandStarts.removeSubrange(commandIndex...)
         }
-        spanStart = batch.spans.count
         for _ in 0..<count {
             if pos >= n {
                 rollback()
@@ -188,11 +189,11 @@ public struct RequestParser: Sendable {
                 rollback()
                 return .incomplete
             }
-            let begin = batch.bytes.count
-            batch.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[dataStart..<(dataStart + len)]))
+            let begin = bytesStart + dataStart - frameStart
             batch.spans.append(begin..<(begin + len))
             pos = dataStart + len + 2
         }
+        batch.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[frameStart..<pos]))
         return .command(next: pos)
     }
 

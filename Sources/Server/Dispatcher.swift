@@ -138,7 +138,8 @@ extension CommandContext {
         argc = spans.count
         // Tested first: assigning nil destroys the optional through its value witness.
         if blockRequest != nil { blockRequest = nil }
-        preparedCommand = index < batchCommands.count ? batchCommands[index] : nil
+        // Taken out of the batch's cache (a resumed command looks itself up again).
+        preparedCommand = index < batchCommands.count ? batchCommands[index].take() : nil
         var reply = dispatch()
         if server.expiryHeld != server.expiryShouldHold && !session.isScriptClient { server.applyPauseToExpiry() }
         // A replica's link never carries replies: one that asked for one is dropped.
@@ -347,10 +348,9 @@ extension CommandContext {
     }
 
     public func dispatch() -> Dispatched {
-        let table = server.commands
-        let prepared = preparedCommand
-        preparedCommand = nil
-        guard var command = prepared ?? arg(0).withUnsafeBytes({ table.lookup($0) }) else {
+        // Moved out (no copy to retain); the table is read only when nothing was prepared.
+        let prepared = preparedCommand.take()
+        guard var command = prepared ?? arg(0).withUnsafeBytes({ server.commands.lookup($0) }) else {
             let rest = (1..<argc).map { argBytes($0) }
             return reject(.unknownCommand(argBytes(0), args: rest), nil)
         }
