@@ -168,10 +168,31 @@ public final class CommandTable {
         slots[i] = Int32(commands.count)
         slotHashes[i] = h
         commands.append(command)
+        lastFound = nil
     }
 
+    /// The last name of up to 8 bytes looked up, as sent (a pipeline repeats its
+    /// command), and what it found.
+    var lastName: (word: UInt64, length: Int) = (0, 0)
+    var lastFound: Command?
+
     /// Finds a command by name, ASCII case-insensitively.
+    @inline(__always)
     public func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
+        let n = name.count
+        guard n > 0 && n <= 8 else { return find(name) }
+        var word: UInt64 = 0
+        withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: name) }
+        if n == lastName.length && word == lastName.word, let command = lastFound { return command }
+        let command = find(name)
+        if let command {
+            lastName = (word, n)
+            lastFound = command
+        }
+        return command
+    }
+
+    func find(_ name: UnsafeRawBufferPointer) -> Command? {
         if name.count == 0 || name.count > 64 { return nil }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count) { lowered -> Command? in
             for i in 0..<name.count {

@@ -6,14 +6,25 @@ import RESP
 /// and INFO latencystats summarizes), and the latency monitor's events (LATENCY LATEST,
 /// HISTORY, RESET, DOCTOR) for commands slower than `latency-monitor-threshold` ms.
 public struct LatencyHistogram {
-    /// buckets[i] counts calls that took at most 2^i µs (bucket 0: up to 1 µs).
-    public var buckets = [Int](repeating: 0, count: 40)
+    /// counts[i] counts calls that took at most 2^i µs (bucket 0: up to 1 µs). Stored
+    /// inline: recording a call is an add, with no array to check for uniqueness.
+    var counts = InlineArray<40, Int>(repeating: 0)
     public var calls = 0
+
+    public init() {}
+
+    /// The bucket counts, lowest first.
+    public var buckets: [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(counts.count)
+        for i in counts.indices { out.append(counts[i]) }
+        return out
+    }
 
     /// The calls recorded since `earlier` was taken.
     public func minus(_ earlier: LatencyHistogram) -> LatencyHistogram {
         var out = self
-        for i in buckets.indices { out.buckets[i] -= earlier.buckets[i] }
+        for i in counts.indices { out.counts[i] -= earlier.counts[i] }
         out.calls -= earlier.calls
         return out
     }
@@ -22,7 +33,7 @@ public struct LatencyHistogram {
     public mutating func record(_ micros: Int64) {
         let v = UInt64(max(1, micros))
         let i = min(39, 64 - (v - 1).leadingZeroBitCount)
-        buckets[i] += 1
+        counts[i] += 1
         calls += 1
     }
 
@@ -30,8 +41,8 @@ public struct LatencyHistogram {
     public func percentile(_ p: Double) -> Double {
         let target = Int((Double(calls) * p / 100).rounded(.up))
         var seen = 0
-        for (i, n) in buckets.enumerated() {
-            seen += n
+        for i in counts.indices {
+            seen += counts[i]
             if seen >= max(1, target) { return Double(1 << i) }
         }
         return 0
@@ -50,7 +61,9 @@ extension CommandContext {
     /// a `command` (or `fast-command`) latency event.
     func recordLatency(_ command: Command, micros: Int64) {
         if config.limits.latencyTracking { command.latency.record(micros) }
-        server.recordLatencyEvent(command.flags.contains(.fast) ? "fast-command" : "command", micros: micros)
+        if config.limits.latencyMonitorThreshold > 0 {
+            server.recordLatencyEvent(command.flags.contains(.fast) ? "fast-command" : "command", micros: micros)
+        }
     }
 }
 
