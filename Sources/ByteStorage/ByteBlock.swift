@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// An immutable byte string in one heap allocation: a 4-byte length after the object
 /// header, then the bytes. A `[UInt8]` spends 32 bytes of header and rounds up to its
 /// capacity; this spends 20, which is what lets a 32-byte string value fit the 64-byte
@@ -87,6 +93,17 @@ extension ByteBlock: Hashable {
 
 /// The allocation behind a `ByteBlock`: the length as the header, the bytes as elements.
 public final class ByteBlockStorage: ManagedBuffer<UInt32, UInt8> {}
+
+/// Whether `a` sorts before `b` byte by byte (unsigned, a prefix first): what
+/// `lexicographicallyPrecedes` answers, by memcmp instead of element by element.
+@inline(__always)
+public func bytesPrecede(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    let n = min(a.count, b.count)
+    let order = a.withUnsafeBytes { pa in
+        b.withUnsafeBytes { pb in n == 0 ? 0 : memcmp(pa.baseAddress!, pb.baseAddress!, n) }
+    }
+    return order != 0 ? order < 0 : a.count < b.count
+}
 
 /// Byte-wise equality of two equally long regions, a word at a time.
 @inline(__always)

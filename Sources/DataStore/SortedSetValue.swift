@@ -30,7 +30,7 @@ public final class SortedSetValue {
     @inline(__always)
     public static func precedes(_ a: Double, _ am: [UInt8], _ b: Double, _ bm: [UInt8]) -> Bool {
         if a != b { return a < b }
-        return am.lexicographicallyPrecedes(bm)
+        return bytesPrecede(am, bm)
     }
 
     /// The chunk that holds (or would hold) an entry, and the first position in it that is

@@ -71,12 +71,16 @@ public final class CommandContext {
         batch.bytes[batch.spans[argBase + i]]
     }
 
+    /// The length of argument `i`, without touching its bytes.
+    @inline(__always)
+    public func argLength(_ i: Int) -> Int { batch.spans[argBase + i].count }
+
     public func argBytes(_ i: Int) -> [UInt8] { Array(arg(i)) }
     public func argString(_ i: Int) -> String { String(decoding: arg(i), as: UTF8.self) }
 
     @inline(__always)
     public func argIs(_ i: Int, _ keyword: StaticString) -> Bool {
-        equalsIgnoringCase(arg(i), keyword)
+        argLength(i) == keyword.utf8CodeUnitCount && equalsIgnoringCase(arg(i), keyword)
     }
 
     /// The selected database, modified in place. Read through its address: reading the

@@ -225,7 +225,7 @@ enum SortCommands {
 
     /// memcmp order, the shorter first on a tie: compareStringObjects.
     static func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        if a.lexicographicallyPrecedes(b) { return -1 }
+        if bytesPrecede(a, b) { return -1 }
         return a == b ? 0 : 1
     }
 

@@ -65,7 +65,7 @@ enum SortedSetCommands {
         switch b {
         case .minusInfinity: return true
         case .plusInfinity: return false
-        case .value(let v, let ex): return ex ? v.lexicographicallyPrecedes(m) : !m.lexicographicallyPrecedes(v)
+        case .value(let v, let ex): return ex ? bytesPrecede(v, m) : !bytesPrecede(m, v)
         }
     }
 
@@ -73,7 +73,7 @@ enum SortedSetCommands {
         switch b {
         case .minusInfinity: return false
         case .plusInfinity: return true
-        case .value(let v, let ex): return ex ? m.lexicographicallyPrecedes(v) : !v.lexicographicallyPrecedes(m)
+        case .value(let v, let ex): return ex ? bytesPrecede(m, v) : !bytesPrecede(v, m)
         }
     }
 
