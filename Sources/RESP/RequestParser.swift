@@ -105,6 +105,26 @@ public struct RequestParser: Sendable {
         return nil
     }
 
+    /// The common length line: 1 to 18 digits, no leading zero, then CR. The value and
+    /// where the CR is, in one pass with no overflow to check; nil for anything else (a
+    /// sign, a zero, more digits, no CR yet), which the general path then reads.
+    @inline(__always)
+    static func quickLength(_ input: UnsafeRawBufferPointer, _ from: Int) -> (value: Int, cr: Int)? {
+        let n = input.count
+        guard from < n, input[from] != UInt8(ascii: "0") else { return nil }
+        let limit = Swift.min(n, from + 18)
+        var i = from
+        var value = 0
+        while i < limit {
+            let d = Int(input[i]) &- 48
+            if d < 0 || d > 9 { break }
+            value = value &* 10 &+ d
+            i += 1
+        }
+        guard i > from, i < n, input[i] == 13 else { return nil }
+        return (value, i)
+    }
+
     /// Redis's string2ll over `input[from..<to]`: optional '-', no leading zeros, no '+'.
     static func parseLength(_ input: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int? {
         var i = from
@@ -131,14 +151,24 @@ public struct RequestParser: Sendable {
 
     func parseMultibulk(_ input: UnsafeRawBufferPointer, from start: Int, into batch: inout CommandBatch) -> Step {
         let n = input.count
-        guard let cr = Self.findCR(input, from: start + 1) else {
-            if n - start > Self.maxInlineSize { return .failed("Protocol error: too big mbulk count string") }
-            return .incomplete
+        let count: Int
+        let cr: Int
+        if let quick = Self.quickLength(input, start + 1) {
+            (count, cr) = quick
+        } else {
+            guard let found = Self.findCR(input, from: start + 1) else {
+                if n - start > Self.maxInlineSize { return .failed("Protocol error: too big mbulk count string") }
+                return .incomplete
+            }
+            cr = found
+            if cr + 1 >= n { return .incomplete }
+            guard let parsed = Self.parseLength(input, start + 1, cr) else {
+                return .failed("Protocol error: invalid multibulk length")
+            }
+            count = parsed
         }
         if cr + 1 >= n { return .incomplete }
-        guard let count = Self.parseLength(input, start + 1, cr), count <= Int(Int32.max) else {
-            return .failed("Protocol error: invalid multibulk length")
-        }
+        guard count <= Int(Int32.max) else { return .failed("Protocol error: invalid multibulk length") }
         if !authenticated && count > 10 {
             return .failed("Protocol error: unauthenticated multibulk length")
         }
@@ -166,16 +196,32 @@ public struct RequestParser: Sendable {
                 let c = Character(Unicode.Scalar(input[pos]))
                 return .failed("Protocol error: expected '$', got '\(c)'")
             }
-            guard let lcr = Self.findCR(input, from: pos + 1) else {
-                rollback()
-                if n - pos > Self.maxInlineSize { return .failed("Protocol error: too big bulk count string") }
-                return .incomplete
+            let len: Int
+            let lcr: Int
+            if let quick = Self.quickLength(input, pos + 1) {
+                (len, lcr) = quick
+            } else {
+                guard let found = Self.findCR(input, from: pos + 1) else {
+                    rollback()
+                    if n - pos > Self.maxInlineSize { return .failed("Protocol error: too big bulk count string") }
+                    return .incomplete
+                }
+                lcr = found
+                if lcr + 1 >= n {
+                    rollback()
+                    return .incomplete
+                }
+                guard let parsed = Self.parseLength(input, pos + 1, lcr), parsed >= 0 else {
+                    rollback()
+                    return .failed("Protocol error: invalid bulk length")
+                }
+                len = parsed
             }
             if lcr + 1 >= n {
                 rollback()
                 return .incomplete
             }
-            guard let len = Self.parseLength(input, pos + 1, lcr), len >= 0, len <= maxBulkLength else {
+            guard len <= maxBulkLength else {
                 rollback()
                 return .failed("Protocol error: invalid bulk length")
             }
