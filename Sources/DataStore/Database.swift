@@ -33,17 +33,25 @@ public struct Database {
     /// time has passed is deleted here, as Redis's expireIfNeeded does.
     /// `forWrite`: a held key whose time has passed is deleted all the same (a write on a
     /// writable replica replaces it, as Redis's lookupKeyWrite forces the expiry).
+    /// `lru`: the access time to give a key found live (an LRU touch in the same pass).
     @inline(__always)
-    public mutating func lookup(_ key: UnsafeRawBufferPointer, now: Int64, forWrite: Bool = false) -> Int? {
+    public mutating func lookup(
+        _ key: UnsafeRawBufferPointer, now: Int64, forWrite: Bool = false, lru: UInt32? = nil
+    ) -> Int? {
         guard let slot = table.find(key) else { return nil }
         let expireAt = table.slots[slot].expireAt
         if expireAt != KeyEntry.noExpiry && expireAt < now {
-            if holdsExpired && (showsExpired || !forWrite) { return showsExpired ? slot : nil }
+            if holdsExpired && (showsExpired || !forWrite) {
+                guard showsExpired else { return nil }
+                if let lru { table[slot].lru = lru }
+                return slot
+            }
             let entry = table.remove(slot: slot)
             if logExpired { expiredLog.append(entry.key) }
             expiredKeys += 1
             return nil
         }
+        if let lru { table[slot].lru = lru }
         return slot
     }
 

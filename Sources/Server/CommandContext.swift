@@ -149,11 +149,15 @@ public final class CommandContext {
     /// Looks a key up in the selected database for reading, counting hits and misses.
     @inline(__always)
     public func lookupRead(_ i: Int, touching: Bool = true) -> Int? {
-        let now = server.keyspace.now
-        let slot = arg(i).withUnsafeBytes { server.keyspace.databases[session.db].lookup($0, now: now) }
+        let keyspace = server.keyspace
+        let now = keyspace.now
+        // An LRU touch goes with the lookup (one pass over the table); LFU's counter after.
+        let touches = touching && !session.noTouch
+        let lru = touches && !keyspace.lfuPolicy ? keyspace.lruClock.value : nil
+        let slot = arg(i).withUnsafeBytes { keyspace.databases[session.db].lookup($0, now: now, lru: lru) }
         if let slot {
-            server.keyspace.keyspaceHits += 1
-            if touching && !session.noTouch { touch(slot) }
+            keyspace.keyspaceHits += 1
+            if touches && lru == nil { touch(slot) }
         } else {
             server.keyspace.keyspaceMisses += 1
             if config.limits.keyspaceEvents.contains(.keyMiss) {
@@ -167,11 +171,14 @@ public final class CommandContext {
     /// Redis's lookupKeyWrite is.
     @inline(__always)
     public func lookupWrite(_ i: Int) -> Int? {
-        let now = server.keyspace.now
+        let keyspace = server.keyspace
+        let now = keyspace.now
+        let touches = !session.noTouch
+        let lru = touches && !keyspace.lfuPolicy ? keyspace.lruClock.value : nil
         let slot = arg(i).withUnsafeBytes {
-            server.keyspace.databases[session.db].lookup($0, now: now, forWrite: true)
+            keyspace.databases[session.db].lookup($0, now: now, forWrite: true, lru: lru)
         }
-        if let slot, !session.noTouch { touch(slot) }
+        if let slot, touches && lru == nil { touch(slot) }
         return slot
     }
 
