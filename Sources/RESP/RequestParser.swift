@@ -125,6 +125,28 @@ public struct RequestParser: Sendable {
         return (value, i)
     }
 
+    /// A `*<count>` or `$<length>` line read from `from` (after its type byte): its value
+    /// and where its CR is, or that more input is needed, or why it is refused.
+    enum LengthLine {
+        case length(Int, cr: Int)
+        case incomplete
+        case failed(String)
+    }
+
+    @inline(__always)
+    static func lengthLine(_ input: UnsafeRawBufferPointer, at from: Int, tooBig: String, invalid: String)
+        -> LengthLine
+    {
+        let n = input.count
+        if let (value, cr) = quickLength(input, from) { return cr + 1 >= n ? .incomplete : .length(value, cr: cr) }
+        guard let cr = findCR(input, from: from) else {
+            return n - (from - 1) > maxInlineSize ? .failed(tooBig) : .incomplete
+        }
+        if cr + 1 >= n { return .incomplete }
+        guard let value = parseLength(input, from, cr) else { return .failed(invalid) }
+        return .length(value, cr: cr)
+    }
+
     /// Redis's string2ll over `input[from..<to]`: optional '-', no leading zeros, no '+'.
     static func parseLength(_ input: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int? {
         var i = from
@@ -153,21 +175,14 @@ public struct RequestParser: Sendable {
         let n = input.count
         let count: Int
         let cr: Int
-        if let quick = Self.quickLength(input, start + 1) {
-            (count, cr) = quick
-        } else {
-            guard let found = Self.findCR(input, from: start + 1) else {
-                if n - start > Self.maxInlineSize { return .failed("Protocol error: too big mbulk count string") }
-                return .incomplete
-            }
-            cr = found
-            if cr + 1 >= n { return .incomplete }
-            guard let parsed = Self.parseLength(input, start + 1, cr) else {
-                return .failed("Protocol error: invalid multibulk length")
-            }
-            count = parsed
+        switch Self.lengthLine(
+            input, at: start + 1, tooBig: "Protocol error: too big mbulk count string",
+            invalid: "Protocol error: invalid multibulk length")
+        {
+        case .length(let value, let end): (count, cr) = (value, end)
+        case .incomplete: return .incomplete
+        case .failed(let why): return .failed(why)
         }
-        if cr + 1 >= n { return .incomplete }
         guard count <= Int(Int32.max) else { return .failed("Protocol error: invalid multibulk length") }
         if !authenticated && count > 10 {
             return .failed("Protocol error: unauthenticated multibulk length")
@@ -198,30 +213,19 @@ public struct RequestParser: Sendable {
             }
             let len: Int
             let lcr: Int
-            if let quick = Self.quickLength(input, pos + 1) {
-                (len, lcr) = quick
-            } else {
-                guard let found = Self.findCR(input, from: pos + 1) else {
-                    rollback()
-                    if n - pos > Self.maxInlineSize { return .failed("Protocol error: too big bulk count string") }
-                    return .incomplete
-                }
-                lcr = found
-                if lcr + 1 >= n {
-                    rollback()
-                    return .incomplete
-                }
-                guard let parsed = Self.parseLength(input, pos + 1, lcr), parsed >= 0 else {
-                    rollback()
-                    return .failed("Protocol error: invalid bulk length")
-                }
-                len = parsed
-            }
-            if lcr + 1 >= n {
+            switch Self.lengthLine(
+                input, at: pos + 1, tooBig: "Protocol error: too big bulk count string",
+                invalid: "Protocol error: invalid bulk length")
+            {
+            case .length(let value, let end): (len, lcr) = (value, end)
+            case .incomplete:
                 rollback()
                 return .incomplete
+            case .failed(let why):
+                rollback()
+                return .failed(why)
             }
-            guard len <= maxBulkLength else {
+            guard len >= 0, len <= maxBulkLength else {
                 rollback()
                 return .failed("Protocol error: invalid bulk length")
             }
