@@ -185,8 +185,13 @@ extension ServerRuntime {
         RedisLogHandler.replicaRole = state.primaryLink == nil ? 0 : 1
         // Clients blocked on this server as a primary get an error and are closed (Redis's
         // disconnectAllBlockedClients): what they waited for will not come from here.
+        // (Blocking commands and WAIT/WAITAOF: not a caller waiting for its own suspended
+        // script or for DEBUG LOADAOF, which end as they would anyway.)
         if state.primaryLink != nil {
-            for (_, handler) in connections where handler.blocked != nil {
+            for (_, handler) in connections {
+                guard let request = handler.blocked, !request.keys.isEmpty || request.waitsForAcks != nil else {
+                    continue
+                }
                 handler.machine?.session.closeAfterReply = true
                 handler.blockTimedOut(error: .unblockedByRoleChange)
             }

@@ -543,3 +543,23 @@ def test_a_replica_with_an_aof_logs_the_synced_dataset(start_swiftlet):
     replica.proc.wait(timeout=10)
     again = start_swiftlet("--appendonly", "yes", workdir=replica.workdir)
     assert sorted(again.client().keys()) == [b"a", b"b", b"c"]
+
+
+def test_blocked_clients_are_unblocked_when_the_primary_becomes_a_replica(start_swiftlet):
+    """REPLICAOF on a primary: a client blocked in BLPOP gets Redis's -UNBLOCKED error and is
+    closed, on Swiftlet as on redis-server 7.0.15 (disconnectAllBlockedClients)."""
+    for is_redis in (False, True):
+        other = Server(REDIS_SERVER, [])
+        server = Server(REDIS_SERVER, []) if is_redis else start_swiftlet()
+        try:
+            blocked = server.raw()
+            blocked.send(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nlist\r\n$1\r\n0\r\n")
+            wait_for(lambda: server.client().info("clients")["blocked_clients"] == 1, what="the blocked client")
+            server.client().replicaof("127.0.0.1", other.port)
+            assert blocked.reply() == (
+                b"-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n")
+            assert blocked.closed_by_peer()
+        finally:
+            if is_redis:
+                server.stop()
+            other.stop()
