@@ -142,11 +142,16 @@ public final class AppendOnlyFile {
                 lastWriteError = .current
                 return false
             }
-            unsynced = false
-            syncedOffset = writtenOffset
+            markSynced()
             lastFsync = monotonicMicrosNow()
         }
         return true
+    }
+
+    /// What was written is on disk (an fsync of the file succeeded).
+    func markSynced() {
+        unsynced = false
+        syncedOffset = writtenOffset
     }
 
     /// Nothing is buffered, unsynced or being fsynced: the file is on disk up to
@@ -160,8 +165,7 @@ public final class AppendOnlyFile {
     public func syncNow() {
         guard fd >= 0 else { return }
         fdatasync(fd)
-        unsynced = false
-        syncedOffset = writtenOffset
+        markSynced()
         lastFsync = monotonicMicrosNow()
     }
 
@@ -211,10 +215,7 @@ public final class AppendOnlyFile {
         let newFD = open(path(name), O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0o644)
         guard newFD >= 0 else { throw .current }
         if fd >= 0 {
-            if fdatasync(fd) == 0 && lastWriteError == nil {
-                unsynced = false
-                syncedOffset = writtenOffset
-            }
+            if fdatasync(fd) == 0 && lastWriteError == nil { markSynced() }
             close(fd)
         }
         fd = newFD
@@ -263,10 +264,7 @@ public final class AppendOnlyFile {
     public func closeFile() {
         flush()
         if fd >= 0 {
-            if fsync(fd) == 0 && lastWriteError == nil {
-                unsynced = false
-                syncedOffset = writtenOffset
-            }
+            if fsync(fd) == 0 && lastWriteError == nil { markSynced() }
             close(fd)
             fd = -1
         }

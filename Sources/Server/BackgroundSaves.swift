@@ -40,13 +40,15 @@ extension ServerState {
     }
 
     /// A snapshot of the dataset as it is now, its file open; nil when it cannot be created.
-    func makeBackgroundSave(purpose: BackgroundSave.Purpose, aux: [(String, String)] = []) -> BackgroundSave? {
+    /// An RDB (a dump, a replica's snapshot) records the replication history it is a point
+    /// of; an AOF base does not, as Redis's preamble does not.
+    func makeBackgroundSave(purpose: BackgroundSave.Purpose) -> BackgroundSave? {
         BackgroundSave(
             purpose: purpose, now: clock(), dirty: dirty, totalKeys: keyspace.keyCount,
             commandBase: !config.bool("aof-use-rdb-preamble"), compress: config.bool("rdbcompression"),
             version: rdbVersionToWrite, checksum: config.bool("rdbchecksum"), usedMemory: MemoryInfo.usedMemory(),
             functionLibraries: scriptEngine?.libraryCodes ?? [], annotatesTime: config.bool("aof-timestamp-enabled"),
-            aux: purpose == .rdb ? replicationSaveInfo : aux)
+            aux: purpose == .aofBase ? [] : replicationSaveInfo)
     }
 
     /// Starts a background save; false when the file cannot be created.
@@ -111,7 +113,6 @@ extension ServerState {
         }
     }
 
-    /// Completes a background save at once (before FLUSHALL, SWAPDB, SAVE, shutdown).
     /// At shutdown the running background save is dropped, not finished (Redis kills its
     /// child): its temporary file goes, nothing is renamed or sent. One already syncing on
     /// another thread is waited for. Returns what it was for, if one ran.
@@ -131,6 +132,7 @@ extension ServerState {
         return bg.purpose
     }
 
+    /// Completes a background save at once (before FLUSHALL, SWAPDB, SAVE).
     public func finishBackgroundSave() {
         guard let bg = backgroundSave else { return }
         if !bg.completed {

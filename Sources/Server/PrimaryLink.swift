@@ -1,3 +1,4 @@
+import DataStore
 import Persistence
 
 #if canImport(Glibc)
@@ -337,8 +338,7 @@ public final class PrimaryLink {
                 if argument == 0 { name = stream[i..<i + length] }
                 i += length + 2
             }
-            let upper = String(decoding: name, as: UTF8.self).uppercased()
-            if upper == "MULTI" { start = commandStart }
+            if equalsIgnoringCase(name, "multi") { start = commandStart }
         }
         return start
     }

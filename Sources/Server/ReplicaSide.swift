@@ -148,7 +148,10 @@ extension ServerState {
     public var replicationSaveInfo: [(String, String)] {
         if let link = primaryLink {
             guard link.replicationID != "?", link.offset >= 0 else { return [] }
-            let db = currentPrimaryStreamDB
+            // The database the stream has selected (a replica's own replicas get no SELECT
+            // before the next command it passes on): its client's, or where the stream
+            // stood when the link dropped.
+            let db = clients.values.first { $0.isPrimaryClient }?.db ?? link.streamDB
             return [
                 ("repl-stream-db", String(db)), ("repl-id", link.replicationID), ("repl-offset", String(link.offset)),
             ]
@@ -158,12 +161,6 @@ extension ServerState {
             ("repl-stream-db", String(max(0, primary.streamDB))), ("repl-id", primary.replicationID),
             ("repl-offset", String(primary.offset)),
         ]
-    }
-
-    /// The database the primary's stream has selected: its client's, or where the stream
-    /// stood when the link dropped.
-    var currentPrimaryStreamDB: Int {
-        clients.values.first { $0.isPrimaryClient }?.db ?? primaryLink?.streamDB ?? 0
     }
 
     /// After the RDB loaded at start: its history lets a replica ask PSYNC of its primary,

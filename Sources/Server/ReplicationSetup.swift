@@ -1,5 +1,6 @@
 import DataStore
 import Persistence
+import RESP
 
 #if canImport(Glibc)
     import Glibc
@@ -43,16 +44,19 @@ extension ServerState {
     }
 
     /// Where a WAIT or WAITAOF stands: the replicas that acknowledged its offset (for
-    /// WAITAOF, in their AOF), whether the local AOF has fsynced it, and whether that is
-    /// what it asked for.
-    public func acknowledgements(of wait: AckWait) -> (local: Int, replicas: Int, satisfied: Bool) {
+    /// WAITAOF, in their AOF), whether the local AOF has fsynced it, whether that is what it
+    /// asked for, and the reply that says so.
+    public func acknowledgements(of wait: AckWait) -> (satisfied: Bool, reply: Reply) {
         guard let local = wait.local else {
             let replicas = replication?.acknowledged(upTo: wait.offset) ?? 0
-            return (0, replicas, replicas >= wait.replicas)
+            return (replicas >= wait.replicas, .integer(Int64(replicas)))
         }
         let replicas = replication?.acknowledgedInAOF(upTo: wait.offset) ?? 0
         let fsynced = fsyncedReplicationOffset >= wait.offset ? 1 : 0
-        return (fsynced, replicas, replicas >= wait.replicas && fsynced >= local)
+        return (
+            replicas >= wait.replicas && fsynced >= local,
+            .array([.integer(Int64(fsynced)), .integer(Int64(replicas))])
+        )
     }
 
     /// Replicas waiting for a full sync get one snapshot — the fork-less background save,
@@ -71,14 +75,7 @@ extension ServerState {
             let enough = config.int("repl-diskless-sync-max-replicas")
             if clock() - since < delay && !(enough > 0 && waiting.count >= enough) { return }
         }
-        // A replica passing its primary's stream on names the database that stream has
-        // selected; a primary's next command selects one.
-        let streamDB = primary.passesOnPrimaryStream ? currentPrimaryStreamDB : 0
-        let aux = [
-            ("repl-stream-db", String(streamDB)), ("repl-id", primary.replicationID),
-            ("repl-offset", String(primary.offset)),
-        ]
-        guard let bg = makeBackgroundSave(purpose: .replication, aux: aux) else {
+        guard let bg = makeBackgroundSave(purpose: .replication) else {
             persistenceLog?("Can't BGSAVE for replication: \(FileError.current)")
             for replica in waiting { replica.session.closeHook?() }
             return

@@ -43,6 +43,11 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
+    /// REPLCONF ACK with the applied offset, and FACK with what the AOF has fsynced.
+    func writeAck() {
+        write(link.ack(fsynced: state.fsyncedReplicationOffset))
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         channelContext = context
         runtime.log.notice("Non blocking connect for SYNC fired the event.")
@@ -81,7 +86,7 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
                 // command selects one; a replica passing its primary's stream on does not).
                 session?.db = link.streamDB
                 // The first ACK puts this replica online on a primary that waits for it.
-                write(link.ack(fsynced: state.fsyncedReplicationOffset))
+                writeAck()
             case .partialSync(let previousID, let newID):
                 state.followPrimaryHistory(continuing: previousID, newID: newID, offset: link.offset)
                 state.failoverPsyncAnswered()
@@ -142,7 +147,7 @@ final class PrimaryConnection: ChannelInboundHandler, @unchecked Sendable {
         runtime.flushAppendOnly()
         if session.ackRequested {
             session.ackRequested = false
-            write(link.ack(fsynced: state.fsyncedReplicationOffset))
+            writeAck()
         }
     }
 
@@ -256,7 +261,7 @@ extension ServerRuntime {
         if link.state == .connect {
             connectToPrimary()
         } else if link.state == .connected {
-            primaryConnection?.write(link.ack(fsynced: state.fsyncedReplicationOffset))
+            primaryConnection?.writeAck()
         }
     }
 
@@ -270,12 +275,9 @@ extension ServerRuntime {
                 handler.blockTimedOut(error: .waitAOFWithoutAOF)
                 continue
             }
-            let counts = state.acknowledgements(of: wait)
-            handler.blocked?.timeoutReply =
-                wait.local == nil
-                ? .integer(Int64(counts.replicas))
-                : .array([.integer(Int64(counts.local)), .integer(Int64(counts.replicas))])
-            if counts.satisfied { handler.blockTimedOut() }
+            let (satisfied, reply) = state.acknowledgements(of: wait)
+            handler.blocked?.timeoutReply = reply
+            if satisfied { handler.blockTimedOut() }
         }
     }
 }

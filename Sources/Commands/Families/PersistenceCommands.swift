@@ -196,12 +196,7 @@ extension PersistenceCommands {
         var writer = RDBWriter(
             compress: state.config.bool("rdbcompression"), version: state.rdbVersionToWrite,
             checksum: state.config.bool("rdbchecksum"))
-        var aux = [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")]
-        if let primary = state.replication {
-            aux += [
-                ("repl-stream-db", "0"), ("repl-id", primary.replicationID), ("repl-offset", String(primary.offset)),
-            ]
-        }
+        let aux = [("used-mem", String(MemoryInfo.usedMemory())), ("aof-base", "0")] + state.replicationSaveInfo
         writer.dataset(
             state.keyspace, now: state.keyspace.now, aux: aux, functions: state.existingScripts?.libraryCodes ?? [])
         let payload = writer.bytes

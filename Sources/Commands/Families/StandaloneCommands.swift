@@ -23,18 +23,29 @@ enum StandaloneCommands {
             )
         }
         let wanted = try ctx.int64(1)
-        guard let ms = parseInt64(ctx.arg(2)) else {
-            throw CommandError("ERR timeout is not an integer or out of range")
-        }
+        let ms = try ackTimeout(ctx, 2)
+        let wait = AckWait(offset: ctx.session.replicationWriteOffset, replicas: Int(wanted))
+        return answerOrBlock(ctx, wait, timeout: ms)
+    }
+
+    /// WAIT's and WAITAOF's timeout in milliseconds (0: none), with Redis's errors.
+    static func ackTimeout(_ ctx: CommandContext, _ i: Int) throws(CommandError) -> Int64 {
+        guard let ms = parseInt64(ctx.arg(i)) else { throw .timeoutNotInteger }
         if ms < 0 { throw .timeoutNegative }
         if ms > Int64.max - ctx.now { throw .timeoutOutOfRange }
-        let target = ctx.session.replicationWriteOffset
-        let acknowledged = Int64(ctx.server.replication?.acknowledged(upTo: target) ?? 0)
-        if acknowledged >= wanted || !ctx.mayBlock { return .integer(acknowledged) }
+        return ms
+    }
+
+    /// Answers `wait` at once when its acknowledgements are there (or the client cannot
+    /// block); else REPLCONF GETACK goes into the stream and the client waits for the ACKs
+    /// (the runtime's answerWaits) or the timeout, and gets the counts then.
+    static func answerOrBlock(_ ctx: CommandContext, _ wait: AckWait, timeout ms: Int64) -> Reply {
+        let (satisfied, reply) = ctx.server.acknowledgements(of: wait)
+        if satisfied || !ctx.mayBlock { return reply }
         ctx.server.replication?.requestAcks()
         ctx.blockRequest = BlockRequest(
-            keys: [], db: ctx.session.db, deadline: ms == 0 ? nil : ctx.now + ms, timeoutReply: .integer(acknowledged))
-        ctx.blockRequest?.waitsForAcks = AckWait(offset: target, replicas: Int(wanted))
+            keys: [], db: ctx.session.db, deadline: ms == 0 ? nil : ctx.now + ms, timeoutReply: reply)
+        ctx.blockRequest?.waitsForAcks = wait
         return .null
     }
 
@@ -47,11 +58,7 @@ enum StandaloneCommands {
         if local < 0 || local > 1 { throw CommandError("ERR value is out of range, value must between 0 and 1") }
         guard let wanted = parseInt64(ctx.arg(2)) else { throw .notInteger }
         if wanted < 0 { throw CommandError("ERR value is out of range, must be positive") }
-        guard let ms = parseInt64(ctx.arg(3)) else {
-            throw CommandError("ERR timeout is not an integer or out of range")
-        }
-        if ms < 0 { throw .timeoutNegative }
-        if ms > Int64.max - ctx.now { throw .timeoutOutOfRange }
+        let ms = try ackTimeout(ctx, 3)
         let state = ctx.server
         if state.primaryLink != nil {
             throw CommandError(
@@ -60,14 +67,7 @@ enum StandaloneCommands {
         }
         if local > 0 && state.aof == nil { throw .waitAOFWithoutAOF }
         let wait = AckWait(offset: ctx.session.replicationWriteOffset, replicas: Int(wanted), local: Int(local))
-        let counts = state.acknowledgements(of: wait)
-        let reply = Reply.array([.integer(Int64(counts.local)), .integer(Int64(counts.replicas))])
-        if counts.satisfied || !ctx.mayBlock { return reply }
-        state.replication?.requestAcks()
-        ctx.blockRequest = BlockRequest(
-            keys: [], db: ctx.session.db, deadline: ms == 0 ? nil : ctx.now + ms, timeoutReply: reply)
-        ctx.blockRequest?.waitsForAcks = wait
-        return .null
+        return answerOrBlock(ctx, wait, timeout: ms)
     }
 
     /// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]: hands the primary
