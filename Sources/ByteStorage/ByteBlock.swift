@@ -10,10 +10,11 @@
 /// malloc class (an array of the same bytes takes 80). The keyspace stores string values
 /// and long keys in these, and a reply can carry one without copying it.
 ///
-/// A block is never changed after it is made, which is what makes sharing it across
-/// threads (a reply, a lazily freed value) safe.
+/// A block is never changed while anything shares it, which is what makes sharing it
+/// across threads (a reply, a lazily freed value) safe: only its one holder may overwrite it
+/// (`overwriteIfUnique`).
 public struct ByteBlock: @unchecked Sendable {
-    @usableFromInline let storage: ByteBlockStorage
+    @usableFromInline var storage: ByteBlockStorage
 
     @usableFromInline init(storage: ByteBlockStorage) { self.storage = storage }
 
@@ -41,6 +42,25 @@ public struct ByteBlock: @unchecked Sendable {
     /// The number of bytes.
     @inlinable
     public var count: Int { Int(storage.header) }
+
+    /// Replaces the bytes with `bytes` in the same allocation, when nothing else holds this
+    /// block (no reply, snapshot or other thread can see the change) and `bytes` fit it
+    /// without leaving more than about half of it unused; false, unchanged, otherwise. A SET
+    /// over a string value then allocates nothing, as the value it replaces is reused.
+    @inlinable
+    public mutating func overwriteIfUnique(with bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        guard isKnownUniquelyReferenced(&storage) else { return false }
+        let capacity = storage.capacity
+        guard n <= capacity && capacity <= 2 * n + 64 else { return false }
+        storage.header = UInt32(truncatingIfNeeded: n)
+        if n > 0 {
+            storage.withUnsafeMutablePointerToElements {
+                $0.update(from: bytes.bindMemory(to: UInt8.self).baseAddress!, count: n)
+            }
+        }
+        return true
+    }
 
     @inlinable
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

@@ -77,6 +77,26 @@ public struct Database {
         return table.insertNew(Array(key), value: value, expireAt: expireAt)
     }
 
+    /// SET of a string: as `set(key, .fromBytes(bytes))`, but a string value the key already
+    /// has is overwritten in place when its block allows it (`ByteBlock.overwriteIfUnique`),
+    /// so replacing a value allocates nothing.
+    @discardableResult
+    public mutating func setString(
+        _ key: ArraySlice<UInt8>, _ bytes: ArraySlice<UInt8>, expireAt: Int64 = KeyEntry.noExpiry,
+        keepTTL: Bool = false, now: Int64
+    ) -> Int {
+        guard let slot = lookup(key, now: now) else {
+            return table.insertNew(Array(key), value: .fromBytes(bytes), expireAt: expireAt)
+        }
+        if bytes.count <= 20, let n = parseInt64(bytes) {
+            table[slot].value = .int(n)
+        } else if !bytes.withUnsafeBytes({ table.overwriteString(slot: slot, with: $0) }) {
+            table[slot].value = .string(ByteBlock.make(bytes))
+        }
+        if !keepTTL { table.setExpire(slot: slot, at: expireAt) }
+        return slot
+    }
+
     /// Deletes a live key; returns whether it existed.
     @discardableResult
     public mutating func delete(_ key: ArraySlice<UInt8>, now: Int64) -> Bool {

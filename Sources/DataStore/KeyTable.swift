@@ -277,6 +277,12 @@ public struct KeyTable {
     public func hash(_ key: UnsafeRawBufferPointer) -> UInt32 { hashOf(key) }
     public func find(_ key: ArraySlice<UInt8>) -> Int? { key.withUnsafeBytes { find($0) } }
 
+    /// Overwrites the string value at `slot` in its own block when the block allows it
+    /// (`ByteBlock.overwriteIfUnique`); false, unchanged, otherwise.
+    mutating func overwriteString(slot: Int, with bytes: UnsafeRawBufferPointer) -> Bool {
+        slots[slot].value.overwriteString(with: bytes)
+    }
+
     public subscript(slot: Int) -> KeyEntry {
         // Borrow, never copy: a copy would retain the key and the value.
         _read { yield slots[slot] }

@@ -75,6 +75,18 @@ public enum Value {
         return .string(ByteBlock.make(bytes))
     }
 
+    /// Overwrites a `.string` value's block in place (`ByteBlock.overwriteIfUnique`); false,
+    /// unchanged, for any other value or when the block cannot be reused. The value lets go
+    /// of its block during the check, so its own reference does not count as a second
+    /// holder.
+    mutating func overwriteString(with bytes: UnsafeRawBufferPointer) -> Bool {
+        guard case .string(var block) = self else { return false }
+        self = .int(0)
+        let overwritten = block.overwriteIfUnique(with: bytes)
+        self = .string(block)
+        return overwritten
+    }
+
     /// The string's bytes, borrowed, for values of the string type (nil otherwise).
     @inlinable
     public func withStringBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {

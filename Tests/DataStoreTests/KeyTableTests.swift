@@ -95,6 +95,41 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         withExtendedLifetime(long) {}
     }
 
+    /// SET over a string value reuses its block only when the key's slot is its one holder
+    /// and the new bytes fit; a block something else holds (a reply) keeps its bytes.
+    @Test func setStringOverwritesAnUnsharedBlockInPlace() {
+        var db = Database(seed: 1)
+        let key = b("session:1")[...]
+        let slot = db.setString(key, b("0123456789abcdef0123")[...], now: 0)
+        func block() -> ByteBlock? {
+            if case .string(let block) = db.table[slot].value { return block }
+            return nil
+        }
+        let before = block()?.withBytes { $0.baseAddress }
+        db.setString(key, b("fedcba9876543210fedc")[...], now: 0)
+        #expect(block()?.bytes == b("fedcba9876543210fedc"))
+        #expect(block()?.withBytes { $0.baseAddress } == before)
+        // A holder (as a GET reply in flight) keeps the old bytes; the key gets a new block.
+        let held = block()!
+        db.setString(key, b("another value of 20b")[...], now: 0)
+        #expect(held.bytes == b("fedcba9876543210fedc"))
+        #expect(block()?.bytes == b("another value of 20b"))
+        #expect(block()?.withBytes { $0.baseAddress } != before)
+        // Bytes that do not fit, or that are an integer, replace the value.
+        let long = [UInt8](repeating: 120, count: 300)
+        db.setString(key, long[...], now: 0)
+        #expect(block()?.bytes == long)
+        db.setString(key, b("12345")[...], now: 0)
+        guard case .int(12345) = db.table[slot].value else {
+            Issue.record("an integer is stored as an integer")
+            return
+        }
+        // A value much smaller than the block it would reuse gets a block of its size.
+        db.setString(key, long[...], now: 0)
+        db.setString(key, b("a string much shorter than the block")[...], now: 0)
+        #expect(block()?.bytes == b("a string much shorter than the block"))
+    }
+
     @Test func expiryIndexTracksVolatileKeys() {
         var t = KeyTable()
         let a = t.insertNew(b("a"), value: .int(1), expireAt: 100)

@@ -112,7 +112,7 @@ enum StringCommands {
     /// PXAT unix-time-milliseconds | KEEPTTL]
     static func set(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.argc == 3 {
-            ctx.db.set(ctx.arg(1), .fromBytes(ctx.arg(2)), now: ctx.now)
+            ctx.db.setString(ctx.arg(1), ctx.arg(2), now: ctx.now)
             ctx.markDirty()
             return .ok
         }
@@ -124,8 +124,8 @@ enum StringCommands {
         let found = ctx.lookupWrite(1) != nil
         // With GET the old value is the answer whether or not the condition let the write happen.
         if (o.nx && found) || (o.xx && !found) { return o.get ? old : .null }
-        ctx.db.set(
-            ctx.arg(1), .fromBytes(ctx.arg(2)), expireAt: o.expireAt ?? KeyEntry.noExpiry, keepTTL: o.keepTTL,
+        ctx.db.setString(
+            ctx.arg(1), ctx.arg(2), expireAt: o.expireAt ?? KeyEntry.noExpiry, keepTTL: o.keepTTL,
             now: ctx.now)
         ctx.markDirty()
         if let at = o.expireAt, ctx.propagating {
@@ -142,14 +142,14 @@ enum StringCommands {
     /// SETNX key value
     static func setnx(_ ctx: CommandContext) throws(CommandError) -> Reply {
         if ctx.lookupWrite(1) != nil { return .zero }
-        ctx.db.set(ctx.arg(1), .fromBytes(ctx.arg(2)), now: ctx.now)
+        ctx.db.setString(ctx.arg(1), ctx.arg(2), now: ctx.now)
         ctx.markDirty()
         return .one
     }
 
     static func setWithExpire(_ ctx: CommandContext, seconds: Bool, name: String) throws(CommandError) -> Reply {
         let at = try expireTime(ctx, arg: 2, seconds: seconds, relative: true, command: name)
-        ctx.db.set(ctx.arg(1), .fromBytes(ctx.arg(3)), expireAt: at, now: ctx.now)
+        ctx.db.setString(ctx.arg(1), ctx.arg(3), expireAt: at, now: ctx.now)
         ctx.markDirty()
         if ctx.propagating { propagateSet(ctx, value: 3, at: at) }
         return .ok
@@ -210,7 +210,7 @@ enum StringCommands {
     static func getset(_ ctx: CommandContext) throws(CommandError) -> Reply {
         var old: Reply = .null
         if let slot = ctx.lookupRead(1) { old = try ctx.stringValue(at: slot).bulkReply }
-        ctx.db.set(ctx.arg(1), .fromBytes(ctx.arg(2)), now: ctx.now)
+        ctx.db.setString(ctx.arg(1), ctx.arg(2), now: ctx.now)
         ctx.markDirty()
         // Replicated as SET (Redis rewrites GETSET so).
         if ctx.propagating { ctx.propagate(as: [Array("SET".utf8), ctx.argBytes(1), ctx.argBytes(2)]) }
@@ -235,7 +235,7 @@ enum StringCommands {
     static func mset(_ ctx: CommandContext) throws(CommandError) -> Reply {
         guard ctx.argc % 2 == 1 else { throw .wrongArity("mset") }
         for i in stride(from: 1, to: ctx.argc, by: 2) {
-            ctx.db.set(ctx.arg(i), .fromBytes(ctx.arg(i + 1)), now: ctx.now)
+            ctx.db.setString(ctx.arg(i), ctx.arg(i + 1), now: ctx.now)
         }
         ctx.markDirty((ctx.argc - 1) / 2)
         return .ok
@@ -248,7 +248,7 @@ enum StringCommands {
             return .zero
         }
         for i in stride(from: 1, to: ctx.argc, by: 2) {
-            ctx.db.set(ctx.arg(i), .fromBytes(ctx.arg(i + 1)), now: ctx.now)
+            ctx.db.setString(ctx.arg(i), ctx.arg(i + 1), now: ctx.now)
         }
         ctx.markDirty((ctx.argc - 1) / 2)
         return .one
