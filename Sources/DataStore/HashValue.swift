@@ -111,14 +111,19 @@ public final class HashValue {
 
     /// Calls `body` with each (field, value) in order, as slices of the packed buffer.
     func packedForEach(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
+        packedForEachRange { field, value in body(packed[field], packed[value]) }
+    }
+
+    /// Every (field, value) of the packed form as ranges of `packed`, in order.
+    func packedForEachRange(_ body: (Range<Int>, Range<Int>) -> Void) {
         var i = 0
         let n = packed.count
         while i < n {
             let fieldLength = packed.withUnsafeBytes { Self.readLength($0, &i) }
-            let field = packed[i..<(i + fieldLength)]
+            let field = i..<(i + fieldLength)
             i += fieldLength
             let valueLength = packed.withUnsafeBytes { Self.readLength($0, &i) }
-            let value = packed[i..<(i + valueLength)]
+            let value = i..<(i + valueLength)
             i += valueLength
             body(field, value)
         }
@@ -169,6 +174,18 @@ public final class HashValue {
         } else {
             packedForEach(body)
         }
+    }
+
+    /// Every (field, value) in order, each as the buffer that holds it and its range there
+    /// (a reply can then share the buffer instead of copying the bytes out).
+    public func forEachStored(_ body: ([UInt8], Range<Int>, [UInt8], Range<Int>) -> Void) {
+        if isHashtable {
+            for i in 0..<table.count {
+                body(table.keys[i], 0..<table.keys[i].count, table.values[i], 0..<table.values[i].count)
+            }
+            return
+        }
+        packedForEachRange { field, value in body(packed, field, packed, value) }
     }
 
     public var fieldNames: [[UInt8]] {

@@ -11,6 +11,10 @@ public enum Reply: Sendable, Hashable {
     case bulk([UInt8])
     /// A bulk string held in a block (a stored string value, sent without copying it).
     case bulkBlock(ByteBlock)
+    /// A bulk string that is bytes `start..<end` of a stored buffer (a packed hash's field),
+    /// sent without copying it out first. (Offsets rather than an `ArraySlice`, which would
+    /// make every reply 8 bytes larger.)
+    case bulkPart([UInt8], start: UInt32, end: UInt32)
     /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
     case null
     /// Null array: `*-1` in RESP2, `_` in RESP3.
@@ -38,5 +42,14 @@ public enum Reply: Sendable, Hashable {
     public static let emptyArray = Reply.array([])
 
     public static func bulk(_ text: String) -> Reply { .bulk(Array(text.utf8)) }
+
+    /// `bytes[range]` as a bulk string: the whole array shared, a part shared by offsets, or
+    /// (past 4 GiB) copied.
+    @inlinable
+    public static func bulk(_ bytes: [UInt8], _ range: Range<Int>) -> Reply {
+        if range.count == bytes.count { return .bulk(bytes) }
+        guard let end = UInt32(exactly: range.upperBound) else { return .bulk(Array(bytes[range])) }
+        return .bulkPart(bytes, start: UInt32(range.lowerBound), end: end)
+    }
     public static func status(_ text: String) -> Reply { .simple(text) }
 }

@@ -28,22 +28,40 @@ public enum ReplyEncoder {
         }
     }
 
+    /// `prefix`, the decimal digits of `n` and CRLF, assembled on the stack and appended
+    /// in one step (each separate append checks the array's uniqueness and capacity again).
     @inline(__always)
     static func header(_ prefix: UInt8, _ n: Int, _ out: inout [UInt8]) {
-        out.append(prefix)
-        appendInteger(Int64(n), to: &out)
-        crlf(&out)
+        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: prefix, 21 digits, CRLF
+        withUnsafeMutableBytes(of: &scratch) { buf in
+            buf[22] = 13
+            buf[23] = 10
+            var magnitude = n.magnitude
+            var i = 22
+            repeat {
+                i -= 1
+                buf[i] = UInt8(truncatingIfNeeded: 48 + magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if n < 0 {
+                i -= 1
+                buf[i] = UInt8(ascii: "-")
+            }
+            i -= 1
+            buf[i] = prefix
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[i..<24]))
+        }
     }
 
     public static func appendBulk(_ bytes: [UInt8], to out: inout [UInt8]) {
         header(UInt8(ascii: "$"), bytes.count, &out)
-        out.append(contentsOf: bytes)
+        bytes.withUnsafeBytes { out.append(contentsOf: $0) }
         crlf(&out)
     }
 
     public static func appendBulk(_ bytes: ArraySlice<UInt8>, to out: inout [UInt8]) {
         header(UInt8(ascii: "$"), bytes.count, &out)
-        out.append(contentsOf: bytes)
+        bytes.withUnsafeBytes { out.append(contentsOf: $0) }
         crlf(&out)
     }
 
@@ -67,11 +85,11 @@ public enum ReplyEncoder {
         case .error(let s):
             appendError(s, to: &out)
         case .integer(let n):
-            out.append(UInt8(ascii: ":"))
-            appendInteger(n, to: &out)
-            crlf(&out)
+            header(UInt8(ascii: ":"), Int(n), &out)
         case .bulk(let b):
             appendBulk(b, to: &out)
+        case .bulkPart(let b, let start, let end):
+            appendBulk(b[Int(start)..<Int(end)], to: &out)
         case .bulkBlock(let b):
             b.withBytes { bytes in
                 header(UInt8(ascii: "$"), bytes.count, &out)

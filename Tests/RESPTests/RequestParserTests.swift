@@ -121,6 +121,20 @@ func strings(_ batch: CommandBatch) -> [[String]] {
         #expect(ReplyEncoder.encode(.bool(true), resp3: false) == Array(":1\r\n".utf8))
         #expect(ReplyEncoder.encode(.double(1.5), resp3: false) == Array("$3\r\n1.5\r\n".utf8))
         #expect(ReplyEncoder.encode(.error("ERR bad\r\nline"), resp3: false) == Array("-ERR bad  line\r\n".utf8))
+        #expect(ReplyEncoder.encode(.integer(0), resp3: false) == Array(":0\r\n".utf8))
+        #expect(ReplyEncoder.encode(.integer(Int64.max), resp3: false) == Array(":9223372036854775807\r\n".utf8))
+        #expect(ReplyEncoder.encode(.bulk([]), resp3: false) == Array("$0\r\n\r\n".utf8))
+    }
+
+    /// A part of a stored buffer is sent as the bulk string of those bytes; `bulk(_:_:)`
+    /// shares a whole array as it is.
+    @Test func bulkParts() {
+        let buffer = Array("fieldvalue".utf8)
+        #expect(ReplyEncoder.encode(.bulk(buffer, 5..<10), resp3: false) == Array("$5\r\nvalue\r\n".utf8))
+        #expect(ReplyEncoder.encode(.bulk(buffer, 0..<0), resp3: true) == Array("$0\r\n\r\n".utf8))
+        #expect(Reply.bulk(buffer, 0..<10) == .bulk(buffer))
+        // The part is kept as offsets: a reply is no larger than its largest other case.
+        #expect(MemoryLayout<Reply>.size <= 25)
     }
 
     @Test func resp3Encodings() {

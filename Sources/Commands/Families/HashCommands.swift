@@ -143,7 +143,7 @@ enum HashCommands {
         guard let h = try readHash(ctx) else { return .emptyArray }
         var items: [Reply] = []
         items.reserveCapacity(h.count)
-        h.forEach { f, _ in items.append(.bulk(Array(f))) }
+        h.forEachStored { f, fr, _, _ in items.append(.bulk(f, fr)) }
         return .array(items)
     }
 
@@ -152,7 +152,7 @@ enum HashCommands {
         guard let h = try readHash(ctx) else { return .emptyArray }
         var items: [Reply] = []
         items.reserveCapacity(h.count)
-        h.forEach { _, v in items.append(.bulk(Array(v))) }
+        h.forEachStored { _, _, v, vr in items.append(.bulk(v, vr)) }
         return .array(items)
     }
 
@@ -161,9 +161,9 @@ enum HashCommands {
         guard let h = try readHash(ctx) else { return .map([]) }
         var items: [Reply] = []
         items.reserveCapacity(h.count * 2)
-        h.forEach { k, v in
-            items.append(.bulk(Array(k)))
-            items.append(.bulk(Array(v)))
+        h.forEachStored { f, fr, v, vr in
+            items.append(.bulk(f, fr))
+            items.append(.bulk(v, vr))
         }
         return .map(items)
     }
