@@ -63,7 +63,7 @@ warnings: deps-build
 	@mkdir -p .build; swift build 2>&1 | tee .build/warnings.log | grep -E "^/.*/(Sources|Tests)/.*: warning:" && { echo "warnings in our code"; exit 1; } || true
 
 lint:
-	swift format lint --strict --recursive Sources Tests Package.swift
+	swift format lint --strict --recursive Sources Tests Package.swift Benchmarks/Package.swift Benchmarks/Benchmarks
 
 integration: deps-system deps-python release
 	$(PY) -m pytest -q -p no:cacheprovider system-tests/integration
@@ -91,8 +91,11 @@ docs: deps-build
 	mkdir -p docs
 	UPDATE_DOCS=1 swift test --filter ReferenceDocsTests
 
-bench: release
-	bash benchmarks/run-vs-redis.sh
+# Microbenchmarks with their allocation thresholds, instructions per command against
+# redis-server, and redis-benchmark side by side; tables in benchmarks/results/latest.md.
+bench: release deps-system
+	@command -v valgrind >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null)
+	bash benchmarks/run-all.sh
 
 clean:
 	rm -rf .build data

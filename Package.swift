@@ -23,6 +23,12 @@ let package = Package(
         .executable(name: "swiftlet-check-rdb", targets: ["swiftlet-check-rdb"]),
         .executable(name: "swiftlet-check-aof", targets: ["swiftlet-check-aof"]),
         .executable(name: "swiftlet-cli", targets: ["swiftlet-cli"]),
+        // The server without its network, for the Benchmarks package (Benchmarks/).
+        .library(
+            name: "SwiftletEngine",
+            targets: [
+                "CSupport", "ByteStorage", "RESP", "DataStore", "ServerConfig", "Server", "Scripting", "Commands",
+            ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -7,6 +7,8 @@
 size_t swiftlet_allocated_bytes(void);
 /// The counter alone (0 when the counting malloc is not the one in use).
 size_t swiftlet_counted_bytes(void);
+/// How many blocks this thread has allocated since it started (the benchmarks count them).
+unsigned long long swiftlet_thread_allocations(void);
 /// Returns freed memory to the system (malloc_trim).
 int swiftlet_malloc_trim(void);
 /// SHA-1 of `len` bytes at `data` into `out`.
