@@ -105,7 +105,9 @@ enum SortedSetCommands {
         var ch = false
         var incr = false
         var j = 2
-        while j < ctx.argc {
+        // Every option starts with a letter and a score almost never does ("inf" aside,
+        // which the checks then refuse): the common ZADD skips the six comparisons.
+        while j < ctx.argc, ctx.argLength(j) > 0, ctx.arg(j).first! | 0x20 >= UInt8(ascii: "a") {
             if ctx.argIs(j, "nx") {
                 nx = true
             } else if ctx.argIs(j, "xx") {
