@@ -123,15 +123,6 @@ public struct BytesTable<Value> {
         key.withUnsafeBytes { findOrAppend($0, value, makeKey: { Array(key) }) }.isNew
     }
 
-    /// Sets the value of a key given as a slice, copying the key only when it is new;
-    /// true if it was new.
-    @discardableResult
-    public mutating func setValue(_ value: Value, forKey key: ArraySlice<UInt8>) -> Bool {
-        let (entry, isNew) = key.withUnsafeBytes { findOrAppend($0, value, makeKey: { Array(key) }) }
-        if !isNew { values[entry] = value }
-        return isNew
-    }
-
     /// The three prefetch stages for a run of keys at once, by their hashes: the index
     /// slots first, then the entries' key references, then the key bytes (and the values'
     /// storage when `values` is set), so each stage's misses overlap. The arrays are
@@ -223,5 +214,26 @@ public struct BytesTable<Value> {
 
     public mutating func removeAll() {
         self = BytesTable()
+    }
+}
+
+extension BytesTable where Value == [UInt8] {
+    /// Sets a key's bytes from slices, copying the key only when it is new; an existing
+    /// value's array is refilled in place when this table is its only holder and the bytes
+    /// fit without leaving more than about half of it unused (an array a reply still
+    /// shares is copied by Swift's copy-on-write instead, as it must). True if new.
+    @discardableResult
+    public mutating func setBytes(_ bytes: ArraySlice<UInt8>, forKey key: ArraySlice<UInt8>) -> Bool {
+        let (entry, isNew) = key.withUnsafeBytes { findOrAppend($0, Array(bytes), makeKey: { Array(key) }) }
+        if isNew { return true }
+        let n = bytes.count
+        let capacity = values[entry].capacity
+        if n <= capacity && capacity <= 2 * n + 64 {
+            values[entry].removeAll(keepingCapacity: true)
+            bytes.withUnsafeBytes { values[entry].append(contentsOf: $0) }
+        } else {
+            values[entry] = Array(bytes)
+        }
+        return false
     }
 }

@@ -255,12 +255,15 @@ public final class HashValue {
         }
     }
 
-    /// Sets a field given as an argument slice; in table form the field is copied only when
-    /// it is new. Returns whether it was new.
+    /// Sets a field to bytes given as a slice (HSET's arguments): in table form an existing
+    /// field's value keeps its storage when the bytes fit it (`BytesTable.setBytes`), so
+    /// overwriting a field allocates nothing. Returns whether the field was new.
     @discardableResult
-    public func set(_ field: ArraySlice<UInt8>, _ value: [UInt8], maxEntries: Int64, maxValue: Int64) -> Bool {
-        if isHashtable { return table.setValue(value, forKey: field) }
-        return set(Array(field), value, maxEntries: maxEntries, maxValue: maxValue)
+    public func set(_ field: ArraySlice<UInt8>, bytes value: ArraySlice<UInt8>, maxEntries: Int64, maxValue: Int64)
+        -> Bool
+    {
+        if isHashtable { return table.setBytes(value, forKey: field) }
+        return set(Array(field), Array(value), maxEntries: maxEntries, maxValue: maxValue)
     }
 
     /// Prefetches the fields (and the values they hold) of a pipelined run of commands, by

@@ -28,6 +28,27 @@ import Testing
         #expect(model.isEmpty)
     }
 
+    /// HSET over an existing field refills the value's array in place, unless something
+    /// else (a reply) still shares it: that holder keeps the old bytes.
+    @Test func setBytesReusesAnUnsharedValue() {
+        var table = BytesTable<[UInt8]>()
+        let key = Array("field".utf8)
+        let added = table.setBytes(Array("first value".utf8)[...], forKey: key[...])
+        #expect(added)
+        let before = table.values[0].withUnsafeBytes { $0.baseAddress }
+        let addedAgain = table.setBytes(Array("other value".utf8)[...], forKey: key[...])
+        #expect(!addedAgain)
+        #expect(table.values[0] == Array("other value".utf8))
+        #expect(table.values[0].withUnsafeBytes { $0.baseAddress } == before)
+        let held = table.values[0]
+        table.setBytes(Array("third".utf8)[...], forKey: key[...])
+        #expect(held == Array("other value".utf8))
+        #expect(table.values[0] == Array("third".utf8))
+        let long = [UInt8](repeating: 7, count: 500)
+        table.setBytes(long[...], forKey: key[...])
+        #expect(table.values[0] == long && table.count == 1)
+    }
+
     @Test func packedHashKeepsInsertionOrderAndConverts() {
         let h = HashValue()
         for i in 0..<10 { h.set(Array("f\(i)".utf8), Array("v\(i)".utf8), maxEntries: 128, maxValue: 64) }

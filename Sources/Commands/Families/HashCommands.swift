@@ -50,11 +50,12 @@ enum HashCommands {
     /// Overwriting a field drops its time to live unless `keepTTL` (HINCRBY, HINCRBYFLOAT).
     @discardableResult
     static func setField(
-        _ ctx: CommandContext, _ h: HashValue, _ field: ArraySlice<UInt8>, _ value: [UInt8], keepTTL: Bool = false
+        _ ctx: CommandContext, _ h: HashValue, _ field: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>,
+        keepTTL: Bool = false
     ) -> Bool {
         let limits = ctx.config.limits
         let isNew = h.set(
-            field, value, maxEntries: limits.hashMaxListpackEntries, maxValue: limits.hashMaxListpackValue)
+            field, bytes: value, maxEntries: limits.hashMaxListpackEntries, maxValue: limits.hashMaxListpackValue)
         if !isNew && !keepTTL && h.hasFieldExpiry { h.removeFieldExpiry(Array(field)) }
         return isNew
     }
@@ -63,7 +64,7 @@ enum HashCommands {
     static func setField(
         _ ctx: CommandContext, _ h: HashValue, _ field: [UInt8], _ value: [UInt8], keepTTL: Bool = false
     ) -> Bool {
-        setField(ctx, h, field[...], value, keepTTL: keepTTL)
+        setField(ctx, h, field[...], value[...], keepTTL: keepTTL)
     }
 
     static func deleteIfEmpty(_ ctx: CommandContext, _ h: HashValue) {
@@ -75,7 +76,7 @@ enum HashCommands {
         guard ctx.argc % 2 == 0 else { throw .wrongArity("hset") }
         let h = try writeHash(ctx)
         var added: Int64 = 0
-        for i in stride(from: 2, to: ctx.argc, by: 2) where setField(ctx, h, ctx.arg(i), ctx.argBytes(i + 1)) {
+        for i in stride(from: 2, to: ctx.argc, by: 2) where setField(ctx, h, ctx.arg(i), ctx.arg(i + 1)) {
             added += 1
         }
         h.trimCapacity()
