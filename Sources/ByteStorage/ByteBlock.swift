@@ -125,6 +125,17 @@ public func bytesPrecede(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     return order != 0 ? order < 0 : a.count < b.count
 }
 
+/// Whether `a` holds exactly the bytes of `b`, by `memoryEqual` (`elementsEqual` goes
+/// element by element).
+@inline(__always)
+public func bytesEqual(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
+    if a.count != b.count { return false }
+    return a.withUnsafeBytes { pa in
+        if pa.count == 0 { return true }
+        return memoryEqual(pa.baseAddress!, b.baseAddress!, pa.count)
+    }
+}
+
 /// Byte-wise equality of two equally long regions, a word at a time.
 @inline(__always)
 public func memoryEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {

@@ -28,15 +28,6 @@ public func hashBytes(_ p: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
     return h
 }
 
-@inline(__always)
-func bytesEqual(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
-    if a.count != b.count { return false }
-    return a.withUnsafeBytes { pa in
-        if pa.count == 0 { return true }
-        return memoryEqual(pa.baseAddress!, b.baseAddress!, pa.count)
-    }
-}
-
 /// Whether a keyspace's tables may take more memory to grow, shared by its databases: the
 /// server answers from `maxmemory` and the memory in use (Redis's dictExpandAllowed).
 public final class TableGrowth {

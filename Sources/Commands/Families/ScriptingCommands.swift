@@ -76,7 +76,7 @@ enum ScriptingCommands {
         feedMonitorsFirst(ctx)
         _ = try keyRanges(ctx)
         let engine = ctx.server.scripts
-        if let recent = engine.recent, ctx.arg(1).elementsEqual(recent.shaArgument) {
+        if let recent = engine.recent, ctx.arg(1).withUnsafeBytes({ bytesEqual(recent.shaArgument, $0) }) {
             let flags = recent.flags
             return try runScript(ctx, sha: recent.sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
         }
