@@ -54,6 +54,9 @@ struct swiftlet_lua {
     int killed;           /* SCRIPT KILL / FUNCTION KILL asked */
     int loading;          /* FUNCTION LOAD is running a library's code */
     long long load_started_ms;
+    /* redis.call's reply, kept between calls with its capacity (a malloc and free per call
+     * otherwise); calls never nest, as a script cannot run a script. */
+    swiftlet_buf call_reply;
 };
 
 /* ---- buffers ---- */
@@ -297,6 +300,13 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
 
 /* ---- redis.call / redis.pcall ---- */
 
+/* Done with redis.call's reply: its buffer stays for the next call unless a big reply
+ * grew it. */
+static void release_call_reply(swiftlet_buf *reply) {
+    if (reply->cap > 64 * 1024) swiftlet_buf_free(reply);
+    reply->len = 0;
+}
+
 #define ACL_CHECK 2
 
 /* redis.call (raise 1), redis.pcall (0) and redis.acl_check_cmd (ACL_CHECK). */
@@ -307,9 +317,16 @@ static int redis_generic_command(lua_State *L, int raise) {
         push_error_table(L, "Please specify at least one argument for this redis lib call", strlen("Please specify at least one argument for this redis lib call"));
         return raise ? lua_error(L) : 1;
     }
-    const char **argv = malloc(sizeof(char *) * (size_t)argc);
-    size_t *lens = malloc(sizeof(size_t) * (size_t)argc);
-    char (*numbuf)[64] = malloc(64 * (size_t)argc);
+    /* Up to STACK_ARGS arguments (nearly every call) live on the stack, as Redis keeps a
+     * reused argv for scripts: three mallocs and frees per redis.call otherwise. */
+    enum { STACK_ARGS = 8 };
+    const char *argv_stack[STACK_ARGS];
+    size_t lens_stack[STACK_ARGS];
+    char numbuf_stack[STACK_ARGS][64];
+    int on_heap = argc > STACK_ARGS;
+    const char **argv = on_heap ? malloc(sizeof(char *) * (size_t)argc) : argv_stack;
+    size_t *lens = on_heap ? malloc(sizeof(size_t) * (size_t)argc) : lens_stack;
+    char (*numbuf)[64] = on_heap ? malloc(64 * (size_t)argc) : numbuf_stack;
     for (int j = 0; j < argc; j++) {
         int t = lua_type(L, j + 1);
         if (t == LUA_TNUMBER) {
@@ -322,34 +339,39 @@ static int redis_generic_command(lua_State *L, int raise) {
         } else if (t == LUA_TSTRING) {
             argv[j] = lua_tolstring(L, j + 1, &lens[j]);
         } else {
-            free(argv);
-            free(lens);
-            free(numbuf);
+            if (on_heap) {
+                free(argv);
+                free(lens);
+                free(numbuf);
+            }
             push_error_table(L, "Lua redis lib command arguments must be strings or integers", strlen("Lua redis lib command arguments must be strings or integers"));
             return raise ? lua_error(L) : 1;
         }
     }
-    swiftlet_buf reply = {0};
+    swiftlet_buf *reply = &e->call_reply;
+    reply->len = 0;
     /* redis.acl_check_cmd asks with protocol -1: the server answers :1 or :0 (or an error)
      * without running the command. */
-    e->exec(e->ctx, argc, argv, lens, raise == ACL_CHECK ? -1 : e->resp, &reply);
-    free(argv);
-    free(lens);
-    free(numbuf);
+    e->exec(e->ctx, argc, argv, lens, raise == ACL_CHECK ? -1 : e->resp, reply);
+    if (on_heap) {
+        free(argv);
+        free(lens);
+        free(numbuf);
+    }
     if (raise == ACL_CHECK) {
-        if (reply.len > 1 && reply.data[0] == ':') {
-            lua_pushboolean(L, reply.data[1] == '1');
-            swiftlet_buf_free(&reply);
+        if (reply->len > 1 && reply->data[0] == ':') {
+            lua_pushboolean(L, reply->data[1] == '1');
+            release_call_reply(reply);
             return 1;
         }
         push_error_table(L, "Invalid command passed to redis.acl_check_cmd()",
                          strlen("Invalid command passed to redis.acl_check_cmd()"));
-        swiftlet_buf_free(&reply);
+        release_call_reply(reply);
         return lua_error(L);
     }
-    int is_error = reply.len > 0 && reply.data[0] == '-';
-    resp_to_lua(L, reply.data, reply.data + reply.len, e->resp == 3);
-    swiftlet_buf_free(&reply);
+    int is_error = reply->len > 0 && reply->data[0] == '-';
+    resp_to_lua(L, reply->data, reply->data + reply->len, e->resp == 3);
+    release_call_reply(reply);
     if (is_error) {
         /* The server counted this error when the command failed: passed on as the
          * script's reply it is not counted again. */
@@ -1004,6 +1026,7 @@ swiftlet_lua *swiftlet_lua_create(void) {
 void swiftlet_lua_destroy(swiftlet_lua *e) {
     if (!e) return;
     lua_close(e->L);
+    swiftlet_buf_free(&e->call_reply);
     free(e);
 }
 
