@@ -65,6 +65,12 @@ public enum ReplyEncoder {
         crlf(&out)
     }
 
+    public static func appendBulk(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        header(UInt8(ascii: "$"), bytes.count, &out)
+        out.append(contentsOf: bytes)
+        crlf(&out)
+    }
+
     public static func appendSimple(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "+"))
         out.append(contentsOf: text.utf8)
@@ -117,13 +123,14 @@ public enum ReplyEncoder {
             header(resp3 ? UInt8(ascii: ">") : UInt8(ascii: "*"), items.count, &out)
             for item in items { encode(item, resp3: resp3, into: &out) }
         case .double(let d):
-            let text = formatDouble(d)
+            var text = formatDouble(d)
             if resp3 {
                 out.append(UInt8(ascii: ","))
                 out.append(contentsOf: text.utf8)
                 crlf(&out)
             } else {
-                appendBulk(Array(text.utf8), to: &out)
+                // The text's own bytes (a short one is inline in the String): no array.
+                text.withUTF8 { appendBulk(UnsafeRawBufferPointer($0), to: &out) }
             }
         case .bool(let b):
             if resp3 {
