@@ -89,14 +89,16 @@ func key(_ i: Int) -> String {
 /// n-th command (`spread(n)` picks keys as redis-benchmark's `-r` does). The scaling factor
 /// makes the table's `*` figures per read of 16 commands; a measured iteration is 1 000
 /// reads, and the allocation threshold (`Thresholds/`) is checked on that raw count.
-func commandBenchmark(_ name: String, setup: [[String]] = [], command: @escaping (Int) -> [String]) {
+func commandBenchmark(
+    _ name: String, setup: [[String]] = [], tolerance: Int = 0, command: @escaping (Int) -> [String]
+) {
     Benchmark(
         "command-\(name)-P16",
         configuration: .init(
             metrics: [.wallClock, .throughput, allocations],
             scalingFactor: .kilo,
             maxDuration: .seconds(2),
-            thresholds: [allocations: .init(absolute: [.p90: 0])]
+            thresholds: [allocations: .init(absolute: [.p90: tolerance])]
         )
     ) { (benchmark: Benchmark, state: CommandState) in
         var n = 0
@@ -272,7 +274,10 @@ let benchmarks: @Sendable () -> Void = {
     commandBenchmark("ZRANGE-0-9-WITHSCORES", setup: (0..<100).map { ["ZADD", "zset", "\($0)", "element:\($0)"] }) {
         _ in ["ZRANGE", "zset", "0", "9", "WITHSCORES"]
     }
-    commandBenchmark("EVALSHA-GET", setup: [["SCRIPT", "LOAD", "return redis.call('GET', KEYS[1])"]]) {
+    // Lua's garbage collector runs now and then: a little slack (1/16 allocation per command).
+    commandBenchmark(
+        "EVALSHA-GET", setup: [["SCRIPT", "LOAD", "return redis.call('GET', KEYS[1])"]], tolerance: 1000
+    ) {
         ["EVALSHA", "d3c21d0c2b9ca22f82737626a27bcaf5d288f99f", "1", key(spread($0))]
     }
 }
