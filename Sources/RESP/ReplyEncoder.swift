@@ -91,7 +91,12 @@ public enum ReplyEncoder {
         case .error(let s):
             appendError(s, to: &out)
         case .integer(let n):
-            header(UInt8(ascii: ":"), Int(n), &out)
+            // Not through `header`: for the usual small integer, single appends cost less
+            // than assembling the line and appending it as a buffer (callgrind: SADD and
+            // INCR 2% more instructions that way).
+            out.append(UInt8(ascii: ":"))
+            appendInteger(n, to: &out)
+            crlf(&out)
         case .bulk(let b):
             appendBulk(b, to: &out)
         case .bulkPart(let b, let start, let end):
