@@ -18,8 +18,9 @@ redis=$(command -v redis-server)
 {
     echo "# Benchmarks, $(date -u +%Y-%m-%d) on $(nproc) cores"
     echo
-    echo "Swiftlet $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $($redis --version | cut -d' ' -f3)"
-    [ -n "${REDIS8_SERVER:-}" ] && echo "Redis 8: $($REDIS8_SERVER --version | cut -d' ' -f3)"
+    version() { "$1" --version | sed 's/.*v=\([^ ]*\).*/\1/'; }
+    echo "Swiftlet $(git rev-parse --short HEAD 2>/dev/null || echo unknown), redis-server $(version "$redis")"
+    if [ -n "${REDIS8_SERVER:-}" ]; then echo "Redis 8: $(version "$REDIS8_SERVER")"; fi
     echo
 } >"$out"
 
