@@ -51,8 +51,7 @@ public struct ByteBlock: @unchecked Sendable {
     public mutating func overwriteIfUnique(with bytes: UnsafeRawBufferPointer) -> Bool {
         let n = bytes.count
         guard isKnownUniquelyReferenced(&storage) else { return false }
-        let capacity = storage.capacity
-        guard n <= capacity && capacity <= 2 * n + 64 else { return false }
+        guard reusesCapacity(storage.capacity, for: n) else { return false }
         storage.header = UInt32(truncatingIfNeeded: n)
         if n > 0 {
             storage.withUnsafeMutablePointerToElements {
@@ -123,6 +122,14 @@ public func bytesPrecede(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         b.withUnsafeBytes { pb in n == 0 ? 0 : memcmp(pa.baseAddress!, pb.baseAddress!, n) }
     }
     return order != 0 ? order < 0 : a.count < b.count
+}
+
+/// Whether storage of `capacity` bytes may take `count` new bytes in place: they fit, and
+/// no more than about half of it is left unused (a small value must not keep a big
+/// allocation). The one rule for values overwritten in place (SET, HSET).
+@inline(__always)
+public func reusesCapacity(_ capacity: Int, for count: Int) -> Bool {
+    count <= capacity && capacity <= 2 * count + 64
 }
 
 /// Whether `a` holds exactly the bytes of `b`, by `memoryEqual` (`elementsEqual` goes

@@ -220,15 +220,13 @@ public struct BytesTable<Value> {
 extension BytesTable where Value == [UInt8] {
     /// Sets a key's bytes from slices, copying the key only when it is new; an existing
     /// value's array is refilled in place when this table is its only holder and the bytes
-    /// fit without leaving more than about half of it unused (an array a reply still
+    /// fit it (`reusesCapacity`; an array a reply still
     /// shares is copied by Swift's copy-on-write instead, as it must). True if new.
     @discardableResult
     public mutating func setBytes(_ bytes: ArraySlice<UInt8>, forKey key: ArraySlice<UInt8>) -> Bool {
         let (entry, isNew) = key.withUnsafeBytes { findOrAppend($0, Array(bytes), makeKey: { Array(key) }) }
         if isNew { return true }
-        let n = bytes.count
-        let capacity = values[entry].capacity
-        if n <= capacity && capacity <= 2 * n + 64 {
+        if reusesCapacity(values[entry].capacity, for: bytes.count) {
             values[entry].removeAll(keepingCapacity: true)
             bytes.withUnsafeBytes { values[entry].append(contentsOf: $0) }
         } else {

@@ -88,7 +88,7 @@ public struct Database {
         guard let slot = lookup(key, now: now) else {
             return table.insertNew(Array(key), value: .fromBytes(bytes), expireAt: expireAt)
         }
-        if bytes.count <= 20, let n = parseInt64(bytes) {
+        if let n = Value.integerEncoding(bytes) {
             table[slot].value = .int(n)
         } else if !bytes.withUnsafeBytes({ table.overwriteString(slot: slot, with: $0) }) {
             table[slot].value = .string(ByteBlock.make(bytes))

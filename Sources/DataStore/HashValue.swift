@@ -169,11 +169,7 @@ public final class HashValue {
 
     /// Every (field, value) in order.
     public func forEach(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
-        if isHashtable {
-            for i in 0..<table.count { body(table.keys[i][...], table.values[i][...]) }
-        } else {
-            packedForEach(body)
-        }
+        forEachStored { field, fieldRange, value, valueRange in body(field[fieldRange], value[valueRange]) }
     }
 
     /// Every (field, value) in order, each as the buffer that holds it and its range there

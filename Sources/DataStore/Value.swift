@@ -71,8 +71,15 @@ public enum Value {
     /// Stores bytes as Redis would: as an integer when they are one (and at most 20 long).
     @inlinable
     public static func fromBytes<C: Collection>(_ bytes: C) -> Value where C.Element == UInt8 {
-        if bytes.count <= 20, let n = parseInt64(bytes) { return .int(n) }
+        if let n = integerEncoding(bytes) { return .int(n) }
         return .string(ByteBlock.make(bytes))
+    }
+
+    /// The integer a string is stored as (Redis's int encoding), or nil when it is kept as
+    /// bytes.
+    @inlinable
+    static func integerEncoding<C: Collection>(_ bytes: C) -> Int64? where C.Element == UInt8 {
+        bytes.count <= 20 ? parseInt64(bytes) : nil
     }
 
     /// Overwrites a `.string` value's block in place (`ByteBlock.overwriteIfUnique`); false,

@@ -13,19 +13,27 @@ public enum ReplyEncoder {
             out.append(UInt8(48 + value))
             return
         }
-        var magnitude = value.magnitude
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
         withUnsafeMutableBytes(of: &digits) { buf in
-            var i = 24
-            repeat {
-                i -= 1
-                buf[i] = UInt8(48 + magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
+            let i = writeDigits(value.magnitude, endingAt: 24, in: buf)
             // As a raw buffer: a slice of one would be copied byte by byte.
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[i..<24]))
         }
+    }
+
+    /// Writes the decimal digits of `magnitude` so that they end just before `end` in
+    /// `buf`; returns where they start.
+    @inline(__always)
+    static func writeDigits(_ magnitude: UInt64, endingAt end: Int, in buf: UnsafeMutableRawBufferPointer) -> Int {
+        var magnitude = magnitude
+        var i = end
+        repeat {
+            i -= 1
+            buf[i] = UInt8(truncatingIfNeeded: 48 + magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        return i
     }
 
     /// `prefix`, the decimal digits of `n` and CRLF, assembled on the stack and appended
@@ -36,13 +44,7 @@ public enum ReplyEncoder {
         withUnsafeMutableBytes(of: &scratch) { buf in
             buf[22] = 13
             buf[23] = 10
-            var magnitude = n.magnitude
-            var i = 22
-            repeat {
-                i -= 1
-                buf[i] = UInt8(truncatingIfNeeded: 48 + magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
+            var i = writeDigits(UInt64(n.magnitude), endingAt: 22, in: buf)
             if n < 0 {
                 i -= 1
                 buf[i] = UInt8(ascii: "-")
@@ -54,17 +56,14 @@ public enum ReplyEncoder {
     }
 
     public static func appendBulk(_ bytes: [UInt8], to out: inout [UInt8]) {
-        header(UInt8(ascii: "$"), bytes.count, &out)
-        bytes.withUnsafeBytes { out.append(contentsOf: $0) }
-        crlf(&out)
+        bytes.withUnsafeBytes { appendBulk($0, to: &out) }
     }
 
     public static func appendBulk(_ bytes: ArraySlice<UInt8>, to out: inout [UInt8]) {
-        header(UInt8(ascii: "$"), bytes.count, &out)
-        bytes.withUnsafeBytes { out.append(contentsOf: $0) }
-        crlf(&out)
+        bytes.withUnsafeBytes { appendBulk($0, to: &out) }
     }
 
+    @inline(__always)
     public static func appendBulk(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         header(UInt8(ascii: "$"), bytes.count, &out)
         out.append(contentsOf: bytes)
@@ -102,11 +101,7 @@ public enum ReplyEncoder {
         case .bulkPart(let b, let start, let end):
             appendBulk(b[Int(start)..<Int(end)], to: &out)
         case .bulkBlock(let b):
-            b.withBytes { bytes in
-                header(UInt8(ascii: "$"), bytes.count, &out)
-                out.append(contentsOf: bytes)
-            }
-            crlf(&out)
+            b.withBytes { appendBulk($0, to: &out) }
         case .null:
             if resp3 { out.append(contentsOf: [95, 13, 10]) } else { out.append(contentsOf: [36, 45, 49, 13, 10]) }
         case .nullArray:
