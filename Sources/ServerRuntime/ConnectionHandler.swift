@@ -55,6 +55,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         session.aclUser = state.acl.defaultUser
         self.session = session
         self.machine = ConnectionMachine(context: CommandContext(server: state, session: session))
+        // The reply buffer every client gets up front, as Redis's does (16 KB, then sized by
+        // the cron to what the client uses): a reply that fits changes no memory count.
+        machine.context.output.reserveCapacity(session.replyBufferSize)
         if state.clients.count >= Int(state.config.int("maxclients")) {
             state.stats.rejectedConnections += 1
             writeRaw(context, Array("-ERR max number of clients reached\r\n".utf8))
@@ -192,7 +195,16 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if let session, session.replyBufferPeak < session.replyBufferSize {
             session.replyBufferPeak = min(session.replyBufferSize, max(session.replyBufferPeak, ctx.output.count))
         }
-        ctx.output.removeAll(keepingCapacity: ctx.output.capacity <= 64 * 1024)
+        // A reply longer than the client's buffer is transient, as Redis's reply list is:
+        // the buffer goes back to its size, so memory in use (and maxmemory) does not keep
+        // what one large reply needed.
+        let bufferSize = session?.replyBufferSize ?? 16384
+        if ctx.output.capacity > bufferSize + 64 {
+            ctx.output = []
+            ctx.output.reserveCapacity(bufferSize)
+        } else {
+            ctx.output.removeAll(keepingCapacity: true)
+        }
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         checkOutputLimits(context)
     }
