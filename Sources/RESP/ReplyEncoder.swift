@@ -65,9 +65,41 @@ public enum ReplyEncoder {
 
     @inline(__always)
     public static func appendBulk(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        if bytes.count <= smallBulk {
+            appendSmallBulk(bytes, to: &out)
+            return
+        }
         header(UInt8(ascii: "$"), bytes.count, &out)
         out.append(contentsOf: bytes)
         crlf(&out)
+    }
+
+    /// The longest payload `appendSmallBulk` takes: its whole reply fits 64 bytes.
+    static let smallBulk = 56
+
+    /// A short bulk reply (a session token, a counter, a cached flag: most GETs), its
+    /// header, bytes and CRLF assembled on the stack and appended once: three appends cost
+    /// more than the copy.
+    static func appendSmallBulk(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        var scratch: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &scratch) { buf in
+            let n = bytes.count
+            buf[0] = UInt8(ascii: "$")
+            var i = 1
+            if n >= 10 {
+                buf[1] = UInt8(truncatingIfNeeded: 48 + n / 10)
+                i = 2
+            }
+            buf[i] = UInt8(truncatingIfNeeded: 48 + n % 10)
+            buf[i + 1] = 13
+            buf[i + 2] = 10
+            i += 3
+            if n > 0 { (buf.baseAddress! + i).copyMemory(from: bytes.baseAddress!, byteCount: n) }
+            i += n
+            buf[i] = 13
+            buf[i + 1] = 10
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[..<(i + 2)]))
+        }
     }
 
     public static func appendSimple(_ text: String, to out: inout [UInt8]) {

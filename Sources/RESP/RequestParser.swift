@@ -65,12 +65,20 @@ public struct RequestParser: Sendable {
         var pos = 0
         var parsed = 0
         let n = input.count
+        // Consecutive multibulk commands are copied to the batch in one piece when the run
+        // ends (a copy per command cost more than the parsing around it); their spans are
+        // laid out for that copy as they are parsed.
+        var run = Run(inputStart: 0, bytesStart: batch.bytes.count)
+        defer { run.copy(input, upTo: pos, into: &batch) }
         while pos < n && parsed < maxCommands {
             let step: Step
             if input[pos] == UInt8(ascii: "*") {
-                step = parseMultibulk(input, from: pos, into: &batch)
+                step = parseMultibulk(input, from: pos, run: run, into: &batch)
             } else {
+                run.copy(input, upTo: pos, into: &batch)
                 step = parseInline(input, from: pos, into: &batch)
+                if case .command(let next) = step { run = Run(inputStart: next, bytesStart: batch.bytes.count) }
+                if case .skipped(let next) = step { run = Run(inputStart: next, bytesStart: batch.bytes.count) }
             }
             switch step {
             case .incomplete:
@@ -85,6 +93,26 @@ public struct RequestParser: Sendable {
             }
         }
         return Result(consumed: pos, error: nil)
+    }
+
+    /// Input from `inputStart` parsed into spans but not yet copied: its bytes go to the
+    /// batch at `bytesStart`.
+    struct Run {
+        var inputStart: Int
+        var bytesStart: Int
+
+        /// Where the input byte at `position` lands in the batch.
+        @inline(__always)
+        func batchOffset(_ position: Int) -> Int { bytesStart + position - inputStart }
+
+        /// Copies the run's bytes up to `end` (the first byte of no complete command).
+        @inline(__always)
+        mutating func copy(_ input: UnsafeRawBufferPointer, upTo end: Int, into batch: inout CommandBatch) {
+            if end > inputStart {
+                batch.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[inputStart..<end]))
+            }
+            self = Run(inputStart: end, bytesStart: batch.bytes.count)
+        }
     }
 
     enum Step {
@@ -171,7 +199,9 @@ public struct RequestParser: Sendable {
         return negative ? -value : value
     }
 
-    func parseMultibulk(_ input: UnsafeRawBufferPointer, from start: Int, into batch: inout CommandBatch) -> Step {
+    func parseMultibulk(_ input: UnsafeRawBufferPointer, from start: Int, run: Run, into batch: inout CommandBatch)
+        -> Step
+    {
         let n = input.count
         let count: Int
         let cr: Int
@@ -189,12 +219,10 @@ public struct RequestParser: Sendable {
         }
         var pos = cr + 2
         if count <= 0 { return .skipped(next: pos) }
-        // The command's bytes go to the batch in one copy once it is whole (its `$len`
-        // lines with them: a copy per argument costs more than the few bytes it saves);
-        // its spans point into that copy. An incomplete command leaves no trace.
+        // The command's bytes go to the batch with its run's (its `$len` lines with them: a
+        // copy per argument costs more than the few bytes it saves); its spans point into
+        // that copy. An incomplete command leaves no trace.
         let spanStart = batch.spans.count
-        let bytesStart = batch.bytes.count
-        let frameStart = pos
         let commandIndex = batch.commandStarts.count
         batch.commandStarts.append(spanStart)
         func rollback() {
@@ -239,11 +267,10 @@ public struct RequestParser: Sendable {
                 rollback()
                 return .incomplete
             }
-            let begin = bytesStart + dataStart - frameStart
+            let begin = run.batchOffset(dataStart)
             batch.spans.append(begin..<(begin + len))
             pos = dataStart + len + 2
         }
-        batch.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[frameStart..<pos]))
         return .command(next: pos)
     }
 

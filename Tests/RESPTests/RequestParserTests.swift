@@ -27,6 +27,20 @@ func strings(_ batch: CommandBatch) -> [[String]] {
         #expect(strings(batch) == [["PING"], ["ECHO", "hi"], ["GET", ""]])
     }
 
+    /// Multibulk commands are copied to the batch a run at a time: a run cut by an inline
+    /// command, a skipped `*0`, a protocol error or an incomplete tail keeps its commands,
+    /// and a second read appends after what the batch already holds.
+    @Test func runsOfCommandsKeepTheirBytes() {
+        var batch = CommandBatch()
+        let first = Array("*2\r\n$3\r\nGET\r\n$1\r\na\r\n*0\r\n*1\r\n$4\r\nPING\r\nECHO x\r\n*2\r\n$3\r\nGE".utf8)
+        let r1 = first.withUnsafeBytes { RequestParser().parse($0, into: &batch) }
+        #expect(r1.consumed == first.count - "*2\r\n$3\r\nGE".utf8.count)
+        let second = Array("*2\r\n$3\r\nDEL\r\n$2\r\nbc\r\n*1\r\n+x\r\n".utf8)
+        let r2 = second.withUnsafeBytes { RequestParser().parse($0, into: &batch) }
+        #expect(r2 == .init(consumed: second.count - 8, error: "Protocol error: expected '$', got '+'"))
+        #expect(strings(batch) == [["GET", "a"], ["PING"], ["ECHO", "x"], ["DEL", "bc"]])
+    }
+
     @Test func everySplitGivesTheSameCommands() {
         let input = Array("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\n0123456789\r\nPING\r\n*1\r\n$4\r\nPING\r\n".utf8)
         let expected = [["SET", "k", "0123456789"], ["PING"], ["PING"]]
@@ -124,6 +138,17 @@ func strings(_ batch: CommandBatch) -> [[String]] {
         #expect(ReplyEncoder.encode(.integer(0), resp3: false) == Array(":0\r\n".utf8))
         #expect(ReplyEncoder.encode(.integer(Int64.max), resp3: false) == Array(":9223372036854775807\r\n".utf8))
         #expect(ReplyEncoder.encode(.bulk([]), resp3: false) == Array("$0\r\n\r\n".utf8))
+    }
+
+    /// Short payloads are assembled on the stack, longer ones appended in parts: the bytes
+    /// are the same either side of the boundary, after what the buffer already holds.
+    @Test func bulkLengthsAroundTheSmallPath() {
+        for n in 0...70 {
+            let payload = (0..<n).map { UInt8(truncatingIfNeeded: 65 + $0 % 26) }
+            var out = Array("+OK\r\n".utf8)
+            ReplyEncoder.appendBulk(payload, to: &out)
+            #expect(out == Array("+OK\r\n$\(n)\r\n".utf8) + payload + [13, 10])
+        }
     }
 
     /// A part of a stored buffer is sent as the bulk string of those bytes; `bulk(_:_:)`
