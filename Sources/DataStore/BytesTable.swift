@@ -68,6 +68,9 @@ public struct BytesTable<Value> {
 
     public func contains(_ key: [UInt8]) -> Bool { index(of: key) != nil }
 
+    /// Replaces the value of the entry at `entry` (from `index(of:)`), with no lookup.
+    public mutating func setValue(_ value: Value, at entry: Int) { values[entry] = value }
+
     mutating func reserve(_ n: Int) {
         var capacity = 8
         while capacity < n * 2 { capacity *= 2 }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A sorted set: members ordered by (score, member bytes), with a member → score index.
 /// The order lives in sorted chunks of at most `chunkCapacity` entries (a one-level
 /// B-tree): an insert or removal moves at most one chunk's entries, and a rank sums chunk
@@ -33,24 +35,44 @@ public final class SortedSetValue {
         return bytesPrecede(am, bm)
     }
 
+    /// The same order with the members' bytes borrowed.
+    @inline(__always)
+    static func precedes(_ a: Double, _ am: UnsafeRawBufferPointer, _ b: Double, _ bm: UnsafeRawBufferPointer) -> Bool {
+        if a != b { return a < b }
+        let n = Swift.min(am.count, bm.count)
+        let order = n == 0 ? 0 : memcmp(am.baseAddress!, bm.baseAddress!, n)
+        return order != 0 ? order < 0 : am.count < bm.count
+    }
+
     /// The chunk that holds (or would hold) an entry, and the first position in it that is
     /// not before (score, member).
     func locate(_ score: Double, _ member: [UInt8]) -> (chunk: Int, offset: Int) {
+        member.withUnsafeBytes { locate(score, $0) }
+    }
+
+    /// The same with the member's bytes borrowed. Each step reads an entry's score alone
+    /// and looks at its member only on a tie: copying the entry out, or calling into its
+    /// member, would retain and release the member at every step.
+    func locate(_ score: Double, _ member: UnsafeRawBufferPointer) -> (chunk: Int, offset: Int) {
+        @inline(__always)
+        func before(_ chunk: [Entry], _ i: Int) -> Bool {
+            let s = chunk[i].score
+            if s != score { return s < score }
+            return chunk[i].member.withUnsafeBytes { Self.precedes(s, $0, score, member) }
+        }
         var lo = 0
         var hi = chunks.count
-        // The first chunk whose last entry is not before the target.
+        // The first chunk whose last entry is not before the target (chunks are never empty).
         while lo < hi {
             let mid = (lo + hi) / 2
-            let last = chunks[mid][chunks[mid].count - 1]
-            if Self.precedes(last.score, last.member, score, member) { lo = mid + 1 } else { hi = mid }
+            if before(chunks[mid], chunks[mid].count - 1) { lo = mid + 1 } else { hi = mid }
         }
         if lo == chunks.count { return chunks.isEmpty ? (0, 0) : (chunks.count - 1, chunks[chunks.count - 1].count) }
         var a = 0
         var b = chunks[lo].count
         while a < b {
             let mid = (a + b) / 2
-            let e = chunks[lo][mid]
-            if Self.precedes(e.score, e.member, score, member) { a = mid + 1 } else { b = mid }
+            if before(chunks[lo], mid) { a = mid + 1 } else { b = mid }
         }
         return (lo, a)
     }
@@ -72,6 +94,32 @@ public final class SortedSetValue {
         insertEntry(Entry(score: score, member: member))
         scores.updateValue(score, forKey: member)
         return old
+    }
+
+    /// Where a member's score is kept (for `score(at:)` and `setScore(at:_:_:)`), found by
+    /// its bytes: ZADD's common update needs no array of its member.
+    public func scoreIndex(_ member: UnsafeRawBufferPointer) -> Int? { scores.index(of: member) }
+
+    public func score(at index: Int) -> Double { scores.values[index] }
+
+    /// Gives the member at `index` (whose bytes are `member`) a new score: its entry moves
+    /// in the order, keeping its member's storage, and the index is updated in place.
+    public func setScore(at index: Int, _ member: UnsafeRawBufferPointer, _ score: Double) {
+        let old = scores.values[index]
+        if old == score { return }
+        let (c, o) = locate(old, member)
+        var entry = chunks[c].remove(at: o)
+        count -= 1
+        if chunks[c].isEmpty { chunks.remove(at: c) }
+        entry.score = score
+        insertEntry(entry)
+        scores.setValue(score, at: index)
+    }
+
+    /// Adds a member that is not in the set.
+    public func insertNew(_ member: [UInt8], score: Double) {
+        insertEntry(Entry(score: score, member: member))
+        scores.insert(member, score)
     }
 
     func insertEntry(_ e: Entry) {
@@ -142,8 +190,12 @@ public final class SortedSetValue {
 
     /// Applies Redis's conversion rule after writing `member`; one-way, like the hash's.
     public func noteWrite(_ member: [UInt8], maxEntries: Int64, maxValue: Int64) {
+        noteWrite(memberLength: member.count, maxEntries: maxEntries, maxValue: maxValue)
+    }
+
+    public func noteWrite(memberLength: Int, maxEntries: Int64, maxValue: Int64) {
         if isSkiplist { return }
-        if count > Int(maxEntries) || member.count > Int(maxValue) { isSkiplist = true }
+        if count > Int(maxEntries) || memberLength > Int(maxValue) { isSkiplist = true }
     }
 
     public func copy() -> SortedSetValue {

@@ -3,7 +3,9 @@ import Testing
 @testable import DataStore
 
 @Suite struct SortedSetValueTests {
-    /// Random inserts, updates and removals across many chunks agree with a sorted model.
+    /// Random inserts, updates and removals across many chunks (through `set` and through
+    /// ZADD's `scoreIndex`/`setScore`/`insertNew`, scores with many ties) agree with a sorted
+    /// model.
     @Test func matchesASortedModel() {
         let z = SortedSetValue()
         var model: [String: Double] = [:]
@@ -14,7 +16,19 @@ import Testing
                 #expect(z.remove(Array(member.utf8)) == (model.removeValue(forKey: member) != nil))
             } else {
                 let score = Double(Int.random(in: 0..<500, using: &rng))
-                z.set(Array(member.utf8), score: score)
+                if step % 2 == 0 {
+                    z.set(Array(member.utf8), score: score)
+                } else {
+                    // ZADD's path: found and moved by its bytes, or inserted as new.
+                    let bytes = Array(member.utf8)
+                    if let at = bytes.withUnsafeBytes({ z.scoreIndex($0) }) {
+                        #expect(z.score(at: at) == model[member])
+                        bytes.withUnsafeBytes { z.setScore(at: at, $0, score) }
+                    } else {
+                        #expect(model[member] == nil)
+                        z.insertNew(bytes, score: score)
+                    }
+                }
                 model[member] = score
             }
         }

@@ -81,8 +81,9 @@ enum GeoCommands {
             scores.append(Double(Geohash.align52(hash)))
         }
         let flags = SortedSetCommands.AddFlags(nx: nx, xx: xx, ch: ch)
-        return try SortedSetCommands.add(
-            ctx, flags, scores: scores, memberArgs: stride(from: j + 2, to: ctx.argc, by: 3))
+        return try scores.withUnsafeBufferPointer { (scores) throws(CommandError) -> Reply in
+            try SortedSetCommands.add(ctx, flags, scores: scores, memberArgs: stride(from: j + 2, to: ctx.argc, by: 3))
+        }
     }
 
     /// GEOPOS key [member [member ...]]

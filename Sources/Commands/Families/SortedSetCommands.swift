@@ -132,13 +132,20 @@ enum SortedSetCommands {
         if nx && xx { throw .zaddNXAndXX }
         if (gt && nx) || (lt && nx) || (gt && lt) { throw .zaddGTLTNX }
         if incr && pairs > 2 { throw .zaddIncrPair }
-        var scores: [Double] = []
-        for i in stride(from: j, to: ctx.argc, by: 2) {
-            guard let s = parseDouble(ctx.arg(i)) else { throw .notFloat }
-            scores.append(s)
-        }
         let flags = AddFlags(nx: nx, xx: xx, gt: gt, lt: lt, ch: ch, incr: incr)
-        return try add(ctx, flags, scores: scores, memberArgs: stride(from: j + 1, to: ctx.argc, by: 2))
+        // Every score is parsed before anything changes, as Redis does; on the stack, not
+        // in an array of their own.
+        return try withUnsafeTemporaryAllocation(of: Double.self, capacity: pairs / 2) {
+            (scores) throws(CommandError) -> Reply in
+            var k = 0
+            for i in stride(from: j, to: ctx.argc, by: 2) {
+                guard let s = parseDouble(ctx.arg(i)) else { throw .notFloat }
+                scores.initializeElement(at: k, to: s)
+                k += 1
+            }
+            return try add(
+                ctx, flags, scores: UnsafeBufferPointer(scores), memberArgs: stride(from: j + 1, to: ctx.argc, by: 2))
+        }
     }
 
     struct AddFlags {
@@ -148,7 +155,7 @@ enum SortedSetCommands {
     /// ZADD's work once its arguments are parsed: each score with the member at the matching
     /// argument, under NX/XX/GT/LT/CH/INCR. GEOADD runs through here too, as Redis's does.
     static func add(
-        _ ctx: CommandContext, _ flags: AddFlags, scores: [Double], memberArgs: StrideTo<Int>
+        _ ctx: CommandContext, _ flags: AddFlags, scores: UnsafeBufferPointer<Double>, memberArgs: StrideTo<Int>
     ) throws(CommandError) -> Reply {
         var z = try writeZset(ctx)
         if z == nil {
@@ -160,10 +167,14 @@ enum SortedSetCommands {
         var added: Int64 = 0
         var updated: Int64 = 0
         var incrResult: Double?
+        let maxEntries = ctx.config.limits.zsetMaxListpackEntries
+        let maxValue = ctx.config.limits.zsetMaxListpackValue
         for (k, i) in memberArgs.enumerated() {
-            let member = ctx.argBytes(i)
             var score = scores[k]
-            if let current = z!.scores[member] {
+            // A member already there is found and moved by its bytes; only a new one needs
+            // an array of its own.
+            if let at = ctx.arg(i).withUnsafeBytes({ z!.scoreIndex($0) }) {
+                let current = z!.score(at: at)
                 if flags.nx { continue }
                 if flags.incr {
                     score = current + score
@@ -172,12 +183,13 @@ enum SortedSetCommands {
                 if (flags.gt && score <= current) || (flags.lt && score >= current) { continue }
                 if flags.incr { incrResult = score }
                 if score != current {
-                    setScore(ctx, z!, member, score)
+                    ctx.arg(i).withUnsafeBytes { z!.setScore(at: at, $0, score) }
                     updated += 1
                 }
             } else {
                 if flags.xx { continue }
-                setScore(ctx, z!, member, score)
+                z!.insertNew(ctx.argBytes(i), score: score)
+                z!.noteWrite(memberLength: ctx.argLength(i), maxEntries: maxEntries, maxValue: maxValue)
                 added += 1
                 if flags.incr { incrResult = score }
             }
