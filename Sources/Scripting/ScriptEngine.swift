@@ -77,6 +77,9 @@ public final class ScriptEngine {
     /// Scratch for the key and argument pointers handed to the engine.
     var pointers: [UnsafePointer<CChar>?] = []
     var lengths: [Int] = []
+    /// A script's reply as the engine writes it, kept between calls with its capacity (a
+    /// malloc, a growth and a free per call otherwise); scripts never nest.
+    var replyBuffer = swiftlet_buf()
 
     public init(server: ServerState) {
         lua = swiftlet_lua_create()
@@ -87,7 +90,10 @@ public final class ScriptEngine {
         context.mayBlock = false
     }
 
-    deinit { swiftlet_lua_destroy(lua) }
+    deinit {
+        swiftlet_lua_destroy(lua)
+        swiftlet_buf_free(&replyBuffer)
+    }
 
     /// INFO's figures: bytes of the Lua heap, scripts cached.
     public var memory: Int { swiftlet_lua_memory(lua) }
@@ -192,8 +198,11 @@ public final class ScriptEngine {
         context.session.db = caller.session.db
         context.session.protocolVersion = 2
         dirtyAtStart = caller.server.dirty
-        var out = swiftlet_buf()
-        defer { swiftlet_buf_free(&out) }
+        replyBuffer.len = 0
+        defer {
+            // A rare huge reply does not stay allocated.
+            if replyBuffer.cap > 64 * 1024 { swiftlet_buf_free(&replyBuffer) }
+        }
         var status: Int32 = 0
         caller.batch.bytes.withUnsafeBufferPointer { bytes in
             let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
@@ -207,12 +216,13 @@ public final class ScriptEngine {
             pointers.withUnsafeMutableBufferPointer { p in
                 lengths.withUnsafeBufferPointer { l in
                     status = body(
-                        p.baseAddress, l.baseAddress, p.baseAddress! + keys.count, l.baseAddress! + keys.count, &out)
+                        p.baseAddress, l.baseAddress, p.baseAddress! + keys.count, l.baseAddress! + keys.count,
+                        &replyBuffer)
                 }
             }
         }
         if status != 0 { return nil }
-        return Array(UnsafeRawBufferPointer(start: out.data, count: out.len))
+        return Array(UnsafeRawBufferPointer(start: replyBuffer.data, count: replyBuffer.len))
     }
 
     /// Puts a command and its arguments in the script client's batch, ready to be checked
