@@ -238,7 +238,7 @@ public final class ScriptEngine {
         }
         // The command found here runs as is: dispatch need not look it up again.
         ctx.batchCommands.removeAll(keepingCapacity: true)
-        ctx.batchCommands.append(command)
+        ctx.batchCommands.append(Unmanaged.passUnretained(command))
         ctx.argBase = 0
         ctx.argc = argc
     }

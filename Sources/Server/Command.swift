@@ -169,12 +169,14 @@ public final class CommandTable {
         slotHashes[i] = h
         commands.append(command)
         lastFound = nil
+        lastFoundUnretained = nil
     }
 
     /// The last name of up to 8 bytes looked up, as sent (a pipeline repeats its
     /// command), and what it found.
     var lastName: (word: UInt64, length: Int) = (0, 0)
     var lastFound: Command?
+    var lastFoundUnretained: Unmanaged<Command>?
 
     /// Finds a command by name, ASCII case-insensitively.
     @inline(__always)
@@ -188,8 +190,23 @@ public final class CommandTable {
         if let command {
             lastName = (word, n)
             lastFound = command
+            lastFoundUnretained = Unmanaged.passUnretained(command)
         }
         return command
+    }
+
+    /// The same, unretained (a batch's cache of its commands): the table keeps every
+    /// command for the server's life, as it only grows. A pipeline's repeated name is
+    /// compared as a word read byte by byte, with no call.
+    @inline(__always)
+    public func lookupUnretained(_ name: UnsafeRawBufferPointer) -> Unmanaged<Command>? {
+        let n = name.count
+        if n > 0 && n <= 8 && n == lastName.length, let found = lastFoundUnretained {
+            var word: UInt64 = 0
+            for i in 0..<n { word |= UInt64(name[i]) << UInt64(i &* 8) }
+            if word == lastName.word { return found }
+        }
+        return lookup(name).map { Unmanaged.passUnretained($0) }
     }
 
     func find(_ name: UnsafeRawBufferPointer) -> Command? {

@@ -27,8 +27,10 @@ public final class CommandContext {
     var prefetchHashes: [UInt32] = []
     var memberHashes: [UInt32] = []
     /// The command of each batch entry, found while prefetching so dispatch need not look
-    /// it up again (valid only for the batch `prefetchBatchKeys` saw).
-    public var batchCommands: [Command?] = []
+    /// it up again (valid only for the batch `prefetchBatchKeys` saw). Unretained: the
+    /// command table holds every command for the server's life (it only grows), and
+    /// counting references here cost a retain and two releases per command.
+    public var batchCommands: [Unmanaged<Command>?] = []
     public var preparedCommand: Command?
     /// CLIENT CACHING ran: its flag holds for the next command.
     public var keepCachingFlag = false

@@ -39,10 +39,10 @@ extension CommandContext {
         prefetchHashes.removeAll(keepingCapacity: true)
         let table = server.commands
         let dbIndex = session.db
-        // (Emptied by beginBatch; one append each: a repeated nil goes through the
-        // generic path, a retain per element.)
+        // (Emptied by beginBatch; the entries are plain words, so the nils go in as one
+        // fill.)
         batchCommands.removeAll(keepingCapacity: true)
-        for _ in 0..<batch.count { batchCommands.append(nil) }
+        batchCommands.append(contentsOf: repeatElement(nil, count: batch.count))
         var queuing = session.inMulti
         var keyedCommands = 0
         do {
@@ -55,22 +55,24 @@ extension CommandContext {
             let prefetching = keyTable.overheadBytes >= Self.prefetchTableBytes
             for i in start..<batch.count {
                 let spans = batch.arguments(of: i)
-                guard let command = batch.argument(spans.lowerBound).withUnsafeBytes({ table.lookup($0) }) else {
-                    continue
+                guard let found = batch.argument(spans.lowerBound).withUnsafeBytes({ table.lookupUnretained($0) })
+                else { continue }
+                batchCommands[i] = found
+                // The command's facts read through the table's reference (no retain).
+                let (controlsTransaction, first, step, lastKey) = found._withUnsafeGuaranteedRef {
+                    ($0.controlsTransaction, $0.firstKey, $0.keyStep, $0.lastKey)
                 }
-                batchCommands[i] = command
                 // Commands queued by MULTI run later, in EXEC: nothing to prefetch now.
-                if command.controlsTransaction {
-                    if command.name == "multi" { queuing = true } else if command.name != "watch" { queuing = false }
+                if controlsTransaction {
+                    let name = found.takeUnretainedValue().name
+                    if name == "multi" { queuing = true } else if name != "watch" { queuing = false }
                     continue
                 }
                 if queuing { continue }
-                let first = command.firstKey
-                let step = command.keyStep
                 guard spans.count >= 2, first > 0, step > 0 else { continue }
                 keyedCommands += 1
                 if !prefetching { continue }
-                let last = command.lastKey >= 0 ? command.lastKey : spans.count + command.lastKey
+                let last = lastKey >= 0 ? lastKey : spans.count + lastKey
                 var k = first
                 while k <= last && k < spans.count {
                     let h = batch.argument(spans.lowerBound + k).withUnsafeBytes { keyTable.hash($0) }
@@ -110,7 +112,7 @@ extension CommandContext {
         let keyTable = server.keyspace.databases[dbIndex].table
         for i in start..<batch.count {
             let spans = batch.arguments(of: i)
-            guard spans.count >= 3, let command = batchCommands[i],
+            guard spans.count >= 3, let command = batchCommands[i]?.takeUnretainedValue(),
                 let (first, step) = command.memberArguments,
                 let slot = batch.argument(spans.lowerBound + 1).withUnsafeBytes({ keyTable.find($0) })
             else { continue }
@@ -139,7 +141,12 @@ extension CommandContext {
         // Tested first: assigning nil destroys the optional through its value witness.
         if blockRequest != nil { blockRequest = nil }
         // Taken out of the batch's cache (a resumed command looks itself up again).
-        preparedCommand = index < batchCommands.count ? batchCommands[index].take() : nil
+        if index < batchCommands.count, let found = batchCommands[index] {
+            batchCommands[index] = nil
+            preparedCommand = found.takeUnretainedValue()
+        } else {
+            preparedCommand = nil
+        }
         var reply = dispatch()
         if server.expiryHeld != server.expiryShouldHold && !session.isScriptClient { server.applyPauseToExpiry() }
         // A replica's link never carries replies: one that asked for one is dropped.
