@@ -1,3 +1,5 @@
+import ByteStorage
+
 /// The commands parsed from one read, stored flat so that a pipelined batch costs no
 /// allocation once the buffers have grown: every argument's bytes are copied once into
 /// `bytes`, and `spans` says where each argument lies.
@@ -30,6 +32,18 @@ public struct CommandBatch: Sendable {
 
     public func argument(_ spanIndex: Int) -> ArraySlice<UInt8> {
         bytes[spans[spanIndex]]
+    }
+
+    /// Whether the arguments at two span indices hold the same bytes.
+    @inline(__always)
+    public func sameBytes(_ a: Int, _ b: Int) -> Bool {
+        let ra = spans[a]
+        let rb = spans[b]
+        guard ra.count == rb.count else { return false }
+        if ra.lowerBound == rb.lowerBound || ra.isEmpty { return true }
+        return bytes.withUnsafeBytes {
+            memoryEqual($0.baseAddress! + ra.lowerBound, $0.baseAddress! + rb.lowerBound, ra.count)
+        }
     }
 
     /// Convenience for tests: the arguments of every command as arrays.

@@ -173,7 +173,7 @@ public final class CommandTable {
     }
 
     /// The last name of up to 8 bytes looked up, as sent (a pipeline repeats its
-    /// command), and what it found.
+    /// command), as its `nameWord`, and what it found.
     var lastName: (word: UInt64, length: Int) = (0, 0)
     var lastFound: Command?
     var lastFoundUnretained: Unmanaged<Command>?
@@ -183,8 +183,7 @@ public final class CommandTable {
     public func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
         let n = name.count
         guard n > 0 && n <= 8 else { return find(name) }
-        var word: UInt64 = 0
-        withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: name) }
+        let word = Self.nameWord(name)
         if n == lastName.length && word == lastName.word, let command = lastFound { return command }
         let command = find(name)
         if let command {
@@ -201,12 +200,28 @@ public final class CommandTable {
     @inline(__always)
     public func lookupUnretained(_ name: UnsafeRawBufferPointer) -> Unmanaged<Command>? {
         let n = name.count
-        if n > 0 && n <= 8 && n == lastName.length, let found = lastFoundUnretained {
-            var word: UInt64 = 0
-            for i in 0..<n { word |= UInt64(name[i]) << UInt64(i &* 8) }
-            if word == lastName.word { return found }
+        if n > 0 && n <= 8 && n == lastName.length && Self.nameWord(name) == lastName.word,
+            let found = lastFoundUnretained
+        {
+            return found
         }
         return lookup(name).map { Unmanaged.passUnretained($0) }
+    }
+
+    /// A name of 1 to 8 bytes as one word, unique among names of its length: from 4 bytes
+    /// on, its first four and last four bytes (which overlap, and together cover it) in
+    /// two loads; shorter ones byte by byte.
+    @inline(__always)
+    static func nameWord(_ name: UnsafeRawBufferPointer) -> UInt64 {
+        let n = name.count
+        if n >= 4 {
+            let head = UInt64(name.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+            let tail = UInt64(name.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+            return head | tail << 32
+        }
+        var word: UInt64 = 0
+        for i in 0..<n { word |= UInt64(name[i]) << UInt64(i &* 8) }
+        return word
     }
 
     func find(_ name: UnsafeRawBufferPointer) -> Command? {

@@ -35,6 +35,9 @@ extension CommandContext {
     /// Before a pipelined batch runs, asks the CPU for the hash-table memory of every
     /// command's first key, in three overlapping stages (see KeyTable.prefetchBucket).
     public func prefetchBatchKeys(from start: Int = 0) {
+        // One copy of the batch (three retains) for the loop: each read through the
+        // property would retain its buffers again.
+        let batch = self.batch
         guard batch.count - start >= 1 else { return }
         prefetchHashes.removeAll(keepingCapacity: true)
         let table = server.commands
@@ -45,6 +48,7 @@ extension CommandContext {
         batchCommands.append(contentsOf: repeatElement(nil, count: batch.count))
         var queuing = session.inMulti
         var keyedCommands = 0
+        var previousKey = -1
         do {
             // One copy of the key table per batch (a method called through the database
             // array, or a pointer into it, copies the struct — four retains and releases —
@@ -75,9 +79,15 @@ extension CommandContext {
                 let last = lastKey >= 0 ? lastKey : spans.count + lastKey
                 var k = first
                 while k <= last && k < spans.count {
-                    let h = batch.argument(spans.lowerBound + k).withUnsafeBytes { keyTable.hash($0) }
-                    prefetchHashes.append(h)
-                    keyTable.prefetchBucket(hash: h)
+                    // A key named again right after (a pipeline on one list, set or
+                    // counter) is on its way to the cache already.
+                    let span = spans.lowerBound + k
+                    if previousKey < 0 || !batch.sameBytes(span, previousKey) {
+                        let h = batch.argument(span).withUnsafeBytes { keyTable.hash($0) }
+                        prefetchHashes.append(h)
+                        keyTable.prefetchBucket(hash: h)
+                        previousKey = span
+                    }
                     k += step
                 }
             }
@@ -110,12 +120,24 @@ extension CommandContext {
             }
         }
         let keyTable = server.keyspace.databases[dbIndex].table
+        let batch = self.batch
+        // The span of the key `ownerSlot` was found for: the next command on the same key
+        // (the common pipeline) needs no lookup.
+        var ownerKey = -1
         for i in start..<batch.count {
             let spans = batch.arguments(of: i)
             guard spans.count >= 3, let command = batchCommands[i]?.takeUnretainedValue(),
-                let (first, step) = command.memberArguments,
-                let slot = batch.argument(spans.lowerBound + 1).withUnsafeBytes({ keyTable.find($0) })
+                let (first, step) = command.memberArguments
             else { continue }
+            let keySpan = spans.lowerBound + 1
+            let slot: Int
+            if ownerKey >= 0 && batch.sameBytes(keySpan, ownerKey) {
+                slot = ownerSlot
+            } else {
+                guard let found = batch.argument(keySpan).withUnsafeBytes({ keyTable.find($0) }) else { continue }
+                slot = found
+                ownerKey = keySpan
+            }
             if slot != ownerSlot {
                 flush()
                 ownerSlot = slot

@@ -233,6 +233,25 @@ extension Reply {
         #expect(Int(n) == r.server.commands.commands.count)
         #expect(r.run("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2") == .array([.b("a"), .b("b")]))
     }
+
+    /// The last-name cache tells apart names of one length that share their first or last
+    /// four bytes, in any case, short and long, through both lookups.
+    @Test func commandLookupCacheTellsNamesApart() {
+        let table = CommandRunner().server.commands
+        let names = [
+            "GET", "get", "SET", "gEt", "hset", "HSETNX", "hsetnx", "LPUSHX", "RPUSHX", "lpushx", "HINCRBY", "ZINCRBY",
+            "incr", "INCRBY", "DECRBY", "sadd", "SADD", "srem", "zadd", "ZREM", "ping", "PING", "echo", "x", "nosuch",
+            "bitfield_ro", "BITFIELD", "bitcount", "getdel", "getex", "GETSET", "GET",
+        ]
+        for name in names + names.reversed() + names {
+            let bytes = Array(name.utf8)
+            let viaLookup = bytes.withUnsafeBytes { table.lookup($0) }
+            let viaBatch = bytes.withUnsafeBytes { table.lookupUnretained($0) }?.takeUnretainedValue()
+            let known = !["x", "nosuch"].contains(name)
+            #expect(viaLookup?.fullName == (known ? name.lowercased() : nil), "\(name)")
+            #expect(viaBatch === viaLookup, "\(name)")
+        }
+    }
 }
 
 @Suite struct ErrorCatalogueTests {
