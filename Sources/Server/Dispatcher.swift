@@ -79,14 +79,16 @@ extension CommandContext {
                 let last = lastKey >= 0 ? lastKey : spans.count + lastKey
                 var k = first
                 while k <= last && k < spans.count {
-                    // A key named again right after (a pipeline on one list, set or
-                    // counter) is on its way to the cache already.
+                    // A first key the command before named too (a pipeline on one list,
+                    // set or counter) is on its way to the cache already. (Only the first:
+                    // comparing every key of an MSET would cost more than it saves.)
                     let span = spans.lowerBound + k
-                    if previousKey < 0 || !batch.sameBytes(span, previousKey) {
+                    let repeated = k == first && previousKey >= 0 && batch.sameBytes(span, previousKey)
+                    if k == first { previousKey = span }
+                    if !repeated {
                         let h = batch.argument(span).withUnsafeBytes { keyTable.hash($0) }
                         prefetchHashes.append(h)
                         keyTable.prefetchBucket(hash: h)
-                        previousKey = span
                     }
                     k += step
                 }
