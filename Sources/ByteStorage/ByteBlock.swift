@@ -117,10 +117,14 @@ public final class ByteBlockStorage: ManagedBuffer<UInt32, UInt8> {}
 /// `lexicographicallyPrecedes` answers, by memcmp instead of element by element.
 @inline(__always)
 public func bytesPrecede(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in bytesPrecede(pa, pb) } }
+}
+
+/// The same order over borrowed bytes.
+@inline(__always)
+public func bytesPrecede(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     let n = min(a.count, b.count)
-    let order = a.withUnsafeBytes { pa in
-        b.withUnsafeBytes { pb in n == 0 ? 0 : memcmp(pa.baseAddress!, pb.baseAddress!, n) }
-    }
+    let order = n == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, n)
     return order != 0 ? order < 0 : a.count < b.count
 }
 

@@ -158,6 +158,11 @@ void swiftlet_buf_free(swiftlet_buf *b) {
     b->len = b->cap = 0;
 }
 
+void swiftlet_buf_reset(swiftlet_buf *b) {
+    if (b->cap > 64 * 1024) swiftlet_buf_free(b);
+    b->len = 0;
+}
+
 static void buf_str(swiftlet_buf *b, const char *s) { swiftlet_buf_append(b, s, strlen(s)); }
 
 static void buf_fmt_len(swiftlet_buf *b, char type, long long n) {
@@ -380,13 +385,6 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
 
 /* ---- redis.call / redis.pcall ---- */
 
-/* Done with redis.call's reply: its buffer stays for the next call unless a big reply
- * grew it. */
-static void release_call_reply(swiftlet_buf *reply) {
-    if (reply->cap > 64 * 1024) swiftlet_buf_free(reply);
-    reply->len = 0;
-}
-
 #define ACL_CHECK 2
 
 /* redis.call (raise 1), redis.pcall (0) and redis.acl_check_cmd (ACL_CHECK). */
@@ -441,17 +439,17 @@ static int redis_generic_command(lua_State *L, int raise) {
     if (raise == ACL_CHECK) {
         if (reply->len > 1 && reply->data[0] == ':') {
             lua_pushboolean(L, reply->data[1] == '1');
-            release_call_reply(reply);
+            swiftlet_buf_reset(reply);
             return 1;
         }
         push_error_table(L, "Invalid command passed to redis.acl_check_cmd()",
                          strlen("Invalid command passed to redis.acl_check_cmd()"));
-        release_call_reply(reply);
+        swiftlet_buf_reset(reply);
         return lua_error(L);
     }
     int is_error = reply->len > 0 && reply->data[0] == '-';
     resp_to_lua(L, reply->data, reply->data + reply->len, e->resp == 3);
-    release_call_reply(reply);
+    swiftlet_buf_reset(reply);
     if (is_error) {
         /* The server counted this error when the command failed: passed on as the
          * script's reply it is not counted again. */

@@ -1,4 +1,4 @@
-import Glibc
+import ByteStorage
 
 /// A sorted set: members ordered by (score, member bytes), with a member → score index.
 /// The order lives in sorted chunks of at most `chunkCapacity` entries (a one-level
@@ -35,15 +35,6 @@ public final class SortedSetValue {
         return bytesPrecede(am, bm)
     }
 
-    /// The same order with the members' bytes borrowed.
-    @inline(__always)
-    static func precedes(_ a: Double, _ am: UnsafeRawBufferPointer, _ b: Double, _ bm: UnsafeRawBufferPointer) -> Bool {
-        if a != b { return a < b }
-        let n = Swift.min(am.count, bm.count)
-        let order = n == 0 ? 0 : memcmp(am.baseAddress!, bm.baseAddress!, n)
-        return order != 0 ? order < 0 : am.count < bm.count
-    }
-
     /// The chunk that holds (or would hold) an entry, and the first position in it that is
     /// not before (score, member).
     func locate(_ score: Double, _ member: [UInt8]) -> (chunk: Int, offset: Int) {
@@ -58,7 +49,7 @@ public final class SortedSetValue {
         func before(_ chunk: [Entry], _ i: Int) -> Bool {
             let s = chunk[i].score
             if s != score { return s < score }
-            return chunk[i].member.withUnsafeBytes { Self.precedes(s, $0, score, member) }
+            return chunk[i].member.withUnsafeBytes { bytesPrecede($0, member) }
         }
         var lo = 0
         var hi = chunks.count
@@ -107,10 +98,7 @@ public final class SortedSetValue {
     public func setScore(at index: Int, _ member: UnsafeRawBufferPointer, _ score: Double) {
         let old = scores.values[index]
         if old == score { return }
-        let (c, o) = locate(old, member)
-        var entry = chunks[c].remove(at: o)
-        count -= 1
-        if chunks[c].isEmpty { chunks.remove(at: c) }
+        var entry = removeEntry(old, member)
         entry.score = score
         insertEntry(entry)
         scores.setValue(score, at: index)
@@ -139,10 +127,16 @@ public final class SortedSetValue {
     }
 
     func removeEntry(_ score: Double, _ member: [UInt8]) {
+        member.withUnsafeBytes { _ = removeEntry(score, $0) }
+    }
+
+    /// Takes an entry out of the order; returns it.
+    func removeEntry(_ score: Double, _ member: UnsafeRawBufferPointer) -> Entry {
         let (c, o) = locate(score, member)
-        chunks[c].remove(at: o)
+        let entry = chunks[c].remove(at: o)
         count -= 1
         if chunks[c].isEmpty { chunks.remove(at: c) }
+        return entry
     }
 
     @discardableResult

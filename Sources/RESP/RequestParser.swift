@@ -91,8 +91,10 @@ public struct RequestParser: Sendable {
             } else {
                 run.copy(input, upTo: pos, into: &batch)
                 step = parseInline(input, from: pos, into: &batch)
-                if case .command(let next) = step { run = Run(inputStart: next, bytesStart: batch.bytes.count) }
-                if case .skipped(let next) = step { run = Run(inputStart: next, bytesStart: batch.bytes.count) }
+                switch step {
+                case .command(let next), .skipped(let next): run = Run(inputStart: next, bytesStart: batch.bytes.count)
+                case .incomplete, .failed: break
+                }
             }
             switch step {
             case .incomplete:

@@ -199,10 +199,7 @@ public final class ScriptEngine {
         context.session.protocolVersion = 2
         dirtyAtStart = caller.server.dirty
         replyBuffer.len = 0
-        defer {
-            // A rare huge reply does not stay allocated.
-            if replyBuffer.cap > 64 * 1024 { swiftlet_buf_free(&replyBuffer) }
-        }
+        defer { swiftlet_buf_reset(&replyBuffer) }
         var status: Int32 = 0
         caller.batch.bytes.withUnsafeBufferPointer { bytes in
             let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)

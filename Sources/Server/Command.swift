@@ -169,14 +169,13 @@ public final class CommandTable {
         slotHashes[i] = h
         commands.append(command)
         lastFound = nil
-        lastFoundUnretained = nil
     }
 
     /// The last name of up to 8 bytes looked up, as sent (a pipeline repeats its
-    /// command), as its `nameWord`, and what it found.
+    /// command), as its `nameWord`, and what it found (unretained: the table keeps every
+    /// command for the server's life, as it only grows).
     var lastName: (word: UInt64, length: Int) = (0, 0)
-    var lastFound: Command?
-    var lastFoundUnretained: Unmanaged<Command>?
+    var lastFound: Unmanaged<Command>?
 
     /// Finds a command by name, ASCII case-insensitively.
     @inline(__always)
@@ -184,25 +183,20 @@ public final class CommandTable {
         let n = name.count
         guard n > 0 && n <= 8 else { return find(name) }
         let word = Self.nameWord(name)
-        if n == lastName.length && word == lastName.word, let command = lastFound { return command }
+        if n == lastName.length && word == lastName.word, let found = lastFound { return found.takeUnretainedValue() }
         let command = find(name)
         if let command {
             lastName = (word, n)
-            lastFound = command
-            lastFoundUnretained = Unmanaged.passUnretained(command)
+            lastFound = Unmanaged.passUnretained(command)
         }
         return command
     }
 
-    /// The same, unretained (a batch's cache of its commands): the table keeps every
-    /// command for the server's life, as it only grows. A pipeline's repeated name is
-    /// compared as a word read byte by byte, with no call.
+    /// The same, unretained (a batch's cache of its commands).
     @inline(__always)
     public func lookupUnretained(_ name: UnsafeRawBufferPointer) -> Unmanaged<Command>? {
         let n = name.count
-        if n > 0 && n <= 8 && n == lastName.length && Self.nameWord(name) == lastName.word,
-            let found = lastFoundUnretained
-        {
+        if n > 0 && n <= 8 && n == lastName.length && Self.nameWord(name) == lastName.word, let found = lastFound {
             return found
         }
         return lookup(name).map { Unmanaged.passUnretained($0) }

@@ -58,6 +58,13 @@ public final class CommandContext {
     /// Replies encoded for this connection, flushed by the runtime.
     public var output: [UInt8] = []
 
+    /// Gives the connection a new, empty reply buffer of `capacity` bytes (its size as the
+    /// cron sets it, Redis's `buf`).
+    public func resetOutput(capacity: Int) {
+        output = []
+        output.reserveCapacity(capacity)
+    }
+
     public init(server: ServerState, session: ClientSession) {
         self.server = server
         self.session = session

@@ -57,7 +57,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         self.machine = ConnectionMachine(context: CommandContext(server: state, session: session))
         // The reply buffer every client gets up front, as Redis's does (16 KB, then sized by
         // the cron to what the client uses): a reply that fits changes no memory count.
-        machine.context.output.reserveCapacity(session.replyBufferSize)
+        machine.context.resetOutput(capacity: session.replyBufferSize)
         if state.clients.count >= Int(state.config.int("maxclients")) {
             state.stats.rejectedConnections += 1
             writeRaw(context, Array("-ERR max number of clients reached\r\n".utf8))
@@ -200,8 +200,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         // what one large reply needed.
         let bufferSize = session?.replyBufferSize ?? 16384
         if ctx.output.capacity > bufferSize + 64 {
-            ctx.output = []
-            ctx.output.reserveCapacity(bufferSize)
+            ctx.resetOutput(capacity: bufferSize)
         } else {
             ctx.output.removeAll(keepingCapacity: true)
         }

@@ -630,8 +630,7 @@ public final class ServerRuntime: @unchecked Sendable {
             guard let session = handler.session, let size = state.resizeReplyBuffer(session, now: now) else { continue }
             // An idle client's output storage shrinks with it.
             if let ctx = handler.context, ctx.output.isEmpty && ctx.output.capacity > size {
-                ctx.output = []
-                ctx.output.reserveCapacity(size)
+                ctx.resetOutput(capacity: size)
             }
         }
     }

@@ -16,6 +16,9 @@ typedef struct {
 
 void swiftlet_buf_append(swiftlet_buf *b, const void *p, size_t n);
 void swiftlet_buf_free(swiftlet_buf *b);
+/// Empties a buffer kept between uses (redis.call's reply, a script's reply), freeing it
+/// only when a big reply grew it past 64 KB.
+void swiftlet_buf_reset(swiftlet_buf *b);
 
 /// Runs one command for redis.call/pcall: `resp` is the protocol the script asked for (2 or
 /// 3); the RESP reply goes into `reply`.
