@@ -130,6 +130,7 @@ public enum ReferenceDocs {
         case .memory: return "bytes (units: k, kb, m, mb, g, gb)"
         case .memoryOrPercent: return "bytes (units: k, kb, m, mb, g, gb) or a percentage of maxmemory (`N%`)"
         case .enumeration(let values): return values.joined(separator: " / ")
+        case .flags(let values): return "any of " + values.joined(separator: " / ")
         case .string: return "string"
         case .octal: return "octal"
         case .stringList: return "list"

@@ -28,8 +28,6 @@ public final class Command {
     /// the first such argument and the step to the next, so a pipelined batch can prefetch
     /// them (`CommandContext.prefetchBatchKeys`).
     public internal(set) var memberArguments: (first: Int, step: Int)?
-    /// The name's bytes, for comparing without String machinery.
-    let nameBytes: [UInt8]
     /// The row's legacy key range, copied out so hot paths do not copy the row.
     public let firstKey: Int
     public let lastKey: Int
@@ -59,7 +57,6 @@ public final class Command {
 
     init(row: CommandRow, fullName: String, handler: Handler?) {
         self.name = row.name
-        self.nameBytes = Array(row.name.utf8)
         self.firstKey = row.keys.first
         self.lastKey = row.keys.last
         self.keyStep = row.keys.step
@@ -100,15 +97,26 @@ public final class Command {
 /// The command table: every command Swiftlet implements, found case-insensitively by the
 /// bytes of its name without allocating.
 public final class CommandTable {
+    /// The commands served by name, in registration order (`rename-command X ""` takes
+    /// one out).
     public private(set) var commands: [Command] = []
+    /// Every command ever registered: it never shrinks, so the unretained references the
+    /// batches keep stay valid for the server's life.
+    var registered: [Command] = []
+    /// The names the table answers to, each with its index in `registered`; the slots
+    /// below are made from them.
+    var names: [(name: [UInt8], index: Int)] = []
     var slots: [Int32]
     var slotHashes: [UInt64]
+    /// The name each slot answers to (a renamed command's is not its `name`).
+    var slotNames: [[UInt8]]
     let slotMask: Int
 
     public init(registrations: [(String, Handler)]) {
         let size = 1024
         slots = [Int32](repeating: -1, count: size)
         slotHashes = [UInt64](repeating: 0, count: size)
+        slotNames = [[UInt8]](repeating: [], count: size)
         slotMask = size - 1
         var rowByName: [String: CommandRow] = [:]
         for row in CommandRow.all {
@@ -161,14 +169,48 @@ public final class CommandTable {
     }
 
     func insert(_ command: Command) {
-        let bytes = Array(command.name.utf8)
-        let h = bytes.withUnsafeBytes { hashBytes($0, seed: 7) }
+        names.append((Array(command.name.utf8), registered.count))
+        registered.append(command)
+        commands.append(command)
+        place(names[names.count - 1])
+    }
+
+    func place(_ entry: (name: [UInt8], index: Int)) {
+        let h = entry.name.withUnsafeBytes { hashBytes($0, seed: 7) }
         var i = Int(truncatingIfNeeded: h) & slotMask
         while slots[i] >= 0 { i = (i + 1) & slotMask }
-        slots[i] = Int32(commands.count)
+        slots[i] = Int32(entry.index)
         slotHashes[i] = h
-        commands.append(command)
+        slotNames[i] = entry.name
         lastFound = nil
+        lastName = (0, 0)
+    }
+
+    /// `rename-command old new` of a configuration file, as Redis applies it while loading:
+    /// the command answers to `new` only, or to nothing when `new` is empty. Returns
+    /// Redis's error text.
+    public func rename(_ old: String, to new: String) -> String? {
+        let oldName = Array(old.lowercased().utf8)
+        guard let at = names.firstIndex(where: { $0.name == oldName }) else {
+            return "No such command in rename-command"
+        }
+        let entry = names.remove(at: at)
+        if new.isEmpty {
+            commands.removeAll { $0 === registered[entry.index] }
+        } else {
+            let newName = Array(new.lowercased().utf8)
+            if names.contains(where: { $0.name == newName }) {
+                names.insert(entry, at: at)
+                return "Target command name already exists"
+            }
+            names.insert((newName, entry.index), at: at)
+        }
+        for i in slots.indices {
+            slots[i] = -1
+            slotNames[i] = []
+        }
+        for entry in names { place(entry) }
+        return nil
     }
 
     /// The last name of up to 8 bytes looked up, as sent (a pipeline repeats its
@@ -230,12 +272,11 @@ public final class CommandTable {
             var i = Int(truncatingIfNeeded: h) & slotMask
             while slots[i] >= 0 {
                 if slotHashes[i] == h {
-                    let command = commands[Int(slots[i])]
-                    if command.nameBytes.count == raw.count
-                        && command.nameBytes.withUnsafeBytes({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) })
-                            == 0
+                    let name = slotNames[i]
+                    if name.count == raw.count
+                        && name.withUnsafeBytes({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) }) == 0
                     {
-                        return command
+                        return registered[Int(slots[i])]
                     }
                 }
                 i = (i + 1) & slotMask

@@ -18,6 +18,9 @@ public enum DirectiveKind: Sendable {
     /// maxmemory-clients); kept as written.
     case memoryOrPercent(min: Int64, max: Int64)
     case enumeration([String])
+    /// Several of a set of words, space-separated (Redis's MULTI_ARG enum: shutdown-on-sigint
+    /// `now force`); shown in the declared order, the first word alone meaning none.
+    case flags([String])
     case string
     /// Octal integer such as `unixsocketperm 700`.
     case octal
@@ -67,6 +70,14 @@ public struct ConfigError: Error, Equatable, Sendable {
         self.message = message
         self.directive = directive
     }
+}
+
+/// One `rename-command old new` line.
+public struct CommandRename: Sendable {
+    public let old: String
+    public let new: String
+    /// Redis's report for this line with the reason the rename failed.
+    public let report: @Sendable (String) -> String
 }
 
 /// Redis's memtoull: a number with an optional unit (b, k, kb, m, mb, g, gb), case-insensitive.
@@ -275,6 +286,9 @@ public final class Config: @unchecked Sendable {
     public var userLinesForRewrite: (() -> [String]?)?
     /// `user <name> rules…` lines of the configuration, loaded as ACL users at start.
     public var userDirectives: [[String]] = []
+    /// `rename-command` lines of the configuration, in order, applied to the command table
+    /// before the server starts; each carries its FATAL CONFIG FILE ERROR report.
+    public var commandRenames: [CommandRename] = []
     /// Called after a value changes; may refuse the change with an error text.
     public var applyHooks: [String: (String) -> String?] = [:]
 
@@ -352,11 +366,19 @@ public final class Config: @unchecked Sendable {
             return String(v, radix: 8)
         case .enumeration(let options):
             guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
+            // Matched in any case, shown as declared ("CN").
             let lower = args[0].lowercased()
-            guard options.contains(lower) else {
+            guard let option = options.first(where: { $0.lowercased() == lower }) else {
                 throw ConfigError("argument(s) must be one of the following: " + options.joined(separator: ", "))
             }
-            return lower
+            return option
+        case .flags(let options):
+            let words = args.flatMap { $0.split(separator: " ").map { $0.lowercased() } }
+            guard !words.isEmpty, words.allSatisfy(options.contains) else {
+                throw ConfigError("argument(s) must be one of the following: " + options.joined(separator: ", "))
+            }
+            let chosen = options.dropFirst().filter(words.contains)
+            return chosen.isEmpty ? options[0] : chosen.joined(separator: " ")
         case .string:
             guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
             return args[0]
@@ -467,6 +489,15 @@ public final class Config: @unchecked Sendable {
         guard let canonical = Self.canonicalName(name), let d = Self.directives[canonical] else {
             throw ConfigError("Bad directive or wrong number of arguments")
         }
+        if canonical == "replicaof" {
+            // Redis's loader: two arguments, `no one` or a host and a port of 0–65535.
+            guard args.count == 2 else { throw ConfigError("wrong number of arguments") }
+            if !(args[0].lowercased() == "no" && args[1].lowercased() == "one") {
+                guard let port = Int(args[1]), (0...65535).contains(port) else {
+                    throw ConfigError("Invalid master port")
+                }
+            }
+        }
         let value = try normalize(d, args, fromFile: true)
         if canonical == "save" { fileSaveSeen = !value.isEmpty }
         if canonical == "dir" {
@@ -479,10 +510,24 @@ public final class Config: @unchecked Sendable {
         values[canonical] = value
     }
 
-    /// CONFIG SET: validates every pair, then applies them all or none.
-    public func set(_ pairs: [(String, String)]) throws(ConfigError) {
+    /// Redis's PROTECTED_CONFIG directives: CONFIG SET changes them only where
+    /// `enable-protected-configs` allows (they could point the server's files anywhere).
+    static let protectedDirectives: Set<String> = ["dir", "dbfilename"]
+    /// Redis's DENY_LOADING_CONFIG directives: not while the dataset loads.
+    static let denyWhileLoading: Set<String> = ["dir", "appendonly", "repl-diskless-load"]
+    /// The error CONFIG SET of a DENY_LOADING directive gets while the dataset loads; the
+    /// command answers it as Redis's `-LOADING`.
+    public static let loadingRefusal = ConfigError("LOADING")
+
+    /// CONFIG SET: validates every pair, then applies them all or none. `allowProtected`
+    /// is whether this client may change protected directives; `loading`, whether the
+    /// dataset is loading.
+    public func set(
+        _ pairs: [(String, String)], allowProtected: Bool = true, loading: Bool = false
+    ) throws(ConfigError) {
         var staged: [(String, String)] = []
         var seen = Set<String>()
+        var refusedWhileLoading = false
         for (rawName, rawValue) in pairs {
             guard let canonical = Self.canonicalName(rawName), let d = Self.directives[canonical] else {
                 throw ConfigError("Unknown option or number of arguments for CONFIG SET - '\(rawName)'")
@@ -491,9 +536,13 @@ public final class Config: @unchecked Sendable {
                 throw ConfigError("duplicate parameter", directive: rawName)
             }
             guard d.mutable else { throw ConfigError("can't set immutable config", directive: rawName) }
+            if !allowProtected && Self.protectedDirectives.contains(canonical) {
+                throw ConfigError("can't set protected config", directive: rawName)
+            }
+            if loading && Self.denyWhileLoading.contains(canonical) { refusedWhileLoading = true }
             let args: [String]
             switch d.kind {
-            case .stringList, .save, .clientOutputBufferLimit, .percentiles, .oomScoreAdjValues:
+            case .stringList, .save, .clientOutputBufferLimit, .percentiles, .oomScoreAdjValues, .flags:
                 args = rawValue.isEmpty ? [""] : rawValue.split(separator: " ").map(String.init)
             default:
                 args = [rawValue]
@@ -504,23 +553,31 @@ public final class Config: @unchecked Sendable {
                 throw ConfigError(error.message, directive: rawName)
             }
         }
+        // Redis checks every pair first and gives the loading refusal precedence.
+        if refusedWhileLoading { throw Self.loadingRefusal }
         let previous = staged.map { ($0.0, self[$0.0]) }
-        // Directives whose apply step ran: a later failure undoes them too (Redis's
-        // restoreBackupConfig applies the old values again).
-        var applied: [String] = []
+        // All values are set first, then the apply steps run, as Redis's CONFIG SET does:
+        // a step sees every new value (a certificate and its key set together).
+        var changed: [(String, String)] = []
         for (name, value) in staged {
             if name == "dir" {
                 guard chdir(value) == 0 else {
-                    rollback(previous, applied: applied)
-                    throw ConfigError(String(cString: strerror(errno)), directive: name)
+                    let reason = String(cString: strerror(errno))
+                    rollback(previous, applied: [])
+                    throw ConfigError(reason, directive: name)
                 }
                 values["dir"] = Self.currentDirectory()
                 continue
             }
-            let unchanged = values[name] == value
-            values[name] = value
             // A value set to what it was needs no applying (Redis skips the apply function).
-            guard !unchanged, let hook = applyHooks[name] else { continue }
+            if values[name] != value { changed.append((name, value)) }
+            values[name] = value
+        }
+        // Directives whose apply step ran: a later failure undoes them too (Redis's
+        // restoreBackupConfig applies the old values again).
+        var applied: [String] = []
+        for (name, value) in changed {
+            guard let hook = applyHooks[name] else { continue }
             if let failure = hook(value) {
                 rollback(previous, applied: applied)
                 throw ConfigError(failure, directive: name)
@@ -558,7 +615,7 @@ public final class Config: @unchecked Sendable {
         let value = self[name]
         if let d = Self.directives[name] {
             switch d.kind {
-            case .save, .stringList, .clientOutputBufferLimit, .percentiles:
+            case .save, .stringList, .clientOutputBufferLimit, .percentiles, .flags:
                 if value.isEmpty { return "\(name) \"\"" }
                 if case .clientOutputBufferLimit = d.kind {
                     let w = value.split(separator: " ")
@@ -606,8 +663,9 @@ public final class Config: @unchecked Sendable {
     }
 
     /// CONFIG REWRITE: rewrites the config file in place, keeping comments and the order of
-    /// the lines, updating each directive's line and appending changed ones.
-    public func rewrite() throws(ConfigError) {
+    /// the lines, updating each directive's line and appending changed ones (every one with
+    /// `forceAll`, DEBUG CONFIG-REWRITE-FORCE-ALL).
+    public func rewrite(forceAll: Bool = false) throws(ConfigError) {
         guard let path = configFile else { throw ConfigError("The server is running without a config file") }
         let original = (try? readFile(path)) ?? ""
         var lines: [String] = []
@@ -645,7 +703,9 @@ public final class Config: @unchecked Sendable {
         var appended: [String] = []
         for d in Directive.all where !written.contains(d.name) {
             let defaultValue = d.name == "dir" ? self["dir"] : d.defaultValue
-            if self[d.name] != defaultValue { appended.append(fileLine(d.name)) }
+            // Not a replica: there is no `replicaof` line to write, forced or not.
+            if d.name == "replicaof" && self[d.name].isEmpty { continue }
+            if self[d.name] != defaultValue || forceAll { appended.append(fileLine(d.name)) }
         }
         if let users { appended.append(contentsOf: users.dropFirst(userIndex)) }
         if !appended.isEmpty {

@@ -24,13 +24,34 @@ public func startupOptions(from arguments: [String]) throws(ConfigError) -> Star
         index = 1
     }
     var options = ""
+    // Whether the last option name has its value: a name alone (`--port`) takes the next
+    // argument as its value even when it starts with `--` (`--logfile --my--file`), as
+    // Redis 7's main() reads its arguments.
+    var lastHasValue = true
     while index < arguments.count {
         let arg = arguments[index]
-        if arg.hasPrefix("--") && arg.count > 2 {
+        let isLast = index == arguments.count - 1
+        if lastHasValue && arg.hasPrefix("--") {
             if !options.isEmpty { options += "\n" }
             options += String(arg.dropFirst(2)) + " "
+            if (splitArgs(Array(arg.utf8))?.count ?? 0) == 1 {
+                lastHasValue = false
+                let nextIsName = !isLast && arguments[index + 1].hasPrefix("--")
+                let name = arg.lowercased()
+                // `--save` and `--sentinel` with no value before another option (or at the
+                // end): save gets "", sentinel is a flag (Redis's pre-7.0.1 forms).
+                if name == "--save" && (nextIsName || isLast) {
+                    options += "\"\""
+                    lastHasValue = true
+                } else if name == "--sentinel" && (nextIsName || isLast) {
+                    lastHasValue = true
+                }
+            } else {
+                lastHasValue = true
+            }
         } else {
             options += Repr.quoted(arg) + " "
+            lastHasValue = true
         }
         index += 1
     }
@@ -46,6 +67,12 @@ public func startupOptions(from arguments: [String]) throws(ConfigError) -> Star
 let fileOnlyDirectives: Set<String> = ["include", "rename-command", "user", "loadmodule", "sentinel"]
 
 extension Config {
+    /// Redis's report of a bad configuration line.
+    public static func fatalReport(lineNumber: Int, line: String, _ message: String) -> String {
+        "\n*** FATAL CONFIG FILE ERROR (Redis \(redisCompatibleVersion)) ***\n"
+            + "Reading the configuration file, at line \(lineNumber)\n>>> '\(line)'\n\(message)\n"
+    }
+
     /// Applies configuration text line by line; on the first bad line, returns Redis's
     /// `*** FATAL CONFIG FILE ERROR ***` report.
     public func apply(text: String, depth: Int = 0) throws(ConfigError) {
@@ -55,9 +82,7 @@ extension Config {
             let line = String(rawLine).trimmingSpaces
             if line.isEmpty || line.hasPrefix("#") { continue }
             func fail(_ message: String) -> ConfigError {
-                ConfigError(
-                    "\n*** FATAL CONFIG FILE ERROR (Redis \(redisCompatibleVersion)) ***\n"
-                        + "Reading the configuration file, at line \(lineNumber)\n>>> '\(line)'\n\(message)\n")
+                ConfigError(Self.fatalReport(lineNumber: lineNumber, line: line, message))
             }
             guard let args = splitConfigArgs(line) else { throw fail("Unbalanced quotes in configuration line") }
             guard let first = args.first else { continue }
@@ -74,7 +99,20 @@ extension Config {
                 }
                 if name == "user" {
                     guard !values.isEmpty else { throw fail("Bad directive or wrong number of arguments") }
+                    if userDirectives.contains(where: { $0[0] == values[0] }) {
+                        throw fail(
+                            "Error in user declaration '\(values[0])': Duplicate user found. A user can only be defined once in config files"
+                        )
+                    }
                     userDirectives.append(values)
+                }
+                if name == "rename-command" {
+                    guard values.count == 2 else { throw fail("Bad directive or wrong number of arguments") }
+                    let (number, text) = (lineNumber, line)
+                    commandRenames.append(
+                        CommandRename(old: values[0], new: values[1]) { message in
+                            Self.fatalReport(lineNumber: number, line: text, message)
+                        })
                 }
                 continue
             }

@@ -78,6 +78,8 @@ extension Directive {
         Directive("rdb-version", .integer(min: 9, max: 12), default: "10", hidden: true),
         // Swiftlet's Prometheus endpoint (GET /metrics over HTTP); 0 keeps it off.
         Directive("metrics-port", .integer(min: 0, max: 65535), default: "0", mutable: false, hidden: true),
+        // Swiftlet's: the metrics endpoint serves HTTPS with the server's TLS certificate.
+        Directive("metrics-tls", .bool, default: "no", mutable: false, hidden: true),
         Directive("crash-log-enabled", .bool, default: "yes"),
         Directive("cluster-announce-port", .integer(min: 0, max: 9223372036854775807), default: "0"),
         Directive("tls-protocols", .string, default: ""),
@@ -104,7 +106,7 @@ extension Directive {
             aliases: ["lua-time-limit"]),
         Directive("appendfilename", .string, default: "appendonly.aof", mutable: false),
         Directive("enable-debug-command", .enumeration(["no", "yes", "local"]), default: "no", mutable: false),
-        Directive("shutdown-on-sigterm", .string, default: "default"),
+        Directive("shutdown-on-sigterm", .flags(["default", "save", "nosave", "now", "force"]), default: "default"),
         Directive("active-defrag-max-scan-fields", .integer(min: 0, max: 9223372036854775807), default: "1000"),
         Directive("enable-module-command", .enumeration(["no", "yes", "local"]), default: "no", mutable: false),
         Directive(
@@ -132,9 +134,12 @@ extension Directive {
         Directive("tls-prefer-server-ciphers", .bool, default: "no"),
         Directive("repl-timeout", .integer(min: 0, max: 9223372036854775807), default: "60"),
         Directive("aof-timestamp-enabled", .bool, default: "no"),
-        Directive("shutdown-on-sigint", .string, default: "default"),
+        Directive("shutdown-on-sigint", .flags(["default", "save", "nosave", "now", "force"]), default: "default"),
         Directive("server_cpulist", .string, default: "", mutable: false),
-        Directive("tls-auth-clients", .bool, default: "yes"),
+        Directive("tls-auth-clients", .enumeration(["no", "yes", "optional"]), default: "yes"),
+        // Redis 8.6: a TLS client whose certificate's Common Name names an enabled ACL user
+        // is logged in as that user.
+        Directive("tls-auth-clients-user", .enumeration(["off", "CN"]), default: "off"),
         Directive("tls-key-file-pass", .string, default: ""),
         Directive("cluster-allow-replica-migration", .bool, default: "yes"),
         Directive("lazyfree-lazy-user-flush", .bool, default: "no"),
@@ -153,7 +158,7 @@ extension Directive {
         Directive("unixsocketperm", .octal, default: "0", mutable: false),
         Directive(
             "tls-session-cache-timeout", .integer(min: 0, max: 9223372036854775807), default: "300"),
-        Directive("tls-port", .integer(min: 0, max: 9223372036854775807), default: "0", mutable: false),
+        Directive("tls-port", .integer(min: 0, max: 65535), default: "0"),
         Directive("oom-score-adj-values", .oomScoreAdjValues, default: "0 200 800"),
         Directive("lfu-decay-time", .integer(min: 0, max: 2147483647), default: "1"),
         Directive("replica-announce-ip", .string, default: "", aliases: ["slave-announce-ip"]),

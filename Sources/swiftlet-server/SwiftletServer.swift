@@ -55,6 +55,13 @@ struct SwiftletServer: ParsableCommand {
             throw ExitCode(1)
         }
         let runtime = ServerRuntime(config: config)
+        // rename-command, as Redis applies it while reading the file: a bad line stops here.
+        for rename in config.commandRenames {
+            if let failure = runtime.state.commands.rename(rename.old, to: rename.new) {
+                writeStderr(rename.report(failure))
+                throw ExitCode(1)
+            }
+        }
         runtime.state.executablePath = absolutePath(CommandLine.arguments[0])
         do {
             try runtime.start()

@@ -175,6 +175,27 @@ extension Reply {
         #expect(r.run("config", "get") == .error("ERR wrong number of arguments for 'config|get' command"))
     }
 
+    @Test func renameCommandMovesOrRemovesAName() {
+        let r = CommandRunner()
+        guard case .integer(let count) = r.run("COMMAND", "COUNT") else { Issue.record("not an integer"); return }
+        let table = r.context.server.commands
+        #expect(table.rename("flushall", to: "wipe-all") == nil)
+        #expect(table.rename("CONFIG", to: "") == nil)
+        #expect(table.rename("nosuch", to: "x") == "No such command in rename-command")
+        #expect(table.rename("get", to: "SET") == "Target command name already exists")
+        #expect(table.rename("config|get", to: "x") == "No such command in rename-command")
+        #expect(r.run("SET", "k", "v") == .ok)
+        #expect(r.run("FLUSHALL") == .error("ERR unknown command 'FLUSHALL', with args beginning with: "))
+        #expect(
+            r.run("config", "get", "port")
+                == .error("ERR unknown command 'config', with args beginning with: 'get' 'port' "))
+        #expect(r.run("WIPE-ALL") == .ok)
+        #expect(r.run("GET", "k") == .null)
+        // The table answers to names only: COMMAND COUNT has one less (CONFIG gone).
+        #expect(r.run("COMMAND", "COUNT") == .integer(count - 1))
+        #expect(table.lookup("wipe-all")?.name == "flushall")
+    }
+
     @Test func authRequired() {
         let config = Config()
         try! config.set([("requirepass", "pw")])

@@ -73,7 +73,8 @@ enum ServerCommands {
         var pairs: [(String, String)] = []
         for i in stride(from: 2, to: ctx.argc, by: 2) { pairs.append((ctx.argString(i), ctx.argString(i + 1))) }
         do {
-            try ctx.config.set(pairs)
+            try ctx.config.set(
+                pairs, allowProtected: allowedBy(ctx, "enable-protected-configs"), loading: ctx.server.loading != nil)
             ctx.server.acl.applyRequirepass(ctx.config["requirepass"])
             // A lower maxmemory evicts right away, as Redis's apply function starts its
             // eviction time proc, not at the next command (a subscriber waiting for `evicted`
@@ -86,6 +87,7 @@ enum ServerCommands {
                 }
             }
         } catch {
+            if error == Config.loadingRefusal { throw .loading }
             if error.directive == nil { throw .generic(error.message) }
             throw .configSet(error.message, directive: error.directive)
         }
@@ -284,8 +286,12 @@ enum ServerCommands {
     }
 
     /// Redis refuses DEBUG unless `enable-debug-command` allows it for this connection.
-    static func debugAllowed(_ ctx: CommandContext) -> Bool {
-        switch ctx.config["enable-debug-command"] {
+    static func debugAllowed(_ ctx: CommandContext) -> Bool { allowedBy(ctx, "enable-debug-command") }
+
+    /// Redis's allowProtectedAction: `yes`, `no`, or `local` (loopback and unix-socket
+    /// clients only).
+    static func allowedBy(_ ctx: CommandContext, _ directive: String) -> Bool {
+        switch ctx.config[directive] {
         case "yes": return true
         case "local":
             let a = ctx.session.address
@@ -394,9 +400,7 @@ enum ServerCommands {
         }
     }
 
-    static let debugInternalKnobs: [StaticString] = [
-        "quicklist-packed-threshold", "set-skip-checksum-validation", "aof-flush-sleep",
-    ]
+    static let debugInternalKnobs: [StaticString] = ["quicklist-packed-threshold", "aof-flush-sleep"]
 
     /// DEBUG subcommand [argument ...]
     static func debug(_ ctx: CommandContext) throws(CommandError) -> Reply {
@@ -405,7 +409,15 @@ enum ServerCommands {
                 "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
             )
         }
-        if ctx.argIs(1, "sleep") && ctx.argc == 3 {
+        if ctx.argIs(1, "config-rewrite-force-all") && ctx.argc == 2 {
+            // CONFIG REWRITE writing every directive, defaults too (Redis's test of the file).
+            do {
+                try ctx.config.rewrite(forceAll: true)
+            } catch {
+                throw CommandError("ERR CONFIG-REWRITE-FORCE-ALL failed: \(error.message)")
+            }
+            return .ok
+        } else if ctx.argIs(1, "sleep") && ctx.argc == 3 {
             let seconds = try ctx.double(2)
             ctx.server.sleepHook?(seconds)
             return .ok
@@ -443,9 +455,13 @@ enum ServerCommands {
             guard let on = parseInt64(ctx.arg(2)) else { throw .notInteger }
             ctx.server.cronPaused = on != 0
             return .ok
+        } else if ctx.argIs(1, "set-skip-checksum-validation") && ctx.argc == 3 {
+            // RESTORE takes payloads whose CRC64 does not match (Redis's corrupt-dump tests).
+            ctx.server.skipChecksumValidation = (parseInt64(ctx.arg(2)) ?? 0) != 0
+            return .ok
         } else if ctx.argc == 3, let knob = debugInternalKnobs.first(where: { ctx.argIs(1, $0) }) {
             // Switches of Redis internals Swiftlet has no counterpart of (quicklist plain
-            // nodes, checksum skipping, AOF flush delays):
+            // nodes, AOF flush delays):
             // accepted with their argument checked, so tests that set them run on.
             if knob.description == "quicklist-packed-threshold" {
                 guard let size = parseMemory(ctx.argString(2)), size >= 0, size <= (1 << 32) - (1 << 20) else {
