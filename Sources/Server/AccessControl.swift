@@ -465,6 +465,9 @@ public final class AccessControl {
     public var deniedCommand = 0
     public var deniedKey = 0
     public var deniedChannel = 0
+    /// Redis 8.6's acl_access_denied_tls_cert: TLS certificates whose Common Name named no
+    /// enabled user (`tls-auth-clients-user CN`).
+    public var deniedTLSCertificate = 0
     /// The requirepass value last applied to the default user.
     var appliedRequirepass: String?
 
@@ -527,6 +530,17 @@ public final class AccessControl {
                 ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
                     || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
             }
+    }
+
+    /// `tls-auth-clients-user CN` (Redis 8.6): a client whose certificate's Common Name names
+    /// an enabled user runs as that user, without AUTH; another stays as it connected.
+    public func logInByCertificate(_ session: ClientSession, commonName: String) {
+        guard let user = users[commonName], user.enabled else {
+            deniedTLSCertificate += 1
+            return
+        }
+        session.aclUser = user
+        session.authenticated = true
     }
 
     /// ACLCheckUserCredentials: the user when the name and password are good and the user

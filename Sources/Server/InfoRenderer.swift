@@ -303,6 +303,7 @@ public enum InfoRenderer {
                     ("acl_access_denied_cmd", "\(s.acl.deniedCommand)"),
                     ("acl_access_denied_key", "\(s.acl.deniedKey)"),
                     ("acl_access_denied_channel", "\(s.acl.deniedChannel)"),
+                    ("acl_access_denied_tls_cert", "\(s.acl.deniedTLSCertificate)"),
                 ] + extra)
         case "replication":
             let primary = s.replication

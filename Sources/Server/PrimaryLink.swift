@@ -60,9 +60,10 @@ public final class PrimaryLink {
     public var lastIO: Int64 = 0
     public var downSince: Int64 = 0
 
-    let authentication: (user: String?, password: String)?
-    let listeningPort: Int
-    let announcedIP: String?
+    /// Set before each connection attempt (ServerState.prepareConnection).
+    var authentication: (user: String?, password: String)?
+    var listeningPort = 0
+    var announcedIP: String?
 
     /// A coordinated failover (FAILOVER): PSYNC carries FAILOVER, asking the replica it
     /// goes to for to take over as primary first.
@@ -75,15 +76,9 @@ public final class PrimaryLink {
     var eofMark: [UInt8]?
     var fullSyncHeader: (id: String, offset: Int64)?
 
-    public init(
-        host: String, port: Int, authentication: (user: String?, password: String)?, listeningPort: Int,
-        announcedIP: String?
-    ) {
+    public init(host: String, port: Int) {
         self.host = host
         self.port = port
-        self.authentication = authentication
-        self.listeningPort = listeningPort
-        self.announcedIP = announcedIP
     }
 
     /// The connection is being made.

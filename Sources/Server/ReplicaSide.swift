@@ -4,18 +4,28 @@ import Persistence
 /// A server as a replica: REPLICAOF's two directions, the primary's snapshot replacing the
 /// dataset, and its commands run as the primary's client.
 extension ServerState {
+    /// The link's next connection attempt: it takes masterauth, masteruser and the
+    /// announced address as they are now (CONFIG SET after REPLICAOF counts), as Redis reads
+    /// them at each connect.
+    public func prepareConnection(_ link: PrimaryLink) {
+        let user = config["masteruser"]
+        let password = config["masterauth"]
+        link.authentication = password.isEmpty ? nil : (user.isEmpty ? nil : user, password)
+        // The port the primary should give out for this replica: its TLS one when the
+        // replication links are TLS, as Redis announces.
+        link.listeningPort = Int(
+            config.int("replica-announce-port") != 0
+                ? config.int("replica-announce-port")
+                : config.bool("tls-replication") ? config.int("tls-port") : config.int("port"))
+        link.announcedIP = config["replica-announce-ip"].isEmpty ? nil : config["replica-announce-ip"]
+        link.connecting()
+    }
+
     /// REPLICAOF host port: follows that primary (the runtime connects and syncs). False
     /// when it already does.
     public func follow(host: String, port: Int, failover: Bool = false) -> Bool {
         if let link = primaryLink, link.host == host, link.port == port { return false }
-        let user = config["masteruser"]
-        let password = config["masterauth"]
-        let link = PrimaryLink(
-            host: host, port: port,
-            authentication: password.isEmpty ? nil : (user.isEmpty ? nil : user, password),
-            listeningPort: Int(
-                config.int("replica-announce-port") == 0 ? config.int("port") : config.int("replica-announce-port")),
-            announcedIP: config["replica-announce-ip"].isEmpty ? nil : config["replica-announce-ip"])
+        let link = PrimaryLink(host: host, port: port)
         // A replica of a replica's data: what this server applied so far lets it ask for a
         // partial resync when it had followed the same history.
         if let previous = primaryLink {

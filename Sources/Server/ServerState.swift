@@ -70,6 +70,8 @@ public final class ClientSession {
     /// Set by CLIENT KILL from another client; the runtime closes the connection.
     public var closeHook: (() -> Void)?
     public var isUnixSocket = false
+    /// Connected to a `tls-port`: its bytes pass through TLS (a snapshot cannot go by sendfile).
+    public var isTLS = false
     /// Bytes waiting in the query buffer and the output buffer (for CLIENT LIST).
     public var queryBufferLength = 0
     public var outputBufferLength = 0
@@ -397,6 +399,8 @@ public final class ServerState {
     public var executablePath = ""
     public var configFilePath = ""
     public var activeExpireEnabled = true
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE does not check a payload's CRC64.
+    public var skipChecksumValidation = false
     /// A coordinated failover (FAILOVER): its state, the replica it goes to (nil: the
     /// first to catch up), its deadline (ms, 0: none) and whether it goes ahead then.
     public var failoverState: FailoverState = .none
@@ -642,6 +646,7 @@ public final class ServerState {
         acl.deniedCommand = 0
         acl.deniedKey = 0
         acl.deniedChannel = 0
+        acl.deniedTLSCertificate = 0
         keyspace.keyspaceHits = 0
         keyspace.keyspaceMisses = 0
         evictedKeys = 0

@@ -1,5 +1,7 @@
 import Commands
 import NIOCore
+import NIOSSL
+import NIOTLS
 import RESP
 import Server
 
@@ -34,9 +36,38 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var softLimitSince: Int64?
     /// Waiting in the runtime's pending-write list.
     var flushScheduled = false
+    /// A replica on TLS whose snapshot is being written in chunks: its stream waits.
+    var sendingSnapshot = false
+    /// Taken out of the server's lists (detach()).
+    var detached = false
 
-    init(runtime: ServerRuntime) {
+    /// Accepted on a `tls-port`: an NIOSSLServerHandler sits before this one.
+    let tls: Bool
+    /// A TLS connection refused (maxclients, protected mode): the text it gets once its
+    /// handshake is done.
+    var pendingRefusal: String?
+
+    init(runtime: ServerRuntime, tls: Bool = false) {
         self.runtime = runtime
+        self.tls = tls
+    }
+
+    /// The TLS handshake done: with `tls-auth-clients-user CN`, the certificate's Common
+    /// Name (its last, most significant one) may log the client in.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if tls, let refusal = pendingRefusal, case .handshakeCompleted = event as? TLSUserEvent {
+            pendingRefusal = nil
+            refuse(context, refusal)
+            return
+        }
+        if tls, let session, case .handshakeCompleted = event as? TLSUserEvent,
+            runtime.state.config["tls-auth-clients-user"] == "CN",
+            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+            let name = handler.peerCertificate?.subjectName.last(where: { $0.type == .commonName })
+        {
+            runtime.state.acl.logInByCertificate(session, commonName: name.value)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -52,28 +83,38 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             localAddress: isUnix ? (state.config["unixsocket"] + ":0") : local, fd: runtime.nextFD(),
             authenticated: !state.authRequired, now: now)
         session.isUnixSocket = isUnix
+        session.isTLS = tls
         session.aclUser = state.acl.defaultUser
         self.session = session
         self.machine = ConnectionMachine(context: CommandContext(server: state, session: session))
         // The reply buffer every client gets up front, as Redis's does (16 KB, then sized by
         // the cron to what the client uses): a reply that fits changes no memory count.
         machine.context.resetOutput(capacity: session.replyBufferSize)
+        var refusal: String?
         if state.clients.count >= Int(state.config.int("maxclients")) {
             state.stats.rejectedConnections += 1
-            writeRaw(context, Array("-ERR max number of clients reached\r\n".utf8))
-            context.close(promise: nil)
-            return
-        }
-        if state.config.bool("protected-mode") && !state.authRequired && !isUnix
+            refusal = "-ERR max number of clients reached\r\n"
+        } else if state.config.bool("protected-mode") && !state.authRequired && !isUnix
             && !Self.isLoopback(context.channel.remoteAddress)
         {
-            writeRaw(context, Array(ServerRuntime.protectedModeMessage.utf8))
-            context.close(promise: nil)
+            refusal = ServerRuntime.protectedModeMessage
+        }
+        if let refusal {
+            // Over TLS the refusal waits for the handshake (Redis's clientAcceptHandler runs
+            // after it), or the client would never read it.
+            if tls {
+                pendingRefusal = refusal
+            } else {
+                refuse(context, refusal)
+            }
             return
         }
         session.closeHook = { [weak self] in
             guard let self, let ctx = self.channelContext else { return }
             self.closed = true
+            // Gone from the server at once, as Redis's freeClient: a TLS close waits for the
+            // peer's close_notify before the channel goes inactive.
+            self.detach()
             ctx.close(promise: nil)
         }
         session.deliverHook = { [weak self] bytes in self?.deliver(bytes) }
@@ -87,12 +128,20 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if runtime.state.clients[session.id] != nil {
             runtime.log.info("Client closed connection id=\(session.id) addr=\(session.address)")
         }
+        detach()
+        channelContext = nil
+        closed = true
+    }
+
+    /// Takes the client out of the server's lists (blocked keys, clients, output limits);
+    /// once, whether the kill or the socket's end comes first.
+    func detach() {
+        guard let session, !detached else { return }
+        detached = true
         runtime.unblock(self)
         runtime.state.unregister(session)
         runtime.connections[session.id] = nil
         if softLimitSince != nil { runtime.overSoftLimit.removeAll { $0 === self } }
-        channelContext = nil
-        closed = true
     }
 
     static func format(_ address: SocketAddress?) -> String {
@@ -111,6 +160,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         case .v6(let a): return a.host == "::1" || a.host.hasPrefix("::ffff:127.")
         case .unixDomainSocket: return true
         }
+    }
+
+    /// Writes Redis's refusal and closes, the connection never becoming a client.
+    func refuse(_ context: ChannelHandlerContext, _ text: String) {
+        closed = true
+        writeRaw(context, Array(text.utf8))
+        context.close(promise: nil)
     }
 
     func writeRaw(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
@@ -179,7 +235,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         // A replica whose socket is full keeps its stream here, in one buffer, until the
         // socket drains (channelWritabilityChanged): its memory is then what INFO reports
         // and maxmemory leaves out.
-        if session.isReplica && !context.channel.isWritable {
+        if session.isReplica && (!context.channel.isWritable || sendingSnapshot) {
             checkOutputLimits(context)
             return
         }
@@ -298,6 +354,18 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A client gone without TLS's close_notify (redis-cli does so) is simply gone.
+        if tls, let failure = error as? NIOSSLError, case .uncleanShutdown = failure {
+            context.close(promise: nil)
+            return
+        }
+        if tls {
+            // A failed handshake (no client certificate, no common protocol or cipher): reset,
+            // as Redis's refused TLS connections look to clients.
+            runtime.log.warning("Error accepting a client connection: \(error) (addr=\(session?.address ?? "?"))")
+            TLSRecordGate.reset(context)
+            return
+        }
         context.close(promise: nil)
     }
 }

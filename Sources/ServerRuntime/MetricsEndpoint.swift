@@ -2,6 +2,7 @@ import Commands
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Server
 
 /// The optional Prometheus endpoint (`metrics-port`): GET /metrics over HTTP/1.1 on the
@@ -66,16 +67,25 @@ extension ServerRuntime {
         if host == "*" { host = "0.0.0.0" }
         if host == "::*" { host = "::" }
         let exporter = MetricsExporter(server: state)
+        // metrics-tls: HTTPS with the server's certificate and client-certificate rule.
+        let tls = state.config.bool("metrics-tls")
+        if tls && tlsContexts == nil, let failure = configureTLS() {
+            log.warning("\(failure)")
+            throw ServerStartError("Failed to configure TLS. Check logs for more info.")
+        }
         let channel = try ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [unowned self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if tls, let contexts = self.tlsContexts {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: contexts.server))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(exporter: exporter))
                 }
             }
             .bind(host: host, port: port).wait()
         channels.append(channel)
-        log.notice("Metrics for Prometheus at http://\(host):\(port)/metrics")
+        log.notice("Metrics for Prometheus at \(tls ? "https" : "http")://\(host):\(port)/metrics")
     }
 }

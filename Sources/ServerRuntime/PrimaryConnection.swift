@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Server
 
 #if canImport(Glibc)
@@ -214,15 +215,29 @@ extension ServerRuntime {
         guard let link = state.primaryLink, link.state == .connect, primaryConnection == nil, state.loading == nil
         else { return }
         log.notice("Connecting to MASTER \(link.host):\(link.port)")
-        link.connecting()
+        state.prepareConnection(link)
         let handler = PrimaryConnection(runtime: self, link: link)
         primaryConnection = handler
         log.notice("MASTER <-> REPLICA sync started")
+        let primaryHost = link.host
         var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(Int64(max(1, state.config.int("repl-timeout")))))
             // ACKs answer GETACKs at once (WAIT waits on them), not after a delayed ACK.
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in channel.pipeline.addHandler(handler) }
+            .channelInitializer { [unowned self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // tls-replication: the link speaks TLS, with tls-client-cert-file (or the
+                    // server's own certificate) shown to the primary.
+                    if self.state.config.bool("tls-replication") {
+                        guard let contexts = self.tlsContexts else { throw ChannelError.inappropriateOperationForState }
+                        let isAddress = (try? SocketAddress(ipAddress: primaryHost, port: 0)) != nil
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: contexts.client, serverHostname: isAddress ? nil : primaryHost)
+                        )
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
         // bind-source-addr: the address the link leaves from.
         let source = state.config["bind-source-addr"]
         if !source.isEmpty, let address = try? SocketAddress(ipAddress: source, port: 0) {
@@ -283,6 +298,42 @@ extension ServerRuntime {
 }
 
 extension ServerRuntime {
+    /// Writes the snapshot file from `offset` in 256 KB chunks, the next once the previous
+    /// is written; closes `fd` at the end and reports whether all of it went.
+    func sendSnapshotChunks(
+        fd: Int32, from offset: Int, size: Int, context: ChannelHandlerContext, done: @escaping (Bool) -> Void
+    ) {
+        let count = min(262_144, size - offset)
+        guard count > 0 else {
+            close(fd)
+            done(true)
+            return
+        }
+        var chunk = context.channel.allocator.buffer(capacity: count)
+        let read = chunk.writeWithUnsafeMutableBytes(minimumWritableBytes: count) {
+            max(0, pread(fd, $0.baseAddress, count, off_t(offset)))
+        }
+        guard read > 0 else {
+            close(fd)
+            log.warning("SYNC failed: can't read the snapshot at \(offset) of \(size) bytes")
+            context.close(promise: nil)
+            done(false)
+            return
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(chunk), promise: written)
+        nonisolated(unsafe) let context = context
+        nonisolated(unsafe) let done = done
+        written.futureResult.whenComplete { [unowned self] result in
+            guard case .success = result else {
+                close(fd)
+                done(false)
+                return
+            }
+            self.sendSnapshotChunks(fd: fd, from: offset + read, size: size, context: context, done: done)
+        }
+    }
+
     /// A full sync's snapshot to a replica's socket: the header, the file from its
     /// descriptor (sendfile, no copy through memory), the trailer; the stream held meanwhile
     /// follows (the caller delivers it). The replica is online once the file is written.
@@ -297,10 +348,26 @@ extension ServerRuntime {
             context.close(promise: nil)
             return
         }
-        let file = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
         var header = context.channel.allocator.buffer(capacity: transfer.header.count)
         header.writeBytes(transfer.header)
         context.write(NIOAny(IOData.byteBuffer(header)), promise: nil)
+        nonisolated(unsafe) let replica = transfer.replica
+        if handler.tls {
+            // TLS encrypts in this process, so no sendfile: the file goes in chunks, each
+            // read once the previous one is on the socket (a large snapshot is never all in
+            // memory), and the replica's stream waits in its buffer until the last.
+            handler.sendingSnapshot = true
+            let trailer = transfer.trailer
+            sendSnapshotChunks(fd: fd, from: 0, size: transfer.size, context: context) { [unowned self] succeeded in
+                handler.sendingSnapshot = false
+                guard succeeded, !handler.closed else { return }
+                handler.context?.output.insert(contentsOf: trailer, at: 0)
+                handler.flush(context)
+                self.state.snapshotSent(to: replica)
+            }
+            return
+        }
+        let file = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
         let sent = context.eventLoop.makePromise(of: Void.self)
         context.write(
             NIOAny(IOData.fileRegion(FileRegion(fileHandle: file, readerIndex: 0, endIndex: transfer.size))),
@@ -312,7 +379,6 @@ extension ServerRuntime {
         }
         context.flush()
         // The completion runs on this loop, where the replica lives.
-        nonisolated(unsafe) let replica = transfer.replica
         sent.futureResult.whenComplete { [unowned self] result in
             try? file.close()
             if case .success = result { self.state.snapshotSent(to: replica) }

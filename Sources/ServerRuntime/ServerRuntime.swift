@@ -5,6 +5,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RESP
 import Scripting
 import Server
@@ -25,6 +26,8 @@ public final class ServerRuntime: @unchecked Sendable {
     var channels: [Channel] = []
     /// The TCP listeners by address (CONFIG SET port/bind changes them).
     var tcpListeners: [ListenAddress: Channel] = [:]
+    /// The TLS contexts while TLS is configured (a `tls-port`, `tls-replication`).
+    var tlsContexts: TLSContexts?
     var connections: [Int64: ConnectionHandler] = [:]
     /// Connections with Pub/Sub or MONITOR output waiting: written once per loop turn (as
     /// Redis's handleClientsWithPendingWrites), not once per message.
@@ -129,6 +132,7 @@ public final class ServerRuntime: @unchecked Sendable {
         config.applyHooks["bind"] = { [unowned self] _ in
             self.rebindTCP() ? nil : "Failed to bind to specified addresses."
         }
+        installTLSHooks()
     }
 
     func nextFD() -> Int32 {
@@ -142,7 +146,8 @@ public final class ServerRuntime: @unchecked Sendable {
         log.notice(
             "Swiftlet version=\(swiftletVersion), Redis version=\(redisCompatibleVersion), bits=64, pid=\(getpid()), just started"
         )
-        let port = Int(state.config.int("port"))
+        // The banner's port: the TLS one when there is no plain one, as Redis shows.
+        let port = Int(state.config.int("port") != 0 ? state.config.int("port") : state.config.int("tls-port"))
         if let error = state.applyOOMScoreAdjustment() { log.warning("\(error)") }
         if let error = state.loadUsersAtStartup() {
             showBanner(port: port)
@@ -164,20 +169,26 @@ public final class ServerRuntime: @unchecked Sendable {
         // once gets -LOADING, never an answer from the empty dataset.
         load?.suspendsScripts = true
         state.loading = load
+        if tlsWanted, let failure = configureTLS() {
+            showBanner(port: port)
+            log.warning("\(failure)")
+            throw ServerStartError("Failed to configure TLS. Check logs for more info.")
+        }
         let keepalive = Int(state.config.int("tcp-keepalive"))
-        if port != 0 {
-            for (address, optional) in wantedListenAddresses() {
-                let host = address.host
-                do {
-                    let channel = try makeBootstrap(ipv6: host.contains(":"), keepalive: keepalive)
-                        .bind(host: host, port: port).wait()
-                    channels.append(channel)
-                    tcpListeners[address] = channel
-                } catch {
-                    if optional { continue }
-                    log.warning("Warning: Could not create server TCP listening socket \(host):\(port): \(error)")
-                    throw ServerStartError("Failed listening on port \(port) (tcp), aborting.")
-                }
+        for (address, optional) in wantedListenAddresses() {
+            do {
+                let channel = try makeBootstrap(
+                    ipv6: address.host.contains(":"), keepalive: keepalive, tls: address.tls
+                )
+                .bind(host: address.host, port: address.port).wait()
+                channels.append(channel)
+                tcpListeners[address] = channel
+            } catch {
+                if optional { continue }
+                log.warning(
+                    "Warning: Could not create server TCP listening socket \(address.host):\(address.port): \(error)")
+                throw ServerStartError(
+                    "Failed listening on port \(address.port) (\(address.tls ? "tls" : "tcp")), aborting.")
             }
         }
         let unixPath = state.config["unixsocket"]
@@ -286,19 +297,25 @@ public final class ServerRuntime: @unchecked Sendable {
     struct ListenAddress: Hashable {
         var host: String
         var port: Int
+        /// A `tls-port` listener: its connections speak TLS.
+        var tls = false
     }
 
-    /// The addresses `bind` and `port` ask for, with whether each may fail ("-addr").
+    /// The addresses `bind` with `port` and `tls-port` ask for, with whether each may fail
+    /// ("-addr").
     func wantedListenAddresses() -> [(address: ListenAddress, optional: Bool)] {
-        let port = Int(state.config.int("port"))
-        guard port != 0 else { return [] }
-        return state.config["bind"].split(separator: " ").map { spec in
-            let optional = spec.hasPrefix("-")
-            var host = optional ? String(spec.dropFirst()) : String(spec)
-            if host == "*" { host = "0.0.0.0" }
-            if host == "::*" { host = "::" }
-            return (ListenAddress(host: host, port: port), optional)
+        var wanted: [(address: ListenAddress, optional: Bool)] = []
+        for (port, tls) in [(Int(state.config.int("port")), false), (Int(state.config.int("tls-port")), true)]
+        where port != 0 {
+            for spec in state.config["bind"].split(separator: " ") {
+                let optional = spec.hasPrefix("-")
+                var host = optional ? String(spec.dropFirst()) : String(spec)
+                if host == "*" { host = "0.0.0.0" }
+                if host == "::*" { host = "::" }
+                wanted.append((ListenAddress(host: host, port: port, tls: tls), optional))
+            }
         }
+        return wanted
     }
 
     /// CONFIG SET port / bind: listeners no longer wanted close, then the new addresses are
@@ -339,11 +356,12 @@ public final class ServerRuntime: @unchecked Sendable {
     /// Hands a listening socket to NIO as a listener of `address`.
     func register(listener fd: Int32, at address: ListenAddress) {
         let keepalive = Int(state.config.int("tcp-keepalive"))
-        makeBootstrap(ipv6: address.host.contains(":"), keepalive: keepalive).withBoundSocket(fd).whenSuccess {
-            channel in
-            self.tcpListeners[address] = channel
-            self.channels.append(channel)
-        }
+        makeBootstrap(ipv6: address.host.contains(":"), keepalive: keepalive, tls: address.tls).withBoundSocket(fd)
+            .whenSuccess {
+                channel in
+                self.tcpListeners[address] = channel
+                self.channels.append(channel)
+            }
     }
 
     /// A socket bound and listening on `address` (Redis's anetTcpServer), or errno's text.
@@ -377,7 +395,7 @@ public final class ServerRuntime: @unchecked Sendable {
         init(_ description: String) { self.description = description }
     }
 
-    func makeBootstrap(ipv6: Bool, keepalive: Int) -> ServerBootstrap {
+    func makeBootstrap(ipv6: Bool, keepalive: Int, tls: Bool = false) -> ServerBootstrap {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(state.config.int("tcp-backlog")))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -410,7 +428,14 @@ public final class ServerRuntime: @unchecked Sendable {
         }
         return bootstrap.childChannelInitializer { [unowned self] channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(ConnectionHandler(runtime: self))
+                // The context current at accept: CONFIG SET of a certificate affects new
+                // connections only, as Redis's does.
+                if tls {
+                    guard let contexts = self.tlsContexts else { throw ChannelError.inappropriateOperationForState }
+                    try channel.pipeline.syncOperations.addHandlers(
+                        TLSRecordGate(), NIOSSLServerHandler(context: contexts.server))
+                }
+                try channel.pipeline.syncOperations.addHandler(ConnectionHandler(runtime: self, tls: tls))
             }
         }
     }

@@ -1,5 +1,7 @@
 import CommandTestSupport
+import Commands
 import RESP
+import ServerConfig
 import Testing
 
 @testable import Server
@@ -248,10 +250,11 @@ import Testing
     /// The handshake as Redis's replica sends it, a diskless full sync with stream bytes
     /// right behind the snapshot's mark, then a partial resync after the link drops.
     @Test func aReplicaHandshakesSyncsAndResumes() {
-        let link = PrimaryLink(
-            host: "h", port: 6380, authentication: (user: "repl", password: "pw"), listeningPort: 7000,
-            announcedIP: nil)
-        link.connecting()
+        let config = Config()
+        try! config.set([("masteruser", "repl"), ("masterauth", "pw"), ("port", "7000")])
+        let server = ServerState(config: config, commands: .standard())
+        let link = PrimaryLink(host: "h", port: 6380)
+        server.prepareConnection(link)
         #expect(link.connected(now: 0) == command("PING"))
         guard case .send(let pipelined) = link.receive(Array("-NOAUTH Authentication required.\r\n".utf8), now: 1).last
         else {

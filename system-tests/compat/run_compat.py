@@ -11,6 +11,9 @@ external  one unit file at a time against a fresh server started here on a free 
 own       the suite starts its servers itself from `src/redis-server` of a copy of the
           suite, where `src/` holds our binaries (swiftlet-server as redis-server,
           swiftlet-cli as redis-cli, swiftlet-check-aof/-rdb as redis-check-aof/-rdb).
+tls       own mode with the suite's `--tls`: its servers listen on TLS ports only, with the
+          certificates of Redis's utils/gen-test-certs.sh; its client speaks TLS (Tcl's
+          `tls` package) and replicas link to their primaries over TLS.
 
 A unit that makes no progress is stopped (the suite's own --timeout, and a wall-clock limit
 here) and the tests it had not finished count as failed. --reference names the tests that
@@ -50,6 +53,16 @@ OWN_UNITS = [
     "integration/replication-4", "integration/replication-psync", "integration/replication-buffer",
     "integration/psync2", "integration/psync2-reg", "integration/psync2-pingoff",
     "integration/psync2-master-restart", "integration/block-repl", "integration/failover", "unit/wait",
+    # Units whose external:skip tests (server restarts, config files, command lines) only
+    # this mode runs.
+    "unit/acl", "unit/introspection", "unit/auth", "unit/pubsub", "unit/type/string", "unit/protocol",
+]
+
+# The units run with TLS: the TLS unit itself, and ones that cover the paths TLS changes
+# (authentication, a connection's life and limits, replication's links and snapshots).
+TLS_UNITS = [
+    "unit/tls", "unit/auth", "unit/acl", "unit/networking", "unit/introspection", "unit/pubsub",
+    "unit/type/string", "unit/protocol", "integration/replication", "integration/replication-4",
 ]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -119,6 +132,12 @@ def prepare_tree(suite, server, mode, workroot):
     shutil.copytree(os.path.join(suite, "tests"), os.path.join(tree, "tests"), symlinks=True)
     shutil.copy(os.path.join(suite, "runtest"), tree)
     shutil.copy(os.path.join(suite, "redis.conf"), tree)
+    if mode == "tls":
+        # The suite's certificates, made as Redis's own CI makes them.
+        os.makedirs(os.path.join(tree, "utils"), exist_ok=True)
+        shutil.copy(os.path.join(suite, "utils", "gen-test-certs.sh"), os.path.join(tree, "utils"))
+        subprocess.run(["bash", "utils/gen-test-certs.sh"], cwd=tree, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.makedirs(os.path.join(tree, "src"))
     for name, path in binaries(server).items():
         os.symlink(path, os.path.join(tree, "src", name))
@@ -217,7 +236,8 @@ def run_unit(tree, mode, server, unit, workroot, wall_limit):
         else:
             notes.append(f"log: {workdir}/server.log")
     else:
-        out, hung = run_tcl(tree, ["--single", unit, "--clients", "2", "--tags", "-slow"] + ports,
+        tls = ["--tls"] if mode == "tls" else []
+        out, hung = run_tcl(tree, ["--single", unit, "--clients", "2", "--tags", "-slow"] + tls + ports,
                             wall_limit)
         # A server crash shows in the suite's own output.
         for marker in ("Crashed by signal", "crashed by signal", "PANIC", "Fatal error"):
@@ -250,7 +270,7 @@ def read_exclusions(path):
 
 def run_mode(args, mode, suite, reference, exclusions):
     tree = prepare_tree(suite, args.server, mode, args.workdir)
-    units = args.units or (all_units(suite) if mode == "external" else OWN_UNITS)
+    units = args.units or {"external": all_units(suite), "own": OWN_UNITS, "tls": TLS_UNITS}[mode]
     if reference and not args.units:
         # Units where Redis passes nothing (replication, cluster, TLS in external mode) have
         # nothing to compare; they are skipped unless named.
@@ -279,7 +299,7 @@ def run_mode(args, mode, suite, reference, exclusions):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--suite", required=True, help="the unpacked Redis source tree")
-    ap.add_argument("--mode", nargs="+", choices=["external", "own"], required=True)
+    ap.add_argument("--mode", nargs="+", choices=["external", "own", "tls"], required=True)
     ap.add_argument("--server", choices=["swiftlet", "redis"], default="swiftlet")
     ap.add_argument("--units", nargs="*")
     ap.add_argument("--reference", help="Redis's passing tests, {mode} in the path for the mode")
