@@ -13,6 +13,23 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SWIFTLET_SANITIZED_MALLOC 1
+#endif
+#endif
+
+#ifdef SWIFTLET_SANITIZED_MALLOC
+/* Built with AddressSanitizer (the fuzzers, the sanitizer run of the unit tests): its
+ * allocator owns malloc and free, so nothing is replaced; the count is ASan's own. */
+#include <sanitizer/allocator_interface.h>
+
+unsigned long long swiftlet_thread_allocations(void) { return 0; }
+
+size_t swiftlet_counted_bytes(void) { return __sanitizer_get_current_allocated_bytes(); }
+
+#else
+
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
 extern void *__libc_calloc(size_t, size_t);
@@ -106,3 +123,5 @@ int posix_memalign(void **out, size_t alignment, size_t n) {
 void *valloc(size_t n) { return memalign(4096, n); }
 
 void *pvalloc(size_t n) { return memalign(4096, (n + 4095) & ~(size_t)4095); }
+
+#endif /* SWIFTLET_SANITIZED_MALLOC */

@@ -866,7 +866,8 @@ extension StreamValue {
                 pairs = Int(n)
             }
             var fields: [[UInt8]] = []
-            fields.reserveCapacity(pairs * 2)
+            // The count is the payload's word: reserve for a plausible entry only.
+            fields.reserveCapacity(min(pairs, 64) * 2)
             for i in 0..<pairs {
                 if same {
                     fields.append(masterFields[i])

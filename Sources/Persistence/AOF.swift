@@ -396,7 +396,8 @@ public struct AOFCommandScanner {
         guard let argc = count else { return .truncated }
         guard argc >= 1 else { return .bad("Bad file format reading the append only file") }
         var args: [[UInt8]] = []
-        args.reserveCapacity(argc)
+        // The count is the file's word: reserve for a plausible command, not for any number.
+        args.reserveCapacity(min(argc, 1024))
         for _ in 0..<argc {
             guard let length = number(UInt8(ascii: "$")) else {
                 return .bad("Bad file format reading the append only file")

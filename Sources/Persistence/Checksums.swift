@@ -50,7 +50,8 @@ public enum LZF {
     /// Decompresses `input` into exactly `length` bytes; nil when the data is corrupt.
     public static func decompress(_ input: ArraySlice<UInt8>, length: Int) -> [UInt8]? {
         var out = [UInt8]()
-        out.reserveCapacity(length)
+        // The length is the file's word: a corrupt one must not reserve gigabytes up front.
+        out.reserveCapacity(min(length, 1 << 20))
         var ip = input.startIndex
         let end = input.endIndex
         while ip < end {

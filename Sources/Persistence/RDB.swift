@@ -678,10 +678,12 @@ public struct RDBReader {
     }
 
     /// RESTORE's payload back to a value; nil when its version or checksum is wrong (or
-    /// it is too short), an error when the data inside is bad.
-    public static func restorePayload(_ payload: [UInt8], limits: LoadLimits = LoadLimits()) -> Result<
-        Value, RDBError
-    >? {
+    /// it is too short), an error when the data inside is bad. The CRC64 must match, as
+    /// Redis's verifyDumpPayload requires (a zero is no exception, unlike an RDB file's),
+    /// unless `verifyChecksum` is off.
+    public static func restorePayload(
+        _ payload: [UInt8], limits: LoadLimits = LoadLimits(), verifyChecksum: Bool = true
+    ) -> Result<Value, RDBError>? {
         guard payload.count >= 10 else { return nil }
         let footer = payload.count - 10
         let version = Int(payload[footer]) | Int(payload[footer + 1]) << 8
@@ -689,7 +691,7 @@ public struct RDBReader {
         var crc: UInt64 = 0
         for i in 0..<8 { crc |= UInt64(payload[footer + 2 + i]) << (8 * UInt64(i)) }
         let computed = payload[0..<(footer + 2)].withUnsafeBytes { CRC64.update(0, $0) }
-        guard crc == 0 || crc == computed else { return nil }
+        guard !verifyChecksum || crc == computed else { return nil }
         var reader = RDBReader(Array(payload[0..<footer]))
         do throws(RDBError) {
             let type = try reader.byte()
@@ -784,10 +786,16 @@ public struct RDBReader {
             let minExpire = type == RDBType.hashMetadata ? try littleEndian(Int64.self) : 0
             let n = try plainLength()
             var triplets: [([UInt8], [UInt8], Int64)] = []
-            triplets.reserveCapacity(n)
+            triplets.reserveCapacity(min(n, 4096))
             for _ in 0..<n {
                 let ttl = Int64(try plainLength())
-                let at = ttl == 0 ? 0 : (type == RDBType.hashMetadata ? ttl + minExpire - 1 : ttl)
+                var at = ttl
+                if ttl != 0 && type == RDBType.hashMetadata {
+                    // Relative to the key's smallest expiry; a sum past Int64 is a corrupt file.
+                    let (sum, overflow) = ttl.addingReportingOverflow(minExpire &- 1)
+                    guard !overflow else { throw RDBError("invalid expireAt time") }
+                    at = sum
+                }
                 triplets.append((try string(), try string(), at))
             }
             return .hash(try Self.makeHash(pairs: n, limits) { triplets[$0] })
@@ -1073,6 +1081,10 @@ public struct RDBReader {
             default:
                 let v: Int64
                 var size = 1
+                // The integer's bytes must lie inside the ziplist (a crafted RESTORE payload
+                // may end in the middle of one).
+                let width = [0xC0: 2, 0xD0: 4, 0xE0: 8, 0xF0: 3, 0xFE: 1][Int(e)] ?? 0
+                guard p + 1 + width <= b.count else { throw RDBError("Ziplist integrity check failed") }
                 switch e {
                 case 0xC0:
                     v = Int64(Int16(truncatingIfNeeded: le(p + 1, 2)))

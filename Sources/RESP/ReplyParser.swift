@@ -38,7 +38,8 @@ public struct ReplyParser {
         guard let text = line(b, &p) else { return nil }
         func aggregate(_ n: Int) -> [Reply]? {
             var items: [Reply] = []
-            items.reserveCapacity(max(0, n))
+            // The count is the peer's word: reserve for a plausible reply only.
+            items.reserveCapacity(min(max(0, n), 1024))
             for _ in 0..<max(0, n) {
                 guard let item = parseOne(b, &p) else { return nil }
                 items.append(item)

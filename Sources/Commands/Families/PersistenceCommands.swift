@@ -88,7 +88,10 @@ enum PersistenceCommands {
         if !replace && ctx.lookupWrite(1) != nil { throw .busyKey }
         var ttl = try ctx.int64(2)
         if ttl < 0 { throw .restoreTTL }
-        guard let result = RDBReader.restorePayload(ctx.argBytes(3), limits: ctx.server.loadLimits) else {
+        guard
+            let result = RDBReader.restorePayload(
+                ctx.argBytes(3), limits: ctx.server.loadLimits, verifyChecksum: !ctx.server.skipChecksumValidation)
+        else {
             throw .dumpPayload
         }
         guard case .success(let value) = result else { throw .badDataFormat }
