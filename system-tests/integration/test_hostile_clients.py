@@ -1,0 +1,304 @@
+"""Hostile and careless clients: each scenario asserts that a well-behaved client is served
+throughout, that the offender is refused or disconnected as Redis does it, and that the
+server's resident memory comes back down afterwards."""
+import os
+import resource
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import SWIFTLET, RawConnection, Server, encode, free_port
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def wait_for(predicate, timeout=10, interval=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def connected_clients(server):
+    return server.client().info("clients")["connected_clients"]
+
+
+class Bystander:
+    """A well-behaved client that keeps doing SET/GET on its own thread and counts
+    failures: the server must answer it while the hostile one does its worst."""
+
+    def __init__(self, server):
+        self.client = server.client(socket_timeout=5)
+        self.client.ping()
+        self.ops = 0
+        self.errors = []
+        self.running = True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while self.running:
+            try:
+                self.client.set("bystander", self.ops)
+                assert self.client.get("bystander") == str(self.ops).encode()
+                self.ops += 1
+            except Exception as e:  # noqa: BLE001 - every failure counts
+                self.errors.append(repr(e))
+                return
+            time.sleep(0.002)
+
+    def stop(self):
+        # Served after the offence too: some more round trips before it stops.
+        target = self.ops + 20
+        wait_for(lambda: self.ops >= target or bool(self.errors), timeout=10)
+        self.running = False
+        self.thread.join(timeout=10)
+        assert not self.errors, self.errors
+        assert self.ops > 10
+        return self.ops
+
+
+@pytest.fixture
+def server():
+    s = Server(SWIFTLET, ["--maxmemory-policy", "noeviction"])
+    yield s
+    s.stop()
+
+
+def settle_rss(pid, ceiling, timeout=15):
+    """Waits for the resident size to come down under `ceiling` (the allocator gives
+    freed memory back on the server's cron)."""
+    return wait_for(lambda: rss_bytes(pid) <= ceiling, timeout=timeout, interval=0.2)
+
+
+def test_maxclients_refuses_beyond_the_limit_with_redis_text(start_swiftlet):
+    limit = 10000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < limit + 200:
+        pytest.skip(f"the file descriptor limit ({hard}) is below {limit + 200}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    s = start_swiftlet("--maxclients", str(limit))
+    by = Bystander(s)
+    admin = s.client()
+    admin.ping()  # connected before the flood: one of the limit's clients
+    socks = []
+    try:
+        for _ in range(limit + 50):
+            socks.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+        # The ones past the limit get Redis's text and are closed; the others stay.
+        refused = 0
+        for sock in socks[-100:]:
+            sock.settimeout(0.2)
+            try:
+                data = sock.recv(100)
+            except socket.timeout:
+                continue
+            if data == b"-ERR max number of clients reached\r\n":
+                refused += 1
+        assert refused >= 50
+        info = admin.info()
+        assert info["connected_clients"] <= limit
+        assert info["rejected_connections"] >= 50
+        # One accepted early on still works.
+        socks[5].sendall(encode("PING"))
+        socks[5].settimeout(5)
+        assert socks[5].recv(100) == b"+PONG\r\n"
+    finally:
+        for sock in socks:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    by.stop()
+    assert wait_for(lambda: admin.info("clients")["connected_clients"] <= 3)
+
+
+def test_endless_bulk_is_cut_at_the_query_buffer_limit(start_swiftlet):
+    s = start_swiftlet("--client-query-buffer-limit", "32mb")
+    base = rss_bytes(s.proc.pid)
+    by = Bystander(s)
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    # A bulk of 500 MB announced (under proto-max-bulk-len), then sent without end: Redis
+    # closes the client once its query buffer passes the limit.
+    sock.sendall(b"*2\r\n$3\r\nGET\r\n$500000000\r\n")
+    chunk = b"x" * (1 << 20)
+    sent = 0
+    closed = False
+    try:
+        while sent < 200 * (1 << 20):
+            sock.sendall(chunk)
+            sent += len(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    if not closed:
+        sock.settimeout(5)
+        try:
+            closed = sock.recv(10) == b""
+        except ConnectionResetError:
+            closed = True
+    sock.close()
+    assert closed, f"still open after {sent} bytes"
+    assert sent < 200 * (1 << 20)
+    assert "max query buffer length" in s.read_log()
+    by.stop()
+    assert settle_rss(s.proc.pid, base + 24 * (1 << 20)), (base, rss_bytes(s.proc.pid))
+
+
+def test_bulk_longer_than_proto_max_bulk_len_is_a_protocol_error(start_swiftlet):
+    s = start_swiftlet("--proto-max-bulk-len", "1mb")
+    conn = RawConnection(s.port)
+    conn.send(b"*2\r\n$3\r\nGET\r\n$2000000\r\n")
+    assert conn.reply() == b"-ERR Protocol error: invalid bulk length\r\n"
+    assert conn.closed_by_peer()
+    assert s.client().ping()
+
+
+def test_pipeline_that_never_reads_is_cut_by_the_normal_output_limit(start_swiftlet):
+    s = start_swiftlet("--client-output-buffer-limit", "normal 8mb 4mb 2")
+    s.client().set("big", "v" * 100_000)
+    base = rss_bytes(s.proc.pid)
+    by = Bystander(s)
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    request = encode("GET", "big") * 100
+    closed = False
+    try:
+        for _ in range(2000):  # up to 20 GB of replies asked for, none read
+            sock.sendall(request)
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        closed = True
+    assert closed or wait_for(lambda: connected_clients(s) <= 2, timeout=10)
+    sock.close()
+    assert "closed for overcoming of output buffer limits" in s.read_log()
+    by.stop()
+    assert settle_rss(s.proc.pid, base + 24 * (1 << 20)), (base, rss_bytes(s.proc.pid))
+
+
+def test_idle_client_closed_by_timeout(start_swiftlet):
+    s = start_swiftlet("--timeout", "1")
+    idle = RawConnection(s.port)
+    by = Bystander(s)
+    assert idle.closed_by_peer(timeout=5)
+    # The bystander keeps talking, so it is not idle and stays.
+    by.stop()
+
+
+def test_tcp_keepalive_is_set_on_client_sockets(start_swiftlet):
+    s = start_swiftlet("--tcp-keepalive", "7")
+    conn = RawConnection(s.port)
+    assert conn.command("PING") == b"+PONG\r\n"
+    out = subprocess.run(["ss", "-tnoH", "state", "established", f"( sport = :{s.port} )"],
+                         capture_output=True, text=True).stdout
+    assert "keepalive" in out, out
+
+
+def test_slow_reader_and_half_sent_commands_do_not_block_others(start_swiftlet):
+    s = start_swiftlet()
+    by = Bystander(s)
+    stalled = []
+    for _ in range(50):
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc")  # never finished
+        stalled.append(sock)
+    reader = socket.create_connection(("127.0.0.1", s.port))
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.client().set("v", "x" * 1_000_000)
+    reader.sendall(encode("GET", "v") * 20)  # 20 MB of replies it never reads
+    time.sleep(1)
+    assert s.client().ping()
+    by.stop()
+    for sock in stalled:
+        sock.close()
+    reader.close()
+    assert wait_for(lambda: connected_clients(s) <= 2)
+
+
+def netns(*args):
+    return subprocess.run(["ip", *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def namespace():
+    """A network namespace joined to this one by a veth pair: 10.213.0.1 here, 10.213.0.2
+    there — a client address that is not loopback."""
+    name = f"swiftlet{os.getpid()}"
+    host_if, ns_if = f"swh{os.getpid() % 10000}", f"swn{os.getpid() % 10000}"
+    if netns("netns", "add", name).returncode != 0:
+        pytest.skip("cannot make a network namespace here (needs CAP_SYS_ADMIN and iproute2)")
+    try:
+        steps = [
+            ["link", "add", host_if, "type", "veth", "peer", "name", ns_if],
+            ["link", "set", ns_if, "netns", name],
+            ["addr", "add", "10.213.0.1/24", "dev", host_if],
+            ["link", "set", host_if, "up"],
+            ["netns", "exec", name, "ip", "addr", "add", "10.213.0.2/24", "dev", ns_if],
+            ["netns", "exec", name, "ip", "link", "set", ns_if, "up"],
+            ["netns", "exec", name, "ip", "link", "set", "lo", "up"],
+        ]
+        for step in steps:
+            r = netns(*step)
+            if r.returncode != 0:
+                pytest.skip(f"cannot set up the namespace: ip {' '.join(step)}: {r.stderr}")
+        yield {"name": name, "host_if": host_if}
+    finally:
+        netns("link", "del", host_if)
+        netns("netns", "del", name)
+
+
+def ns_command(ns, port, *args, timeout=10):
+    """A redis-cli run inside the namespace, against the server's non-loopback address."""
+    return subprocess.run(["ip", "netns", "exec", ns["name"], "redis-cli", "-h", "10.213.0.1", "-p", str(port),
+                           *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_protected_mode_refuses_non_loopback_clients_without_a_password(namespace):
+    port = free_port()
+    s = Server(SWIFTLET, ["--bind", "127.0.0.1", "10.213.0.1"], port=port)
+    try:
+        out = ns_command(namespace, port, "PING")
+        assert "DENIED Redis is running in protected mode" in out.stdout + out.stderr
+        # Loopback clients are served all along.
+        assert s.client().ping()
+        # A password turns protected mode's refusal off (Redis's rule), and AUTH works.
+        s.client().config_set("requirepass", "pw")
+        out = ns_command(namespace, port, "-a", "pw", "--no-auth-warning", "PING")
+        assert out.stdout.strip() == "PONG"
+        s.client(password="pw").config_set("requirepass", "")
+        s.client().config_set("protected-mode", "no")
+        assert ns_command(namespace, port, "PING").stdout.strip() == "PONG"
+    finally:
+        s.stop()
+
+
+def test_half_open_connection_is_dropped_by_keepalive(namespace):
+    """A client whose machine vanishes (no FIN, no RST): tcp-keepalive finds it gone."""
+    port = free_port()
+    s = Server(SWIFTLET, ["--bind", "127.0.0.1", "10.213.0.1", "--protected-mode", "no", "--tcp-keepalive", "1"],
+               port=port)
+    try:
+        holder = subprocess.Popen(
+            ["ip", "netns", "exec", namespace["name"], "python3", "-c",
+             "import socket,time\n"
+             f"s=socket.create_connection(('10.213.0.1',{port}))\n"
+             "s.sendall(b'*1\\r\\n$4\\r\\nPING\\r\\n'); s.recv(10)\n"
+             "time.sleep(60)\n"])
+        assert wait_for(lambda: connected_clients(s) == 1 + 1, timeout=10)
+        # The peer's link goes away without a word: packets to it are lost from now on.
+        netns("link", "set", namespace["host_if"], "down")
+        by = Bystander(s)
+        # Keepalive: idle 1 s, then 3 probes 1 s apart (Redis's interval is a third of it).
+        assert wait_for(lambda: connected_clients(s) == 2, timeout=20)
+        by.stop()
+        holder.kill()
+        holder.wait()
+    finally:
+        s.stop()
