@@ -155,6 +155,15 @@ class RawConnection:
             return False
 
 
+def resident_bytes(server):
+    """The server process's resident set size (VmRSS), in bytes."""
+    with open(f"/proc/{server.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
 def encode(*args):
     out = b"*%d\r\n" % len(args)
     for a in args:

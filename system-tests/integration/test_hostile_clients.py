@@ -10,15 +10,7 @@ import time
 
 import pytest
 
-from conftest import SWIFTLET, RawConnection, Server, encode, free_port
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
+from conftest import SWIFTLET, RawConnection, Server, encode, free_port, resident_bytes
 
 
 def wait_for(predicate, timeout=10, interval=0.05):
@@ -76,10 +68,15 @@ def server():
     s.stop()
 
 
-def settle_rss(pid, ceiling, timeout=15):
-    """Waits for the resident size to come down under `ceiling` (the allocator gives
-    freed memory back on the server's cron)."""
-    return wait_for(lambda: rss_bytes(pid) <= ceiling, timeout=timeout, interval=0.2)
+def offender_gone(server, log_text, bystander, base):
+    """The offender's disconnection is in the log, the bystander was served throughout,
+    and resident memory comes back to within 24 MB of `base` (the allocator gives freed
+    memory back on the server's cron)."""
+    assert log_text in server.read_log()
+    bystander.stop()
+    ceiling = base + 24 * (1 << 20)
+    assert wait_for(lambda: resident_bytes(server) <= ceiling, timeout=15, interval=0.2), (
+        base, resident_bytes(server))
 
 
 def test_maxclients_refuses_beyond_the_limit_with_redis_text(start_swiftlet):
@@ -124,7 +121,7 @@ def test_maxclients_refuses_beyond_the_limit_with_redis_text(start_swiftlet):
 
 def test_endless_bulk_is_cut_at_the_query_buffer_limit(start_swiftlet):
     s = start_swiftlet("--client-query-buffer-limit", "32mb")
-    base = rss_bytes(s.proc.pid)
+    base = resident_bytes(s)
     by = Bystander(s)
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     # A bulk of 500 MB announced (under proto-max-bulk-len), then sent without end: Redis
@@ -148,9 +145,7 @@ def test_endless_bulk_is_cut_at_the_query_buffer_limit(start_swiftlet):
     sock.close()
     assert closed, f"still open after {sent} bytes"
     assert sent < 200 * (1 << 20)
-    assert "max query buffer length" in s.read_log()
-    by.stop()
-    assert settle_rss(s.proc.pid, base + 24 * (1 << 20)), (base, rss_bytes(s.proc.pid))
+    offender_gone(s, "max query buffer length", by, base)
 
 
 def test_bulk_longer_than_proto_max_bulk_len_is_a_protocol_error(start_swiftlet):
@@ -165,7 +160,7 @@ def test_bulk_longer_than_proto_max_bulk_len_is_a_protocol_error(start_swiftlet)
 def test_pipeline_that_never_reads_is_cut_by_the_normal_output_limit(start_swiftlet):
     s = start_swiftlet("--client-output-buffer-limit", "normal 8mb 4mb 2")
     s.client().set("big", "v" * 100_000)
-    base = rss_bytes(s.proc.pid)
+    base = resident_bytes(s)
     by = Bystander(s)
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -178,9 +173,7 @@ def test_pipeline_that_never_reads_is_cut_by_the_normal_output_limit(start_swift
         closed = True
     assert closed or wait_for(lambda: connected_clients(s) <= 2, timeout=10)
     sock.close()
-    assert "closed for overcoming of output buffer limits" in s.read_log()
-    by.stop()
-    assert settle_rss(s.proc.pid, base + 24 * (1 << 20)), (base, rss_bytes(s.proc.pid))
+    offender_gone(s, "closed for overcoming of output buffer limits", by, base)
 
 
 def test_idle_client_closed_by_timeout(start_swiftlet):

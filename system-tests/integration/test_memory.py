@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import REDIS_SERVER, SWIFTLET, Server
+from conftest import REDIS_SERVER, SWIFTLET, Server, resident_bytes
 
 LIMIT = 50 * 1024 * 1024
 VALUE = b"v" * 4000
@@ -201,13 +201,6 @@ def test_unlink_and_flush_async_free_off_the_command_path(shared_swiftlet):
         time.sleep(0.02)
     assert info["lazyfreed_objects"] >= before + 3
 
-
-def resident_bytes(server):
-    with open(f"/proc/{server.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def value32(i, j=1):
