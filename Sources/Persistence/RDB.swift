@@ -418,7 +418,8 @@ public struct RDBReader {
     public init(_ data: [UInt8]) { self.data = data }
 
     mutating func need(_ n: Int) throws(RDBError) {
-        if pos + n > data.count { throw RDBError("Unexpected EOF reading RDB file") }
+        // Compared without adding: `n` is a length from the file, up to Int.max.
+        if n < 0 || n > data.count - pos { throw RDBError("Unexpected EOF reading RDB file") }
     }
 
     mutating func byte() throws(RDBError) -> UInt8 {

@@ -261,7 +261,7 @@ public enum InfoRenderer {
                     ("expired_time_cap_reached_count", "0"),
                     ("expire_cycle_cpu_milliseconds", "0"),
                     ("evicted_keys", String(s.evictedKeys)),
-                    ("evicted_clients", "0"),
+                    ("evicted_clients", String(st.evictedClients)),
                     ("evicted_scripts", "0"),
                     ("total_eviction_exceeded_time", "0"),
                     ("current_eviction_exceeded_time", "0"),

@@ -75,6 +75,20 @@ public final class ClientSession {
     /// Bytes waiting in the query buffer and the output buffer (for CLIENT LIST).
     public var queryBufferLength = 0
     public var outputBufferLength = 0
+
+    /// The allocated size of the query buffer (queryBufferLength is what it holds).
+    public var queryBufferCapacity = 0
+    /// While client eviction is on: the allocated size of the output buffers handed to the
+    /// socket and not yet written (pendingOutputBytes is what they hold).
+    public var queuedOutputCapacity = 0
+
+    /// What CLIENT LIST calls tot-mem and client eviction weighs, as Redis counts it: a fixed
+    /// part for the client's own structures and its reply buffer, and the memory its query
+    /// buffer and its unsent output take.
+    public var totalMemory: Int {
+        22000 + max(queryBufferLength, queryBufferCapacity) + outputBufferLength
+            + max(pendingOutputBytes, queuedOutputCapacity)
+    }
     /// MULTI state: the queued commands (copied, since read buffers are reused), whether a
     /// queued command was refused (EXEC then aborts), and whether one of them writes.
     public var inMulti = false
@@ -191,6 +205,8 @@ public struct BlockRequest {
 public struct ServerStats {
     public var totalConnections = 0
     public var rejectedConnections = 0
+    /// Clients closed by client eviction (maxmemory-clients).
+    public var evictedClients = 0
     public var totalCommands = 0
     public var totalErrorReplies = 0
     public var errorCounts: [String: Int] = [:]

@@ -172,6 +172,9 @@ public struct EncodingLimits: Sendable {
     public var listMaxListpackSize: Int64 = -2
     /// `maxmemory` (0: no limit) and what eviction reads, as numbers.
     public var maxmemory: Int64 = 0
+    /// `maxmemory-clients` in bytes (a percentage is taken of maxmemory); 0: no client
+    /// eviction.
+    public var maxmemoryClients: Int64 = 0
     /// `maxmemory-policy` as EvictionPolicy's raw value (0 noeviction … 7 volatile-ttl).
     public var maxmemoryPolicy: UInt8 = 0
     public var maxmemorySamples: Int64 = 5
@@ -220,6 +223,9 @@ public struct EncodingLimits: Sendable {
         setMaxListpackValue = config.int("set-max-listpack-value")
         listMaxListpackSize = config.int("list-max-listpack-size")
         maxmemory = config.int("maxmemory")
+        let clients = config["maxmemory-clients"]
+        maxmemoryClients =
+            clients.hasSuffix("%") ? (Int64(clients.dropLast()) ?? 0) * maxmemory / 100 : parseMemory(clients) ?? 0
         maxmemoryPolicy =
             [
                 "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",

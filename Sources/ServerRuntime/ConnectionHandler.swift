@@ -40,6 +40,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var sendingSnapshot = false
     /// Taken out of the server's lists (detach()).
     var detached = false
+    /// This client's memory as last added to the runtime's client total (client eviction).
+    var accountedMemory = 0
 
     /// Accepted on a `tls-port`: an NIOSSLServerHandler sits before this one.
     let tls: Bool
@@ -138,6 +140,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func detach() {
         guard let session, !detached else { return }
         detached = true
+        runtime.clientMemory -= accountedMemory
+        accountedMemory = 0
         runtime.unblock(self)
         runtime.state.unregister(session)
         runtime.connections[session.id] = nil
@@ -220,6 +224,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         let paused = stop == .paused
         session.queryBufferLength = pending?.readableBytes ?? 0
+        session.queryBufferCapacity = pending?.capacity ?? 0
+        accountMemory()
         if runtime.state.evictionPending { runtime.continueEvictions() }
         runtime.flushAppendOnly()
         flush(context)
@@ -260,7 +266,20 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         } else {
             ctx.output.removeAll(keepingCapacity: true)
         }
-        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        if runtime.state.config.limits.maxmemoryClients > 0 {
+            // Client eviction weighs what the queued buffer takes (NIO rounds its capacity
+            // up), until the socket has taken it.
+            let capacity = out.capacity
+            session.queuedOutputCapacity += capacity
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { [weak self] _ in
+                guard let self, let session = self.session else { return }
+                session.queuedOutputCapacity -= capacity
+            }
+            context.writeAndFlush(wrapOutboundOut(out), promise: written)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
         checkOutputLimits(context)
     }
 
@@ -305,6 +324,38 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             runtime.overSoftLimit.append(self)
         }
         if over { closeForOutputLimits(context) }
+        accountMemory()
+    }
+
+    /// Brings this client's share of the runtime's client memory up to date, and evicts
+    /// clients when the total reaches `maxmemory-clients` (Redis's client eviction). The
+    /// primary's link and replicas are not counted, as in Redis.
+    func accountMemory() {
+        guard let session, !detached, !session.isReplica, !session.isPrimaryClient else { return }
+        let memory = session.totalMemory
+        runtime.clientMemory += memory - accountedMemory
+        accountedMemory = memory
+        let limit = runtime.state.config.limits.maxmemoryClients
+        if limit > 0 && runtime.clientMemory >= Int(limit) { runtime.evictClients() }
+    }
+
+    /// The output still in NIO's buffers, read again (it drains without a flush of ours).
+    func refreshOutputBytes() {
+        guard let context = channelContext, let session else { return }
+        session.pendingOutputBytes = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        let memory = session.totalMemory
+        runtime.clientMemory += memory - accountedMemory
+        accountedMemory = memory
+    }
+
+    /// Closed by client eviction.
+    func evict() {
+        guard let session, let context = channelContext, !closed else { return }
+        runtime.log.info("Evicting client: \(session.infoLine(now: runtime.state.clock()))")
+        runtime.state.stats.evictedClients += 1
+        closed = true
+        detach()
+        context.close(promise: nil)
     }
 
     /// A full socket drained: a replica's stream kept meanwhile goes out.

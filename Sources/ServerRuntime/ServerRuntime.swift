@@ -34,6 +34,10 @@ public final class ServerRuntime: @unchecked Sendable {
     var pendingFlushes: [ConnectionHandler] = []
     /// Clients whose unsent output is past their soft limit, for the cron to look at again.
     var overSoftLimit: [ConnectionHandler] = []
+    /// The memory of all normal and Pub/Sub clients (ConnectionHandler.accountMemory), which
+    /// `maxmemory-clients` bounds.
+    var clientMemory = 0
+    var evictingClients = false
     /// The link to the primary while this server is a replica.
     var primaryConnection: PrimaryConnection?
 
@@ -133,6 +137,36 @@ public final class ServerRuntime: @unchecked Sendable {
             self.rebindTCP() ? nil : "Failed to bind to specified addresses."
         }
         installTLSHooks()
+        // A lower maxmemory-clients (or maxmemory, for a percentage) evicts after the reply.
+        for name in ["maxmemory-clients", "maxmemory"] {
+            let previous = config.applyHooks[name]
+            config.applyHooks[name] = { [unowned self] value in
+                if let failure = previous?(value) { return failure }
+                self.loop.execute { self.evictClients() }
+                return nil
+            }
+        }
+    }
+
+    /// Redis's evictClients: while the clients' memory is at or past `maxmemory-clients`,
+    /// the client using the most goes (never a replica, the primary's link or a client
+    /// with CLIENT NO-EVICT on).
+    func evictClients() {
+        let limit = Int(state.config.limits.maxmemoryClients)
+        guard limit > 0, clientMemory >= limit, !evictingClients else { return }
+        evictingClients = true
+        defer { evictingClients = false }
+        var candidates: [ConnectionHandler] = []
+        for handler in connections.values where !handler.closed {
+            guard let session = handler.session, !session.isReplica, !session.isPrimaryClient else { continue }
+            handler.refreshOutputBytes()
+            if !session.noEvict { candidates.append(handler) }
+        }
+        candidates.sort { $0.accountedMemory > $1.accountedMemory }
+        for handler in candidates {
+            guard clientMemory >= limit else { break }
+            handler.evict()
+        }
     }
 
     func nextFD() -> Int32 {

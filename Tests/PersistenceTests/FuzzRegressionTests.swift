@@ -40,6 +40,16 @@ import Testing
         }
     }
 
+    /// FuzzRestore: a string whose 64-bit length is Int.max overflowed the end-of-data check
+    /// (position + length).
+    @Test func stringLengthNearIntMaxIsAnError() {
+        let value: [UInt8] = [0, 0x81, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, UInt8(ascii: "x")]
+        guard case .failure = RDBReader.restorePayload(payload(value)) else {
+            Issue.record("an impossible string length was accepted")
+            return
+        }
+    }
+
     /// Redis's verifyDumpPayload: a zero CRC64 is a wrong checksum (an RDB file's zero means
     /// "not computed"; a DUMP payload always has one), unless checking is off.
     @Test func restoreChecksumZeroIsWrong() {
