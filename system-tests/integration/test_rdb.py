@@ -218,7 +218,10 @@ def test_dump_restore_cross_servers(shared_swiftlet, reference_redis):
 def test_debug_reload_and_misconf(tmp_path):
     d = tmp_path / "m"
     d.mkdir()
-    s = Server(SWIFTLET, ["--save", "3600 1", "--enable-debug-command", "yes"], workdir=str(d))
+    # dir is a protected directive: CONFIG SET changes it only where enable-protected-configs
+    # allows, as in Redis.
+    s = Server(SWIFTLET, ["--save", "3600 1", "--enable-debug-command", "yes", "--enable-protected-configs", "yes"],
+               workdir=str(d))
     try:
         r = s.client()
         r.hset("h", mapping={"a": "1"})
