@@ -70,8 +70,6 @@ public final class ClientSession {
     /// Set by CLIENT KILL from another client; the runtime closes the connection.
     public var closeHook: (() -> Void)?
     public var isUnixSocket = false
-    /// Connected to a `tls-port`: its bytes pass through TLS (a snapshot cannot go by sendfile).
-    public var isTLS = false
     /// Bytes waiting in the query buffer and the output buffer (for CLIENT LIST).
     public var queryBufferLength = 0
     public var outputBufferLength = 0

@@ -57,17 +57,18 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// The TLS handshake done: with `tls-auth-clients-user CN`, the certificate's Common
     /// Name (its last, most significant one) may log the client in.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if tls, let refusal = pendingRefusal, case .handshakeCompleted = event as? TLSUserEvent {
-            pendingRefusal = nil
-            refuse(context, refusal)
-            return
-        }
-        if tls, let session, case .handshakeCompleted = event as? TLSUserEvent,
-            runtime.state.config["tls-auth-clients-user"] == "CN",
-            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-            let name = handler.peerCertificate?.subjectName.last(where: { $0.type == .commonName })
-        {
-            runtime.state.acl.logInByCertificate(session, commonName: name.value)
+        if tls, case .handshakeCompleted = event as? TLSUserEvent {
+            if let refusal = pendingRefusal {
+                pendingRefusal = nil
+                refuse(context, refusal)
+                return
+            }
+            if let session, runtime.state.config["tls-auth-clients-user"] == "CN",
+                let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+                let name = handler.peerCertificate?.subjectName.last(where: { $0.type == .commonName })
+            {
+                runtime.state.acl.logInByCertificate(session, commonName: name.value)
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -85,7 +86,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             localAddress: isUnix ? (state.config["unixsocket"] + ":0") : local, fd: runtime.nextFD(),
             authenticated: !state.authRequired, now: now)
         session.isUnixSocket = isUnix
-        session.isTLS = tls
         session.aclUser = state.acl.defaultUser
         self.session = session
         self.machine = ConnectionMachine(context: CommandContext(server: state, session: session))
@@ -331,21 +331,24 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// clients when the total reaches `maxmemory-clients` (Redis's client eviction). The
     /// primary's link and replicas are not counted, as in Redis.
     func accountMemory() {
+        recordMemory()
+        let limit = runtime.state.config.limits.maxmemoryClients
+        if limit > 0 && runtime.clientMemory >= Int(limit) { runtime.evictClients() }
+    }
+
+    /// Moves this client's share of the runtime's total to its memory now.
+    func recordMemory() {
         guard let session, !detached, !session.isReplica, !session.isPrimaryClient else { return }
         let memory = session.totalMemory
         runtime.clientMemory += memory - accountedMemory
         accountedMemory = memory
-        let limit = runtime.state.config.limits.maxmemoryClients
-        if limit > 0 && runtime.clientMemory >= Int(limit) { runtime.evictClients() }
     }
 
     /// The output still in NIO's buffers, read again (it drains without a flush of ours).
     func refreshOutputBytes() {
         guard let context = channelContext, let session else { return }
         session.pendingOutputBytes = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-        let memory = session.totalMemory
-        runtime.clientMemory += memory - accountedMemory
-        accountedMemory = memory
+        recordMemory()
     }
 
     /// Closed by client eviction.
