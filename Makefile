@@ -81,6 +81,7 @@ warnings: deps-build
 
 lint:
 	swift format lint --strict --recursive Sources Tests Package.swift Benchmarks/Package.swift Benchmarks/Benchmarks
+	bash scripts/check-unsafe.sh
 
 integration: deps-system deps-python release
 	$(PY) -m pytest -q -p no:cacheprovider system-tests/integration

@@ -93,10 +93,7 @@ public struct ByteBlock: @unchecked Sendable {
     /// Whether the bytes equal `other`.
     @inline(__always)
     public func equals(_ other: UnsafeRawBufferPointer) -> Bool {
-        withBytes { mine in
-            mine.count == other.count
-                && (mine.count == 0 || memoryEqual(mine.baseAddress!, other.baseAddress!, mine.count))
-        }
+        withBytes { bytesEqual($0, other) }
     }
 }
 
@@ -113,53 +110,10 @@ extension ByteBlock: Hashable {
 /// The allocation behind a `ByteBlock`: the length as the header, the bytes as elements.
 public final class ByteBlockStorage: ManagedBuffer<UInt32, UInt8> {}
 
-/// Whether `a` sorts before `b` byte by byte (unsigned, a prefix first): what
-/// `lexicographicallyPrecedes` answers, by memcmp instead of element by element.
-@inline(__always)
-public func bytesPrecede(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in bytesPrecede(pa, pb) } }
-}
-
-/// The same order over borrowed bytes.
-@inline(__always)
-public func bytesPrecede(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-    let n = min(a.count, b.count)
-    let order = n == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, n)
-    return order != 0 ? order < 0 : a.count < b.count
-}
-
 /// Whether storage of `capacity` bytes may take `count` new bytes in place: they fit, and
 /// no more than about half of it is left unused (a small value must not keep a big
 /// allocation). The one rule for values overwritten in place (SET, HSET).
 @inline(__always)
 public func reusesCapacity(_ capacity: Int, for count: Int) -> Bool {
     count <= capacity && capacity <= 2 * count + 64
-}
-
-/// Whether `a` holds exactly the bytes of `b`, by `memoryEqual` (`elementsEqual` goes
-/// element by element).
-@inline(__always)
-public func bytesEqual(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
-    if a.count != b.count { return false }
-    return a.withUnsafeBytes { pa in
-        if pa.count == 0 { return true }
-        return memoryEqual(pa.baseAddress!, b.baseAddress!, pa.count)
-    }
-}
-
-/// Byte-wise equality of two equally long regions, a word at a time.
-@inline(__always)
-public func memoryEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
-    var i = 0
-    while i + 8 <= n {
-        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
-            return false
-        }
-        i += 8
-    }
-    while i < n {
-        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
-        i += 1
-    }
-    return true
 }

@@ -99,9 +99,7 @@ public final class HashValue {
                 let valueLength = Self.readLength(p, &i)
                 let valueStart = i
                 i += valueLength
-                if fieldLength == field.count
-                    && (fieldLength == 0 || memcmp(p.baseAddress! + fieldStart, field.baseAddress!, fieldLength) == 0)
-                {
+                if fieldLength == field.count && bytesEqual(p, at: fieldStart, field, at: 0, count: fieldLength) {
                     return PackedEntry(start: start, valueStart: valueStart, valueEnd: i)
                 }
             }
@@ -244,9 +242,7 @@ public final class HashValue {
         // A tight allocation leaves at most 15 bytes to malloc's 16-byte rounding.
         guard packed.capacity - n > 15 else { return }
         packed = Array(unsafeUninitializedCapacity: n) { buffer, count in
-            packed.withUnsafeBufferPointer { source in
-                if n > 0 { buffer.baseAddress!.initialize(from: source.baseAddress!, count: n) }
-            }
+            packed.withUnsafeBytes { copyBytes($0, into: UnsafeMutableRawBufferPointer(buffer), at: 0) }
             count = n
         }
     }

@@ -62,12 +62,9 @@ extension InlineKey {
     /// The inline form of `bytes`, which must be at most `capacity` long.
     @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count <= Self.capacity, "InlineKey: key too long")
         var key = InlineKey(w0: 0, w1: 0, w2: 0, length: UInt8(truncatingIfNeeded: bytes.count))
-        if bytes.count > 0 {
-            withUnsafeMutableBytes(of: &key) {
-                $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            }
-        }
+        withUnsafeMutableBytes(of: &key) { copyBytes(bytes, into: $0, at: 0) }
         self = key
     }
 }
@@ -191,9 +188,7 @@ public struct KeyTable {
                     // The block is compared through the slot's raw memory: binding it would
                     // retain and release it on every probe.
                     if case .heap(_, let stored) = entries[idx].storedKey, stored == h,
-                        let object = UnsafeRawPointer(
-                            bitPattern: UnsafeRawPointer(entries.baseAddress! + idx).load(as: UInt.self)),
-                        ByteBlock.equals(objectAt: object, key)
+                        let object = Self.heapKeyObject(entries, idx), ByteBlock.equals(objectAt: object, key)
                     {
                         return idx
                     }
@@ -240,17 +235,34 @@ public struct KeyTable {
         let i = buckets[Int(h) & mask]
         guard i >= 0 else { return }
         slots.withUnsafeBufferPointer { entries in
-            // Raw reads avoid a retain, which would itself wait for the miss. A long key's
-            // block pointer is the key field's first word (the enum's tag is its last byte);
-            // the value's first word is its heap object for strings (an integer otherwise,
-            // and prefetching any address is harmless).
-            let entry = UnsafeRawPointer(entries.baseAddress! + Int(i))
-            if entry.load(fromByteOffset: Self.keyTagOffset, as: UInt8.self) == Self.heapKeyTag {
-                swiftlet_prefetch(UnsafeRawPointer(bitPattern: entry.load(as: UInt.self)))
-            }
-            let word = entry.load(fromByteOffset: Self.valueOffset, as: UInt.self)
-            swiftlet_prefetch(UnsafeRawPointer(bitPattern: word))
+            // Raw reads avoid a retain, which would itself wait for the miss.
+            if let key = Self.heapKeyObject(entries, Int(i)) { swiftlet_prefetch(key) }
+            swiftlet_prefetch(Self.valueWord(entries, Int(i)))
         }
+    }
+
+    // The raw reads of a slot, the only ones in the table. Each takes the slot by index into
+    // the borrowed slot array and checks it; `KeyTableTests` checks the layout they assume
+    // against the typed fields.
+
+    /// The object address of the long key's block in `entries[index]`, or nil for a short
+    /// key, read without retaining it: `KeyBytes.heap`'s block reference is the key field's
+    /// first word, and the enum's tag its last byte.
+    @inline(__always)
+    static func heapKeyObject(_ entries: UnsafeBufferPointer<KeyEntry>, _ index: Int) -> UnsafeRawPointer? {
+        precondition(index >= 0 && index < entries.count, "slot index outside the table")
+        let entry = UnsafeRawPointer(entries.baseAddress! + index)
+        guard entry.load(fromByteOffset: keyTagOffset, as: UInt8.self) == heapKeyTag else { return nil }
+        return UnsafeRawPointer(bitPattern: entry.load(as: UInt.self))
+    }
+
+    /// The first word of the value in `entries[index]` as an address: its heap object for
+    /// strings, an integer otherwise. Only for prefetching, where any address is harmless.
+    @inline(__always)
+    static func valueWord(_ entries: UnsafeBufferPointer<KeyEntry>, _ index: Int) -> UnsafeRawPointer? {
+        precondition(index >= 0 && index < entries.count, "slot index outside the table")
+        let entry = UnsafeRawPointer(entries.baseAddress! + index)
+        return UnsafeRawPointer(bitPattern: entry.load(fromByteOffset: valueOffset, as: UInt.self))
     }
 
     static let valueOffset = MemoryLayout<KeyEntry>.offset(of: \KeyEntry.value)!

@@ -65,11 +65,11 @@ public func parseDouble<C: Collection>(_ bytes: C) -> Double? where C.Element ==
 
 public func parseDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
     if bytes.isEmpty || bytes.count > 5000 || isSpaceByte(bytes[0]) { return nil }
-    return withCString(bytes) { start in
+    return withNulTerminatedCopy(bytes) { start in
         var end: UnsafeMutablePointer<CChar>? = nil
         errno = 0
         let v = strtod(start, &end)
-        guard let end, end - UnsafeMutablePointer(mutating: start) == bytes.count else { return nil }
+        guard parsedCount(from: start, to: end) == bytes.count else { return nil }
         if v.isNaN { return nil }
         if errno == ERANGE && (v == .infinity || v == -.infinity || v == 0) { return nil }
         return v
@@ -87,24 +87,13 @@ public func parseLongDouble<C: Collection>(_ bytes: C) -> Float80? where C.Eleme
 
 public func parseLongDouble(_ bytes: UnsafeRawBufferPointer) -> Float80? {
     if bytes.isEmpty || bytes.count > 5000 || isSpaceByte(bytes[0]) { return nil }
-    return withCString(bytes) { start in
+    return withNulTerminatedCopy(bytes) { start in
         var end: UnsafeMutablePointer<CChar>? = nil
         errno = 0
         let v = strtold(start, &end)
-        guard let end, end - UnsafeMutablePointer(mutating: start) == bytes.count else { return nil }
+        guard parsedCount(from: start, to: end) == bytes.count else { return nil }
         if v.isNaN || errno == ERANGE { return nil }
         return v
-    }
-}
-
-/// The bytes with a terminating NUL, on the stack, for the C parsers.
-@inline(__always)
-func withCString<R>(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafePointer<CChar>) -> R) -> R {
-    withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buffer in
-        let base = buffer.baseAddress!
-        UnsafeMutableRawPointer(base).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-        base[bytes.count] = 0
-        return body(base)
     }
 }
 

@@ -1,3 +1,5 @@
+import ByteStorage
+
 /// Writes replies in RESP2 or RESP3. The only place that writes `\r\n`.
 public enum ReplyEncoder {
     @inline(__always)
@@ -94,7 +96,7 @@ public enum ReplyEncoder {
             buf[i + 1] = 13
             buf[i + 2] = 10
             i += 3
-            if n > 0 { (buf.baseAddress! + i).copyMemory(from: bytes.baseAddress!, byteCount: n) }
+            copyBytes(bytes, into: buf, at: i)
             i += n
             buf[i] = 13
             buf[i + 1] = 10

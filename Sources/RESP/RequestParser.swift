@@ -41,9 +41,7 @@ public struct CommandBatch: Sendable {
         let rb = spans[b]
         guard ra.count == rb.count else { return false }
         if ra.lowerBound == rb.lowerBound || ra.isEmpty { return true }
-        return bytes.withUnsafeBytes {
-            memoryEqual($0.baseAddress! + ra.lowerBound, $0.baseAddress! + rb.lowerBound, ra.count)
-        }
+        return bytes.withUnsafeBytes { bytesEqual($0, at: ra.lowerBound, $0, at: rb.lowerBound, count: ra.count) }
     }
 
     /// Convenience for tests: the arguments of every command as arrays.
@@ -189,6 +187,33 @@ public struct RequestParser: Sendable {
         if cr + 1 >= n { return .incomplete }
         guard let value = parseLength(input, from, cr) else { return .failed(invalid) }
         return .length(value, cr: cr)
+    }
+
+    /// What of an unfinished multibulk command at the start of `input` Redis would already
+    /// have taken out of its query buffer: the bytes of its parsed header lines and complete
+    /// arguments (`parsed`), the complete arguments' lengths summed (`argumentBytes`, Redis's
+    /// argv_len_sum) and their count, and the length of the argument being read when its
+    /// `$` line is in (`bulkLength`). CLIENT LIST's qbuf is what is left, and client
+    /// eviction weighs both. Zeros for inline commands and anything malformed.
+    public static func partialCommandShape(_ input: UnsafeRawBufferPointer) -> (
+        parsed: Int, argumentBytes: Int, arguments: Int, bulkLength: Int
+    ) {
+        guard input.count > 0, input[0] == UInt8(ascii: "*"),
+            case .length(let count, let cr) = lengthLine(input, at: 1, tooBig: "", invalid: "")
+        else { return (0, 0, 0, 0) }
+        var parsed = cr + 2
+        var argumentBytes = 0
+        var arguments = 0
+        while arguments < count, parsed < input.count, input[parsed] == UInt8(ascii: "$"),
+            case .length(let length, let cr) = lengthLine(input, at: parsed + 1, tooBig: "", invalid: ""), length >= 0
+        {
+            let dataStart = cr + 2
+            guard length <= input.count - dataStart - 2 else { return (dataStart, argumentBytes, arguments, length) }
+            parsed = dataStart + length + 2
+            argumentBytes += length
+            arguments += 1
+        }
+        return (parsed, argumentBytes, arguments, 0)
     }
 
     /// Redis's string2ll over `input[from..<to]`: optional '-', no leading zeros, no '+'.

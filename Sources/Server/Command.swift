@@ -273,9 +273,7 @@ public final class CommandTable {
             while slots[i] >= 0 {
                 if slotHashes[i] == h {
                     let name = slotNames[i]
-                    if name.count == raw.count
-                        && name.withUnsafeBytes({ memcmp($0.baseAddress!, raw.baseAddress!, raw.count) }) == 0
-                    {
+                    if name.withUnsafeBytes({ bytesEqual($0, raw) }) {
                         return registered[Int(slots[i])]
                     }
                 }

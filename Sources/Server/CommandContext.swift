@@ -95,10 +95,13 @@ public final class CommandContext {
     /// The selected database, modified in place. Read through its address: reading the
     /// array element would copy the struct (a retain and a release of each of its buffers
     /// per command). The keyspace owns the array, which nothing resizes while a command
-    /// reads.
+    /// reads. The index is checked: SELECT bounds it, but the address must not rest on that.
     public var db: Database {
         @inline(__always) unsafeAddress {
-            server.keyspace.databases.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) } + session.db
+            server.keyspace.databases.withUnsafeBufferPointer {
+                precondition(session.db >= 0 && session.db < $0.count, "database index outside the keyspace")
+                return $0.baseAddress! + session.db
+            }
         }
         @inline(__always) _modify { yield &server.keyspace.databases[session.db] }
     }

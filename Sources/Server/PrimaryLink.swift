@@ -139,24 +139,9 @@ public final class PrimaryLink {
         return events
     }
 
-    /// Where `needle` first occurs in `haystack` at or after `from`: memchr for its first
-    /// byte, then a compare (a generic search is far too slow over a large snapshot).
+    /// Where `needle` first occurs in `haystack` at or after `from`.
     static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
-        guard let first = needle.first, haystack.count - from >= needle.count else { return nil }
-        return haystack.withUnsafeBytes { hay -> Int? in
-            needle.withUnsafeBytes { pattern -> Int? in
-                guard let base = hay.baseAddress, let p = pattern.baseAddress else { return nil }
-                var i = from
-                let last = hay.count - needle.count
-                while i <= last {
-                    guard let hit = memchr(base + i, Int32(first), last - i + 1) else { return nil }
-                    let at = base.distance(to: UnsafeRawPointer(hit))
-                    if memcmp(base + at, p, needle.count) == 0 { return at }
-                    i = at + 1
-                }
-                return nil
-            }
-        }
+        haystack.withUnsafeBytes { hay in needle.withUnsafeBytes { firstOccurrence(of: $0, in: hay, from: from) } }
     }
 
     func takeLine() -> String? {
@@ -311,16 +296,21 @@ public final class PrimaryLink {
     public static func openTransactionStart(in stream: [UInt8]) -> Int {
         var i = 0
         var start = 0
-        // A length after `*` or `$` up to its CRLF, or nil past the end.
+        // A length after `*` or `$` up to its CRLF, or nil past the end or for anything but
+        // 1 to 18 digits (the stream is a primary's, but a bad one must not trap the replica).
         func number() -> Int? {
             var n = 0
+            var digits = 0
             i += 1
             while i < stream.count, stream[i] != 13 {
-                n = n &* 10 &+ Int(stream[i] &- 48)
+                let d = Int(stream[i]) - 48
+                guard d >= 0, d <= 9, digits < 18 else { return nil }
+                n = n * 10 + d
+                digits += 1
                 i += 1
             }
             i += 2
-            return i <= stream.count ? n : nil
+            return i <= stream.count && digits > 0 ? n : nil
         }
         while i < stream.count, stream[i] == UInt8(ascii: "*") {
             let commandStart = i

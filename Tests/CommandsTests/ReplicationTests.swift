@@ -340,4 +340,20 @@ import Testing
         #expect(r.run("REPLICAOF", "NO", "ONE") == .ok)
         #expect(r.run("SET", "k", "w") == .ok)
     }
+
+    /// Where a replica keeps back the open transaction at the end of its primary's stream:
+    /// well-formed streams, and malformed ones (huge, negative or non-numeric lengths) that
+    /// must end the search instead of trapping the replica.
+    @Test func openTransactionStartSurvivesAnyStream() {
+        func at(_ s: String) -> Int { PrimaryLink.openTransactionStart(in: Array(s.utf8)) }
+        #expect(at("*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n") == 0)
+        #expect(at("*1\r\n$4\r\nPING\r\n*1\r\n$5\r\nmulti\r\n") == 14)
+        #expect(at("*1\r\n$4\r\nPING\r\n") == 0)
+        for bad in [
+            "*99999999999999999999999\r\n", "*-1\r\n$5\r\nMULTI\r\n", "*1\r\n$-7\r\nMULTI\r\n",
+            "*1\r\n$99999999999999999999\r\nMULTI\r\n", "*1\r\n$1x\r\nMULTI\r\n", "*\r\n", "*1\r\n$",
+        ] {
+            #expect(at(bad) == 0)
+        }
+    }
 }

@@ -50,14 +50,17 @@ enum SortCommands {
 
     /// strtod over the whole string, as SORT converts scores (hex, leading spaces, `inf`).
     static func sortScore(_ bytes: [UInt8]) -> Double? {
-        var text = bytes.map { CChar(bitPattern: $0) }
-        text.append(0)
-        return text.withUnsafeBufferPointer { p -> Double? in
-            var end: UnsafeMutablePointer<CChar>?
-            errno = 0
-            let v = strtod(p.baseAddress!, &end)
-            if end!.pointee != 0 || errno == ERANGE || v.isNaN { return nil }
-            return v
+        bytes.withUnsafeBytes { text in
+            withNulTerminatedCopy(text) { start -> Double? in
+                var end: UnsafeMutablePointer<CChar>?
+                errno = 0
+                let v = strtod(start, &end)
+                // Redis checks only that strtod stopped at a NUL: an embedded one ends the number.
+                guard let n = parsedCount(from: start, to: end), n == text.count || text[n] == 0,
+                    errno != ERANGE, !v.isNaN
+                else { return nil }
+                return v
+            }
         }
     }
 
