@@ -74,18 +74,50 @@ public final class ClientSession {
     public var queryBufferLength = 0
     public var outputBufferLength = 0
 
-    /// The allocated size of the query buffer (queryBufferLength is what it holds).
-    public var queryBufferCapacity = 0
+    /// What the query buffer counts for in client eviction (Redis's allocation for it).
+    public var queryBufferMemory = 0
+    /// The complete arguments of an unfinished command, summed, and their count (Redis has
+    /// moved them out of its query buffer into argv: CLIENT LIST's argv-mem).
+    public var queryArgumentBytes = 0
+    public var queryArguments = 0
     /// While client eviction is on: the allocated size of the output buffers handed to the
     /// socket and not yet written (pendingOutputBytes is what they hold).
     public var queuedOutputCapacity = 0
 
     /// What CLIENT LIST calls tot-mem and client eviction weighs, as Redis counts it: a fixed
-    /// part for the client's own structures and its reply buffer, and the memory its query
-    /// buffer and its unsent output take.
+    /// part for the client's own structures and its reply buffer, its query buffer and the
+    /// arguments read from it (their lengths and a pointer each, Redis's estimate), and its
+    /// unsent output past what the reply buffer holds (Redis's reply list).
     public var totalMemory: Int {
-        22000 + max(queryBufferLength, queryBufferCapacity) + outputBufferLength
-            + max(pendingOutputBytes, queuedOutputCapacity)
+        let output = outputBufferLength + max(pendingOutputBytes, queuedOutputCapacity)
+        return 22000 + queryBufferMemory + queryArgumentBytes + 8 * queryArguments
+            + max(0, output - replyBufferSize) + stateMemory
+    }
+
+    /// The part of `totalMemory` for the client's own state, as Redis's getClientMemoryUsage
+    /// adds it with its 64-bit struct sizes: MULTI and WATCH (`multiMemory`), 24 bytes a
+    /// pattern (listNode), a dict's entries and bucket pointers for the channels and shard
+    /// channels, and 32 bytes a rax node of the tracking prefixes (about two nodes a
+    /// prefix). Only the overhead: the names themselves are shared.
+    var stateMemory: Int {
+        multiMemory + 24 * patterns.count + Self.dictMemory(channels.count) + Self.dictMemory(shardChannels.count)
+            + 64 * tracking.prefixes.count
+    }
+
+    /// CLIENT LIST's multi-mem (Redis's multiStateMemOverhead): the commands queued in MULTI
+    /// (their bytes, an argument pointer each, a 24-byte multiCmd each) and 56 bytes a
+    /// watched key (listNode and watchedKey).
+    public var multiMemory: Int {
+        var memory = 56 * watched.count
+        if inMulti {
+            memory += multiQueue.bytes.count + 8 * multiQueue.spans.count + 24 * multiCommands.capacity
+        }
+        return memory
+    }
+
+    /// A Redis dict's entries (24 bytes) and bucket pointers (a power of two from 4).
+    static func dictMemory(_ count: Int) -> Int {
+        count == 0 ? 0 : 24 * count + 8 * max(4, 1 << (Int.bitWidth - (count - 1).leadingZeroBitCount))
     }
     /// MULTI state: the queued commands (copied, since read buffers are reused), whether a
     /// queued command was refused (EXEC then aborts), and whether one of them writes.

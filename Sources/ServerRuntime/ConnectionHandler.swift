@@ -223,12 +223,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
         }
         let paused = stop == .paused
-        session.queryBufferLength = pending?.readableBytes ?? 0
-        session.queryBufferCapacity = pending?.capacity ?? 0
-        accountMemory()
+        recordQueryBuffer()
         if runtime.state.evictionPending { runtime.continueEvictions() }
         runtime.flushAppendOnly()
+        // Replies go out (and a client past its output limit is closed) before client
+        // eviction weighs this client: Redis lets the output limit act first.
         flush(context)
+        accountMemory()
         if paused { runtime.parkPaused(self) }
         if session.closeAfterReply && !closed {
             closed = true
@@ -325,6 +326,27 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         if over { closeForOutputLimits(context) }
         accountMemory()
+    }
+
+    /// What the unfinished command in `pending` holds, as Redis keeps it: its complete
+    /// arguments out of the query buffer (argv-mem), the rest in it (qbuf).
+    func recordQueryBuffer() {
+        guard let pending, pending.readableBytes > 0 else {
+            session.queryBufferLength = 0
+            session.queryBufferMemory = 0
+            session.queryArgumentBytes = 0
+            session.queryArguments = 0
+            return
+        }
+        let shape = pending.withUnsafeReadableBytes { RequestParser.partialCommandShape($0) }
+        session.queryBufferLength = pending.readableBytes - shape.parsed
+        // Redis makes room for a big argument (32 KB and more) as soon as it reads its
+        // length, so that much counts before it has arrived.
+        session.queryBufferMemory =
+            shape.bulkLength >= 32 * 1024
+            ? max(session.queryBufferLength, shape.bulkLength + 2) : session.queryBufferLength
+        session.queryArgumentBytes = shape.argumentBytes
+        session.queryArguments = shape.arguments
     }
 
     /// Brings this client's share of the runtime's client memory up to date, and evicts

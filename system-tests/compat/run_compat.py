@@ -56,6 +56,7 @@ OWN_UNITS = [
     # Units whose external:skip tests (server restarts, config files, command lines) only
     # this mode runs.
     "unit/acl", "unit/introspection", "unit/auth", "unit/pubsub", "unit/type/string", "unit/protocol",
+    "unit/client-eviction",
 ]
 
 # The units run with TLS: the TLS unit itself, and ones that cover the paths TLS changes

@@ -49,7 +49,13 @@ enum ClientCommands {
     /// CLIENT INFO
     static func info(_ ctx: CommandContext) throws(CommandError) -> Reply {
         ctx.session.lastCommand = "client|info"
-        return .verbatim(format: "txt", Array((ctx.session.infoLine(now: ctx.server.clock()) + "\n").utf8))
+        let line = ctx.session.infoLine(now: ctx.server.clock(), runningArgv: runningArgv(ctx))
+        return .verbatim(format: "txt", Array((line + "\n").utf8))
+    }
+
+    /// The running command's argument bytes and count, for the caller's own line.
+    static func runningArgv(_ ctx: CommandContext) -> (bytes: Int, count: Int) {
+        ((0..<ctx.argc).reduce(0) { $0 + ctx.argLength($1) }, ctx.argc)
     }
 
     /// Redis's getClientType: subscribers are `pubsub`, everyone else here `normal`.
@@ -88,7 +94,8 @@ enum ClientCommands {
         for c in ctx.server.clients.values.sorted(by: { $0.id < $1.id }) {
             if let typeFilter, typeClass(typeFilter) != clientType(c) { continue }
             if let ids, !ids.contains(c.id) { continue }
-            text += c.infoLine(now: ctx.server.clock()) + "\n"
+            let running = c === ctx.session ? runningArgv(ctx) : (0, 0)
+            text += c.infoLine(now: ctx.server.clock(), runningArgv: running) + "\n"
         }
         return .verbatim(format: "txt", Array(text.utf8))
     }
