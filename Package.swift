@@ -3,15 +3,19 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     // Release builds are plain -O: Swift's bounds and overflow checks stay on (a server
-    // parsing network input must stop on a bad index, not write past it). Dynamic
-    // exclusivity checks are left to debug builds (swift test): in release they would cost
-    // a runtime call with a thread-local lookup per class-property access — 2.9× the
-    // instructions of a GET (12 285 against 4 2xx, callgrind) — while the compiler still
-    // proves exclusivity statically everywhere it can, and the server's state is confined
-    // to its one event loop. Cross-module optimization lets small accessors inline across
-    // modules.
+    // parsing network input must stop on a bad index, not write past it). `-assert-config
+    // Debug` keeps the standard library's debug checks as well: under -O alone, subscripts
+    // and loads of unsafe buffer pointers (`withUnsafeBytes { $0[i] }`) are not checked,
+    // and with it they trap like an array's (docs/SAFETY.md; about 4-12% more instructions
+    // per command, measured with callgrind). Dynamic exclusivity checks are left to debug
+    // builds (swift test): in release they would cost a runtime call with a thread-local
+    // lookup per class-property access — 2.9× the instructions of a GET (12 285 against
+    // 4 2xx, callgrind) — while the compiler still proves exclusivity statically everywhere
+    // it can, and the server's state is confined to its one event loop. Cross-module
+    // optimization lets small accessors inline across modules.
     .unsafeFlags(
-        ["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))
+        ["-assert-config", "Debug", "-enforce-exclusivity=unchecked", "-cross-module-optimization"],
+        .when(configuration: .release))
 ]
 
 let package = Package(
