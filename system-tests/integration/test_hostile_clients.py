@@ -336,3 +336,58 @@ def test_maxmemory_clients_evicts_the_biggest_client(start_swiftlet):
         other.ping()
     held.close()
     assert wait_for(lambda: len(admin.client_list()) == 1)
+
+
+def test_stalled_subscriber_is_cut_by_the_pubsub_output_limit(start_swiftlet):
+    s = start_swiftlet("--client-output-buffer-limit", "pubsub 2mb 1mb 60")
+    base = resident_bytes(s)
+    by = Bystander(s)
+    sub = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    sub.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sub.sendall(encode("SUBSCRIBE", "events"))
+    assert wait_for(lambda: s.client().pubsub_numsub("events")[0][1] == 1)
+    publisher = s.client()
+    payload = "m" * 100_000
+    # 30 MB published to a subscriber that reads nothing: past the 2 MB hard limit it goes.
+    for _ in range(300):
+        publisher.publish("events", payload)
+        if s.client().pubsub_numsub("events")[0][1] == 0:
+            break
+    assert wait_for(lambda: s.client().pubsub_numsub("events")[0][1] == 0, timeout=10)
+    assert all(b"events" not in line for line in s.client().execute_command("CLIENT", "LIST").split(b"\n")
+               if b"sub=1" in line)
+    sub.close()
+    offender_gone(s, "closed for overcoming of output buffer limits", by, base)
+
+
+def test_replica_that_stops_reading_is_cut_by_the_replica_output_limit(start_swiftlet):
+    s = start_swiftlet("--client-output-buffer-limit", "replica 2mb 1mb 60", "--repl-diskless-sync", "no")
+    base = resident_bytes(s)
+    by = Bystander(s)
+    # A hand-made replica: it does the handshake, takes the snapshot, then reads no more.
+    replica = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    replica.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    for command in (encode("PING"), encode("REPLCONF", "listening-port", "1"),
+                    encode("REPLCONF", "capa", "eof", "capa", "psync2")):
+        replica.sendall(command)
+        assert replica.recv(100).startswith((b"+PONG", b"+OK"))
+    replica.sendall(encode("PSYNC", "?", "-1"))
+    header = b""
+    while header.count(b"\r\n") < 2:
+        header += replica.recv(1)
+    assert header.startswith(b"+FULLRESYNC"), header
+    length = int(header.split(b"\r\n")[1][1:])
+    received = 0
+    while received < length:
+        received += len(replica.recv(min(65536, length - received)))
+    assert wait_for(lambda: s.client().info("replication")["connected_slaves"] == 1)
+    writer = s.client()
+    payload = "w" * 100_000
+    # 30 MB of writes streamed to a replica that reads none: past 2 MB it is dropped.
+    for i in range(300):
+        writer.set(f"k{i % 10}", payload)
+        if s.client().info("replication")["connected_slaves"] == 0:
+            break
+    assert wait_for(lambda: s.client().info("replication")["connected_slaves"] == 0, timeout=10)
+    replica.close()
+    offender_gone(s, "closed for overcoming of output buffer limits", by, base)
