@@ -12,6 +12,24 @@
 // `elementsEqual`, `lexicographicallyPrecedes` and element-wise copies go a byte at a
 // time. `RawMemoryTests` tests each at its edges, traps included.
 
+extension UnsafeRawBufferPointer {
+    /// The byte at `index`, checked by one unsigned compare (a negative index is a huge
+    /// unsigned one). The standard library's subscript checks too under
+    /// `-assert-config Debug`, but as a call into the runtime on the parser's hottest reads.
+    @inline(__always)
+    public func byte(_ index: Int) -> UInt8 {
+        precondition(UInt(bitPattern: index) < UInt(bitPattern: count), "index outside the buffer")
+        return baseAddress.unsafelyUnwrapped.load(fromByteOffset: index, as: UInt8.self)
+    }
+
+    /// The bytes from `start` up to `end`, which must lie inside the buffer, checked once.
+    @inline(__always)
+    public func bytes(from start: Int, to end: Int) -> UnsafeRawBufferPointer {
+        precondition(start >= 0 && start <= end && end <= count, "range outside the buffer")
+        return UnsafeRawBufferPointer(start: baseAddress.map { $0 + start }, count: end - start)
+    }
+}
+
 /// Whether `a` and `b` hold the same bytes.
 @inline(__always)
 public func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {

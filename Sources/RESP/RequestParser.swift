@@ -84,7 +84,7 @@ public struct RequestParser: Sendable {
         defer { run.copy(input, upTo: pos, into: &batch) }
         while pos < n && parsed < maxCommands {
             let step: Step
-            if input[pos] == UInt8(ascii: "*") {
+            if input.byte(pos) == UInt8(ascii: "*") {
                 step = parseMultibulk(input, from: pos, run: run, into: &batch)
             } else {
                 run.copy(input, upTo: pos, into: &batch)
@@ -123,7 +123,7 @@ public struct RequestParser: Sendable {
         @inline(__always)
         mutating func copy(_ input: UnsafeRawBufferPointer, upTo end: Int, into batch: inout CommandBatch) {
             if end > inputStart {
-                batch.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[inputStart..<end]))
+                batch.bytes.append(contentsOf: input.bytes(from: inputStart, to: end))
             }
             self = Run(inputStart: end, bytesStart: batch.bytes.count)
         }
@@ -141,7 +141,7 @@ public struct RequestParser: Sendable {
         var i = from
         let n = input.count
         while i < n {
-            if input[i] == 13 { return i }
+            if input.byte(i) == 13 { return i }
             i += 1
         }
         return nil
@@ -153,17 +153,17 @@ public struct RequestParser: Sendable {
     @inline(__always)
     static func quickLength(_ input: UnsafeRawBufferPointer, _ from: Int) -> (value: Int, cr: Int)? {
         let n = input.count
-        guard from < n, input[from] != UInt8(ascii: "0") else { return nil }
+        guard from < n, input.byte(from) != UInt8(ascii: "0") else { return nil }
         let limit = Swift.min(n, from + 18)
         var i = from
         var value = 0
         while i < limit {
-            let d = Int(input[i]) &- 48
+            let d = Int(input.byte(i)) &- 48
             if d < 0 || d > 9 { break }
             value = value &* 10 &+ d
             i += 1
         }
-        guard i > from, i < n, input[i] == 13 else { return nil }
+        guard i > from, i < n, input.byte(i) == 13 else { return nil }
         return (value, i)
     }
 
@@ -275,7 +275,7 @@ public struct RequestParser: Sendable {
                 rollback()
                 return .incomplete
             }
-            if input[pos] != UInt8(ascii: "$") {
+            if input.byte(pos) != UInt8(ascii: "$") {
                 rollback()
                 let c = Character(Unicode.Scalar(input[pos]))
                 return .failed("Protocol error: expected '$', got '\(c)'")
