@@ -21,17 +21,10 @@ extension UnsafeRawBufferPointer {
         precondition(UInt(bitPattern: index) < UInt(bitPattern: count), "index outside the buffer")
         return baseAddress.unsafelyUnwrapped.load(fromByteOffset: index, as: UInt8.self)
     }
-
-    /// The bytes from `start` up to `end`, which must lie inside the buffer, checked once.
-    @inline(__always)
-    public func bytes(from start: Int, to end: Int) -> UnsafeRawBufferPointer {
-        precondition(start >= 0 && start <= end && end <= count, "range outside the buffer")
-        return UnsafeRawBufferPointer(start: baseAddress.map { $0 + start }, count: end - start)
-    }
 }
 
 /// Whether `a` and `b` hold the same bytes.
-@inline(__always)
+@inlinable @inline(__always)
 public func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     a.count == b.count && (a.count == 0 || memoryEqual(a.baseAddress!, b.baseAddress!, a.count))
 }
@@ -44,7 +37,7 @@ public func bytesEqual(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
 
 /// Whether the `count` bytes of `a` from `aStart` equal the `count` bytes of `b` from
 /// `bStart`. Both ranges must lie inside their buffers.
-@inline(__always)
+@inlinable @inline(__always)
 public func bytesEqual(
     _ a: UnsafeRawBufferPointer, at aStart: Int, _ b: UnsafeRawBufferPointer, at bStart: Int, count: Int
 ) -> Bool {

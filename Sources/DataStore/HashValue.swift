@@ -63,7 +63,7 @@ public final class HashValue {
         var n = 0
         var shift = 0
         while true {
-            let b = p[i]
+            let b = p.byte(i)
             i += 1
             n |= Int(b & 0x7f) << shift
             if b < 0x80 { return n }

@@ -123,7 +123,7 @@ public struct RequestParser: Sendable {
         @inline(__always)
         mutating func copy(_ input: UnsafeRawBufferPointer, upTo end: Int, into batch: inout CommandBatch) {
             if end > inputStart {
-                batch.bytes.append(contentsOf: input.bytes(from: inputStart, to: end))
+                batch.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[inputStart..<end]))
             }
             self = Run(inputStart: end, bytesStart: batch.bytes.count)
         }

@@ -21,15 +21,15 @@ enum ScriptingCommands {
         if !ctx.server.monitors.isEmpty, let command = ctx.command { ctx.feedMonitors(command, explicitly: true) }
     }
 
-    static func runScript(_ ctx: CommandContext, sha: String, readOnly: Bool, flags: ShebangFlags?)
-        throws(CommandError) -> Reply
-    {
-        let (keys, args) = try keyRanges(ctx)
+    static func runScript(
+        _ ctx: CommandContext, _ engine: ScriptEngine, sha: String, ranges: (keys: Range<Int>, args: Range<Int>),
+        readOnly: Bool, flags: ShebangFlags?
+    ) throws(CommandError) -> Reply {
+        let (keys, args) = ranges
         let outOfMemory = ctx.server.outOfMemory
         // A script declaring flags may not start over maxmemory unless it cannot write or
         // says allow-oom (Redis's scriptPrepareForRun).
         if let flags, !flags.allowOOM, !readOnly, outOfMemory { throw .oom }
-        let engine = ctx.server.scripts
         engine.oomAtStart = outOfMemory && flags?.allowOOM != true
         ctx.server.propagation.beginTransaction()
         let reply = engine.run(sha: sha, caller: ctx, keys: keys, args: args, readOnly: readOnly)
@@ -66,19 +66,23 @@ enum ScriptingCommands {
         feedMonitorsFirst(ctx)
         let body = ctx.argBytes(1)
         let sha = ScriptEngine.sha1Hex(body)
-        _ = try keyRanges(ctx)
+        let ranges = try keyRanges(ctx)
         let flags = try ShebangFlags.parse(body)
-        if let failure = ctx.server.scripts.compile(body, sha: sha) { return ctx.encodedReply(failure) }
-        return try runScript(ctx, sha: sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
+        let engine = ctx.server.scripts
+        if let failure = engine.compile(body, sha: sha) { return ctx.encodedReply(failure) }
+        return try runScript(
+            ctx, engine, sha: sha, ranges: ranges, readOnly: readOnly || flags?.noWrites == true, flags: flags)
     }
 
     static func evalshaGeneric(_ ctx: CommandContext, readOnly: Bool) throws(CommandError) -> Reply {
         feedMonitorsFirst(ctx)
-        _ = try keyRanges(ctx)
+        let ranges = try keyRanges(ctx)
         let engine = ctx.server.scripts
         if let recent = engine.recent, ctx.arg(1).withUnsafeBytes({ bytesEqual(recent.shaArgument, $0) }) {
             let flags = recent.flags
-            return try runScript(ctx, sha: recent.sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
+            return try runScript(
+                ctx, engine, sha: recent.sha, ranges: ranges, readOnly: readOnly || flags?.noWrites == true,
+                flags: flags)
         }
         let argument = ctx.arg(1)
         guard argument.count == 40 else { throw .noScript }
@@ -89,7 +93,8 @@ enum ScriptingCommands {
         guard let body = engine.bodies[sha] else { throw .noScript }
         let flags = try ShebangFlags.parse(body)
         engine.recent = ScriptEngine.RecentScript(shaArgument: Array(argument), sha: sha, flags: flags)
-        return try runScript(ctx, sha: sha, readOnly: readOnly || flags?.noWrites == true, flags: flags)
+        return try runScript(
+            ctx, engine, sha: sha, ranges: ranges, readOnly: readOnly || flags?.noWrites == true, flags: flags)
     }
 
     /// EVAL script numkeys [key [key ...]] [arg [arg ...]]
