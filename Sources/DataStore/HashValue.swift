@@ -112,20 +112,26 @@ public final class HashValue {
         packedForEachRange { field, value in body(packed[field], packed[value]) }
     }
 
-    /// Every (field, value) of the packed form as ranges of `packed`, in order.
-    func packedForEachRange(_ body: (Range<Int>, Range<Int>) -> Void) {
-        var i = 0
-        let n = packed.count
-        while i < n {
-            let fieldLength = packed.withUnsafeBytes { Self.readLength($0, &i) }
-            let field = i..<(i + fieldLength)
-            i += fieldLength
-            let valueLength = packed.withUnsafeBytes { Self.readLength($0, &i) }
-            let value = i..<(i + valueLength)
-            i += valueLength
-            body(field, value)
+    /// Every (field, value) of the packed form as ranges of `packed`, in order (the buffer
+    /// borrowed once for the walk).
+    public func packedForEachRange(_ body: (Range<Int>, Range<Int>) -> Void) {
+        packed.withUnsafeBytes { p in
+            var i = 0
+            while i < p.count {
+                let fieldLength = Self.readLength(p, &i)
+                let field = i..<(i + fieldLength)
+                i += fieldLength
+                let valueLength = Self.readLength(p, &i)
+                let value = i..<(i + valueLength)
+                i += valueLength
+                body(field, value)
+            }
         }
     }
+
+    /// The packed buffer, nil in table form: a reply can share it (`Reply.bulkPart` over
+    /// `packedForEachRange`'s ranges) instead of copying each entry.
+    public var packedBuffer: [UInt8]? { isHashtable ? nil : packed }
 
     // MARK: Reading
 

@@ -162,6 +162,19 @@ enum HashCommands {
         guard let h = try readHash(ctx) else { return .map([]) }
         var items: [Reply] = []
         items.reserveCapacity(h.count * 2)
+        if let packed = h.packedBuffer, packed.count <= Int(UInt32.max) {
+            // Every entry a part of the one packed buffer (a listpack is far below 4 GiB).
+            func part(_ r: Range<Int>) -> Reply {
+                .bulkPart(
+                    packed, start: UInt32(truncatingIfNeeded: r.lowerBound),
+                    end: UInt32(truncatingIfNeeded: r.upperBound))
+            }
+            h.packedForEachRange { f, v in
+                items.append(part(f))
+                items.append(part(v))
+            }
+            return .map(items)
+        }
         h.forEachStored { f, fr, v, vr in
             items.append(.bulk(f, fr))
             items.append(.bulk(v, vr))
