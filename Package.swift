@@ -56,6 +56,8 @@ let package = Package(
         ),
         .target(name: "ByteStorage", swiftSettings: swiftSettings),
         .target(name: "RESP", dependencies: ["ByteStorage"], swiftSettings: swiftSettings),
+        // Redis Cluster's pieces that know nothing of sockets: hash slots, the bus's messages.
+        .target(name: "Cluster", dependencies: ["ByteStorage"], swiftSettings: swiftSettings),
         .target(
             name: "DataStore",
             dependencies: [
@@ -139,6 +141,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet-check-aof", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(name: "RESPTests", dependencies: ["RESP"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
         .testTarget(name: "DataStoreTests", dependencies: ["DataStore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PersistenceTests", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
