@@ -31,7 +31,8 @@ let package = Package(
         .library(
             name: "SwiftletEngine",
             targets: [
-                "CSupport", "ByteStorage", "RESP", "DataStore", "ServerConfig", "Server", "Scripting", "Commands",
+                "CSupport", "ByteStorage", "RESP", "Cluster", "DataStore", "ServerConfig", "Server", "Scripting",
+                "Commands",
             ]),
     ],
     dependencies: [
@@ -81,7 +82,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence", "CommandFacts",
+                "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence", "CommandFacts", "Cluster",
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -100,7 +101,7 @@ let package = Package(
             name: "Commands",
             dependencies: [
                 "Server", "Scripting", "RESP", "DataStore", "ServerConfig", "CSupport", "CScripting", "Persistence",
-                "CommandFacts",
+                "CommandFacts", "Cluster",
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -149,7 +150,7 @@ let package = Package(
             name: "CommandsTests",
             dependencies: [
                 "Server", "Scripting", "Commands", "RESP", "DataStore", "ServerConfig", "CommandFacts",
-                "CommandTestSupport", "Persistence",
+                "CommandTestSupport", "Persistence", "Cluster",
             ],
             swiftSettings: swiftSettings
         ),

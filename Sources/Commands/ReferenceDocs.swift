@@ -16,10 +16,11 @@ public enum ReferenceDocs {
 
     /// What an implemented command does not do (yet).
     static let partial: [String: String] = [
-        "cluster": "answers as Redis with `cluster-enabled no`: \"This instance has cluster support disabled\"",
-        "readonly": "as CLUSTER: a standalone server",
-        "readwrite": "as CLUSTER: a standalone server",
-        "asking": "as CLUSTER: a standalone server",
+        "cluster":
+            "`cluster-enabled yes` runs one node of a cluster (nodes.conf, slots, MOVED/ASK/CROSSSLOT/CLUSTERDOWN) without the cluster bus yet: MEET, FORGET, REPLICATE and FAILOVER say so; `cluster-enabled no` answers as Redis, \"This instance has cluster support disabled\"",
+        "readonly": "as CLUSTER (READONLY is recorded; replicas in a cluster need the bus)",
+        "readwrite": "as CLUSTER",
+        "asking": "as CLUSTER: the next command may use an importing slot",
         "wait": "counts the replicas that acknowledged the client's last write (REPLCONF GETACK / ACK)",
         "waitaof": "counts the local AOF's fsync and the replicas' (REPLCONF ACK … FACK), as Redis 7.2",
         "failover":

@@ -386,3 +386,15 @@ extension CommandError {
     public static let busyFunction = CommandError(
         "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
 }
+
+// Redis Cluster's redirections and refusals (cluster.c's clusterRedirectClient).
+extension CommandError {
+    public static let crossSlot = CommandError("CROSSSLOT Keys in request don't hash to the same slot")
+    public static let clusterDown = CommandError("CLUSTERDOWN The cluster is down")
+    public static let clusterDownReadOnly = CommandError(
+        "CLUSTERDOWN The cluster is down and only accepts read commands")
+    public static let clusterDownUnserved = CommandError("CLUSTERDOWN Hash slot not served")
+    public static let clusterSelect = CommandError("ERR SELECT is not allowed in cluster mode")
+    public static func moved(slot: Int, endpoint: String) -> CommandError { CommandError("MOVED \(slot) \(endpoint)") }
+    public static func ask(slot: Int, endpoint: String) -> CommandError { CommandError("ASK \(slot) \(endpoint)") }
+}

@@ -404,6 +404,17 @@ extension CommandContext {
         if session.inPubSubMode && !session.resp3 && !(command.parent ?? command).allowedWhileSubscribed {
             return reject(.subscribedContext(command.fullName), command)
         }
+        if server.cluster != nil, !session.isScriptClient, let error = clusterRedirection(command) {
+            // A redirected EXEC drops its transaction and gets the redirection itself, not
+            // EXECABORT (Redis's processCommand discards, then redirects).
+            if command.name == "exec" && session.inMulti {
+                discardTransaction()
+                command.rejectedCalls += 1
+                countError(error)
+                return Dispatched(reply: .error(error.message))
+            }
+            return reject(error, command)
+        }
         // maxmemory: evict first; when nothing more may go, commands that can grow memory
         // (and anything queued in MULTI) are refused.
         // (Scripts' own commands follow the script's rule: see ScriptEngine.execute.)

@@ -421,7 +421,7 @@ public enum InfoRenderer {
                     )
                 })
         case "cluster":
-            return render("Cluster", [("cluster_enabled", "0")])
+            return render("Cluster", [("cluster_enabled", ctx.server.cluster == nil ? "0" : "1")])
         case "keyspace":
             var fields: [(String, String)] = []
             for (i, db) in s.keyspace.databases.enumerated() where db.count > 0 {

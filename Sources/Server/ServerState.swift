@@ -1,3 +1,4 @@
+import Cluster
 import DataStore
 import OrderedCollections
 import Persistence
@@ -46,6 +47,10 @@ public final class ClientSession {
     public var replyMode = ReplyMode.on
     public var noEvict = false
     public var noTouch = false
+    /// Cluster mode: ASKING was sent (the next command may use an importing slot), and
+    /// READONLY (a replica serves reads of its primary's slots).
+    public var asking = false
+    public var clusterReadOnly = false
     /// Set by QUIT or a protocol error: the runtime closes after writing the replies.
     public var closeAfterReply = false
     /// REPLCONF of a client asking for a snapshot (redis-cli --rdb): rdb-only, and whether
@@ -391,6 +396,11 @@ public final class ServerState {
     /// REPLICAOF host port: the link to the primary this server replicates (nil for a
     /// primary), and the runtime's part — connecting, or closing the old link.
     public var primaryLink: PrimaryLink?
+    /// Redis Cluster (`cluster-enabled yes`): what this node knows of the cluster, whether
+    /// it holds the cluster up, and when it started (it waits 2 s before saying so).
+    public var cluster: ClusterState?
+    public var clusterIsUp = false
+    public var clusterStartedAt: Int64 = 0
     public var primaryLinkHook: (() -> Void)?
     /// A replica acknowledged an offset: the runtime answers the WAITs it satisfies.
     public var replicaAckHook: (() -> Void)?

@@ -203,6 +203,11 @@ public final class ServerRuntime: @unchecked Sendable {
         // once gets -LOADING, never an answer from the empty dataset.
         load?.suspendsScripts = true
         state.loading = load
+        if let failure = state.setUpCluster(log: { [log] in log.notice("\($0)") }) {
+            showBanner(port: port)
+            log.warning("\(failure)")
+            throw ServerStartError(failure)
+        }
         if tlsWanted, let failure = configureTLS() {
             showBanner(port: port)
             log.warning("\(failure)")
@@ -271,11 +276,12 @@ public final class ServerRuntime: @unchecked Sendable {
         if state.config.bool("always-show-logo") || (isatty(1) != 0 && state.config["logfile"].isEmpty) {
             let banner = [
                 "", "    Swiftlet \(swiftletVersion) (Redis \(redisCompatibleVersion) compatible) 64 bit",
-                "    Running in standalone mode", "    Port: \(port)", "    PID: \(getpid())", "",
+                "    Running in \(state.cluster == nil ? "standalone" : "cluster") mode", "    Port: \(port)",
+                "    PID: \(getpid())", "",
             ]
             log.notice("\(banner.joined(separator: "\n"))", metadata: ["raw": "1"])
         } else {
-            log.notice("Running mode=standalone, port=\(port).")
+            log.notice("Running mode=\(state.cluster == nil ? "standalone" : "cluster"), port=\(port).")
         }
     }
 
@@ -581,6 +587,9 @@ public final class ServerRuntime: @unchecked Sendable {
         if state.loading != nil { return }
         flushAppendOnly()
         state.aof?.fsyncIfDue(background: state.backgroundSync)
+        // Redis Cluster: whether the cluster is up (Redis decides it in clusterCron and
+        // before sleeping).
+        if state.cluster != nil { state.updateClusterState() }
         // WAITAOF learns of the local fsync (and of `appendonly no`) here.
         answerWaits()
         // Replicas waiting for a full sync come before a scheduled rewrite or save.

@@ -49,6 +49,7 @@ enum ConnectionCommands {
         guard let id = parseInt64(ctx.arg(1)), id >= Int64(Int32.min), id <= Int64(Int32.max) else {
             throw .notInteger
         }
+        if ctx.server.cluster != nil && id != 0 { throw .clusterSelect }
         guard id >= 0 && id < Int64(ctx.keyspace.databases.count) else { throw .dbIndexOutOfRange }
         ctx.session.db = Int(id)
         return .ok

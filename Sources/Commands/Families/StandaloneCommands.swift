@@ -148,19 +148,30 @@ enum StandaloneCommands {
         return .ok
     }
 
-    static let clusterSubcommands: [(String, Handler)] =
-        (CommandRow.reference.first { $0.name == "cluster" }?.subcommands ?? []).map {
-            ($0.name, StandaloneCommands.clusterOnly)
+    /// Every CLUSTER subcommand: what cluster mode serves, the rest needing the bus (all
+    /// refused on a standalone server).
+    static let clusterSubcommands: [(String, Handler)] = {
+        var out: [(String, Handler)] = []
+        for row in CommandRow.reference.first(where: { $0.name == "cluster" })?.subcommands ?? [] {
+            let handler: Handler
+            if let served = ClusterCommands.subcommands[row.name] {
+                handler = served
+            } else {
+                handler = ClusterCommands.needsBus
+            }
+            out.append((row.name, handler))
         }
+        return out
+    }()
 }
 
 extension CommandTable {
     static let standaloneRegistrations: [(String, Handler)] =
         [
             ("cluster", StandaloneCommands.clusterOnly),
-            ("readonly", StandaloneCommands.clusterOnly),
-            ("readwrite", StandaloneCommands.clusterOnly),
-            ("asking", StandaloneCommands.clusterOnly),
+            ("readonly", ClusterCommands.readOnly),
+            ("readwrite", ClusterCommands.readWrite),
+            ("asking", ClusterCommands.asking),
             ("wait", StandaloneCommands.wait),
             ("waitaof", StandaloneCommands.waitAOF),
             ("failover", StandaloneCommands.failover),

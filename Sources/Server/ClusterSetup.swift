@@ -1,0 +1,174 @@
+import Cluster
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `cluster-enabled yes`: this node's place in a Redis Cluster — its nodes.conf, the slots
+/// it serves, and the redirections (MOVED, ASK, CROSSSLOT, CLUSTERDOWN) a command gets when
+/// its keys are served elsewhere or not at all.
+extension ServerState {
+    /// Reads nodes.conf, or makes this node (a random name) and writes it; nil when cluster
+    /// mode is off or all went well, else the reason the server cannot start.
+    public func setUpCluster(log: (String) -> Void) -> String? {
+        guard config.bool("cluster-enabled") else { return nil }
+        let port = Int(config.int("port") != 0 ? config.int("port") : config.int("tls-port"))
+        guard port <= 55535 else {
+            return
+                "Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less."
+        }
+        let busPort = config.int("cluster-port") != 0 ? Int(config.int("cluster-port")) : port + 10000
+        let path = clusterConfigPath
+        let text = Self.readWholeFile(path) ?? ""
+        let state: ClusterState
+        do {
+            if let loaded = try ClusterState.load(configText: text) {
+                state = loaded
+                log("Node configuration loaded, I'm \(state.myself.name)")
+            } else {
+                let myself = ClusterNode(
+                    name: ClusterState.randomName(), ip: config["cluster-announce-ip"], port: port, busPort: busPort,
+                    flags: NodeFlags.primary)
+                state = ClusterState(myself: myself)
+                log("No cluster configuration found, I'm \(myself.name)")
+            }
+        } catch {
+            return error.description
+        }
+        // The announced ports and hostname are the configuration's, whatever the file says.
+        let announcedPort = Int(config.int("cluster-announce-port"))
+        let announcedBusPort = Int(config.int("cluster-announce-bus-port"))
+        state.myself.port = announcedPort != 0 ? announcedPort : port
+        state.myself.busPort = announcedBusPort != 0 ? announcedBusPort : busPort
+        state.myself.hostname = config["cluster-announce-hostname"]
+        if !config["cluster-announce-ip"].isEmpty { state.myself.ip = config["cluster-announce-ip"] }
+        cluster = state
+        clusterStartedAt = clock()
+        guard saveClusterConfig() else { return "Cannot save the cluster configuration: \(path)" }
+        return nil
+    }
+
+    /// nodes.conf's path: `cluster-config-file`, relative to `dir` as Redis (which runs in
+    /// its dir) reads it.
+    public var clusterConfigPath: String {
+        let file = config["cluster-config-file"]
+        return file.hasPrefix("/") ? file : config["dir"] + "/" + file
+    }
+
+    /// Writes nodes.conf whole to a temporary file, syncs it and renames it over the old
+    /// one, so a crash leaves either the old file or the new one.
+    @discardableResult
+    public func saveClusterConfig() -> Bool {
+        guard let cluster else { return true }
+        let path = clusterConfigPath
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { return false }
+        let bytes = Array(cluster.configText.utf8)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                close(fd)
+                unlink(temporary)
+                return false
+            }
+            written += n
+        }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard synced, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            return false
+        }
+        return true
+    }
+
+    static func readWholeFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            out += chunk[..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Redis's clusterUpdateState: the cluster is up when every slot is served (or
+    /// `cluster-require-full-coverage no`), but a primary waits 2 seconds after its start
+    /// before it says so (CLUSTER_WRITABLE_DELAY), to learn the configuration first.
+    public func updateClusterState() {
+        guard let cluster else { return }
+        let ok = cluster.isOK(requireFullCoverage: config.bool("cluster-require-full-coverage"))
+        if ok && !clusterIsUp && cluster.myself.isPrimary && clock() - clusterStartedAt < 2000 { return }
+        clusterIsUp = ok
+    }
+}
+
+// MARK: Redirections
+
+extension CommandContext {
+    /// Redis's getNodeByQuery for the command about to run: nil when this node serves it,
+    /// else the error that sends the client elsewhere. Only commands with keys (and EXEC,
+    /// for the commands it queued) are checked; the primary's link and the AOF loader are
+    /// obeyed whatever the slots.
+    func clusterRedirection(_ command: Command) -> CommandError? {
+        guard let cluster = server.cluster else { return nil }
+        // ASKING lasts one command (or a transaction), as Redis's resetClient clears it.
+        let asking = session.asking
+        if command.name != "asking" && !session.inMulti { session.asking = false }
+        guard !session.isPrimaryClient, !session.isLoader else { return nil }
+        var slot = -1
+        var keyCount = 0
+        func visit(_ key: ArraySlice<UInt8>) -> CommandError? {
+            let s = HashSlot.of(key)
+            if slot >= 0 && s != slot { return .crossSlot }
+            slot = s
+            keyCount += 1
+            return nil
+        }
+        if command.name == "exec" {
+            guard session.inMulti, !session.multiFailed else { return nil }
+            let queue = session.multiQueue
+            for (i, queued) in session.multiCommands.enumerated() {
+                let range = queue.arguments(of: i)
+                let argument = { (j: Int) in queue.argument(range.lowerBound + j) }
+                for position in queued.keyPositions(argc: range.count, arg: argument) where position < range.count {
+                    if let error = visit(argument(position)) { return error }
+                }
+            }
+        } else {
+            for position in command.keyPositions(argc: argc, arg: { self.arg($0) }) where position < argc {
+                if let error = visit(arg(position)) { return error }
+            }
+        }
+        guard keyCount > 0 else { return nil }
+        guard server.clusterIsUp else {
+            if !config.bool("cluster-allow-reads-when-down") { return .clusterDown }
+            if command.flags.contains(.write) { return .clusterDownReadOnly }
+            return nil
+        }
+        guard let owner = cluster.owners[slot] else { return .clusterDownUnserved }
+        if owner === cluster.myself { return nil }
+        if cluster.importing[slot] != nil && asking { return nil }
+        return .moved(slot: slot, endpoint: endpoint(owner))
+    }
+
+    /// How a redirection names a node (`cluster-preferred-endpoint-type`): its address or
+    /// announced hostname, `?` when unknown.
+    func endpoint(_ node: ClusterNode) -> String {
+        let host: String
+        switch config["cluster-preferred-endpoint-type"] {
+        case "hostname": host = node.hostname.isEmpty ? "?" : node.hostname
+        case "unknown-endpoint": host = "?"
+        default: host = node.ip
+        }
+        return "\(host):\(node.port)"
+    }
+}
