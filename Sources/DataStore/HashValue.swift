@@ -261,6 +261,14 @@ public final class HashValue {
         -> Bool
     {
         if isHashtable { return table.setBytes(value, forKey: field) }
+        // A packed field overwritten by a value of the same length (a counter, a flag, a
+        // token) is rewritten in place: no copies of the arguments, no new buffer.
+        if field.count <= Int(maxValue) && value.count <= Int(maxValue),
+            let e = field.withUnsafeBytes({ packedFind($0) }), e.valueEnd - e.valueStart == value.count
+        {
+            packed.replaceSubrange(e.valueStart..<e.valueEnd, with: value)
+            return false
+        }
         return set(Array(field), Array(value), maxEntries: maxEntries, maxValue: maxValue)
     }
 

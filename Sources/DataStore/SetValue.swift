@@ -101,6 +101,12 @@ public final class SetValue {
     @discardableResult
     public func add(_ member: ArraySlice<UInt8>, limits: Limits) -> Bool {
         if encoding == .hashtable { return table.insert(member, ()) }
+        // A member already in a set of a few is found without copying the argument (the
+        // set's own lookup wants an array); larger small sets are hashed as before.
+        if small.count <= 8 {
+            let present = member.withUnsafeBytes { m in small.elements.contains { bytesEqual($0, m) } }
+            if present { return false }
+        }
         return add(Array(member), limits: limits)
     }
 
