@@ -261,15 +261,30 @@ public final class HashValue {
         -> Bool
     {
         if isHashtable { return table.setBytes(value, forKey: field) }
-        // A packed field overwritten by a value of the same length (a counter, a flag, a
-        // token) is rewritten in place: no copies of the arguments, no new buffer.
-        if field.count <= Int(maxValue) && value.count <= Int(maxValue),
-            let e = field.withUnsafeBytes({ packedFind($0) }), e.valueEnd - e.valueStart == value.count
-        {
-            packed.replaceSubrange(e.valueStart..<e.valueEnd, with: value)
+        guard field.count <= Int(maxValue) && value.count <= Int(maxValue) else {
+            return set(Array(field), Array(value), maxEntries: maxEntries, maxValue: maxValue)
+        }
+        // Packed: the arguments go straight into the buffer, searched once. A value of the
+        // same length (a counter, a flag, a token) is rewritten in place.
+        if let e = field.withUnsafeBytes({ packedFind($0) }) {
+            if e.valueEnd - e.valueStart == value.count {
+                packed.replaceSubrange(e.valueStart..<e.valueEnd, with: value)
+            } else {
+                var entry: [UInt8] = []
+                Self.appendLength(value.count, to: &entry)
+                entry += value
+                let lengthStart = e.start + lengthOfLength(field.count) + field.count
+                packed.replaceSubrange(lengthStart..<e.valueEnd, with: entry)
+            }
             return false
         }
-        return set(Array(field), Array(value), maxEntries: maxEntries, maxValue: maxValue)
+        Self.appendLength(field.count, to: &packed)
+        packed += field
+        Self.appendLength(value.count, to: &packed)
+        packed += value
+        packedCount += 1
+        if packedCount > Int(maxEntries) { convertToTable() }
+        return true
     }
 
     /// Prefetches the fields (and the values they hold) of a pipelined run of commands, by
