@@ -204,7 +204,9 @@ public struct RequestParser: Sendable {
         var parsed = cr + 2
         var argumentBytes = 0
         var arguments = 0
-        while arguments < count, parsed < input.count, input[parsed] == UInt8(ascii: "$"),
+        // Bounded: past 1 024 arguments the rest counts as unparsed (it is information for
+        // CLIENT LIST and eviction, and this runs on every read of a long command).
+        while arguments < min(count, 1024), parsed < input.count, input[parsed] == UInt8(ascii: "$"),
             case .length(let length, let cr) = lengthLine(input, at: parsed + 1, tooBig: "", invalid: ""), length >= 0
         {
             let dataStart = cr + 2
