@@ -63,6 +63,22 @@ public struct RequestParser: Sendable {
     /// Stop after this many commands (1 for an unauthenticated client, whose limits change
     /// after AUTH).
     public var maxCommands = Int.max
+    /// A long multibulk command still arriving: what is parsed of it, kept between reads so
+    /// each read parses only what is new (re-parsing every argument at every read made a
+    /// command of millions of small arguments cost quadratic time, a hostile client's CPU
+    /// sink). Relative to the command's first byte, which the next parse starts at.
+    var partial: Partial?
+
+    struct Partial: Sendable {
+        /// The command's argument count, and the data of each argument parsed so far.
+        var count: Int
+        var arguments: [Range<Int>]
+        /// Where the next argument's `$` line starts.
+        var next: Int
+    }
+
+    /// Only commands with at least this many arguments parsed are kept between reads.
+    static let partialThreshold = 64
 
     public init() {}
 
@@ -73,7 +89,8 @@ public struct RequestParser: Sendable {
         public var error: String?
     }
 
-    public func parse(_ input: UnsafeRawBufferPointer, into batch: inout CommandBatch) -> Result {
+    public mutating func parse(_ input: UnsafeRawBufferPointer, into batch: inout CommandBatch) -> Result {
+        if partial != nil && (input.isEmpty || input.byte(0) != UInt8(ascii: "*")) { partial = nil }
         var pos = 0
         var parsed = 0
         let n = input.count
@@ -242,41 +259,66 @@ public struct RequestParser: Sendable {
         return negative ? -value : value
     }
 
-    func parseMultibulk(_ input: UnsafeRawBufferPointer, from start: Int, run: Run, into batch: inout CommandBatch)
-        -> Step
-    {
+    mutating func parseMultibulk(
+        _ input: UnsafeRawBufferPointer, from start: Int, run: Run, into batch: inout CommandBatch
+    ) -> Step {
         let n = input.count
         let count: Int
-        let cr: Int
-        switch Self.lengthLine(
-            input, at: start + 1, tooBig: "Protocol error: too big mbulk count string",
-            invalid: "Protocol error: invalid multibulk length")
-        {
-        case .length(let value, let end): (count, cr) = (value, end)
-        case .incomplete: return .incomplete
-        case .failed(let why): return .failed(why)
-        }
-        guard count <= Int(Int32.max) else { return .failed("Protocol error: invalid multibulk length") }
-        if !authenticated && count > 10 {
-            return .failed("Protocol error: unauthenticated multibulk length")
-        }
-        var pos = cr + 2
-        if count <= 0 { return .skipped(next: pos) }
+        var pos: Int
         // The command's bytes go to the batch with its run's (its `$len` lines with them: a
         // copy per argument costs more than the few bytes it saves); its spans point into
-        // that copy. An incomplete command leaves no trace.
+        // that copy. An incomplete command leaves no trace in the batch.
         let spanStart = batch.spans.count
         let commandIndex = batch.commandStarts.count
-        batch.commandStarts.append(spanStart)
+        var parsedArguments = 0
+        // A resumed command's arguments (relative to its first byte) gather here, not in
+        // the batch, until it is complete: a read then costs only what it brings.
+        var resumedArguments: [Range<Int>]? = nil
+        if start == 0, let resumed = partial.take() {
+            count = resumed.count
+            pos = resumed.next
+            batch.commandStarts.append(spanStart)
+            parsedArguments = resumed.arguments.count
+            resumedArguments = resumed.arguments
+        } else {
+            partial = nil
+            let cr: Int
+            switch Self.lengthLine(
+                input, at: start + 1, tooBig: "Protocol error: too big mbulk count string",
+                invalid: "Protocol error: invalid multibulk length")
+            {
+            case .length(let value, let end): (count, cr) = (value, end)
+            case .incomplete: return .incomplete
+            case .failed(let why): return .failed(why)
+            }
+            guard count <= Int(Int32.max) else { return .failed("Protocol error: invalid multibulk length") }
+            if !authenticated && count > 10 {
+                return .failed("Protocol error: unauthenticated multibulk length")
+            }
+            pos = cr + 2
+            if count <= 0 { return .skipped(next: pos) }
+            batch.commandStarts.append(spanStart)
+        }
         func rollback() {
             batch.spans.removeSubrange(spanStart...)
             batch.commandStarts.removeSubrange(commandIndex...)
         }
-        for _ in 0..<count {
-            if pos >= n {
-                rollback()
-                return .incomplete
+        // Keeps what was parsed of a long command for the next read, then rolls back.
+        func suspend(_ next: Int) -> Step {
+            if let arguments = resumedArguments.take() {
+                partial = Partial(count: count, arguments: arguments, next: next)
+            } else if batch.spans.count - spanStart >= Self.partialThreshold {
+                let arguments = batch.spans[spanStart...].map { span -> Range<Int> in
+                    let at = span.lowerBound - run.bytesStart + run.inputStart - start
+                    return at..<(at + span.count)
+                }
+                partial = Partial(count: count, arguments: arguments, next: next - start)
             }
+            rollback()
+            return .incomplete
+        }
+        for _ in parsedArguments..<count {
+            if pos >= n { return suspend(pos) }
             if input.byte(pos) != UInt8(ascii: "$") {
                 rollback()
                 let c = Character(Unicode.Scalar(input[pos]))
@@ -289,9 +331,7 @@ public struct RequestParser: Sendable {
                 invalid: "Protocol error: invalid bulk length")
             {
             case .length(let value, let end): (len, lcr) = (value, end)
-            case .incomplete:
-                rollback()
-                return .incomplete
+            case .incomplete: return suspend(pos)
             case .failed(let why):
                 rollback()
                 return .failed(why)
@@ -306,13 +346,22 @@ public struct RequestParser: Sendable {
             }
             let dataStart = lcr + 2
             // Redis skips the two bytes after the data without checking them.
-            if dataStart + len + 2 > n {
-                rollback()
-                return .incomplete
+            if dataStart + len + 2 > n { return suspend(pos) }
+            if resumedArguments != nil {
+                resumedArguments!.append(dataStart..<(dataStart + len))
+            } else {
+                let begin = run.batchOffset(dataStart)
+                batch.spans.append(begin..<(begin + len))
             }
-            let begin = run.batchOffset(dataStart)
-            batch.spans.append(begin..<(begin + len))
             pos = dataStart + len + 2
+        }
+        if let arguments = resumedArguments {
+            // Complete: every argument to the batch at once (start is 0 for a resumed one).
+            batch.spans.reserveCapacity(batch.spans.count + arguments.count)
+            for argument in arguments {
+                let begin = run.batchOffset(argument.lowerBound)
+                batch.spans.append(begin..<(begin + argument.count))
+            }
         }
         return .command(next: pos)
     }

@@ -2,7 +2,9 @@ import Testing
 
 @testable import RESP
 
-func parseAll(_ text: [UInt8], parser: RequestParser = RequestParser()) -> (CommandBatch, RequestParser.Result) {
+func parseAll(_ text: [UInt8], parser initial: RequestParser = RequestParser()) -> (CommandBatch, RequestParser.Result)
+{
+    var parser = initial
     var batch = CommandBatch()
     let result = text.withUnsafeBytes { parser.parse($0, into: &batch) }
     return (batch, result)
@@ -33,10 +35,12 @@ func strings(_ batch: CommandBatch) -> [[String]] {
     @Test func runsOfCommandsKeepTheirBytes() {
         var batch = CommandBatch()
         let first = Array("*2\r\n$3\r\nGET\r\n$1\r\na\r\n*0\r\n*1\r\n$4\r\nPING\r\nECHO x\r\n*2\r\n$3\r\nGE".utf8)
-        let r1 = first.withUnsafeBytes { RequestParser().parse($0, into: &batch) }
+        var p1 = RequestParser()
+        let r1 = first.withUnsafeBytes { p1.parse($0, into: &batch) }
         #expect(r1.consumed == first.count - "*2\r\n$3\r\nGE".utf8.count)
         let second = Array("*2\r\n$3\r\nDEL\r\n$2\r\nbc\r\n*1\r\n+x\r\n".utf8)
-        let r2 = second.withUnsafeBytes { RequestParser().parse($0, into: &batch) }
+        var p2 = RequestParser()
+        let r2 = second.withUnsafeBytes { p2.parse($0, into: &batch) }
         #expect(r2 == .init(consumed: second.count - 8, error: "Protocol error: expected '$', got '+'"))
         #expect(strings(batch) == [["GET", "a"], ["PING"], ["ECHO", "x"], ["DEL", "bc"]])
     }
@@ -47,7 +51,7 @@ func strings(_ batch: CommandBatch) -> [[String]] {
         for split in 0...input.count {
             var batch = CommandBatch()
             var buffer = Array(input[0..<split])
-            let parser = RequestParser()
+            var parser = RequestParser()
             var r = buffer.withUnsafeBytes { parser.parse($0, into: &batch) }
             buffer.removeFirst(r.consumed)
             buffer += input[split...]
@@ -57,11 +61,41 @@ func strings(_ batch: CommandBatch) -> [[String]] {
         }
     }
 
+    /// A command of many arguments arriving in small reads parses to what it parses to
+    /// whole, with each read taking up only what is new (the parser keeps the arguments
+    /// parsed so far), also after complete commands in the same read and across a
+    /// pipelined command behind it.
+    @Test func longCommandInSmallReadsResumes() {
+        var text = Array("*1\r\n$4\r\nPING\r\n".utf8)
+        text += Array("*301\r\n$5\r\nRPUSH\r\n".utf8)
+        for i in 0..<300 { text += Array("$\(String(i).utf8.count)\r\n\(i)\r\n".utf8) }
+        text += Array("*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n".utf8)
+        let (whole, _) = parseAll(text)
+        for chunk in [1, 7, 64, 1000] {
+            var parser = RequestParser()
+            var pending: [UInt8] = []
+            var batch = CommandBatch()
+            var commands: [[String]] = []
+            var i = 0
+            while i < text.count {
+                pending += text[i..<min(text.count, i + chunk)]
+                i += chunk
+                batch.removeAll()
+                let r = pending.withUnsafeBytes { parser.parse($0, into: &batch) }
+                #expect(r.error == nil)
+                commands += strings(batch)
+                pending.removeFirst(r.consumed)
+            }
+            #expect(pending.isEmpty)
+            #expect(commands == strings(whole), "chunk \(chunk)")
+        }
+    }
+
     @Test func oneByteAtATime() {
         let input = Array("*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n".utf8)
         var buffer: [UInt8] = []
         var batch = CommandBatch()
-        let parser = RequestParser()
+        var parser = RequestParser()
         for byte in input {
             buffer.append(byte)
             let r = buffer.withUnsafeBytes { parser.parse($0, into: &batch) }

@@ -160,7 +160,7 @@ let benchmarks: @Sendable () -> Void = {
     // The request parser: one read of 16 pipelined SET commands into a batch.
     Benchmark("parse-16-pipelined-SETs") { benchmark, input in
         var batch = CommandBatch()
-        let parser = RequestParser()
+        var parser = RequestParser()
         countingAllocations(benchmark) {
             for _ in benchmark.scaledIterations {
                 batch.removeAll()
