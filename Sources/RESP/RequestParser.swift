@@ -271,17 +271,17 @@ public struct RequestParser: Sendable {
         let spanStart = batch.spans.count
         let commandIndex = batch.commandStarts.count
         var parsedArguments = 0
-        // A resumed command's arguments (relative to its first byte) gather here, not in
-        // the batch, until it is complete: a read then costs only what it brings.
-        var resumedArguments: [Range<Int>]? = nil
-        if start == 0, let resumed = partial.take() {
+        // A resumed command's arguments parsed by earlier reads (relative to its first
+        // byte); this read's go to the batch as usual, these join them once it is complete.
+        var earlierArguments: [Range<Int>]? = nil
+        if partial != nil && start == 0, let resumed = partial.take() {
             count = resumed.count
             pos = resumed.next
             batch.commandStarts.append(spanStart)
             parsedArguments = resumed.arguments.count
-            resumedArguments = resumed.arguments
+            earlierArguments = resumed.arguments
         } else {
-            partial = nil
+            if partial != nil { partial = nil }
             let cr: Int
             switch Self.lengthLine(
                 input, at: start + 1, tooBig: "Protocol error: too big mbulk count string",
@@ -305,12 +305,11 @@ public struct RequestParser: Sendable {
         }
         // Keeps what was parsed of a long command for the next read, then rolls back.
         func suspend(_ next: Int) -> Step {
-            if let arguments = resumedArguments.take() {
-                partial = Partial(count: count, arguments: arguments, next: next)
-            } else if batch.spans.count - spanStart >= Self.partialThreshold {
-                let arguments = batch.spans[spanStart...].map { span -> Range<Int> in
+            if earlierArguments != nil || batch.spans.count - spanStart >= Self.partialThreshold {
+                var arguments = earlierArguments.take() ?? []
+                for span in batch.spans[spanStart...] {
                     let at = span.lowerBound - run.bytesStart + run.inputStart - start
-                    return at..<(at + span.count)
+                    arguments.append(at..<(at + span.count))
                 }
                 partial = Partial(count: count, arguments: arguments, next: next - start)
             }
@@ -347,21 +346,18 @@ public struct RequestParser: Sendable {
             let dataStart = lcr + 2
             // Redis skips the two bytes after the data without checking them.
             if dataStart + len + 2 > n { return suspend(pos) }
-            if resumedArguments != nil {
-                resumedArguments!.append(dataStart..<(dataStart + len))
-            } else {
-                let begin = run.batchOffset(dataStart)
-                batch.spans.append(begin..<(begin + len))
-            }
+            let begin = run.batchOffset(dataStart)
+            batch.spans.append(begin..<(begin + len))
             pos = dataStart + len + 2
         }
-        if let arguments = resumedArguments {
-            // Complete: every argument to the batch at once (start is 0 for a resumed one).
-            batch.spans.reserveCapacity(batch.spans.count + arguments.count)
-            for argument in arguments {
-                let begin = run.batchOffset(argument.lowerBound)
-                batch.spans.append(begin..<(begin + argument.count))
-            }
+        if let earlier = earlierArguments {
+            // Complete: the earlier reads' arguments go in before this read's (a resumed
+            // command starts at 0).
+            batch.spans.insert(
+                contentsOf: earlier.map {
+                    run.batchOffset($0.lowerBound)..<(run.batchOffset($0.lowerBound) + $0.count)
+                },
+                at: spanStart)
         }
         return .command(next: pos)
     }
