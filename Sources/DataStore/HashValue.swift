@@ -222,12 +222,25 @@ public final class HashValue {
     public func set(_ field: [UInt8], _ value: [UInt8], maxEntries: Int64, maxValue: Int64) -> Bool {
         if !isHashtable && (field.count > Int(maxValue) || value.count > Int(maxValue)) { convertToTable() }
         if isHashtable { return table.updateValue(value, forKey: field) == nil }
-        if let e = field.withUnsafeBytes({ packedFind($0) }) {
-            var entry: [UInt8] = []
-            Self.appendLength(value.count, to: &entry)
-            entry += value
-            let lengthStart = e.start + lengthOfLength(field.count) + field.count
-            packed.replaceSubrange(lengthStart..<e.valueEnd, with: entry)
+        return field.withUnsafeBytes { packedSet($0, field, value, maxEntries: maxEntries) }
+    }
+
+    /// Sets a field of the packed form, searched once (`fieldBytes` is `field` borrowed):
+    /// a value of the same length (a counter, a flag, a token) is rewritten in place, a
+    /// new field appended. Returns whether the field was new.
+    func packedSet<F: Collection, V: Collection>(
+        _ fieldBytes: UnsafeRawBufferPointer, _ field: F, _ value: V, maxEntries: Int64
+    ) -> Bool where F.Element == UInt8, V.Element == UInt8 {
+        if let e = packedFind(fieldBytes) {
+            if e.valueEnd - e.valueStart == value.count {
+                packed.replaceSubrange(e.valueStart..<e.valueEnd, with: value)
+            } else {
+                var entry: [UInt8] = []
+                Self.appendLength(value.count, to: &entry)
+                entry += value
+                let lengthStart = e.start + lengthOfLength(field.count) + field.count
+                packed.replaceSubrange(lengthStart..<e.valueEnd, with: entry)
+            }
             return false
         }
         Self.appendLength(field.count, to: &packed)
@@ -264,27 +277,8 @@ public final class HashValue {
         guard field.count <= Int(maxValue) && value.count <= Int(maxValue) else {
             return set(Array(field), Array(value), maxEntries: maxEntries, maxValue: maxValue)
         }
-        // Packed: the arguments go straight into the buffer, searched once. A value of the
-        // same length (a counter, a flag, a token) is rewritten in place.
-        if let e = field.withUnsafeBytes({ packedFind($0) }) {
-            if e.valueEnd - e.valueStart == value.count {
-                packed.replaceSubrange(e.valueStart..<e.valueEnd, with: value)
-            } else {
-                var entry: [UInt8] = []
-                Self.appendLength(value.count, to: &entry)
-                entry += value
-                let lengthStart = e.start + lengthOfLength(field.count) + field.count
-                packed.replaceSubrange(lengthStart..<e.valueEnd, with: entry)
-            }
-            return false
-        }
-        Self.appendLength(field.count, to: &packed)
-        packed += field
-        Self.appendLength(value.count, to: &packed)
-        packed += value
-        packedCount += 1
-        if packedCount > Int(maxEntries) { convertToTable() }
-        return true
+        // Packed: the arguments go straight into the buffer, not copied first.
+        return field.withUnsafeBytes { packedSet($0, field, value, maxEntries: maxEntries) }
     }
 
     /// Prefetches the fields (and the values they hold) of a pipelined run of commands, by
