@@ -185,11 +185,13 @@ enum ClusterCommands {
 
     /// CLUSTER ADDSLOTSRANGE / DELSLOTSRANGE start end [start end ...]
     static func addSlotsRange(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        _ = try cluster(ctx)
         guard ctx.argc % 2 == 0 else { throw .wrongArity("cluster|addslotsrange") }
         return try changeSlots(ctx, stride(from: 2, to: ctx.argc, by: 2).map { ($0, $0 + 1) }, adding: true)
     }
 
     static func delSlotsRange(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        _ = try cluster(ctx)
         guard ctx.argc % 2 == 0 else { throw .wrongArity("cluster|delslotsrange") }
         return try changeSlots(ctx, stride(from: 2, to: ctx.argc, by: 2).map { ($0, $0 + 1) }, adding: false)
     }
@@ -442,6 +444,7 @@ enum ClusterCommands {
 
     /// CLUSTER HELP
     static func help(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        _ = try cluster(ctx)
         let lines = [
             "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "ADDSLOTS <slot> [<slot> ...]", "    Assign slots to current node.",
