@@ -1,4 +1,6 @@
 import Cluster
+import Persistence
+import ServerConfig
 
 #if canImport(Glibc)
     import Glibc
@@ -19,7 +21,7 @@ extension ServerState {
         }
         let busPort = config.int("cluster-port") != 0 ? Int(config.int("cluster-port")) : port + 10000
         let path = clusterConfigPath
-        let text = Self.readWholeFile(path) ?? ""
+        let text = (try? readFile(path)) ?? ""
         let state: ClusterState
         do {
             if let loaded = try ClusterState.load(configText: text) {
@@ -64,17 +66,10 @@ extension ServerState {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { return false }
-        let bytes = Array(cluster.configText.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                close(fd)
-                unlink(temporary)
-                return false
-            }
-            written += n
+        guard SnapshotFile.writeAll(fd, Array(cluster.configText.utf8)) == 0 else {
+            close(fd)
+            unlink(temporary)
+            return false
         }
         let synced = fsync(fd) == 0
         close(fd)
@@ -83,21 +78,6 @@ extension ServerState {
             return false
         }
         return true
-    }
-
-    static func readWholeFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            out += chunk[..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Redis's clusterUpdateState: the cluster is up when every slot is served (or
