@@ -1,6 +1,8 @@
 /// One node of the cluster as this node knows it (cluster.h's clusterNode).
 public final class ClusterNode {
-    public let name: NodeName
+    /// Its name; a node met by address has a random one until its first answer
+    /// (`ClusterState.rename`).
+    public internal(set) var name: NodeName
     public var ip: String
     public var port: Int
     public var busPort: Int
@@ -20,6 +22,19 @@ public final class ClusterNode {
     /// Whether the bus link to it is up.
     public var connected = true
     public var slots = SlotBitmap()
+    /// When it was created here (a handshake times out from then), when anything last came
+    /// from it, when it was marked failing, when this node last voted for its replicas.
+    public var createdAt: Int64 = 0
+    public var dataReceived: Int64 = 0
+    public var failTime: Int64 = 0
+    public var votedTime: Int64 = 0
+    /// Whether it sends the shard-id extension (Redis 7.2 and later): Redis 7.0 logs a
+    /// warning for each extension it does not know, so it is sent only to nodes that do.
+    public var speaksShardID = false
+    /// The primaries that reported it failing, and when (Redis's fail_reports).
+    public var failureReports: [NodeName: Int64] = [:]
+    /// Its replication offset, as its last message said.
+    public var replicationOffset: UInt64 = 0
 
     public init(name: NodeName, ip: String, port: Int, busPort: Int, flags: UInt16, shardID: NodeName? = nil) {
         self.name = name
@@ -31,6 +46,8 @@ public final class ClusterNode {
     }
 
     public var isPrimary: Bool { flags & NodeFlags.primary != 0 }
+    public var inHandshake: Bool { flags & NodeFlags.handshake != 0 }
+    public var isFailing: Bool { flags & (NodeFlags.failing | NodeFlags.possiblyFailing) != 0 }
     public var isMyself: Bool { flags & NodeFlags.myself != 0 }
 
     /// Redis's representClusterNodeFlags: "myself,master", "slave", "fail?" and so on.
@@ -92,11 +109,35 @@ public final class ClusterState {
         for slot in 0..<HashSlot.count where owners[slot] === node { owners[slot] = nil }
     }
 
+    /// The node met by address learned its real name from its first answer.
+    public func rename(_ node: ClusterNode, to name: NodeName) {
+        guard nodes[node.name] === node, nodes[name] == nil else { return }
+        nodes.removeValue(forKey: node.name)
+        if let i = order.firstIndex(of: node.name) { order[i] = name }
+        node.name = name
+        nodes[name] = node
+    }
+
+    /// The replicas of `primary`, in the order they were learned.
+    public func replicas(of primary: ClusterNode) -> [ClusterNode] {
+        order.compactMap { nodes[$0] }.filter { $0.primary == primary.name && !$0.isPrimary }
+    }
+
     /// Gives `slot` to `node` (nil: to nobody).
     public func assign(_ slot: Int, to node: ClusterNode?) {
         owners[slot]?.slots[slot] = false
         owners[slot] = node
         node?.slots[slot] = true
+    }
+
+    /// Redis's clusterBumpConfigEpochWithoutConsensus: a new epoch for this node unless it
+    /// already has the highest (of every node's and the current one). True when bumped.
+    public func bumpEpochWithoutConsensus() -> Bool {
+        let highest = max(currentEpoch, nodes.values.map(\.configEpoch).max() ?? 0)
+        guard myself.configEpoch == 0 || myself.configEpoch != highest else { return false }
+        currentEpoch += 1
+        myself.configEpoch = currentEpoch
+        return true
     }
 
     public var assignedSlots: Int { owners.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
@@ -130,8 +171,11 @@ extension ClusterState {
         } else if !node.hostname.isEmpty {
             address += ",\(node.hostname)"
         }
+        // A replica shows its primary's epoch (Redis's clusterGenNodeDescription).
+        var epoch = node.configEpoch
+        if !node.isPrimary, let primary = node.primary.flatMap({ nodes[$0] }) { epoch = primary.configEpoch }
         var line =
-            "\(node.name) \(address) \(node.flagsText) \(node.primary?.description ?? "-") \(node.pingSent) \(node.pongReceived) \(node.configEpoch) \(node.connected || node.isMyself ? "connected" : "disconnected")"
+            "\(node.name) \(address) \(node.flagsText) \(node.primary?.description ?? "-") \(node.pingSent) \(node.pongReceived) \(epoch) \(node.connected || node.isMyself ? "connected" : "disconnected")"
         // A replica lists its primary's slots only in the config (Redis omits them both
         // ways for replicas: a replica's own bitmap is empty).
         for range in node.slots.ranges {

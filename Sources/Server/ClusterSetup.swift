@@ -1,4 +1,5 @@
 import Cluster
+import DataStore
 import Persistence
 import ServerConfig
 
@@ -44,7 +45,10 @@ extension ServerState {
         state.myself.busPort = announcedBusPort != 0 ? announcedBusPort : busPort
         state.myself.hostname = config["cluster-announce-hostname"]
         if !config["cluster-announce-ip"].isEmpty { state.myself.ip = config["cluster-announce-ip"] }
+        // No link is up yet: the bus's cron connects to each node.
+        for node in state.nodes.values where !node.isMyself { node.connected = false }
         cluster = state
+        clusterBus = ClusterBus(server: self)
         clusterStartedAt = clock()
         guard saveClusterConfig() else { return "Cannot save the cluster configuration: \(path)" }
         return nil
@@ -91,6 +95,31 @@ extension ServerState {
     }
 }
 
+// MARK: Keys by slot
+
+extension ServerState {
+    /// The live keys of database 0 in `slot`, in table order, up to `limit`.
+    public func keys(inSlot slot: Int, limit: Int) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        let now = clock()
+        keyspace.databases[0].table.forEach { entry in
+            guard out.count < limit, entry.expireAt == KeyEntry.noExpiry || entry.expireAt > now else { return }
+            let matches = entry.withKey { HashSlot.of($0) == slot }
+            if matches { out.append(entry.key) }
+        }
+        return out
+    }
+
+    public func keyCount(inSlot slot: Int) -> Int { keys(inSlot: slot, limit: .max).count }
+
+    /// A slot taken over by a node with a newer epoch: its keys here go (Redis's
+    /// delKeysInSlot).
+    public func deleteKeys(inSlot slot: Int) {
+        let now = clock()
+        for key in keys(inSlot: slot, limit: .max) { _ = keyspace.databases[0].delete(key[...], now: now) }
+    }
+}
+
 // MARK: Redirections
 
 extension CommandContext {
@@ -105,12 +134,38 @@ extension CommandContext {
         if command.name != "asking" && !session.inMulti { session.asking = false }
         guard !session.isPrimaryClient, !session.isLoader else { return nil }
         var slot = -1
-        var keyCount = 0
+        var firstKey: ArraySlice<UInt8>?
+        var multipleKeys = false
+        var migrating = false
+        var importing = false
+        var missingKeys = 0
+        var existingKeys = 0
+        var owner: ClusterNode?
+        let now = server.clock()
         func visit(_ key: ArraySlice<UInt8>) -> CommandError? {
             let s = HashSlot.of(key)
-            if slot >= 0 && s != slot { return .crossSlot }
-            slot = s
-            keyCount += 1
+            if let firstKey {
+                if s != slot { return .crossSlot }
+                if !multipleKeys && key != firstKey { multipleKeys = true }
+            } else {
+                firstKey = key
+                slot = s
+                // A slot nobody serves: refused whatever the cluster's state.
+                guard let served = cluster.owners[s] else { return .clusterDownUnserved }
+                owner = served
+                if served === cluster.myself && cluster.migrating[s] != nil {
+                    migrating = true
+                } else if cluster.importing[s] != nil {
+                    importing = true
+                }
+            }
+            if migrating || importing {
+                if server.keyspace.databases[session.db].lookup(key, now: now) == nil {
+                    missingKeys += 1
+                } else {
+                    existingKeys += 1
+                }
+            }
             return nil
         }
         if command.name == "exec" {
@@ -128,15 +183,30 @@ extension CommandContext {
                 if let error = visit(arg(position)) { return error }
             }
         }
-        guard keyCount > 0 else { return nil }
+        guard let owner else { return nil }
+        let writes = command.flags.contains(.write) || (command.name == "exec" && session.multiMayReplicate)
         guard server.clusterIsUp else {
             if !config.bool("cluster-allow-reads-when-down") { return .clusterDown }
-            if command.flags.contains(.write) { return .clusterDownReadOnly }
+            if writes { return .clusterDownReadOnly }
             return nil
         }
-        guard let owner = cluster.owners[slot] else { return .clusterDownUnserved }
+        // MIGRATE moves the keys of a slot in either state.
+        if (migrating || importing) && command.name == "migrate" { return nil }
+        if migrating && missingKeys > 0 {
+            // Some keys here, some moved already: the client tries again once all moved.
+            if existingKeys > 0 { return .tryAgain }
+            guard let target = cluster.migrating[slot].flatMap(cluster.node) else { return .clusterDownUnserved }
+            return .ask(slot: slot, endpoint: endpoint(target))
+        }
+        if importing && (asking || command.flags.contains(.asking)) {
+            if multipleKeys && missingKeys > 0 { return .tryAgain }
+            return nil
+        }
         if owner === cluster.myself { return nil }
-        if cluster.importing[slot] != nil && asking { return nil }
+        // A replica serves reads of its primary's slots to a READONLY client.
+        if session.clusterReadOnly && !writes && !cluster.myself.isPrimary && cluster.myself.primary == owner.name {
+            return nil
+        }
         return .moved(slot: slot, endpoint: endpoint(owner))
     }
 

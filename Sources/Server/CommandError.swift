@@ -394,6 +394,8 @@ extension CommandError {
     public static let clusterDownReadOnly = CommandError(
         "CLUSTERDOWN The cluster is down and only accepts read commands")
     public static let clusterDownUnserved = CommandError("CLUSTERDOWN Hash slot not served")
+    public static let tryAgain = CommandError(
+        "TRYAGAIN Multiple keys request during rehashing of slot")
     public static let clusterSelect = CommandError("ERR SELECT is not allowed in cluster mode")
     public static func moved(slot: Int, endpoint: String) -> CommandError { CommandError("MOVED \(slot) \(endpoint)") }
     public static func ask(slot: Int, endpoint: String) -> CommandError { CommandError("ASK \(slot) \(endpoint)") }

@@ -399,6 +399,9 @@ public final class ServerState {
     /// Redis Cluster (`cluster-enabled yes`): what this node knows of the cluster, whether
     /// it holds the cluster up, and when it started (it waits 2 s before saying so).
     public var cluster: ClusterState?
+    /// The cluster bus while cluster mode is on, and where it logs.
+    public var clusterBus: ClusterBus?
+    public var clusterLog: ((String) -> Void)?
     public var clusterIsUp = false
     public var clusterStartedAt: Int64 = 0
     public var primaryLinkHook: (() -> Void)?

@@ -242,6 +242,7 @@ public final class ServerRuntime: @unchecked Sendable {
         // `bind ""` (or port 0) listens on no TCP address: fine beside a unix socket.
         if channels.isEmpty { throw ServerStartError("Configured to not listen anywhere, exiting.") }
         showBanner(port: port)
+        try startClusterBus()
         do {
             try startMetricsEndpoint()
         } catch {
@@ -589,7 +590,10 @@ public final class ServerRuntime: @unchecked Sendable {
         state.aof?.fsyncIfDue(background: state.backgroundSync)
         // Redis Cluster: whether the cluster is up (Redis decides it in clusterCron and
         // before sleeping).
-        if state.cluster != nil { state.updateClusterState() }
+        if state.cluster != nil {
+            state.clusterBus?.cron(now: state.clock())
+            state.updateClusterState()
+        }
         // WAITAOF learns of the local fsync (and of `appendonly no`) here.
         answerWaits()
         // Replicas waiting for a full sync come before a scheduled rewrite or save.

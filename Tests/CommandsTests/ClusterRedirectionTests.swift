@@ -68,6 +68,46 @@ import Testing
         #expect(r.run("SET", "foo", "1") == .error("CLUSTERDOWN The cluster is down and only accepts read commands"))
         r.server.clusterIsUp = true
         #expect(r.run("GET", "bar") == .error("CLUSTERDOWN Hash slot not served"))
+        // An unserved slot is named as such even while the cluster is down.
+        r.server.clusterIsUp = false
+        #expect(r.run("GET", "bar") == .error("CLUSTERDOWN Hash slot not served"))
+    }
+
+    /// A slot being moved out: keys still here are served, a missing one is asked of the
+    /// target, a mix of both is tried again later (Redis's getNodeByQuery).
+    @Test func aMigratingSlotAsksForMissingKeys() {
+        let (r, state, other) = twoNodeCluster()
+        #expect(r.run("SET", "foo", "1") == .ok)  // slot 12182
+        state.migrating[12182] = other.name
+        #expect(r.run("GET", "foo") == .bulk("1"))
+        #expect(r.run("GET", "{foo}gone") == .error("ASK 12182 10.0.0.2:7001"))
+        #expect(
+            r.run("MGET", "foo", "{foo}gone") == .error("TRYAGAIN Multiple keys request during rehashing of slot"))
+    }
+
+    /// A slot being taken in: with ASKING, one key is served; several keys not all here
+    /// are tried again.
+    @Test func anImportingSlotServesAskingClients() {
+        let (r, state, other) = twoNodeCluster()
+        state.importing[5061] = other.name
+        #expect(r.run("ASKING") == .ok)
+        #expect(r.run("SET", "bar", "1") == .ok)
+        #expect(r.run("ASKING") == .ok)
+        #expect(
+            r.run("MGET", "bar", "{bar}x") == .error("TRYAGAIN Multiple keys request during rehashing of slot"))
+        #expect(r.run("ASKING") == .ok)
+        #expect(r.run("RESTORE-ASKING", "{bar}y", "0", "bogus") != .error("MOVED 5061 10.0.0.2:7001"))
+    }
+
+    /// A READONLY client of a replica reads its primary's slots; writes still move.
+    @Test func aReadOnlyClientReadsFromAReplica() {
+        let (r, state, other) = twoNodeCluster()
+        state.myself.flags = NodeFlags.replica | NodeFlags.myself
+        state.myself.primary = other.name
+        #expect(r.run("GET", "bar") == .error("MOVED 5061 10.0.0.2:7001"))
+        #expect(r.run("READONLY") == .ok)
+        #expect(r.run("GET", "bar") == .null)
+        #expect(r.run("SET", "bar", "1") == .error("MOVED 5061 10.0.0.2:7001"))
     }
 }
 

@@ -9,7 +9,7 @@ import Server
 
 /// CLUSTER and its companions (READONLY, READWRITE, ASKING) under `cluster-enabled yes`,
 /// with Redis's replies and error texts; a standalone server refuses them all. What needs
-/// the cluster bus (MEET, FORGET, REPLICATE, FAILOVER) says so until the bus exists.
+/// the cluster bus (MEET, FORGET, REPLICATE, FAILOVER) goes through `ClusterBus`.
 enum ClusterCommands {
     static func cluster(_ ctx: CommandContext) throws(CommandError) -> ClusterState {
         guard let cluster = ctx.server.cluster else { throw StandaloneCommands.clusterDisabled }
@@ -58,10 +58,19 @@ enum ClusterCommands {
             ("cluster_slots_pfail", "\(pfail)"), ("cluster_slots_fail", "\(fail)"),
             ("cluster_known_nodes", "\(c.nodes.count)"), ("cluster_size", "\(c.size)"),
             ("cluster_current_epoch", "\(c.currentEpoch)"), ("cluster_my_epoch", "\(myEpoch)"),
-            ("cluster_stats_messages_sent", "0"), ("cluster_stats_messages_received", "0"),
-            ("total_cluster_links_buffer_limit_exceeded", "0"),
         ]
-        return .verbatim(format: "txt", Array(fields.map { "\($0.0):\($0.1)\r\n" }.joined().utf8))
+        var stats: [(String, String)] = []
+        if let bus = ctx.server.clusterBus {
+            for (direction, counts) in [("sent", bus.sentByType), ("received", bus.receivedByType)] {
+                for type in counts.keys.sorted() where counts[type]! > 0 {
+                    stats.append(
+                        ("cluster_stats_messages_\(BusMessage.typeName(type))_\(direction)", "\(counts[type]!)"))
+                }
+                stats.append(("cluster_stats_messages_\(direction)", "\(counts.values.reduce(0, +))"))
+            }
+        }
+        let all = fields + stats + [("total_cluster_links_buffer_limit_exceeded", "0")]
+        return .verbatim(format: "txt", Array(all.map { "\($0.0):\($0.1)\r\n" }.joined().utf8))
     }
 
     /// CLUSTER MYID
@@ -96,11 +105,6 @@ enum ClusterCommands {
         return .array([endpoint, .integer(Int64(node.port)), .bulk(node.name.description), .map(metadata)])
     }
 
-    /// The replicas of `primary`.
-    static func replicas(of primary: ClusterNode, in c: ClusterState) -> [ClusterNode] {
-        c.order.compactMap { c.nodes[$0] }.filter { $0.primary == primary.name }
-    }
-
     /// CLUSTER SLOTS
     static func slots(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let c = try cluster(ctx)
@@ -110,7 +114,7 @@ enum ClusterCommands {
             for range in node.slots.ranges {
                 var entry: [Reply] = [.integer(Int64(range.lowerBound)), .integer(Int64(range.upperBound))]
                 entry.append(slotsNode(ctx, node))
-                for replica in replicas(of: node, in: c) where replica.flags & NodeFlags.failing == 0 {
+                for replica in c.replicas(of: node) where replica.flags & NodeFlags.failing == 0 {
                     entry.append(slotsNode(ctx, replica))
                 }
                 out.append(.array(entry))
@@ -128,7 +132,7 @@ enum ClusterCommands {
             let slots = node.slots.ranges.flatMap {
                 [Reply.integer(Int64($0.lowerBound)), .integer(Int64($0.upperBound))]
             }
-            let members = [node] + replicas(of: node, in: c)
+            let members = [node] + c.replicas(of: node)
             out.append(
                 .map([.bulk("slots"), .array(slots), .bulk("nodes"), .array(members.map { shardNode(ctx, $0) })]))
         }
@@ -150,16 +154,28 @@ enum ClusterCommands {
     /// CLUSTER COUNT-FAILURE-REPORTS node-id
     static func countFailureReports(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let c = try cluster(ctx)
-        guard let name = NodeName(ctx.argString(2)), c.node(name) != nil else {
+        guard let name = NodeName(ctx.argString(2)), let node = c.node(name) else {
             throw CommandError("ERR Unknown node \(ctx.argString(2))")
         }
-        return .zero
+        return .integer(Int64(ctx.server.clusterBus?.failureReportCount(node, now: ctx.server.clock()) ?? 0))
     }
 
-    /// CLUSTER LINKS: the bus links (none without the bus).
+    /// CLUSTER LINKS: each bus link, to a node or from one.
     static func links(_ ctx: CommandContext) throws(CommandError) -> Reply {
         _ = try cluster(ctx)
-        return .array([])
+        guard let bus = ctx.server.clusterBus else { return .array([]) }
+        var out: [Reply] = []
+        for link in bus.allLinks where !link.closed {
+            guard let node = link.node else { continue }
+            out.append(
+                .map([
+                    .bulk("direction"), .bulk(link.inbound ? "from" : "to"), .bulk("node"),
+                    .bulk(node.name.description), .bulk("create-time"), .integer(link.createdAt), .bulk("events"),
+                    .bulk(link.inbound ? "r" : "rw"), .bulk("send-buffer-allocated"), .integer(0),
+                    .bulk("send-buffer-used"), .integer(0),
+                ]))
+        }
+        return .array(out)
     }
 
     /// CLUSTER REPLICAS / SLAVES node-id
@@ -169,7 +185,7 @@ enum ClusterCommands {
             throw CommandError("ERR Unknown node \(ctx.argString(2))")
         }
         guard node.isPrimary else { throw CommandError("ERR The specified node is not a master") }
-        return .array(replicas(of: node, in: c).map { .bulk(c.describe($0, forConfig: false)) })
+        return .array(c.replicas(of: node).map { .bulk(c.describe($0, forConfig: false)) })
     }
 
     // MARK: Slots
@@ -237,25 +253,13 @@ enum ClusterCommands {
         return .ok
     }
 
-    /// The live keys of database 0 in `slot`, in table order, up to `limit`.
-    static func keys(in slot: Int, _ ctx: CommandContext, limit: Int) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        let now = ctx.server.clock()
-        ctx.keyspace.databases[0].table.forEach { entry in
-            guard out.count < limit, entry.expireAt == KeyEntry.noExpiry || entry.expireAt > now else { return }
-            let matches = entry.withKey { HashSlot.of($0) == slot }
-            if matches { out.append(entry.key) }
-        }
-        return out
-    }
-
     /// CLUSTER COUNTKEYSINSLOT slot
     static func countKeysInSlot(_ ctx: CommandContext) throws(CommandError) -> Reply {
         _ = try cluster(ctx)
         guard let v = parseInt64(ctx.arg(2)), v >= 0, v < Int64(HashSlot.count) else {
             throw CommandError("ERR Invalid slot")
         }
-        return .integer(Int64(keys(in: Int(v), ctx, limit: .max).count))
+        return .integer(Int64(ctx.server.keyCount(inSlot: Int(v))))
     }
 
     /// CLUSTER GETKEYSINSLOT slot count
@@ -264,7 +268,7 @@ enum ClusterCommands {
         guard let v = parseInt64(ctx.arg(2)), let n = parseInt64(ctx.arg(3)), v >= 0, v < Int64(HashSlot.count),
             n >= 0
         else { throw CommandError("ERR Invalid slot or number of keys") }
-        return .array(keys(in: Int(v), ctx, limit: Int(n)).map { .bulk($0) })
+        return .array(ctx.server.keys(inSlot: Int(v), limit: Int(n)).map { .bulk($0) })
     }
 
     /// CLUSTER SETSLOT slot IMPORTING node | MIGRATING node | NODE node | STABLE
@@ -300,16 +304,18 @@ enum ClusterCommands {
             c.importing[s] = nil
         case ("node", 5):
             let node = try target()
-            if c.owners[s] === c.myself && node !== c.myself && !keys(in: s, ctx, limit: 1).isEmpty {
+            if c.owners[s] === c.myself && node !== c.myself && !ctx.server.keys(inSlot: s, limit: 1).isEmpty {
                 throw CommandError(
                     "ERR Can't assign hashslot \(s) to a different node while I still hold keys for this hash slot.")
             }
             c.migrating[s] = nil
             if node === c.myself && c.importing[s] != nil {
                 c.importing[s] = nil
-                // Taking a slot in bumps this node's epoch, as Redis's clusterBumpConfigEpochWithoutConsensus.
-                c.currentEpoch += 1
-                c.myself.configEpoch = c.currentEpoch
+                // Taking a slot in bumps this node's epoch, unless it has the highest already.
+                _ = c.bumpEpochWithoutConsensus()
+                c.assign(s, to: node)
+                // The other nodes learn of it at once.
+                ctx.server.clusterBus?.broadcastPong(now: ctx.server.clock())
             }
             c.assign(s, to: node)
         default:
@@ -349,11 +355,7 @@ enum ClusterCommands {
     /// CLUSTER BUMPEPOCH
     static func bumpEpoch(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let c = try cluster(ctx)
-        // Redis's clusterBumpConfigEpochWithoutConsensus: bumped unless already the highest.
-        let highest = c.nodes.values.map(\.configEpoch).max() ?? 0
-        if c.myself.configEpoch == 0 || c.myself.configEpoch != highest {
-            c.currentEpoch += 1
-            c.myself.configEpoch = c.currentEpoch
+        if c.bumpEpochWithoutConsensus() {
             changed(ctx)
             return .status("BUMPED \(c.myself.configEpoch)")
         }
@@ -376,6 +378,12 @@ enum ClusterCommands {
         if c.myself.isPrimary && ctx.keyspace.databases[0].table.count > 0 {
             throw CommandError("ERR CLUSTER RESET can't be called with master nodes containing keys")
         }
+        // A replica becomes an empty primary (Redis's clusterReset).
+        if !c.myself.isPrimary {
+            ctx.server.stopFollowing()
+            for i in ctx.keyspace.databases.indices { ctx.keyspace.databases[i].removeAll() }
+        }
+        ctx.server.clusterBus?.reset()
         for s in 0..<HashSlot.count { c.assign(s, to: nil) }
         c.migrating = [:]
         c.importing = [:]
@@ -393,21 +401,111 @@ enum ClusterCommands {
         return .ok
     }
 
-    // MARK: Needing the bus
+    // MARK: The bus
+
+    static func bus(_ ctx: CommandContext) throws(CommandError) -> (ClusterState, ClusterBus) {
+        let c = try cluster(ctx)
+        guard let bus = ctx.server.clusterBus else { throw busNeeded }
+        return (c, bus)
+    }
 
     static func needsBus(_ ctx: CommandContext) throws(CommandError) -> Reply {
         _ = try cluster(ctx)
         throw busNeeded
     }
 
+    /// CLUSTER MEET ip port [cluster-bus-port]
+    static func meet(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let (_, bus) = try bus(ctx)
+        guard ctx.argc <= 5 else { throw .subcommandSyntax(ctx.argBytes(1), container: "CLUSTER") }
+        guard let port = parseInt64(ctx.arg(3)) else {
+            throw CommandError("ERR Invalid TCP base port specified: \(ctx.argString(3))")
+        }
+        var busPort = port + 10000
+        if ctx.argc == 5 {
+            guard let given = parseInt64(ctx.arg(4)) else {
+                throw CommandError("ERR Invalid TCP bus port specified: \(ctx.argString(4))")
+            }
+            busPort = given
+        }
+        // An IP address only (Redis's clusterStartHandshake takes no hostname), written
+        // back in its normal form.
+        guard let ip = normalizedAddress(ctx.argString(2)), port > 0, port <= 65535, busPort > 0, busPort <= 65535
+        else {
+            throw CommandError("ERR Invalid node address specified: \(ctx.argString(2)):\(ctx.argString(3))")
+        }
+        _ = bus.meet(ip: ip, port: Int(port), busPort: Int(busPort), now: ctx.server.clock())
+        return .ok
+    }
+
+    /// `text` as inet_ntop writes it back, nil when it is not an IPv4 or IPv6 address.
+    static func normalizedAddress(_ text: String) -> String? {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            guard inet_ntop(AF_INET, &v4, &out, socklen_t(out.count)) != nil else { return nil }
+        } else if inet_pton(AF_INET6, text, &v6) == 1 {
+            guard inet_ntop(AF_INET6, &v6, &out, socklen_t(out.count)) != nil else { return nil }
+        } else {
+            return nil
+        }
+        return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// CLUSTER FORGET node-id
     static func forget(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        let c = try cluster(ctx)
-        guard let name = NodeName(ctx.argString(2)), c.node(name) != nil else {
+        let (c, bus) = try bus(ctx)
+        guard let name = NodeName(ctx.argString(2)), let node = c.node(name) else {
             throw CommandError("ERR Unknown node \(ctx.argString(2))")
         }
         guard name != c.myself.name else { throw CommandError("ERR I tried hard but I can't forget myself...") }
-        throw busNeeded
+        if !c.myself.isPrimary && c.myself.primary == name { throw CommandError("ERR Can't forget my master!") }
+        bus.forgetByCommand(node, now: ctx.server.clock())
+        return .ok
+    }
+
+    /// CLUSTER REPLICATE node-id
+    static func replicate(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let (c, bus) = try bus(ctx)
+        guard let name = NodeName(ctx.argString(2)), let node = c.node(name) else {
+            throw CommandError("ERR Unknown node \(ctx.argString(2))")
+        }
+        guard node !== c.myself else { throw CommandError("ERR Can't replicate myself") }
+        guard node.isPrimary else { throw CommandError("ERR I can only replicate a master, not a replica.") }
+        if c.myself.isPrimary && (c.myself.slots.count != 0 || ctx.keyspace.databases[0].count != 0) {
+            throw CommandError("ERR To set a master the node must be empty and without assigned slots.")
+        }
+        bus.becomeReplica(of: node)
+        changed(ctx)
+        return .ok
+    }
+
+    /// CLUSTER FAILOVER [FORCE | TAKEOVER]
+    static func failover(_ ctx: CommandContext) throws(CommandError) -> Reply {
+        let (c, bus) = try bus(ctx)
+        var force = false
+        var takeover = false
+        if ctx.argc == 3 {
+            switch ctx.argString(2).lowercased() {
+            case "force": force = true
+            case "takeover":
+                takeover = true
+                force = true
+            default: throw .syntax
+            }
+        } else if ctx.argc > 3 {
+            throw .syntax
+        }
+        guard !c.myself.isPrimary else { throw CommandError("ERR You should send CLUSTER FAILOVER to a replica") }
+        guard let primary = c.myself.primary.flatMap(c.node) else {
+            throw CommandError("ERR I'm a replica but my master is unknown to me")
+        }
+        if !force && (primary.flags & NodeFlags.failing != 0 || bus.outboundLink(of: primary) == nil) {
+            throw CommandError("ERR Master is down or failed, please use CLUSTER FAILOVER FORCE")
+        }
+        bus.startManualFailover(force: force, takeover: takeover, now: ctx.server.clock())
+        return .ok
     }
 
     // MARK: READONLY, READWRITE, ASKING
@@ -439,7 +537,8 @@ enum ClusterCommands {
         "cluster|flushslots": flushSlots, "cluster|countkeysinslot": countKeysInSlot,
         "cluster|getkeysinslot": getKeysInSlot, "cluster|setslot": setSlot, "cluster|saveconfig": saveConfig,
         "cluster|set-config-epoch": setConfigEpoch, "cluster|bumpepoch": bumpEpoch, "cluster|reset": reset,
-        "cluster|forget": forget, "cluster|help": help,
+        "cluster|forget": forget, "cluster|help": help, "cluster|meet": meet, "cluster|replicate": replicate,
+        "cluster|failover": failover,
     ]
 
     /// CLUSTER HELP
@@ -456,16 +555,20 @@ enum ClusterCommands {
             "DELSLOTS <slot> [<slot> ...]", "    Delete slots information from current node.",
             "DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
             "    Delete slots information which are between <start-slot> and <end-slot>.",
+            "FAILOVER [FORCE|TAKEOVER]", "    Promote current replica node to being a master.",
+            "FORGET <node-id>", "    Remove a node from the cluster.",
             "FLUSHSLOTS", "    Delete current node own slots information.",
             "GETKEYSINSLOT <slot> <count>", "    Return key names stored by current node in a slot.",
             "INFO", "    Return information about the cluster.",
             "KEYSLOT <key>", "    Return the hash slot for <key>.",
             "LINKS", "    Return information about all network links between this node and its peers.",
+            "MEET <ip> <port> [<bus-port>]", "    Connect nodes into a working cluster.",
             "MYID", "    Return the node id.",
             "MYSHARDID", "    Return the node's shard id.",
             "NODES", "    Return cluster configuration seen by node. Output format:",
             "    <id> <ip:port@bus-port[,hostname]> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
             "REPLICAS <node-id>", "    Return <node-id> replicas.",
+            "REPLICATE <node-id>", "    Configure current node as replica to <node-id>.",
             "RESET [HARD|SOFT]", "    Reset current node (default: soft).",
             "SAVECONFIG", "    Force saving cluster configuration on disk.",
             "SET-CONFIG-EPOCH <epoch>", "    Set config epoch of current node.",

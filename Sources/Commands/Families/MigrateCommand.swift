@@ -59,8 +59,10 @@ enum MigrateCommand {
             if entry.expireAt != KeyEntry.noExpiry {
                 ttl = max(entry.expireAt - ctx.now, 1)
             }
+            // In a cluster the target takes the keys while it imports the slot.
             var restore = [
-                Array("RESTORE".utf8), ctx.argBytes(i), formatInt64(ttl),
+                Array((ctx.server.cluster != nil ? "RESTORE-ASKING" : "RESTORE").utf8), ctx.argBytes(i),
+                formatInt64(ttl),
                 RDBWriter.dumpPayload(entry.value, compress: compress),
             ]
             if replace { restore.append(Array("REPLACE".utf8)) }

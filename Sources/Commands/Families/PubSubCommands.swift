@@ -105,15 +105,23 @@ enum PubSubCommands {
 
     /// PUBLISH channel message
     static func publish(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        // Replicas publish it to their own subscribers; the AOF does not keep it.
-        ctx.forcePropagation = true
-        ctx.propagatesToReplicasOnly = true
+        if let bus = ctx.server.clusterBus {
+            // In a cluster every node hears it over the bus (replicas included).
+            bus.propagatePublish(
+                channel: ctx.argBytes(1), message: ctx.argBytes(2), shard: false, now: ctx.server.clock())
+        } else {
+            // Replicas publish it to their own subscribers; the AOF does not keep it.
+            ctx.forcePropagation = true
+            ctx.propagatesToReplicasOnly = true
+        }
         return .integer(Int64(ctx.server.publish(channel: ctx.argBytes(1), message: ctx.argBytes(2))))
     }
 
     /// SPUBLISH shardchannel message
     static func spublish(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        .integer(Int64(ctx.server.publish(channel: ctx.argBytes(1), message: ctx.argBytes(2), shard: true)))
+        ctx.server.clusterBus?.propagatePublish(
+            channel: ctx.argBytes(1), message: ctx.argBytes(2), shard: true, now: ctx.server.clock())
+        return .integer(Int64(ctx.server.publish(channel: ctx.argBytes(1), message: ctx.argBytes(2), shard: true)))
     }
 
     /// PUBSUB CHANNELS [pattern] / SHARDCHANNELS [pattern]
