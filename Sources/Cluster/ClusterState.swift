@@ -118,9 +118,12 @@ public final class ClusterState {
         nodes[name] = node
     }
 
-    /// The replicas of `primary`, in the order they were learned.
+    /// The replicas of `primary`, by name (Redis 7 keeps them sorted so every node lists
+    /// them alike in CLUSTER SLOTS).
     public func replicas(of primary: ClusterNode) -> [ClusterNode] {
-        order.compactMap { nodes[$0] }.filter { $0.primary == primary.name && !$0.isPrimary }
+        nodes.values.filter { $0.primary == primary.name && !$0.isPrimary }.sorted {
+            $0.name.bytes.lexicographicallyPrecedes($1.name.bytes)
+        }
     }
 
     /// Gives `slot` to `node` (nil: to nobody).

@@ -48,6 +48,9 @@ public final class ScriptEngine {
     /// Over maxmemory when the running script started (and not allow-oom), and the dirty
     /// count then.
     public var oomAtStart = false
+    /// Whether the running script may touch keys of several slots in a cluster: a script
+    /// without a shebang, or one (or a function) flagged allow-cross-slot-keys.
+    public var allowCrossSlot = true
     public var dirtyAtStart = 0
     /// When the running script started (milliseconds of the server's clock).
     public var startedAt: Int64 = 0
@@ -313,6 +316,11 @@ public final class ScriptEngine {
                 let why = AccessControl.denialMessage(denial, user, command, nil)
                 return error(CommandError("ERR ACL failure in script: " + why))
             }
+        }
+        if let caller = callerContext,
+            let refusal = ctx.scriptClusterCheck(command, caller: caller.session, allowCrossSlot: allowCrossSlot)
+        {
+            return error(refusal)
         }
         _ = ctx.execute(commandAt: 0)
         // A script that reads makes its caller track the keys the script declared (Redis

@@ -121,6 +121,12 @@ public final class ClusterBus {
         link.close()
     }
 
+    /// DEBUG CLUSTERLINK KILL: the links to and/or from `node` close (the cron reconnects).
+    public func killLinks(of node: ClusterNode, outbound killOutbound: Bool, inbound killInbound: Bool) {
+        if killOutbound, let link = outbound[ObjectIdentifier(node)] { drop(link) }
+        if killInbound { for link in inboundLinks where link.node === node { drop(link) } }
+    }
+
     func dropLinks(of node: ClusterNode) {
         if let link = outbound[ObjectIdentifier(node)] { drop(link) }
         for link in inboundLinks where link.node === node { drop(link) }

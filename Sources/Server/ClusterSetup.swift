@@ -38,20 +38,43 @@ extension ServerState {
         } catch {
             return error.description
         }
-        // The announced ports and hostname are the configuration's, whatever the file says.
-        let announcedPort = Int(config.int("cluster-announce-port"))
-        let announcedBusPort = Int(config.int("cluster-announce-bus-port"))
-        state.myself.port = announcedPort != 0 ? announcedPort : port
-        state.myself.busPort = announcedBusPort != 0 ? announcedBusPort : busPort
-        state.myself.hostname = config["cluster-announce-hostname"]
-        if !config["cluster-announce-ip"].isEmpty { state.myself.ip = config["cluster-announce-ip"] }
         // No link is up yet: the bus's cron connects to each node.
         for node in state.nodes.values where !node.isMyself { node.connected = false }
         cluster = state
         clusterBus = ClusterBus(server: self)
         clusterStartedAt = clock()
+        applyAnnouncedAddress()
+        // CONFIG SET of an announced address takes effect at once (the next ping spreads it).
+        for name in [
+            "cluster-announce-port", "cluster-announce-bus-port", "cluster-announce-tls-port",
+            "cluster-announce-hostname", "cluster-announce-ip",
+        ] {
+            config.applyHooks[name] = { [unowned self] _ in
+                self.applyAnnouncedAddress()
+                self.saveClusterConfig()
+                return nil
+            }
+        }
         guard saveClusterConfig() else { return "Cannot save the cluster configuration: \(path)" }
         return nil
+    }
+
+    /// This node's ports and hostname as announced: the configuration's, whatever
+    /// nodes.conf said (Redis's clusterUpdateMyselfAnnouncedPorts and hostname).
+    public func applyAnnouncedAddress() {
+        guard let myself = cluster?.myself else { return }
+        let plainPort = Int(config.int("port"))
+        let tlsPort = Int(config.int("tls-port"))
+        let port = plainPort != 0 ? plainPort : tlsPort
+        let busPort = config.int("cluster-port") != 0 ? Int(config.int("cluster-port")) : port + 10000
+        let announcedPort = Int(config.int("cluster-announce-port"))
+        let announcedTLSPort = Int(config.int("cluster-announce-tls-port"))
+        let announcedBusPort = Int(config.int("cluster-announce-bus-port"))
+        myself.port = announcedPort != 0 ? announcedPort : port
+        myself.tlsPort = announcedTLSPort != 0 ? announcedTLSPort : tlsPort
+        myself.busPort = announcedBusPort != 0 ? announcedBusPort : busPort
+        myself.hostname = config["cluster-announce-hostname"]
+        if !config["cluster-announce-ip"].isEmpty { myself.ip = config["cluster-announce-ip"] }
     }
 
     /// nodes.conf's path: `cluster-config-file`, relative to `dir` as Redis (which runs in
@@ -95,6 +118,27 @@ extension ServerState {
     }
 }
 
+// MARK: Blocked clients
+
+extension ServerState {
+    /// Redis's clusterRedirectBlockedClientIfNeeded: a client blocked on keys whose slot
+    /// moved away (or went unserved, or the cluster went down) is unblocked with the error
+    /// that sends it on, rather than waiting for a write that will not come here.
+    public func clusterRedirectionOfBlocked(keys: [[UInt8]], readOnlyClient: Bool, endpoint: (ClusterNode) -> String)
+        -> CommandError?
+    {
+        guard let cluster, let key = keys.first else { return nil }
+        if !clusterIsUp { return .clusterDown }
+        let slot = HashSlot.of(key[...])
+        let owner = cluster.owners[slot]
+        if owner === cluster.myself || cluster.importing[slot] != nil { return nil }
+        guard let owner else { return .clusterDownUnserved }
+        // A READONLY client of a replica waits on its primary's slots.
+        if readOnlyClient && !cluster.myself.isPrimary && cluster.myself.primary == owner.name { return nil }
+        return .moved(slot: slot, endpoint: endpoint(owner))
+    }
+}
+
 // MARK: Keys by slot
 
 extension ServerState {
@@ -128,11 +172,48 @@ extension CommandContext {
     /// for the commands it queued) are checked; the primary's link and the AOF loader are
     /// obeyed whatever the slots.
     func clusterRedirection(_ command: Command) -> CommandError? {
-        guard let cluster = server.cluster else { return nil }
+        guard server.cluster != nil else { return nil }
         // ASKING lasts one command (or a transaction), as Redis's resetClient clears it.
         let asking = session.asking
         if command.name != "asking" && !session.inMulti { session.asking = false }
+        session.commandSlot = -1
         guard !session.isPrimaryClient, !session.isLoader else { return nil }
+        let (slot, error) = clusterRoute(command, asking: asking)
+        session.commandSlot = slot
+        return error
+    }
+
+    /// Redis's scriptVerifyClusterState: a script's command must be served here (with its
+    /// caller's READONLY and ASKING), and, unless the script allows cross-slot keys, stay
+    /// in the slot of the keys its caller declared or it touched first.
+    public func scriptClusterCheck(_ command: Command, caller: ClientSession, allowCrossSlot: Bool)
+        -> CommandError?
+    {
+        guard server.cluster != nil, !caller.isPrimaryClient, !caller.isLoader else { return nil }
+        session.clusterReadOnly = caller.clusterReadOnly
+        let (slot, error) = clusterRoute(command, asking: caller.asking)
+        switch error {
+        case nil: break
+        case .clusterDownReadOnly?:
+            return .generic("Script attempted to execute a write command while the cluster is down and readonly")
+        case .clusterDown?:
+            return .generic("Script attempted to execute a command while the cluster is down")
+        default:
+            return .generic("Script attempted to access a non local key in a cluster node")
+        }
+        if slot != -1 && !allowCrossSlot {
+            if caller.commandSlot == -1 {
+                caller.commandSlot = slot
+            } else if caller.commandSlot != slot {
+                return .generic("Script attempted to access keys that do not hash to the same slot")
+            }
+        }
+        return nil
+    }
+
+    /// The slot the command's keys hash to (-1 without keys) and the refusal, if any.
+    func clusterRoute(_ command: Command, asking: Bool) -> (Int, CommandError?) {
+        guard let cluster = server.cluster else { return (-1, nil) }
         var slot = -1
         var firstKey: ArraySlice<UInt8>?
         var multipleKeys = false
@@ -169,45 +250,52 @@ extension CommandContext {
             return nil
         }
         if command.name == "exec" {
-            guard session.inMulti, !session.multiFailed else { return nil }
+            guard session.inMulti, !session.multiFailed else { return (-1, nil) }
             let queue = session.multiQueue
             for (i, queued) in session.multiCommands.enumerated() {
                 let range = queue.arguments(of: i)
                 let argument = { (j: Int) in queue.argument(range.lowerBound + j) }
                 for position in queued.keyPositions(argc: range.count, arg: argument) where position < range.count {
-                    if let error = visit(argument(position)) { return error }
+                    if let error = visit(argument(position)) { return (slot, error) }
                 }
             }
         } else {
             for position in command.keyPositions(argc: argc, arg: { self.arg($0) }) where position < argc {
-                if let error = visit(arg(position)) { return error }
+                if let error = visit(arg(position)) { return (slot, error) }
             }
         }
-        guard let owner else { return nil }
+        guard let owner else { return (slot, nil) }
         let writes = command.flags.contains(.write) || (command.name == "exec" && session.multiMayReplicate)
         guard server.clusterIsUp else {
-            if !config.bool("cluster-allow-reads-when-down") { return .clusterDown }
-            if writes { return .clusterDownReadOnly }
-            return nil
+            if !config.bool("cluster-allow-reads-when-down") { return (slot, .clusterDown) }
+            if writes { return (slot, .clusterDownReadOnly) }
+            return (slot, nil)
         }
         // MIGRATE moves the keys of a slot in either state.
-        if (migrating || importing) && command.name == "migrate" { return nil }
+        if (migrating || importing) && command.name == "migrate" { return (slot, nil) }
         if migrating && missingKeys > 0 {
             // Some keys here, some moved already: the client tries again once all moved.
-            if existingKeys > 0 { return .tryAgain }
-            guard let target = cluster.migrating[slot].flatMap(cluster.node) else { return .clusterDownUnserved }
-            return .ask(slot: slot, endpoint: endpoint(target))
+            if existingKeys > 0 { return (slot, .tryAgain) }
+            guard let target = cluster.migrating[slot].flatMap(cluster.node) else {
+                return (slot, .clusterDownUnserved)
+            }
+            return (slot, .ask(slot: slot, endpoint: endpoint(target)))
         }
         if importing && (asking || command.flags.contains(.asking)) {
-            if multipleKeys && missingKeys > 0 { return .tryAgain }
-            return nil
+            if multipleKeys && missingKeys > 0 { return (slot, .tryAgain) }
+            return (slot, nil)
         }
-        if owner === cluster.myself { return nil }
+        if owner === cluster.myself { return (slot, nil) }
         // A replica serves reads of its primary's slots to a READONLY client.
         if session.clusterReadOnly && !writes && !cluster.myself.isPrimary && cluster.myself.primary == owner.name {
-            return nil
+            return (slot, nil)
         }
-        return .moved(slot: slot, endpoint: endpoint(owner))
+        return (slot, .moved(slot: slot, endpoint: endpoint(owner)))
+    }
+
+    /// A blocked client's redirection (see ServerState.clusterRedirectionOfBlocked).
+    public func blockedClusterRedirection(keys: [[UInt8]]) -> CommandError? {
+        server.clusterRedirectionOfBlocked(keys: keys, readOnlyClient: session.clusterReadOnly) { endpoint($0) }
     }
 
     /// How a redirection names a node (`cluster-preferred-endpoint-type`): its address or

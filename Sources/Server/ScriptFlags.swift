@@ -5,6 +5,7 @@ import RESP
 public struct ShebangFlags {
     public var noWrites = false
     public var allowOOM = false
+    public var allowCrossSlot = false
 
     static let known: Set<String> = [
         "no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys",
@@ -30,6 +31,7 @@ public struct ShebangFlags {
                 guard known.contains(flag) else { throw .generic("Unexpected flag in script shebang: \(flag)") }
                 if flag == "no-writes" { flags.noWrites = true }
                 if flag == "allow-oom" { flags.allowOOM = true }
+                if flag == "allow-cross-slot-keys" { flags.allowCrossSlot = true }
             }
         }
         return flags

@@ -50,6 +50,9 @@ public final class ClientSession {
     /// Cluster mode: ASKING was sent (the next command may use an importing slot), and
     /// READONLY (a replica serves reads of its primary's slots).
     public var asking = false
+    /// The hash slot of the running command's keys in a cluster (-1: none yet); a script
+    /// run by it stays in that slot.
+    public var commandSlot = -1
     public var clusterReadOnly = false
     /// Set by QUIT or a protocol error: the runtime closes after writing the replies.
     public var closeAfterReply = false

@@ -593,6 +593,7 @@ public final class ServerRuntime: @unchecked Sendable {
         if state.cluster != nil {
             state.clusterBus?.cron(now: state.clock())
             state.updateClusterState()
+            if cronLoops % max(1, hz / 10) == 0 { redirectBlockedClients() }
         }
         // WAITAOF learns of the local fsync (and of `appendonly no`) here.
         answerWaits()
@@ -704,6 +705,16 @@ public final class ServerRuntime: @unchecked Sendable {
             if let ctx = handler.context, ctx.output.isEmpty && ctx.output.capacity > size {
                 ctx.resetOutput(capacity: size)
             }
+        }
+    }
+
+    /// Clients blocked on keys of a slot this node no longer serves get the redirection.
+    func redirectBlockedClients() {
+        for (_, handler) in connections {
+            guard let request = handler.blocked, !request.keys.isEmpty, let context = handler.machine?.context,
+                let error = context.blockedClusterRedirection(keys: request.keys)
+            else { continue }
+            handler.blockTimedOut(error: error)
         }
     }
 

@@ -109,16 +109,21 @@ enum ClusterCommands {
     static func slots(_ ctx: CommandContext) throws(CommandError) -> Reply {
         let c = try cluster(ctx)
         var out: [Reply] = []
-        for name in c.order {
-            guard let node = c.nodes[name], node.isPrimary else { continue }
-            for range in node.slots.ranges {
-                var entry: [Reply] = [.integer(Int64(range.lowerBound)), .integer(Int64(range.upperBound))]
-                entry.append(slotsNode(ctx, node))
-                for replica in c.replicas(of: node) where replica.flags & NodeFlags.failing == 0 {
-                    entry.append(slotsNode(ctx, replica))
-                }
-                out.append(.array(entry))
+        // By slot, as Redis walks them: each run of slots one primary serves.
+        var start = 0
+        while start < HashSlot.count {
+            guard let node = c.owners[start] else {
+                start += 1
+                continue
             }
+            var end = start
+            while end + 1 < HashSlot.count && c.owners[end + 1] === node { end += 1 }
+            var entry: [Reply] = [.integer(Int64(start)), .integer(Int64(end)), slotsNode(ctx, node)]
+            for replica in c.replicas(of: node) where replica.flags & NodeFlags.failing == 0 {
+                entry.append(slotsNode(ctx, replica))
+            }
+            out.append(.array(entry))
+            start = end + 1
         }
         return .array(out)
     }

@@ -31,6 +31,7 @@ enum ScriptingCommands {
         // says allow-oom (Redis's scriptPrepareForRun).
         if let flags, !flags.allowOOM, !readOnly, outOfMemory { throw .oom }
         engine.oomAtStart = outOfMemory && flags?.allowOOM != true
+        engine.allowCrossSlot = flags?.allowCrossSlot ?? true
         ctx.server.propagation.beginTransaction()
         let reply = engine.run(sha: sha, caller: ctx, keys: keys, args: args, readOnly: readOnly)
         return finishOrSuspend(ctx, engine, reply, function: false, name: sha)
@@ -220,6 +221,7 @@ extension ScriptingCommands {
         let outOfMemory = ctx.server.outOfMemory
         if !noWrites && !function.flags.contains("allow-oom") && outOfMemory { throw .oom }
         engine.oomAtStart = outOfMemory && !function.flags.contains("allow-oom")
+        engine.allowCrossSlot = function.flags.contains("allow-cross-slot-keys")
         let keysEnd = 3 + Int(n)
         ctx.server.propagation.beginTransaction()
         let reply = engine.call(

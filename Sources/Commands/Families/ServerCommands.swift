@@ -1,4 +1,5 @@
 import CSupport
+import Cluster
 import CommandFacts
 import DataStore
 import RESP
@@ -421,6 +422,19 @@ enum ServerCommands {
             let seconds = try ctx.double(2)
             ctx.server.sleepHook?(seconds)
             return .ok
+        } else if ctx.argIs(1, "clusterlink") && ctx.argIs(2, "kill") && ctx.argc == 5 {
+            guard let cluster = ctx.server.cluster, let bus = ctx.server.clusterBus else {
+                throw CommandError("ERR Debug option only available for cluster mode enabled setup!")
+            }
+            guard let name = NodeName(ctx.argString(4)), let node = cluster.node(name) else {
+                throw CommandError("ERR Unknown node \(ctx.argString(4))")
+            }
+            let direction = ctx.argString(3).lowercased()
+            guard ["to", "from", "all"].contains(direction) else {
+                throw CommandError("ERR Unknown direction \(ctx.argString(3))")
+            }
+            bus.killLinks(of: node, outbound: direction != "from", inbound: direction != "to")
+            return .ok
         } else if ctx.argIs(1, "set-active-expire") && ctx.argc == 3 {
             ctx.server.activeExpireEnabled = parseInt64(ctx.arg(2)) != 0
             return .ok
@@ -549,6 +563,8 @@ enum ServerCommands {
                     "    Output a hex signature of the values of all the specified keys.",
                     "ERROR <string>", "    Return a Redis protocol error with <string> as message. Useful for clients",
                     "    unit tests to simulate Redis errors.",
+                    "CLUSTERLINK KILL <to|from|all> <node-id>",
+                    "    Kills the link based on the direction to/from (both) with the provided node.",
                     "LOG <message>", "    Write <message> to the server log.",
                     "OBJECT <key>", "    Show low level info about `key` and associated value.",
                     "POPULATE <count> [<prefix>] [<size>]",
