@@ -88,6 +88,8 @@ integration: deps-system deps-python release
 
 redis-py: deps-system deps-python release
 	$(PY) system-tests/run_redis_py_suite.py --suite $(REDIS_PY_SRC) --must-pass system-tests/redis-py-must-pass.txt
+	$(PY) system-tests/run_redis_py_suite.py --suite $(REDIS_PY_SRC) --cluster \
+		--must-pass system-tests/redis-py-cluster-must-pass.txt
 
 # Redis's own Tcl test suite (Debian's redis 7.0.15 source package) in its external-server
 # mode, in its own mode with our binaries as src/redis-server & co, and in its own mode

@@ -7,6 +7,14 @@ extension CommandRow {
     /// Redis 7.2 and 7.4 commands Swiftlet serves.
     public static let additions: [CommandRow] = [
         CommandRow(
+            "cluster|myshardid", arity: 2, flags: [.stale],
+            keys: KeyRange(first: 0, last: 0, step: 0), acl: [.slow],
+            tips: ["nondeterministic_output"],
+            docs: CommandDocs(
+                summary: "Returns the shard ID of a node.", since: "7.2.0", group: "cluster", complexity: "O(1)"
+            )
+        ),
+        CommandRow(
             "waitaof", arity: 4, flags: [.blocking],
             keys: KeyRange(first: 0, last: 0, step: 0), acl: [.slow, .connection, .blocking],
             tips: ["request_policy:all_shards", "response_policy:agg_min"],
@@ -263,7 +271,5 @@ extension CommandRow {
 extension LaterCommand {
     /// Redis 7.2 and 7.4 commands the rows do not carry (Swiftlet does not serve them yet):
     /// listed so that the compatibility page covers 7.4.
-    public static let all: [LaterCommand] = [
-        LaterCommand(name: "cluster|myshardid", since: "7.2.0", group: "cluster", summary: "Returns the shard ID of a node."),
-    ]
+    public static let all: [LaterCommand] = []
 }

@@ -167,10 +167,17 @@ enum ClusterCommands {
 
     /// CLUSTER LINKS: each bus link, to a node or from one.
     static func links(_ ctx: CommandContext) throws(CommandError) -> Reply {
-        _ = try cluster(ctx)
+        let c = try cluster(ctx)
         guard let bus = ctx.server.clusterBus else { return .array([]) }
         var out: [Reply] = []
-        for link in bus.allLinks where !link.closed {
+        // By node, its link to it then its link from it (Redis's clusterReplyLinks).
+        var ordered: [BusLink] = []
+        for name in c.order {
+            guard let node = c.node(name), !node.isMyself else { continue }
+            if let link = bus.outboundLink(of: node) { ordered.append(link) }
+            if let link = bus.inboundLink(of: node) { ordered.append(link) }
+        }
+        for link in ordered where !link.closed {
             guard let node = link.node else { continue }
             out.append(
                 .map([

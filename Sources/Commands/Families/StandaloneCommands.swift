@@ -152,7 +152,7 @@ enum StandaloneCommands {
     /// refused on a standalone server).
     static let clusterSubcommands: [(String, Handler)] = {
         var out: [(String, Handler)] = []
-        for row in CommandRow.reference.first(where: { $0.name == "cluster" })?.subcommands ?? [] {
+        for row in CommandRow.all.first(where: { $0.name == "cluster" })?.subcommands ?? [] {
             let handler: Handler
             if let served = ClusterCommands.subcommands[row.name] {
                 handler = served
