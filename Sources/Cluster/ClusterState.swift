@@ -151,14 +151,15 @@ public final class ClusterState {
     /// Redis's clusterUpdateState without its timing: ok when every slot is served by a
     /// node not failing, or, with `requireFullCoverage` off, whenever no served slot fails.
     public func isOK(requireFullCoverage: Bool) -> Bool {
-        for owner in owners {
-            guard let owner else {
-                if requireFullCoverage { return false }
-                continue
-            }
-            if owner.flags & NodeFlags.failing != 0 { return false }
+        // By node rather than by slot: ten times a second this is a few popcounts.
+        var served = 0
+        for node in nodes.values {
+            let count = node.slots.count
+            guard count > 0 else { continue }
+            if node.flags & NodeFlags.failing != 0 { return false }
+            served += count
         }
-        return true
+        return !requireFullCoverage || served == HashSlot.count
     }
 }
 

@@ -21,10 +21,15 @@ public enum HashSlot {
 
     /// The slot of `key`.
     public static func of(_ key: UnsafeRawBufferPointer) -> Int {
-        if let open = key.firstIndex(of: UInt8(ascii: "{")),
-            let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1
-        {
-            return Int(crc16(UnsafeRawBufferPointer(rebasing: key[(open + 1)..<close])) & 0x3FFF)
+        // A hash tag: the bytes between the first `{` and the next `}`, when not empty.
+        var open = 0
+        while open < key.count && key[open] != UInt8(ascii: "{") { open += 1 }
+        if open < key.count {
+            var close = open + 1
+            while close < key.count && key[close] != UInt8(ascii: "}") { close += 1 }
+            if close < key.count && close > open + 1 {
+                return Int(crc16(UnsafeRawBufferPointer(rebasing: key[(open + 1)..<close])) & 0x3FFF)
+            }
         }
         return Int(crc16(key) & 0x3FFF)
     }

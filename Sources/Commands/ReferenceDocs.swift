@@ -9,7 +9,6 @@ import ServerConfig
 public enum ReferenceDocs {
     /// Why a command is not there, by command or by group.
     static let notes: [String: String] = [
-        "cluster": "no cluster mode: Swiftlet runs as a standalone server (as `cluster-enabled no`)",
         "sentinel": "Sentinel itself is not built in; a Swiftlet server can be monitored by Redis Sentinel",
         "script|debug": "the Lua debugger (ldb) is not implemented",
     ]
@@ -17,7 +16,7 @@ public enum ReferenceDocs {
     /// What an implemented command does not do (yet).
     static let partial: [String: String] = [
         "cluster":
-            "`cluster-enabled yes` runs one node of a cluster (nodes.conf, slots, MOVED/ASK/CROSSSLOT/CLUSTERDOWN) without the cluster bus yet: MEET, FORGET, REPLICATE and FAILOVER say so; `cluster-enabled no` answers as Redis, \"This instance has cluster support disabled\"",
+            "`cluster-enabled yes` joins Redis Cluster over Redis's cluster bus (mixed with redis-server nodes; `redis-cli --cluster` builds and reshards it): gossip, failure detection, replica election and manual failover; COUNTKEYSINSLOT and GETKEYSINSLOT scan the keys; `cluster-enabled no` answers as Redis, \"This instance has cluster support disabled\"",
         "readonly": "as CLUSTER (READONLY is recorded; replicas in a cluster need the bus)",
         "readwrite": "as CLUSTER",
         "asking": "as CLUSTER: the next command may use an importing slot",

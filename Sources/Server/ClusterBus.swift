@@ -210,9 +210,9 @@ public final class ClusterBus {
     /// ports, epochs, offset, and its primary's slots when it is a replica.
     func message(_ type: BusMessage.MessageType, body: BusMessage.Body) -> BusMessage {
         let primary = myself.isPrimary ? myself : myself.primary.flatMap(cluster.node)
-        let tls = server.config.bool("tls-cluster")
+        // The port clients are sent to, and the other one (plain or TLS).
         let port = UInt16(truncatingIfNeeded: myself.port)
-        let tlsPort = UInt16(truncatingIfNeeded: myself.tlsPort)
+        let otherPort = UInt16(truncatingIfNeeded: myself.tlsPort)
         var flags = myself.flags
         if !myself.isPrimary { flags &= ~NodeFlags.primary }
         var messageFlags: [UInt8] = [0, 0, 0]
@@ -220,12 +220,12 @@ public final class ClusterBus {
             messageFlags[0] |= BusMessage.flagPaused
         }
         return BusMessage(
-            type: type, sender: myself.name, port: tls ? tlsPort : port,
+            type: type, sender: myself.name, port: port,
             busPort: UInt16(truncatingIfNeeded: myself.busPort),
             body: body, currentEpoch: cluster.currentEpoch, configEpoch: primary?.configEpoch ?? 0,
             offset: UInt64(max(0, server.replicationOffset)), slots: primary?.slots ?? SlotBitmap(),
             primary: myself.isPrimary ? .none : (myself.primary ?? .none), ip: server.config["cluster-announce-ip"],
-            plaintextPort: tls ? port : tlsPort, flags: flags, state: server.clusterIsUp ? 0 : 1,
+            plaintextPort: otherPort, flags: flags, state: server.clusterIsUp ? 0 : 1,
             messageFlags: messageFlags)
     }
 

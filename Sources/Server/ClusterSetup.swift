@@ -70,8 +70,15 @@ extension ServerState {
         let announcedPort = Int(config.int("cluster-announce-port"))
         let announcedTLSPort = Int(config.int("cluster-announce-tls-port"))
         let announcedBusPort = Int(config.int("cluster-announce-bus-port"))
-        myself.port = announcedPort != 0 ? announcedPort : port
-        myself.tlsPort = announcedTLSPort != 0 ? announcedTLSPort : tlsPort
+        // `port` is the one clients are sent to (the TLS one under tls-cluster), `tlsPort`
+        // the other, as the bus header's port and pport carry them.
+        if config.bool("tls-cluster") && tlsPort != 0 {
+            myself.port = announcedTLSPort != 0 ? announcedTLSPort : tlsPort
+            myself.tlsPort = announcedPort != 0 ? announcedPort : plainPort
+        } else {
+            myself.port = announcedPort != 0 ? announcedPort : port
+            myself.tlsPort = announcedTLSPort != 0 ? announcedTLSPort : tlsPort
+        }
         myself.busPort = announcedBusPort != 0 ? announcedBusPort : busPort
         myself.hostname = config["cluster-announce-hostname"]
         if !config["cluster-announce-ip"].isEmpty { myself.ip = config["cluster-announce-ip"] }
@@ -175,7 +182,7 @@ extension CommandContext {
         guard server.cluster != nil else { return nil }
         // ASKING lasts one command (or a transaction), as Redis's resetClient clears it.
         let asking = session.asking
-        if command.name != "asking" && !session.inMulti { session.asking = false }
+        if command.clusterRole != .asking && !session.inMulti { session.asking = false }
         session.commandSlot = -1
         guard !session.isPrimaryClient, !session.isLoader else { return nil }
         let (slot, error) = clusterRoute(command, asking: asking)
@@ -234,9 +241,10 @@ extension CommandContext {
                 // A slot nobody serves: refused whatever the cluster's state.
                 guard let served = cluster.owners[s] else { return .clusterDownUnserved }
                 owner = served
-                if served === cluster.myself && cluster.migrating[s] != nil {
+                // (Dictionary lookups only while some slot is moving.)
+                if !cluster.migrating.isEmpty && served === cluster.myself && cluster.migrating[s] != nil {
                     migrating = true
-                } else if cluster.importing[s] != nil {
+                } else if !cluster.importing.isEmpty && cluster.importing[s] != nil {
                     importing = true
                 }
             }
@@ -249,7 +257,7 @@ extension CommandContext {
             }
             return nil
         }
-        if command.name == "exec" {
+        if command.clusterRole == .exec {
             guard session.inMulti, !session.multiFailed else { return (-1, nil) }
             let queue = session.multiQueue
             for (i, queued) in session.multiCommands.enumerated() {
@@ -259,20 +267,38 @@ extension CommandContext {
                     if let error = visit(argument(position)) { return (slot, error) }
                 }
             }
+        } else if command.clusterRole == .shardChannels {
+            let last = command.name == "spublish" ? min(1, argc - 1) : argc - 1
+            if last >= 1 {
+                for position in 1...last {
+                    if let error = visit(arg(position)) { return (slot, error) }
+                }
+            }
+        } else if !command.flags.contains(.movableKeys) && command.firstKey > 0 {
+            // Keys at fixed places (the legacy range Redis routed by before key specs): no
+            // array of positions on this path, which every GET and SET takes.
+            let last = command.lastKey < 0 ? argc + command.lastKey : command.lastKey
+            if last < argc {
+                var position = command.firstKey
+                while position <= last {
+                    if let error = visit(arg(position)) { return (slot, error) }
+                    position += max(1, command.keyStep)
+                }
+            }
         } else {
             for position in command.keyPositions(argc: argc, arg: { self.arg($0) }) where position < argc {
                 if let error = visit(arg(position)) { return (slot, error) }
             }
         }
         guard let owner else { return (slot, nil) }
-        let writes = command.flags.contains(.write) || (command.name == "exec" && session.multiMayReplicate)
+        let writes = command.flags.contains(.write) || (command.clusterRole == .exec && session.multiMayReplicate)
         guard server.clusterIsUp else {
             if !config.bool("cluster-allow-reads-when-down") { return (slot, .clusterDown) }
             if writes { return (slot, .clusterDownReadOnly) }
             return (slot, nil)
         }
         // MIGRATE moves the keys of a slot in either state.
-        if (migrating || importing) && command.name == "migrate" { return (slot, nil) }
+        if (migrating || importing) && command.clusterRole == .migrate { return (slot, nil) }
         if migrating && missingKeys > 0 {
             // Some keys here, some moved already: the client tries again once all moved.
             if existingKeys > 0 { return (slot, .tryAgain) }
@@ -286,8 +312,11 @@ extension CommandContext {
             return (slot, nil)
         }
         if owner === cluster.myself { return (slot, nil) }
-        // A replica serves reads of its primary's slots to a READONLY client.
-        if session.clusterReadOnly && !writes && !cluster.myself.isPrimary && cluster.myself.primary == owner.name {
+        // A replica serves reads of its primary's slots to a READONLY client, and sharded
+        // Pub/Sub to anyone.
+        if (session.clusterReadOnly || command.clusterRole == .shardChannels) && !writes
+            && !cluster.myself.isPrimary && cluster.myself.primary == owner.name
+        {
             return (slot, nil)
         }
         return (slot, .moved(slot: slot, endpoint: endpoint(owner)))

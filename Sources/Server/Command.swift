@@ -42,6 +42,12 @@ public final class Command {
     public internal(set) var aclCategories: UInt32 = 0
     /// Finds the key arguments of a call (the key specs, else the getkeys procedure).
     public let keyFinder: KeyFinder
+    /// The commands cluster routing treats apart, named once here rather than compared by
+    /// name on every call.
+    /// SPUBLISH, SSUBSCRIBE and SUNSUBSCRIBE route by their channels' slots (key specs
+    /// that are not keys, which the key finder leaves out).
+    public enum ClusterRole { case exec, migrate, asking, shardChannels, other }
+    public let clusterRole: ClusterRole
 
     public var calls = 0
     /// How long its calls took, since the server started (the metrics endpoint's
@@ -70,6 +76,13 @@ public final class Command {
         self.allowedWhileSubscribed = row.allowedWhileSubscribed
         aclCategories = row.acl.rawValue
         keyFinder = KeyFinder(row: row)
+        switch row.name {
+        case "exec": clusterRole = .exec
+        case "migrate": clusterRole = .migrate
+        case "asking": clusterRole = .asking
+        case "spublish", "ssubscribe", "sunsubscribe": clusterRole = .shardChannels
+        default: clusterRole = .other
+        }
     }
 
     /// Redis's arity rule: a positive arity is exact, a negative one a minimum.

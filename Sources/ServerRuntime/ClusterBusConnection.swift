@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Server
 
 /// One cluster-bus socket: the bytes in go to `ClusterBus`, the messages it writes go out.
@@ -83,6 +84,14 @@ extension ServerRuntime {
             bootstrap = bootstrap.childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { [unowned self] channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // tls-cluster: the bus speaks TLS both ways, with the server's contexts.
+                        if self.state.config.bool("tls-cluster") {
+                            guard let contexts = self.tlsContexts else {
+                                throw ChannelError.inappropriateOperationForState
+                            }
+                            try channel.pipeline.syncOperations.addHandlers(
+                                TLSRecordGate(), NIOSSLServerHandler(context: contexts.server))
+                        }
                         try channel.pipeline.syncOperations.addHandler(
                             ClusterBusConnection(runtime: self, link: nil))
                     }
@@ -103,8 +112,16 @@ extension ServerRuntime {
         ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(timeout)))
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+            .channelInitializer { [unowned self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if self.state.config.bool("tls-cluster") {
+                        guard let contexts = self.tlsContexts else { throw ChannelError.inappropriateOperationForState }
+                        let isAddress = (try? SocketAddress(ipAddress: ip, port: 0)) != nil
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: contexts.client, serverHostname: isAddress ? nil : ip))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
             }
             .connect(host: ip, port: port)
             .whenFailure { [weak self] _ in self?.state.clusterBus?.disconnected(link) }

@@ -52,7 +52,7 @@ import Testing
         #expect(page.contains("| `GET` | 1.0.0 | yes |"))
         #expect(page.contains("| `HEXPIRE` | 7.4.0 | yes |"))
         #expect(page.contains("| `CLUSTER INFO` |"))
-        #expect(page.contains("no — no cluster mode"))
+        #expect(page.contains("| `CLUSTER MYSHARDID` | 7.2.0 | yes"))
         #expect(page.contains("| `WAITAOF` | 7.2.0 |"))
         let config = ReferenceDocs.configuration()
         #expect(config.contains("| `maxmemory-policy` | "))
