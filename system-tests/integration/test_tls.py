@@ -340,3 +340,38 @@ def test_metrics_over_https(certs):
         assert "redis_connected_clients" in body or "swiftlet" in body
     finally:
         s.stop()
+
+
+def test_cluster_bus_over_tls(certs):
+    """tls-cluster yes: the nodes' bus links speak TLS; redis-cli --tls --cluster create
+    builds the cluster on the TLS ports, which CLUSTER NODES and MOVED give out."""
+    from test_cluster_bus import cluster_ports, nodes_of, wait_for
+
+    servers = []
+    try:
+        for port in cluster_ports(3):
+            tls_port = free_port()
+            s = Server(SWIFTLET, tls_args(certs, tls_port, "--tls-cluster", "yes", "--cluster-enabled", "yes",
+                                          "--cluster-node-timeout", "2000"), port=port)
+            s.tls_port = tls_port
+            servers.append(s)
+        out = cli(certs, servers[0].tls_port, "--cluster", "create",
+                  *[f"127.0.0.1:{s.tls_port}" for s in servers], "--cluster-yes")
+        assert "[OK] All 16384 slots covered." in out, out
+        wait_for(lambda: all(len(nodes_of(s)) == 3 for s in servers), what="three nodes known everywhere")
+        wait_for(lambda: all(b"cluster_state:ok" in s.client().execute_command("CLUSTER", "INFO") for s in servers),
+                 what="cluster_state:ok")
+        assert {n["port"] for n in nodes_of(servers[1])} == {s.tls_port for s in servers}
+        assert cli(certs, servers[0].tls_port, "-c", "SET", "foo", "bar") == "OK"
+        assert cli(certs, servers[1].tls_port, "-c", "GET", "foo") == "bar"
+        # A plain connection to a bus port is refused (the bus expects a TLS handshake).
+        with socket.create_connection(("127.0.0.1", servers[0].port + 10000)) as raw:
+            raw.sendall(b"RCmb" + bytes(2252))
+            raw.settimeout(5)
+            try:
+                assert raw.recv(16) == b""
+            except ConnectionResetError:
+                pass
+    finally:
+        for s in servers:
+            s.stop()
