@@ -12,6 +12,7 @@ N=${N:-200000}
 CLIENTS=${CLIENTS:-50}
 PIPELINE=${PIPELINE:-1}
 BIN=${BIN:-.build/release/swiftlet-server}
+[[ $BIN == /* ]] || BIN=$PWD/$BIN  # not realpath: Debian's redis-server is a symlink it must keep
 work=$(mktemp -d)
 free_port() {
     python3 -c 'import socket
@@ -25,9 +26,9 @@ for _ in range(100):
 }
 AP=$(free_port); CP=$(free_port)
 mkdir "$work/a" "$work/c"
-(cd "$work/a" && exec "$OLDPWD/$BIN" --port "$AP" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1) &
+(cd "$work/a" && exec "$BIN" --port "$AP" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1) &
 APID=$!
-(cd "$work/c" && exec "$OLDPWD/$BIN" --port "$CP" --bind 127.0.0.1 --save '' --appendonly no \
+(cd "$work/c" && exec "$BIN" --port "$CP" --bind 127.0.0.1 --save '' --appendonly no \
     --cluster-enabled yes >/dev/null 2>&1) &
 CPID=$!
 trap 'kill $APID $CPID 2>/dev/null || true; rm -rf "$work"' EXIT
