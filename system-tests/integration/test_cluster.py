@@ -2,9 +2,7 @@
 commands that need no other node, and the redirections, side by side with Debian's
 redis-server 7.0.15 in cluster mode."""
 import os
-import random
 import re
-import socket
 import subprocess
 import time
 
@@ -15,16 +13,9 @@ from conftest import REDIS_SERVER, SWIFTLET, Server
 
 def cluster_port():
     """A free port whose bus port (+10000) is free too, at most 55535 as cluster mode needs."""
-    for _ in range(200):
-        port = random.randint(20000, 45000)
-        try:
-            for p in (port, port + 10000):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port pair")
+    from test_cluster_bus import cluster_ports
+
+    return cluster_ports(1)[0]
 
 
 def start(binary, workdir=None):
