@@ -124,6 +124,9 @@ extension ServerRuntime {
                 }
             }
             .connect(host: ip, port: port)
-            .whenFailure { [weak self] _ in self?.state.clusterBus?.disconnected(link) }
+            // The handler (Sendable, on this loop) carries the link into the callback.
+            .whenFailure { [weak self] _ in
+                if let link = handler.link { self?.state.clusterBus?.disconnected(link) }
+            }
     }
 }
