@@ -72,6 +72,8 @@ public final class ClusterBus {
     var cluster: ClusterState { server.cluster! }
     var myself: ClusterNode { cluster.myself }
     var nodeTimeout: Int64 { max(1, server.config.int("cluster-node-timeout")) }
+    /// This node's shard's primary: itself, or the primary it replicates.
+    var shardPrimary: ClusterNode? { myself.isPrimary ? myself : myself.primary.flatMap(cluster.node) }
 
     public var allLinks: [BusLink] { Array(outbound.values) + inboundLinks }
 
@@ -177,14 +179,17 @@ public final class ClusterBus {
         link.send(bytes)
     }
 
+    /// The outbound links of every other node past its handshake, in the order learned.
+    var peerLinks: [BusLink] {
+        cluster.order.compactMap { name in
+            guard let node = cluster.node(name), !node.isMyself, !node.inHandshake else { return nil }
+            return outbound[ObjectIdentifier(node)]
+        }
+    }
+
     /// A message to every node with a link up (Redis's clusterBroadcastMessage).
     func broadcast(_ message: BusMessage, now: Int64) {
-        for name in cluster.order {
-            guard let node = cluster.node(name), !node.isMyself, !node.inHandshake,
-                let link = outbound[ObjectIdentifier(node)]
-            else { continue }
-            send(message, on: link, now: now)
-        }
+        for link in peerLinks { send(message, on: link, now: now) }
     }
 
     /// Writes nodes.conf and settles the cluster's state once, after a batch of changes.
@@ -209,7 +214,7 @@ public final class ClusterBus {
     /// The header every message carries (Redis's clusterBuildMessageHdr): this node's
     /// ports, epochs, offset, and its primary's slots when it is a replica.
     func message(_ type: BusMessage.MessageType, body: BusMessage.Body) -> BusMessage {
-        let primary = myself.isPrimary ? myself : myself.primary.flatMap(cluster.node)
+        let primary = shardPrimary
         // The port clients are sent to, and the other one (plain or TLS).
         let port = UInt16(truncatingIfNeeded: myself.port)
         let otherPort = UInt16(truncatingIfNeeded: myself.tlsPort)
@@ -256,8 +261,6 @@ public final class ClusterBus {
         }
         var extensions: [BusMessage.Extension] = []
         if !myself.hostname.isEmpty { extensions.append(.hostname(myself.hostname)) }
-        let humanName = server.config["cluster-announce-human-nodename"]
-        if !humanName.isEmpty { extensions.append(.humanNodename(humanName)) }
         for (name, until) in forgotten where until > now {
             extensions.append(.forgottenNode(name, ttl: UInt64((until - now) / 1000)))
         }
@@ -268,12 +271,7 @@ public final class ClusterBus {
 
     /// A PONG to every linked node (after a promotion or an epoch change).
     public func broadcastPong(now: Int64) {
-        for name in cluster.order {
-            guard let node = cluster.node(name), !node.isMyself, !node.inHandshake,
-                let link = outbound[ObjectIdentifier(node)]
-            else { continue }
-            sendPing(on: link, type: .pong, now: now)
-        }
+        for link in peerLinks { sendPing(on: link, type: .pong, now: now) }
     }
 
     /// PUBLISH and SPUBLISH reach the other nodes (SPUBLISH only this node's shard).
@@ -283,8 +281,7 @@ public final class ClusterBus {
             broadcast(msg, now: now)
             return
         }
-        let primary = myself.isPrimary ? myself : myself.primary.flatMap(cluster.node)
-        guard let primary else { return }
+        guard let primary = shardPrimary else { return }
         for node in [primary] + cluster.replicas(of: primary) where !node.isMyself {
             if let link = outbound[ObjectIdentifier(node)] { send(msg, on: link, now: now) }
         }
@@ -533,7 +530,7 @@ public final class ClusterBus {
     /// loses its last slot to it, this node follows it.
     func updateSlots(of node: ClusterNode, epoch: UInt64, slots: SlotBitmap, now: Int64) {
         guard node !== myself else { return }
-        let currentPrimary = myself.isPrimary ? myself : myself.primary.flatMap(cluster.node)
+        let currentPrimary = shardPrimary
         var newPrimary: ClusterNode?
         var dirty: [Int] = []
         for range in slots.ranges {
@@ -783,7 +780,7 @@ public final class ClusterBus {
             resetManualFailover()
         }
         if !myself.isPrimary { handleReplicaFailover(now: now) }
-        changed(save: false)
+        // (The runtime's cron settles the cluster's state right after this, every tick.)
         finishChanges()
     }
 

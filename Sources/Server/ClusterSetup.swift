@@ -15,12 +15,10 @@ extension ServerState {
     /// mode is off or all went well, else the reason the server cannot start.
     public func setUpCluster(log: (String) -> Void) -> String? {
         guard config.bool("cluster-enabled") else { return nil }
-        let port = Int(config.int("port") != 0 ? config.int("port") : config.int("tls-port"))
-        guard port <= 55535 else {
+        guard clientPort <= 55535 else {
             return
                 "Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less."
         }
-        let busPort = config.int("cluster-port") != 0 ? Int(config.int("cluster-port")) : port + 10000
         let path = clusterConfigPath
         let text = (try? readFile(path)) ?? ""
         let state: ClusterState
@@ -30,7 +28,8 @@ extension ServerState {
                 log("Node configuration loaded, I'm \(state.myself.name)")
             } else {
                 let myself = ClusterNode(
-                    name: ClusterState.randomName(), ip: config["cluster-announce-ip"], port: port, busPort: busPort,
+                    name: ClusterState.randomName(), ip: config["cluster-announce-ip"], port: clientPort,
+                    busPort: clusterBusPort,
                     flags: NodeFlags.primary)
                 state = ClusterState(myself: myself)
                 log("No cluster configuration found, I'm \(myself.name)")
@@ -59,14 +58,20 @@ extension ServerState {
         return nil
     }
 
+    /// The port a cluster node is known by: the plain one, else the TLS one.
+    var clientPort: Int { Int(config.int("port") != 0 ? config.int("port") : config.int("tls-port")) }
+
+    /// The cluster bus's port: `cluster-port`, else the client port plus 10 000.
+    public var clusterBusPort: Int {
+        config.int("cluster-port") != 0 ? Int(config.int("cluster-port")) : clientPort + 10000
+    }
+
     /// This node's ports and hostname as announced: the configuration's, whatever
     /// nodes.conf said (Redis's clusterUpdateMyselfAnnouncedPorts and hostname).
     public func applyAnnouncedAddress() {
         guard let myself = cluster?.myself else { return }
         let plainPort = Int(config.int("port"))
         let tlsPort = Int(config.int("tls-port"))
-        let port = plainPort != 0 ? plainPort : tlsPort
-        let busPort = config.int("cluster-port") != 0 ? Int(config.int("cluster-port")) : port + 10000
         let announcedPort = Int(config.int("cluster-announce-port"))
         let announcedTLSPort = Int(config.int("cluster-announce-tls-port"))
         let announcedBusPort = Int(config.int("cluster-announce-bus-port"))
@@ -76,10 +81,10 @@ extension ServerState {
             myself.port = announcedTLSPort != 0 ? announcedTLSPort : tlsPort
             myself.tlsPort = announcedPort != 0 ? announcedPort : plainPort
         } else {
-            myself.port = announcedPort != 0 ? announcedPort : port
+            myself.port = announcedPort != 0 ? announcedPort : clientPort
             myself.tlsPort = announcedTLSPort != 0 ? announcedTLSPort : tlsPort
         }
-        myself.busPort = announcedBusPort != 0 ? announcedBusPort : busPort
+        myself.busPort = announcedBusPort != 0 ? announcedBusPort : clusterBusPort
         myself.hostname = config["cluster-announce-hostname"]
         if !config["cluster-announce-ip"].isEmpty { myself.ip = config["cluster-announce-ip"] }
     }

@@ -57,12 +57,6 @@ final class ClusterBusConnection: ChannelInboundHandler, @unchecked Sendable {
 }
 
 extension ServerRuntime {
-    /// The cluster bus's port: `cluster-port`, else the client port plus 10 000.
-    var clusterBusPort: Int {
-        let port = Int(state.config.int("port") != 0 ? state.config.int("port") : state.config.int("tls-port"))
-        return state.config.int("cluster-port") != 0 ? Int(state.config.int("cluster-port")) : port + 10000
-    }
-
     /// Listens on the bus port at each address the clients' listeners use, and lets the
     /// bus open its outbound links.
     func startClusterBus() throws {
@@ -97,11 +91,11 @@ extension ServerRuntime {
                     }
                 }
             do {
-                channels.append(try bootstrap.bind(host: host, port: clusterBusPort).wait())
+                channels.append(try bootstrap.bind(host: host, port: state.clusterBusPort).wait())
             } catch {
                 if optional { continue }
-                log.warning("Could not bind to \(host):\(clusterBusPort) for the cluster bus: \(error)")
-                throw ServerStartError("Failed listening on port \(clusterBusPort) (cluster), aborting.")
+                log.warning("Could not bind to \(host):\(state.clusterBusPort) for the cluster bus: \(error)")
+                throw ServerStartError("Failed listening on port \(state.clusterBusPort) (cluster), aborting.")
             }
         }
     }
