@@ -7,6 +7,7 @@
 # measure another server, e.g. BIN=redis-server for Redis's own figure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/ratio-table.sh
 rounds=${1:-3}
 N=${N:-200000}
 CLIENTS=${CLIENTS:-50}
@@ -44,16 +45,6 @@ for ((i = 1; i <= rounds; i++)); do
     while read -r test rps; do alone[$test]="${alone[$test]:-} $rps"; done < <(bench "$AP")
     while read -r test rps; do cluster[$test]="${cluster[$test]:-} $rps"; done < <(bench "$CP")
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf "%s, %d clients, pipeline %d, %d requests, median of %d rounds\n" "$(basename "$BIN")" "$CLIENTS" \
     "$PIPELINE" "$N" "$rounds"
-printf "| test | standalone | cluster mode | cluster / standalone |\n|---|---|---|---|\n"
-for test in "${!alone[@]}"; do
-    a=$(echo "${alone[$test]}" | median); c=$(echo "${cluster[$test]}" | median)
-    printf "| %s | %s | %s | %s |\n" "$test" "$a" "$c" "$(awk -v x="$c" -v y="$a" 'BEGIN {printf "%.2f", x / y}')"
-done | sort
-geo=$(for test in "${!alone[@]}"; do
-    a=$(echo "${alone[$test]}" | median); c=$(echo "${cluster[$test]}" | median)
-    awk -v x="$c" -v y="$a" 'BEGIN {print log(x / y)}'
-done | awk '{s += $1; n++} END {printf "%.2f", exp(s / n)}')
-echo "geometric mean cluster / standalone: $geo"
+ratio_table alone cluster standalone "cluster mode" "cluster / standalone"

@@ -5,6 +5,7 @@
 # geometric mean. Usage: benchmarks/tls-vs-redis.sh [rounds]   (N, CLIENTS, PIPELINE env)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/ratio-table.sh
 rounds=${1:-3}
 N=${N:-100000}
 CLIENTS=${CLIENTS:-50}
@@ -30,16 +31,5 @@ for ((i = 1; i <= rounds; i++)); do
     while read -r test rps; do redis[$test]="${redis[$test]:-} $rps"; done < <(bench "$RP")
     while read -r test rps; do swiftlet[$test]="${swiftlet[$test]:-} $rps"; done < <(bench "$SP")
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf "TLS, %d clients, pipeline %d, %d requests, median of %d rounds\n" "$CLIENTS" "$PIPELINE" "$N" "$rounds"
-printf "| test | redis-server 7.0.15 | Swiftlet | Swiftlet / Redis |\n|---|---|---|---|\n"
-for test in "${!redis[@]}"; do
-    r=$(echo "${redis[$test]}" | median); s=$(echo "${swiftlet[$test]}" | median)
-    ratio=$(awk -v a="$s" -v b="$r" 'BEGIN {printf "%.2f", a / b}')
-    printf "| %s | %s | %s | %s |\n" "$test" "$r" "$s" "$ratio"
-done | sort
-geo=$(for test in "${!redis[@]}"; do
-    r=$(echo "${redis[$test]}" | median); s=$(echo "${swiftlet[$test]}" | median)
-    awk -v a="$s" -v b="$r" 'BEGIN {print log(a / b)}'
-done | awk '{s += $1; n++} END {printf "%.2f", exp(s / n)}')
-echo "geometric mean Swiftlet / Redis: $geo"
+ratio_table redis swiftlet "redis-server 7.0.15" Swiftlet "Swiftlet / Redis"
