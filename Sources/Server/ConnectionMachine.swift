@@ -39,10 +39,13 @@ public final class ConnectionMachine {
     /// Runs the commands held back, then every complete command in `input`. `block` is
     /// told at once when a command blocks (the runtime registers the waiter and its
     /// timeout); `serveReadyKeys` runs after each batch when writes made keys ready for
-    /// blocked clients. Returns how many bytes of `input` were consumed and why it stopped.
+    /// blocked clients. With `maxmemory-clients` set, `weighClient` follows each command
+    /// (Redis's updateClientMemUsageAndBucket): it weighs the replies so far and may evict
+    /// clients before the next command's key eviction; false means this client went.
+    /// Returns how many bytes of `input` were consumed and why it stopped.
     public func run(
         _ input: UnsafeRawBufferPointer, block: (BlockRequest) -> Void, serveReadyKeys: () -> Void,
-        log: (String) -> Void
+        log: (String) -> Void, weighClient: () -> Bool = { true }
     ) -> (consumed: Int, stop: Stop) {
         let ctx = context
         let server = ctx.server
@@ -91,6 +94,10 @@ public final class ConnectionMachine {
                 i += 1
                 if ctx.outputHardLimitPassed {
                     session.closeAfterReply = true
+                    break
+                }
+                if server.config.limits.maxmemoryClients > 0 && !weighClient() {
+                    closed = true
                     break
                 }
             }

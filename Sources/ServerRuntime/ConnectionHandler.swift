@@ -211,7 +211,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         let (consumed, stop) = buffer.withUnsafeReadableBytes { input in
             machine.run(
                 input, block: { runtime.block(self, $0) }, serveReadyKeys: { runtime.serveReadyKeys() },
-                log: { runtime.log.info("\($0)") })
+                log: { runtime.log.info("\($0)") }, weighClient: { self.weighRepliesSoFar() })
         }
         buffer.moveReaderIndex(forwardBy: consumed)
         if buffer.readableBytes > 0 {
@@ -254,6 +254,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         var out = context.channel.allocator.buffer(capacity: ctx.output.count)
         out.writeBytes(ctx.output)
+        session?.outputBufferLength = 0
         runtime.state.stats.netOutputBytes += ctx.output.count
         if let session, session.replyBufferPeak < session.replyBufferSize {
             session.replyBufferPeak = min(session.replyBufferSize, max(session.replyBufferPeak, ctx.output.count))
@@ -381,6 +382,16 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if limit > 0 && runtime.clientMemory >= Int(limit) { runtime.evictClients() }
     }
 
+    /// Between two commands of a batch, with client eviction on: the replies not yet
+    /// flushed count, so a pipeline of large replies evicts clients before it makes the
+    /// next command evict keys (Redis weighs a client after each command). False when this
+    /// client was evicted.
+    func weighRepliesSoFar() -> Bool {
+        session.outputBufferLength = context.output.count
+        accountMemory()
+        return !closed
+    }
+
     /// Moves this client's share of the runtime's total to its memory now.
     func recordMemory() {
         guard let session, !detached, !session.isReplica, !session.isPrimaryClient else { return }
@@ -402,6 +413,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         runtime.log.info("Evicting client: \(session.infoLine(now: runtime.state.clock()))")
         runtime.state.stats.evictedClients += 1
         closed = true
+        // An evicted client gets nothing more, not even replies of its batch so far.
+        self.context?.output.removeAll()
         detach()
         context.close(promise: nil)
     }
