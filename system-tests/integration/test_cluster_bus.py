@@ -192,8 +192,106 @@ def test_reshard_add_node_rebalance_and_del_node():
         stop_all(servers)
 
 
+class Workload:
+    """redis-py's RedisCluster writing and reading on a thread: a write counts as
+    acknowledged once SET answered and `WAIT 1` on the key's primary said a replica has it
+    (Redis Cluster's own guarantee; an unacknowledged write may be lost in a failover)."""
+
+    def __init__(self, port):
+        import threading
+
+        from redis.cluster import RedisCluster
+
+        self.rc = RedisCluster(host="127.0.0.1", port=port, socket_timeout=5)
+        self.acknowledged = {}
+        self.written = 0
+        self.failed = 0
+        self.last_error = None
+        self.wrong_reads = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        i = 0
+        while not self.stopping.is_set():
+            key, value = f"w:{i}", str(i)
+            try:
+                self.rc.set(key, value)
+                self.written += 1
+                node = self.rc.get_node_from_key(key)
+                if self.rc.execute_command("WAIT", 1, 500, target_nodes=node) >= 1:
+                    self.acknowledged[key] = value
+                # Read back an earlier acknowledged key: it must have its value.
+                if self.acknowledged and i % 5 == 0:
+                    old = f"w:{random.choice(list(self.acknowledged))[2:]}"
+                    got = self.rc.get(old)
+                    if got is not None and got.decode() != self.acknowledged[old]:
+                        self.wrong_reads.append((old, got))
+            except Exception as e:  # noqa: BLE001 - a failover makes writes fail for a while
+                self.failed += 1
+                self.last_error = repr(e)
+                time.sleep(0.05)
+            i += 1
+
+    def wait_for_writes(self, count, timeout=30):
+        start = len(self.acknowledged)
+        wait_for(lambda: len(self.acknowledged) >= start + count, timeout=timeout,
+                 what=f"{count} more acknowledged writes ({len(self.acknowledged)} so far of {self.written} "
+                 f"written, {self.failed} failed, the last with {self.last_error})")
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(timeout=30)
+
+
+def test_workload_goes_on_through_resharding_and_a_primary_kill(six_swiftlets):
+    from redis.cluster import RedisCluster
+
+    servers = six_swiftlets
+    create(servers, 1)
+    by_port = {s.port: s for s in servers}
+    work = Workload(servers[0].port)
+    try:
+        work.wait_for_writes(200)
+        view = nodes_of(servers[0])
+        primaries = [n for n in view if "master" in n["flags"]]
+        # Move 2 000 slots (with their keys, by MIGRATE) while the writes go on.
+        moved = cli("--cluster", "reshard", f"127.0.0.1:{servers[0].port}", "--cluster-from", primaries[0]["id"],
+                    "--cluster-to", primaries[1]["id"], "--cluster-slots", "2000", "--cluster-yes",
+                    "--cluster-pipeline", "20")
+        assert moved.returncode == 0, moved.stdout[-2000:] + moved.stderr
+        work.wait_for_writes(200)
+        # Kill the primary that just received the slots; its replica takes them over.
+        victim = primaries[1]
+        replica = next(n for n in view if n["primary"] == victim["id"])
+        by_port[victim["port"]].stop()
+        survivors = [s for s in servers if s.port != victim["port"]]
+        wait_for(lambda: all(any(n["id"] == replica["id"] and "master" in n["flags"] and n["slots"]
+                                 for n in nodes_of(s)) for s in survivors),
+                 what="the replica promoted on every node")
+        wait_for(lambda: cluster_ok(survivors), what="cluster_state:ok after the failover")
+        # The old primary comes back as the new one's replica: its shard acknowledges again.
+        again = Server(SWIFTLET, ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"],
+                       workdir=by_port[victim["port"]].workdir, port=victim["port"])
+        servers.append(again)
+        wait_for(lambda: again.client().info("replication").get("master_link_status") == "up",
+                 what="the old primary replicating the new one")
+        work.wait_for_writes(200)
+    finally:
+        work.stop()
+    assert work.wrong_reads == []
+    assert len(work.acknowledged) >= 600
+    check = cli("--cluster", "check", f"127.0.0.1:{survivors[0].port}")
+    assert "[OK] All 16384 slots covered." in check.stdout, check.stdout
+    rc = RedisCluster(host="127.0.0.1", port=survivors[0].port)
+    lost = [k for k, v in work.acknowledged.items() if rc.get(k) != v.encode()]
+    assert lost == [], f"{len(lost)} of {len(work.acknowledged)} acknowledged writes lost: {lost[:10]}"
+    rc.close()
+
+
 @pytest.mark.skipif(not os.path.exists(REDIS_SERVER), reason="redis-server not installed")
-def test_mixed_cluster_with_redis_server_forms_and_fails_over():
+def test_mixed_cluster_with_redis_server_forms_reshards_and_fails_over():
     from redis.cluster import RedisCluster
 
     # Primaries and replicas of both kinds: redis-cli takes the first three as primaries.
@@ -209,6 +307,19 @@ def test_mixed_cluster_with_redis_server_forms_and_fails_over():
         for i in range(300):
             rc.set(f"k{i}", i)
         by_port = {s.port: s for s in servers}
+        # Reshard both ways between the kinds: redis-cli moves the keys with MIGRATE, whose
+        # DUMP payloads each kind restores from the other.
+        swift = next(p for p in primaries if kinds[p["port"]] == SWIFTLET)
+        redis_primary = next(p for p in primaries if kinds[p["port"]] == REDIS_SERVER)
+        for source, target in ((redis_primary, swift), (swift, redis_primary)):
+            moved = cli("--cluster", "reshard", f"127.0.0.1:{servers[0].port}", "--cluster-from", source["id"],
+                        "--cluster-to", target["id"], "--cluster-slots", "1500", "--cluster-yes")
+            assert moved.returncode == 0, moved.stdout[-2000:] + moved.stderr
+        # The new owners' claims spread with the next pings.
+        wait_for(lambda: cli("--cluster", "check", f"127.0.0.1:{servers[1].port}").returncode == 0,
+                 what="every node agreeing on the slots after the reshards")
+        assert all(rc.get(f"k{i}") == str(i).encode() for i in range(300))
+        assert sum(by_port[p["port"]].client().dbsize() for p in primaries) == 300
         for p in primaries:
             assert by_port[p["port"]].client().execute_command("WAIT", "1", "5000") == 1
         rc.close()
