@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "DataStore",
             dependencies: [
-                "CSupport", "ByteStorage",
+                "CSupport", "ByteStorage", "Cluster",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
@@ -143,7 +143,7 @@ let package = Package(
             name: "swiftlet-check-aof", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(name: "RESPTests", dependencies: ["RESP"], swiftSettings: swiftSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], swiftSettings: swiftSettings),
-        .testTarget(name: "DataStoreTests", dependencies: ["DataStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "DataStoreTests", dependencies: ["DataStore", "Cluster"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PersistenceTests", dependencies: ["Persistence", "DataStore"], swiftSettings: swiftSettings),
         .testTarget(

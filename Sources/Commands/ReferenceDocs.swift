@@ -16,7 +16,7 @@ public enum ReferenceDocs {
     /// What an implemented command does not do (yet).
     static let partial: [String: String] = [
         "cluster":
-            "`cluster-enabled yes` joins Redis Cluster over Redis's cluster bus (mixed with redis-server nodes; `redis-cli --cluster` builds and reshards it): gossip, failure detection, replica election and manual failover; COUNTKEYSINSLOT and GETKEYSINSLOT scan the keys; `cluster-enabled no` answers as Redis, \"This instance has cluster support disabled\"",
+            "`cluster-enabled yes` joins Redis Cluster over Redis's cluster bus (mixed with redis-server nodes; `redis-cli --cluster` builds and reshards it): gossip, failure detection, replica election and manual failover; keys are kept by slot (COUNTKEYSINSLOT and GETKEYSINSLOT read only their slot); `cluster-enabled no` answers as Redis, \"This instance has cluster support disabled\"",
         "readonly": "as CLUSTER (READONLY is recorded; replicas in a cluster need the bus)",
         "readwrite": "as CLUSTER",
         "asking": "as CLUSTER: the next command may use an importing slot",

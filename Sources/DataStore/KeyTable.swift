@@ -1,5 +1,6 @@
 @_exported import ByteStorage
 import CSupport
+import Cluster
 
 /// Hashes bytes a word at a time (a small multiply-xorshift mix, seeded per process so
 /// that clients cannot pick colliding keys in advance).
@@ -146,6 +147,8 @@ public struct KeyTable {
     public var clock: LRUClock
     /// Whether the table may take more memory to grow (shared with the other databases).
     public var growth: TableGrowth
+    /// Keys by hash slot, kept in cluster mode only (`indexBySlot`).
+    public private(set) var slotIndex: SlotKeyIndex?
 
     public init(
         seed: UInt64 = 0x1234_5678_9ABC_DEF0, clock: LRUClock = LRUClock(), growth: TableGrowth = TableGrowth()
@@ -160,7 +163,19 @@ public struct KeyTable {
 
     /// Bytes of the table itself (slots and buckets), not of keys and values: MEMORY
     /// STATS's `overhead.hashtable.main`.
-    public var overheadBytes: Int { slots.capacity * MemoryLayout<KeyEntry>.stride + buckets.capacity * 4 }
+    public var overheadBytes: Int {
+        slots.capacity * MemoryLayout<KeyEntry>.stride + buckets.capacity * 4 + (slotIndex?.overheadBytes ?? 0)
+    }
+
+    /// From now on the table keeps its keys by hash slot (a cluster node's database 0).
+    public mutating func indexBySlot() {
+        guard slotIndex == nil else { return }
+        var index = SlotKeyIndex()
+        for idx in slots.indices where slots[idx].volatileIndex != -2 {
+            index.add(tableSlot: idx, hashSlot: slots[idx].withKey { HashSlot.of($0) })
+        }
+        slotIndex = index
+    }
     /// Bytes of the expiry index (`overhead.hashtable.expires`).
     public var expiresOverheadBytes: Int { volatileSlots.capacity * 4 }
 
@@ -348,6 +363,7 @@ public struct KeyTable {
         buckets[b] = Int32(idx)
         count += 1
         if expireAt != KeyEntry.noExpiry { setExpire(slot: idx, at: expireAt) }
+        if slotIndex != nil { slotIndex!.add(tableSlot: idx, hashSlot: HashSlot.of(key)) }
         return idx
     }
 
@@ -390,6 +406,7 @@ public struct KeyTable {
         }
         precondition(i >= 0, "KeyTable: slot not in its bucket")
         if prev < 0 { buckets[b] = slots[slot].next } else { slots[Int(prev)].next = slots[slot].next }
+        if slotIndex != nil { slotIndex!.remove(tableSlot: slot, hashSlot: slots[slot].withKey { HashSlot.of($0) }) }
         var old = slots[slot]
         old.expireAt = expireAt
         slots[slot] = KeyEntry.free
@@ -402,6 +419,7 @@ public struct KeyTable {
     }
 
     mutating func compact() {
+        slotIndex?.removeAll()
         slots.removeAll(keepingCapacity: false)
         freeHead = -1
         volatileSlots.removeAll(keepingCapacity: false)
@@ -413,6 +431,7 @@ public struct KeyTable {
     }
 
     public mutating func removeAll() {
+        slotIndex?.removeAll()
         slots = []
         freeHead = -1
         volatileSlots = []

@@ -40,6 +40,7 @@ extension ServerState {
         // No link is up yet: the bus's cron connects to each node.
         for node in state.nodes.values where !node.isMyself { node.connected = false }
         cluster = state
+        keyspace.databases[0].table.indexBySlot()
         clusterBus = ClusterBus(server: self)
         clusterStartedAt = clock()
         applyAnnouncedAddress()
@@ -154,19 +155,15 @@ extension ServerState {
 // MARK: Keys by slot
 
 extension ServerState {
-    /// The live keys of database 0 in `slot`, in table order, up to `limit`.
+    /// Keys of database 0 in `slot`, up to `limit`, newest first: as Redis's GETKEYSINSLOT,
+    /// keys whose time has passed count until expiry removes them.
     public func keys(inSlot slot: Int, limit: Int) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        let now = clock()
-        keyspace.databases[0].table.forEach { entry in
-            guard out.count < limit, entry.expireAt == KeyEntry.noExpiry || entry.expireAt > now else { return }
-            let matches = entry.withKey { HashSlot.of($0) == slot }
-            if matches { out.append(entry.key) }
-        }
-        return out
+        let table = keyspace.databases[0].table
+        guard let index = table.slotIndex else { return [] }
+        return index.tableSlots(inSlot: slot, limit: limit).map { table[$0].key }
     }
 
-    public func keyCount(inSlot slot: Int) -> Int { keys(inSlot: slot, limit: .max).count }
+    public func keyCount(inSlot slot: Int) -> Int { keyspace.databases[0].table.slotIndex?.count(inSlot: slot) ?? 0 }
 
     /// A slot taken over by a node with a newer epoch: its keys here go (Redis's
     /// delKeysInSlot).
