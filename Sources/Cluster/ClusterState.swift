@@ -35,6 +35,9 @@ public final class ClusterNode {
     public var failureReports: [NodeName: Int64] = [:]
     /// Its replication offset, as its last message said.
     public var replicationOffset: UInt64 = 0
+    /// Since when it has been a primary left without working replicas, for replica
+    /// migration (0: it is not).
+    public var orphanedTime: Int64 = 0
 
     public init(name: NodeName, ip: String, port: Int, busPort: Int, flags: UInt16, shardID: NodeName? = nil) {
         self.name = name
@@ -308,7 +311,11 @@ extension ClusterState {
         let state = ClusterState(myself: myself)
         for node in nodes where node !== myself { state.add(node) }
         for (slot, name) in slotOwners { state.assign(slot, to: state.nodes[name]) }
-        for (node, primary) in primaries { node.primary = primary }
+        for (node, primary) in primaries {
+            node.primary = primary
+            // A primary that has replicas is a target of replica migration once they fail.
+            state.nodes[primary]?.flags |= NodeFlags.migrateTo
+        }
         state.migrating = migrating
         state.importing = importing
         state.currentEpoch = current

@@ -53,6 +53,9 @@ public final class ClusterBus {
     var failoverAuthCount = 0
     var failoverAuthEpoch: UInt64 = 0
     var failoverAuthRank = 0
+    /// The last reason this replica could not fail over, and when it was logged.
+    var cannotFailOverReason = ""
+    var cannotFailOverLogged: Int64 = 0
     /// A manual failover (CLUSTER FAILOVER): until when it runs, whether it may start the
     /// election, the primary's offset this replica must reach, and the replica a primary
     /// is paused for.
@@ -442,7 +445,7 @@ public final class ClusterBus {
                 changed()
             }
             if sender.primary != message.primary {
-                sender.primary = message.primary
+                setPrimary(of: sender, to: message.primary)
                 if let primary = cluster.node(message.primary) { sender.shardID = primary.shardID }
                 changed()
             }
@@ -521,33 +524,63 @@ public final class ClusterBus {
     func setAsPrimary(_ node: ClusterNode) {
         node.flags &= ~NodeFlags.replica
         node.flags |= NodeFlags.primary
-        node.primary = nil
+        if node.primary != nil {
+            setPrimary(of: node, to: nil)
+            // A replica that took over a primary which had replicas wants some too.
+            if node !== myself { node.flags |= NodeFlags.migrateTo }
+        }
         changed()
     }
 
+    /// `replica` follows `name` now (Redis's clusterNodeRemoveSlave and
+    /// clusterNodeAddSlave): a primary that has had replicas is a target of replica
+    /// migration once none of them works; it stops being one when its last replica leaves.
+    func setPrimary(of replica: ClusterNode, to name: NodeName?) {
+        let old = replica.primary.flatMap(cluster.node)
+        replica.primary = name
+        if let old, cluster.replicas(of: old).isEmpty { old.flags &= ~NodeFlags.migrateTo }
+        if let name { cluster.node(name)?.flags |= NodeFlags.migrateTo }
+    }
+
     /// Redis's clusterUpdateSlotsConfigWith: `node` claims `slots` at `epoch`; each slot
-    /// served by nobody or under an older epoch goes to it. When this node (or its primary)
-    /// loses its last slot to it, this node follows it.
+    /// served by nobody or under an older epoch goes to it. When this node's shard loses
+    /// its last slot to it, this node follows it (with `cluster-allow-replica-migration
+    /// no`, only if it took every one of its slots from this shard); a replica whose
+    /// primary became a replica follows that one's primary.
     func updateSlots(of node: ClusterNode, epoch: UInt64, slots: SlotBitmap, now: Int64) {
         guard node !== myself else { return }
         let currentPrimary = shardPrimary
         var newPrimary: ClusterNode?
         var dirty: [Int] = []
+        var claimed = 0
+        var takenFromThisShard = 0
         for range in slots.ranges {
             for slot in range {
+                claimed += 1
                 let owner = cluster.owners[slot]
                 if owner === node || cluster.importing[slot] != nil { continue }
                 guard owner == nil || owner!.configEpoch < epoch else { continue }
                 if owner === myself && server.keyCount(inSlot: slot) > 0 { dirty.append(slot) }
-                if owner != nil && owner === currentPrimary { newPrimary = node }
+                if owner != nil && owner === currentPrimary {
+                    newPrimary = node
+                    takenFromThisShard += 1
+                }
                 cluster.assign(slot, to: node)
                 cluster.migrating[slot] = nil
             }
         }
         changed()
-        if let newPrimary, let currentPrimary, currentPrimary.slots.count == 0 {
+        if let newPrimary, let currentPrimary, currentPrimary.slots.count == 0,
+            server.config.bool("cluster-allow-replica-migration") || claimed == takenFromThisShard
+        {
             server.clusterLog?("Configuration change detected. Reconfiguring myself as a replica of \(newPrimary.name)")
             becomeReplica(of: newPrimary)
+        } else if !myself.isPrimary, let primary = myself.primary.flatMap(cluster.node),
+            let grandPrimary = primary.primary.flatMap(cluster.node), grandPrimary !== myself
+        {
+            server.clusterLog?(
+                "I'm a sub-replica! Reconfiguring myself as a replica of grandmaster \(grandPrimary.name)")
+            becomeReplica(of: grandPrimary)
         } else {
             for slot in dirty { server.deleteKeys(inSlot: slot) }
         }
@@ -561,7 +594,7 @@ public final class ClusterBus {
             cluster.migrating = [:]
             cluster.importing = [:]
         }
-        myself.primary = primary.name
+        setPrimary(of: myself, to: primary.name)
         myself.shardID = primary.shardID
         _ = server.follow(host: primary.ip, port: primary.port)
         resetManualFailover()
@@ -779,7 +812,19 @@ public final class ClusterBus {
             server.clusterLog?("Manual failover timed out.")
             resetManualFailover()
         }
-        if !myself.isPrimary { handleReplicaFailover(now: now) }
+        // cluster-replica-no-failover shows in this node's flags (Redis's
+        // clusterUpdateMyselfFlags).
+        let flags =
+            server.config.bool("cluster-replica-no-failover")
+            ? myself.flags | NodeFlags.noFailover : myself.flags & ~NodeFlags.noFailover
+        if flags != myself.flags {
+            myself.flags = flags
+            changed()
+        }
+        if !myself.isPrimary {
+            handleReplicaFailover(now: now)
+            considerReplicaMigration(now: now)
+        }
         // (The runtime's cron settles the cluster's state right after this, every tick.)
         finishChanges()
     }
@@ -802,7 +847,14 @@ public final class ClusterBus {
         let manual = manualFailoverEnd != 0 && manualFailoverCanStart
         if manualFailoverEnd != 0 && !manualFailoverCanStart { checkManualFailoverReady(primary: primary) }
         guard primary.slots.count > 0, primary.flags & NodeFlags.failing != 0 || manual else { return }
+        guard manual || !server.config.bool("cluster-replica-no-failover") else { return }
         let timeout = nodeTimeout
+        if !manual && dataTooOld(now: now) {
+            logCannotFailOver(
+                "Disconnected from master for longer than allowed. Please check the 'cluster-replica-validity-factor' configuration option.",
+                primary: primary, now: now)
+            return
+        }
         let authTimeout = max(timeout * 2, 2000)
         let authRetry = authTimeout * 2
         if now - failoverAuthTime > authRetry {
@@ -844,6 +896,98 @@ public final class ClusterBus {
             server.clusterLog?("configEpoch set to \(myself.configEpoch) after successful failover")
         }
         takeOver(from: primary, now: now)
+    }
+
+    /// Redis's data age check: a replica cut off from its primary for longer than
+    /// `repl-ping-replica-period` + node timeout × `cluster-replica-validity-factor` (the
+    /// node timeout not counted) does not ask to take over; 0 turns the check off.
+    func dataTooOld(now: Int64) -> Bool {
+        let factor = server.config.int("cluster-replica-validity-factor")
+        guard factor > 0 else { return false }
+        var age: Int64
+        if let link = server.primaryLink, link.state == .connected {
+            age = now - link.lastIO
+        } else if let link = server.primaryLink, link.downSince > 0 {
+            age = now - link.downSince
+        } else {
+            age = now  // never connected: Redis counts from the epoch
+        }
+        if age > nodeTimeout { age -= nodeTimeout }
+        let (allowed, overflow) = nodeTimeout.multipliedReportingOverflow(by: factor)
+        if overflow { return false }
+        return age > server.config.int("repl-ping-replica-period") * 1000 + allowed
+    }
+
+    /// Redis's clusterLogCantFailover: why this replica does not fail over, once per
+    /// reason (again after five minutes), and only once its primary has been failing for
+    /// a node timeout and five seconds.
+    func logCannotFailOver(_ reason: String, primary: ClusterNode, now: Int64) {
+        if reason == cannotFailOverReason && now - cannotFailOverLogged < 300_000 { return }
+        cannotFailOverReason = reason
+        if primary.flags & NodeFlags.failing != 0 && now - primary.failTime < nodeTimeout + 5000 { return }
+        cannotFailOverLogged = now
+        server.clusterLog?("Currently unable to failover: \(reason)")
+    }
+
+    // MARK: Replica migration
+
+    /// Redis's orphaned-primary check in clusterCron: when a primary with slots has lost
+    /// all its working replicas (and had some), and this replica belongs to a shard with
+    /// the most working replicas (at least two), it may move over.
+    func considerReplicaMigration(now: Int64) {
+        guard server.config.bool("cluster-allow-replica-migration") else { return }
+        var orphaned = 0
+        var most = 0
+        var mine = 0
+        for node in cluster.nodes.values
+        where !node.isMyself && !node.inHandshake && node.flags & NodeFlags.noAddress == 0 && node.isPrimary
+            && node.flags & NodeFlags.failing == 0
+        {
+            let working = workingReplicas(of: node)
+            if working == 0 && node.slots.count > 0 && node.flags & NodeFlags.migrateTo != 0 { orphaned += 1 }
+            most = max(most, working)
+            if myself.primary == node.name { mine = working }
+        }
+        if orphaned > 0 && most >= 2 && mine == most { migrateIfCandidate(mostReplicas: most, now: now) }
+    }
+
+    /// Replicas of `primary` not marked failing.
+    func workingReplicas(of primary: ClusterNode) -> Int {
+        cluster.replicas(of: primary).filter { $0.flags & NodeFlags.failing == 0 }.count
+    }
+
+    /// Redis's clusterHandleSlaveMigration: with the cluster up, and this shard keeping
+    /// more than `cluster-migration-barrier` working replicas without this one, the
+    /// replica with the smallest name among the shards with the most replicas moves to
+    /// the first orphaned primary, once it has been orphaned for five seconds.
+    func migrateIfCandidate(mostReplicas: Int, now: Int64) {
+        guard server.clusterIsUp, let primary = myself.primary.flatMap(cluster.node) else { return }
+        let healthy = cluster.replicas(of: primary).filter { !$0.isFailing }.count
+        guard healthy > server.config.int("cluster-migration-barrier") else { return }
+        var target: ClusterNode?
+        var candidate = myself
+        for name in cluster.order {
+            guard let node = cluster.node(name) else { continue }
+            let working = node.isPrimary ? workingReplicas(of: node) : 0
+            let isOrphaned =
+                node.isPrimary && node.flags & NodeFlags.failing == 0 && node.flags & NodeFlags.migrateTo != 0
+                && working == 0
+            if isOrphaned {
+                if target == nil && node.slots.count > 0 { target = node }
+                if node.orphanedTime == 0 { node.orphanedTime = now }
+            } else {
+                node.orphanedTime = 0
+            }
+            if node.isPrimary && working == mostReplicas {
+                for replica in cluster.replicas(of: node)
+                where replica.name.bytes.lexicographicallyPrecedes(candidate.name.bytes) {
+                    candidate = replica
+                }
+            }
+        }
+        guard let target, candidate === myself, now - target.orphanedTime > 5000 else { return }
+        server.clusterLog?("Migrating to orphaned master \(target.name)")
+        becomeReplica(of: target)
     }
 
     /// This replica becomes the primary of `primary`'s slots (Redis's

@@ -192,6 +192,70 @@ def test_reshard_add_node_rebalance_and_del_node():
         stop_all(servers)
 
 
+def test_replica_migrates_to_an_orphaned_primary():
+    # Seven nodes: three primaries, one of them with two replicas.
+    servers = start_nodes([SWIFTLET] * 7)
+    try:
+        create(servers, 1)
+        by_port = {s.port: s for s in servers}
+        view = nodes_of(servers[0])
+        primaries = [n for n in view if "master" in n["flags"]]
+        counts = {p["id"]: sum(n["primary"] == p["id"] for n in view) for p in primaries}
+        rich = next(p for p in primaries if counts[p["id"]] == 2)
+        poor = next(p for p in primaries if counts[p["id"]] == 1)
+        lost = next(n for n in view if n["primary"] == poor["id"])
+        by_port[lost["port"]].stop()
+        alive = [s for s in servers if s.port != lost["port"]]
+
+        # Once its only replica has failed for five seconds, one of the other shard's two
+        # replicas (the one with the smaller name) moves over; the barrier (1) keeps one.
+        def migrated():
+            view = nodes_of(alive[0])
+            working = [n for n in view if n["primary"] == poor["id"] and "fail" not in n["flags"]]
+            return len(working) == 1 and sum(n["primary"] == rich["id"] for n in view) == 1
+
+        wait_for(migrated, timeout=60, what="a replica migrating to the orphaned primary")
+        mover = next(n for n in nodes_of(alive[0]) if n["primary"] == poor["id"] and "fail" not in n["flags"])
+        wait_for(lambda: by_port[mover["port"]].client().info("replication")["master_port"] == poor["port"],
+                 what="the migrated replica replicating its new primary")
+        assert "Migrating to orphaned master " + poor["id"] in by_port[mover["port"]].read_log()
+    finally:
+        stop_all(servers)
+
+
+def test_a_replica_with_stale_data_does_not_fail_over_until_the_validity_factor_allows():
+    servers = start_nodes([SWIFTLET] * 4)
+    try:
+        create(servers[:3], 0)
+        c = servers[3].client()
+        primary = servers[0]
+        primary_id = primary.client().execute_command("CLUSTER", "MYID").decode()
+        assert cli("--cluster", "add-node", f"127.0.0.1:{servers[3].port}", f"127.0.0.1:{primary.port}",
+                   "--cluster-slave", "--cluster-master-id", primary_id).returncode == 0
+        wait_for(lambda: c.info("replication").get("master_link_status") == "up", what="the replica's link up")
+        # The replication link goes down (the primary now wants a password the replica does
+        # not have) while the bus stays up; the replica allows 1 s (its ping period) +
+        # 2 s × 1 past the node timeout since then.
+        c.config_set("cluster-replica-validity-factor", 1)
+        c.config_set("repl-ping-replica-period", 1)
+        primary.client().config_set("requirepass", "secret")
+        primary.client(password="secret").execute_command("CLIENT", "KILL", "TYPE", "replica")
+        wait_for(lambda: c.info("replication").get("master_link_status") == "down", what="the replica's link down")
+        time.sleep(6)
+        primary.stop()
+        wait_for(lambda: any("fail" in n["flags"] and n["id"] == primary_id for n in nodes_of(servers[3])),
+                 what="the primary marked failing")
+        wait_for(lambda: "Currently unable to failover: Disconnected from master for longer than allowed."
+                 in servers[3].read_log(), timeout=20, what="the replica saying its data is too old")
+        assert any("slave" in n["flags"] for n in nodes_of(servers[3]) if "myself" in n["flags"])
+        # With the check off it takes over.
+        c.config_set("cluster-replica-validity-factor", 0)
+        wait_for(lambda: any("myself" in n["flags"] and "master" in n["flags"] and n["slots"]
+                             for n in nodes_of(servers[3])), what="the replica promoted")
+    finally:
+        stop_all(servers)
+
+
 class Workload:
     """redis-py's RedisCluster writing and reading on a thread: a write counts as
     acknowledged once SET answered and `WAIT 1` on the key's primary said a replica has it
