@@ -72,6 +72,16 @@ public func copyBytes(_ source: UnsafeRawBufferPointer, into destination: Unsafe
     }
 }
 
+/// Where `byte` first occurs in `bytes`, or nil (memchr: a few instructions for a short
+/// key, where a loop of checked loads costs one check a byte).
+@inline(__always)
+public func firstIndex(ofByte byte: UInt8, in bytes: UnsafeRawBufferPointer) -> Int? {
+    guard let base = bytes.baseAddress, bytes.count > 0, let hit = memchr(base, Int32(byte), bytes.count) else {
+        return nil
+    }
+    return base.distance(to: UnsafeRawPointer(hit))
+}
+
 /// Where `needle` first occurs in `haystack` at or after `from`, or nil: memchr for its
 /// first byte, then a compare (a generic search is far too slow over a large snapshot).
 public func firstOccurrence(of needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer, from: Int) -> Int? {

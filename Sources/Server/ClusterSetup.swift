@@ -231,7 +231,6 @@ extension CommandContext {
         var missingKeys = 0
         var existingKeys = 0
         var owner: ClusterNode?
-        let now = server.clock()
         func visit(_ key: ArraySlice<UInt8>) -> CommandError? {
             let s = HashSlot.of(key)
             if let firstKey {
@@ -251,7 +250,7 @@ extension CommandContext {
                 }
             }
             if migrating || importing {
-                if server.keyspace.databases[session.db].lookup(key, now: now) == nil {
+                if server.keyspace.databases[session.db].lookup(key, now: server.clock()) == nil {
                     missingKeys += 1
                 } else {
                     existingKeys += 1

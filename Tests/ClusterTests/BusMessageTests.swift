@@ -24,6 +24,32 @@ import Testing
         #expect(HashSlot.of(Array("foo{bar}{zap}".utf8)) == 5061)
     }
 
+    /// Two bytes a step gives what one bit at a time gives, for every length and with the
+    /// brace anywhere in or past the first words.
+    @Test func crcAndTagScanMatchTheBitwiseDefinition() {
+        func bitwise(_ bytes: [UInt8]) -> UInt16 {
+            var crc: UInt16 = 0
+            for b in bytes {
+                crc ^= UInt16(b) << 8
+                for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+            }
+            return crc
+        }
+        #expect(HashSlot.table == (0..<256).map { HashSlot.shifted(UInt16($0) << 8, by: 8) })
+        #expect(HashSlot.tableTwoBack == (0..<256).map { HashSlot.shifted(UInt16($0) << 8, by: 16) })
+        var rng = SystemRandomNumberGenerator()
+        for length in 0..<40 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            #expect(bytes.withUnsafeBytes { HashSlot.crc16($0) } == bitwise(bytes))
+        }
+        for position in 0..<20 {
+            var key = Array(repeating: UInt8(ascii: "a"), count: 24)
+            key[position] = UInt8(ascii: "{")
+            key[position + 2] = UInt8(ascii: "}")
+            #expect(HashSlot.of(key) == Int(bitwise([UInt8(ascii: "a")]) & 0x3FFF))
+        }
+    }
+
     @Test func bitmapRanges() {
         var slots = SlotBitmap()
         for s in 0...99 { slots[s] = true }
