@@ -13,6 +13,9 @@ public final class BusLink {
     public var localIP = ""
     public var send: ([UInt8]) -> Void = { _ in }
     public var close: () -> Void = {}
+    /// Bytes written to it and not yet taken by the socket (CLUSTER LINKS's send buffer,
+    /// `cluster-link-sendbuf-limit`).
+    public var bufferedBytes: () -> Int = { 0 }
     public internal(set) var closed = false
     /// Bytes of a message not yet whole.
     var pending: [UInt8] = []
@@ -43,6 +46,9 @@ public final class ClusterBus {
     /// Messages sent and received, by type (CLUSTER INFO's cluster_stats_messages_*).
     public internal(set) var sentByType: [UInt16: Int] = [:]
     public internal(set) var receivedByType: [UInt16: Int] = [:]
+    /// Links closed for passing `cluster-link-sendbuf-limit` (CLUSTER INFO's
+    /// total_cluster_links_buffer_limit_exceeded).
+    public internal(set) var linksOverBufferLimit = 0
     /// Nodes CLUSTER FORGET removed, not to be added back from gossip until the time given.
     var forgotten: [NodeName: Int64] = [:]
     var lastCron: Int64 = 0
@@ -777,6 +783,7 @@ public final class ClusterBus {
             }
             if let oldest, let link = outbound[ObjectIdentifier(oldest)] { sendPing(on: link, type: .ping, now: now) }
         }
+        closeLinksOverBufferLimit()
         for name in cluster.order {
             guard let node = cluster.node(name), !node.isMyself, !node.inHandshake,
                 node.flags & NodeFlags.noAddress == 0
@@ -827,6 +834,23 @@ public final class ClusterBus {
         }
         // (The runtime's cron settles the cluster's state right after this, every tick.)
         finishChanges()
+    }
+
+    /// Redis's clusterNodeCronFreeLinkOnBufferLimitReached: a link whose unsent bytes pass
+    /// `cluster-link-sendbuf-limit` (a peer that stopped reading) is closed; the outbound
+    /// one is made again by the next tick.
+    func closeLinksOverBufferLimit() {
+        let limit = server.config.int("cluster-link-sendbuf-limit")
+        guard limit > 0 else { return }
+        for link in allLinks where !link.closed {
+            let used = link.bufferedBytes()
+            guard used > limit else { continue }
+            server.clusterLog?(
+                "Freeing cluster link(\(link.inbound ? "from" : "to") node \(link.node?.name.description ?? ""), used memory: \(used)) due to exceeding send buffer memory limit."
+            )
+            linksOverBufferLimit += 1
+            drop(link)
+        }
     }
 
     // MARK: Failover

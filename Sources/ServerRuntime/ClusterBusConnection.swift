@@ -38,6 +38,7 @@ final class ClusterBusConnection: ChannelInboundHandler, @unchecked Sendable {
             channel.writeAndFlush(buffer, promise: nil)
         }
         link.close = { channel.close(promise: nil) }
+        link.bufferedBytes = { (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0 }
         if !link.inbound { bus.connected(link, localIP: localIP, now: runtime.state.clock()) }
     }
 

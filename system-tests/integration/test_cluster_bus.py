@@ -256,6 +256,31 @@ def test_a_replica_with_stale_data_does_not_fail_over_until_the_validity_factor_
         stop_all(servers)
 
 
+def test_a_link_past_the_send_buffer_limit_is_closed():
+    import signal
+
+    servers = start_nodes([SWIFTLET] * 3)
+    try:
+        create(servers, 0)
+        c = servers[0].client()
+        c.config_set("cluster-link-sendbuf-limit", 64 * 1024)
+        # A node that stops reading: messages for it pile up in the link's send buffer.
+        os.kill(servers[1].proc.pid, signal.SIGSTOP)
+        try:
+            payload = "x" * (1024 * 1024)
+            for _ in range(40):
+                c.publish("ch", payload)
+            wait_for(lambda: int(re.search(rb"total_cluster_links_buffer_limit_exceeded:(\d+)",
+                                           c.execute_command("CLUSTER", "INFO")).group(1)) >= 1,
+                     what="the link closed at its limit")
+            assert "due to exceeding send buffer memory limit." in servers[0].read_log()
+        finally:
+            os.kill(servers[1].proc.pid, signal.SIGCONT)
+        wait_for(lambda: cluster_ok(servers), what="the cluster up again")
+    finally:
+        stop_all(servers)
+
+
 class Workload:
     """redis-py's RedisCluster writing and reading on a thread: a write counts as
     acknowledged once SET answered and `WAIT 1` on the key's primary said a replica has it

@@ -69,7 +69,8 @@ enum ClusterCommands {
                 stats.append(("cluster_stats_messages_\(direction)", "\(counts.values.reduce(0, +))"))
             }
         }
-        let all = fields + stats + [("total_cluster_links_buffer_limit_exceeded", "0")]
+        let exceeded = ctx.server.clusterBus?.linksOverBufferLimit ?? 0
+        let all = fields + stats + [("total_cluster_links_buffer_limit_exceeded", "\(exceeded)")]
         return .verbatim(format: "txt", Array(all.map { "\($0.0):\($0.1)\r\n" }.joined().utf8))
     }
 
@@ -179,12 +180,13 @@ enum ClusterCommands {
         }
         for link in ordered where !link.closed {
             guard let node = link.node else { continue }
+            let buffered = link.bufferedBytes()
             out.append(
                 .map([
                     .bulk("direction"), .bulk(link.inbound ? "from" : "to"), .bulk("node"),
                     .bulk(node.name.description), .bulk("create-time"), .integer(link.createdAt), .bulk("events"),
-                    .bulk(link.inbound ? "r" : "rw"), .bulk("send-buffer-allocated"), .integer(0),
-                    .bulk("send-buffer-used"), .integer(0),
+                    .bulk(link.inbound ? "r" : "rw"), .bulk("send-buffer-allocated"),
+                    .integer(Int64(buffered)), .bulk("send-buffer-used"), .integer(Int64(buffered)),
                 ]))
         }
         return .array(out)
