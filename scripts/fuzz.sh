@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(FuzzRequestParser FuzzRDB FuzzAOF FuzzRestore FuzzConfig FuzzACL)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(FuzzRequestParser FuzzRDB FuzzAOF FuzzRestore FuzzConfig FuzzACL FuzzBusMessage)
 work=$PWD/.build/fuzz
 mkdir -p "$work/artifacts"
 # The harnesses link with lld (the Swift toolchain's): gold fails on libFuzzer's objects.

@@ -9,6 +9,8 @@ public final class ClusterNode {
     public var tlsPort = 0
     /// `cluster-announce-hostname` (empty when none).
     public var hostname = ""
+    /// `cluster-announce-human-nodename` (Redis 7.2; empty when none).
+    public var humanNodename = ""
     /// Its shard: its own for a primary, its primary's for a replica (Redis 7.2's shard-id).
     public var shardID: NodeName
     /// `NodeFlags`.

@@ -273,7 +273,12 @@ public final class ClusterBus {
         for (name, until) in forgotten where until > now {
             extensions.append(.forgottenNode(name, ttl: UInt64((until - now) / 1000)))
         }
-        if link.node.map({ $0.speaksShardID || $0.inHandshake }) ?? true { extensions.append(.shardID(myself.shardID)) }
+        // Redis 7.0 warns of each extension it does not know: the 7.2 ones go to nodes that
+        // send them.
+        if link.node.map({ $0.speaksShardID || $0.inHandshake }) ?? true {
+            if !myself.humanNodename.isEmpty { extensions.append(.humanNodename(myself.humanNodename)) }
+            extensions.append(.shardID(myself.shardID))
+        }
         if type == .ping, let node = link.node, !link.inbound, node.pingSent == 0 { node.pingSent = now }
         send(message(type, body: .gossip(chosen.map(gossip), extensions: extensions)), on: link, now: now)
     }
@@ -496,6 +501,8 @@ public final class ClusterBus {
                         sender.hostname = name
                         changed()
                     }
+                case .humanNodename(let name):
+                    sender.humanNodename = name
                 case .shardID(let id):
                     sender.speaksShardID = true
                     if sender.isPrimary && sender.shardID != id {

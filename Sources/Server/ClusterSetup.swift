@@ -47,7 +47,7 @@ extension ServerState {
         // CONFIG SET of an announced address takes effect at once (the next ping spreads it).
         for name in [
             "cluster-announce-port", "cluster-announce-bus-port", "cluster-announce-tls-port",
-            "cluster-announce-hostname", "cluster-announce-ip",
+            "cluster-announce-hostname", "cluster-announce-ip", "cluster-announce-human-nodename",
         ] {
             config.applyHooks[name] = { [unowned self] _ in
                 self.applyAnnouncedAddress()
@@ -87,6 +87,7 @@ extension ServerState {
         }
         myself.busPort = announcedBusPort != 0 ? announcedBusPort : clusterBusPort
         myself.hostname = config["cluster-announce-hostname"]
+        myself.humanNodename = config["cluster-announce-human-nodename"]
         if !config["cluster-announce-ip"].isEmpty { myself.ip = config["cluster-announce-ip"] }
     }
 

@@ -387,6 +387,7 @@ public final class Config: @unchecked Sendable {
             return chosen.isEmpty ? options[0] : chosen.joined(separator: " ")
         case .string:
             guard args.count == 1 else { throw ConfigError("wrong number of arguments") }
+            if let problem = Self.announcedNameProblem(directive.name, args[0]) { throw ConfigError(problem) }
             return args[0]
         case .stringList:
             guard !args.isEmpty else { throw ConfigError("wrong number of arguments") }
@@ -439,6 +440,29 @@ public final class Config: @unchecked Sendable {
             }
             return shown.joined(separator: " ")
         }
+    }
+
+    /// Redis's checks of the names a cluster node announces: a hostname of letters, digits,
+    /// hyphens and dots under 256 bytes (isValidAnnouncedHostname), a human node name
+    /// without the characters nodes.conf's fields use (isValidAuxString).
+    static func announcedNameProblem(_ name: String, _ value: String) -> String? {
+        func alphanumeric(_ c: UInt8) -> Bool {
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+        }
+        switch name {
+        case "cluster-announce-hostname":
+            if value.utf8.count >= 256 { return "Hostnames must be less than 256 characters" }
+            if !value.utf8.allSatisfy({ alphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }) {
+                return "Hostnames may only contain alphanumeric characters, hyphens or dots"
+            }
+        case "cluster-announce-human-nodename":
+            let reserved = Set("!#$%&()*+:;<>?@[]^{|}~".utf8)
+            if value.utf8.contains(where: reserved.contains) {
+                return "Announced human node name contained invalid character"
+            }
+        default: break
+        }
+        return nil
     }
 
     /// A percentile as Redis prints it: `%f` with trailing zeros (and a bare dot) trimmed.

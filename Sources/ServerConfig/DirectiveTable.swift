@@ -13,6 +13,7 @@ extension Directive {
         Directive("active-defrag-cycle-min", .integer(min: 0, max: 9223372036854775807), default: "1"),
         Directive("auto-aof-rewrite-min-size", .memory(min: 0, max: 9223372036854775807), default: "67108864"),
         Directive("tls-replication", .bool, default: "no"),
+        Directive("cluster-announce-human-nodename", .string, default: ""),
         // Redis's hidden testing knobs, accepted so its test suite can set them; Swiftlet has
         // no save or load delays, watchdog or event interval to tune.
         Directive("use-exit-on-panic", .bool, default: "no", hidden: true),

@@ -13,6 +13,22 @@ import Testing
         #expect(config["bind"] == "127.0.0.1 ::1")
     }
 
+    /// The announced names are checked as Redis 8.0.2 checks them (same texts, compared
+    /// with CONFIG SET on both).
+    @Test func announcedNamesAreValidated() {
+        let config = Config()
+        #expect(throws: ConfigError.self) { try config.apply(text: "cluster-announce-hostname bad_host\n") }
+        #expect(throws: ConfigError.self) {
+            try config.apply(text: "cluster-announce-hostname \(String(repeating: "a", count: 256))\n")
+        }
+        #expect(throws: ConfigError.self) { try config.apply(text: "cluster-announce-human-nodename a:b\n") }
+        #expect(
+            Config.announcedNameProblem("cluster-announce-hostname", "x_y")
+                == "Hostnames may only contain alphanumeric characters, hyphens or dots")
+        #expect(Config.announcedNameProblem("cluster-announce-hostname", "ok-host.example") == nil)
+        #expect(Config.announcedNameProblem("cluster-announce-human-nodename", "node 1 é") == nil)
+    }
+
     @Test func fatalReportNamesTheLine() {
         let config = Config()
         do {
