@@ -323,6 +323,7 @@ enum ClusterCommands {
                     "ERR Can't assign hashslot \(s) to a different node while I still hold keys for this hash slot.")
             }
             c.migrating[s] = nil
+            let wasMine = c.owners[s] === c.myself
             if node === c.myself && c.importing[s] != nil {
                 c.importing[s] = nil
                 // Taking a slot in bumps this node's epoch, unless it has the highest already.
@@ -332,6 +333,15 @@ enum ClusterCommands {
                 ctx.server.clusterBus?.broadcastPong(now: ctx.server.clock())
             }
             c.assign(s, to: node)
+            // A primary that gave away its last slot follows the node that took it (Redis's
+            // SETSLOT NODE; the owner's pings may come too late to show it the change).
+            if wasMine && node !== c.myself && c.myself.slots.count == 0
+                && ctx.server.config.bool("cluster-allow-replica-migration"), let bus = ctx.server.clusterBus
+            {
+                ctx.server.clusterLog?(
+                    "Configuration change detected. Reconfiguring myself as a replica of \(node.name)")
+                bus.becomeReplica(of: node)
+            }
         default:
             throw CommandError("ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP")
         }
